@@ -1,0 +1,1 @@
+"""The HTTP layer: thin routes (parse -> store -> wire model), one module per resource."""

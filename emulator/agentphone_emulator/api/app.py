@@ -1,0 +1,96 @@
+"""The aiohttp application: every resource router, ``/openapi.json``, and FastAPI-shaped answers
+for unknown routes (404 ``{"detail": "Not Found"}``) and wrong methods (405)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from ..store.account import EmulatorState
+from . import (
+    agents,
+    calls,
+    contacts,
+    conversations,
+    feedback,
+    location,
+    messages,
+    numbers,
+    register,
+    sip_trunks,
+    sub_accounts,
+    usage,
+    verify,
+    webhooks,
+    whatsapp,
+)
+from .framework import LIMITER_KEY, RUNTIME_KEY, STATE_KEY, Route, json_response, make_aiohttp_handler
+from .openapi import build_openapi
+from .ratelimit import RateLimiter
+
+# Order matters where a literal segment competes with a parameter (``/v1/agents/voices`` before
+# ``/v1/agents/{agent_id}``): aiohttp matches in registration order.
+RESOURCE_MODULES = (
+    agents,
+    numbers,
+    contacts,
+    calls,
+    messages,
+    conversations,
+    webhooks,
+    usage,
+    register,
+    sip_trunks,
+    verify,
+    sub_accounts,
+    location,
+    feedback,
+    whatsapp,
+)
+
+OPENAPI_KEY: web.AppKey[bytes] = web.AppKey("agentphone_openapi", bytes)
+
+
+def all_routes() -> list[Route]:
+    return [route for module in RESOURCE_MODULES for route in module.router.routes]
+
+
+@web.middleware
+async def fastapi_style_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPMethodNotAllowed:
+        return json_response({"detail": "Method Not Allowed"}, 405)
+    except web.HTTPNotFound:
+        # FastAPI answers a trailing slash with a 307 to the path without it.
+        if request.path.endswith("/") and len(request.path) > 1:
+            match = await request.app.router.resolve(request.clone(rel_url=request.rel_url.with_path(request.path.rstrip("/"))))
+            if not isinstance(match.http_exception, web.HTTPNotFound):
+                location = str(request.rel_url.with_path(request.path.rstrip("/")))
+                return web.Response(status=307, headers={"Location": location})
+        return json_response({"detail": "Not Found"}, 404)
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[OPENAPI_KEY], content_type="application/json")
+
+
+def build_app(state: EmulatorState, runtime: Any = None, extra_routes: list[web.RouteDef] | None = None) -> web.Application:
+    import json
+
+    app = web.Application(middlewares=[fastapi_style_errors], client_max_size=8 * 1024 * 1024)
+    app[STATE_KEY] = state
+    app[LIMITER_KEY] = RateLimiter()
+    app[RUNTIME_KEY] = runtime
+    routes = all_routes()
+    for route in routes:
+        app.router.add_route(route.method, route.path, make_aiohttp_handler(route))
+    app.router.add_get("/openapi.json", _openapi)
+    if extra_routes:
+        app.add_routes(extra_routes)
+    app[OPENAPI_KEY] = json.dumps(build_openapi(routes)).encode()
+    return app

@@ -1,0 +1,7 @@
+"""Routes for whatsapp (to be written)."""
+
+from __future__ import annotations
+
+from .framework import Router
+
+router = Router("whatsapp")

@@ -1,0 +1,69 @@
+"""Errors the emulator answers with, shaped as the real service shapes them.
+
+The real API is FastAPI: handled errors are ``{"detail": "<message>"}`` and validation errors are
+422 ``{"detail": [{"type", "loc", "msg", "input"}]}``. The official SDKs read the top-level
+``detail`` first, so that is where the human message goes; ``code`` is an extra the SDKs ignore
+but that a test can assert on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class ApiError(Exception):
+    """An error answer of the API: HTTP status, ``detail`` and an optional stable ``code``."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str | list[dict[str, Any]],
+        *,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail if isinstance(detail, str) else "validation error")
+        self.status = status
+        self.detail = detail
+        self.code = code
+        self.headers: dict[str, str] = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"detail": self.detail}
+        if self.code:
+            body["code"] = self.code
+        return body
+
+
+def bad_request(detail: str, code: str | None = None) -> ApiError:
+    return ApiError(400, detail, code=code)
+
+
+def unauthorized(detail: str) -> ApiError:
+    return ApiError(401, detail, code="UNAUTHORIZED", headers={"WWW-Authenticate": "Bearer"})
+
+
+def payment_required(detail: str, code: str = "INSUFFICIENT_BALANCE") -> ApiError:
+    return ApiError(402, detail, code=code)
+
+
+def forbidden(detail: str, code: str | None = None) -> ApiError:
+    return ApiError(403, detail, code=code)
+
+
+def not_found(what: str, code: str | None = None) -> ApiError:
+    return ApiError(404, f"{what} not found", code=code or "NOT_FOUND")
+
+
+def conflict(detail: str, code: str | None = None) -> ApiError:
+    return ApiError(409, detail, code=code)
+
+
+def too_many_requests(detail: str, retry_after: int) -> ApiError:
+    return ApiError(429, detail, code="RATE_LIMIT_EXCEEDED", headers={"Retry-After": str(retry_after)})
+
+
+def validation_error(loc: Sequence[str | int], msg: str, input_value: Any = None, type_: str = "value_error") -> ApiError:
+    """A single FastAPI-style 422 entry, for checks that need the whole request (not one field)."""
+    return ApiError(422, [{"type": type_, "loc": list(loc), "msg": msg, "input": input_value}])

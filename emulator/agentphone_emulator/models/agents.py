@@ -1,0 +1,157 @@
+"""Agents: ``/v1/agents`` (camelCase)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+
+from ..phone import E164
+from .base import CamelModel, Timestamp
+
+VoiceMode = Literal["webhook", "hosted"]
+ModelTier = Literal["turbo", "balanced", "max"]
+SttMode = Literal["fast", "accurate"]
+AmbientSound = Literal["none", "office", "coffee-shop", "outdoor"]
+DenoisingMode = Literal["noise-cancellation", "noise-and-background-speech-cancellation"]
+Language = Literal[
+    "af-ZA", "ar-SA", "az-AZ", "bg-BG", "bs-BA", "ca-ES", "cs-CZ", "cy-GB", "da-DK", "de-DE", "el-GR",
+    "en-AU", "en-GB", "en-IN", "en-NZ", "en-US", "es-419", "es-ES", "fa-IR", "fi-FI", "fil-PH", "fr-CA",
+    "fr-FR", "gl-ES", "he-IL", "hi-IN", "hr-HR", "hu-HU", "hy-AM", "id-ID", "is-IS", "it-IT", "ja-JP",
+    "kk-KZ", "kn-IN", "ko-KR", "lt-LT", "lv-LV", "mk-MK", "mr-IN", "ms-MY", "ne-NP", "nl-BE", "nl-NL",
+    "no-NO", "pl-PL", "pt-BR", "pt-PT", "ro-RO", "ru-RU", "sk-SK", "sl-SI", "sr-RS", "sv-SE", "sw-KE",
+    "ta-IN", "th-TH", "tr-TR", "uk-UA", "ur-IN", "vi-VN", "yue-CN", "zh-CN",
+]  # fmt: skip
+
+
+class CustomTool(CamelModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str
+    url: str
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    headers: dict[str, str] | None = None
+    parameters: dict[str, Any] | None = None
+    timeout_ms: int | None = Field(None, ge=1000, le=120_000)
+    speak_during_execution: bool | None = None
+    execution_message: str | None = None
+
+
+class _AgentFields(CamelModel):
+    """Every settable agent field; create and update differ only in what is required."""
+
+    description: str | None = None
+    voice_mode: VoiceMode | None = None
+    model_tier: ModelTier | None = None
+    system_prompt: str | None = None
+    begin_message: str | None = None
+    voice: str | None = None
+    transfer_number: E164 | Literal[""] | None = None
+    voicemail_message: str | None = None
+    stt_mode: SttMode | None = None
+    ambient_sound: AmbientSound | None = None
+    denoising_mode: DenoisingMode | None = None
+    max_silence_ms: int | None = Field(None, ge=10_000, le=3_600_000)
+    enable_messaging: bool | None = None
+    enable_backchannel: bool | None = None
+    interruption_sensitivity: float | None = Field(None, ge=0.0, le=1.0)
+    voice_speed: float | None = Field(None, ge=0.5, le=2.0)
+    language: Language | None = None
+    custom_tools: list[CustomTool] | None = Field(None, max_length=20)
+    call_screening_identity: str | None = None
+    call_screening_purpose: str | None = None
+
+
+class AgentCreate(_AgentFields):
+    name: str = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _hosted_needs_prompt(self) -> AgentCreate:
+        if self.voice_mode == "hosted" and not self.system_prompt:
+            raise ValueError("systemPrompt is required when voiceMode is 'hosted'")
+        return self
+
+
+class AgentUpdate(_AgentFields):
+    name: str | None = Field(None, min_length=1, max_length=200)
+
+
+class AgentNumberOut(CamelModel):
+    id: str
+    phone_number: str
+    status: str
+    type: str = "sms"
+
+
+class AgentOut(CamelModel):
+    id: str
+    name: str
+    description: str | None
+    voice_mode: VoiceMode
+    model_tier: ModelTier
+    system_prompt: str | None
+    begin_message: str | None
+    voice: str
+    transfer_number: str | None
+    voicemail_message: str | None
+    stt_mode: SttMode
+    ambient_sound: AmbientSound
+    denoising_mode: DenoisingMode
+    max_silence_ms: int
+    enable_messaging: bool
+    enable_backchannel: bool
+    interruption_sensitivity: float
+    voice_speed: float
+    language: str
+    custom_tools: list[dict[str, Any]] | None
+    call_screening_identity: str | None
+    call_screening_purpose: str | None
+    numbers: list[AgentNumberOut]
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class AgentList(CamelModel):
+    data: list[AgentOut]
+    has_more: bool
+    total: int
+
+
+class AgentDeleted(CamelModel):
+    success: bool
+    id: str
+    name: str
+    message: str
+    unassigned_numbers: list[str]
+
+
+class AttachNumberBody(CamelModel):
+    number_id: str = Field(validation_alias=AliasChoices("numberId", "number_id"))
+
+
+class AttachNumberOut(CamelModel):
+    agent_id: str
+    number: AgentNumberOut
+
+
+class DetachNumberOut(CamelModel):
+    success: bool
+    agent_id: str
+    number_id: str
+
+
+class Voice(BaseModel):
+    """Voices are snake_case on the wire (``voice_id``), unlike the rest of ``/v1/agents``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    voice_id: str
+    voice_name: str
+    provider: str
+    gender: str | None = None
+    accent: str | None = None
+    age: str | None = None
+    preview_audio_url: str | None = None
+
+
+class VoiceList(BaseModel):
+    data: list[Voice]

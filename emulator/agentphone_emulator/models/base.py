@@ -1,0 +1,78 @@
+"""Base classes and field types shared by every wire model.
+
+The real API mixes casings per endpoint (camelCase for agents, numbers, calls, webhooks and
+contacts; snake_case for ``/v1/messages``, register, verify, sub-accounts...). A model says which
+by its base class. Request models ignore unknown keys, as FastAPI does; both casings are accepted
+as input (the documented name and its twin) so a client that sends the other one is not refused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic.alias_generators import to_camel
+
+from ..clock import iso
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(iso, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+"""A datetime that goes on the wire as ``2026-01-15T09:00:00.000Z``."""
+
+
+class CamelModel(BaseModel):
+    """Wire names in camelCase (``agentId``); Python names in snake_case."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        serialize_by_alias=True,
+        extra="ignore",
+    )
+
+
+class SnakeModel(BaseModel):
+    """Wire names in snake_case, as the Python attribute names."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+T = TypeVar("T")
+
+
+class Page(CamelModel, Generic[T]):
+    """Offset pagination: ``{data, hasMore, total}``."""
+
+    data: list[T]
+    has_more: bool
+    total: int
+
+
+class CursorPage(CamelModel, Generic[T]):
+    """Cursor pagination for messages: ``{data, hasMore}`` (no total)."""
+
+    data: list[T]
+    has_more: bool
+
+
+class ListQuery(CamelModel):
+    limit: int = Field(20, ge=1, le=100)
+    offset: int = Field(0, ge=0)
+
+
+class Success(CamelModel):
+    success: bool = True
+
+
+JsonObject = dict[str, Any]
+
+
+def paginate(items: list[T], limit: int, offset: int) -> tuple[list[T], bool, int]:
+    """The slice for one page, whether more follow, and the total."""
+    total = len(items)
+    page = items[offset : offset + limit]
+    return page, offset + len(page) < total, total

@@ -1,0 +1,1 @@
+"""In-memory state: records, accounts, and the operations that keep their relations consistent."""

@@ -1,0 +1,86 @@
+"""Shared fixtures: one emulator per test session (per xdist worker), fresh state per test.
+
+``emu`` is reset before every test (the pytest-httpserver pattern: start once, clear cheaply), so
+tests never see each other's agents or numbers. Tests that need a roomier account than the real
+default ($5.00 credit = one number) call ``emu.configure(AccountSettings(credit_cents=...))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import requests
+from agentphone import AgentPhone, AsyncAgentPhone
+
+from agentphone_emulator import AccountSettings, Emulator
+
+RICH = AccountSettings(credit_cents=100_000, number_limit=50)
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[Emulator]:
+    with Emulator.run_in_thread() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emu(emulator_server: Emulator) -> Emulator:
+    emulator_server.reset(AccountSettings())
+    return emulator_server
+
+
+@pytest.fixture
+def rich_emu(emu: Emulator) -> Emulator:
+    """An account with $1,000 of credit and room for 50 numbers."""
+    emu.configure(RICH)
+    return emu
+
+
+@pytest.fixture
+def client(emu: Emulator) -> Iterator[AgentPhone]:
+    with AgentPhone(api_key=emu.api_key, base_url=emu.base_url) as sdk:
+        yield sdk
+
+
+@pytest.fixture
+async def async_client(emu: Emulator) -> AsyncIterator[AsyncAgentPhone]:
+    sdk = AsyncAgentPhone(api_key=emu.api_key, base_url=emu.base_url)
+    try:
+        yield sdk
+    finally:
+        await sdk.close()
+
+
+class RawApi:
+    """Plain HTTP against the emulator, for what the SDK hides (status codes, headers, bodies)."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.base_url = emu.base_url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {emu.api_key}"
+
+    def request(self, method: str, path: str, **kwargs: object) -> requests.Response:
+        return self.session.request(method, self.base_url + path, allow_redirects=False, timeout=10, **kwargs)  # type: ignore[arg-type]
+
+    def get(self, path: str, **kwargs: object) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: object) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: object) -> requests.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def put(self, path: str, **kwargs: object) -> requests.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: object) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+
+@pytest.fixture
+def api(emu: Emulator) -> Iterator[RawApi]:
+    raw = RawApi(emu)
+    yield raw
+    raw.session.close()
