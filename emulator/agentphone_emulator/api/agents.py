@@ -32,6 +32,17 @@ def agent_number_out(number: NumberRecord) -> AgentNumberOut:
 
 
 def agent_out(account: Account, agent: AgentRecord) -> AgentOut:
+    numbers = account.agent_numbers(agent.id)
+    stamp = (agent.updated_at, tuple((n.id, n.status, n.type) for n in numbers))
+    if agent.view_cache is not None and agent.view_cache[0] == stamp:
+        cached: AgentOut = agent.view_cache[1]
+        return cached
+    view = _build_agent_out(agent, numbers)
+    agent.view_cache = (stamp, view)
+    return view
+
+
+def _build_agent_out(agent: AgentRecord, numbers: list[NumberRecord]) -> AgentOut:
     return AgentOut(
         id=agent.id,
         name=agent.name,
@@ -55,7 +66,7 @@ def agent_out(account: Account, agent: AgentRecord) -> AgentOut:
         custom_tools=agent.custom_tools,
         call_screening_identity=agent.call_screening_identity,
         call_screening_purpose=agent.call_screening_purpose,
-        numbers=[agent_number_out(n) for n in account.agent_numbers(agent.id)],
+        numbers=[agent_number_out(n) for n in numbers],
         created_at=agent.created_at,
         updated_at=agent.updated_at,
     )

@@ -3,6 +3,7 @@ them (the number stays active and can be attached elsewhere)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from ..errors import bad_request, not_found
@@ -34,7 +35,8 @@ def update_agent(state: EmulatorState, account: Account, agent_id: str, fields: 
     if mode == "hosted" and not prompt:
         raise bad_request("systemPrompt is required when voiceMode is 'hosted'")
     _apply(agent, fields)
-    agent.updated_at = state.now()
+    # Strictly increasing even when the clock has not moved: cached wire views key on it.
+    agent.updated_at = max(state.now(), agent.updated_at + timedelta(microseconds=1))
     return agent
 
 

@@ -37,6 +37,10 @@ class AgentRecord:
     custom_tools: list[dict[str, Any]] | None = None
     call_screening_identity: str | None = None
     call_screening_purpose: str | None = None
+    # The last wire view built for this agent and what it was built from (``api.agents``):
+    # listing 20 agents would otherwise re-validate 20 models per request. ``updated_at`` must
+    # change on every mutation, which ``store.agents`` guarantees.
+    view_cache: tuple[Any, Any] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -99,6 +103,9 @@ class CallRecord:
     recording: bytes | None = None
     web_token: str | None = None
     web_token_expires_at: datetime | None = None
+    web_token_redeemed_at: datetime | None = None  # when the browser joined with the token
+    call_screening_identity: str | None = None
+    call_screening_purpose: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -202,6 +209,8 @@ class DeliveryRecord:
     next_retry_at: datetime | None = None
     test: bool = False
     attempts: list[DeliveryAttempt] = field(default_factory=list)
+    scope: str = "account"  # account | agent: the kind of webhook it went to (agent logs show only "agent")
+    url: str | None = None  # where it was sent; the webhook may be changed or deleted afterwards
 
 
 @dataclass(slots=True, kw_only=True)
@@ -216,6 +225,8 @@ class SipTrunkRecord:
     transfer_caller_id: str = "transferee"
     origination_uris: list[dict[str, Any]] = field(default_factory=list)
     allowed_ips: list[dict[str, Any]] = field(default_factory=list)
+    credential_list_name: str = ""
+    updated_at: datetime | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -224,6 +235,13 @@ class RegistrationRecord:
     form: dict[str, Any]
     campaign_status: str = "pending"  # none | pending | approved | rejected
     sub_account_id: str | None = None
+    registration_type: str = "sole_proprietor"  # sole_proprietor | standard_brand | high_volume
+    fee_cents: int = 2500
+    brand_id: str = ""
+    campaign_id: str = ""
+    updated_at: datetime | None = None
+    decided_at: datetime | None = None  # when approved or rejected
+    rejection_reason: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -247,6 +265,8 @@ class WhatsAppConnectionRecord:
     phone_numbers: list[dict[str, Any]] = field(default_factory=list)
     templates: list[dict[str, Any]] = field(default_factory=list)
     status: str = "connected"
+    # Every number on the WhatsApp Business Account; ``phone_numbers`` holds the connected ones.
+    available_numbers: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True, kw_only=True)

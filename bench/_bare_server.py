@@ -1,0 +1,48 @@
+"""The baseline: a bare aiohttp JSON handler with no auth, validation or state.
+
+GET answers ``json_response`` of a fixed document (the emulator's own 20-agent list, so both send
+the same bytes); POST parses the JSON body and echoes an agent-shaped object.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+
+from aiohttp import web
+
+document = json.loads(open(sys.argv[1]).read())
+agent_template = document["data"][0]
+
+
+async def list_agents(request: web.Request) -> web.Response:
+    return web.json_response(document)
+
+
+async def create_agent(request: web.Request) -> web.Response:
+    body = await request.json()
+    return web.json_response({**agent_template, **body, "id": "agt_" + uuid.uuid4().hex[:24]})
+
+
+app = web.Application()
+app.router.add_get("/v1/agents", list_agents)
+app.router.add_post("/v1/agents", create_agent)
+
+
+async def main() -> None:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    print(f"ready at http://127.0.0.1:{port}", flush=True)
+    import asyncio
+
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    import asyncio
+
+    asyncio.run(main())
