@@ -52,6 +52,9 @@ def _validate_e164(value: str) -> str:
 E164 = Annotated[str, AfterValidator(_validate_e164)]
 """A request field that must be a phone number; normalised to E.164, 422 otherwise."""
 
+E164OrEmpty = Annotated[str, AfterValidator(lambda v: v if v == "" else _validate_e164(v))]
+"""A phone number, or ``""`` where the API documents the empty string as "clear this field"."""
+
 
 @dataclass(frozen=True, slots=True)
 class AreaCode:

@@ -68,10 +68,10 @@ async def fastapi_style_errors(
     except web.HTTPNotFound:
         # FastAPI answers a trailing slash with a 307 to the path without it.
         if request.path.endswith("/") and len(request.path) > 1:
-            match = await request.app.router.resolve(request.clone(rel_url=request.rel_url.with_path(request.path.rstrip("/"))))
+            target = request.rel_url.with_path(request.path.rstrip("/")).with_query(request.rel_url.query)
+            match = await request.app.router.resolve(request.clone(rel_url=target))
             if not isinstance(match.http_exception, web.HTTPNotFound):
-                location = str(request.rel_url.with_path(request.path.rstrip("/")))
-                return web.Response(status=307, headers={"Location": location})
+                return web.Response(status=307, headers={"Location": str(target)})
         return json_response({"detail": "Not Found"}, 404)
 
 

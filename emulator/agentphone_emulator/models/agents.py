@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from ..phone import E164
+from ..phone import E164OrEmpty
 from .base import CamelModel, Timestamp
 
 VoiceMode = Literal["webhook", "hosted"]
@@ -45,7 +45,7 @@ class _AgentFields(CamelModel):
     system_prompt: str | None = None
     begin_message: str | None = None
     voice: str | None = None
-    transfer_number: E164 | Literal[""] | None = None
+    transfer_number: E164OrEmpty | None = None
     voicemail_message: str | None = None
     stt_mode: SttMode | None = None
     ambient_sound: AmbientSound | None = None
