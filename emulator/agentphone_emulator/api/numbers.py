@@ -46,7 +46,7 @@ def number_out(account: Account, number: NumberRecord) -> NumberOut:
         status=number.status,
         type=number.type,
         agent_id=number.agent_id,
-        outbound_sms=outbound_sms_state(account),  # type: ignore[arg-type]
+        outbound_sms=outbound_sms_state(account),
         inbound_calls_enabled=number.status == "active",
         read_receipts_enabled=number.type == "imessage",
         whatsapp_enabled=False,
