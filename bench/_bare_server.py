@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from pathlib import Path
 
 from aiohttp import web
 
-document = json.loads(open(sys.argv[1]).read())
+document = json.loads(Path(sys.argv[1]).read_text())
 agent_template = document["data"][0]
 
 

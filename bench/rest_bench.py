@@ -71,7 +71,9 @@ async def seed_agents(url: str, count: int) -> bytes:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
@@ -103,7 +105,9 @@ def main() -> None:
         emulator.terminate()
         emulator.wait()
 
-    table = Table(title=f"REST throughput, {args.concurrency} concurrent keep-alive clients, median of {args.rounds} x {args.seconds}s")
+    table = Table(
+        title=f"REST throughput, {args.concurrency} concurrent keep-alive clients, median of {args.rounds} x {args.seconds}s"
+    )
     table.add_column("operation")
     table.add_column("emulator req/s", justify="right")
     table.add_column("bare aiohttp req/s", justify="right")

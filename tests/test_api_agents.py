@@ -32,7 +32,9 @@ def test_create_get_list_update_delete(client: AgentPhone) -> None:
     assert listing.total == 1 and [a.id for a in listing.data] == [created.id]
     assert listing.has_more is False
 
-    updated = client.agents.update(created.id, name="Support v2", voice_mode="hosted", system_prompt="Be kind.")
+    updated = client.agents.update(
+        created.id, name="Support v2", voice_mode="hosted", system_prompt="Be kind."
+    )
     assert (updated.name, updated.voice_mode, updated.system_prompt) == ("Support v2", "hosted", "Be kind.")
     assert updated.begin_message == "Hi!"  # partial update keeps the rest
     assert client.agents.get(created.id).name == "Support v2"
@@ -88,13 +90,25 @@ def test_invalid_fields_are_fastapi_422s(api: RawApi, field: str, value: object,
 
 def test_missing_name_and_missing_body(api: RawApi) -> None:
     missing = api.post("/v1/agents", json={"description": "no name"}).json()["detail"]
-    assert missing == [{"type": "missing", "loc": ["body", "name"], "msg": "Field required", "input": {"description": "no name"}}]
+    assert missing == [
+        {
+            "type": "missing",
+            "loc": ["body", "name"],
+            "msg": "Field required",
+            "input": {"description": "no name"},
+        }
+    ]
     no_body = api.post("/v1/agents").json()["detail"]
     assert no_body == [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}]
 
 
 def test_custom_tools_round_trip_in_wire_casing(api: RawApi) -> None:
-    tool = {"name": "lookup_order", "description": "Find an order", "url": "https://example.com/t", "timeoutMs": 5000}
+    tool = {
+        "name": "lookup_order",
+        "description": "Find an order",
+        "url": "https://example.com/t",
+        "timeoutMs": 5000,
+    }
     agent = api.post("/v1/agents", json={"name": "Tools", "customTools": [tool]}).json()
     assert agent["customTools"] == [{**tool, "method": "POST"}]
 

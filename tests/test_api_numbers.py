@@ -14,7 +14,12 @@ def test_buy_get_list_update_release(rich_emu: Emulator, client: AgentPhone) -> 
     number = client.numbers.buy(area_code="415", external_id="crm-1")
     assert number.id.startswith("num_")
     assert number.phone_number.startswith("+1415") and len(number.phone_number) == 12
-    assert (number.country, number.status, number.type, number.external_id) == ("US", "active", "sms", "crm-1")
+    assert (number.country, number.status, number.type, number.external_id) == (
+        "US",
+        "active",
+        "sms",
+        "crm-1",
+    )
     assert client.numbers.get(number.id) == number
     assert [n.id for n in client.numbers.list().data] == [number.id]
 
@@ -22,7 +27,12 @@ def test_buy_get_list_update_release(rich_emu: Emulator, client: AgentPhone) -> 
     assert (updated.external_id, updated.expires_at) == ("crm-2", "2027-01-01T00:00:00.000Z")
 
     released = client.numbers.release(number.id)
-    assert released == {"success": True, "id": number.id, "phoneNumber": number.phone_number, "status": "released"}
+    assert released == {
+        "success": True,
+        "id": number.id,
+        "phoneNumber": number.phone_number,
+        "status": "released",
+    }
     # Gone from lists, still readable by id, and releasing twice is a 400.
     assert client.numbers.list().total == 0
     assert client.numbers.get(number.id).status == "released"
@@ -35,7 +45,10 @@ def test_canadian_numbers_and_area_codes(rich_emu: Emulator, client: AgentPhone,
     toronto = client.numbers.buy(country="CA", area_code="416")
     assert toronto.country == "CA" and toronto.phone_number.startswith("+1416")
     wrong_country = api.post("/v1/numbers", json={"country": "CA", "areaCode": "415"})
-    assert wrong_country.status_code == 422 and wrong_country.json()["detail"][0]["loc"] == ["body", "areaCode"]
+    assert wrong_country.status_code == 422 and wrong_country.json()["detail"][0]["loc"] == [
+        "body",
+        "areaCode",
+    ]
     for bad in ("41", "911", "abc", "015"):
         resp = api.post("/v1/numbers", json={"areaCode": bad})
         assert resp.status_code == 422, bad
@@ -106,7 +119,9 @@ def test_lookup_normalises_and_bills(emu: Emulator, client: AgentPhone, api: Raw
 def test_contact_card_lifecycle(client: AgentPhone) -> None:
     number = client.numbers.buy(type="imessage")
     assert client.numbers.get_contact_card(number.id)["firstName"] is None
-    card = client.numbers.set_contact_card(number.id, "Ada", "Lovelace", display_name="Ada L.", avatar_url="https://x/a.png")
+    card = client.numbers.set_contact_card(
+        number.id, "Ada", "Lovelace", display_name="Ada L.", avatar_url="https://x/a.png"
+    )
     assert card == {"firstName": "Ada", "lastName": "Lovelace", "displayName": "Ada L.", "hasAvatar": True}
     assert client.numbers.get_contact_card(number.id) == card
     assert client.numbers.delete_contact_card(number.id) == {}  # 204

@@ -53,7 +53,7 @@ def test_ctrl_c_stops_cleanly() -> None:
 
 
 def test_api_key_from_the_environment_and_credit_flag() -> None:
-    with serving("--credit", "9.00", env={"AGENTPHONE_EMULATOR_API_KEY": "sk_test_env"}) as (proc, ready):
+    with serving("--credit", "9.00", env={"AGENTPHONE_EMULATOR_API_KEY": "sk_test_env"}) as (_proc, ready):
         url = ready.split("ready at ", 1)[1].split()[0]
         headers = {"Authorization": "Bearer sk_test_env"}
         for _ in range(3):  # $9.00 buys three $3.00 numbers
@@ -66,14 +66,20 @@ def test_a_taken_port_is_one_line_and_exit_2() -> None:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        result = subprocess.run([*CLI, "serve", "--port", str(port)], capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            [*CLI, "serve", "--port", str(port)], capture_output=True, text=True, timeout=30
+        )
     assert result.returncode == 2
     assert result.stderr.strip().startswith(f"agentphone-emulator: error: cannot listen on 127.0.0.1:{port}")
     assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_bad_flags_exit_2_without_traceback() -> None:
-    for args in (["serve", "--credit", "lots"], ["serve", "--port", "99999"], ["serve", "--number-limit", "-1"]):
+    for args in (
+        ["serve", "--credit", "lots"],
+        ["serve", "--port", "99999"],
+        ["serve", "--number-limit", "-1"],
+    ):
         result = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=30)
         assert result.returncode == 2, args
         assert "Traceback" not in result.stderr and "error:" in result.stderr

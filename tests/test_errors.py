@@ -11,7 +11,10 @@ from .conftest import RawApi
 
 
 def test_wrong_key_is_401_authentication_error(emu: Emulator) -> None:
-    with AgentPhone(api_key="sk_live_wrong", base_url=emu.base_url) as sdk, pytest.raises(AuthenticationError) as err:
+    with (
+        AgentPhone(api_key="sk_live_wrong", base_url=emu.base_url) as sdk,
+        pytest.raises(AuthenticationError) as err,
+    ):
         sdk.agents.list()
     assert (err.value.status, err.value.message) == (401, "Invalid API key")
 

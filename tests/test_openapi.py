@@ -41,7 +41,12 @@ def sdk_operations() -> set[tuple[str, str]]:
 @pytest.mark.skipif(not VENDOR_OPENAPI.exists(), reason="the vendor OpenAPI lives in ../shared/reference")
 def test_every_vendor_openapi_operation_is_served(api: RawApi) -> None:
     vendor = json.loads(VENDOR_OPENAPI.read_text())
-    wanted = {_normalise(m, p) for p, ops in vendor["paths"].items() for m in ops if m in {"get", "post", "put", "patch", "delete"}}
+    wanted = {
+        _normalise(m, p)
+        for p, ops in vendor["paths"].items()
+        for m in ops
+        if m in {"get", "post", "put", "patch", "delete"}
+    }
     assert len(wanted) == 67
     assert sorted(wanted - _served(api)) == []
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .clock import RealClock, VirtualClock  # noqa: E402
-from .errors import ApiError  # noqa: E402
-from .server import Emulator  # noqa: E402
-from .settings import AccountSettings  # noqa: E402
+from .clock import RealClock, VirtualClock
+from .errors import ApiError
+from .server import Emulator
+from .settings import AccountSettings
 
 __all__ = ["AccountSettings", "ApiError", "Emulator", "RealClock", "VirtualClock", "__version__"]

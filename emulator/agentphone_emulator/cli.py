@@ -41,7 +41,9 @@ def _dollars_to_cents(text: str) -> int:
     try:
         value = float(text.lstrip("$"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an amount in dollars such as 5.00, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected an amount in dollars such as 5.00, got {text!r}"
+        ) from None
     if value < 0:
         raise argparse.ArgumentTypeError("the credit cannot be negative")
     return round(value * 100)
@@ -65,14 +67,28 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help=f"accepted API key, one account each; repeatable (default: ${API_KEY_ENV} or a random sk_test_ key)",
     )
-    serve.add_argument("--credit", type=_dollars_to_cents, default=None, metavar="DOLLARS", help="starting credit (default 5.00)")
-    serve.add_argument("--number-limit", type=int, default=None, metavar="N", help="numbers allowed per account (default 10)")
-    serve.add_argument("--no-10dlc", action="store_true", help="allow outbound SMS without a 10DLC registration")
-    serve.add_argument("--rate-limits", action="store_true", help="enforce the documented per-minute rate limits")
+    serve.add_argument(
+        "--credit",
+        type=_dollars_to_cents,
+        default=None,
+        metavar="DOLLARS",
+        help="starting credit (default 5.00)",
+    )
+    serve.add_argument(
+        "--number-limit", type=int, default=None, metavar="N", help="numbers allowed per account (default 10)"
+    )
+    serve.add_argument(
+        "--no-10dlc", action="store_true", help="allow outbound SMS without a 10DLC registration"
+    )
+    serve.add_argument(
+        "--rate-limits", action="store_true", help="enforce the documented per-minute rate limits"
+    )
     serve.add_argument("--seed", type=int, default=None, help="make ids reproducible")
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
 
-    commands.add_parser("demo", help="walk through the API with the official Python SDK against an in-process emulator")
+    commands.add_parser(
+        "demo", help="walk through the API with the official Python SDK against an in-process emulator"
+    )
     return parser
 
 
@@ -103,7 +119,9 @@ async def serve(args: argparse.Namespace) -> None:
             file=sys.stderr,
         )
     keys = args.api_keys or ([os.environ[API_KEY_ENV]] if os.environ.get(API_KEY_ENV) else None)
-    emulator = Emulator(host=args.host, port=args.port, api_keys=keys, settings=settings_from_args(args), seed=args.seed)
+    emulator = Emulator(
+        host=args.host, port=args.port, api_keys=keys, settings=settings_from_args(args), seed=args.seed
+    )
     try:
         await emulator.start()
     except OSError as exc:

@@ -21,7 +21,10 @@ def run_demo() -> int:
     try:
         import agentphone
     except ImportError:
-        print("agentphone-emulator: error: the demo drives the official SDK: pip install 'agentphone==0.20.3'", file=sys.stderr)
+        print(
+            "agentphone-emulator: error: the demo drives the official SDK: pip install 'agentphone==0.20.3'",
+            file=sys.stderr,
+        )
         return 2
 
     console = Console()
@@ -35,7 +38,9 @@ def run_demo() -> int:
         client = agentphone.AgentPhone(api_key=emu.api_key, base_url=emu.base_url)
         context: dict[str, Any] = {}
 
-        def step(label: str, call: str, action: Callable[[], Any], *, expect_error: int | None = None) -> None:
+        def step(
+            label: str, call: str, action: Callable[[], Any], *, expect_error: int | None = None
+        ) -> None:
             nonlocal failures
             try:
                 result = action()
@@ -63,12 +68,31 @@ def run_demo() -> int:
 
         step("create an agent", "agents.create(...)", create_agent)
         step("buy a number", "numbers.buy(area_code='415')", buy_number)
-        step("the agent lists it", "agents.get(id).numbers", lambda: [n.phone_number for n in client.agents.get(context["agent"]).numbers])
+        step(
+            "the agent lists it",
+            "agents.get(id).numbers",
+            lambda: [n.phone_number for n in client.agents.get(context["agent"]).numbers],
+        )
         step("a second number", "numbers.buy()", lambda: client.numbers.buy(), expect_error=402)
-        step("unknown agent", "agents.get('agt_nope')", lambda: client.agents.get("agt_nope"), expect_error=404)
-        step("wrong API key", "AgentPhone(api_key='sk_wrong')", lambda: agentphone.AgentPhone(api_key="sk_wrong", base_url=emu.base_url).agents.list(), expect_error=401)
-        step("delete the agent", "agents.delete(id)", lambda: client.agents.delete(context["agent"])["unassignedNumbers"])
-        step("number kept, unassigned", "numbers.get(id).agent_id", lambda: repr(client.numbers.get(context["number"]).agent_id))
+        step(
+            "unknown agent", "agents.get('agt_nope')", lambda: client.agents.get("agt_nope"), expect_error=404
+        )
+        step(
+            "wrong API key",
+            "AgentPhone(api_key='sk_wrong')",
+            lambda: agentphone.AgentPhone(api_key="sk_wrong", base_url=emu.base_url).agents.list(),
+            expect_error=401,
+        )
+        step(
+            "delete the agent",
+            "agents.delete(id)",
+            lambda: client.agents.delete(context["agent"])["unassignedNumbers"],
+        )
+        step(
+            "number kept, unassigned",
+            "numbers.get(id).agent_id",
+            lambda: repr(client.numbers.get(context["number"]).agent_id),
+        )
         client.close()
 
     console.print(table)

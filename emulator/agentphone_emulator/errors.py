@@ -64,6 +64,8 @@ def too_many_requests(detail: str, retry_after: int) -> ApiError:
     return ApiError(429, detail, code="RATE_LIMIT_EXCEEDED", headers={"Retry-After": str(retry_after)})
 
 
-def validation_error(loc: Sequence[str | int], msg: str, input_value: Any = None, type_: str = "value_error") -> ApiError:
+def validation_error(
+    loc: Sequence[str | int], msg: str, input_value: Any = None, type_: str = "value_error"
+) -> ApiError:
     """A single FastAPI-style 422 entry, for checks that need the whole request (not one field)."""
     return ApiError(422, [{"type": type_, "loc": list(loc), "msg": msg, "input": input_value}])

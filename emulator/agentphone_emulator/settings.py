@@ -18,11 +18,16 @@ class AccountSettings(BaseModel):
     number_limit: int = Field(10, ge=0, description="How many active numbers the account may hold.")
     lookup_price_millicents: int = Field(900, ge=0, description="Number lookup price per number ($0.009).")
     recording_addon: bool = Field(False, description="Call recording add-on enabled ($5.00/month).")
-    require_10dlc: bool = Field(True, description="Refuse outbound SMS until a 10DLC registration is submitted.")
-    has_payment_method: bool = Field(
-        True, description="False reproduces the 402 the platform gives outbound calls on credit-only accounts."
+    require_10dlc: bool = Field(
+        True, description="Refuse outbound SMS until a 10DLC registration is submitted."
     )
-    rate_limits: bool = Field(False, description="Enforce the documented per-minute rate limits (429 + Retry-After).")
+    has_payment_method: bool = Field(
+        True,
+        description="False reproduces the 402 the platform gives outbound calls on credit-only accounts.",
+    )
+    rate_limits: bool = Field(
+        False, description="Enforce the documented per-minute rate limits (429 + Retry-After)."
+    )
     unavailable_area_codes: tuple[str, ...] = Field(
         (), description="Area codes with no inventory: buying there answers 409 with alternatives."
     )

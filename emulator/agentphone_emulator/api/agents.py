@@ -28,7 +28,9 @@ router = Router("agents")
 
 
 def agent_number_out(number: NumberRecord) -> AgentNumberOut:
-    return AgentNumberOut(id=number.id, phone_number=number.phone_number, status=number.status, type=number.type)
+    return AgentNumberOut(
+        id=number.id, phone_number=number.phone_number, status=number.status, type=number.type
+    )
 
 
 def agent_out(account: Account, agent: AgentRecord) -> AgentOut:
@@ -118,7 +120,9 @@ async def update_agent(ctx: Ctx, *, agent_id: str, body: AgentUpdate) -> AgentOu
 async def delete_agent(ctx: Ctx, *, agent_id: str) -> AgentDeleted:
     """Delete Agent"""
     agent, unassigned = store.delete_agent(ctx.account, agent_id)
-    return AgentDeleted(success=True, id=agent.id, name=agent.name, message="Agent deleted", unassigned_numbers=unassigned)
+    return AgentDeleted(
+        success=True, id=agent.id, name=agent.name, message="Agent deleted", unassigned_numbers=unassigned
+    )
 
 
 @router.post("/v1/agents/{agent_id}/numbers", response=AttachNumberOut, body=AttachNumberBody)

@@ -79,7 +79,9 @@ async def _openapi(request: web.Request) -> web.Response:
     return web.Response(body=request.app[OPENAPI_KEY], content_type="application/json")
 
 
-def build_app(state: EmulatorState, runtime: Any = None, extra_routes: list[web.RouteDef] | None = None) -> web.Application:
+def build_app(
+    state: EmulatorState, runtime: Any = None, extra_routes: list[web.RouteDef] | None = None
+) -> web.Application:
     import json
 
     app = web.Application(middlewares=[fastapi_style_errors], client_max_size=8 * 1024 * 1024)

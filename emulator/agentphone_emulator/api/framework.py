@@ -87,7 +87,15 @@ class Router:
             doc = (handler.__doc__ or "").strip().splitlines()
             summary = options.pop("summary", doc[0] if doc else handler.__name__.replace("_", " ").title())
             self.routes.append(
-                Route(method=method, path=path, handler=handler, response=response, summary=summary, tag=self.tag, **options)
+                Route(
+                    method=method,
+                    path=path,
+                    handler=handler,
+                    response=response,
+                    summary=summary,
+                    tag=self.tag,
+                    **options,
+                )
             )
             return handler
 
@@ -125,9 +133,17 @@ def error_response(error: ApiError) -> web.Response:
 def _validation_detail(exc: ValidationError, where: str) -> list[dict[str, Any]]:
     detail = []
     for err in exc.errors(include_url=False):
-        item: dict[str, Any] = {"type": err["type"], "loc": [where, *err["loc"]], "msg": err["msg"], "input": err.get("input")}
+        item: dict[str, Any] = {
+            "type": err["type"],
+            "loc": [where, *err["loc"]],
+            "msg": err["msg"],
+            "input": err.get("input"),
+        }
         if err.get("ctx"):
-            item["ctx"] = {k: v if isinstance(v, str | int | float | bool | type(None)) else str(v) for k, v in err["ctx"].items()}
+            item["ctx"] = {
+                k: v if isinstance(v, str | int | float | bool | type(None)) else str(v)
+                for k, v in err["ctx"].items()
+            }
         detail.append(item)
     return detail
 
@@ -142,7 +158,9 @@ def parse_query(model: type[BaseModel], query: Mapping[str, str]) -> BaseModel:
 def parse_body(model: type[BaseModel], raw: bytes, required: bool) -> BaseModel:
     if not raw.strip():
         if required and any(f.is_required() for f in model.model_fields.values()):
-            raise ApiError(422, [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}])
+            raise ApiError(
+                422, [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}]
+            )
         return model()
     try:
         # Parse and validate in one pass in pydantic's Rust core: the hot path of every write.
@@ -156,9 +174,19 @@ def parse_body(model: type[BaseModel], raw: bytes, required: bool) -> BaseModel:
         pos = getattr(exc, "pos", 0)
         raise ApiError(
             422,
-            [{"type": "json_invalid", "loc": ["body", pos], "msg": "JSON decode error", "input": {}, "ctx": {"error": str(exc)}}],
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ["body", pos],
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": str(exc)},
+                }
+            ],
         ) from None
-    raise ApiError(422, [{"type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error", "input": {}}])
+    raise ApiError(
+        422, [{"type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error", "input": {}}]
+    )
 
 
 def authenticate(state: EmulatorState, request: web.Request) -> Account:
@@ -187,7 +215,9 @@ def make_aiohttp_handler(route: Route) -> Callable[[web.Request], Awaitable[web.
     async def aiohttp_handler(request: web.Request) -> web.StreamResponse:
         try:
             state = request.app[STATE_KEY]
-            account = authenticate(state, request) if route.auth else next(iter(state.account_by_key.values()))
+            account = (
+                authenticate(state, request) if route.auth else next(iter(state.account_by_key.values()))
+            )
             if route.rate_limit is not None and account.settings.rate_limits:
                 request.app[LIMITER_KEY].check(account.id, route, state.now())
             kwargs: dict[str, Any] = {name: request.match_info[name] for name in path_params}
@@ -205,7 +235,9 @@ def make_aiohttp_handler(route: Route) -> Callable[[web.Request], Awaitable[web.
             return result
         if route.status == 204:
             return web.Response(status=204)
-        body = adapter.dump_json(result, by_alias=True) if adapter is not None else json.dumps(result).encode()
+        body = (
+            adapter.dump_json(result, by_alias=True) if adapter is not None else json.dumps(result).encode()
+        )
         return web.Response(body=body, status=route.status, content_type=_JSON)
 
     aiohttp_handler.__name__ = route.handler.__name__

@@ -91,7 +91,9 @@ async def list_available_numbers(ctx: Ctx, *, query: AvailableQuery) -> Availabl
     areas = area_codes_for(country)
     if query.area_code:
         areas = [a for a in areas if a.code == query.area_code] or (
-            [] if query.area_code in ctx.account.settings.unavailable_area_codes else [_synthetic_area(query.area_code, country)]
+            []
+            if query.area_code in ctx.account.settings.unavailable_area_codes
+            else [_synthetic_area(query.area_code, country)]
         )
     if query.state:
         areas = [a for a in areas if a.state.lower() == query.state.lower()]
@@ -145,7 +147,9 @@ async def lookup_numbers(ctx: Ctx, *, query: LookupQuery) -> LookupList:
         )
     price = ctx.account.settings.lookup_price_millicents * len(entries) / 1000
     if price:
-        ctx.state.billing_account(ctx.account).charge(price, f"Number lookup x{len(entries)}", ctx.state.now())
+        ctx.state.billing_account(ctx.account).charge(
+            price, f"Number lookup x{len(entries)}", ctx.state.now()
+        )
     return LookupList(data=entries)
 
 
@@ -183,7 +187,10 @@ def _card_out(card: ContactCardRecord | None) -> ContactCardOut:
     if card is None:
         return ContactCardOut(first_name=None, last_name=None, display_name=None, has_avatar=False)
     return ContactCardOut(
-        first_name=card.first_name, last_name=card.last_name, display_name=card.display_name, has_avatar=bool(card.avatar_url)
+        first_name=card.first_name,
+        last_name=card.last_name,
+        display_name=card.display_name,
+        has_avatar=bool(card.avatar_url),
     )
 
 
@@ -198,7 +205,10 @@ async def put_contact_card(ctx: Ctx, *, number_id: str, body: ContactCardWrite) 
     """Set the number's iMessage contact card"""
     number = store.get_active_number(ctx.account, number_id)
     number.contact_card = ContactCardRecord(
-        first_name=body.first_name, last_name=body.last_name, display_name=body.display_name, avatar_url=body.avatar_url
+        first_name=body.first_name,
+        last_name=body.last_name,
+        display_name=body.display_name,
+        avatar_url=body.avatar_url,
     )
     return _card_out(number.contact_card)
 
@@ -207,4 +217,3 @@ async def put_contact_card(ctx: Ctx, *, number_id: str, body: ContactCardWrite) 
 async def delete_contact_card(ctx: Ctx, *, number_id: str) -> None:
     """Delete the number's iMessage contact card"""
     store.get_number(ctx.account, number_id).contact_card = None
-

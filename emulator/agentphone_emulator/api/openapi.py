@@ -61,9 +61,14 @@ def build_openapi(routes: list[Route]) -> dict[str, Any]:
     components: dict[str, Any] = {"ErrorResponse": _ERROR_SCHEMA, "HTTPValidationError": _VALIDATION_ERROR}
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
-        op: dict[str, Any] = {"operationId": route.operation_id, "summary": route.summary, "tags": [route.tag]}
+        op: dict[str, Any] = {
+            "operationId": route.operation_id,
+            "summary": route.summary,
+            "tags": [route.tag],
+        }
         params: list[dict[str, Any]] = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in route.path_params
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in route.path_params
         ]
         if route.query is not None:
             params += _query_parameters(route.query)
@@ -71,7 +76,8 @@ def build_openapi(routes: list[Route]) -> dict[str, Any]:
             op["parameters"] = params
         if route.body is not None:
             op["requestBody"] = {
-                "required": route.body_required and any(f.is_required() for f in route.body.model_fields.values()),
+                "required": route.body_required
+                and any(f.is_required() for f in route.body.model_fields.values()),
                 "content": {"application/json": {"schema": _schema(components, route.body, "validation")}},
             }
         responses: dict[str, Any] = {}
@@ -85,16 +91,22 @@ def build_openapi(routes: list[Route]) -> dict[str, Any]:
         else:
             responses[str(route.status)] = {
                 "description": "Successful Response",
-                "content": {"application/json": {"schema": _schema(components, route.response, "serialization")}},
+                "content": {
+                    "application/json": {"schema": _schema(components, route.response, "serialization")}
+                },
             }
-        error_ref = {"content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorResponse")}}}}
+        error_ref = {
+            "content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorResponse")}}}
+        }
         if route.auth:
             responses["401"] = {"description": "Missing or invalid API key", **error_ref}
         responses["4XX"] = {"description": "Client error", **error_ref}
         if route.query is not None or route.body is not None:
             responses["422"] = {
                 "description": "Validation Error",
-                "content": {"application/json": {"schema": {"$ref": _REF.format(model="HTTPValidationError")}}},
+                "content": {
+                    "application/json": {"schema": {"$ref": _REF.format(model="HTTPValidationError")}}
+                },
             }
         op["responses"] = responses
         if route.auth:

@@ -33,5 +33,7 @@ class RateLimiter:
             hits.popleft()
         if len(hits) >= limit:
             retry_after = max(1, math.ceil(window - (now - hits[0]).total_seconds()))
-            raise too_many_requests(f"Rate limit exceeded. Limit: {limit} requests per {window}s", retry_after)
+            raise too_many_requests(
+                f"Rate limit exceeded. Limit: {limit} requests per {window}s", retry_after
+            )
         hits.append(now)

@@ -28,7 +28,9 @@ def create_agent(state: EmulatorState, account: Account, fields: dict[str, Any])
     return agent
 
 
-def update_agent(state: EmulatorState, account: Account, agent_id: str, fields: dict[str, Any]) -> AgentRecord:
+def update_agent(
+    state: EmulatorState, account: Account, agent_id: str, fields: dict[str, Any]
+) -> AgentRecord:
     agent = get_agent(account, agent_id)
     mode = fields.get("voice_mode") or agent.voice_mode
     prompt = fields.get("system_prompt", agent.system_prompt)

@@ -44,13 +44,19 @@ def buy_number(
     country = country.upper()
     if country not in SUPPORTED_COUNTRIES:
         raise validation_error(
-            ["body", "country"], f"Country {country!r} is not supported: only US and CA numbers are available", country
+            ["body", "country"],
+            f"Country {country!r} is not supported: only US and CA numbers are available",
+            country,
         )
     if area_code is not None:
         if not is_valid_area_code(area_code):
-            raise validation_error(["body", "areaCode"], "areaCode must be a 3-digit North American area code", area_code)
+            raise validation_error(
+                ["body", "areaCode"], "areaCode must be a 3-digit North American area code", area_code
+            )
         if country_of_area_code(area_code) != country:
-            raise validation_error(["body", "areaCode"], f"Area code {area_code} is not in {country}", area_code)
+            raise validation_error(
+                ["body", "areaCode"], f"Area code {area_code} is not in {country}", area_code
+            )
     if agent_id is not None:
         get_agent(account, agent_id)
     settings = account.settings
@@ -101,7 +107,9 @@ def _fresh_number(state: EmulatorState, area: str) -> str:
 
 
 def _no_inventory(area_code: str, country: str, unavailable: tuple[str, ...]) -> ApiError:
-    alternatives = [a.code for a in area_codes_for(country) if a.code not in unavailable and a.code != area_code][:3]
+    alternatives = [
+        a.code for a in area_codes_for(country) if a.code not in unavailable and a.code != area_code
+    ][:3]
     return conflict(
         f"No numbers available in area code {area_code}. Try one of: {', '.join(alternatives)}",
         code="NO_INVENTORY",
