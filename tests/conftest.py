@@ -8,14 +8,17 @@ default ($5.00 credit = one number) call ``emu.configure(AccountSettings(credit_
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 
 import pytest
 import requests
 from agentphone import AgentPhone, AsyncAgentPhone
 
-from agentphone_emulator import AccountSettings, Emulator
+from agentphone_emulator import AccountSettings, Emulator, VirtualClock
 
 RICH = AccountSettings(credit_cents=100_000, number_limit=50)
+VIRTUAL_START = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+"""Where the ``vemu`` clock starts, and goes back to before every test."""
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +55,34 @@ async def async_client(emu: Emulator) -> AsyncIterator[AsyncAgentPhone]:
         await sdk.close()
 
 
+@pytest.fixture(scope="session")
+def virtual_emulator_server() -> Iterator[Emulator]:
+    with Emulator.run_in_thread(clock=VirtualClock(VIRTUAL_START)) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def vemu(virtual_emulator_server: Emulator) -> Emulator:
+    """Like ``emu`` but on a virtual clock at :data:`VIRTUAL_START`: time moves only by ``advance``."""
+    virtual_emulator_server.reset(AccountSettings())
+    return virtual_emulator_server
+
+
+@pytest.fixture
+def vclient(vemu: Emulator) -> Iterator[AgentPhone]:
+    with AgentPhone(api_key=vemu.api_key, base_url=vemu.base_url) as sdk:
+        yield sdk
+
+
+@pytest.fixture
+async def vasync(vemu: Emulator) -> AsyncIterator[AsyncAgentPhone]:
+    sdk = AsyncAgentPhone(api_key=vemu.api_key, base_url=vemu.base_url)
+    try:
+        yield sdk
+    finally:
+        await sdk.close()
+
+
 class RawApi:
     """Plain HTTP against the emulator, for what the SDK hides (status codes, headers, bodies)."""
 
@@ -82,5 +113,12 @@ class RawApi:
 @pytest.fixture
 def api(emu: Emulator) -> Iterator[RawApi]:
     raw = RawApi(emu)
+    yield raw
+    raw.session.close()
+
+
+@pytest.fixture
+def vapi(vemu: Emulator) -> Iterator[RawApi]:
+    raw = RawApi(vemu)
     yield raw
     raw.session.close()

@@ -11,10 +11,11 @@ import requests
 from agentphone import AgentPhone, AgentPhoneError, AsyncAgentPhone, NotFoundError
 
 from agentphone_emulator import AccountSettings, Emulator
-from agentphone_emulator.clock import VirtualClock, iso
+from agentphone_emulator.clock import iso
 from agentphone_emulator.store import messages as message_store
 from agentphone_emulator.store.account import Account
 from agentphone_emulator.store.records import MessageRecord
+from tests.conftest import RawApi
 
 if TYPE_CHECKING:
     from conftest import RawApi
@@ -40,23 +41,11 @@ def receive(
     return emu.call_soon(run)
 
 
-@pytest.fixture(scope="module")
-def virtual_server() -> Iterator[Emulator]:
-    with Emulator.run_in_thread(clock=VirtualClock(), settings=OPEN) as emulator:
-        yield emulator
-
-
 @pytest.fixture
-def vemu(virtual_server: Emulator) -> Emulator:
-    """An emulator on a virtual clock whose account may send SMS (no 10DLC gate)."""
-    virtual_server.reset(OPEN)
-    return virtual_server
-
-
-@pytest.fixture
-def vclient(vemu: Emulator) -> Iterator[AgentPhone]:
-    with AgentPhone(api_key=vemu.api_key, base_url=vemu.base_url) as sdk:
-        yield sdk
+def vemu(vemu: Emulator) -> Emulator:
+    """The shared virtual-clock emulator, with an account that may send SMS (no 10DLC gate)."""
+    vemu.configure(OPEN)
+    return vemu
 
 
 @pytest.fixture

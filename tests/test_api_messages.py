@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pytest
@@ -10,10 +10,11 @@ import requests
 from agentphone import AgentPhone, AgentPhoneError, AsyncAgentPhone, NotFoundError
 
 from agentphone_emulator import AccountSettings, Emulator
-from agentphone_emulator.clock import VirtualClock, iso
+from agentphone_emulator.clock import iso
 from agentphone_emulator.store import messages as message_store
 from agentphone_emulator.store.account import Account
 from agentphone_emulator.store.records import ContactRecord, MessageRecord, RegistrationRecord
+from tests.conftest import RawApi
 
 if TYPE_CHECKING:
     from conftest import RawApi
@@ -58,35 +59,15 @@ def add_contact(emu: Emulator, phone: str, name: str) -> None:
     emu.call_soon(add)
 
 
-@pytest.fixture(scope="module")
-def virtual_server() -> Iterator[Emulator]:
-    with Emulator.run_in_thread(clock=VirtualClock(), settings=OPEN) as emulator:
-        yield emulator
-
-
 @pytest.fixture
-def vemu(virtual_server: Emulator) -> Emulator:
-    """An emulator on a virtual clock (1 s between messages is free) whose account may send SMS."""
-    virtual_server.reset(OPEN)
-    return virtual_server
+def vemu(vemu: Emulator) -> Emulator:
+    """The shared virtual-clock emulator, with an account that may send SMS (no 10DLC gate)."""
+    vemu.configure(OPEN)
+    return vemu
 
 
-@pytest.fixture
-def vapi(vemu: Emulator) -> Iterator[requests.Session]:
-    """Raw HTTP against ``vemu`` (paths are joined by :func:`vget`)."""
-    with requests.Session() as session:
-        session.headers["Authorization"] = f"Bearer {vemu.api_key}"
-        yield session
-
-
-def vget(emu: Emulator, session: requests.Session, path: str, **params: object) -> requests.Response:
-    return session.get(emu.base_url + path, params=params, timeout=10)
-
-
-@pytest.fixture
-def vclient(vemu: Emulator) -> Iterator[AgentPhone]:
-    with AgentPhone(api_key=vemu.api_key, base_url=vemu.base_url) as sdk:
-        yield sdk
+def vget(emu: Emulator, session: RawApi, path: str, **params: object) -> requests.Response:
+    return session.get(path, params=params)
 
 
 # -- sending ------------------------------------------------------------------------------------------

@@ -8,68 +8,20 @@ switched to daylight time) so day, week and month boundaries are exact, never ra
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
-import requests
 from agentphone import AgentPhone, AgentPhoneError, AsyncAgentPhone
 
 from agentphone_emulator import AccountSettings, Emulator
-from agentphone_emulator.clock import VirtualClock
 from agentphone_emulator.store.account import Account
 from agentphone_emulator.store.records import CallRecord, ConversationRecord, DeliveryRecord, MessageRecord
 from agentphone_emulator.store.usage import sms_segments
+from tests.conftest import VIRTUAL_START, RawApi
 
-NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+NOW = VIRTUAL_START
 ROOMY = AccountSettings(credit_cents=100_000, number_limit=50)
-
-
-@pytest.fixture(scope="module")
-def frozen_server() -> Iterator[Emulator]:
-    with Emulator.run_in_thread(clock=VirtualClock(NOW)) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def vemu(frozen_server: Emulator) -> Emulator:
-    frozen_server.reset(AccountSettings())
-    return frozen_server
-
-
-@pytest.fixture
-def vclient(vemu: Emulator) -> Iterator[AgentPhone]:
-    with AgentPhone(api_key=vemu.api_key, base_url=vemu.base_url) as sdk:
-        yield sdk
-
-
-@pytest.fixture
-async def vasync(vemu: Emulator) -> AsyncIterator[AsyncAgentPhone]:
-    sdk = AsyncAgentPhone(api_key=vemu.api_key, base_url=vemu.base_url)
-    try:
-        yield sdk
-    finally:
-        await sdk.close()
-
-
-class Raw:
-    """Plain GETs against the frozen emulator, for what the SDK hides (status codes, wire shapes)."""
-
-    def __init__(self, emu: Emulator) -> None:
-        self.base_url = emu.base_url
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {emu.api_key}"
-
-    def get(self, path: str, params: dict[str, Any] | None = None) -> requests.Response:
-        return self.session.get(self.base_url + path, params=params, timeout=10)
-
-
-@pytest.fixture
-def vapi(vemu: Emulator) -> Iterator[Raw]:
-    raw = Raw(vemu)
-    yield raw
-    raw.session.close()
 
 
 class Seeder:
@@ -157,7 +109,7 @@ def agent_row(agent_id: str | None, name: str, messages: int, calls: int, second
 # -- the summary ----------------------------------------------------------------------------------
 
 
-def test_empty_account(vclient: AgentPhone, vapi: Raw) -> None:
+def test_empty_account(vclient: AgentPhone, vapi: RawApi) -> None:
     usage = vclient.usage.get()
     assert (usage.numbers.used, usage.numbers.limit, usage.numbers.remaining) == (0, 10, 10)
     stats = usage.stats
@@ -176,7 +128,7 @@ def test_empty_account(vclient: AgentPhone, vapi: Raw) -> None:
     assert raw["stats"]["voiceMinutesLast30d"] == 0
 
 
-def test_summary_follows_the_records(vemu: Emulator, vclient: AgentPhone, vapi: Raw) -> None:
+def test_summary_follows_the_records(vemu: Emulator, vclient: AgentPhone, vapi: RawApi) -> None:
     seed = Seeder(vemu)
     number = vclient.numbers.buy()
     usage = vclient.usage.get()
@@ -239,7 +191,7 @@ def test_sms_segments(text: str, segments: int) -> None:
 # -- daily and monthly ----------------------------------------------------------------------------
 
 
-def test_daily_and_monthly(vemu: Emulator, vclient: AgentPhone, vapi: Raw) -> None:
+def test_daily_and_monthly(vemu: Emulator, vclient: AgentPhone, vapi: RawApi) -> None:
     seed = Seeder(vemu)
     number = vclient.numbers.buy()
     conv = seed.conversation(number.id)
@@ -291,7 +243,7 @@ def test_daily_and_monthly(vemu: Emulator, vclient: AgentPhone, vapi: Raw) -> No
         ("/v1/usage/by-agent", {"tz": "Mars/Olympus_Mons"}),
     ],
 )
-def test_out_of_range_queries_are_422(vapi: Raw, path: str, params: dict[str, Any]) -> None:
+def test_out_of_range_queries_are_422(vapi: RawApi, path: str, params: dict[str, Any]) -> None:
     response = vapi.get(path, params=params)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", next(iter(params))]
@@ -337,7 +289,7 @@ def test_by_number(vemu: Emulator, vclient: AgentPhone) -> None:
     assert (by_id[second.id]["messages"], by_id[second.id]["calls"]) == (1, 1)
 
 
-def test_by_agent(vemu: Emulator, vclient: AgentPhone, vapi: Raw) -> None:
+def test_by_agent(vemu: Emulator, vclient: AgentPhone, vapi: RawApi) -> None:
     vemu.configure(ROOMY)
     seed = Seeder(vemu)
     alpha = vclient.agents.create(name="Alpha")

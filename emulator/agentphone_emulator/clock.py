@@ -31,7 +31,11 @@ class VirtualClock:
         start = start or self.DEFAULT_START
         if start.tzinfo is None:
             raise ValueError("VirtualClock start must be timezone-aware")
-        self._now = start.astimezone(UTC)
+        self._start = self._now = start.astimezone(UTC)
+
+    def rewind(self) -> None:
+        """Back to the instant the clock started at (``Emulator.reset()`` does this)."""
+        self._now = self._start
 
     def now(self) -> datetime:
         return self._now

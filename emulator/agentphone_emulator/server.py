@@ -181,9 +181,14 @@ class Emulator:
         return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=60)
 
     def reset(self, settings: AccountSettings | None = None) -> None:
-        """Forget every agent, number, call, message and webhook; keep the API keys and port."""
+        """Forget every agent, number, call, message and webhook; keep the API keys and port.
+
+        A virtual clock goes back to its start, so every test begins at the same instant.
+        """
 
         def do_reset() -> None:
+            if isinstance(self.clock, VirtualClock):
+                self.clock.rewind()
             self.state.reset(settings)
             self.app[LIMITER_KEY].reset()
 
