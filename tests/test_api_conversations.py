@@ -3,7 +3,7 @@ store functions the SMS engine builds webhooks from (``recent_history``, ``conve
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -13,9 +13,8 @@ from agentphone import AgentPhone, AgentPhoneError, AsyncAgentPhone, NotFoundErr
 from agentphone_emulator import AccountSettings, Emulator
 from agentphone_emulator.clock import iso
 from agentphone_emulator.store import messages as message_store
-from agentphone_emulator.store.account import Account
-from agentphone_emulator.store.records import MessageRecord
 from tests.conftest import RawApi
+from tests.helpers import account_of, receive
 
 if TYPE_CHECKING:
     from conftest import RawApi
@@ -23,22 +22,6 @@ if TYPE_CHECKING:
 OPEN = AccountSettings(credit_cents=100_000, number_limit=50, require_10dlc=False)
 ALICE = "+14155550123"
 BOB = "+12125550188"
-
-
-def account_of(emu: Emulator) -> Account:
-    return emu.state.account_by_key[emu.api_key]
-
-
-def receive(
-    emu: Emulator, number_id: str, sender: str, body: str, media: Sequence[str] = (), channel: str = "sms"
-) -> MessageRecord:
-    def run() -> MessageRecord:
-        account = account_of(emu)
-        return message_store.receive_message(
-            emu.state, account, account.numbers[number_id], sender, body, media, channel
-        )
-
-    return emu.call_soon(run)
 
 
 @pytest.fixture

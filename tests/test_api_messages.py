@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pytest
@@ -11,41 +10,15 @@ from agentphone import AgentPhone, AgentPhoneError, AsyncAgentPhone, NotFoundErr
 
 from agentphone_emulator import AccountSettings, Emulator
 from agentphone_emulator.clock import iso
-from agentphone_emulator.store import messages as message_store
-from agentphone_emulator.store.account import Account
-from agentphone_emulator.store.records import ContactRecord, MessageRecord, RegistrationRecord
+from agentphone_emulator.store.records import ContactRecord
 from tests.conftest import RawApi
+from tests.helpers import account_of, receive, register_10dlc
 
 if TYPE_CHECKING:
     from conftest import RawApi
 
 OPEN = AccountSettings(credit_cents=100_000, number_limit=50, require_10dlc=False)
 CALLER = "+14155550123"
-
-
-def account_of(emu: Emulator) -> Account:
-    return emu.state.account_by_key[emu.api_key]
-
-
-def register_10dlc(emu: Emulator) -> None:
-    def submit() -> None:
-        account_of(emu).registration = RegistrationRecord(
-            submitted_at=emu.state.now(), form={"brand_name": "Acme"}
-        )
-
-    emu.call_soon(submit)
-
-
-def receive(
-    emu: Emulator, number_id: str, sender: str, body: str, media: Sequence[str] = (), channel: str = "sms"
-) -> MessageRecord:
-    def run() -> MessageRecord:
-        account = account_of(emu)
-        return message_store.receive_message(
-            emu.state, account, account.numbers[number_id], sender, body, media, channel
-        )
-
-    return emu.call_soon(run)
 
 
 def add_contact(emu: Emulator, phone: str, name: str) -> None:
