@@ -130,6 +130,13 @@ def test_contact_card_lifecycle(client: AgentPhone) -> None:
         client.numbers.get_contact_card("num_missing")
 
 
+def test_contact_card_names_are_optional(client: AgentPhone, api: RawApi) -> None:
+    number = client.numbers.buy(type="imessage")
+    card = api.put(f"/v1/numbers/{number.id}/contact-card", json={"displayName": "Acme"})
+    assert card.status_code == 200
+    assert card.json() == {"firstName": None, "lastName": None, "displayName": "Acme", "hasAvatar": False}
+
+
 def test_outbound_sms_state_follows_10dlc(emu: Emulator, client: AgentPhone) -> None:
     assert client.numbers.buy().outbound_sms == "registration_required"
     emu.configure(AccountSettings(require_10dlc=False))

@@ -110,8 +110,9 @@ class LookupList(CamelModel):
 
 
 class ContactCardWrite(CamelModel):
-    first_name: str = Field(min_length=1, validation_alias=AliasChoices("firstName", "first_name"))
-    last_name: str = Field(validation_alias=AliasChoices("lastName", "last_name"))
+    # Optional in the vendor OpenAPI and the TS SDK (the Python SDK always sends both).
+    first_name: str | None = Field(None, validation_alias=AliasChoices("firstName", "first_name"))
+    last_name: str | None = Field(None, validation_alias=AliasChoices("lastName", "last_name"))
     display_name: str | None = Field(None, validation_alias=AliasChoices("displayName", "display_name"))
     avatar_url: str | None = Field(None, validation_alias=AliasChoices("avatarUrl", "avatar_url"))
 

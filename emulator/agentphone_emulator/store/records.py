@@ -45,8 +45,8 @@ class AgentRecord:
 
 @dataclass(slots=True, kw_only=True)
 class ContactCardRecord:
-    first_name: str
-    last_name: str
+    first_name: str | None = None
+    last_name: str | None = None
     display_name: str | None = None
     avatar_url: str | None = None
 
