@@ -49,8 +49,7 @@ class VirtualClock:
 
 def iso(moment: datetime) -> str:
     """ISO-8601 in UTC with milliseconds and a ``Z``, the form the platform's examples show."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_iso(text: str) -> datetime:

@@ -3,7 +3,6 @@ for unknown routes (404 ``{"detail": "Not Found"}``) and wrong methods (405)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -57,22 +56,29 @@ def all_routes() -> list[Route]:
     return [route for module in RESOURCE_MODULES for route in module.router.routes]
 
 
-@web.middleware
-async def fastapi_style_errors(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except web.HTTPMethodNotAllowed:
+async def _unmatched(request: web.Request) -> web.StreamResponse:
+    """What FastAPI answers when no route takes the request: 405 if the path exists under
+    another method, 307 to the path without a trailing slash if that one exists, else 404.
+
+    A catch-all route registered last, rather than a middleware, keeps this off the path of
+    every matched request (bench/rest_bench.py).
+    """
+    resources = [r for r in request.app.router.resources() if r is not request.match_info.route.resource]
+
+    async def allowed_methods(req: web.Request) -> set[str]:
+        methods: set[str] = set()
+        for resource in resources:
+            _, allowed = await resource.resolve(req)
+            methods |= allowed
+        return methods
+
+    if await allowed_methods(request):
         return json_response({"detail": "Method Not Allowed"}, 405)
-    except web.HTTPNotFound:
-        # FastAPI answers a trailing slash with a 307 to the path without it.
-        if request.path.endswith("/") and len(request.path) > 1:
-            target = request.rel_url.with_path(request.path.rstrip("/")).with_query(request.rel_url.query)
-            match = await request.app.router.resolve(request.clone(rel_url=target))
-            if not isinstance(match.http_exception, web.HTTPNotFound):
-                return web.Response(status=307, headers={"Location": str(target)})
-        return json_response({"detail": "Not Found"}, 404)
+    if request.path.endswith("/") and len(request.path) > 1:
+        target = request.rel_url.with_path(request.path.rstrip("/")).with_query(request.rel_url.query)
+        if await allowed_methods(request.clone(rel_url=target)):
+            return web.Response(status=307, headers={"Location": str(target)})
+    return json_response({"detail": "Not Found"}, 404)
 
 
 async def _openapi(request: web.Request) -> web.Response:
@@ -84,7 +90,7 @@ def build_app(
 ) -> web.Application:
     import json
 
-    app = web.Application(middlewares=[fastapi_style_errors], client_max_size=8 * 1024 * 1024)
+    app = web.Application(client_max_size=8 * 1024 * 1024)
     app[STATE_KEY] = state
     app[LIMITER_KEY] = RateLimiter()
     app[RUNTIME_KEY] = runtime
@@ -94,5 +100,6 @@ def build_app(
     app.router.add_get("/openapi.json", _openapi)
     if extra_routes:
         app.add_routes(extra_routes)
+    app.router.add_route("*", "/{unmatched:.*}", _unmatched)
     app[OPENAPI_KEY] = json.dumps(build_openapi(routes)).encode()
     return app
