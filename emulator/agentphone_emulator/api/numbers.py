@@ -20,7 +20,7 @@ from ..models.numbers import (
     NumberReleased,
     NumberUpdate,
 )
-from ..phone import AreaCode, InvalidPhoneNumber, area_codes_for, country_of_number, normalize_e164
+from ..phone import InvalidPhoneNumber, country_of_number, normalize_e164
 from ..store import numbers as store
 from ..store.account import Account
 from ..store.records import ContactCardRecord, NumberRecord
@@ -88,40 +88,28 @@ async def create_number(ctx: Ctx, *, body: NumberCreate) -> NumberOut:
 async def list_available_numbers(ctx: Ctx, *, query: AvailableQuery) -> AvailableList:
     """Search purchasable numbers"""
     country = query.country.upper()
-    areas = area_codes_for(country)
-    if query.area_code:
-        areas = [a for a in areas if a.code == query.area_code] or (
-            []
-            if query.area_code in ctx.account.settings.unavailable_area_codes
-            else [_synthetic_area(query.area_code, country)]
-        )
-    if query.state:
-        areas = [a for a in areas if a.state.lower() == query.state.lower()]
-    if query.city:
-        areas = [a for a in areas if a.city.lower() == query.city.lower()]
-    areas = [a for a in areas if a.code not in ctx.account.settings.unavailable_area_codes]
-    results: list[AvailableNumber] = []
-    taken = ctx.state.number_owner
-    i = 0
-    while areas and len(results) < query.limit and i < query.limit * 20:
-        area = areas[i % len(areas)]
-        i += 1
-        phone = f"+1{area.code}{2 + int(ctx.state.ids.digits(1)) % 8}{ctx.state.ids.digits(6)}"
-        if phone in taken or any(r.phone_number == phone for r in results):
-            continue
-        results.append(
+    found = store.available_numbers(
+        ctx.state,
+        ctx.account,
+        country=country,
+        area_code=query.area_code,
+        region=query.state,
+        city=query.city,
+        limit=query.limit,
+    )
+    return AvailableList(
+        data=[
             AvailableNumber(
-                phone_number=phone, city=area.city or None, state=area.state or None,
+                phone_number=phone,
+                city=area.city or None,
+                state=area.state or None,
                 rate_center=area.city.upper().replace(" ", "") if area.city else None,
-                area_code=area.code, country=country,
+                area_code=area.code,
+                country=country,
             )
-        )  # fmt: skip
-    return AvailableList(data=results)
-
-
-def _synthetic_area(code: str, country: str) -> AreaCode:
-    """Any valid area code sells, even one our city table does not list."""
-    return AreaCode(code, country, "", "")
+            for phone, area in found
+        ]
+    )
 
 
 @router.get("/v1/numbers/lookup", response=LookupList, query=LookupQuery, rate_limit=(30, 60))

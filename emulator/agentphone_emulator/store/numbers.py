@@ -9,7 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..errors import ApiError, bad_request, conflict, not_found, payment_required, validation_error
-from ..phone import AREA_CODES, SUPPORTED_COUNTRIES, area_codes_for, country_of_area_code, is_valid_area_code
+from ..phone import (
+    AREA_CODES,
+    SUPPORTED_COUNTRIES,
+    AreaCode,
+    area_codes_for,
+    country_of_area_code,
+    is_valid_area_code,
+)
 from .account import Account, EmulatorState
 from .agents import get_agent
 from .records import NumberRecord
@@ -96,14 +103,52 @@ def buy_number(
     return number
 
 
+def _random_number(state: EmulatorState, area: str) -> str:
+    """A plausible number in ``area``: the exchange starts 2-9, as NANP requires."""
+    return f"+1{area}{2 + int(state.ids.digits(1)) % 8}{state.ids.digits(6)}"
+
+
 def _fresh_number(state: EmulatorState, area: str) -> str:
-    # Exchange 555-01XX is reserved for fiction; use a realistic exchange but never one taken.
     for _ in range(1000):
-        exchange = str(2 + int(state.ids.digits(1)) % 8) + state.ids.digits(2)
-        phone = f"+1{area}{exchange}{state.ids.digits(4)}"
+        phone = _random_number(state, area)
         if phone not in state.number_owner:
             return phone
     raise ApiError(503, f"No numbers available in area code {area}", code="NO_INVENTORY")
+
+
+def available_numbers(
+    state: EmulatorState,
+    account: Account,
+    *,
+    country: str,
+    area_code: str | None,
+    region: str | None,
+    city: str | None,
+    limit: int,
+) -> list[tuple[str, AreaCode]]:
+    """Numbers that could be bought now, with the area each is in.
+
+    Any valid area code sells (one our city table lacks gets no city); area codes the account's
+    settings mark as out of stock yield nothing.
+    """
+    unavailable = account.settings.unavailable_area_codes
+    areas = area_codes_for(country)
+    if area_code:
+        areas = [a for a in areas if a.code == area_code] or [AreaCode(area_code, country, "", "")]
+    if region:
+        areas = [a for a in areas if a.state.lower() == region.lower()]
+    if city:
+        areas = [a for a in areas if a.city.lower() == city.lower()]
+    areas = [a for a in areas if a.code not in unavailable]
+    found: dict[str, AreaCode] = {}
+    for attempt in range(limit * 20):
+        if not areas or len(found) == limit:
+            break
+        area = areas[attempt % len(areas)]
+        phone = _random_number(state, area.code)
+        if phone not in state.number_owner:
+            found.setdefault(phone, area)
+    return list(found.items())
 
 
 def _no_inventory(area_code: str, country: str, unavailable: tuple[str, ...]) -> ApiError:
