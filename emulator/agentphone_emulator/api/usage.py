@@ -17,7 +17,6 @@ from ..models.usage import (
     MonthlyUsageQuery,
     MonthlyUsageResponse,
     NumberLimits,
-    NumberUsageItem,
     NumberUsageResponse,
     PlanInfo,
     PlanLimits,
@@ -116,21 +115,7 @@ async def get_monthly_usage(ctx: Ctx, *, query: MonthlyUsageQuery) -> MonthlyUsa
 @router.get("/v1/usage/by-number", response=NumberUsageResponse)
 async def get_usage_by_number(ctx: Ctx) -> NumberUsageResponse:
     """Usage per phone number"""
-    return NumberUsageResponse(
-        data=[
-            NumberUsageItem(
-                number_id=row.number_id,
-                phone_number=row.phone_number,
-                country=row.country,
-                status=row.status,
-                agent_id=row.agent_id,
-                agent_name=row.agent_name,
-                messages=row.messages,
-                calls=row.calls,
-            )
-            for row in store.by_number(ctx.account)
-        ]
-    )
+    return NumberUsageResponse(data=store.by_number(ctx.account))
 
 
 @router.get("/v1/usage/by-agent", response=AgentUsageResponse, query=AgentUsageQuery)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from ..models.usage import NumberUsageItem
 from .account import Account, EmulatorState
 from .records import CallRecord, MessageRecord
 
@@ -171,19 +172,7 @@ def monthly(state: EmulatorState, account: Account, months: int) -> list[tuple[s
     return list(buckets.items())
 
 
-@dataclass(slots=True)
-class NumberUsage:
-    number_id: str
-    phone_number: str
-    country: str
-    status: str
-    agent_id: str | None
-    agent_name: str | None
-    messages: int
-    calls: int
-
-
-def by_number(account: Account) -> list[NumberUsage]:
+def by_number(account: Account) -> list[NumberUsageItem]:
     """Every number the account has held (released ones too), newest first, with all-time counts."""
     messages: dict[str, int] = {}
     for message in account.messages.values():
@@ -196,7 +185,7 @@ def by_number(account: Account) -> list[NumberUsage]:
     for number in sorted(account.numbers.values(), key=lambda n: n.created_at)[::-1]:
         agent = account.agents.get(number.agent_id) if number.agent_id else None
         rows.append(
-            NumberUsage(
+            NumberUsageItem(
                 number_id=number.id,
                 phone_number=number.phone_number,
                 country=number.country,
