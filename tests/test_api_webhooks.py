@@ -295,6 +295,16 @@ def test_test_send_names_the_agent_from_the_query(
     assert api.post("/v1/webhooks/test?agentId=agt_missing").status_code == 404
 
 
+def test_test_send_names_the_agent_from_the_body_as_old_mcp_clients_do(
+    client: AgentPhone, api: RawApi, receiver: Receiver
+) -> None:
+    client.agents.create(name="First")
+    second = client.agents.create(name="Second")
+    register(client, receiver, "/hook")
+    assert api.post("/v1/webhooks/test", json={"agentId": second.id}).json()["success"] is True
+    assert json.loads(receiver.hits[0].body)["agentId"] == second.id
+
+
 def test_test_send_rejects_unknown_channel(client: AgentPhone, api: RawApi, receiver: Receiver) -> None:
     register(client, receiver, "/hook")
     response = api.post("/v1/webhooks/test", json={"channel": "fax"})

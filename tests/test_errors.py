@@ -115,3 +115,23 @@ def test_every_error_body_is_json_with_detail(api: RawApi) -> None:
     for resp in (api.get("/v1/agents/agt_x"), api.get("/v1/nope"), api.delete("/v1/numbers")):
         assert resp.headers["Content-Type"].startswith("application/json")
         assert "detail" in resp.json()
+
+
+def test_bodies_accept_the_other_casing_too(rich_emu: Emulator, api: RawApi) -> None:
+    # camelCase endpoint, snake_case input
+    agent = api.post("/v1/agents", json={"name": "A", "begin_message": "Hi"}).json()
+    assert agent["beginMessage"] == "Hi"
+    number = api.post("/v1/numbers", json={"area_code": "512", "agent_id": agent["id"]}).json()
+    assert number["phoneNumber"].startswith("+1512") and number["agentId"] == agent["id"]
+    # snake_case endpoint, camelCase input
+    sent = api.post("/v1/verify/send", json={"phoneNumber": "+14155550100"})
+    assert sent.status_code == 200 and sent.json()["verification_id"].startswith("ver_")
+
+
+def test_openapi_names_the_documented_casing(api: RawApi) -> None:
+    spec = api.get("/openapi.json").json()
+    lookup = {p["name"] for p in spec["paths"]["/v1/numbers/lookup"]["get"]["parameters"]}
+    conversation = {
+        p["name"] for p in spec["paths"]["/v1/conversations/{conversation_id}"]["get"]["parameters"]
+    }
+    assert "phoneNumbers" in lookup and "message_limit" in conversation

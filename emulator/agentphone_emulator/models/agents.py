@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..phone import E164OrEmpty
 from .base import CamelModel, Timestamp
@@ -125,7 +125,7 @@ class AgentDeleted(CamelModel):
 
 
 class AttachNumberBody(CamelModel):
-    number_id: str = Field(validation_alias=AliasChoices("numberId", "number_id"))
+    number_id: str
 
 
 class AttachNumberOut(CamelModel):

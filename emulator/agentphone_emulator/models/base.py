@@ -12,7 +12,15 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AliasChoices,
+    AliasGenerator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 from pydantic.alias_generators import to_camel
 
 from ..clock import iso
@@ -30,7 +38,7 @@ Timestamp = Annotated[
 
 
 class CamelModel(BaseModel):
-    """Wire names in camelCase (``agentId``); Python names in snake_case."""
+    """Wire names in camelCase (``agentId``); input also takes the snake_case name (``agent_id``)."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -41,9 +49,14 @@ class CamelModel(BaseModel):
 
 
 class SnakeModel(BaseModel):
-    """Wire names in snake_case, as the Python attribute names."""
+    """Wire names in snake_case, as the Python attribute names; input also takes each field's
+    camelCase twin (``phoneNumber``)."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(
+        alias_generator=AliasGenerator(validation_alias=lambda name: AliasChoices(name, to_camel(name))),
+        populate_by_name=True,
+        extra="ignore",
+    )
 
 
 T = TypeVar("T")

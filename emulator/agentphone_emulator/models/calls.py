@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
-
 from ..phone import E164
 from .agents import ModelTier
 from .base import CamelModel, ListQuery, Timestamp
@@ -20,29 +18,21 @@ class CallListQuery(ListQuery):
 
 
 class CallCreate(CamelModel):
-    agent_id: str = Field(validation_alias=AliasChoices("agentId", "agent_id"))
-    to_number: E164 = Field(validation_alias=AliasChoices("toNumber", "to_number"))
-    initial_greeting: str | None = Field(
-        None, validation_alias=AliasChoices("initialGreeting", "initial_greeting")
-    )
-    from_number_id: str | None = Field(None, validation_alias=AliasChoices("fromNumberId", "from_number_id"))
+    agent_id: str
+    to_number: E164
+    initial_greeting: str | None = None
+    from_number_id: str | None = None
     voice: str | None = None
-    system_prompt: str | None = Field(None, validation_alias=AliasChoices("systemPrompt", "system_prompt"))
+    system_prompt: str | None = None
     variables: dict[str, str] | None = None
-    model_tier: ModelTier | None = Field(None, validation_alias=AliasChoices("modelTier", "model_tier"))
-    disable_recording: bool | None = Field(
-        None, validation_alias=AliasChoices("disableRecording", "disable_recording")
-    )
-    call_screening_identity: str | None = Field(
-        None, validation_alias=AliasChoices("callScreeningIdentity", "call_screening_identity")
-    )
-    call_screening_purpose: str | None = Field(
-        None, validation_alias=AliasChoices("callScreeningPurpose", "call_screening_purpose")
-    )
+    model_tier: ModelTier | None = None
+    disable_recording: bool | None = None
+    call_screening_identity: str | None = None
+    call_screening_purpose: str | None = None
 
 
 class WebCallCreate(CamelModel):
-    agent_id: str = Field(validation_alias=AliasChoices("agentId", "agent_id"))
+    agent_id: str
     metadata: dict[str, Any] | None = None
     variables: dict[str, str] | None = None
 

@@ -1,8 +1,8 @@
-"""Contacts: ``/v1/contacts`` (camelCase), except the capabilities query (``phone_number``)."""
+"""Contacts: ``/v1/contacts`` (camelCase)except the capabilities query (``phone_number``)."""
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 
 from ..phone import E164
 from .base import CamelModel, SnakeModel, Timestamp
@@ -15,14 +15,14 @@ class ContactListQuery(CamelModel):
 
 
 class ContactCreate(CamelModel):
-    phone_number: E164 = Field(validation_alias=AliasChoices("phoneNumber", "phone_number"))
+    phone_number: E164
     name: str
     email: str | None = None
     notes: str | None = None
 
 
 class ContactUpdate(CamelModel):
-    phone_number: E164 | None = Field(None, validation_alias=AliasChoices("phoneNumber", "phone_number"))
+    phone_number: E164 | None = None
     name: str | None = None
     email: str | None = None
     notes: str | None = None
@@ -46,7 +46,7 @@ class ContactList(CamelModel):
 
 class CapabilitiesQuery(SnakeModel):
     # The SDK sends the snake name here although the rest of /v1/contacts is camelCase.
-    phone_number: E164 = Field(validation_alias=AliasChoices("phone_number", "phoneNumber"))
+    phone_number: E164
 
 
 class CapabilityFlags(CamelModel):

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import Field, field_validator
 
 from .base import CamelModel, SnakeModel, Timestamp
 from .messages import MessageOut
 
 
-class ConversationQuery(CamelModel):
-    message_limit: int = Field(
-        50, ge=1, le=100, validation_alias=AliasChoices("message_limit", "messageLimit")
-    )
+class ConversationQuery(SnakeModel):
+    """The SDK sends ``message_limit`` (snake_case) on this otherwise camelCase resource."""
+
+    message_limit: int = Field(50, ge=1, le=100)
 
 
 class Participant(CamelModel):
@@ -70,9 +70,7 @@ class UpdateConversationBody(SnakeModel):
     """Only the keys present change: ``metadata`` replaces the stored object (null clears it)."""
 
     metadata: dict[str, Any] | None = None
-    group_name: str | None = Field(
-        None, min_length=1, max_length=100, validation_alias=AliasChoices("group_name", "groupName")
-    )
+    group_name: str | None = Field(None, min_length=1, max_length=100)
 
 
 class TypingOut(CamelModel):
@@ -82,7 +80,7 @@ class TypingOut(CamelModel):
 
 
 class BackgroundBody(SnakeModel):
-    image_url: str = Field(validation_alias=AliasChoices("image_url", "imageUrl"))
+    image_url: str
 
     @field_validator("image_url")
     @classmethod

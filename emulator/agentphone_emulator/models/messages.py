@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AliasChoices, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ..store.messages import MAX_GROUP_RECIPIENTS, normalize_reaction
 from .base import CamelModel, SnakeModel, Timestamp
@@ -28,25 +28,17 @@ def _check_url(value: str) -> str:
 MediaUrl = Annotated[str, AfterValidator(_check_url)]
 
 
-def _alias(snake: str, camel: str) -> AliasChoices:
-    return AliasChoices(snake, camel)
-
-
 class SendMessageBody(SnakeModel):
-    agent_id: str | None = Field(None, validation_alias=_alias("agent_id", "agentId"))
-    to_number: str | None = Field(None, min_length=1, validation_alias=_alias("to_number", "toNumber"))
+    agent_id: str | None = None
+    to_number: str | None = Field(None, min_length=1)
     recipients: list[str] | None = Field(None, min_length=2, max_length=MAX_GROUP_RECIPIENTS)
     body: str = ""
-    media_url: MediaUrl | None = Field(None, validation_alias=_alias("media_url", "mediaUrl"))
-    media_urls: list[MediaUrl] | None = Field(
-        None, max_length=MAX_MEDIA, validation_alias=_alias("media_urls", "mediaUrls")
-    )
-    number_id: str | None = Field(None, validation_alias=_alias("number_id", "numberId"))
-    from_number: str | None = Field(None, validation_alias=_alias("from_number", "fromNumber"))
-    reply_to_message_id: str | None = Field(
-        None, validation_alias=_alias("reply_to_message_id", "replyToMessageId")
-    )
-    send_style: SendStyle | None = Field(None, validation_alias=_alias("send_style", "sendStyle"))
+    media_url: MediaUrl | None = None
+    media_urls: list[MediaUrl] | None = Field(None, max_length=MAX_MEDIA)
+    number_id: str | None = None
+    from_number: str | None = None
+    reply_to_message_id: str | None = None
+    send_style: SendStyle | None = None
     channel: Channel | None = None
 
     @model_validator(mode="after")

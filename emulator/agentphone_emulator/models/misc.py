@@ -5,21 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, AliasGenerator, BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator
 
 from .base import CamelModel, SnakeModel, Timestamp
-
-
-class SnakeBody(BaseModel):
-    """A snake_case request body that also takes each field's camelCase twin (``phoneNumber``)."""
-
-    model_config = ConfigDict(
-        alias_generator=AliasGenerator(validation_alias=lambda name: AliasChoices(name, to_camel(name))),
-        populate_by_name=True,
-        extra="ignore",
-    )
-
 
 # --- Location ----------------------------------------------------------------------------------
 
@@ -42,7 +30,7 @@ class LocationRefreshOut(CamelModel):
 # --- Feedback ----------------------------------------------------------------------------------
 
 
-class FeedbackCreate(SnakeBody):
+class FeedbackCreate(SnakeModel):
     category: str = Field(min_length=1, max_length=100)
     note: str = Field(min_length=1, max_length=10_000)
     request_id: str | None = None
@@ -61,7 +49,7 @@ class FeedbackOut(SnakeModel):
 TemplateCategory = Literal["MARKETING", "UTILITY", "AUTHENTICATION"]
 
 
-class WhatsAppConnect(SnakeBody):
+class WhatsAppConnect(SnakeModel):
     code: str = Field(min_length=1, description="The embedded-signup code from Meta's flow.")
     waba_id: str | None = None
     phone_number_id: str | None = None
@@ -103,7 +91,7 @@ class WhatsAppAvailableList(SnakeModel):
     data: list[WhatsAppAvailableNumber]
 
 
-class WhatsAppConnectNumber(SnakeBody):
+class WhatsAppConnectNumber(SnakeModel):
     phone_number_id: str = Field(min_length=1)
     agent_id: str | None = None
 
@@ -121,7 +109,7 @@ class TemplateQuery(SnakeModel):
     language: str | None = None
 
 
-class TemplateCreate(SnakeBody):
+class TemplateCreate(SnakeModel):
     # Meta's rule for template names: lowercase letters, digits and underscores.
     name: str = Field(pattern=r"^[a-z0-9_]{1,512}$")
     category: TemplateCategory

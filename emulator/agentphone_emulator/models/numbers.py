@@ -4,24 +4,24 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import Field, field_validator
 
 from .base import CamelModel, Timestamp
 
 
 class NumberCreate(CamelModel):
     country: str = Field("US", min_length=2, max_length=2)
-    area_code: str | None = Field(None, validation_alias=AliasChoices("areaCode", "area_code"))
-    agent_id: str | None = Field(None, validation_alias=AliasChoices("agentId", "agent_id"))
+    area_code: str | None = None
+    agent_id: str | None = None
     type: Literal["sms", "imessage"] = "sms"
-    imessage_type: str | None = Field(None, validation_alias=AliasChoices("imessageType", "imessage_type"))
-    external_id: str | None = Field(None, validation_alias=AliasChoices("externalId", "external_id"))
-    expires_at: Timestamp | None = Field(None, validation_alias=AliasChoices("expiresAt", "expires_at"))
+    imessage_type: str | None = None
+    external_id: str | None = None
+    expires_at: Timestamp | None = None
 
 
 class NumberUpdate(CamelModel):
-    external_id: str | None = Field(None, validation_alias=AliasChoices("externalId", "external_id"))
-    expires_at: Timestamp | None = Field(None, validation_alias=AliasChoices("expiresAt", "expires_at"))
+    external_id: str | None = None
+    expires_at: Timestamp | None = None
 
 
 class DailyNewContacts(CamelModel):
@@ -62,7 +62,7 @@ class NumberReleased(CamelModel):
 
 
 class AvailableQuery(CamelModel):
-    area_code: str | None = Field(None, validation_alias=AliasChoices("areaCode", "area_code"))
+    area_code: str | None = None
     city: str | None = None
     state: str | None = None
     zip: str | None = None
@@ -84,7 +84,7 @@ class AvailableList(CamelModel):
 
 
 class LookupQuery(CamelModel):
-    phone_numbers: str = Field(validation_alias=AliasChoices("phoneNumbers", "phone_numbers"))
+    phone_numbers: str
 
     @field_validator("phone_numbers")
     @classmethod
@@ -111,10 +111,10 @@ class LookupList(CamelModel):
 
 class ContactCardWrite(CamelModel):
     # Optional in the vendor OpenAPI and the TS SDK (the Python SDK always sends both).
-    first_name: str | None = Field(None, validation_alias=AliasChoices("firstName", "first_name"))
-    last_name: str | None = Field(None, validation_alias=AliasChoices("lastName", "last_name"))
-    display_name: str | None = Field(None, validation_alias=AliasChoices("displayName", "display_name"))
-    avatar_url: str | None = Field(None, validation_alias=AliasChoices("avatarUrl", "avatar_url"))
+    first_name: str | None = None
+    last_name: str | None = None
+    display_name: str | None = None
+    avatar_url: str | None = None
 
 
 class ContactCardOut(CamelModel):

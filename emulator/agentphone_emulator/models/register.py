@@ -9,7 +9,6 @@ from pydantic import Field
 
 from ..phone import E164
 from .base import SnakeModel, Timestamp
-from .misc import SnakeBody
 
 RegistrationType = Literal["sole_proprietor", "standard_brand", "high_volume"]
 OrganizationType = Literal[
@@ -38,7 +37,7 @@ LongText = Annotated[str, Field(min_length=40)]
 HttpsUrl = Annotated[str, Field(pattern=r"^https://\S+$")]
 
 
-class _CampaignFields(SnakeBody):
+class _CampaignFields(SnakeModel):
     """What ``PATCH /v1/register`` may change; optional there, some required on create."""
 
     business_name: str | None = None

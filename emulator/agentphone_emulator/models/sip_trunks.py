@@ -9,13 +9,12 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from .base import CamelModel, SnakeModel, Timestamp
-from .misc import SnakeBody
 
 Transfers = Literal["all", "sip", "none"]
 TransferCallerId = Literal["transferee", "transferor"]
 
 
-class OriginationUriIn(SnakeBody):
+class OriginationUriIn(SnakeModel):
     sip_uri: str = Field(
         pattern=r"^sips?:\S+$",
         validation_alias=AliasChoices("sip_uri", "sipUri", "uri"),
@@ -26,7 +25,7 @@ class OriginationUriIn(SnakeBody):
     weight: int = Field(10, ge=1, le=65535)
 
 
-class AllowedIpIn(SnakeBody):
+class AllowedIpIn(SnakeModel):
     cidr: str
     name: str | None = None
 
@@ -39,7 +38,7 @@ class AllowedIpIn(SnakeBody):
             raise ValueError(f"{value!r} is not an IP address or CIDR block") from None
 
 
-class OriginationIn(SnakeBody):
+class OriginationIn(SnakeModel):
     """Where the trunk sends inbound calls and whom it accepts calls from. Liberal on input: a
     single ``sip_uri``, bare strings for URIs and IPs, and either casing are all understood."""
 
@@ -68,11 +67,11 @@ class OriginationIn(SnakeBody):
         return data
 
 
-class SipTrunkCreate(SnakeBody):
+class SipTrunkCreate(SnakeModel):
     name: str | None = Field(None, min_length=1, max_length=100)
 
 
-class SipTrunkUpdate(SnakeBody):
+class SipTrunkUpdate(SnakeModel):
     name: str | None = Field(None, min_length=1, max_length=100)
     transfers: Transfers | None = None
     transfer_caller_id: TransferCallerId | None = None

@@ -6,10 +6,9 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from .base import CamelModel, SnakeModel, Timestamp
-from .misc import SnakeBody
 
 
-class SubAccountWrite(SnakeBody):
+class SubAccountWrite(SnakeModel):
     name: str = Field(min_length=1, max_length=100)
 
     @field_validator("name")

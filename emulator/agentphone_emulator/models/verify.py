@@ -8,12 +8,11 @@ from pydantic import Field
 
 from ..phone import E164
 from .base import SnakeModel, Timestamp
-from .misc import SnakeBody
 
 CheckResult = Literal["ok", "incorrect", "exhausted", "expired", "already_verified"]
 
 
-class VerifySend(SnakeBody):
+class VerifySend(SnakeModel):
     phone_number: E164
 
 
@@ -24,7 +23,7 @@ class VerifySent(SnakeModel):
     expires_at: Timestamp
 
 
-class VerifyCheck(SnakeBody):
+class VerifyCheck(SnakeModel):
     verification_id: str = Field(min_length=1)
     code: str = Field(min_length=1, max_length=32)
 

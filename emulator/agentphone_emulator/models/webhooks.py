@@ -38,9 +38,7 @@ Channel = Literal["sms", "imessage", "mms", "whatsapp", "rcs"]
 
 class WebhookCreateRequest(CamelModel):
     url: WebhookUrl
-    context_limit: int | None = Field(
-        None, ge=0, le=50, validation_alias=AliasChoices("contextLimit", "context_limit")
-    )
+    context_limit: int | None = Field(None, ge=0, le=50)
     timeout: int | None = Field(None, ge=5, le=120)
 
 
@@ -141,7 +139,7 @@ class WebhookTestRequest(BaseModel):
 
 
 class WebhookTestQuery(CamelModel):
-    agent_id: str | None = Field(None, validation_alias=AliasChoices("agentId", "agent_id"))
+    agent_id: str | None = None
 
 
 class WebhookTestResponse(CamelModel):
