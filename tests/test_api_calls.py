@@ -270,7 +270,7 @@ async def test_async_end_and_duration_follow_the_clock() -> None:
             await sdk.numbers.buy(agent_id=agent.id)
             call = await sdk.calls.make(agent.id, CALLEE)
             assert call.started_at == "2026-01-15T09:00:00.000Z"
-            emu.advance(42.4)
+            await emu.aadvance(42.4)
             assert (await sdk.calls.end(call.id))["status"] == "ending"
             after = await sdk.calls.get(call.id)
             assert (after.status, after.ended_at, after.duration_seconds) == (
@@ -285,7 +285,7 @@ async def test_async_end_and_duration_follow_the_clock() -> None:
             # A web-call token is good for 30 s of emulator time, once.
             web = await sdk.calls.create_web_call(agent.id)
             assert web["expiresAt"] == "2026-01-15T09:01:12.400Z"
-            emu.advance(31)
+            await emu.aadvance(31)
             with pytest.raises(calls_store.InvalidWebToken, match="expired"):
                 calls_store.redeem_web_token(emu.state, web["accessToken"])
         finally:

@@ -26,7 +26,7 @@ from agentphone import (
 )
 
 from agentphone_emulator import AccountSettings, Emulator
-from agentphone_emulator.engine.delivery import deliver_once, route_webhook
+from agentphone_emulator.engine.delivery import route_webhook
 from agentphone_emulator.engine.signing import USER_AGENT
 from agentphone_emulator.store.records import DeliveryRecord, WebhookRecord
 
@@ -366,20 +366,13 @@ def test_slow_receiver_times_out(emu: Emulator, receiver: Receiver) -> None:
         id="wh_slow", url=receiver.url("/slow"), secret="whsec_x", created_at=emu.state.now(), timeout=1
     )
 
-    async def send() -> DeliveryRecord:
-        account = emu.state.account_by_key[emu.api_key]
-        assert emu.http is not None
-        return await deliver_once(
-            emu.http,
-            account,
-            hook,
-            "agent.message",
-            {"event": "agent.message"},
-            state=emu.state,
-            agent_id=None,
+    async def send() -> DeliveryRecord | None:
+        return await emu.platform.dispatcher.deliver(
+            emu.account(), "agent.message", {"event": "agent.message"}, agent_id=None, webhook=hook, retry=False
         )
 
     record = emu.run_coroutine(send)
+    assert record is not None
     assert (record.status, record.http_status, record.error_message) == ("failed", None, "Timed out after 1s")
 
 
@@ -537,28 +530,20 @@ def test_routing_agent_webhook_wins_then_falls_back(
     register(client, receiver, "/agent", agent.id)
 
     def deliver(message: str) -> DeliveryRecord:
-        async def send() -> DeliveryRecord:
-            account = emu.state.account_by_key[emu.api_key]
-            hook = route_webhook(account, agent.id)
-            assert hook is not None and emu.http is not None
+        async def send() -> DeliveryRecord | None:
             envelope = {
                 "event": "agent.message",
                 "channel": "sms",
                 "agentId": agent.id,
                 "data": {"message": message},
             }
-            return await deliver_once(
-                emu.http,
-                account,
-                hook,
-                "agent.message",
-                envelope,
-                state=emu.state,
-                agent_id=agent.id,
-                message_id="msg_1",
+            return await emu.platform.dispatcher.deliver(
+                emu.account(), "agent.message", envelope, agent_id=agent.id, message_id="msg_1"
             )
 
-        return emu.run_coroutine(send)
+        record = emu.run_coroutine(send)
+        assert record is not None
+        return record
 
     first = deliver("to the agent")
     assert [h.path for h in receiver.hits] == ["/agent"]  # never both

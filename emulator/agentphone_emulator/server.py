@@ -15,17 +15,24 @@ import contextlib
 import logging
 import secrets
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import timedelta
 from typing import Any, TypeVar
 
-import aiohttp
 from aiohttp import web
 
 from .api.app import build_app
+from .api.control import control_routes
 from .api.framework import LIMITER_KEY
 from .clock import Clock, RealClock, VirtualClock
+from .engine.platform import Platform
+from .engine.sms import Reacted, Received
+from .engine.targets import is_app_reference
 from .settings import AccountSettings
-from .store.account import EmulatorState, StateSnapshot
+from .store import webhooks as webhook_store
+from .store.account import Account, EmulatorState, StateSnapshot
+from .store.findings import Finding
+from .store.records import DeliveryRecord, WebhookRecord
 
 log = logging.getLogger("agentphone_emulator")
 T = TypeVar("T")
@@ -58,10 +65,9 @@ class Emulator:
         self.state = EmulatorState(
             api_keys=api_keys or [new_api_key()], settings=settings, clock=self.clock, seed=seed
         )
-        self.app = build_app(self.state, runtime=self)
+        self.platform = Platform(self.state, self.clock)
+        self.app = build_app(self.state, self.platform, runtime=self, extra_routes=control_routes())
         self._runner: web.AppRunner | None = None
-        # Outbound HTTP (webhook deliveries) shares one connection pool, made on the loop at start.
-        self.http: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -79,16 +85,14 @@ class Emulator:
         assert server is not None and isinstance(server, asyncio.base_events.Server)
         self.port = server.sockets[0].getsockname()[1]
         self._runner = runner
-        self.http = aiohttp.ClientSession(auto_decompress=True)
+        await self.platform.start()
         return self
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self.http is not None:
-            await self.http.close()
-            self.http = None
+        await self.platform.stop()
 
     async def __aenter__(self) -> Emulator:
         return await self.start()
@@ -147,7 +151,7 @@ class Emulator:
     def api_keys(self) -> list[str]:
         return self.state.api_keys
 
-    # -- control ---------------------------------------------------------------------------------
+    # -- running work on the emulator's loop ------------------------------------------------------
 
     def call_soon(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the emulator's loop (from any thread) and return its result.
@@ -158,30 +162,35 @@ class Emulator:
         loop = self._loop
         if self._thread is None or loop is None or not loop.is_running():
             return fn()
-        try:
-            if asyncio.get_running_loop() is loop:
-                return fn()
-        except RuntimeError:
-            pass
+        if _running_loop() is loop:
+            return fn()
 
         async def run() -> T:
             return fn()
 
         return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=30)
 
-    def run_coroutine(self, make: Callable[[], Awaitable[T]]) -> T:
-        """Run a coroutine on the emulator's loop from a synchronous test thread."""
+    def run_coroutine(self, make: Callable[[], Awaitable[T]], *, name: str = "run_coroutine") -> T:
+        """Run a coroutine on the emulator's loop from a synchronous test thread and wait for it."""
         loop = self._loop
         if loop is None or self._thread is None:
-            raise RuntimeError("run_coroutine is for an emulator started with run_in_thread()")
+            raise RuntimeError(
+                f"emu.{name}() is for an emulator started with Emulator.run_in_thread(); "
+                f"inside async code use 'await emu.a{name}()'"
+            )
+        if _running_loop() is loop:
+            raise RuntimeError(f"emu.{name}() would block the emulator's own loop: use 'await emu.a{name}()'")
 
         async def run() -> T:
             return await make()
 
-        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=60)
+        return asyncio.run_coroutine_threadsafe(run(), loop).result()
+
+    # -- state -------------------------------------------------------------------------------------
 
     def reset(self, settings: AccountSettings | None = None) -> None:
-        """Forget every agent, number, call, message and webhook; keep the API keys and port.
+        """Forget every agent, number, call, message, webhook, delivery, finding and scheduled
+        retry; keep the API keys, the port and mounted apps.
 
         A virtual clock goes back to its start, so every test begins at the same instant.
         """
@@ -189,6 +198,7 @@ class Emulator:
         def do_reset() -> None:
             if isinstance(self.clock, VirtualClock):
                 self.clock.rewind()
+            self.platform.reset()
             self.state.reset(settings)
             self.app[LIMITER_KEY].reset()
 
@@ -204,9 +214,145 @@ class Emulator:
     def restore(self, snapshot: StateSnapshot) -> None:
         self.call_soon(lambda: self.state.restore(snapshot))
 
-    def advance(self, seconds: float) -> None:
-        """Move a virtual clock forward."""
+    def account(self, api_key: str | None = None) -> Account:
+        """The account behind ``api_key`` (default: the first key's)."""
+        key = api_key or self.api_key
+        account = self.state.account_by_key.get(key)
+        if account is None:
+            raise KeyError("no account has that API key")
+        return account
+
+    # -- the clock -----------------------------------------------------------------------------------
+
+    def _virtual_clock(self, what: str) -> VirtualClock:
         if not isinstance(self.clock, VirtualClock):
-            raise TypeError("advance() needs Emulator(clock=VirtualClock())")
-        clock = self.clock
-        self.call_soon(lambda: clock.advance(seconds))
+            raise TypeError(f"{what}() needs a virtual clock: Emulator(clock=VirtualClock())")
+        return self.clock
+
+    async def aadvance(self, seconds: float) -> None:
+        """Move a virtual clock forward ``seconds``, running every retry (and later every call
+        event) that falls due on the way, each at its own simulated moment."""
+        clock = self._virtual_clock("advance")
+        await self.platform.dispatcher.settle()
+        await clock.advance(seconds)
+        await self.platform.dispatcher.settle()
+
+    def advance(self, seconds: float) -> None:
+        clock = self._virtual_clock("advance")
+        if self._thread is None and self._runner is None:  # not serving: nothing is scheduled
+            clock.catch_up(clock.now() + timedelta(seconds=seconds))
+            return
+        self.run_coroutine(lambda: self.aadvance(seconds), name="advance")
+
+    async def afast_forward(self, limit: float = 7 * 86400) -> float:
+        """Advance a virtual clock from one scheduled moment to the next until nothing is left
+        (at most ``limit`` seconds); returns the seconds of simulated time that passed.
+
+        The whole 21-hour retry schedule of a failing webhook runs in milliseconds.
+        """
+        clock = self._virtual_clock("fast_forward")
+        await self.platform.dispatcher.settle()
+        start = clock.now()
+        end = start + timedelta(seconds=limit)
+        while (due := clock.next_due()) is not None and due <= end:
+            await clock.run_until(due)
+            await self.platform.dispatcher.settle()
+        return (clock.now() - start).total_seconds()
+
+    def fast_forward(self, limit: float = 7 * 86400) -> float:
+        return self.run_coroutine(lambda: self.afast_forward(limit), name="fast_forward")
+
+    async def asettle(self) -> None:
+        """Wait for webhook deliveries in flight (an API-sent text's echo, for instance)."""
+        await self.platform.dispatcher.settle()
+
+    def settle(self) -> None:
+        self.run_coroutine(self.asettle, name="settle")
+
+    # -- webhooks and targets ---------------------------------------------------------------------------
+
+    def mount(self, base_url: str, app: Any) -> None:
+        """Serve webhooks sent to URLs under ``base_url`` from ``app`` (ASGI, WSGI or aiohttp, an
+        object or ``"module:attr"``) in this process, without a socket."""
+        self.call_soon(lambda: self.platform.targets.mount(base_url, app))
+
+    def set_webhook(
+        self,
+        target: str,
+        *,
+        agent_id: str | None = None,
+        secret: str | None = None,
+        context_limit: int | None = None,
+        timeout: int | None = None,
+        api_key: str | None = None,
+    ) -> WebhookRecord:
+        """Point the account's (or an agent's) webhook at ``target``: a URL or ``"module:attr"``.
+
+        ``secret`` pins the signing secret (the API always mints a new one), so an app configured
+        before the test starts can verify. Returns the webhook with its secret.
+        """
+
+        def do_set() -> WebhookRecord:
+            if is_app_reference(target):
+                self.platform.targets.resolve(target)  # import now: a typo fails here, not at delivery
+            account = self.account(api_key)
+            hook = webhook_store.set_webhook(
+                self.state, account, agent_id, url=target, context_limit=context_limit, timeout=timeout
+            )
+            if secret is not None:
+                hook.secret = secret
+            return hook
+
+        return self.call_soon(do_set)
+
+    def deliveries(self, api_key: str | None = None) -> list[DeliveryRecord]:
+        """Every webhook delivery of the account, oldest first, each with its attempts."""
+        return self.call_soon(
+            lambda: sorted(self.account(api_key).deliveries.values(), key=lambda d: d.created_at)
+        )
+
+    def findings(self, api_key: str | None = None) -> list[Finding]:
+        """What the user's server did against the contract, oldest first."""
+        return self.call_soon(lambda: list(self.account(api_key).findings))
+
+    def clear_findings(self, api_key: str | None = None) -> None:
+        self.call_soon(lambda: self.account(api_key).findings.clear())
+
+    async def aretry(self, delivery_id: str, api_key: str | None = None) -> DeliveryRecord:
+        """Make a delivery's next attempt now instead of waiting for its scheduled retry."""
+        account = self.account(api_key)
+        record = account.deliveries.get(delivery_id)
+        if record is None:
+            raise KeyError(f"no delivery {delivery_id!r}")
+        return await self.platform.dispatcher.retry_now(account, record)
+
+    def retry(self, delivery_id: str, api_key: str | None = None) -> DeliveryRecord:
+        return self.run_coroutine(lambda: self.aretry(delivery_id, api_key), name="retry")
+
+    # -- simulated people -------------------------------------------------------------------------------
+
+    async def asend_sms(
+        self, *, from_: str, to: str, body: str = "", media_urls: Sequence[str] = ()
+    ) -> Received:
+        """A text from ``from_`` arrives at our number ``to``; returns the stored message and its
+        webhook delivery after the first attempt (retries follow the clock)."""
+        return await self.platform.sms.receive(to=to, from_=from_, body=body, media_urls=media_urls)
+
+    def send_sms(self, *, from_: str, to: str, body: str = "", media_urls: Sequence[str] = ()) -> Received:
+        return self.run_coroutine(
+            lambda: self.asend_sms(from_=from_, to=to, body=body, media_urls=media_urls), name="send_sms"
+        )
+
+    async def areact(self, message_id: str, reaction: str, *, from_: str | None = None) -> Reacted:
+        """A participant reacts to an iMessage (``love``, ``like`` ... or an emoji)."""
+        return await self.platform.sms.react(message_id=message_id, reaction=reaction, from_=from_)
+
+    def react(self, message_id: str, reaction: str, *, from_: str | None = None) -> Reacted:
+        return self.run_coroutine(lambda: self.areact(message_id, reaction, from_=from_), name="react")
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -25,6 +25,13 @@ class AccountSettings(BaseModel):
         True,
         description="False reproduces the 402 the platform gives outbound calls on credit-only accounts.",
     )
+    echo_outbound_messages: bool = Field(
+        True,
+        description=(
+            "Fire agent.message (direction outbound) for messages the API sends, as the platform's "
+            "chat adapter expects; an agent must not answer its own echo."
+        ),
+    )
     rate_limits: bool = Field(
         False, description="Enforce the documented per-minute rate limits (429 + Retry-After)."
     )

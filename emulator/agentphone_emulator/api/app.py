@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..engine.platform import Platform
 from ..store.account import EmulatorState
 from . import (
     agents,
@@ -25,7 +26,15 @@ from . import (
     webhooks,
     whatsapp,
 )
-from .framework import LIMITER_KEY, RUNTIME_KEY, STATE_KEY, Route, json_response, make_aiohttp_handler
+from .framework import (
+    LIMITER_KEY,
+    PLATFORM_KEY,
+    RUNTIME_KEY,
+    STATE_KEY,
+    Route,
+    json_response,
+    make_aiohttp_handler,
+)
 from .openapi import build_openapi
 from .ratelimit import RateLimiter
 
@@ -86,12 +95,16 @@ async def _openapi(request: web.Request) -> web.Response:
 
 
 def build_app(
-    state: EmulatorState, runtime: Any = None, extra_routes: list[web.RouteDef] | None = None
+    state: EmulatorState,
+    platform: Platform | None = None,
+    runtime: Any = None,
+    extra_routes: list[web.RouteDef] | None = None,
 ) -> web.Application:
     import json
 
     app = web.Application(client_max_size=8 * 1024 * 1024)
     app[STATE_KEY] = state
+    app[PLATFORM_KEY] = platform or Platform(state, state.clock)
     app[LIMITER_KEY] = RateLimiter()
     app[RUNTIME_KEY] = runtime
     routes = all_routes()

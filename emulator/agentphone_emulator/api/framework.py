@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from ..engine.platform import Platform
 from ..errors import ApiError, not_found, unauthorized
 from ..store.account import Account, EmulatorState
 from .ratelimit import RateLimiter
@@ -27,6 +28,7 @@ log = logging.getLogger("agentphone_emulator.api")
 STATE_KEY: web.AppKey[EmulatorState] = web.AppKey("agentphone_state", EmulatorState)
 LIMITER_KEY: web.AppKey[RateLimiter] = web.AppKey("agentphone_rate_limiter", RateLimiter)
 RUNTIME_KEY: web.AppKey[Any] = web.AppKey("agentphone_runtime", object)
+PLATFORM_KEY: web.AppKey[Platform] = web.AppKey("agentphone_platform", Platform)
 
 Handler = Callable[..., Awaitable[Any]]
 _PATH_PARAM = re.compile(r"\{(\w+)\}")
@@ -45,6 +47,11 @@ class Ctx:
     @property
     def runtime(self) -> Any:
         return self.request.app.get(RUNTIME_KEY)
+
+    @property
+    def platform(self) -> Platform:
+        """Webhook delivery and texting: what the platform does beyond storing."""
+        return self.request.app[PLATFORM_KEY]
 
 
 @dataclass(slots=True)

@@ -6,12 +6,6 @@ body into ``None``. DELETE of a webhook that is not set is a 404 ``Webhook not f
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-import aiohttp
-
-from ..engine.delivery import deliver_once
 from ..models.webhooks import (
     AgentDeliveriesQuery,
     AllTimeStatsResponse,
@@ -69,17 +63,6 @@ def _counts(tally: store.Tally) -> StatusCounts:
     return StatusCounts(success=tally.success, failed=tally.failed, pending=tally.pending, total=tally.total)
 
 
-@asynccontextmanager
-async def _http(ctx: Ctx) -> AsyncIterator[aiohttp.ClientSession]:
-    """The emulator's shared outbound pool; a throwaway one when the app runs without an Emulator."""
-    session = getattr(ctx.runtime, "http", None)
-    if isinstance(session, aiohttp.ClientSession) and not session.closed:
-        yield session
-        return
-    async with aiohttp.ClientSession() as own:
-        yield own
-
-
 async def _send_test(
     ctx: Ctx, hook: WebhookRecord, agent_id: str | None, body: WebhookTestRequest
 ) -> WebhookTestResponse:
@@ -92,17 +75,16 @@ async def _send_test(
         message=body.message,
         channel=body.channel,
     )
-    async with _http(ctx) as http:
-        record = await deliver_once(
-            http,
-            ctx.account,
-            hook,
-            "agent.message",
-            envelope,
-            state=ctx.state,
-            agent_id=agent_id,
-            message_id=envelope["data"]["messageId"],
-        )
+    record = await ctx.platform.dispatcher.deliver(
+        ctx.account,
+        "agent.message",
+        envelope,
+        agent_id=agent_id,
+        webhook=hook,
+        message_id=envelope["data"]["messageId"],
+        retry=False,
+    )
+    assert record is not None  # a webhook was given
     return WebhookTestResponse(
         success=record.status == "success",
         status_code=record.http_status,

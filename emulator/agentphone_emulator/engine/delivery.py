@@ -1,22 +1,45 @@
-"""Webhook delivery: which endpoint an event goes to, and one signed POST to it, fully recorded.
+"""Webhook delivery: which endpoint an event goes to, signed attempts, retries on the one clock,
+the delivery log, and findings when the user's server breaks the contract.
 
-The body is serialised once and those exact bytes are both signed and sent (receivers verify the
-raw body). Compact separators and literal UTF-8 match ``JSON.stringify``, so a Node receiver that
-re-serialises the parsed body (as the platform's own Next.js example does) still verifies.
+The body is serialised once and those exact bytes are both signed and sent on every attempt
+(receivers verify the raw body). Compact separators and literal UTF-8 match ``JSON.stringify``, so a
+Node receiver that re-serialises the parsed body (as the platform's own Next.js example does) still
+verifies.
+
+Retries follow the FAQ: six attempts over about a day (immediate, then 5 min, 30 min, 2 h, 6 h and
+12 h after each failure), for 5xx answers, timeouts and connection failures; a 4xx (or 3xx) is the
+receiver's considered answer and is not retried. Every retry carries the same ``X-Webhook-ID``.
+While a retry is scheduled the delivery is ``pending`` with ``nextRetryAt`` set; after the last
+attempt it is ``failed``.
+
+Signature timestamps are wall-clock unix seconds even on a virtual clock: they are the receiver's
+replay guard, checked against the receiver's own clock (the SDK's 300 s tolerance), while the
+envelope's ``timestamp`` and the delivery log follow the emulator's clock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-import aiohttp
-
+from ..clock import Clock, Timer
 from ..store.account import Account, EmulatorState
+from ..store.findings import Finding, FindingCode, clip
 from ..store.records import DeliveryAttempt, DeliveryRecord, WebhookRecord
 from .signing import signed_headers
+from .targets import TargetError, TargetRequest, Targets
 
+log = logging.getLogger("agentphone_emulator.delivery")
+
+RETRY_DELAYS_SECONDS = (300, 1800, 7200, 21600, 43200)
+"""Wait before attempts 2..6, each counted from the failure before it."""
+MAX_ATTEMPTS = len(RETRY_DELAYS_SECONDS) + 1
 MAX_RESPONSE_BYTES = 1 << 20  # a receiver answering with a huge body must not exhaust our memory
 RESPONSE_BODY_LIMIT = 1000  # characters kept in the delivery log
 
@@ -30,95 +53,280 @@ def route_webhook(account: Account, agent_id: str | None) -> WebhookRecord | Non
     return account.webhook
 
 
+def current_webhook(account: Account, webhook_id: str) -> WebhookRecord | None:
+    """The webhook a delivery was made to, as configured now (URL and secret may have changed)."""
+    if account.webhook is not None and account.webhook.id == webhook_id:
+        return account.webhook
+    return next((h for h in account.agent_webhooks.values() if h.id == webhook_id), None)
+
+
 def encode_envelope(envelope: dict[str, Any]) -> bytes:
     return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-async def deliver_once(
-    http: aiohttp.ClientSession,
-    account: Account,
-    webhook: WebhookRecord,
-    event: str,
-    envelope: dict[str, Any],
-    *,
-    state: EmulatorState,
-    agent_id: str | None,
-    message_id: str | None = None,
-    call_id: str | None = None,
-) -> DeliveryRecord:
-    """Create a delivery for ``envelope``, make one attempt, and return the record (in the log
-    as ``pending`` while the request is in flight, then ``success`` or ``failed``)."""
-    channel = envelope.get("channel")
-    record = DeliveryRecord(
-        id=state.ids.new("dlv"),
-        webhook_id=webhook.id,
-        event_type=event,
-        channel=channel if isinstance(channel, str) else None,
-        created_at=state.now(),
-        payload=encode_envelope(envelope),
-        agent_id=agent_id,
-        message_id=message_id,
-        call_id=call_id,
-        test=envelope.get("test") is True,
-        scope="agent" if webhook.agent_id is not None else "account",
-        url=webhook.url,
-    )
-    account.deliveries[record.id] = record
-    await attempt(http, record, webhook, state=state)
-    return record
+@dataclass(slots=True)
+class Outcome:
+    """One attempt as the receiver answered it."""
+
+    status: int | None
+    body: bytes | None
+    error: str | None
+    failure: FindingCode | None
+    app_error: str | None
+    duration_ms: float
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    @property
+    def retryable(self) -> bool:
+        return self.failure in (FindingCode.WEBHOOK_TIMEOUT, FindingCode.WEBHOOK_UNREACHABLE) or (
+            self.status is not None and self.status >= 500
+        )
 
 
-async def attempt(
-    http: aiohttp.ClientSession, record: DeliveryRecord, webhook: WebhookRecord, *, state: EmulatorState
-) -> DeliveryAttempt:
-    """POST ``record``'s payload to ``webhook`` once and fold the outcome into the record."""
-    at = state.now()
-    # Signed with the emulator's clock: under a virtual clock the timestamp is virtual too, just
-    # as a receiver of the real platform sees the platform's time.
-    headers = signed_headers(
-        webhook.secret, record.event_type, record.id, record.payload, int(at.timestamp())
-    )
-    status: int | None = None
-    error: str | None = None
-    body: str | None = None
-    started = time.perf_counter()  # latency is real elapsed time, whatever the platform clock says
-    try:
-        # No redirects: a followed 30x would re-send the signed payload somewhere nobody configured.
-        async with http.post(
-            webhook.url,
-            data=record.payload,
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=webhook.timeout),
-            allow_redirects=False,
-        ) as response:
-            status = response.status
-            body = (await _read_capped(response)).decode(errors="replace")[:RESPONSE_BODY_LIMIT]
-    except TimeoutError:
-        error = f"Timed out after {webhook.timeout}s"
-    except aiohttp.ClientError as exc:
-        error = f"Connection failed: {exc}" if str(exc) else f"Connection failed: {type(exc).__name__}"
-    duration_ms = (time.perf_counter() - started) * 1000
-    ok = status is not None and 200 <= status < 300
-    if status is not None and not ok:
-        error = f"HTTP {status}"
-    result = DeliveryAttempt(
-        at=at, http_status=status, error_message=error, response_body=body, duration_ms=duration_ms
-    )
-    record.attempts.append(result)
-    record.attempt_count += 1
-    record.last_attempt_at = at
-    record.http_status = status
-    record.error_message = error
-    record.response_body = body
-    record.status = "success" if ok else "failed"
-    return result
+class Dispatcher:
+    """Sends events to the user's webhook and keeps trying on the emulator's clock."""
 
+    def __init__(self, state: EmulatorState, clock: Clock, targets: Targets) -> None:
+        self.state = state
+        self.clock = clock
+        self.targets = targets
+        self._in_flight: set[asyncio.Task[Any]] = set()
+        self._retries: dict[str, Timer] = {}
+        self._generation = 0  # bumped by reset(): a retry scheduled before it must not fire after
 
-async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
-    data = bytearray()
-    while len(data) < MAX_RESPONSE_BYTES:
-        chunk = await response.content.read(MAX_RESPONSE_BYTES - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return bytes(data)
+    # -- sending -------------------------------------------------------------------------------
+
+    async def deliver(
+        self,
+        account: Account,
+        event: str,
+        envelope: dict[str, Any],
+        *,
+        agent_id: str | None,
+        webhook: WebhookRecord | None = None,
+        message_id: str | None = None,
+        call_id: str | None = None,
+        retry: bool = True,
+    ) -> DeliveryRecord | None:
+        """Log a delivery of ``envelope`` and make its first attempt (retries are scheduled).
+
+        Goes to ``webhook`` if given, else where the agent's events are routed; None when no
+        webhook is configured (the platform then has nowhere to send, and neither do we).
+        """
+        hook = webhook or route_webhook(account, agent_id)
+        if hook is None:
+            return None
+        channel = envelope.get("channel")
+        record = DeliveryRecord(
+            id=self.state.ids.new("dlv"),
+            webhook_id=hook.id,
+            event_type=event,
+            channel=channel if isinstance(channel, str) else None,
+            created_at=self.state.now(),
+            payload=encode_envelope(envelope),
+            agent_id=agent_id,
+            message_id=message_id,
+            call_id=call_id,
+            test=envelope.get("test") is True,
+            scope="agent" if hook.agent_id is not None else "account",
+            url=hook.url,
+            retries_allowed=retry and envelope.get("test") is not True,
+        )
+        account.deliveries[record.id] = record
+        await self._attempt(account, record, hook)
+        return record
+
+    def fire(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run delivery work in the background (an API response must not wait on the user's
+        server); :meth:`settle` waits for it."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("webhook delivery failed inside the emulator", exc_info=task.exception())
+
+    async def settle(self) -> None:
+        """Wait until no delivery is in flight (scheduled retries are not in flight)."""
+        while self._in_flight:
+            await asyncio.gather(*list(self._in_flight), return_exceptions=True)
+
+    async def cancel_in_flight(self) -> None:
+        """Stop waiting on the user's server (the emulator is stopping)."""
+        for task in list(self._in_flight):
+            task.cancel()
+        await asyncio.gather(*list(self._in_flight), return_exceptions=True)
+
+    async def retry_now(self, account: Account, record: DeliveryRecord) -> DeliveryRecord:
+        """Make the next attempt of ``record`` immediately (a scheduled retry is replaced)."""
+        timer = self._retries.pop(record.id, None)
+        if timer is not None:
+            timer.cancel()
+        hook = current_webhook(account, record.webhook_id)
+        if hook is None:
+            self._abandon(record, "The webhook was deleted; the delivery was abandoned")
+            return record
+        await self._attempt(account, record, hook)
+        return record
+
+    def reset(self) -> None:
+        """Forget scheduled retries (``Emulator.reset()``)."""
+        self._generation += 1
+        for timer in self._retries.values():
+            timer.cancel()
+        self._retries.clear()
+
+    # -- one attempt -----------------------------------------------------------------------------
+
+    async def _attempt(self, account: Account, record: DeliveryRecord, webhook: WebhookRecord) -> None:
+        at = self.state.now()
+        record.url = webhook.url
+        record.status = "pending"
+        record.next_retry_at = None
+        headers = signed_headers(
+            webhook.secret, record.event_type, record.id, record.payload, int(time.time())
+        )
+        outcome = await self._send(webhook, record.payload, headers)
+        # The server's real time is part of the simulated timeline too.
+        self.clock.catch_up(at + timedelta(milliseconds=outcome.duration_ms))
+        body_text = (
+            None if outcome.body is None else outcome.body.decode(errors="replace")[:RESPONSE_BODY_LIMIT]
+        )
+        record.attempts.append(
+            DeliveryAttempt(
+                at=at,
+                http_status=outcome.status,
+                error_message=outcome.error,
+                response_body=body_text,
+                duration_ms=outcome.duration_ms,
+            )
+        )
+        record.attempt_count += 1
+        record.last_attempt_at = at
+        record.http_status = outcome.status
+        record.error_message = outcome.error
+        record.response_body = body_text
+        if outcome.ok:
+            record.status = "success"
+            return
+        if not record.test:
+            self._record_failure(account, record, outcome)
+        if record.retries_allowed and outcome.retryable and record.attempt_count < MAX_ATTEMPTS:
+            self._schedule_retry(account, record)
+            return
+        record.status = "failed"
+        if record.retries_allowed and outcome.retryable:
+            self._add_finding(
+                account,
+                record,
+                FindingCode.WEBHOOK_RETRIES_EXHAUSTED,
+                f"{record.event_type} was never delivered: all {MAX_ATTEMPTS} attempts failed "
+                f"(last: {outcome.error})",
+            )
+
+    async def _send(self, webhook: WebhookRecord, payload: bytes, headers: dict[str, str]) -> Outcome:
+        started = time.perf_counter()  # latency is real elapsed time, whatever the platform clock says
+        status: int | None = None
+        body: bytes | None = None
+        app_error: str | None = None
+        failure: FindingCode | None = None
+        error: str | None = None
+        try:
+            target = self.targets.resolve(webhook.url)
+            async with asyncio.timeout(webhook.timeout):
+                async with target.send(TargetRequest(webhook.url, payload, headers)) as response:
+                    status = response.status
+                    app_error = response.app_error
+                    body = await response.read(MAX_RESPONSE_BYTES)
+        except TimeoutError:
+            failure, error = FindingCode.WEBHOOK_TIMEOUT, f"Timed out after {webhook.timeout}s"
+        except TargetError as exc:
+            failure, error = FindingCode.WEBHOOK_UNREACHABLE, f"Connection failed: {exc}"
+        duration_ms = (time.perf_counter() - started) * 1000
+        if status is not None and not 200 <= status < 300:
+            failure = FindingCode.WEBHOOK_APP_EXCEPTION if app_error else FindingCode.WEBHOOK_HTTP_ERROR
+            error = f"HTTP {status}"
+        return Outcome(status, body, error, failure, app_error, duration_ms)
+
+    # -- retries -----------------------------------------------------------------------------------
+
+    def _schedule_retry(self, account: Account, record: DeliveryRecord) -> None:
+        delay = RETRY_DELAYS_SECONDS[record.attempt_count - 1]
+        record.next_retry_at = self.state.now() + timedelta(seconds=delay)
+        generation = self._generation
+        account_id, delivery_id = account.id, record.id
+
+        async def retry() -> None:
+            self._retries.pop(delivery_id, None)
+            if generation != self._generation:
+                return
+            # Look both up again: restore() may have replaced the objects since.
+            owner = self.state.accounts.get(account_id)
+            current = owner.deliveries.get(delivery_id) if owner else None
+            if owner is None or current is None or current.status != "pending":
+                return
+            await self.retry_now(owner, current)
+
+        self._retries[record.id] = self.clock.call_at(record.next_retry_at, retry)
+
+    def _abandon(self, record: DeliveryRecord, reason: str) -> None:
+        record.status = "failed"
+        record.next_retry_at = None
+        record.error_message = reason
+
+    # -- findings ------------------------------------------------------------------------------------
+
+    def _record_failure(self, account: Account, record: DeliveryRecord, outcome: Outcome) -> None:
+        assert outcome.failure is not None
+        where = f"{record.event_type} to {record.url}"
+        if outcome.failure in (FindingCode.WEBHOOK_TIMEOUT, FindingCode.WEBHOOK_UNREACHABLE):
+            message = f"{where}: {outcome.error}"
+        elif outcome.failure is FindingCode.WEBHOOK_APP_EXCEPTION:
+            last_line = (outcome.app_error or "").strip().splitlines()[-1:] or ["an exception"]
+            message = f"{where}: the app raised {last_line[0]} (answered 500)"
+        else:
+            retried = " (retried)" if outcome.retryable else " (4xx: not retried)"
+            message = f"{where}: answered HTTP {outcome.status}, expected 2xx{retried}"
+        self._add_finding(
+            account,
+            record,
+            outcome.failure,
+            message,
+            http_status=outcome.status,
+            offending=clip(outcome.body),
+            detail=outcome.app_error,
+        )
+
+    def _add_finding(
+        self,
+        account: Account,
+        record: DeliveryRecord,
+        code: FindingCode,
+        message: str,
+        *,
+        http_status: int | None = None,
+        offending: bytes | None = None,
+        detail: str | None = None,
+    ) -> None:
+        account.findings.append(
+            Finding(
+                code=code,
+                message=message,
+                at=self.state.now(),
+                event=record.event_type,
+                channel=record.channel,
+                agent_id=record.agent_id,
+                delivery_id=record.id,
+                attempt=record.attempt_count,
+                message_id=record.message_id,
+                call_id=record.call_id,
+                http_status=http_status,
+                offending=offending,
+                detail=detail,
+            )
+        )

@@ -18,6 +18,7 @@ from datetime import datetime
 from ..clock import Clock, RealClock
 from ..ids import IdFactory
 from ..settings import AccountSettings
+from .findings import Finding
 from .records import (
     AgentRecord,
     CallRecord,
@@ -63,6 +64,7 @@ class Account:
     feedback: list[FeedbackRecord] = field(default_factory=list)
     ledger: list[LedgerEntry] = field(default_factory=list)
     location_refreshed_at: datetime | None = None
+    findings: list[Finding] = field(default_factory=list)  # the user's server breaking the contract
 
     def charge(self, cents: float, reason: str, at: datetime, reference_id: str | None = None) -> None:
         self.balance_cents -= cents

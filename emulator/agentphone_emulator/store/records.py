@@ -211,6 +211,7 @@ class DeliveryRecord:
     attempts: list[DeliveryAttempt] = field(default_factory=list)
     scope: str = "account"  # account | agent: the kind of webhook it went to (agent logs show only "agent")
     url: str | None = None  # where it was sent; the webhook may be changed or deleted afterwards
+    retries_allowed: bool = True  # test sends are one attempt, reported to the caller
 
 
 @dataclass(slots=True, kw_only=True)

@@ -1,0 +1,112 @@
+"""Webhook event envelopes, shaped as the platform sends them (contract notes §5.4-5.5, the
+official chat adapter's fixtures, and the fields the Python SDK's ``WebhookEventData`` maps).
+
+Every envelope is ``{event, channel, timestamp, agentId, data, recentHistory, conversationState,
+test}``. ``recentHistory`` is the conversation's messages *before* this one, oldest first, cut to
+the webhook's ``contextLimit``; ``conversationState`` is the conversation's ``metadata``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..clock import iso
+from ..store.account import Account, EmulatorState
+from ..store.messages import conversation_state, recent_history
+from ..store.records import ContactRecord, MessageRecord, ReactionRecord
+
+
+def contact_payload(account: Account, address: str) -> dict[str, Any] | None:
+    contact = next((c for c in account.contacts.values() if c.phone_number == address), None)
+    return None if contact is None else _contact(contact)
+
+
+def _contact(contact: ContactRecord) -> dict[str, Any]:
+    return {
+        "id": contact.id,
+        "name": contact.name,
+        "email": contact.email,
+        "phoneNumber": contact.phone_number,
+    }
+
+
+def _history_before(account: Account, message: MessageRecord, context_limit: int) -> list[dict[str, Any]]:
+    if context_limit <= 0:
+        return []
+    # One extra, then drop the message itself: history is what came before it.
+    history = recent_history(account, message.conversation_id, context_limit + 1)
+    return [item for item in history if item["messageId"] != message.id][-context_limit:]
+
+
+def message_event(
+    state: EmulatorState, account: Account, message: MessageRecord, agent_id: str | None, context_limit: int
+) -> dict[str, Any]:
+    """``agent.message`` for a text (SMS, MMS, iMessage), inbound or the echo of an outbound one."""
+    their_address = message.from_number if message.direction == "inbound" else message.to_number
+    conversation = account.conversations.get(message.conversation_id)
+    data: dict[str, Any] = {
+        "messageId": message.id,
+        "conversationId": message.conversation_id,
+        "numberId": message.number_id,
+        "from": message.from_number,
+        "to": message.to_number,
+        "contact": contact_payload(account, their_address),
+        "message": message.body,
+        "mediaUrl": message.media_urls[0] if message.media_urls else None,
+        "mediaUrls": list(message.media_urls),
+        "direction": message.direction,
+        "receivedAt": iso(message.created_at),
+    }
+    if conversation is not None and conversation.is_group:
+        data["senderIdentifier"] = message.from_number
+        data["group"] = {
+            "isGroup": True,
+            "groupId": conversation.participant,
+            "groupName": conversation.group_name,
+            "groupIconUrl": None,
+            "participants": list(conversation.participants),
+        }
+    return {
+        "event": "agent.message",
+        "channel": message.channel,
+        "timestamp": iso(state.now()),
+        "agentId": agent_id,
+        "data": data,
+        "recentHistory": _history_before(account, message, context_limit),
+        "conversationState": conversation_state(account, message.conversation_id),
+        "test": False,
+    }
+
+
+def reaction_event(
+    state: EmulatorState,
+    account: Account,
+    message: MessageRecord,
+    reaction: ReactionRecord,
+    agent_id: str | None,
+    context_limit: int,
+) -> dict[str, Any]:
+    """``agent.reaction``: a participant's tapback on a message. The sender is ``fromNumber``
+    (as the chat adapter reads it); ``from`` is there too for the SDK's ``WebhookEventData``."""
+    return {
+        "event": "agent.reaction",
+        "channel": message.channel,
+        "timestamp": iso(state.now()),
+        "agentId": agent_id,
+        "data": {
+            "conversationId": message.conversation_id,
+            "numberId": message.number_id,
+            "reactionType": reaction.reaction_type,
+            "fromNumber": reaction.from_number,
+            "from": reaction.from_number,
+            "direction": reaction.direction,
+            "messageId": message.id,
+            "messageBody": message.body,
+            "messageMediaUrl": message.media_urls[0] if message.media_urls else None,
+            "messageMediaUrls": list(message.media_urls),
+            "createdAt": iso(reaction.created_at),
+        },
+        "recentHistory": recent_history(account, message.conversation_id, context_limit),
+        "conversationState": conversation_state(account, message.conversation_id),
+        "test": False,
+    }

@@ -1,0 +1,49 @@
+"""The platform's behaviour around the store, in one object the API and the control plane share:
+where webhooks go (targets), how they are sent and retried (dispatcher), and texting (sms).
+
+It owns the outbound HTTP connection pool, made on the event loop by :meth:`start`.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+
+from ..clock import Clock, RealClock
+from ..store.account import EmulatorState, StateSnapshot
+from .delivery import Dispatcher
+from .sms import SmsEngine
+from .targets import Targets
+
+
+class Platform:
+    def __init__(self, state: EmulatorState, clock: Clock) -> None:
+        self.state = state
+        self.clock = clock
+        self.http: aiohttp.ClientSession | None = None
+        self.targets = Targets(self._session)
+        self.dispatcher = Dispatcher(state, clock, self.targets)
+        self.sms = SmsEngine(state, self.dispatcher)
+        self.snapshots: dict[str, StateSnapshot] = {}  # taken through the control plane, by id
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self.http is None or self.http.closed:
+            # Made lazily for an app served without Emulator.start() (aiohttp's test client).
+            self.http = aiohttp.ClientSession()
+        return self.http
+
+    async def start(self) -> None:
+        # One pool for every webhook; no total timeout here, each delivery sets its own.
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+
+    async def stop(self) -> None:
+        self.dispatcher.reset()
+        await self.dispatcher.cancel_in_flight()
+        await self.targets.close()
+        if isinstance(self.clock, RealClock):
+            await self.clock.close()
+        if self.http is not None:
+            await self.http.close()
+            self.http = None
+
+    def reset(self) -> None:
+        self.dispatcher.reset()

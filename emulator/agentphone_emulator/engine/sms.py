@@ -1,0 +1,149 @@
+"""Texting: what the platform does when a text reaches one of the account's numbers, when the
+API sends one, and when a participant reacts.
+
+Inbound texts thread into the conversation of their number pair and fire ``agent.message`` at the
+number's agent's webhook (or the account's). Messages the API sends fire the same event with
+``direction: "outbound"`` (the echo the platform's chat adapter handles) unless the account's
+``echo_outbound_messages`` is off. An agent must not answer its own echo; one that does loops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import bad_request, not_found, validation_error
+from ..phone import InvalidPhoneNumber, normalize_e164
+from ..store import messages as store
+from ..store.account import Account, EmulatorState
+from ..store.records import DeliveryRecord, MessageRecord, NumberRecord, ReactionRecord
+from .delivery import Dispatcher, route_webhook
+from .events import message_event, reaction_event
+
+DEFAULT_CONTEXT_LIMIT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """An inbound text as stored, and its webhook delivery (None when no webhook is set)."""
+
+    account: Account
+    message: MessageRecord
+    delivery: DeliveryRecord | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reacted:
+    account: Account
+    message: MessageRecord
+    reaction: ReactionRecord
+    delivery: DeliveryRecord | None
+
+
+def find_number(state: EmulatorState, phone_number: str) -> tuple[Account, NumberRecord]:
+    """The account and number that own ``phone_number`` (E.164 or any form that normalises)."""
+    try:
+        phone = normalize_e164(phone_number)
+    except InvalidPhoneNumber as exc:
+        raise validation_error(["body", "to"], str(exc), phone_number) from None
+    owner = state.number_owner.get(phone)
+    account = state.accounts.get(owner[0]) if owner else None
+    number = account.numbers.get(owner[1]) if owner and account else None
+    if account is None or number is None:
+        raise not_found(f"Phone number {phone}", code="PHONE_NUMBER_NOT_FOUND")
+    if number.status != "active":
+        raise bad_request(
+            f"Phone number {phone} has been released and receives nothing", code="NUMBER_RELEASED"
+        )
+    return account, number
+
+
+def _sender(raw: str, number: NumberRecord) -> str:
+    text = raw.strip()
+    if number.type == "imessage" and "@" in text:
+        return text.lower()
+    try:
+        return normalize_e164(text)
+    except InvalidPhoneNumber as exc:
+        raise validation_error(["body", "from"], str(exc), raw) from None
+
+
+def _context_limit(account: Account, agent_id: str | None) -> int:
+    hook = route_webhook(account, agent_id)
+    return hook.context_limit if hook is not None else DEFAULT_CONTEXT_LIMIT
+
+
+class SmsEngine:
+    def __init__(self, state: EmulatorState, dispatcher: Dispatcher) -> None:
+        self.state = state
+        self.dispatcher = dispatcher
+
+    async def receive(
+        self,
+        *,
+        to: str,
+        from_: str,
+        body: str,
+        media_urls: Sequence[str] = (),
+        account: Account | None = None,
+    ) -> Received:
+        """A text from ``from_`` reaches our number ``to``: store, thread, deliver (first attempt
+        awaited, retries scheduled). ``account`` limits the lookup to one account's numbers."""
+        owner, number = find_number(self.state, to)
+        if account is not None and owner.id != account.id:
+            raise not_found(f"Phone number {number.phone_number}", code="PHONE_NUMBER_NOT_FOUND")
+        if not body and not media_urls:
+            raise validation_error(["body", "body"], "A text needs a body or media", body)
+        message = store.receive_message(
+            self.state,
+            owner,
+            number,
+            _sender(from_, number),
+            body,
+            media_urls=media_urls,
+            channel=store.number_channel(number),
+        )
+        delivery = await self._deliver_message(owner, message, number.agent_id)
+        return Received(owner, message, delivery)
+
+    def message_sent(self, account: Account, message: MessageRecord) -> None:
+        """The API sent ``message``: echo it to the webhook in the background, as the platform does."""
+        if not account.settings.echo_outbound_messages:
+            return
+        number = account.numbers.get(message.number_id)
+        self.dispatcher.fire(self._deliver_message(account, message, number.agent_id if number else None))
+
+    async def _deliver_message(
+        self, account: Account, message: MessageRecord, agent_id: str | None
+    ) -> DeliveryRecord | None:
+        envelope = message_event(self.state, account, message, agent_id, _context_limit(account, agent_id))
+        return await self.dispatcher.deliver(
+            account, "agent.message", envelope, agent_id=agent_id, message_id=message.id
+        )
+
+    async def react(self, *, message_id: str, reaction: str, from_: str | None = None) -> Reacted:
+        """A participant's tapback on ``message_id`` (an iMessage): store it, fire ``agent.reaction``."""
+        account = next((a for a in self.state.accounts.values() if message_id in a.messages), None)
+        if account is None:
+            raise not_found("Message")
+        message = account.messages[message_id]
+        if message.channel != "imessage":
+            raise bad_request(
+                f"Reactions exist only on iMessage; message {message.id} went over {message.channel}",
+                code="IMESSAGE_ONLY",
+            )
+        try:
+            kind = store.normalize_reaction(reaction)
+        except ValueError as exc:
+            raise validation_error(["body", "reaction"], str(exc), reaction) from None
+        participant = message.to_number if message.direction == "outbound" else message.from_number
+        record = store.receive_reaction(self.state, account, message.id, kind, from_ or participant)
+        number = account.numbers.get(message.number_id)
+        agent_id = number.agent_id if number else None
+        envelope = reaction_event(
+            self.state, account, message, record, agent_id, _context_limit(account, agent_id)
+        )
+        delivery = await self.dispatcher.deliver(
+            account, "agent.reaction", envelope, agent_id=agent_id, message_id=message.id
+        )
+        return Reacted(account, message, record, delivery)

@@ -1,0 +1,613 @@
+"""Where a webhook request goes: a URL over HTTP, or an app in this process with no socket at all.
+
+A target takes the request's exact bytes and headers and hands back the response head (status and
+headers) as soon as the app produces it, then the body chunk by chunk, as a server's would arrive:
+the voice engine times the first NDJSON chunk, so nothing here buffers a whole body first.
+
+In-process apps are named ``package.module:attribute`` (like uvicorn and gunicorn do) or passed as
+objects; the kind is recognised from the object: an ``aiohttp.web.Application``, an ASGI app (an
+async callable taking ``scope, receive, send``), or else a WSGI app (Flask, Django, Bottle ...).
+Timeouts are the caller's (``asyncio.timeout`` around the exchange): an ASGI or aiohttp app that
+runs past one is cancelled; a WSGI app cannot be interrupted, so its thread is left to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import importlib
+import inspect
+import io
+import sys
+import traceback
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+from multidict import CIMultiDict, CIMultiDictProxy
+
+
+class TargetError(Exception):
+    """The request never got a response: connection refused, DNS failure, app not importable."""
+
+
+@dataclass(slots=True)
+class TargetRequest:
+    url: str
+    body: bytes
+    headers: Mapping[str, str]
+    method: str = "POST"
+
+
+@dataclass(slots=True)
+class TargetResponse:
+    """A response whose head has arrived; the body is read from :attr:`chunks`."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    chunks: AsyncIterator[bytes]
+    app_error: str | None = None  # an in-process app's exception, traceback included
+
+    async def read(self, limit: int) -> bytes:
+        """The body, up to ``limit`` bytes (the rest is not read)."""
+        data = bytearray()
+        async for chunk in self.chunks:
+            data += chunk
+            if len(data) >= limit:
+                return bytes(data[:limit])
+        return bytes(data)
+
+
+class Target(Protocol):
+    description: str
+
+    def send(self, request: TargetRequest) -> AbstractAsyncContextManager[TargetResponse]:
+        """Send ``request``; entering waits for the response head."""
+        ...
+
+
+# -- over HTTP ------------------------------------------------------------------------------------
+
+
+class HttpTarget:
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.session = session
+        self.url = url
+        self.description = url
+
+    @asynccontextmanager
+    async def send(self, request: TargetRequest) -> AsyncIterator[TargetResponse]:
+        try:
+            # No redirects: a followed 30x would re-send the signed payload somewhere nobody configured.
+            async with self.session.request(
+                request.method,
+                request.url,
+                data=request.body,
+                headers=dict(request.headers),
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=None),
+            ) as response:
+                yield TargetResponse(
+                    status=response.status,
+                    headers=response.headers,
+                    chunks=_http_chunks(response),
+                )
+        except aiohttp.ClientError as exc:
+            raise TargetError(_describe_client_error(exc)) from None
+
+
+async def _http_chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in response.content.iter_any():
+            yield chunk
+    except aiohttp.ClientError as exc:
+        raise TargetError(_describe_client_error(exc)) from None
+
+
+def _describe_client_error(exc: aiohttp.ClientError) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"connection to {exc.host}:{exc.port} failed: {exc.os_error.strerror or exc.os_error}"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# -- ASGI -------------------------------------------------------------------------------------------
+
+
+def _scope(request: TargetRequest) -> dict[str, Any]:
+    parts = urlsplit(request.url)
+    host = parts.hostname or "agent.local"
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": request.method,
+        "scheme": parts.scheme or "http",
+        "path": parts.path or "/",
+        "raw_path": (parts.path or "/").encode(),
+        "query_string": parts.query.encode(),
+        "root_path": "",
+        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()]
+        + [(b"host", host.encode()), (b"content-length", str(len(request.body)).encode())],
+        "client": ("127.0.0.1", 0),
+        "server": (host, parts.port or 80),
+        "state": {},
+    }
+
+
+def _error_text(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc)).rstrip()
+
+
+_INTERNAL_ERROR = b"Internal Server Error"
+
+
+class AsgiTarget:
+    """Runs the app's ``lifespan`` startup before the first request (if it speaks lifespan)."""
+
+    def __init__(self, app: Any, description: str) -> None:
+        self.app = app
+        self.description = description
+        self._started: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def _startup(self) -> None:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        await queue.put({"type": "lifespan.startup"})
+        done = asyncio.get_running_loop().create_future()
+
+        async def receive() -> dict[str, Any]:
+            return await queue.get()
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"].startswith("lifespan.startup") and not done.done():
+                done.set_result(message)
+
+        async def run() -> None:
+            try:
+                await self.app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+            except Exception:
+                pass  # an app that does not speak lifespan raises here; that is allowed
+            finally:
+                if not done.done():
+                    done.set_result({"type": "lifespan.startup.complete"})
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)  # stays alive (waiting for shutdown) for the app's lifetime
+        message = await done
+        if message["type"] == "lifespan.startup.failed":
+            raise TargetError(f"{self.description}: lifespan startup failed: {message.get('message', '')}")
+
+    @asynccontextmanager
+    async def send(self, request: TargetRequest) -> AsyncIterator[TargetResponse]:
+        if self._started is None:
+            self._started = asyncio.get_running_loop().create_task(self._startup())
+        await asyncio.shield(self._started)
+        loop = asyncio.get_running_loop()
+        head: asyncio.Future[tuple[int, list[tuple[bytes, bytes]]]] = loop.create_future()
+        body: asyncio.Queue[bytes | None] = asyncio.Queue()
+        finished = asyncio.Event()
+        delivered = False
+        complete = False  # the app sent its last body chunk
+        error: list[str] = []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": request.body, "more_body": False}
+            await finished.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal complete
+            if message["type"] == "http.response.start" and not head.done():
+                head.set_result((int(message["status"]), list(message.get("headers", []))))
+            elif message["type"] == "http.response.body":
+                chunk = bytes(message.get("body", b""))
+                if chunk:
+                    await body.put(chunk)
+                if not message.get("more_body", False):
+                    complete = True
+                    await body.put(None)
+
+        async def run() -> None:
+            try:
+                await self.app(_scope(request), receive, send)
+            except Exception as exc:
+                error.append(_error_text(exc))
+                if not head.done():
+                    head.set_result((500, [(b"content-type", b"text/plain")]))
+                    await body.put(_INTERNAL_ERROR)
+            await body.put(None)  # an app that returns without finishing its body ends it
+
+        task = loop.create_task(run())
+        try:
+            status, raw_headers = await head
+            headers = CIMultiDict((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers)
+            yield TargetResponse(
+                status=status,
+                headers=CIMultiDictProxy(headers),
+                chunks=_queue_chunks(body),
+                app_error=_first(error),
+            )
+        finally:
+            finished.set()
+            # A finished response may still run the app's background work: let it. One we stopped
+            # reading (a timeout) is abandoned, as a server does when the client hangs up.
+            if not complete:
+                task.cancel()
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+
+def _first(items: list[str]) -> str | None:
+    return items[0] if items else None
+
+
+async def _queue_chunks(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
+    while (chunk := await queue.get()) is not None:
+        yield chunk
+
+
+# -- WSGI -----------------------------------------------------------------------------------------
+
+
+_WSGI_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="agentphone-wsgi-target")
+
+
+def _environ(request: TargetRequest) -> dict[str, Any]:
+    parts = urlsplit(request.url)
+    host = parts.hostname or "agent.local"
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": request.method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": parts.path or "/",
+        "QUERY_STRING": parts.query,
+        "SERVER_NAME": host,
+        "SERVER_PORT": str(parts.port or 80),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_LENGTH": str(len(request.body)),
+        "HTTP_HOST": host,
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": parts.scheme or "http",
+        "wsgi.input": io.BytesIO(request.body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    for name, value in request.headers.items():
+        key = name.upper().replace("-", "_")
+        if key == "CONTENT_TYPE":
+            environ["CONTENT_TYPE"] = value
+        elif key != "CONTENT_LENGTH":
+            environ["HTTP_" + key] = value
+    return environ
+
+
+@dataclass(slots=True)
+class _WsgiExchange:
+    """One WSGI call, stepped from worker threads inside a single ``contextvars`` context so a
+    generator body that pushed Flask's request context still finds it on its next step."""
+
+    app: Callable[..., Iterable[bytes]]
+    environ: dict[str, Any]
+    status: int | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    written: list[bytes] = field(default_factory=list)  # the legacy write() callable's output
+    result: Iterable[bytes] | None = None
+    iterator: Iterator[bytes] | None = None
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
+        self.status = int(status.split(" ", 1)[0])
+        self.headers = list(headers)
+        return self.written.append
+
+    def begin(self) -> None:
+        self.result = self.context.run(self.app, self.environ, self.start_response)
+        self.iterator = iter(self.result)
+
+    def step(self) -> bytes | None:
+        """The next body chunk, or None at the end."""
+        assert self.iterator is not None
+        for chunk in self.context.run(_next_chunk, self.iterator):
+            return chunk
+        return None
+
+    def close(self) -> None:
+        closer = getattr(self.result, "close", None)
+        if callable(closer):
+            self.context.run(closer)
+
+
+def _next_chunk(iterator: Iterator[bytes]) -> list[bytes]:
+    try:
+        return [next(iterator)]
+    except StopIteration:
+        return []
+
+
+class WsgiTarget:
+    def __init__(self, app: Callable[..., Iterable[bytes]], description: str) -> None:
+        self.app = app
+        self.description = description
+
+    @asynccontextmanager
+    async def send(self, request: TargetRequest) -> AsyncIterator[TargetResponse]:
+        loop = asyncio.get_running_loop()
+        exchange = _WsgiExchange(self.app, _environ(request))
+        pending: list[bytes] = []
+        error: str | None = None
+        try:
+            await loop.run_in_executor(_WSGI_THREADS, exchange.begin)
+            # start_response may be called lazily, on the body's first step.
+            while exchange.status is None:
+                chunk = await loop.run_in_executor(_WSGI_THREADS, exchange.step)
+                if chunk is None:
+                    break
+                pending.append(chunk)
+        except Exception as exc:
+            error = _error_text(exc)
+        if error is not None or exchange.status is None:
+            yield TargetResponse(
+                status=500,
+                headers=CIMultiDictProxy(CIMultiDict({"Content-Type": "text/plain"})),
+                chunks=_single(_INTERNAL_ERROR),
+                app_error=error or "the WSGI app never called start_response",
+            )
+            return
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for chunk in [*exchange.written, *pending]:
+                if chunk:
+                    yield chunk
+            exchange.written.clear()
+            while (step := await loop.run_in_executor(_WSGI_THREADS, exchange.step)) is not None:
+                if exchange.written:
+                    yield b"".join(exchange.written)
+                    exchange.written.clear()
+                if step:
+                    yield step
+
+        try:
+            yield TargetResponse(
+                status=exchange.status,
+                headers=CIMultiDictProxy(CIMultiDict(exchange.headers)),
+                chunks=chunks(),
+            )
+        finally:
+            loop.run_in_executor(_WSGI_THREADS, exchange.close)
+
+
+async def _single(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+# -- aiohttp ----------------------------------------------------------------------------------------
+
+
+class _CapturingWriter:
+    """Stands in for the socket writer an aiohttp response writes to; hands the head and body
+    chunks to whoever reads the exchange, as they are written."""
+
+    buffer_size = 0
+    output_size = 0
+    length: int | None = 0
+    on_body_write = None
+    transport = None
+
+    def __init__(self) -> None:
+        self.head: asyncio.Future[tuple[int, CIMultiDict[str]]] = asyncio.get_running_loop().create_future()
+        self.body: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    async def write_headers(self, status_line: str, headers: CIMultiDict[str]) -> None:
+        if not self.head.done():
+            self.head.set_result((int(status_line.split(" ")[1]), CIMultiDict(headers)))
+
+    def send_headers(self) -> None:
+        pass
+
+    async def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        if chunk:
+            self.output_size += len(chunk)
+            await self.body.put(bytes(chunk))
+
+    async def write_eof(self, chunk: bytes = b"") -> None:
+        if chunk:
+            await self.write(chunk)
+        await self.body.put(None)
+
+    async def drain(self) -> None:
+        pass
+
+    def enable_compression(self, encoding: str = "deflate", strategy: int | None = None) -> None:
+        pass  # bytes go to the engine uncompressed; there is no wire to save
+
+    def enable_chunking(self) -> None:
+        pass
+
+
+class AiohttpTarget:
+    """An ``aiohttp.web.Application`` driven through its own routing and middlewares, with its
+    startup hooks run once first, and a writer that captures what it would have sent."""
+
+    def __init__(self, app: web.Application, description: str) -> None:
+        self.app = app
+        self.description = description
+        self._runner: web.AppRunner | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _ensure_started(self) -> None:
+        if self._runner is None:
+            self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+            await self._runner.setup()  # on_startup, cleanup_ctx, freeze: what a server does first
+
+    @asynccontextmanager
+    async def send(self, request: TargetRequest) -> AsyncIterator[TargetResponse]:
+        await self._ensure_started()
+        loop = asyncio.get_running_loop()
+        parts = urlsplit(request.url)
+        writer = _CapturingWriter()
+        payload = aiohttp.StreamReader(cast(Any, _NoFlowControl()), 2**16, loop=loop)
+        payload.feed_data(request.body)
+        payload.feed_eof()
+        headers = CIMultiDict(request.headers)
+        headers.setdefault("Host", parts.hostname or "agent.local")
+        headers["Content-Length"] = str(len(request.body))
+        mocked = make_mocked_request(
+            request.method,
+            (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+            headers=headers,
+            app=self.app,
+            writer=writer,
+            payload=payload,
+        )
+        error: list[str] = []
+
+        async def run() -> None:
+            try:
+                # Application._handle is what aiohttp's own server calls per request: routing,
+                # middlewares, then the handler.
+                response = await self.app._handle(mocked)
+            except web.HTTPException as exc:
+                response = exc
+            except Exception as exc:
+                error.append(_error_text(exc))
+                response = web.Response(status=500, body=_INTERNAL_ERROR, content_type="text/plain")
+            await response.prepare(mocked)
+            await response.write_eof()
+
+        task = loop.create_task(run())
+        try:
+            status, head_headers = await writer.head
+            yield TargetResponse(
+                status=status,
+                headers=CIMultiDictProxy(head_headers),
+                chunks=_queue_chunks(writer.body),
+                app_error=_first(error),
+            )
+        finally:
+            if not task.done():
+                task.cancel()
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+class _NoFlowControl:
+    """The protocol a request body stream reports back-pressure to; a fed buffer needs none."""
+
+    _reading_paused = False
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+# -- naming and finding apps ---------------------------------------------------------------------------
+
+
+def is_app_reference(text: str) -> bool:
+    """``module:attr`` (an in-process app), as opposed to a URL."""
+    head, sep, tail = text.partition(":")
+    return bool(sep) and "/" not in text and bool(head) and bool(tail) and not tail.isdigit()
+
+
+def load_app(reference: str) -> Any:
+    """Import ``package.module:attribute`` (the attribute may be dotted)."""
+    if not is_app_reference(reference):
+        raise TargetError(f"{reference!r} is not an app reference: expected 'package.module:attribute'")
+    module_name, _, attribute = reference.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as exc:
+        raise TargetError(
+            f"cannot import {module_name!r} for {reference!r}: {type(exc).__name__}: {exc}"
+        ) from None
+    for part in attribute.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise TargetError(f"module {module_name!r} has no attribute {attribute!r}") from None
+    return obj
+
+
+def _is_asgi(app: Any) -> bool:
+    call = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(app, "__call__", None)  # noqa: B004
+    return inspect.iscoroutinefunction(call)
+
+
+def app_target(app: Any, description: str | None = None) -> Target:
+    """The right in-process target for ``app`` (an object or a ``module:attr`` reference)."""
+    if isinstance(app, str):
+        description = description or app
+        app = load_app(app)
+    description = description or f"{type(app).__name__} app"
+    if isinstance(app, web.Application):
+        return AiohttpTarget(app, description)
+    if _is_asgi(app):
+        return AsgiTarget(app, description)
+    if callable(app):
+        return WsgiTarget(app, description)
+    raise TargetError(f"{description} is not an ASGI, WSGI or aiohttp app (got {type(app).__name__})")
+
+
+class Targets:
+    """Resolves a webhook URL to a target: a mounted in-process app if one is mounted under the
+    URL (longest prefix wins), an app reference (``module:attr``), or plain HTTP."""
+
+    def __init__(self, session: Callable[[], aiohttp.ClientSession]) -> None:
+        self._session = session
+        self._mounts: dict[str, Target] = {}
+        self._loaded: dict[str, Target] = {}
+
+    def mount(self, base_url: str, app: Any) -> Target:
+        target = app_target(app, description=app if isinstance(app, str) else None)
+        self._mounts[base_url.rstrip("/")] = target
+        return target
+
+    def unmount(self, base_url: str) -> None:
+        self._mounts.pop(base_url.rstrip("/"), None)
+
+    def resolve(self, url: str) -> Target:
+        for base in sorted(self._mounts, key=len, reverse=True):
+            if url == base or url.startswith(base + "/") or url.startswith(base + "?"):
+                return self._mounts[base]
+        if is_app_reference(url):
+            if url not in self._loaded:
+                self._loaded[url] = app_target(url)
+            return self._loaded[url]
+        return HttpTarget(self._session(), url)
+
+    async def close(self) -> None:
+        for target in [*self._mounts.values(), *self._loaded.values()]:
+            closer = getattr(target, "close", None)
+            if closer is not None:
+                await closer()
+        self._mounts.clear()
+        self._loaded.clear()
