@@ -18,6 +18,7 @@ import contextvars
 import importlib
 import inspect
 import io
+import re
 import sys
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
@@ -117,26 +118,51 @@ def _describe_client_error(exc: aiohttp.ClientError) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+@dataclass(frozen=True, slots=True)
+class _Where:
+    scheme: str
+    host: str
+    port: int
+    path: str
+    query: str
+
+
+def _where(url: str) -> _Where:
+    """Scheme, host, path and query an in-process app sees for ``url`` (a URL, or an app
+    reference whose optional ``/path`` is the path)."""
+    if is_app_reference(url):
+        _, path_and_query = split_app_reference(url)
+        path, _, query = path_and_query.partition("?")
+        return _Where("http", "agent.local", 80, path or "/", query)
+    parts = urlsplit(url)
+    return _Where(
+        parts.scheme or "http",
+        parts.hostname or "agent.local",
+        parts.port or 80,
+        parts.path or "/",
+        parts.query,
+    )
+
+
 # -- ASGI -------------------------------------------------------------------------------------------
 
 
 def _scope(request: TargetRequest) -> dict[str, Any]:
-    parts = urlsplit(request.url)
-    host = parts.hostname or "agent.local"
+    where = _where(request.url)
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
         "method": request.method,
-        "scheme": parts.scheme or "http",
-        "path": parts.path or "/",
-        "raw_path": (parts.path or "/").encode(),
-        "query_string": parts.query.encode(),
+        "scheme": where.scheme,
+        "path": where.path,
+        "raw_path": where.path.encode(),
+        "query_string": where.query.encode(),
         "root_path": "",
         "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()]
-        + [(b"host", host.encode()), (b"content-length", str(len(request.body)).encode())],
+        + [(b"host", where.host.encode()), (b"content-length", str(len(request.body)).encode())],
         "client": ("127.0.0.1", 0),
-        "server": (host, parts.port or 80),
+        "server": (where.host, where.port),
         "state": {},
     }
 
@@ -268,21 +294,20 @@ _WSGI_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="agentphon
 
 
 def _environ(request: TargetRequest) -> dict[str, Any]:
-    parts = urlsplit(request.url)
-    host = parts.hostname or "agent.local"
+    where = _where(request.url)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": request.method,
         "SCRIPT_NAME": "",
-        "PATH_INFO": parts.path or "/",
-        "QUERY_STRING": parts.query,
-        "SERVER_NAME": host,
-        "SERVER_PORT": str(parts.port or 80),
+        "PATH_INFO": where.path,
+        "QUERY_STRING": where.query,
+        "SERVER_NAME": where.host,
+        "SERVER_PORT": str(where.port),
         "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": "127.0.0.1",
         "CONTENT_LENGTH": str(len(request.body)),
-        "HTTP_HOST": host,
+        "HTTP_HOST": where.host,
         "wsgi.version": (1, 0),
-        "wsgi.url_scheme": parts.scheme or "http",
+        "wsgi.url_scheme": where.scheme,
         "wsgi.input": io.BytesIO(request.body),
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,
@@ -462,17 +487,17 @@ class AiohttpTarget:
     async def send(self, request: TargetRequest) -> AsyncIterator[TargetResponse]:
         await self._ensure_started()
         loop = asyncio.get_running_loop()
-        parts = urlsplit(request.url)
+        where = _where(request.url)
         writer = _CapturingWriter()
         payload = aiohttp.StreamReader(cast(Any, _NoFlowControl()), 2**16, loop=loop)
         payload.feed_data(request.body)
         payload.feed_eof()
         headers = CIMultiDict(request.headers)
-        headers.setdefault("Host", parts.hostname or "agent.local")
+        headers.setdefault("Host", where.host)
         headers["Content-Length"] = str(len(request.body))
         mocked = make_mocked_request(
             request.method,
-            (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+            where.path + (f"?{where.query}" if where.query else ""),
             headers=headers,
             app=self.app,
             writer=writer,
@@ -525,23 +550,35 @@ class _NoFlowControl:
     def pause_reading(self) -> None:
         pass
 
-    def resume_reading(self) -> None:
+    def resume_reading(self, *args: Any, **kwargs: Any) -> None:
         pass
 
 
 # -- naming and finding apps ---------------------------------------------------------------------------
 
 
+_APP_REFERENCE = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<attr>[A-Za-z_][\w.]*)(?P<path>/.*)?$")
+
+
 def is_app_reference(text: str) -> bool:
-    """``module:attr`` (an in-process app), as opposed to a URL."""
-    head, sep, tail = text.partition(":")
-    return bool(sep) and "/" not in text and bool(head) and bool(tail) and not tail.isdigit()
+    """``module:attr`` or ``module:attr/path`` (an in-process app), as opposed to a URL."""
+    return _APP_REFERENCE.match(text) is not None
+
+
+def split_app_reference(text: str) -> tuple[str, str]:
+    """``("pkg.mod:app", "/webhook")`` for ``pkg.mod:app/webhook``; the path defaults to ``/``."""
+    match = _APP_REFERENCE.match(text)
+    if match is None:
+        raise TargetError(
+            f"{text!r} is not an app reference: expected 'package.module:attribute' "
+            "(optionally followed by a path, as in 'myagent.server:app/webhook')"
+        )
+    return f"{match['module']}:{match['attr']}", match["path"] or "/"
 
 
 def load_app(reference: str) -> Any:
     """Import ``package.module:attribute`` (the attribute may be dotted)."""
-    if not is_app_reference(reference):
-        raise TargetError(f"{reference!r} is not an app reference: expected 'package.module:attribute'")
+    reference, _ = split_app_reference(reference)
     module_name, _, attribute = reference.partition(":")
     try:
         obj: Any = importlib.import_module(module_name)
@@ -599,9 +636,10 @@ class Targets:
             if url == base or url.startswith(base + "/") or url.startswith(base + "?"):
                 return self._mounts[base]
         if is_app_reference(url):
-            if url not in self._loaded:
-                self._loaded[url] = app_target(url)
-            return self._loaded[url]
+            reference, _ = split_app_reference(url)
+            if reference not in self._loaded:
+                self._loaded[reference] = app_target(reference)
+            return self._loaded[reference]
         return HttpTarget(self._session(), url)
 
     async def close(self) -> None:
