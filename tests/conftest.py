@@ -15,6 +15,7 @@ import requests
 from agentphone import AgentPhone, AsyncAgentPhone
 
 from agentphone_emulator import AccountSettings, Emulator, VirtualClock
+from tests.receiver import Receiver
 
 RICH = AccountSettings(credit_cents=100_000, number_limit=50)
 VIRTUAL_START = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
@@ -122,3 +123,11 @@ def vapi(vemu: Emulator) -> Iterator[RawApi]:
     raw = RawApi(vemu)
     yield raw
     raw.session.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A signature-checking webhook receiver on a loopback port."""
+    r = Receiver()
+    yield r
+    r.close()

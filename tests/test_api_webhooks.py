@@ -4,13 +4,7 @@ every signature with the SDK's own ``verify_webhook``."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -20,95 +14,17 @@ from agentphone import (
     AsyncAgentPhone,
     NotFoundError,
     RateLimitError,
-    WebhookVerificationError,
     construct_event,
-    verify_webhook,
 )
 
 from agentphone_emulator import AccountSettings, Emulator
 from agentphone_emulator.engine.delivery import route_webhook
 from agentphone_emulator.engine.signing import USER_AGENT
 from agentphone_emulator.store.records import DeliveryRecord, WebhookRecord
+from tests.receiver import Receiver, closed_port_url
 
 if TYPE_CHECKING:
     from conftest import RawApi
-
-
-@dataclass
-class Hit:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    verified: bool
-
-
-class Receiver:
-    """An HTTP server on a loopback port that records each POST and checks its signature."""
-
-    def __init__(self) -> None:
-        self.hits: list[Hit] = []
-        self.secrets: dict[str, str] = {}  # path -> the secret the webhook there was given
-        self.replies: dict[str, tuple[int, bytes]] = {}  # path -> (status, body); default 200 {"ok":true}
-        self.delay = 0.0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                headers = dict(self.headers.items())
-                receiver.hits.append(
-                    Hit(self.path, headers, body, receiver._verified(self.path, headers, body))
-                )
-                if receiver.delay:
-                    time.sleep(receiver.delay)
-                status, reply = receiver.replies.get(self.path, (200, b'{"ok":true}'))
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
-        self.thread.start()
-
-    def _verified(self, path: str, headers: dict[str, str], body: bytes) -> bool:
-        secret = self.secrets.get(path)
-        if secret is None:
-            return False
-        try:
-            verify_webhook(body, headers["X-Webhook-Signature"], secret, headers["X-Webhook-Timestamp"])
-        except (WebhookVerificationError, KeyError):
-            return False
-        return True
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}{path}"
-
-    def on(self, path: str) -> list[Hit]:
-        return [h for h in self.hits if h.path == path]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
-def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/gone"
 
 
 def register(client: AgentPhone, receiver: Receiver, path: str, agent_id: str | None = None) -> str:
@@ -368,7 +284,12 @@ def test_slow_receiver_times_out(emu: Emulator, receiver: Receiver) -> None:
 
     async def send() -> DeliveryRecord | None:
         return await emu.platform.dispatcher.deliver(
-            emu.account(), "agent.message", {"event": "agent.message"}, agent_id=None, webhook=hook, retry=False
+            emu.account(),
+            "agent.message",
+            {"event": "agent.message"},
+            agent_id=None,
+            webhook=hook,
+            retry=False,
         )
 
     record = emu.run_coroutine(send)
