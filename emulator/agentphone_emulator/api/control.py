@@ -34,6 +34,7 @@ from ..models.control import (
 )
 from ..store.records import DeliveryRecord, MessageRecord
 from .framework import Ctx, Router, make_aiohttp_handler
+from .openapi import build_openapi
 
 PREFIX = "/__emulator"
 router = Router("emulator control plane")
@@ -249,10 +250,25 @@ async def restore_snapshot(ctx: Ctx, *, snapshot_id: str) -> SnapshotOut:
 
 
 def control_routes() -> list[web.RouteDef]:
-    return [web.route(r.method, r.path, make_aiohttp_handler(r)) for r in router.routes]
+    """The control plane's routes, plus its own OpenAPI document at ``/__emulator/openapi.json``
+    (the platform's ``/openapi.json`` stays the platform's)."""
+    document = json.dumps(control_openapi()).encode()
+
+    async def openapi(request: web.Request) -> web.Response:
+        return web.Response(body=document, content_type="application/json")
+
+    return [
+        web.get(f"{PREFIX}/openapi.json", openapi),
+        *(web.route(r.method, r.path, make_aiohttp_handler(r)) for r in router.routes),
+    ]
 
 
 def control_openapi() -> dict[str, Any]:
-    from .openapi import build_openapi
-
-    return build_openapi(router.routes)
+    document = build_openapi(router.routes)
+    document["info"] = {
+        "title": "agentphone-emulator control plane",
+        "version": document.get("info", {}).get("version", "1"),
+        "description": "Drive the emulator from tests in any language: text the agent, move the clock, "
+        "read deliveries and findings, reset, snapshot. Same bearer API key as /v1.",
+    }
+    return document
