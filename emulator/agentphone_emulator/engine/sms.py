@@ -17,10 +17,9 @@ from ..phone import InvalidPhoneNumber, normalize_e164
 from ..store import messages as store
 from ..store.account import Account, EmulatorState
 from ..store.records import DeliveryRecord, MessageRecord, NumberRecord, ReactionRecord
+from ..store.webhooks import DEFAULT_CONTEXT_LIMIT
 from .delivery import Dispatcher, route_webhook
 from .events import message_event, reaction_event
-
-DEFAULT_CONTEXT_LIMIT = 10
 
 
 @dataclass(frozen=True, slots=True)
