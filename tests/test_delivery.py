@@ -245,3 +245,20 @@ def test_test_sends_are_one_attempt_and_no_finding(
     assert vemu.fast_forward() == 0
     assert len(receiver.hits) == 1 and vemu.findings() == []
     assert json.loads(receiver.hits[0].body)["test"] is True
+
+
+def test_a_restored_snapshot_brings_its_pending_retries_back(
+    vemu: Emulator, vclient: AgentPhone, receiver: Receiver, number: str
+) -> None:
+    point(vclient, receiver)
+    receiver.script("/hook", FAIL, FAIL)
+    vemu.send_sms(from_=TEXTER, to=number, body="hi")
+    snap = vemu.snapshot()  # waiting for the 5-minute retry
+    vemu.fast_forward()  # fails once more, then succeeds
+    assert vemu.deliveries()[0].status == "success" and len(receiver.hits) == 3
+    vemu.restore(snap)
+    assert vemu.deliveries()[0].status == "pending"
+    vemu.fast_forward()  # the restored delivery's retry runs again
+    [delivery] = vemu.deliveries()
+    assert (delivery.status, delivery.attempt_count) == ("success", 2)
+    assert len(receiver.hits) == 4

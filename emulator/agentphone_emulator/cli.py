@@ -1,9 +1,21 @@
 """``agentphone-emulator``: the command line.
 
     agentphone-emulator serve [--host 127.0.0.1] [--port 0] [--api-key KEY ...] [--credit 5.00]
+                              [--virtual-clock [START]] [--webhook TARGET [--webhook-secret SECRET]]
+    agentphone-emulator trigger sms --from +14155550100 --to +14155550123 --body "hello" [--media URL ...]
+    agentphone-emulator trigger reaction --message-id msg_... --reaction love [--from +14155550100]
+    agentphone-emulator trigger advance SECONDS        (virtual clock only; 90, 5m, 2h, 1d)
+    agentphone-emulator trigger fast-forward [--limit DURATION]
     agentphone-emulator demo
 
-User mistakes (a taken port, a bad flag) get one line on stderr and exit code 2, never a traceback.
+``trigger`` talks to a running ``serve`` over its control plane (``/__emulator``); every event takes
+``--url`` (default ``$AGENTPHONE_EMULATOR_URL`` or http://127.0.0.1:8787), ``--api-key`` (default
+``$AGENTPHONE_EMULATOR_API_KEY``) and ``--json`` (print the emulator's answer as it is).
+
+Exit codes: 0 done; 1 the emulator refused the request (its ``detail`` is printed); 2 a user mistake
+(a bad flag, a taken port, a webhook app that does not import) or an emulator that cannot be
+reached. Every error is one line on stderr, never a traceback. A webhook delivery that fails is not
+an error of ``trigger``: the event was sent, and the summary says what the webhook answered.
 """
 
 from __future__ import annotations
@@ -11,22 +23,47 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import http.client
 import ipaddress
+import json
 import logging
 import os
+import re
 import signal
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from . import __version__
+from .clock import iso, parse_iso
 from .settings import AccountSettings
+
+if TYPE_CHECKING:
+    from .server import Emulator
+    from .store.records import WebhookRecord
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 API_KEY_ENV = "AGENTPHONE_EMULATOR_API_KEY"
+URL_ENV = "AGENTPHONE_EMULATOR_URL"
+DEFAULT_URL = "http://127.0.0.1:8787"
+CONTROL_PREFIX = "/__emulator"
+# `trigger sms` answers after the webhook's first attempt, which may take the webhook's whole
+# timeout (at most 120 s); wait a little longer than that before calling the emulator unreachable.
+TRIGGER_TIMEOUT_SECONDS = 150.0
+# The emulator is local: never send its API key through an HTTP(S)_PROXY from the environment.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class UsageError(Exception):
     """A mistake on the command line or in the environment: one line, exit 2."""
+
+
+class RefusedError(Exception):
+    """The emulator answered the request with an error (4xx/5xx): its detail on one line, exit 1."""
 
 
 def _is_loopback(host: str) -> bool:
@@ -48,6 +85,56 @@ def _dollars_to_cents(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError("the credit cannot be negative")
     return round(value * 100)
+
+
+def _clock_start(text: str) -> datetime:
+    # Whole seconds, so timestamps a test sees read as round numbers from the first event on.
+    if text == "now":
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO-8601 time such as 2026-03-10T15:00:00Z, got {text!r}"
+        ) from None
+
+
+_DURATION = re.compile(r"^(?P<amount>\d+(?:\.\d*)?|\.\d+)(?P<unit>[smhd]?)$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str) -> float:
+    """Seconds from ``90``, ``1.5``, ``30s``, ``5m``, ``2h`` or ``1d``: retry schedules are in
+    minutes and hours, and nobody should have to multiply to skip to the next one."""
+    match = _DURATION.match(text.strip().lower())
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration such as 60, 90s, 5m, 2h or 1d (never negative), got {text!r}"
+        )
+    return float(match["amount"]) * _UNIT_SECONDS[match["unit"]]
+
+
+def _add_connection_flags(parser: argparse.ArgumentParser, *, on_event: bool) -> None:
+    """``--url``, ``--api-key`` and ``--json``, accepted before the event and after it.
+
+    On the event's own parser they default to SUPPRESS: argparse copies a subparser's defaults
+    over the parent's values, which would otherwise erase ``trigger --api-key K sms ...``.
+    """
+    unset: Any = argparse.SUPPRESS if on_event else None
+    parser.add_argument(
+        "--url",
+        default=unset,
+        help=f"the emulator's base URL (default: ${URL_ENV} or {DEFAULT_URL})",
+    )
+    parser.add_argument(
+        "--api-key", default=unset, metavar="KEY", help=f"one of its API keys (default: ${API_KEY_ENV})"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if on_event else False,
+        help="print the emulator's JSON answer instead of a one-line summary",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,7 +172,76 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate-limits", action="store_true", help="enforce the documented per-minute rate limits"
     )
     serve.add_argument("--seed", type=int, default=None, help="make ids reproducible")
+    serve.add_argument(
+        "--virtual-clock",
+        nargs="?",
+        const="now",  # a string const goes through `type` too: the flag alone means "start now"
+        default=None,
+        type=_clock_start,
+        metavar="START",
+        help="run on a virtual clock that moves only when told ('trigger advance', 'trigger "
+        "fast-forward'), starting at START (ISO-8601; default: now, to the second)",
+    )
+    serve.add_argument(
+        "--webhook",
+        metavar="TARGET",
+        help="point the first API key's account webhook at TARGET: an http(s) URL, or an app in this "
+        "process such as myagent.server:app/webhook (imported from the current directory)",
+    )
+    serve.add_argument(
+        "--webhook-secret",
+        metavar="SECRET",
+        help="sign webhooks with SECRET instead of a fresh whsec_ secret (needs --webhook)",
+    )
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+
+    trigger = commands.add_parser(
+        "trigger",
+        help="send an event to a running emulator (a text, a reaction, time passing)",
+        description="Send an event to a running 'agentphone-emulator serve' through its control plane "
+        f"({CONTROL_PREFIX}) and print what happened, the webhook delivery included.",
+        epilog="Exit codes: 0 done (a failed webhook delivery is reported, not an error); 1 the emulator "
+        "refused the request; 2 a usage error or an emulator that cannot be reached.",
+    )
+    _add_connection_flags(trigger, on_event=False)
+    events = trigger.add_subparsers(dest="event", metavar="EVENT", required=True)
+
+    sms = events.add_parser(
+        "sms", help="a text arrives at one of the account's numbers (fires agent.message)"
+    )
+    sms.add_argument("--from", dest="from_", required=True, metavar="NUMBER", help="the texter (E.164)")
+    sms.add_argument("--to", required=True, metavar="NUMBER", help="one of the account's numbers (E.164)")
+    sms.add_argument("--body", default="", help="the text")
+    sms.add_argument(
+        "--media", action="append", default=[], metavar="URL", help="an attached media URL; repeatable"
+    )
+    _add_connection_flags(sms, on_event=True)
+
+    reaction = events.add_parser(
+        "reaction", help="a participant reacts to an iMessage (fires agent.reaction)"
+    )
+    reaction.add_argument("--message-id", required=True, metavar="ID", help="the message reacted to")
+    reaction.add_argument(
+        "--reaction", required=True, help="love, like, dislike, laugh, emphasize, question, or one emoji"
+    )
+    reaction.add_argument(
+        "--from", dest="from_", metavar="NUMBER", help="who reacts (default: the conversation's participant)"
+    )
+    _add_connection_flags(reaction, on_event=True)
+
+    advance = events.add_parser(
+        "advance", help="move a virtual clock forward, running the retries that fall due"
+    )
+    advance.add_argument("seconds", type=_duration, metavar="SECONDS", help="how far: 60, 90s, 5m, 2h, 1d")
+    _add_connection_flags(advance, on_event=True)
+
+    fast_forward = events.add_parser(
+        "fast-forward", help="run a virtual clock through everything scheduled (every pending retry)"
+    )
+    fast_forward.add_argument(
+        "--limit", type=_duration, default=None, metavar="DURATION", help="go no further (default 7d)"
+    )
+    _add_connection_flags(fast_forward, on_event=True)
 
     commands.add_parser(
         "demo", help="walk through the API with the official Python SDK against an in-process emulator"
@@ -108,11 +264,53 @@ def settings_from_args(args: argparse.Namespace) -> AccountSettings:
     return AccountSettings.model_validate(overrides)
 
 
+def _is_http_url(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises for a port that is not a number or out of range
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unclosed [IPv6 literal, a port that is not a number
+        return False
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def configure_webhook(emulator: Emulator, target: str, secret: str | None) -> WebhookRecord:
+    """Point the first account's webhook at ``target`` before the emulator serves anything."""
+    from .engine.targets import TargetError, is_app_reference
+
+    if is_app_reference(target):
+        # As uvicorn does: `serve --webhook myapp:app` from the project folder must find myapp.py
+        # even through the console script, whose sys.path starts at its own bin directory.
+        cwd = os.getcwd()
+        if cwd not in sys.path:
+            sys.path.insert(0, cwd)
+    else:
+        # Anything else is stored as a URL and would only fail at the first delivery; say so now.
+        if not _is_http_url(target):
+            raise UsageError(
+                f"--webhook expects an http(s) URL or an app reference such as "
+                f"'myagent.server:app/webhook', got {target!r}"
+            )
+    try:
+        return emulator.set_webhook(target, secret=secret)
+    except TargetError as exc:  # the app does not import, or is not an app
+        raise UsageError(f"--webhook {target}: {_one_line(str(exc))}") from None
+
+
 async def serve(args: argparse.Namespace) -> None:
+    from .clock import VirtualClock
     from .server import Emulator
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
+    if args.webhook_secret is not None and args.webhook is None:
+        raise UsageError("--webhook-secret needs --webhook (the webhook it signs for)")
+    if args.webhook_secret == "":
+        raise UsageError("--webhook-secret cannot be empty")
     if not _is_loopback(args.host):
         print(
             f"warning: listening on {args.host}, reachable from other machines; anyone who can reach it "
@@ -120,9 +318,17 @@ async def serve(args: argparse.Namespace) -> None:
             file=sys.stderr,
         )
     keys = args.api_keys or ([os.environ[API_KEY_ENV]] if os.environ.get(API_KEY_ENV) else None)
+    clock = VirtualClock(args.virtual_clock) if args.virtual_clock is not None else None
     emulator = Emulator(
-        host=args.host, port=args.port, api_keys=keys, settings=settings_from_args(args), seed=args.seed
+        host=args.host,
+        port=args.port,
+        api_keys=keys,
+        settings=settings_from_args(args),
+        clock=clock,
+        seed=args.seed,
     )
+    # Before listening: an app that does not import is a usage error, not a half-started server.
+    hook = configure_webhook(emulator, args.webhook, args.webhook_secret) if args.webhook else None
     try:
         await emulator.start()
     except OSError as exc:
@@ -135,12 +341,173 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # The ready line stays first and unchanged: scripts wait for it, then read on if they care.
     print(f"AgentPhone emulator ready at {emulator.base_url}  api key: {emulator.api_key}", flush=True)
+    if clock is not None:
+        print(
+            f"clock: virtual, at {iso(clock.now())}; it moves only when told "
+            "(agentphone-emulator trigger advance SECONDS)",
+            flush=True,
+        )
+    if hook is not None:
+        print(f"webhook: {hook.url}  secret: {hook.secret}", flush=True)
     try:
         await stop.wait()
     finally:
         await emulator.stop()
         print("AgentPhone emulator stopped", file=sys.stderr, flush=True)
+
+
+# -- trigger -----------------------------------------------------------------------------------------
+
+
+def _emulator_url(flag: str | None) -> str:
+    url = (flag or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
+    if not _is_http_url(url):
+        raise UsageError(f"the emulator URL must look like {DEFAULT_URL}, got {url!r}")
+    return url
+
+
+def _error_detail(raw: bytes) -> str | None:
+    """The ``detail`` of an error answer on one line (a 422's list reads ``field: message; ...``);
+    None when the answer has none, as another server's HTML error page has not."""
+    try:
+        detail = json.loads(raw)["detail"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if not isinstance(item, dict):
+                parts.append(str(item))
+                continue
+            loc = [str(p) for p in item.get("loc", [])]
+            where = ".".join(loc[1:] if loc[:1] == ["body"] and len(loc) > 1 else loc)
+            parts.append(f"{where}: {item.get('msg', '')}" if where else str(item.get("msg", "")))
+        return _one_line("; ".join(parts))
+    return _one_line(str(detail))
+
+
+def _unreachable_reason(reason: object) -> str:
+    if isinstance(reason, OSError):
+        return reason.strerror or str(reason) or type(reason).__name__
+    return str(reason) or type(reason).__name__
+
+
+def call_control_plane(base_url: str, api_key: str, method: str, path: str, body: Any) -> Any:
+    """One JSON request to the control plane; errors become :class:`UsageError` (unreachable,
+    not an emulator) or :class:`RefusedError` (the emulator said no)."""
+    request = urllib.request.Request(
+        base_url + path,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={
+            "Authorization": f"Bearer {api_key}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": f"agentphone-emulator-cli/{__version__}",
+        },
+    )
+    try:
+        with _OPENER.open(request, timeout=TRIGGER_TIMEOUT_SECONDS) as response:
+            raw: bytes = response.read()
+    except urllib.error.HTTPError as exc:  # before URLError: it is one
+        detail = _error_detail(exc.read())
+        if detail is None:
+            raise RefusedError(
+                f"HTTP {exc.code} {exc.reason} from {base_url}, which does not answer like an "
+                "AgentPhone emulator"
+            ) from None
+        raise RefusedError(f"HTTP {exc.code}: {detail}") from None
+    except urllib.error.URLError as exc:
+        raise UsageError(
+            f"cannot reach the emulator at {base_url}: {_unreachable_reason(exc.reason)}"
+        ) from None
+    except (OSError, http.client.HTTPException) as exc:  # reset, timeout, or not speaking HTTP
+        raise UsageError(f"cannot reach the emulator at {base_url}: {_unreachable_reason(exc)}") from None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise UsageError(f"{base_url} did not answer like an AgentPhone emulator (not JSON)") from None
+
+
+def _request_for(args: argparse.Namespace) -> tuple[str, str, Any]:
+    """Method, path and JSON body of the control-plane call behind ``args.event``."""
+    if args.event == "sms":
+        body = {"from": args.from_, "to": args.to, "body": args.body, "mediaUrls": args.media}
+        return "POST", f"{CONTROL_PREFIX}/sms", body
+    if args.event == "reaction":
+        reaction: dict[str, str] = {"messageId": args.message_id, "reaction": args.reaction}
+        if args.from_ is not None:
+            reaction["from"] = args.from_
+        return "POST", f"{CONTROL_PREFIX}/reactions", reaction
+    if args.event == "advance":
+        return "POST", f"{CONTROL_PREFIX}/clock/advance", {"seconds": args.seconds}
+    if args.event == "fast-forward":
+        limit = {} if args.limit is None else {"limitSeconds": args.limit}
+        return "POST", f"{CONTROL_PREFIX}/clock/fast-forward", limit
+    raise AssertionError(f"unknown event {args.event!r}")  # argparse only lets the four above through
+
+
+def _milliseconds(value: float) -> str:
+    return f"{value:.1f} ms" if value < 10 else f"{value:.0f} ms"
+
+
+def describe_delivery(delivery: dict[str, Any] | None) -> str:
+    """What the webhook did with the event's first attempt, in words."""
+    if delivery is None:
+        return "no webhook configured"
+    target = delivery.get("url") or "the webhook"
+    attempts: list[dict[str, Any]] = delivery.get("attempts") or []
+    if not attempts:
+        return f"delivery to {target} {delivery.get('status', 'pending')}"
+    last = attempts[-1]
+    if delivery.get("status") == "success":
+        return f"delivered to {target} (HTTP {last['httpStatus']}, {_milliseconds(last['durationMs'])})"
+    why = last.get("errorMessage") or f"HTTP {last.get('httpStatus')}"
+    if delivery.get("nextRetryAt"):
+        return f"delivery to {target} failed: {why}, retry at {delivery['nextRetryAt']}"
+    return f"delivery to {target} failed: {why}, not retried"
+
+
+def _describe_clock(verb: str, answer: dict[str, Any]) -> str:
+    seconds = answer.get("advancedSeconds") or 0
+    due = answer.get("nextDue")
+    after = f"next event due at {due}" if due else "nothing scheduled"
+    return f"clock {verb} {seconds:g}s to {answer['now']}; {after}"
+
+
+def summarize(event: str, answer: dict[str, Any]) -> str:
+    if event == "sms":
+        message = answer["message"]
+        return (
+            f"sms {message['id']} {message['from']} -> {message['to']}: "
+            f"{describe_delivery(answer.get('delivery'))}"
+        )
+    if event == "reaction":
+        return (
+            f"reaction {answer['reactionType']} from {answer['fromNumber']} on {answer['messageId']}: "
+            f"{describe_delivery(answer.get('delivery'))}"
+        )
+    return _describe_clock("advanced" if event == "advance" else "fast-forwarded", answer)
+
+
+def trigger(args: argparse.Namespace) -> None:
+    base_url = _emulator_url(args.url)
+    api_key = args.api_key or os.environ.get(API_KEY_ENV)
+    if not api_key:
+        raise UsageError(
+            f"no API key: pass --api-key or set ${API_KEY_ENV} (serve prints its key on the ready line)"
+        )
+    method, path, body = _request_for(args)
+    answer = call_control_plane(base_url, api_key, method, path, body)
+    if args.json:
+        print(json.dumps(answer, indent=2))
+        return
+    try:
+        print(summarize(args.event, answer))
+    except (KeyError, TypeError, AttributeError):
+        raise UsageError(f"{base_url} did not answer like an AgentPhone emulator") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -153,6 +520,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
             asyncio.run(serve(args))
+        elif args.command == "trigger":
+            trigger(args)
         elif args.command == "demo":
             from .demo import run_demo
 
@@ -160,6 +529,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"agentphone-emulator: error: {exc}", file=sys.stderr)
         return 2
+    except RefusedError as exc:
+        print(f"agentphone-emulator: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return 0

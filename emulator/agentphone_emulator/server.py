@@ -212,7 +212,13 @@ class Emulator:
         return self.call_soon(self.state.snapshot)
 
     def restore(self, snapshot: StateSnapshot) -> None:
-        self.call_soon(lambda: self.state.restore(snapshot))
+        """Bring back a snapshot, including the webhook retries it was waiting for."""
+
+        def do_restore() -> None:
+            self.state.restore(snapshot)
+            self.platform.dispatcher.reschedule()
+
+        self.call_soon(do_restore)
 
     def account(self, api_key: str | None = None) -> Account:
         """The account behind ``api_key`` (default: the first key's)."""

@@ -245,7 +245,7 @@ async def restore_snapshot(ctx: Ctx, *, snapshot_id: str) -> SnapshotOut:
     snapshot = ctx.platform.snapshots.get(snapshot_id)
     if snapshot is None:
         raise not_found("Snapshot")
-    ctx.state.restore(snapshot)
+    ctx.runtime.restore(snapshot)
     return SnapshotOut(id=snapshot_id)
 
 

@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..clock import Clock, Timer
@@ -255,9 +255,20 @@ class Dispatcher:
 
     # -- retries -----------------------------------------------------------------------------------
 
+    def reschedule(self) -> None:
+        """After ``restore()``: exactly the retries the restored state is waiting for."""
+        self.reset()
+        for account in self.state.accounts.values():
+            for record in account.deliveries.values():
+                if record.status == "pending" and record.next_retry_at is not None:
+                    self._schedule_at(account, record, record.next_retry_at)
+
     def _schedule_retry(self, account: Account, record: DeliveryRecord) -> None:
         delay = RETRY_DELAYS_SECONDS[record.attempt_count - 1]
         record.next_retry_at = self.state.now() + timedelta(seconds=delay)
+        self._schedule_at(account, record, record.next_retry_at)
+
+    def _schedule_at(self, account: Account, record: DeliveryRecord, due: datetime) -> None:
         generation = self._generation
         account_id, delivery_id = account.id, record.id
 
@@ -272,7 +283,7 @@ class Dispatcher:
                 return
             await self.retry_now(owner, current)
 
-        self._retries[record.id] = self.clock.call_at(record.next_retry_at, retry)
+        self._retries[record.id] = self.clock.call_at(due, retry)
 
     def _abandon(self, record: DeliveryRecord, reason: str) -> None:
         record.status = "failed"
