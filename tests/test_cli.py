@@ -2,27 +2,47 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import textwrap
+import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import requests
+from agentphone import AgentPhone, verify_webhook
 
 CLI = [sys.executable, "-m", "agentphone_emulator"]
+# The installed console script: unlike `python -m`, it does not put the working directory on sys.path.
+SCRIPT = str(Path(sys.executable).parent / "agentphone-emulator")
+URL_ENV = "AGENTPHONE_EMULATOR_URL"
+KEY_ENV = "AGENTPHONE_EMULATOR_API_KEY"
+KEY = "sk_test_trigger"
+TEXTER = "+14155550100"
 
 
 @contextmanager
-def serving(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def serving(
+    *args: str,
+    env: dict[str, str] | None = None,
+    command: Sequence[str] = CLI,
+    cwd: Path | None = None,
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
     proc = subprocess.Popen(
-        [*CLI, "serve", "--port", "0", *args],
+        [*command, "serve", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
     try:
         assert proc.stdout is not None
@@ -102,3 +122,310 @@ def test_demo_runs_the_sdk_tour() -> None:
 def test_no_command_prints_help_and_exits_2() -> None:
     result = subprocess.run(CLI, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "serve" in result.stdout
+
+
+# -- serve --virtual-clock / --webhook, and trigger ------------------------------------------------
+
+
+def base_url(ready: str) -> str:
+    return ready.split("ready at ", 1)[1].split()[0]
+
+
+def next_line(proc: subprocess.Popen[str]) -> str:
+    assert proc.stdout is not None
+    return proc.stdout.readline().rstrip("\n")
+
+
+def trigger(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``trigger`` with only the emulator settings given here (none leak in from the outside)."""
+    clean = {k: v for k, v in os.environ.items() if k not in (URL_ENV, KEY_ENV)}
+    return subprocess.run(
+        [*CLI, "trigger", *args], capture_output=True, text=True, timeout=60, env={**clean, **(env or {})}
+    )
+
+
+def buy_number(url: str, api_key: str, kind: str = "sms") -> str:
+    with AgentPhone(api_key=api_key, base_url=url) as sdk:
+        agent = sdk.agents.create(name="Trigger test")
+        return str(sdk.numbers.buy(agent_id=agent.id, type=kind).phone_number)
+
+
+def emulator_clock(url: str) -> dict[str, object]:
+    resp = requests.get(url + "/__emulator/clock", headers={"Authorization": f"Bearer {KEY}"}, timeout=5)
+    assert resp.status_code == 200
+    clock: dict[str, object] = resp.json()
+    return clock
+
+
+def moment(text: object) -> datetime:
+    assert isinstance(text, str)
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port  # nothing listens once the socket is closed
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@contextmanager
+def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    """A loopback HTTP server that records every request (lower-cased headers, raw body), answers 200."""
+    seen: list[tuple[dict[str, str], bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            seen.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_trigger_sms_reaches_the_webhook_signed_and_advance_moves_the_virtual_clock() -> None:
+    secret = "whsec_cli_pinned"
+    with (
+        receiver() as (hook, seen),
+        serving(
+            "--api-key",
+            KEY,
+            "--virtual-clock",
+            "2026-03-10T15:00:00Z",
+            "--webhook",
+            hook,
+            "--webhook-secret",
+            secret,
+        ) as (proc, ready),
+    ):
+        url = base_url(ready)
+        assert ready.rstrip().endswith(f"api key: {KEY}")
+        assert next_line(proc).startswith("clock: virtual, at 2026-03-10T15:00:00.000Z")
+        assert next_line(proc) == f"webhook: {hook}  secret: {secret}"
+        number = buy_number(url, KEY)
+
+        # Connection flags before the event work as well as after it.
+        sent = trigger(
+            "--url", url, "--api-key", KEY, "sms", "--from", TEXTER, "--to", number, "--body", "hello"
+        )
+        assert sent.returncode == 0, sent.stderr
+        summary = sent.stdout.strip()
+        assert re.fullmatch(
+            rf"sms (msg_\w+) \{TEXTER} -> \{number}: delivered to {re.escape(hook)} \(HTTP 200, [\d.]+ ms\)",
+            summary,
+        ), summary
+        assert len(seen) == 1
+        headers, body = seen[0]
+        verify_webhook(body, headers["x-webhook-signature"], secret, headers["x-webhook-timestamp"])
+        event = json.loads(body)
+        assert event["event"] == "agent.message"
+        assert (event["data"]["message"], event["data"]["from"], event["data"]["to"]) == (
+            "hello",
+            TEXTER,
+            number,
+        )
+        assert event["data"]["messageId"] == summary.split()[1]
+        assert event["timestamp"].startswith("2026-03-10T15:00:00")  # the virtual clock's time
+
+        before = emulator_clock(url)
+        moved = trigger("advance", "60", env={URL_ENV: url, KEY_ENV: KEY})  # both from the environment
+        assert moved.returncode == 0, moved.stderr
+        after = emulator_clock(url)
+        assert after["virtual"] is True
+        assert moment(after["now"]) - moment(before["now"]) == timedelta(seconds=60)
+        assert moved.stdout.strip() == f"clock advanced 60s to {after['now']}; nothing scheduled"
+
+
+def test_trigger_reports_a_failing_webhook_fast_forwards_its_retries_and_notes_no_webhook() -> None:
+    port = closed_port()
+    hook = f"http://127.0.0.1:{port}/hook"
+    with serving("--api-key", KEY, "--virtual-clock", "--webhook", hook) as (proc, ready):
+        url = base_url(ready)
+        clock_line = next_line(proc)
+        assert clock_line.startswith("clock: virtual, at ")
+        start = moment(clock_line.split()[3].rstrip(";"))
+        assert start.microsecond == 0 and abs(datetime.now(UTC) - start) < timedelta(minutes=1)
+        webhook_line = next_line(proc)
+        assert re.fullmatch(rf"webhook: {re.escape(hook)}  secret: whsec_\w+", webhook_line), webhook_line
+        number = buy_number(url, KEY)
+        args = ("--url", url, "--api-key", KEY)
+
+        failing = trigger("sms", *args, "--from", TEXTER, "--to", number, "--body", "anyone?")
+        assert failing.returncode == 0, failing.stderr  # the text was sent; the webhook failed
+        assert f": delivery to {hook} failed: Connection failed" in failing.stdout
+        retry_at = failing.stdout.strip().rsplit("retry at ", 1)[1]
+        # The first retry is 5 minutes after the attempt (plus the milliseconds the attempt took).
+        assert timedelta(minutes=5) <= moment(retry_at) - start < timedelta(minutes=5, seconds=1)
+
+        forwarded = trigger("fast-forward", *args, "--json")
+        assert forwarded.returncode == 0, forwarded.stderr
+        answer = json.loads(forwarded.stdout)
+        assert answer["virtual"] is True and answer["nextDue"] is None and answer["advancedSeconds"] > 3600
+        deliveries = requests.get(
+            url + "/__emulator/deliveries", headers={"Authorization": f"Bearer {KEY}"}, timeout=5
+        ).json()
+        assert [(d["status"], d["attemptCount"] > 1) for d in deliveries] == [("failed", True)]
+
+        # Reactions exist only on iMessage: the emulator's 400 comes back as one line, exit 1.
+        message_id = failing.stdout.split()[1]
+        refused = trigger("reaction", *args, "--message-id", message_id, "--reaction", "love")
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert one_error_line(refused).startswith(
+            "agentphone-emulator: error: HTTP 400: Reactions exist only"
+        )
+
+        deleted = requests.delete(url + "/v1/webhooks", headers={"Authorization": f"Bearer {KEY}"}, timeout=5)
+        assert deleted.status_code == 200
+        quiet = trigger("sms", *args, "--from", TEXTER, "--to", number, "--body", "hello?")
+        assert quiet.returncode == 0 and quiet.stdout.strip().endswith(f"{number}: no webhook configured")
+
+
+def test_webhook_app_reference_imports_from_the_working_directory_and_gets_sms_and_reactions(
+    tmp_path: Path,
+) -> None:
+    assert Path(SCRIPT).exists(), "install the package (pip install -e '.[dev]') for its console script"
+    (tmp_path / "cli_test_hook.py").write_text(
+        textwrap.dedent(
+            """
+            import json
+            from pathlib import Path
+
+            SEEN = Path(__file__).with_name("seen.jsonl")
+
+            def app(environ, start_response):
+                body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                record = {
+                    "path": environ["PATH_INFO"],
+                    "signature": environ.get("HTTP_X_WEBHOOK_SIGNATURE"),
+                    "timestamp": environ.get("HTTP_X_WEBHOOK_TIMESTAMP"),
+                    "body": body.decode(),
+                }
+                with SEEN.open("a") as seen:
+                    seen.write(json.dumps(record) + "\\n")
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [b"ok"]
+            """
+        )
+    )
+    target = "cli_test_hook:app/agentphone"
+    with serving("--api-key", KEY, "--webhook", target, command=[SCRIPT], cwd=tmp_path) as (proc, ready):
+        assert "ready at" in ready, proc.stderr.read() if proc.stderr else ""
+        url = base_url(ready)
+        match = re.fullmatch(rf"webhook: {re.escape(target)}  secret: (whsec_\w+)", next_line(proc))
+        assert match is not None
+        secret = match[1]
+        number = buy_number(url, KEY, kind="imessage")
+        env = {URL_ENV: url, KEY_ENV: KEY}
+
+        sent = trigger("sms", "--from", TEXTER, "--to", number, "--body", "hi there", env=env)
+        assert sent.returncode == 0, sent.stderr
+        assert re.search(rf": delivered to {re.escape(target)} \(HTTP 200, [\d.]+ ms\)$", sent.stdout.strip())
+        message_id = sent.stdout.split()[1]
+        reacted = trigger("reaction", "--message-id", message_id, "--reaction", "love", env=env)
+        assert reacted.returncode == 0, reacted.stderr
+        assert reacted.stdout.startswith(
+            f"reaction love from {TEXTER} on {message_id}: delivered to {target}"
+        )
+
+    records = [json.loads(line) for line in (tmp_path / "seen.jsonl").read_text().splitlines()]
+    assert [json.loads(r["body"])["event"] for r in records] == ["agent.message", "agent.reaction"]
+    for record in records:
+        assert record["path"] == "/agentphone"
+        verify_webhook(record["body"], record["signature"], secret, record["timestamp"])
+
+
+def test_trigger_refusals_exit_1_with_the_emulators_detail() -> None:
+    with serving("--api-key", KEY) as (_proc, ready):
+        url = base_url(ready)
+        wrong_key = trigger("advance", "60", "--url", url, "--api-key", "sk_test_wrong")
+        assert wrong_key.returncode == 1 and wrong_key.stdout == ""
+        assert one_error_line(wrong_key) == "agentphone-emulator: error: HTTP 401: Invalid API key"
+
+        real_clock = trigger("fast-forward", "--url", url, "--api-key", KEY)
+        assert real_clock.returncode == 1
+        assert one_error_line(real_clock).startswith(
+            "agentphone-emulator: error: HTTP 400: The emulator runs on"
+        )
+        assert "--virtual-clock" in real_clock.stderr
+
+        number = buy_number(url, KEY)
+        empty = trigger("sms", "--url", url, "--api-key", KEY, "--from", TEXTER, "--to", number)
+        assert empty.returncode == 1
+        assert (
+            one_error_line(empty)
+            == "agentphone-emulator: error: HTTP 422: body: A text needs a body or media"
+        )
+
+
+def test_trigger_that_cannot_reach_an_emulator_exits_2_in_one_line() -> None:
+    port = closed_port()
+    result = trigger("advance", "60", "--url", f"http://127.0.0.1:{port}", "--api-key", KEY)
+    assert result.returncode == 2 and result.stdout == ""
+    assert one_error_line(result).startswith(
+        f"agentphone-emulator: error: cannot reach the emulator at http://127.0.0.1:{port}: "
+    )
+    with receiver() as (hook, _seen):  # something that answers 200 "ok", not an emulator
+        other = hook.rsplit("/", 1)[0]
+        result = trigger("advance", "60", "--url", other, "--api-key", KEY)
+    assert result.returncode == 2
+    assert one_error_line(result) == (
+        f"agentphone-emulator: error: {other} did not answer like an AgentPhone emulator (not JSON)"
+    )
+
+
+def test_trigger_usage_mistakes_exit_2() -> None:
+    no_key = trigger("advance", "60")
+    assert no_key.returncode == 2
+    assert "--api-key" in one_error_line(no_key) and KEY_ENV in no_key.stderr
+    bad_url = trigger("advance", "60", "--url", "localhost:8787", "--api-key", KEY)
+    assert bad_url.returncode == 2
+    assert one_error_line(bad_url).endswith("got 'localhost:8787'")
+    for args in (["advance", "soon"], ["advance", "-5"], ["sms", "--to", "+14155550123"], []):
+        result = trigger(*args, "--api-key", KEY) if args else trigger()
+        assert result.returncode == 2, args
+        assert "Traceback" not in result.stderr and "error:" in result.stderr
+
+
+def test_serve_webhook_and_clock_mistakes_exit_2_in_one_line() -> None:
+    cases = {
+        ("--webhook", "nosuchmodule:app"): "--webhook nosuchmodule:app: cannot import 'nosuchmodule'",
+        ("--webhook", "json:nope"): "module 'json' has no attribute 'nope'",
+        ("--webhook-secret", "whsec_x"): "--webhook-secret needs --webhook",
+        ("--webhook", "localhost:8000/hook"): "did you mean http://localhost:8000/hook?",
+    }
+    for args, expected in cases.items():
+        result = subprocess.run(
+            [*CLI, "serve", "--port", "0", *args], capture_output=True, text=True, timeout=30
+        )
+        assert result.returncode == 2, args
+        line = one_error_line(result)
+        assert line.startswith("agentphone-emulator: error: ") and expected in line, line
+        assert result.stdout == ""  # nothing was served: no ready line
+    bad_start = subprocess.run(
+        [*CLI, "serve", "--port", "0", "--virtual-clock", "yesterday"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert bad_start.returncode == 2 and "Traceback" not in bad_start.stderr
+    assert "argument --virtual-clock: expected an ISO-8601 time" in bad_start.stderr

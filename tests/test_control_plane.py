@@ -118,6 +118,11 @@ def test_point_the_webhook_at_an_in_process_app_with_a_pinned_secret(
 
     bad = control.post("/webhook", {"target": "tests.no_such_module:app"})
     assert bad.status_code == 400 and "cannot import" in bad.json()["detail"]
+    for not_a_url in ["notaurl", "ftp://example.com/hook"]:
+        refused = control.post("/webhook", {"target": not_a_url})
+        assert refused.status_code == 422, not_a_url
+        assert refused.json()["detail"][0]["loc"] == ["body", "target"]
+        assert "http(s) URL" in refused.json()["detail"][0]["msg"]
 
 
 def test_react_reset_and_snapshots(

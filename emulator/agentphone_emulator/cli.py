@@ -291,9 +291,10 @@ def configure_webhook(emulator: Emulator, target: str, secret: str | None) -> We
     else:
         # Anything else is stored as a URL and would only fail at the first delivery; say so now.
         if not _is_http_url(target):
+            hint = f" (did you mean http://{target}?)" if "://" not in target else ""
             raise UsageError(
                 f"--webhook expects an http(s) URL or an app reference such as "
-                f"'myagent.server:app/webhook', got {target!r}"
+                f"'myagent.server:app/webhook', got {target!r}{hint}"
             )
     try:
         return emulator.set_webhook(target, secret=secret)

@@ -28,6 +28,7 @@ from .clock import Clock, RealClock, VirtualClock
 from .engine.platform import Platform
 from .engine.sms import Reacted, Received
 from .engine.targets import is_app_reference
+from .models.webhooks import check_webhook_target
 from .settings import AccountSettings
 from .store import webhooks as webhook_store
 from .store.account import Account, EmulatorState, StateSnapshot
@@ -301,6 +302,8 @@ class Emulator:
         def do_set() -> WebhookRecord:
             if is_app_reference(target):
                 self.platform.targets.resolve(target)  # import now: a typo fails here, not at delivery
+            else:
+                check_webhook_target(target)
             account = self.account(api_key)
             hook = webhook_store.set_webhook(
                 self.state, account, agent_id, url=target, context_limit=context_limit, timeout=timeout

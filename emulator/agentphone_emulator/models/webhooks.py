@@ -16,6 +16,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ..errors import validation_error
 from .base import CamelModel, Timestamp
 
 _HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
@@ -33,6 +34,22 @@ def _http_url(value: str) -> str:
 
 
 WebhookUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+def check_webhook_target(url: str) -> None:
+    """A 422 (``loc: [body, target]``) unless ``url`` is an http(s) URL the API would accept."""
+    try:
+        _HTTP_URL.validate_python(url)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise validation_error(
+            ["body", "target"],
+            f"{first['msg']}: expected an http(s) URL or an app reference such as myagent.server:app/webhook",
+            url,
+            type_=first["type"],
+        ) from None
+
+
 Channel = Literal["sms", "imessage", "mms", "whatsapp", "rcs"]
 
 
