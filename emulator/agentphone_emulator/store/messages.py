@@ -225,6 +225,15 @@ def recent_history(account: Account, conversation_id: str, limit: int) -> list[d
     conversation = account.conversations.get(conversation_id)
     if conversation is None or limit <= 0:
         return []
+    # Walk back from the newest and stop at ``limit``: a long thread must not cost every text
+    # the whole history (bench/webhook_bench.py measured it growing with the conversation).
+    newest_first: list[MessageRecord] = []
+    for message_id in reversed(conversation.message_ids):
+        message = account.messages.get(message_id)
+        if message is not None:
+            newest_first.append(message)
+            if len(newest_first) == limit:
+                break
     return [
         {
             "content": m.body,
@@ -233,7 +242,7 @@ def recent_history(account: Account, conversation_id: str, limit: int) -> list[d
             "at": iso(m.created_at),
             "messageId": m.id,
         }
-        for m in conversation_messages(account, conversation)[-limit:]
+        for m in reversed(newest_first)
     ]
 
 
