@@ -34,6 +34,7 @@ class Timer:
     callback: Callback
     cancelled: bool = False
     _handle: asyncio.TimerHandle | None = field(default=None, repr=False)
+    _abandon: asyncio.Future[None] | None = field(default=None, repr=False)  # a sleeper's wake-up
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -122,6 +123,8 @@ class VirtualClock:
         self._now = self._start
         for _, _, timer in self._queue:
             timer.cancel()
+            if timer._abandon is not None and not timer._abandon.done():
+                timer._abandon.cancel()  # whoever slept across a reset is cancelled, not stranded
         self._queue.clear()
 
     def call_at(self, due: datetime, callback: Callback) -> Timer:
@@ -130,6 +133,8 @@ class VirtualClock:
         return timer
 
     async def sleep(self, seconds: float) -> None:
+        """Wait until the clock is driven past ``now + seconds``. The sleeper resumes at its own
+        due time (``run_until`` lets it run before moving on); ``rewind`` cancels it."""
         woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         async def wake() -> None:
@@ -137,6 +142,7 @@ class VirtualClock:
                 woken.set_result(None)
 
         timer = self.call_at(self._now + timedelta(seconds=max(0.0, seconds)), wake)
+        timer._abandon = woken  # a rewind cancels the sleeper instead of stranding it
         try:
             await woken
         finally:
@@ -163,6 +169,9 @@ class VirtualClock:
             self._now = max(self._now, due)
             await _run_logged(timer)
             ran += 1
+            # Let what the callback woke (a sleeper) run now, at this instant, before time moves
+            # on: a loop sleeping 10 s ticks six times in advance(60), as on a real clock.
+            await asyncio.sleep(0)
         self._now = max(self._now, moment)
         return ran
 

@@ -33,7 +33,7 @@ from ..store.account import Account, EmulatorState
 from ..store.findings import Finding, FindingCode, clip
 from ..store.records import DeliveryAttempt, DeliveryRecord, WebhookRecord
 from .signing import signed_headers
-from .targets import TargetError, TargetRequest, Targets
+from .targets import AppFailure, TargetError, TargetRequest, Targets
 
 log = logging.getLogger("agentphone_emulator.delivery")
 
@@ -81,9 +81,11 @@ class Outcome:
 
     @property
     def retryable(self) -> bool:
-        return self.failure in (FindingCode.WEBHOOK_TIMEOUT, FindingCode.WEBHOOK_UNREACHABLE) or (
-            self.status is not None and self.status >= 500
-        )
+        return self.failure in (
+            FindingCode.WEBHOOK_TIMEOUT,
+            FindingCode.WEBHOOK_UNREACHABLE,
+            FindingCode.WEBHOOK_APP_EXCEPTION,
+        ) or (self.status is not None and self.status >= 500)
 
 
 class Dispatcher:
@@ -241,14 +243,16 @@ class Dispatcher:
             async with asyncio.timeout(webhook.timeout):
                 async with target.send(TargetRequest(webhook.url, payload, headers)) as response:
                     status = response.status
-                    app_error = response.app_error
                     body = await response.read(MAX_RESPONSE_BYTES)
+                    app_error = response.app_error
         except TimeoutError:
             failure, error = FindingCode.WEBHOOK_TIMEOUT, f"Timed out after {webhook.timeout}s"
+        except AppFailure as exc:
+            failure, error, app_error = FindingCode.WEBHOOK_APP_EXCEPTION, str(exc), exc.traceback
         except TargetError as exc:
             failure, error = FindingCode.WEBHOOK_UNREACHABLE, f"Connection failed: {exc}"
         duration_ms = (time.perf_counter() - started) * 1000
-        if status is not None and not 200 <= status < 300:
+        if failure is None and status is not None and not 200 <= status < 300:
             failure = FindingCode.WEBHOOK_APP_EXCEPTION if app_error else FindingCode.WEBHOOK_HTTP_ERROR
             error = f"HTTP {status}"
         return Outcome(status, body, error, failure, app_error, duration_ms)
@@ -299,7 +303,10 @@ class Dispatcher:
             message = f"{where}: {outcome.error}"
         elif outcome.failure is FindingCode.WEBHOOK_APP_EXCEPTION:
             last_line = (outcome.app_error or "").strip().splitlines()[-1:] or ["an exception"]
-            message = f"{where}: the app raised {last_line[0]} (answered 500)"
+            how = (
+                "answered 500" if outcome.status == 500 and outcome.error == "HTTP 500" else "body cut short"
+            )
+            message = f"{where}: the app raised {last_line[0]} ({how})"
         else:
             retried = " (retried)" if outcome.retryable else " (4xx: not retried)"
             message = f"{where}: answered HTTP {outcome.status}, expected 2xx{retried}"

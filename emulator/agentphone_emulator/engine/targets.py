@@ -38,6 +38,22 @@ class TargetError(Exception):
     """The request never got a response: connection refused, DNS failure, app not importable."""
 
 
+class AppFailure(TargetError):
+    """An in-process app raised after it had started its response (the body is cut short)."""
+
+    def __init__(self, description: str, traceback_text: str) -> None:
+        last = traceback_text.strip().splitlines()[-1:] or ["an exception"]
+        super().__init__(f"{description} raised {last[0]} after starting its response")
+        self.traceback = traceback_text
+
+
+@dataclass(frozen=True, slots=True)
+class _Broken:
+    """Put in a body queue instead of a chunk: the app failed mid-body."""
+
+    failure: AppFailure
+
+
 @dataclass(slots=True)
 class TargetRequest:
     url: str
@@ -53,7 +69,13 @@ class TargetResponse:
     status: int
     headers: CIMultiDictProxy[str]
     chunks: AsyncIterator[bytes]
-    app_error: str | None = None  # an in-process app's exception, traceback included
+    app_errors: list[str] = field(default_factory=list)  # may grow after the head: read it last
+
+    @property
+    def app_error(self) -> str | None:
+        """An in-process app's exception, traceback included (Starlette, for one, answers 500 and
+        then re-raises, so this can appear once the body is read)."""
+        return self.app_errors[0] if self.app_errors else None
 
     async def read(self, limit: int) -> bytes:
         """The body, up to ``limit`` bytes (the rest is not read)."""
@@ -147,7 +169,7 @@ def _where(url: str) -> _Where:
 # -- ASGI -------------------------------------------------------------------------------------------
 
 
-def _scope(request: TargetRequest) -> dict[str, Any]:
+def _scope(request: TargetRequest, state: dict[str, Any]) -> dict[str, Any]:
     where = _where(request.url)
     return {
         "type": "http",
@@ -163,7 +185,7 @@ def _scope(request: TargetRequest) -> dict[str, Any]:
         + [(b"host", where.host.encode()), (b"content-length", str(len(request.body)).encode())],
         "client": ("127.0.0.1", 0),
         "server": (where.host, where.port),
-        "state": {},
+        "state": dict(state),  # ASGI: a shallow copy of what the lifespan put in its namespace
     }
 
 
@@ -182,9 +204,13 @@ class AsgiTarget:
         self.description = description
         self._started: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._state: dict[str, Any] = {}  # the lifespan's namespace (FastAPI: what the lifespan yields)
+        self._lifespan: asyncio.Task[None] | None = None
+        self._lifespan_inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._shut_down = asyncio.Event()
 
     async def _startup(self) -> None:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        queue = self._lifespan_inbox
         await queue.put({"type": "lifespan.startup"})
         done = asyncio.get_running_loop().create_future()
 
@@ -194,10 +220,14 @@ class AsgiTarget:
         async def send(message: dict[str, Any]) -> None:
             if message["type"].startswith("lifespan.startup") and not done.done():
                 done.set_result(message)
+            elif message["type"].startswith("lifespan.shutdown"):
+                self._shut_down.set()
 
         async def run() -> None:
             try:
-                await self.app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+                await self.app(
+                    {"type": "lifespan", "asgi": {"version": "3.0"}, "state": self._state}, receive, send
+                )
             except Exception:
                 pass  # an app that does not speak lifespan raises here; that is allowed
             finally:
@@ -205,7 +235,7 @@ class AsgiTarget:
                     done.set_result({"type": "lifespan.startup.complete"})
 
         task = asyncio.get_running_loop().create_task(run())
-        self._background.add(task)  # stays alive (waiting for shutdown) for the app's lifetime
+        self._lifespan = task  # stays alive, waiting for lifespan.shutdown, for the app's lifetime
         message = await done
         if message["type"] == "lifespan.startup.failed":
             raise TargetError(f"{self.description}: lifespan startup failed: {message.get('message', '')}")
@@ -217,7 +247,7 @@ class AsgiTarget:
         await asyncio.shield(self._started)
         loop = asyncio.get_running_loop()
         head: asyncio.Future[tuple[int, list[tuple[bytes, bytes]]]] = loop.create_future()
-        body: asyncio.Queue[bytes | None] = asyncio.Queue()
+        body: asyncio.Queue[bytes | _Broken | None] = asyncio.Queue()
         finished = asyncio.Event()
         delivered = False
         complete = False  # the app sent its last body chunk
@@ -245,10 +275,14 @@ class AsgiTarget:
 
         async def run() -> None:
             try:
-                await self.app(_scope(request), receive, send)
+                await self.app(_scope(request, self._state), receive, send)
             except Exception as exc:
-                error.append(_error_text(exc))
-                if not head.done():
+                if complete:  # answered in full, then raised (Starlette re-raises after its 500)
+                    error.append(_error_text(exc))
+                elif head.done():  # the head went out: the body is cut short
+                    await body.put(_Broken(AppFailure(self.description, _error_text(exc))))
+                else:
+                    error.append(_error_text(exc))
                     head.set_result((500, [(b"content-type", b"text/plain")]))
                     await body.put(_INTERNAL_ERROR)
             await body.put(None)  # an app that returns without finishing its body ends it
@@ -261,7 +295,7 @@ class AsgiTarget:
                 status=status,
                 headers=CIMultiDictProxy(headers),
                 chunks=_queue_chunks(body),
-                app_error=_first(error),
+                app_errors=error,
             )
         finally:
             finished.set()
@@ -276,14 +310,22 @@ class AsgiTarget:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        if self._lifespan is not None and not self._lifespan.done():
+            # Run the code after the lifespan's yield (closing pools, flushing), as a server does.
+            await self._lifespan_inbox.put({"type": "lifespan.shutdown"})
+            try:
+                async with asyncio.timeout(5):
+                    await self._shut_down.wait()
+            except TimeoutError:
+                pass
+            self._lifespan.cancel()
+            await asyncio.gather(self._lifespan, return_exceptions=True)
 
 
-def _first(items: list[str]) -> str | None:
-    return items[0] if items else None
-
-
-async def _queue_chunks(queue: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
+async def _queue_chunks(queue: asyncio.Queue[bytes | _Broken | None]) -> AsyncIterator[bytes]:
     while (chunk := await queue.get()) is not None:
+        if isinstance(chunk, _Broken):
+            raise chunk.failure
         yield chunk
 
 
@@ -394,7 +436,7 @@ class WsgiTarget:
                 status=500,
                 headers=CIMultiDictProxy(CIMultiDict({"Content-Type": "text/plain"})),
                 chunks=_single(_INTERNAL_ERROR),
-                app_error=error or "the WSGI app never called start_response",
+                app_errors=[error or "the WSGI app never called start_response"],
             )
             return
 
@@ -403,7 +445,13 @@ class WsgiTarget:
                 if chunk:
                     yield chunk
             exchange.written.clear()
-            while (step := await loop.run_in_executor(_WSGI_THREADS, exchange.step)) is not None:
+            while True:
+                try:
+                    step = await loop.run_in_executor(_WSGI_THREADS, exchange.step)
+                except Exception as exc:  # the head went out: the body is cut short
+                    raise AppFailure(self.description, _error_text(exc)) from None
+                if step is None:
+                    break
                 if exchange.written:
                     yield b"".join(exchange.written)
                     exchange.written.clear()
@@ -439,7 +487,7 @@ class _CapturingWriter:
 
     def __init__(self) -> None:
         self.head: asyncio.Future[tuple[int, CIMultiDict[str]]] = asyncio.get_running_loop().create_future()
-        self.body: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.body: asyncio.Queue[bytes | _Broken | None] = asyncio.Queue()
 
     async def write_headers(self, status_line: str, headers: CIMultiDict[str]) -> None:
         if not self.head.done():
@@ -513,6 +561,9 @@ class AiohttpTarget:
             except web.HTTPException as exc:
                 response = exc
             except Exception as exc:
+                if writer.head.done():  # a stream already under way is cut short
+                    await writer.body.put(_Broken(AppFailure(self.description, _error_text(exc))))
+                    return
                 error.append(_error_text(exc))
                 response = web.Response(status=500, body=_INTERNAL_ERROR, content_type="text/plain")
             await response.prepare(mocked)
@@ -525,7 +576,7 @@ class AiohttpTarget:
                 status=status,
                 headers=CIMultiDictProxy(head_headers),
                 chunks=_queue_chunks(writer.body),
-                app_error=_first(error),
+                app_errors=error,
             )
         finally:
             if not task.done():
