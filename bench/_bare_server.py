@@ -11,6 +11,7 @@ import sys
 import uuid
 from pathlib import Path
 
+from _processes import serve_forever
 from aiohttp import web
 
 document = json.loads(Path(sys.argv[1]).read_text())
@@ -31,19 +32,5 @@ app.router.add_get("/v1/agents", list_agents)
 app.router.add_post("/v1/agents", create_agent)
 
 
-async def main() -> None:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    print(f"ready at http://127.0.0.1:{port}", flush=True)
-    import asyncio
-
-    await asyncio.Event().wait()
-
-
 if __name__ == "__main__":
-    import asyncio
-
-    asyncio.run(main())
+    serve_forever(app)

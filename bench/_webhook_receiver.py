@@ -7,9 +7,9 @@ sender measures is then its own cost plus a real loopback round trip, as with a 
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
+from _processes import serve_forever
 from aiohttp import web
 
 STATUS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
@@ -25,15 +25,5 @@ app = web.Application()
 app.router.add_post("/{tail:.*}", receive)
 
 
-async def main() -> None:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    print(f"ready at http://127.0.0.1:{port}", flush=True)
-    await asyncio.Event().wait()
-
-
 if __name__ == "__main__":
-    asyncio.run(main())
+    serve_forever(app)

@@ -13,13 +13,13 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
+from _processes import start
 from rich.console import Console
 from rich.table import Table
 
@@ -27,14 +27,6 @@ HERE = Path(__file__).parent
 KEY = "sk_test_bench"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 NEW_AGENT = {"name": "Bench agent", "beginMessage": "Hello!", "voiceMode": "webhook"}
-
-
-def start(cmd: list[str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    url = line.split("ready at ", 1)[1].split()[0]
-    return proc, url
 
 
 async def load(url: str, method: str, seconds: float, concurrency: int) -> float:

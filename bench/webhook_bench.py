@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from _processes import start
 from agentphone import AsyncAgentPhone
 from aiohttp import web
 from rich import box
@@ -58,14 +58,6 @@ EVENT = "agent.message"
 IN_PROCESS = "http://in-process.bench"  # mounted: the emulator never opens a socket for it
 SETTINGS = AccountSettings(credit_cents=100_000, number_limit=50, require_10dlc=False)
 SCHEDULE_SECONDS = sum(RETRY_DELAYS_SECONDS)
-
-
-def start(cmd: list[str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    url = line.split("ready at ", 1)[1].split()[0]
-    return proc, url
 
 
 @dataclass(frozen=True, slots=True)
