@@ -29,7 +29,7 @@ WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(28)
 
 
 def _account(emu: Emulator) -> Account:
-    return emu.state.account_by_key[emu.api_key]
+    return emu.account()
 
 
 def _record(emu: Emulator, call_id: str) -> CallRecord:

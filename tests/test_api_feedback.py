@@ -21,7 +21,7 @@ def test_submit_is_recorded(emu: Emulator, client: AgentPhone) -> None:
     assert result["ok"] is True
     assert result["id"].startswith("fb_")
     assert result["received_at"].endswith("Z")
-    recorded = emu.call_soon(lambda: list(emu.state.account_by_key[emu.api_key].feedback))
+    recorded = emu.call_soon(lambda: list(emu.account().feedback))
     assert [(f.id, f.category, f.note, f.request_id, f.url, f.tags) for f in recorded] == [
         (
             result["id"],
@@ -36,7 +36,7 @@ def test_submit_is_recorded(emu: Emulator, client: AgentPhone) -> None:
 
 def test_only_category_and_note_are_required(emu: Emulator, client: AgentPhone) -> None:
     result = client.feedback.submit("idea", "Let agents share contact cards")
-    recorded = emu.call_soon(lambda: emu.state.account_by_key[emu.api_key].feedback[-1])
+    recorded = emu.call_soon(lambda: emu.account().feedback[-1])
     assert (recorded.id, recorded.request_id, recorded.url, recorded.tags) == (result["id"], None, None, [])
 
 

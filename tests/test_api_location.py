@@ -23,7 +23,7 @@ def test_unavailable_until_refreshed(emu: Emulator, client: AgentPhone) -> None:
 
     refresh = client.location.refresh()
     assert (refresh.success, refresh.poll_after_seconds) == (True, 20)
-    refreshed_at = emu.call_soon(lambda: emu.state.account_by_key[emu.api_key].location_refreshed_at)
+    refreshed_at = emu.call_soon(lambda: emu.account().location_refreshed_at)
     assert refreshed_at is not None
 
     after = client.location.get(number.phone_number)

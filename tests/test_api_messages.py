@@ -12,7 +12,7 @@ from agentphone_emulator import AccountSettings, Emulator
 from agentphone_emulator.clock import iso
 from agentphone_emulator.store.records import ContactRecord
 from tests.conftest import RawApi
-from tests.helpers import account_of, receive, register_10dlc
+from tests.helpers import receive, register_10dlc
 
 if TYPE_CHECKING:
     from conftest import RawApi
@@ -27,7 +27,7 @@ def add_contact(emu: Emulator, phone: str, name: str) -> None:
         contact = ContactRecord(
             id=emu.state.ids.new("contact"), phone_number=phone, name=name, created_at=now, updated_at=now
         )
-        account_of(emu).contacts[contact.id] = contact
+        emu.account().contacts[contact.id] = contact
 
     emu.call_soon(add)
 

@@ -109,7 +109,7 @@ def test_lookup_normalises_and_bills(emu: Emulator, client: AgentPhone, api: Raw
     entries = client.numbers.lookup(["(415) 555-0100", "+447911123456"])
     assert [e.phone_number for e in entries] == ["+14155550100", "+447911123456"]
     assert [e.country for e in entries] == ["US", "GB"]
-    assert emu.state.account_by_key[emu.api_key].balance_cents == pytest.approx(500 - 1.8)
+    assert emu.account().balance_cents == pytest.approx(500 - 1.8)
     too_many = api.get("/v1/numbers/lookup", params={"phoneNumbers": ",".join(["+14155550100"] * 26)})
     assert too_many.status_code == 422
     bad = api.get("/v1/numbers/lookup", params={"phoneNumbers": "+14155550100,nonsense"})

@@ -44,7 +44,7 @@ BUSINESS: dict[str, Any] = {
 
 
 def main_account(emu: Emulator) -> Account:
-    return emu.state.account_by_key[emu.api_key]
+    return emu.account()
 
 
 def balance(emu: Emulator) -> float:

@@ -22,7 +22,7 @@ def as_sub_account(emu: Emulator, sub_account_id: str) -> Iterator[AgentPhone]:
 
 def test_crud(emu: Emulator, client: AgentPhone) -> None:
     assert client.sub_accounts.list() == []
-    parent_id = emu.state.account_by_key[emu.api_key].id
+    parent_id = emu.account().id
     created = client.sub_accounts.create("Team A")
     assert created == {
         "id": created["id"],
@@ -77,7 +77,7 @@ def test_resources_are_scoped(emu: Emulator, client: AgentPhone) -> None:
 def test_sub_account_numbers_bill_the_parent_and_are_released_on_delete(
     rich_emu: Emulator, client: AgentPhone
 ) -> None:
-    parent = rich_emu.state.account_by_key[rich_emu.api_key]
+    parent = rich_emu.account()
     sub = client.sub_accounts.create("Sales")
     before = rich_emu.call_soon(lambda: parent.balance_cents)
     with as_sub_account(rich_emu, sub["id"]) as scoped:

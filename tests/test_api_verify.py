@@ -16,7 +16,7 @@ PHONE = "+14155550199"
 
 
 def code_for(emu: Emulator, phone: str = PHONE) -> str:
-    account = emu.state.account_by_key[emu.api_key]
+    account = emu.account()
     return emu.call_soon(lambda: latest_code(account, phone))
 
 
@@ -40,13 +40,13 @@ def test_send_and_check(emu: Emulator, client: AgentPhone) -> None:
         "result": "already_verified",
         "attempts_remaining": 5,
     }
-    assert PHONE in emu.call_soon(lambda: emu.state.account_by_key[emu.api_key].verified_numbers)
+    assert PHONE in emu.call_soon(lambda: emu.account().verified_numbers)
 
 
 def test_code_expires_after_ten_minutes_and_no_magic_code(emu: Emulator, client: AgentPhone) -> None:
     sent = client.verification.send_verification(PHONE)
     expires = parse_iso(sent["expires_at"])
-    account = emu.state.account_by_key[emu.api_key]
+    account = emu.account()
     created = emu.call_soon(lambda: account.verifications[sent["verification_id"]].created_at)
     assert abs((expires - created).total_seconds() - 600) < 0.001  # the wire keeps milliseconds
     assert code_for(emu) != "000000"  # never issued, so a guessed "default" code always fails

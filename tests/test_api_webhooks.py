@@ -304,7 +304,7 @@ def test_delivery_log_pagination_and_hours(
     sent = [client.webhooks.test()["deliveryId"] for _ in range(3)]
 
     def add_old_delivery() -> None:
-        account = emu.state.account_by_key[emu.api_key]
+        account = emu.account()
         old = emu.state.now() - timedelta(hours=48)
         account.deliveries["dlv_old"] = DeliveryRecord(
             id="dlv_old", webhook_id="wh_x", event_type="agent.call_ended", channel="voice", created_at=old,
@@ -483,7 +483,7 @@ def test_routing_agent_webhook_wins_then_falls_back(
     assert [d.message_id for d in client.webhooks.list_deliveries()] == ["msg_1", "msg_1"]
 
     client.webhooks.delete()
-    assert emu.call_soon(lambda: route_webhook(emu.state.account_by_key[emu.api_key], agent.id)) is None
+    assert emu.call_soon(lambda: route_webhook(emu.account(), agent.id)) is None
 
 
 async def test_agent_webhook_methods_async(async_client: AsyncAgentPhone, receiver: Receiver) -> None:
