@@ -316,9 +316,7 @@ class Emulator:
 
     def deliveries(self, api_key: str | None = None) -> list[DeliveryRecord]:
         """Every webhook delivery of the account, oldest first, each with its attempts."""
-        return self.call_soon(
-            lambda: sorted(self.account(api_key).deliveries.values(), key=lambda d: d.created_at)
-        )
+        return self.call_soon(lambda: webhook_store.oldest_first(self.account(api_key)))
 
     def findings(self, api_key: str | None = None) -> list[Finding]:
         """What the user's server did against the contract, oldest first."""

@@ -14,7 +14,8 @@ from typing import Any
 from aiohttp import web
 
 from ..clock import VirtualClock
-from ..errors import ApiError, bad_request, not_found
+from ..engine.targets import TargetError
+from ..errors import bad_request, not_found
 from ..models.control import (
     AdvanceBody,
     AttemptOut,
@@ -32,6 +33,7 @@ from ..models.control import (
     WebhookTargetBody,
     WebhookTargetOut,
 )
+from ..store import webhooks as webhook_store
 from ..store.records import DeliveryRecord, MessageRecord
 from .framework import Ctx, Router, make_aiohttp_handler
 from .openapi import build_openapi
@@ -167,7 +169,7 @@ async def fast_forward_clock(ctx: Ctx, *, body: FastForwardBody) -> ClockOut:
 async def list_deliveries(ctx: Ctx) -> list[DeliveryOut]:
     """Every webhook delivery of the account, oldest first, with attempts and payload"""
     await ctx.platform.dispatcher.settle()
-    return [delivery_view(d) for d in sorted(ctx.account.deliveries.values(), key=lambda d: d.created_at)]
+    return [delivery_view(d) for d in webhook_store.oldest_first(ctx.account)]
 
 
 @router.post(f"{PREFIX}/deliveries/{{delivery_id}}/retry", response=DeliveryOut)
@@ -207,9 +209,7 @@ async def point_webhook(ctx: Ctx, *, body: WebhookTargetBody) -> WebhookTargetOu
             timeout=body.timeout,
             api_key=ctx.account.api_key,
         )
-    except ApiError:
-        raise
-    except Exception as exc:  # an app reference that does not import
+    except TargetError as exc:  # an app reference that does not import
         raise bad_request(str(exc), code="BAD_TARGET") from None
     return WebhookTargetOut(
         id=hook.id,

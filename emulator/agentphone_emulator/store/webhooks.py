@@ -85,6 +85,11 @@ def delete_webhook(account: Account, agent_id: str | None = None) -> WebhookReco
 # -- the delivery log ---------------------------------------------------------------------------
 
 
+def oldest_first(account: Account) -> list[DeliveryRecord]:
+    """Every delivery of the account in the order they were made (the control plane's view)."""
+    return sorted(account.deliveries.values(), key=lambda d: d.created_at)
+
+
 def _newest_first(deliveries: list[DeliveryRecord]) -> list[DeliveryRecord]:
     # Ascending sort is stable, so reversing it also puts same-instant rows newest-inserted first.
     return sorted(deliveries, key=lambda d: d.created_at)[::-1]
