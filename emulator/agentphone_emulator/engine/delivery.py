@@ -303,9 +303,8 @@ class Dispatcher:
             message = f"{where}: {outcome.error}"
         elif outcome.failure is FindingCode.WEBHOOK_APP_EXCEPTION:
             last_line = (outcome.app_error or "").strip().splitlines()[-1:] or ["an exception"]
-            how = (
-                "answered 500" if outcome.status == 500 and outcome.error == "HTTP 500" else "body cut short"
-            )
+            # An app that failed after its head never let us read a body; one that answered did.
+            how = f"answered {outcome.status}" if outcome.body is not None else "body cut short"
             message = f"{where}: the app raised {last_line[0]} ({how})"
         else:
             retried = " (retried)" if outcome.retryable else " (4xx: not retried)"
