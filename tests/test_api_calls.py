@@ -670,7 +670,7 @@ def test_two_followers_and_call_ended_hook(rich_emu: Emulator, client: AgentPhon
     def hook(state: Any, account: Account, record: CallRecord) -> None:
         ended_calls.append(record.id)
 
-    calls_store.on_call_ended(hook)
+    calls_store.on_call_ended(rich_emu.state, hook)
     try:
         outputs: list[queue.Queue[str]] = [queue.Queue(), queue.Queue()]
 
@@ -691,7 +691,7 @@ def test_two_followers_and_call_ended_hook(rich_emu: Emulator, client: AgentPhon
             assert [out.get_nowait(), out.get_nowait()] == ["turn:hello", "ended:"]
         assert ended_calls == [call.id]
     finally:
-        calls_store._call_ended_hooks.remove(hook)
+        calls_store._call_ended_hooks[rich_emu.state].remove(hook)
 
 
 def test_heartbeats_and_reset_close_an_idle_stream(

@@ -24,19 +24,26 @@ from aiohttp import web
 from .api.app import build_app
 from .api.control import control_routes
 from .api.framework import LIMITER_KEY
+from .call_handle import CallHandle
 from .clock import Clock, RealClock, VirtualClock
+from .engine.callees import Callee
 from .engine.platform import Platform
 from .engine.sms import Reacted, Received
 from .engine.targets import is_app_reference
 from .models.webhooks import check_webhook_target
+from .phone import normalize_e164
 from .settings import AccountSettings
 from .store import webhooks as webhook_store
 from .store.account import Account, EmulatorState, StateSnapshot
 from .store.findings import Finding
-from .store.records import DeliveryRecord, WebhookRecord
+from .store.records import CallRecord, DeliveryRecord, WebhookRecord
 
 log = logging.getLogger("agentphone_emulator")
 T = TypeVar("T")
+
+
+DEFAULT_CALLER = "+14155550123"
+"""Who rings when a test does not say: a fictional San Francisco number."""
 
 
 def new_api_key() -> str:
@@ -171,16 +178,20 @@ class Emulator:
 
         return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=30)
 
-    def run_coroutine(self, make: Callable[[], Awaitable[T]], *, name: str = "run_coroutine") -> T:
+    def run_coroutine(
+        self, make: Callable[[], Awaitable[T]], *, name: str = "run_coroutine", owner: str = "emu"
+    ) -> T:
         """Run a coroutine on the emulator's loop from a synchronous test thread and wait for it."""
         loop = self._loop
         if loop is None or self._thread is None:
             raise RuntimeError(
-                f"emu.{name}() is for an emulator started with Emulator.run_in_thread(); "
-                f"inside async code use 'await emu.a{name}()'"
+                f"{owner}.{name}() is for an emulator started with Emulator.run_in_thread(); "
+                f"inside async code use 'await {owner}.a{name}()'"
             )
         if _running_loop() is loop:
-            raise RuntimeError(f"emu.{name}() would block the emulator's own loop: use 'await emu.a{name}()'")
+            raise RuntimeError(
+                f"{owner}.{name}() would block the emulator's own loop: use 'await {owner}.a{name}()'"
+            )
 
         async def run() -> T:
             return await make()
@@ -216,6 +227,7 @@ class Emulator:
         """Bring back a snapshot, including the webhook retries it was waiting for."""
 
         def do_restore() -> None:
+            self.platform.voice.drop_sessions()
             self.state.restore(snapshot)
             self.platform.dispatcher.reschedule()
 
@@ -237,12 +249,12 @@ class Emulator:
         return self.clock
 
     async def aadvance(self, seconds: float) -> None:
-        """Move a virtual clock forward ``seconds``, running every retry (and later every call
-        event) that falls due on the way, each at its own simulated moment."""
+        """Move a virtual clock forward ``seconds``, running every retry and call event that falls
+        due on the way, each at its own simulated moment."""
         clock = self._virtual_clock("advance")
-        await self.platform.dispatcher.settle()
-        await clock.advance(seconds)
-        await self.platform.dispatcher.settle()
+        if seconds < 0:
+            raise ValueError("the clock cannot go backwards")
+        await self.platform.driver.advance_to(clock.now() + timedelta(seconds=seconds))
 
     def advance(self, seconds: float) -> None:
         clock = self._virtual_clock("advance")
@@ -255,16 +267,11 @@ class Emulator:
         """Advance a virtual clock from one scheduled moment to the next until nothing is left
         (at most ``limit`` seconds); returns the seconds of simulated time that passed.
 
-        The whole 21-hour retry schedule of a failing webhook runs in milliseconds.
+        The whole 21-hour retry schedule of a failing webhook runs in milliseconds, and every
+        call in progress plays out (its callee or its inactivity timeout ends it).
         """
-        clock = self._virtual_clock("fast_forward")
-        await self.platform.dispatcher.settle()
-        start = clock.now()
-        end = start + timedelta(seconds=limit)
-        while (due := clock.next_due()) is not None and due <= end:
-            await clock.run_until(due)
-            await self.platform.dispatcher.settle()
-        return (clock.now() - start).total_seconds()
+        self._virtual_clock("fast_forward")
+        return await self.platform.driver.run_all(limit)
 
     def fast_forward(self, limit: float = 7 * 86400) -> float:
         return self.run_coroutine(lambda: self.afast_forward(limit), name="fast_forward")
@@ -290,13 +297,15 @@ class Emulator:
         agent_id: str | None = None,
         secret: str | None = None,
         context_limit: int | None = None,
-        timeout: int | None = None,
+        timeout: float | None = None,
         api_key: str | None = None,
     ) -> WebhookRecord:
         """Point the account's (or an agent's) webhook at ``target``: a URL or ``"module:attr"``.
 
         ``secret`` pins the signing secret (the API always mints a new one), so an app configured
-        before the test starts can verify. Returns the webhook with its secret.
+        before the test starts can verify. ``timeout`` (the voice-turn timeout) may be a fraction
+        of a second here, though the API allows only 5-120 s: a test of a slow agent need not
+        wait 5 s. Returns the webhook with its secret.
         """
 
         def do_set() -> WebhookRecord:
@@ -356,6 +365,67 @@ class Emulator:
 
     def react(self, message_id: str, reaction: str, *, from_: str | None = None) -> Reacted:
         return self.run_coroutine(lambda: self.areact(message_id, reaction, from_=from_), name="react")
+
+    # -- calls ------------------------------------------------------------------------------------------
+
+    async def aring(self, *, to: str, from_: str = DEFAULT_CALLER) -> CallHandle:
+        """A caller at ``from_`` dials our number ``to``. Returns at once, the agent's greeting
+        playing; the handle's ``asay`` / ``ainterrupt`` / ``apress`` / ``ahangup`` are the caller."""
+        return CallHandle(self, await self.platform.voice.ring(to=to, from_=from_))
+
+    def ring(self, *, to: str, from_: str = DEFAULT_CALLER) -> CallHandle:
+        return self.run_coroutine(lambda: self.aring(to=to, from_=from_), name="ring")
+
+    async def ajoin_web_call(self, access_token: str) -> CallHandle:
+        """Join a web call with the ``accessToken`` of ``POST /v1/calls/web``, as the browser would."""
+        return CallHandle(self, await self.platform.voice.join_web(access_token))
+
+    def join_web_call(self, access_token: str) -> CallHandle:
+        return self.run_coroutine(lambda: self.ajoin_web_call(access_token), name="join_web_call")
+
+    def call(self, call_id: str) -> CallHandle:
+        """A handle on a live call (one placed through the API, say) to act as its other party."""
+        return CallHandle(self, self.call_soon(lambda: self.platform.voice.session(call_id)))
+
+    async def aplay_out(self, call_id: str, limit: float = 3600) -> CallRecord:
+        """Let a call run to its end (an outbound call's callee hangs up, busy, no answer ...),
+        at most ``limit`` seconds of call time; returns the call as it ended."""
+        session = self.platform.voice.sessions.get(call_id)
+        if session is not None:
+            await self.platform.driver.until(session.wait_ended(limit))
+        for account in self.state.accounts.values():
+            if call_id in account.calls:
+                return account.calls[call_id]
+        raise KeyError(f"no call {call_id!r}")
+
+    def play_out(self, call_id: str, limit: float = 3600) -> CallRecord:
+        return self.run_coroutine(lambda: self.aplay_out(call_id, limit), name="play_out")
+
+    def script_callee(self, number: str, callee: Callee) -> None:
+        """Who answers outbound calls to ``number`` (instead of its magic-number behaviour)."""
+        self.call_soon(lambda: self.platform.voice.callees.__setitem__(normalize_e164(number), callee))
+
+    def configure_hosted(
+        self,
+        *,
+        llm_url: str | None = None,
+        llm_model: str | None = None,
+        replies: dict[str, list[str | dict[str, Any]]] | None = None,
+    ) -> None:
+        """How hosted-mode calls answer: scripted ``replies`` per agent id, else the
+        OpenAI-compatible chat endpoint at ``llm_url`` (key from ``$AGENTPHONE_EMULATOR_LLM_KEY``),
+        else a plain line saying no model is configured."""
+
+        def do_configure() -> None:
+            hosted = self.platform.voice.hosted
+            if llm_url is not None:
+                hosted.llm_url = llm_url
+            if llm_model is not None:
+                hosted.llm_model = llm_model
+            if replies is not None:
+                hosted.scripted.update({agent: list(lines) for agent, lines in replies.items()})
+
+        self.call_soon(do_configure)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

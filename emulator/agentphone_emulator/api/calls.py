@@ -130,6 +130,7 @@ async def create_outbound_call(ctx: Ctx, *, body: CallCreate) -> CallDetail:
         call_screening_identity=body.call_screening_identity,
         call_screening_purpose=body.call_screening_purpose,
     )
+    ctx.platform.voice.place(ctx.account, call)
     return call_detail(ctx, ctx.account, call)
 
 
@@ -140,6 +141,7 @@ async def create_web_call(ctx: Ctx, *, body: WebCallCreate) -> WebCallOut:
         ctx.state, ctx.account, agent_id=body.agent_id, metadata=body.metadata, variables=body.variables
     )
     assert call.web_token is not None and call.web_token_expires_at is not None
+    ctx.platform.voice.web_call_created(ctx.account, call)
     return WebCallOut(
         access_token=call.web_token,
         call_id=call.id,

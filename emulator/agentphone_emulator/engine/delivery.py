@@ -88,6 +88,28 @@ class Outcome:
         ) or (self.status is not None and self.status >= 500)
 
 
+def log_attempt(
+    record: DeliveryRecord,
+    at: datetime,
+    status: int | None,
+    body: bytes | None,
+    error: str | None,
+    duration_ms: float,
+) -> None:
+    """Add one attempt to the delivery log (the record's status is the caller's to set)."""
+    body_text = None if body is None else body.decode(errors="replace")[:RESPONSE_BODY_LIMIT]
+    record.attempts.append(
+        DeliveryAttempt(
+            at=at, http_status=status, error_message=error, response_body=body_text, duration_ms=duration_ms
+        )
+    )
+    record.attempt_count += 1
+    record.last_attempt_at = at
+    record.http_status = status
+    record.error_message = error
+    record.response_body = body_text
+
+
 class Dispatcher:
     """Sends events to the user's webhook and keeps trying on the emulator's clock."""
 
@@ -121,6 +143,33 @@ class Dispatcher:
         hook = webhook or route_webhook(account, agent_id)
         if hook is None:
             return None
+        record = self.open_record(
+            account,
+            hook,
+            event,
+            envelope,
+            agent_id=agent_id,
+            message_id=message_id,
+            call_id=call_id,
+            retries_allowed=retry and envelope.get("test") is not True,
+        )
+        await self._attempt(account, record, hook)
+        return record
+
+    def open_record(
+        self,
+        account: Account,
+        hook: WebhookRecord,
+        event: str,
+        envelope: dict[str, Any],
+        *,
+        agent_id: str | None,
+        message_id: str | None = None,
+        call_id: str | None = None,
+        retries_allowed: bool,
+    ) -> DeliveryRecord:
+        """Log a new delivery of ``envelope`` to ``hook`` (no attempt yet); its payload is the
+        exact bytes every attempt signs and sends."""
         channel = envelope.get("channel")
         record = DeliveryRecord(
             id=self.state.ids.new("dlv"),
@@ -135,10 +184,9 @@ class Dispatcher:
             test=envelope.get("test") is True,
             scope="agent" if hook.agent_id is not None else "account",
             url=hook.url,
-            retries_allowed=retry and envelope.get("test") is not True,
+            retries_allowed=retries_allowed,
         )
         account.deliveries[record.id] = record
-        await self._attempt(account, record, hook)
         return record
 
     def fire(self, work: Coroutine[Any, Any, Any]) -> None:
@@ -152,6 +200,10 @@ class Dispatcher:
         self._in_flight.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("webhook delivery failed inside the emulator", exc_info=task.exception())
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
 
     async def settle(self) -> None:
         """Wait until no delivery is in flight (scheduled retries are not in flight)."""
@@ -196,23 +248,7 @@ class Dispatcher:
         outcome = await self._send(webhook, record.payload, headers)
         # The server's real time is part of the simulated timeline too.
         self.clock.catch_up(at + timedelta(milliseconds=outcome.duration_ms))
-        body_text = (
-            None if outcome.body is None else outcome.body.decode(errors="replace")[:RESPONSE_BODY_LIMIT]
-        )
-        record.attempts.append(
-            DeliveryAttempt(
-                at=at,
-                http_status=outcome.status,
-                error_message=outcome.error,
-                response_body=body_text,
-                duration_ms=outcome.duration_ms,
-            )
-        )
-        record.attempt_count += 1
-        record.last_attempt_at = at
-        record.http_status = outcome.status
-        record.error_message = outcome.error
-        record.response_body = body_text
+        log_attempt(record, at, outcome.status, outcome.body, outcome.error, outcome.duration_ms)
         if outcome.ok:
             record.status = "success"
             return

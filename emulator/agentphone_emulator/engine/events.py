@@ -12,8 +12,9 @@ from typing import Any
 
 from ..clock import iso
 from ..store.account import Account, EmulatorState
-from ..store.messages import conversation_state, recent_history
-from ..store.records import ContactRecord, MessageRecord, ReactionRecord
+from ..store.calls import duration_seconds
+from ..store.messages import conversation_state, find_conversation, recent_history
+from ..store.records import CallRecord, CallTurn, ContactRecord, MessageRecord, ReactionRecord
 
 
 def contact_payload(account: Account, address: str) -> dict[str, Any] | None:
@@ -108,5 +109,96 @@ def reaction_event(
         },
         "recentHistory": recent_history(account, message.conversation_id, context_limit),
         "conversationState": conversation_state(account, message.conversation_id),
+        "test": False,
+    }
+
+
+def _call_conversation_state(account: Account, call: CallRecord) -> dict[str, Any] | None:
+    """The state PATCHed on the caller's text thread with this number, when there is one: the same
+    person texting and calling is one relationship to the agent."""
+    if call.phone_number_id is None or call.direction == "web":
+        return None
+    their_address = call.from_number if call.direction == "inbound" else call.to_number
+    conversation = find_conversation(account, call.phone_number_id, their_address)
+    return None if conversation is None else conversation.metadata
+
+
+def _voice_history(call: CallRecord, before: int, context_limit: int) -> list[dict[str, Any]]:
+    """The call's utterances before turn index ``before``, oldest first, cut to ``contextLimit``."""
+    if context_limit <= 0:
+        return []
+    return [
+        {
+            "content": turn.content,
+            "direction": "inbound" if turn.role == "user" else "outbound",
+            "channel": "voice",
+            "at": iso(turn.created_at),
+            "role": turn.role,
+        }
+        for turn in call.turns[:before][-context_limit:]
+    ]
+
+
+def voice_message_event(
+    state: EmulatorState,
+    account: Account,
+    call: CallRecord,
+    utterance: CallTurn,
+    context_limit: int,
+    *,
+    dtmf: str | None = None,
+) -> dict[str, Any]:
+    """``agent.message`` on the ``voice`` channel: one caller utterance (or key press) the agent's
+    webhook answers with what to say."""
+    data: dict[str, Any] = {
+        "callId": call.id,
+        "numberId": call.phone_number_id,
+        "from": call.from_number,
+        "to": call.to_number,
+        "direction": call.direction,
+        "status": call.status,
+        "transcript": utterance.content,
+        "confidence": utterance.confidence,
+    }
+    if dtmf is not None:
+        data["dtmf"] = dtmf
+    return {
+        "event": "agent.message",
+        "channel": "voice",
+        "timestamp": iso(state.now()),
+        "agentId": call.agent_id,
+        "data": data,
+        "recentHistory": _voice_history(call, call.turns.index(utterance), context_limit),
+        "conversationState": _call_conversation_state(account, call),
+        "test": False,
+    }
+
+
+def call_ended_event(state: EmulatorState, account: Account, call: CallRecord) -> dict[str, Any]:
+    """``agent.call_ended``: the whole transcript (never cut by ``contextLimit``) and the
+    post-call fields the platform fills in later (null here: no model writes summaries)."""
+    their_address = call.from_number if call.direction == "inbound" else call.to_number
+    return {
+        "event": "agent.call_ended",
+        "channel": "voice",
+        "timestamp": iso(state.now()),
+        "agentId": call.agent_id,
+        "data": {
+            "callId": call.id,
+            "numberId": call.phone_number_id,
+            "from": call.from_number,
+            "to": call.to_number,
+            "contact": None if call.direction == "web" else contact_payload(account, their_address),
+            "direction": call.direction,
+            "status": call.status,
+            "startedAt": iso(call.started_at),
+            "endedAt": iso(call.ended_at) if call.ended_at else None,
+            "durationSeconds": duration_seconds(call),
+            "disconnectionReason": call.disconnection_reason,
+            "transcript": [{"role": turn.role, "content": turn.content} for turn in call.turns],
+            "summary": None,
+            "userSentiment": None,
+            "callSuccessful": None,
+        },
         "test": False,
     }

@@ -1,5 +1,6 @@
 """The platform's behaviour around the store, in one object the API and the control plane share:
-where webhooks go (targets), how they are sent and retried (dispatcher), and texting (sms).
+where webhooks go (targets), how they are sent and retried (dispatcher), texting (sms), calls
+(voice) and the driver that moves a virtual clock while they run.
 
 It owns the outbound HTTP connection pool, made on the event loop by :meth:`start`.
 """
@@ -11,8 +12,10 @@ import aiohttp
 from ..clock import Clock, RealClock
 from ..store.account import EmulatorState, StateSnapshot
 from .delivery import Dispatcher
+from .driving import ClockDriver
 from .sms import SmsEngine
 from .targets import Targets
+from .voice import VoiceEngine
 
 
 class Platform:
@@ -23,6 +26,8 @@ class Platform:
         self.targets = Targets(self._session)
         self.dispatcher = Dispatcher(state, clock, self.targets)
         self.sms = SmsEngine(state, self.dispatcher)
+        self.driver = ClockDriver(clock, self.dispatcher)
+        self.voice = VoiceEngine(state, clock, self.dispatcher, self.targets, self.driver, self._session)
         self.snapshots: dict[str, StateSnapshot] = {}  # taken through the control plane, by id
 
     def _session(self) -> aiohttp.ClientSession:
@@ -36,6 +41,7 @@ class Platform:
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
 
     async def stop(self) -> None:
+        await self.voice.stop()
         self.dispatcher.reset()
         await self.dispatcher.cancel_in_flight()
         await self.targets.close()
@@ -46,4 +52,5 @@ class Platform:
             self.http = None
 
     def reset(self) -> None:
+        self.voice.reset()
         self.dispatcher.reset()

@@ -65,7 +65,7 @@ class WebhookResponse(CamelModel):
     secret: str
     status: str
     context_limit: int
-    timeout: int
+    timeout: int | float  # whole seconds through the API; the control plane may set fractions
     created_at: Timestamp
 
 

@@ -421,14 +421,15 @@ def _publish(state: EmulatorState, account: Account, call: CallRecord, event: Ca
 
 
 CallEndedHook = Callable[[EmulatorState, Account, CallRecord], None]
-_call_ended_hooks: list[CallEndedHook] = []
+_call_ended_hooks: weakref.WeakKeyDictionary[EmulatorState, list[CallEndedHook]] = weakref.WeakKeyDictionary()
 
 
-def on_call_ended(hook: CallEndedHook) -> CallEndedHook:
-    """Register ``hook(state, account, call)`` to run whenever a call ends (e.g. the
-    ``agent.call_ended`` webhook). A failing hook is logged; the call still ends."""
-    if hook not in _call_ended_hooks:
-        _call_ended_hooks.append(hook)
+def on_call_ended(state: EmulatorState, hook: CallEndedHook) -> CallEndedHook:
+    """Register ``hook(state, account, call)`` to run whenever one of ``state``'s calls ends (the
+    voice engine sends ``agent.call_ended`` this way). A failing hook is logged; the call still ends."""
+    hooks = _call_ended_hooks.setdefault(state, [])
+    if hook not in hooks:
+        hooks.append(hook)
     return hook
 
 
@@ -468,7 +469,7 @@ def finish_call(
     call.ended_at = state.now()
     call.disconnection_reason = reason
     _publish(state, account, call, CallEvent("ended", status=status, duration_seconds=duration_seconds(call)))
-    for hook in list(_call_ended_hooks):
+    for hook in list(_call_ended_hooks.get(state, ())):
         try:
             hook(state, account, call)
         except Exception:

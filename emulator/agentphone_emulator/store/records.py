@@ -79,6 +79,15 @@ class CallTurn:
 
 
 @dataclass(slots=True, kw_only=True)
+class KeyPress:
+    """DTMF keys pressed on a call: by the agent (a reply's ``digits``) or by the caller."""
+
+    by: str  # agent | user
+    digits: str
+    at: datetime
+
+
+@dataclass(slots=True, kw_only=True)
 class CallRecord:
     id: str
     agent_id: str | None
@@ -106,6 +115,8 @@ class CallRecord:
     web_token_redeemed_at: datetime | None = None  # when the browser joined with the token
     call_screening_identity: str | None = None
     call_screening_purpose: str | None = None
+    key_presses: list[KeyPress] = field(default_factory=list)
+    transferred_to: str | None = None  # the agent's transferNumber, when a reply transferred the call
 
 
 @dataclass(slots=True, kw_only=True)
@@ -175,7 +186,7 @@ class WebhookRecord:
     secret: str
     created_at: datetime
     context_limit: int = 10
-    timeout: int = 30
+    timeout: float = 30  # the voice-turn timeout, seconds (5-120 through the API)
     status: str = "active"
     agent_id: str | None = None  # None: the account (project) webhook
 

@@ -40,7 +40,7 @@ def set_webhook(
     *,
     url: str,
     context_limit: int | None,
-    timeout: int | None,
+    timeout: float | None,
 ) -> WebhookRecord:
     current = get_webhook(account, agent_id)
     secret = state.ids.new("whsec", 24)

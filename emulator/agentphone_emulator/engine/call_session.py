@@ -1,0 +1,752 @@
+"""One live call: the caller's utterances become voice turns, the agent's replies are spoken on
+the clock, and whatever the user's server gets wrong becomes a finding.
+
+The agent's speech is a timeline. A reply chunk that arrives at time *a* starts when both *a* has
+come and the agent has finished what it was saying, and lasts as long as its words take
+(:mod:`.speech`). A chunk's arrival on the clock is the moment the turn was sent plus the real time
+the user's server took to produce it, so a 2-second tool call is 2 seconds of silence in the
+transcript's timing, while speech itself costs no real time on a virtual clock.
+
+Barge-in cuts that timeline: a caller who starts talking at time *t* hears the words finished by
+*t*, the rest of the reply (and any chunk still on its way) is dropped, and the in-flight request
+is cancelled. A reply's digits are pressed, and its hangup or transfer happens, once the chunk
+carrying them has been spoken.
+
+The caller side is a small seam (:meth:`CallSession.utter`, :meth:`say`, :meth:`interrupt`,
+:meth:`press`, :meth:`silence`, :meth:`hangup`) that scripted callers, simulated callees, the
+control plane and microphone mode all drive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..store import calls as call_store
+from ..store.account import Account
+from ..store.findings import Finding, FindingCode, clip
+from ..store.records import AgentRecord, CallRecord, CallTurn, DeliveryRecord, KeyPress
+from .delivery import MAX_RESPONSE_BYTES, log_attempt, route_webhook
+from .events import voice_message_event
+from .hosted import HostedError, HostedTurn, Responder, fill_variables
+from .replies import ReplyChunk, ReplyProblem, ReplyReader
+from .signing import signed_headers
+from .speech import digits_seconds, speech_seconds, spoken_prefix
+from .targets import AppFailure, TargetError, TargetRequest
+
+if TYPE_CHECKING:
+    from .voice import VoiceEngine
+
+log = logging.getLogger("agentphone_emulator.voice")
+
+SLOW_FIRST_CHUNK_SECONDS = 1.0
+"""The docs: stream an interim chunk 'any time your response takes more than ~1 second'."""
+GRACE_AFTER_FINAL_SECONDS = 1.0
+"""How long to keep reading after the final chunk, to catch bytes sent after it."""
+DEFAULT_CONFIDENCE = 0.95
+VOICEMAIL_TONE_SECONDS = 0.5
+
+ReplyState = Literal["waiting", "speaking", "done", "interrupted", "silent"]
+
+
+@dataclass(slots=True)
+class HeardChunk:
+    """A reply chunk as the call experienced it."""
+
+    chunk: ReplyChunk
+    arrived_at: datetime  # on the emulator's clock
+    latency_ms: float  # real time from sending the turn to this chunk
+    starts_at: datetime  # its speech starts (after what the agent was already saying)
+    ends_at: datetime  # its speech, and its key presses, end
+    spoken: str  # what the caller heard of it (all of it, unless cut by a barge-in)
+    acted: bool = False  # its key presses (and hangup or transfer) have happened
+
+
+@dataclass(slots=True)
+class AgentReply:
+    """The agent's answer to one caller utterance (turn 0 is the greeting)."""
+
+    turn: int
+    utterance: str
+    requested_at: datetime
+    mode: Literal["webhook", "hosted", "greeting", "voicemail"]
+    chunks: list[HeardChunk] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    state: ReplyState = "waiting"
+    delivery_id: str | None = None
+    http_status: int | None = None
+    interrupted_at: datetime | None = None
+    hangup: bool = False
+    transfer: bool = False
+    digits: str = ""
+    _closed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)  # all chunks are in
+    _first: asyncio.Event = field(default_factory=asyncio.Event, repr=False)  # a chunk is in, or none will be
+    _done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)  # heard to the end, or cut
+    _sent_perf: float | None = field(default=None, repr=False)  # real time the request went out
+    _reader: asyncio.Task[None] | None = field(default=None, repr=False)
+    _player: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def text(self) -> str:
+        """What the caller heard, chunk texts joined."""
+        return " ".join(c.spoken for c in self.chunks if c.spoken)
+
+    @property
+    def first_chunk_ms(self) -> float | None:
+        return self.chunks[0].latency_ms if self.chunks else None
+
+    @property
+    def last_chunk_ms(self) -> float | None:
+        return self.chunks[-1].latency_ms if self.chunks else None
+
+    @property
+    def first_interim(self) -> bool:
+        return bool(self.chunks) and self.chunks[0].chunk.interim
+
+    @property
+    def speech_starts_at(self) -> datetime | None:
+        return self.chunks[0].starts_at if self.chunks else None
+
+    @property
+    def speech_ends_at(self) -> datetime | None:
+        return self.chunks[-1].ends_at if self.chunks else None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "interrupted", "silent")
+
+
+class CallEnded(Exception):
+    """A caller acted on a call that is over."""
+
+    def __init__(self, call: CallRecord) -> None:
+        super().__init__(
+            f"call {call.id} has ended ({call.status}, {call.disconnection_reason or 'no reason'})"
+        )
+        self.call = call
+
+
+class CallSession:
+    def __init__(
+        self,
+        engine: VoiceEngine,
+        account: Account,
+        call: CallRecord,
+        agent: AgentRecord | None,
+        responder: Responder | None,
+    ) -> None:
+        self.engine = engine
+        self.state = engine.state
+        self.clock = engine.clock
+        self.account = account
+        self.call = call
+        self.agent = agent
+        # Fixed for the call's life: a PATCH to voiceMode takes effect on the next call.
+        self.responder = responder
+        self.mode: Literal["webhook", "hosted"] = "hosted" if responder is not None else "webhook"
+        self.speed = agent.voice_speed if agent else 1.0
+        self.replies: list[AgentReply] = []
+        self.spoken: list[tuple[str, str, datetime, datetime]] = []  # (role, text, start, end) for recordings
+        self.speaking_until = self.clock.now()
+        self._turns = 0
+        self._listeners: list[Callable[[AgentReply, HeardChunk], None]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._inactivity: Any = None
+        self._closed = asyncio.Event()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    @property
+    def live(self) -> bool:
+        return call_store.is_live(self.call)
+
+    @property
+    def current(self) -> AgentReply | None:
+        """The latest reply, if the agent may still be saying it."""
+        reply = self.replies[-1] if self.replies else None
+        if reply is None:
+            return None
+        if reply.finished:
+            return None
+        return reply
+
+    def on_chunk(self, listener: Callable[[AgentReply, HeardChunk], None]) -> None:
+        """Call ``listener(reply, chunk)`` as each reply chunk arrives (mic mode plays it)."""
+        self._listeners.append(listener)
+
+    # -- the agent speaks first ------------------------------------------------------------------
+
+    async def greet(self, text: str | None) -> AgentReply | None:
+        """Speak the greeting (``beginMessage`` / ``initialGreeting``) as the call connects."""
+        self.touch()
+        greeting = fill_variables(text, self.call.variables) if text else None
+        if not greeting or not greeting.strip():
+            return None
+        reply = self._speak_own_words(greeting, "greeting", "")
+        reply._player = asyncio.get_running_loop().create_task(self._play(reply))
+        return reply
+
+    async def leave_voicemail(self, greeting: str) -> None:
+        """An answering machine picked up: its greeting plays, then after the tone the agent
+        leaves its ``voicemailMessage`` (if it has one) and the call ends."""
+        started = self.clock.now()
+        await self.clock.sleep(speech_seconds(greeting))
+        if not self.live:
+            return
+        call_store.append_turn(self.state, self.account, self.call, "user", greeting)
+        self.spoken.append(("user", greeting, started, self.clock.now()))
+        await self.clock.sleep(VOICEMAIL_TONE_SECONDS)
+        message = self.agent.voicemail_message if self.agent else None
+        message = fill_variables(message, self.call.variables) if message else None
+        if message and message.strip() and self.live:
+            await self._play(self._speak_own_words(message, "voicemail", greeting))
+        self.end("completed", "voicemail_reached")
+
+    def _speak_own_words(self, text: str, mode: Any, utterance: str) -> AgentReply:
+        """A reply the platform itself says (greeting, voicemail): no server, no waiting."""
+        reply = self._new_reply(0, utterance, mode)
+        reader = ReplyReader("application/json")
+        for chunk in reader.feed(json.dumps({"text": text}).encode()) + reader.finish():
+            self._arrive(reply, chunk, 0.0)
+        reply._closed.set()
+        reply._first.set()
+        return reply
+
+    # -- the caller ------------------------------------------------------------------------------
+
+    async def utter(
+        self,
+        text: str,
+        *,
+        confidence: float = DEFAULT_CONFIDENCE,
+        duration: float | None = None,
+        barge_in: bool = False,
+    ) -> AgentReply:
+        """The caller says ``text`` (taking ``duration`` seconds, by default as long as the words
+        take); returns the agent's reply as it starts.
+
+        A polite caller waits for the agent to finish; with ``barge_in`` they start now and the
+        agent is cut off where it is (microphone mode: the person already spoke)."""
+        await self._take_turn(barge_in)
+        self.touch()
+        started = self.clock.now()
+        await self.clock.sleep(speech_seconds(text) if duration is None else duration)
+        self._check_live()
+        turn = call_store.append_turn(self.state, self.account, self.call, "user", text, confidence)
+        self.spoken.append(("user", text, started, self.clock.now()))
+        self.touch()
+        return self._start_reply(turn, text)
+
+    async def say(self, text: str, *, confidence: float = DEFAULT_CONFIDENCE) -> AgentReply:
+        """The caller says ``text`` and listens to the whole reply."""
+        reply = await self.utter(text, confidence=confidence)
+        await self.hear(reply)
+        return reply
+
+    async def hear(self, reply: AgentReply) -> AgentReply:
+        """Listen to ``reply`` to its end (its hangup or transfer included)."""
+        await reply._done.wait()
+        return reply
+
+    async def interrupt(
+        self, text: str, *, after: float = 1.0, confidence: float = DEFAULT_CONFIDENCE
+    ) -> AgentReply:
+        """Barge in: start saying ``text`` ``after`` seconds into the agent's current reply."""
+        reply = self.current
+        if reply is not None:
+            await self._cut_after(reply, after)
+        return await self.utter(text, confidence=confidence, barge_in=True)
+
+    async def press(self, digits: str) -> AgentReply:
+        """The caller presses keys; the agent gets them as a turn (``transcript`` and ``dtmf``)."""
+        await self._take_turn(False)
+        self.touch()
+        self.call.key_presses.append(KeyPress(by="user", digits=digits, at=self.clock.now()))
+        await self.clock.sleep(digits_seconds(digits))
+        self._check_live()
+        turn = call_store.append_turn(self.state, self.account, self.call, "user", digits, 1.0)
+        self.touch()
+        return self._start_reply(turn, digits, dtmf=digits)
+
+    async def silence(self, seconds: float) -> None:
+        """The caller says nothing for ``seconds`` (the agent may finish talking meanwhile; a
+        silence past the agent's ``maxSilenceMs`` ends the call)."""
+        self._check_live()
+        await self.clock.sleep(seconds)
+
+    async def hangup(self) -> None:
+        """The caller hangs up (mid-reply, the agent is cut off where it was)."""
+        if not self.live:
+            return
+        reply = self.current
+        if reply is not None:
+            await self._cut_at(reply, self.clock.now())
+        self.end("completed", "user_hangup")
+
+    # -- the call as a whole ---------------------------------------------------------------------
+
+    def touch(self) -> None:
+        """Caller or agent activity: restart the inactivity timer (``maxSilenceMs``)."""
+        if self._inactivity is not None:
+            self._inactivity.cancel()
+        if not self.live or self.agent is None:
+            return
+        limit = self.agent.max_silence_ms / 1000
+        if limit <= 0:
+            return
+
+        async def silent_too_long() -> None:
+            if self.live and self.current is None:
+                self.end("completed", "inactivity")
+
+        self._inactivity = self.clock.call_at(self.clock.now() + timedelta(seconds=limit), silent_too_long)
+
+    def end(self, status: str, reason: str | None) -> None:
+        if self.live:
+            call_store.finish_call(self.state, self.account, self.call, status, reason)
+
+    def close(self) -> None:
+        """Stop everything this call still had going (it ended, or the emulator is resetting)."""
+        self._closed.set()
+        if self._inactivity is not None:
+            self._inactivity.cancel()
+        for reply in self.replies:
+            for task in (reply._reader, reply._player):
+                if task is not None and not task.done():
+                    task.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def wait_ended(self, limit: float) -> None:
+        """Wait (on the clock) until the call ends, at most ``limit`` seconds from now."""
+        if not self.live:
+            return
+        waiters = {asyncio.ensure_future(self.clock.sleep(limit)), asyncio.ensure_future(self._closed.wait())}
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def wait_closed(self) -> None:
+        """Wait until everything :meth:`close` cancelled has stopped."""
+        tasks = [t for r in self.replies for t in (r._reader, r._player) if t is not None]
+        await asyncio.gather(*tasks, *self._tasks, return_exceptions=True)
+
+    def spawn(self, work: Any) -> asyncio.Task[Any]:
+        """Run ``work`` for this call (a simulated callee), cancelled when the call closes."""
+        task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            if not isinstance(exc, CallEnded):
+                log.error("simulated party on call %s failed", self.call.id, exc_info=exc)
+
+    def _check_live(self) -> None:
+        if not self.live:
+            raise CallEnded(self.call)
+
+    # -- replies -----------------------------------------------------------------------------------
+
+    def _new_reply(self, turn: int, utterance: str, mode: Any) -> AgentReply:
+        reply = AgentReply(turn=turn, utterance=utterance, requested_at=self.clock.now(), mode=mode)
+        self.replies.append(reply)
+        return reply
+
+    def _start_reply(self, turn: CallTurn, utterance: str, dtmf: str | None = None) -> AgentReply:
+        self._turns += 1
+        reply = self._new_reply(self._turns, utterance, self.mode)
+        loop = asyncio.get_running_loop()
+        if self.responder is not None:
+            reply._reader = loop.create_task(self._ask_hosted(reply))
+        else:
+            reply._reader = loop.create_task(self._ask_webhook(reply, turn, dtmf))
+        reply._player = loop.create_task(self._play(reply))
+        return reply
+
+    def _arrive(self, reply: AgentReply, chunk: ReplyChunk, latency_s: float) -> None:
+        """Place a chunk on the speech timeline as it arrives."""
+        arrived = reply.requested_at + timedelta(seconds=latency_s)
+        self.clock.catch_up(arrived)  # the server's real time is simulated time too
+        starts = max(arrived, self.speaking_until)
+        length = speech_seconds(chunk.text, self.speed) + digits_seconds(chunk.digits or "")
+        ends = starts + timedelta(seconds=length)
+        heard = HeardChunk(
+            chunk=chunk,
+            arrived_at=arrived,
+            latency_ms=latency_s * 1000,
+            starts_at=starts,
+            ends_at=ends,
+            spoken=chunk.text,
+        )
+        reply.chunks.append(heard)
+        self.speaking_until = ends
+        reply.state = "speaking"
+        reply._first.set()
+        for listener in self._listeners:
+            listener(reply, heard)
+
+    async def _play(self, reply: AgentReply) -> None:
+        """Wait for the reply to close, let its speech run on the clock, then act on it."""
+        await reply._closed.wait()
+        self._check_reply_said_something(reply)
+        await self._play_until(reply, None)
+
+    async def _play_until(self, reply: AgentReply, limit: datetime | None) -> None:
+        """Speak ``reply``'s chunks in order, each one's keys and actions after its words; with a
+        ``limit`` (a barge-in), stop there, keeping the words said by then."""
+        kept: list[HeardChunk] = []
+        for heard in reply.chunks:
+            if limit is not None and (heard.arrived_at > limit or heard.starts_at >= limit):
+                break
+            kept.append(heard)
+            if limit is not None and heard.ends_at > limit:
+                elapsed = (limit - heard.starts_at).total_seconds()
+                heard.spoken = spoken_prefix(heard.chunk.text, elapsed, self.speed)
+                heard.ends_at = limit
+                break
+            await self._sleep_until(heard.ends_at)
+            if not self.live:
+                break
+            if not heard.acted:
+                heard.acted = True
+                chunk = heard.chunk
+                if chunk.digits:
+                    reply.digits += chunk.digits
+                    self.call.key_presses.append(KeyPress(by="agent", digits=chunk.digits, at=heard.ends_at))
+                if chunk.hangup or chunk.transfer:
+                    reply.chunks = kept
+                    self._finish_reply(reply, "done")
+                    self._act(reply, chunk)
+                    return
+        if limit is None:
+            self._finish_reply(reply, "done" if reply.chunks else "silent")
+            return
+        reply.chunks = kept
+        reply.interrupted_at = limit
+        self.speaking_until = min(self.speaking_until, limit)
+        await self._sleep_until(limit)
+        self._finish_reply(reply, "interrupted")
+
+    def _finish_reply(self, reply: AgentReply, state: ReplyState) -> None:
+        if reply.finished:
+            return
+        reply.state = state
+        for heard in reply.chunks:
+            if heard.spoken:
+                end = heard.starts_at + timedelta(seconds=speech_seconds(heard.spoken, self.speed))
+                self.spoken.append(("agent", heard.spoken, heard.starts_at, end))
+        if reply.text and self.live:
+            call_store.append_turn(self.state, self.account, self.call, "agent", reply.text)
+        reply._done.set()
+        self.touch()
+
+    def _act(self, reply: AgentReply, chunk: ReplyChunk) -> None:
+        if chunk.transfer:
+            number = self.agent.transfer_number if self.agent else None
+            if not number:
+                self._finding(
+                    reply,
+                    FindingCode.VOICE_TRANSFER_WITHOUT_NUMBER,
+                    f'turn {reply.turn}: "action": "transfer" but agent {self.call.agent_id} has no transferNumber, '
+                    "so the caller stays on the line with the agent (set transferNumber on the agent)",
+                    offending=chunk.raw,
+                )
+            else:
+                reply.transfer = True
+                self.call.transferred_to = number
+                self.end("completed", "call_transfer")
+                return
+        if chunk.hangup:
+            reply.hangup = True
+            self.end("completed", "agent_hangup")
+
+    async def _sleep_until(self, moment: datetime) -> None:
+        delay = (moment - self.clock.now()).total_seconds()
+        if delay > 0:
+            await self.clock.sleep(delay)
+
+    # -- barge-in ----------------------------------------------------------------------------------
+
+    async def _take_turn(self, barge_in: bool) -> None:
+        """Before the caller acts: wait for the agent to finish, or (barge-in) cut it off now."""
+        self._check_live()
+        reply = self.current
+        if reply is not None:
+            if barge_in:
+                await self._cut_at(reply, self.clock.now())
+            else:
+                await self.hear(reply)
+        self._check_live()
+
+    async def _cut_after(self, reply: AgentReply, seconds: float) -> None:
+        """Cut ``reply`` ``seconds`` into its speech (waiting, in real time, only as long as the
+        server could still deliver a chunk before that point)."""
+        async with self.engine.driver.io():
+            await _wait_event(reply._first, reply._closed)
+        start = reply.speech_starts_at
+        if start is None:  # nothing said (silence or an error): the caller talks over silence
+            await self._cut_at(reply, self.clock.now())
+            return
+        moment = start + timedelta(seconds=max(0.0, seconds))
+        elapsed = 0.0 if reply._sent_perf is None else time.perf_counter() - reply._sent_perf
+        remaining = (moment - reply.requested_at).total_seconds() - elapsed
+        if remaining > 0 and not reply._closed.is_set():
+            async with self.engine.driver.io():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(reply._closed.wait(), remaining)
+        await self._cut_at(reply, moment)
+
+    async def _cut_at(self, reply: AgentReply, moment: datetime) -> None:
+        if reply.finished:
+            return
+        moment = max(moment, reply.requested_at)
+        for task in (reply._reader, reply._player):
+            if task is not None and not task.done():
+                task.cancel()  # the in-flight request is abandoned, as on the platform
+                await asyncio.gather(task, return_exceptions=True)
+        await self._play_until(reply, moment)
+
+    # -- asking the user's server ---------------------------------------------------------------------
+
+    async def _ask_webhook(self, reply: AgentReply, turn: CallTurn, dtmf: str | None) -> None:
+        try:
+            async with self.engine.driver.io():
+                await self._exchange(reply, turn, dtmf)
+        finally:
+            reply._closed.set()
+            reply._first.set()
+
+    async def _exchange(self, reply: AgentReply, turn: CallTurn, dtmf: str | None) -> None:
+        hook = route_webhook(self.account, self.call.agent_id)
+        if hook is None:
+            self._finding(
+                reply,
+                FindingCode.VOICE_NO_WEBHOOK,
+                f"turn {reply.turn}: agent {self.call.agent_id} is in webhook voice mode but no webhook is "
+                "configured, so the caller hears silence",
+            )
+            return
+        envelope = voice_message_event(
+            self.state, self.account, self.call, turn, hook.context_limit, dtmf=dtmf
+        )
+        dispatcher = self.engine.dispatcher
+        record = dispatcher.open_record(
+            self.account,
+            hook,
+            "agent.message",
+            envelope,
+            agent_id=self.call.agent_id,
+            call_id=self.call.id,
+            retries_allowed=False,  # a voice turn is now or never
+        )
+        reply.delivery_id = record.id
+        headers = signed_headers(hook.secret, "agent.message", record.id, record.payload, int(time.time()))
+        loop = asyncio.get_running_loop()
+        started = reply._sent_perf = time.perf_counter()
+        at = self.clock.now()
+        status: int | None = None
+        body = bytearray()
+        reader: ReplyReader | None = None
+        error: str | None = None
+        try:
+            target = self.engine.targets.resolve(hook.url)
+            async with asyncio.timeout(hook.timeout) as deadline:
+                async with target.send(TargetRequest(hook.url, record.payload, headers)) as response:
+                    status = reply.http_status = response.status
+                    if not 200 <= status < 300:
+                        body += await response.read(MAX_RESPONSE_BYTES)
+                        error = f"HTTP {status}"
+                        code = (
+                            FindingCode.WEBHOOK_APP_EXCEPTION
+                            if response.app_error
+                            else FindingCode.WEBHOOK_HTTP_ERROR
+                        )
+                        self._finding(
+                            reply,
+                            code,
+                            f"turn {reply.turn}: the webhook answered HTTP {status}, so the caller hears silence",
+                            offending=bytes(body),
+                            http_status=status,
+                            detail=response.app_error,
+                            record=record,
+                        )
+                        return
+                    reader = ReplyReader(response.headers.get("Content-Type"))
+                    async for data in response.chunks:
+                        if len(body) < MAX_RESPONSE_BYTES:
+                            body += data[: MAX_RESPONSE_BYTES - len(body)]
+                        was_closed = reader.closed
+                        for chunk in reader.feed(data):
+                            self._arrive(reply, chunk, time.perf_counter() - started)
+                        if reader.closed and not was_closed:
+                            reply._closed.set()
+                            deadline.reschedule(loop.time() + GRACE_AFTER_FINAL_SECONDS)
+                        elif reply.chunks and not reader.closed:
+                            deadline.reschedule(loop.time() + hook.timeout)
+                    for chunk in reader.finish():
+                        self._arrive(reply, chunk, time.perf_counter() - started)
+        except TimeoutError:
+            if reader is not None and reader.closed:
+                pass  # the final chunk came; the server just kept the stream open afterwards
+            elif not reply.chunks:
+                error = f"Timed out after {hook.timeout}s"
+                self._finding(
+                    reply,
+                    FindingCode.WEBHOOK_TIMEOUT,
+                    f"turn {reply.turn}: no reply within the webhook's {hook.timeout} s timeout: the platform "
+                    "cancels the request and the caller hears silence for this turn",
+                    record=record,
+                )
+            else:
+                error = f"Stalled for {hook.timeout}s after an interim chunk"
+                self._finding(
+                    reply,
+                    FindingCode.VOICE_NO_FINAL_CHUNK,
+                    f"turn {reply.turn}: the NDJSON stream stalled for {hook.timeout} s after an interim chunk "
+                    "and never sent a final one",
+                    offending=bytes(body),
+                    record=record,
+                )
+        except AppFailure as exc:
+            error = str(exc)
+            self._finding(
+                reply,
+                FindingCode.WEBHOOK_APP_EXCEPTION,
+                f"turn {reply.turn}: the app raised while streaming its reply: {exc}",
+                offending=bytes(body),
+                detail=exc.traceback,
+                record=record,
+            )
+        except TargetError as exc:
+            error = f"Connection failed: {exc}"
+            self._finding(
+                reply,
+                FindingCode.WEBHOOK_UNREACHABLE,
+                f"turn {reply.turn}: could not reach {hook.url}: {exc}; the caller hears silence",
+                record=record,
+            )
+        finally:
+            duration_ms = (time.perf_counter() - started) * 1000
+            log_attempt(record, at, status, bytes(body), error, duration_ms)
+            record.status = "success" if error is None and status is not None else "failed"
+            if reader is not None:
+                for problem in reader.problems:
+                    self._problem(reply, problem, record)
+            self._check_latency(reply, hook.timeout)
+
+    async def _ask_hosted(self, reply: AgentReply) -> None:
+        assert self.responder is not None
+        started = reply._sent_perf = time.perf_counter()
+        try:
+            async with self.engine.driver.io():
+                prompt = self.call.system_prompt or (self.agent.system_prompt if self.agent else None)
+                question = HostedTurn(
+                    system_prompt=fill_variables(prompt, self.call.variables),
+                    transcript=[(t.role, t.content) for t in self.call.turns],
+                    call_id=self.call.id,
+                    agent_id=self.call.agent_id,
+                )
+                try:
+                    answer = await self.responder.reply(question)
+                except HostedError as exc:
+                    self._finding(reply, FindingCode.HOSTED_LLM_ERROR, f"turn {reply.turn}: {exc}")
+                    return
+                reader = ReplyReader("application/json")
+                chunks = reader.feed(json.dumps(answer).encode()) + reader.finish()
+                for chunk in chunks:
+                    self._arrive(reply, chunk, time.perf_counter() - started)
+                for problem in reader.problems:
+                    self._problem(reply, problem, None)
+        finally:
+            reply._closed.set()
+            reply._first.set()
+
+    # -- findings --------------------------------------------------------------------------------------
+
+    def _check_latency(self, reply: AgentReply, timeout: float) -> None:
+        first = reply.first_chunk_ms
+        if first is not None and first > SLOW_FIRST_CHUNK_SECONDS * 1000:
+            self._finding(
+                reply,
+                FindingCode.VOICE_SLOW_FIRST_CHUNK,
+                f"turn {reply.turn}: the caller heard {first / 1000:.1f} s of silence before the first chunk; "
+                'stream an interim chunk such as {"text": "One moment.", "interim": true} before slow work',
+                severity="warning",
+                offending=reply.chunks[0].chunk.raw,
+            )
+
+    def _check_reply_said_something(self, reply: AgentReply) -> None:
+        if reply.mode not in ("webhook", "hosted") or not reply.chunks:
+            return
+        if any(c.chunk.text or c.chunk.hangup or c.chunk.transfer or c.chunk.digits for c in reply.chunks):
+            return
+        self._finding(
+            reply,
+            FindingCode.VOICE_EMPTY_TEXT,
+            f"turn {reply.turn}: the reply has no text and no action, so the caller hears silence",
+            offending=b"\n".join(c.chunk.raw for c in reply.chunks),
+        )
+
+    def _problem(self, reply: AgentReply, problem: ReplyProblem, record: DeliveryRecord | None) -> None:
+        self._finding(
+            reply,
+            problem.code,
+            f"turn {reply.turn}: {problem.message}",
+            severity=problem.severity,
+            offending=problem.offending,
+            record=record,
+        )
+
+    def _finding(
+        self,
+        reply: AgentReply,
+        code: FindingCode,
+        message: str,
+        *,
+        severity: str = "error",
+        offending: bytes | None = None,
+        http_status: int | None = None,
+        detail: str | None = None,
+        record: DeliveryRecord | None = None,
+    ) -> None:
+        finding = Finding(
+            code=code,
+            message=message,
+            at=self.clock.now(),
+            event="agent.message",
+            channel="voice",
+            agent_id=self.call.agent_id,
+            delivery_id=record.id if record else reply.delivery_id,
+            attempt=1 if record or reply.delivery_id else None,
+            call_id=self.call.id,
+            turn=reply.turn,
+            http_status=http_status,
+            offending=clip(offending),
+            detail=detail,
+            severity=severity,
+        )
+        reply.findings.append(finding)
+        self.account.findings.append(finding)
+
+
+async def _wait_event(*events: asyncio.Event) -> None:
+    """Return as soon as any of ``events`` is set."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,135 @@
+"""Moving a virtual clock while simulated calls and the user's real server both do work.
+
+A simulated call waits on two kinds of thing: the clock (speech playing, a caller's pause, a
+callee's ring) and the user's server (a webhook exchange, which takes real time). A virtual clock
+must only jump forward when everything is waiting on the clock, never while the server is still
+answering, or a 300 ms reply would look like a timeout.
+
+So real work announces itself with :meth:`ClockDriver.io` (a counter), and the driver's loop is:
+wait until nothing is in flight and every woken task has run to its next wait (:meth:`quiet`),
+then run the earliest scheduled callback; repeat until what the caller waits for is done. On a
+real clock there is nothing to drive: time passes by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from ..clock import Clock, VirtualClock
+from .delivery import Dispatcher
+
+T = TypeVar("T")
+
+IDLE_POLL_SECONDS = 0.005
+"""How long to wait when nothing is scheduled and nothing announced work, yet the awaited thing
+is not done (it waits on something outside the emulator): poll rather than hang."""
+YIELDS_WITHOUT_READY_QUEUE = 50
+
+
+class ClockDriver:
+    def __init__(self, clock: Clock, dispatcher: Dispatcher) -> None:
+        self.clock = clock
+        self.dispatcher = dispatcher
+        self._busy = 0
+        self._idle: asyncio.Event | None = None
+        self._lock: asyncio.Lock | None = None  # one driver moves the clock at a time
+
+    @property
+    def virtual(self) -> bool:
+        return isinstance(self.clock, VirtualClock)
+
+    @asynccontextmanager
+    async def io(self) -> AsyncIterator[None]:
+        """Mark real work in progress (the user's server answering): simulated time waits for it."""
+        self._busy += 1
+        try:
+            yield
+        finally:
+            self._busy -= 1
+            if self._busy == 0 and self._idle is not None:
+                self._idle.set()
+
+    async def quiet(self) -> None:
+        """Return once no real work is in flight and every runnable task has run to its next wait."""
+        while True:
+            await self.dispatcher.settle()
+            if self._busy:
+                if self._idle is None:
+                    self._idle = asyncio.Event()
+                self._idle.clear()
+                await self._idle.wait()
+                continue
+            await _drain_ready_queue()
+            if not self._busy and not self.dispatcher.in_flight:
+                return
+
+    async def until(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable``, moving a virtual clock from one scheduled moment to the next until
+        it is done. Cancelling the driver cancels what it drives."""
+        task = asyncio.ensure_future(awaitable)
+        if not self.virtual:
+            return await task
+        try:
+            while not task.done():
+                await self.quiet()
+                if task.done():
+                    break
+                if not await self._step(None):
+                    await asyncio.wait({task}, timeout=IDLE_POLL_SECONDS)
+        finally:
+            if not task.done():
+                task.cancel()
+        return task.result()
+
+    async def advance_to(self, moment: datetime) -> None:
+        """Run everything scheduled up to ``moment``, letting real work finish between steps, then
+        stand the clock at ``moment``."""
+        clock = self.clock
+        assert isinstance(clock, VirtualClock)
+        await self.quiet()
+        while await self._step(moment):
+            await self.quiet()
+        await clock.run_until(moment)
+        await self.quiet()
+
+    async def run_all(self, limit_seconds: float) -> float:
+        """Run every scheduled moment (at most ``limit_seconds`` ahead); returns the time passed."""
+        clock = self.clock
+        assert isinstance(clock, VirtualClock)
+        start = clock.now()
+        end = start + timedelta(seconds=limit_seconds)
+        await self.quiet()
+        while await self._step(end):
+            await self.quiet()
+        return (clock.now() - start).total_seconds()
+
+    async def _step(self, limit: datetime | None) -> bool:
+        """Run the earliest scheduled moment (if any, and not after ``limit``); True if one ran."""
+        clock = self.clock
+        assert isinstance(clock, VirtualClock)
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            due = clock.next_due()
+            if due is None or (limit is not None and due > limit):
+                return False
+            await clock.run_until(due)
+            return True
+
+
+async def _drain_ready_queue() -> None:
+    """Yield until no other callback is ready to run.
+
+    asyncio has no public "is the loop idle" question; the default loop's ``_ready`` deque answers
+    it exactly. Loops without it (uvloop) get a fixed number of yields instead.
+    """
+    loop = asyncio.get_running_loop()
+    ready = getattr(loop, "_ready", None)
+    for _ in range(10_000 if ready is not None else YIELDS_WITHOUT_READY_QUEUE):
+        await asyncio.sleep(0)
+        if ready is not None and not ready:
+            return

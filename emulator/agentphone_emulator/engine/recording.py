@@ -1,0 +1,433 @@
+"""Call recordings: a real 16 kHz mono WAV with every utterance placed where it was said.
+
+With pyttsx3 and espeak-ng installed each utterance is spoken by the synthesiser; without them (the
+default install) each one is a soft tone (agent 440 Hz, user 330 Hz), so a recording always has
+the call's exact length and the conversation's shape, and a player, a transcoder or a speech-to-text
+pipeline under test gets a genuine WAV either way.
+
+Synthesis runs in a child process, not in ours. pyttsx3 2.99's espeak driver keeps process-global
+espeak state, receives audio on espeak's own thread while polling it from ours every 10 ms, and
+prints ``Audio saved to ...`` on stdout for every file; reused from a second thread it has written
+empty WAVs for some texts. A short-lived ``python -c`` child per batch of texts has none of that:
+a fresh espeak every time, stdout thrown away, and a timeout that kills a hung synthesiser. It costs
+about 0.1 s of interpreter start per batch (one batch per recording, only for texts not cached).
+
+Nothing here blocks the event loop: :func:`render_recording` does all of it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import logging
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import wave
+from array import array
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from io import BytesIO
+
+try:
+    import numpy as np
+
+    HAVE_NUMPY = True
+except ImportError:  # pragma: no cover - numpy is an optional extra
+    HAVE_NUMPY = False
+
+log = logging.getLogger("agentphone_emulator.recording")
+
+SAMPLE_RATE = 16_000  # mono, 16-bit PCM
+SAMPLE_WIDTH = 2
+MAX_DURATION_SECONDS = 2 * 3600.0
+"""Longest recording made: twice the platform's 60-minute call limit. About 230 MB of PCM, and a
+render holds two copies, so an absurd duration cannot exhaust memory."""
+
+TONE_HZ = {"agent": 440, "user": 330}
+OTHER_TONE_HZ = 550  # a role the platform does not use, kept audible and distinct
+TONE_AMPLITUDE = 0.2  # of full scale: soft, well clear of clipping when two voices overlap
+FADE_SECONDS = 0.01  # ramp at each edge of a tone or a cut-off utterance, so nothing clicks
+FULL_SCALE = 32767
+
+SPEECH_CACHE_MAX_BYTES = 16 << 20  # ~8.7 minutes of 16 kHz speech
+SPEECH_CACHE_MAX_ENTRIES = 256
+SYNTH_TIMEOUT_SECONDS = 15.0
+SYNTH_TIMEOUT_PER_TEXT = 2.0
+
+_LITTLE_ENDIAN = sys.byteorder == "little"  # WAV is little-endian; arrays are native
+
+
+@dataclass(frozen=True, slots=True)
+class Utterance:
+    role: str  # "agent" or "user"
+    text: str
+    start: float  # seconds from the call's start
+    end: float  # seconds from the call's start (end >= start)
+
+
+# -- the canvas -----------------------------------------------------------------------------------
+
+
+def frame_count(duration: float) -> int:
+    """Frames in a recording of ``duration`` seconds (capped, and 0 for nonsense)."""
+    if math.isnan(duration) or duration <= 0:
+        return 0
+    return round(min(duration, MAX_DURATION_SECONDS) * SAMPLE_RATE)
+
+
+def _frame(seconds: float, total: int) -> int:
+    if math.isnan(seconds):
+        return 0
+    return max(0, min(total, round(min(seconds, MAX_DURATION_SECONDS) * SAMPLE_RATE)))
+
+
+class _Canvas:
+    """A silent recording that utterances are placed on. Where two overlap (the caller talking over
+    the agent) they are summed, not overwritten: a barge-in is part of the call's shape."""
+
+    def __init__(self, frames: int) -> None:
+        self.samples = array("h", bytes(frames * SAMPLE_WIDTH))
+        self._written: list[tuple[int, int]] = []  # merged, sorted spans already holding sound
+
+    def span(self, utterance: Utterance) -> tuple[int, int]:
+        """The utterance's frames, clipped to the recording."""
+        total = len(self.samples)
+        start = _frame(utterance.start, total)
+        return start, max(start, _frame(utterance.end, total))
+
+    def place(self, offset: int, sound: array[int]) -> None:
+        end = min(offset + len(sound), len(self.samples))
+        if end <= offset:
+            return
+        # Keep what is already under the new sound, write the sound, then mix the two back in.
+        under = [(a, b) for a, b in self._written if a < end and b > offset]
+        kept = [(max(a, offset), min(b, end)) for a, b in under]
+        previous = [(a, b, self.samples[a:b]) for a, b in kept]
+        self.samples[offset:end] = sound[: end - offset]
+        for a, b, old in previous:
+            self.samples[a:b] = _mix(old, self.samples[a:b])
+        self._remember(offset, end)
+
+    def _remember(self, start: int, end: int) -> None:
+        spans = sorted([*self._written, (start, end)])
+        merged: list[tuple[int, int]] = []
+        for a, b in spans:
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+            else:
+                merged.append((a, b))
+        self._written = merged
+
+    def wav(self) -> bytes:
+        return _wav_bytes(self.samples)
+
+
+def _mix(a: array[int], b: array[int]) -> array[int]:
+    """Sum two equal-length sample runs, clipped to 16 bits."""
+    if HAVE_NUMPY:
+        total = np.frombuffer(a, dtype=np.int16).astype(np.int32) + np.frombuffer(b, dtype=np.int16)
+        return array("h", np.clip(total, -32768, 32767).astype(np.int16).tobytes())
+    # Overlaps are short (a barge-in), so a Python loop over them is fine.
+    return array("h", (max(-32768, min(32767, x + y)) for x, y in zip(a, b, strict=True)))
+
+
+def _fade(sound: array[int], *, fade_in: bool = True, fade_out: bool = True) -> None:
+    """Ramp the edges of ``sound`` in place (a few ms, so a Python loop is cheap)."""
+    n = min(round(FADE_SECONDS * SAMPLE_RATE), len(sound) // 2)
+    for i in range(n):
+        gain = i / n
+        if fade_in:
+            sound[i] = round(sound[i] * gain)
+        if fade_out:
+            sound[-1 - i] = round(sound[-1 - i] * gain)
+
+
+def _wav_bytes(samples: array[int]) -> bytes:
+    if not _LITTLE_ENDIAN:  # pragma: no cover - big-endian hosts
+        samples = array("h", samples)
+        samples.byteswap()
+    out = BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(SAMPLE_WIDTH)
+        wav.setframerate(SAMPLE_RATE)
+        wav.writeframes(memoryview(samples).cast("B"))
+    return out.getvalue()
+
+
+# -- tones ----------------------------------------------------------------------------------------
+
+
+@cache
+def _tone_cycle(hz: int) -> bytes:
+    """The shortest run of samples holding a whole number of periods of ``hz``, so repeating it
+    gives a seamless tone of any length at C speed (400 samples for 440 Hz, 1,600 for 330 Hz)."""
+    n = SAMPLE_RATE // math.gcd(SAMPLE_RATE, hz)
+    amplitude = TONE_AMPLITUDE * FULL_SCALE
+    cycle = array("h", (round(amplitude * math.sin(2 * math.pi * hz * i / SAMPLE_RATE)) for i in range(n)))
+    return cycle.tobytes()
+
+
+def _tone(hz: int, frames: int) -> array[int]:
+    cycle = _tone_cycle(hz)
+    per_cycle = len(cycle) // SAMPLE_WIDTH
+    sound = array("h")
+    sound.frombytes((cycle * (frames // per_cycle + 1))[: frames * SAMPLE_WIDTH])
+    _fade(sound)
+    return sound
+
+
+def _tone_for(utterance: Utterance, frames: int) -> array[int]:
+    return _tone(TONE_HZ.get(utterance.role, OTHER_TONE_HZ), frames)
+
+
+def render_tones(utterances: Sequence[Utterance], duration: float) -> bytes:
+    """A WAV of exactly ``duration`` seconds: silence, with a soft tone during each utterance (agent
+    440 Hz, user 330 Hz), so the recording has the right length and shape without a speech
+    synthesiser."""
+    canvas = _Canvas(frame_count(duration))
+    for utterance in utterances:
+        start, end = canvas.span(utterance)
+        if end > start:
+            canvas.place(start, _tone_for(utterance, end - start))
+    return canvas.wav()
+
+
+# -- speech ---------------------------------------------------------------------------------------
+
+
+class SynthesisError(Exception):
+    """The synthesiser produced nothing at all for a batch of texts."""
+
+
+# The child: one pyttsx3 engine, one runAndWait per text (pyttsx3's espeak driver keeps only the
+# last of several queued save_to_file calls). A text that fails is reported and skipped.
+_SYNTH_SCRIPT = """\
+import json, os, sys
+import pyttsx3
+texts, folder = json.load(sys.stdin)
+engine = pyttsx3.init()
+for i, text in enumerate(texts):
+    try:
+        engine.save_to_file(text, os.path.join(folder, f"{i}.wav"))
+        engine.runAndWait()
+    except Exception as exc:
+        print(f"text {i}: {exc!r}", file=sys.stderr)
+"""
+
+_synth_lock = threading.Lock()  # one synthesiser at a time: each is a process busy on a core
+
+
+def _synthesise(texts: Sequence[str]) -> dict[str, array[int]]:
+    """Speak each text in one child process; 16 kHz samples for each text that came out.
+
+    Raises :class:`SynthesisError` when the child fails and nothing came out; when it fails part
+    way, the texts finished before that are still returned.
+    """
+    if not texts:
+        return {}
+    with _synth_lock, tempfile.TemporaryDirectory(prefix="agentphone-tts-") as folder:
+        failure: str | None = None
+        timeout = SYNTH_TIMEOUT_SECONDS + SYNTH_TIMEOUT_PER_TEXT * len(texts)
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", _SYNTH_SCRIPT],
+                input=json.dumps([list(texts), folder]).encode(),
+                stdout=subprocess.DEVNULL,  # pyttsx3 prints a line per file saved
+                stderr=subprocess.PIPE,
+                cwd=folder,  # `python -c` puts the cwd on sys.path: keep stray modules out
+                timeout=timeout,
+                check=False,
+            )
+            if done.returncode != 0:
+                last = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
+                failure = f"exit status {done.returncode}" + (f": {last[0][:200]}" if last else "")
+        except subprocess.TimeoutExpired:
+            failure = f"no answer within {timeout:.0f} s"
+        except OSError as exc:
+            failure = str(exc)
+        spoken: dict[str, array[int]] = {}
+        for i, text in enumerate(texts):
+            sound = _read_speech(os.path.join(folder, f"{i}.wav"))
+            if sound is not None:
+                spoken[text] = sound
+    if failure is not None and not spoken:
+        raise SynthesisError(f"speech synthesiser failed: {failure}")
+    if failure is not None:
+        log.warning("speech synthesiser failed part way (%s); the rest are tones", failure)
+    return spoken
+
+
+def _read_speech(path: str) -> array[int] | None:
+    """A synthesised WAV as 16 kHz mono samples, or None if it is missing, empty or unreadable.
+
+    The header says what came out (espeak-ng says 22,050 Hz, but nothing is assumed)."""
+    try:
+        with wave.open(path, "rb") as wav:
+            channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
+            raw = wav.readframes(wav.getnframes())
+    except (OSError, EOFError, wave.Error):
+        return None
+    if width != SAMPLE_WIDTH or channels < 1 or rate <= 0 or not raw:
+        return None
+    samples = array("h")
+    samples.frombytes(raw[: len(raw) - len(raw) % SAMPLE_WIDTH])
+    if not _LITTLE_ENDIAN:  # pragma: no cover - big-endian hosts
+        samples.byteswap()
+    if channels > 1:
+        samples = samples[::channels]  # the first channel is enough for a test recording
+    return resample(samples, rate)
+
+
+def resample(samples: array[int], rate: int) -> array[int]:
+    """``samples`` at ``rate`` Hz, linearly interpolated to :data:`SAMPLE_RATE`."""
+    if rate == SAMPLE_RATE or not samples:
+        return array("h", samples)
+    n_in = len(samples)
+    n_out = max(1, round(n_in * SAMPLE_RATE / rate))
+    step = rate / SAMPLE_RATE
+    if HAVE_NUMPY:
+        positions = np.arange(n_out) * step
+        source = np.frombuffer(samples, dtype=np.int16).astype(np.float64)
+        out = np.interp(positions, np.arange(n_in), source)
+        return array("h", np.clip(np.rint(out), -32768, 32767).astype(np.int16).tobytes())
+    result = array("h", bytes(n_out * SAMPLE_WIDTH))
+    last = n_in - 1
+    for i in range(n_out):
+        position = i * step
+        j = min(int(position), last)
+        k = min(j + 1, last)
+        frac = position - j
+        result[i] = round(samples[j] + (samples[k] - samples[j]) * frac)
+    return result
+
+
+class _SpeechCache:
+    """Synthesised 16 kHz audio by text, least recently used first out, bounded by bytes."""
+
+    def __init__(self, max_bytes: int, max_entries: int) -> None:
+        self.max_bytes = max_bytes
+        self.max_entries = max_entries
+        self._items: OrderedDict[str, array[int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> array[int] | None:
+        with self._lock:
+            sound = self._items.get(text)
+            if sound is not None:
+                self._items.move_to_end(text)
+            return sound
+
+    def put(self, text: str, sound: array[int]) -> None:
+        size = len(sound) * SAMPLE_WIDTH
+        if size > self.max_bytes:
+            return  # one huge monologue must not flush everything else
+        with self._lock:
+            old = self._items.pop(text, None)
+            if old is not None:
+                self._bytes -= len(old) * SAMPLE_WIDTH
+            self._items[text] = sound
+            self._bytes += size
+            while self._bytes > self.max_bytes or len(self._items) > self.max_entries:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= len(dropped) * SAMPLE_WIDTH
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+speech_cache = _SpeechCache(SPEECH_CACHE_MAX_BYTES, SPEECH_CACHE_MAX_ENTRIES)
+
+
+@cache
+def synthesizer_available() -> bool:
+    """Whether speech can be synthesised here: pyttsx3 importable and espeak-ng answering.
+
+    Checked once per process by really speaking a word (about 0.1 s); a call never waits on it on
+    the event loop, since :func:`render_recording` asks from its worker thread."""
+    if importlib.util.find_spec("pyttsx3") is None:
+        return False
+    try:
+        return bool(_synthesise(["ready"]))
+    except Exception:
+        log.debug("speech synthesiser unavailable", exc_info=True)
+        return False
+
+
+def _speakable(text: str) -> bool:
+    return bool(text.strip())
+
+
+def _fit(sound: array[int], frames: int) -> array[int]:
+    """``sound`` cut to ``frames`` (faded at the cut); shorter sound is left short and the rest of
+    the window stays silent."""
+    if len(sound) <= frames:
+        return sound
+    cut = sound[:frames]
+    _fade(cut, fade_in=False)
+    return cut
+
+
+def render_speech(utterances: Sequence[Utterance], duration: float) -> bytes:
+    """Like :func:`render_tones`, but each utterance's text is spoken by pyttsx3 and placed at its
+    start, fitted into its window (cut if longer, followed by silence if shorter). An utterance whose
+    text does not synthesise is a tone instead.
+
+    Raises :class:`SynthesisError` if the synthesiser produced nothing at all."""
+    canvas = _Canvas(frame_count(duration))
+    placed = [(u, *canvas.span(u)) for u in utterances]
+    wanted = _unique(u.text for u, start, end in placed if end > start and _speakable(u.text))
+    missing = [text for text in wanted if speech_cache.get(text) is None]
+    for text, spoken in _synthesise(missing).items():
+        speech_cache.put(text, spoken)
+    for utterance, start, end in placed:
+        if end <= start:
+            continue
+        sound = speech_cache.get(utterance.text) if _speakable(utterance.text) else None
+        if sound is None:
+            canvas.place(start, _tone_for(utterance, end - start))
+        else:
+            canvas.place(start, _fit(sound, end - start))
+    return canvas.wav()
+
+
+def _unique(texts: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(texts))
+
+
+# -- the entry point ------------------------------------------------------------------------------
+
+_warned = False
+
+
+def _render_blocking(utterances: Sequence[Utterance], duration: float) -> bytes:
+    global _warned
+    if synthesizer_available():
+        try:
+            return render_speech(utterances, duration)
+        except Exception as exc:
+            # A recording must still come out; say so once rather than on every call.
+            if not _warned:
+                _warned = True
+                log.warning("speech synthesis failed, recordings use tones instead: %s", exc)
+    return render_tones(utterances, duration)
+
+
+async def render_recording(utterances: Sequence[Utterance], duration: float) -> bytes:
+    """The call's recording: :func:`render_speech` when :func:`synthesizer_available`, else
+    :func:`render_tones`, made in a worker thread so the event loop never blocks. If speech
+    rendering fails the recording is made of tones (and a warning is logged once)."""
+    return await asyncio.to_thread(_render_blocking, tuple(utterances), duration)

@@ -1,0 +1,392 @@
+"""Call recordings: exact length, tones where people spoke and silence elsewhere, real speech when
+pyttsx3 and espeak-ng are installed, and tones whenever speech cannot be made.
+
+Audio is judged the way a person checking a recording would: loudness (RMS) in each window, and
+zero crossings to tell a steady tone from speech. Nothing here needs numpy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import logging
+import math
+import statistics
+import threading
+import time
+import wave
+from array import array
+from collections.abc import Sequence
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agentphone_emulator.engine import recording
+from agentphone_emulator.engine.recording import (
+    MAX_DURATION_SECONDS,
+    SAMPLE_RATE,
+    SynthesisError,
+    Utterance,
+    frame_count,
+    render_recording,
+    render_speech,
+    render_tones,
+    resample,
+    synthesizer_available,
+)
+
+TONE_RMS = recording.TONE_AMPLITUDE * recording.FULL_SCALE / math.sqrt(2)
+
+
+def read_wav(data: bytes) -> tuple[wave._wave_params, array[int]]:
+    with wave.open(io.BytesIO(data), "rb") as wav:
+        params = wav.getparams()
+        samples = array("h")
+        samples.frombytes(wav.readframes(params.nframes))
+    return params, samples
+
+
+def window(samples: array[int], start: float, end: float) -> array[int]:
+    return samples[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)]
+
+
+def rms(samples: Sequence[int]) -> float:
+    return math.sqrt(sum(s * s for s in samples) / len(samples)) if samples else 0.0
+
+
+def crossings(samples: Sequence[int]) -> int:
+    return sum(1 for a, b in itertools.pairwise(samples) if (a < 0) != (b < 0))
+
+
+def crossing_spread(samples: array[int], frame: float = 0.02) -> float:
+    """Coefficient of variation of zero crossings per frame, over frames with sound in them:
+    about 0 for a steady tone, large for speech (voiced and unvoiced sounds alternate)."""
+    n = round(frame * SAMPLE_RATE)
+    counts = [
+        crossings(samples[i : i + n]) for i in range(0, len(samples) - n, n) if rms(samples[i : i + n]) > 300
+    ]
+    assert len(counts) >= 5, "too little sound to judge"
+    return statistics.pstdev(counts) / statistics.mean(counts)
+
+
+CONVERSATION = [
+    Utterance("agent", "Hello, thanks for calling Acme. How can I help?", 0.5, 3.5),
+    Utterance("user", "I'd like to book a table for two.", 4.0, 6.5),
+    Utterance("agent", "Sure, what time?", 7.0, 9.0),
+]
+
+
+# -- tones ----------------------------------------------------------------------------------------
+
+
+def test_tones_are_a_16khz_mono_16bit_wav() -> None:
+    params, _ = read_wav(render_tones(CONVERSATION, 10.0))
+    assert (params.framerate, params.nchannels, params.sampwidth, params.comptype) == (16_000, 1, 2, "NONE")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(min_value=0, max_value=20, allow_nan=False))
+def test_tones_last_exactly_the_duration(duration: float) -> None:
+    params, samples = read_wav(render_tones(CONVERSATION, duration))
+    assert params.nframes == len(samples) == round(duration * SAMPLE_RATE)
+
+
+def test_tone_during_each_utterance_and_silence_between() -> None:
+    _, samples = read_wav(render_tones(CONVERSATION, 10.0))
+    for utterance in CONVERSATION:
+        # Inside (clear of the 10 ms fades): a steady tone at the tone's level.
+        inside = window(samples, utterance.start + 0.05, utterance.end - 0.05)
+        assert rms(inside) == pytest.approx(TONE_RMS, rel=0.02)
+    for start, end in [(0, 0.5), (3.5, 4.0), (6.5, 7.0), (9.0, 10.0)]:
+        assert rms(window(samples, start, end)) == 0
+
+
+def test_agent_and_user_tones_have_their_own_pitch() -> None:
+    _, samples = read_wav(render_tones(CONVERSATION, 10.0))
+    # Two zero crossings per period: one second of tone crosses 2 * f times.
+    assert crossings(window(samples, 1.0, 2.0)) == pytest.approx(880, abs=2)
+    assert crossings(window(samples, 4.5, 5.5)) == pytest.approx(660, abs=2)
+
+
+def test_a_tone_is_faded_in_and_out() -> None:
+    _, samples = read_wav(render_tones([Utterance("agent", "hi", 1.0, 2.0)], 3.0))
+    first, last = window(samples, 1.0, 1.002), window(samples, 1.998, 2.0)
+    assert max(map(abs, first)) < TONE_RMS / 4 and max(map(abs, last)) < TONE_RMS / 4
+
+
+@pytest.mark.parametrize("numpy", [True, False], ids=["numpy", "pure-python"])
+def test_overlapping_utterances_are_mixed_not_overwritten(
+    monkeypatch: pytest.MonkeyPatch, numpy: bool
+) -> None:
+    if numpy and not recording.HAVE_NUMPY:
+        pytest.skip("numpy is not installed")
+    monkeypatch.setattr(recording, "HAVE_NUMPY", numpy)
+    barge_in = [
+        Utterance("agent", "Let me tell you about our offers", 1.0, 3.0),
+        Utterance("user", "Stop", 2.0, 4.0),
+        Utterance("user", "Stop!", 2.5, 3.5),  # overlaps both, and a span already mixed
+    ]
+    _, samples = read_wav(render_tones(barge_in, 5.0))
+    alone = rms(window(samples, 1.1, 1.9))
+    both = rms(window(samples, 2.1, 2.4))
+    three = rms(window(samples, 2.6, 2.9))
+    assert alone == pytest.approx(TONE_RMS, rel=0.02)
+    # Tones of different pitch add in power (sqrt(2) times louder); the two user tones share a
+    # pitch and phase, so they add in amplitude: 2 x user + agent = sqrt(5) times.
+    assert both == pytest.approx(TONE_RMS * math.sqrt(2), rel=0.05)
+    assert three == pytest.approx(TONE_RMS * math.sqrt(5), rel=0.05)
+    assert rms(window(samples, 3.6, 3.9)) == pytest.approx(TONE_RMS, rel=0.02)
+
+
+def test_utterances_outside_the_call_are_clipped_to_it() -> None:
+    utterances = [
+        Utterance("agent", "before", -2.0, 0.5),
+        Utterance("user", "after the end", 1.5, 9.0),
+        Utterance("agent", "entirely after", 5.0, 6.0),
+        Utterance("user", "nothing said", 1.0, 1.0),
+        Utterance("user", "nonsense", math.nan, math.nan),
+    ]
+    params, samples = read_wav(render_tones(utterances, 2.0))
+    assert params.nframes == 2 * SAMPLE_RATE
+    assert rms(window(samples, 0.05, 0.45)) > 0
+    assert rms(window(samples, 0.5, 1.5)) == 0
+    assert rms(window(samples, 1.55, 2.0)) > 0
+
+
+@pytest.mark.parametrize("duration", [0.0, -5.0, math.nan])
+def test_nonsense_durations_make_an_empty_recording(duration: float) -> None:
+    params, _ = read_wav(render_tones(CONVERSATION, duration))
+    assert params.nframes == 0
+
+
+def test_duration_is_capped() -> None:
+    assert frame_count(MAX_DURATION_SECONDS * 10) == round(MAX_DURATION_SECONDS * SAMPLE_RATE)
+    assert frame_count(math.inf) == round(MAX_DURATION_SECONDS * SAMPLE_RATE)
+
+
+def test_a_ten_minute_call_renders_fast() -> None:
+    turns = [Utterance("agent" if i % 2 else "user", "...", i * 6.0, i * 6.0 + 5.0) for i in range(100)]
+    began = time.perf_counter()
+    data = render_tones(turns, 600.0)
+    elapsed = time.perf_counter() - began
+    params, samples = read_wav(data)
+    assert params.nframes == 600 * SAMPLE_RATE
+    assert rms(window(samples, 301.0, 302.0)) == pytest.approx(TONE_RMS, rel=0.02)
+    assert elapsed < 1.0, f"600 s of tones took {elapsed:.2f} s"
+
+
+# -- resampling -----------------------------------------------------------------------------------
+
+
+def _sine(hz: float, rate: int, seconds: float) -> array[int]:
+    return array(
+        "h", (round(8000 * math.sin(2 * math.pi * hz * i / rate)) for i in range(round(rate * seconds)))
+    )
+
+
+@pytest.mark.parametrize("numpy", [True, False], ids=["numpy", "pure-python"])
+def test_resampling_keeps_length_and_pitch(monkeypatch: pytest.MonkeyPatch, numpy: bool) -> None:
+    if numpy and not recording.HAVE_NUMPY:
+        pytest.skip("numpy is not installed")
+    monkeypatch.setattr(recording, "HAVE_NUMPY", numpy)
+    out = resample(_sine(300, 22_050, 1.0), 22_050)
+    assert len(out) == SAMPLE_RATE
+    assert crossings(out) == pytest.approx(600, abs=2)
+    assert rms(out) == pytest.approx(8000 / math.sqrt(2), rel=0.02)
+
+
+def test_resampling_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not recording.HAVE_NUMPY:
+        pytest.skip("numpy is not installed")
+    source = _sine(440, 22_050, 0.25)
+    with_numpy = resample(source, 22_050)
+    monkeypatch.setattr(recording, "HAVE_NUMPY", False)
+    without = resample(source, 22_050)
+    assert len(with_numpy) == len(without)
+    assert max(abs(a - b) for a, b in zip(with_numpy, without, strict=True)) <= 1
+
+
+# -- speech ---------------------------------------------------------------------------------------
+
+needs_synthesizer = pytest.mark.skipif(
+    not synthesizer_available(),
+    reason="no speech synthesiser: install pyttsx3 (the audio or dev extra) and espeak-ng",
+)
+
+
+@pytest.fixture
+def fresh_cache() -> None:
+    recording.speech_cache.clear()
+
+
+@needs_synthesizer
+@pytest.mark.usefixtures("fresh_cache")
+def test_speech_is_speech_in_the_right_windows() -> None:
+    params, samples = read_wav(render_speech(CONVERSATION, 10.0))
+    assert (params.framerate, params.nchannels, params.sampwidth) == (16_000, 1, 2)
+    assert params.nframes == 10 * SAMPLE_RATE
+    agent = window(samples, 0.5, 3.5)
+    assert rms(agent) > 1000
+    # Speech, not a steady tone: the tone's crossings barely vary from frame to frame.
+    _, tones = read_wav(render_tones(CONVERSATION, 10.0))
+    assert crossing_spread(window(tones, 0.5, 3.5)) < 0.05
+    assert crossing_spread(agent) > 0.2
+    for start, end in [(0, 0.5), (9.0, 10.0)]:
+        assert rms(window(samples, start, end)) == 0
+
+
+@needs_synthesizer
+@pytest.mark.usefixtures("fresh_cache")
+def test_speech_is_cut_to_its_window_or_followed_by_silence() -> None:
+    long_text = "This is a long sentence that takes several seconds to say out loud, far more than a second."
+    utterances = [Utterance("agent", long_text, 1.0, 1.5), Utterance("user", "Yes.", 3.0, 8.0)]
+    params, samples = read_wav(render_speech(utterances, 9.0))
+    assert params.nframes == 9 * SAMPLE_RATE
+    assert rms(window(samples, 1.0, 1.5)) > 500
+    assert rms(window(samples, 1.5, 3.0)) == 0  # cut at the window's end
+    assert rms(window(samples, 3.0, 4.0)) > 500
+    assert rms(window(samples, 5.0, 9.0)) == 0  # "Yes." is short: the rest of its window is silent
+
+
+@needs_synthesizer
+@pytest.mark.usefixtures("fresh_cache")
+def test_synthesised_speech_is_cached_by_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = render_speech(CONVERSATION, 10.0)
+    assert len(recording.speech_cache) == 3
+
+    def no_synthesiser(texts: Sequence[str]) -> dict[str, array[int]]:
+        assert not texts, f"asked to synthesise {texts} again"
+        return {}
+
+    monkeypatch.setattr(recording, "_synthesise", no_synthesiser)
+    assert render_speech(CONVERSATION, 10.0) == first
+
+
+@needs_synthesizer
+async def test_render_recording_speaks_when_it_can() -> None:
+    began = time.perf_counter()
+    data = await render_recording(CONVERSATION, 10.0)
+    elapsed = time.perf_counter() - began
+    _, samples = read_wav(data)
+    assert crossing_spread(window(samples, 0.5, 3.5)) > 0.2
+    assert elapsed < 10, f"three utterances took {elapsed:.1f} s"
+
+
+def test_an_utterance_that_does_not_synthesise_is_a_tone(
+    monkeypatch: pytest.MonkeyPatch, fresh_cache: None
+) -> None:
+    speech = _sine(200, SAMPLE_RATE, 5.0)
+    monkeypatch.setattr(
+        recording, "_synthesise", lambda texts: {t: speech for t in texts if t != "Sure, what time?"}
+    )
+    _, samples = read_wav(render_speech(CONVERSATION, 10.0))
+    assert crossings(window(samples, 1.0, 2.0)) == pytest.approx(400, abs=2)  # the "speech"
+    assert crossings(window(samples, 7.5, 8.5)) == pytest.approx(880, abs=2)  # the agent's tone
+
+
+def test_blank_text_is_a_tone_without_asking_the_synthesiser(
+    monkeypatch: pytest.MonkeyPatch, fresh_cache: None
+) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr(recording, "_synthesise", lambda texts: asked.extend(texts) or {})
+    _, samples = read_wav(render_speech([Utterance("user", "  ", 0.0, 1.0)], 1.0))
+    assert asked == []
+    assert crossings(window(samples, 0.1, 0.9)) == pytest.approx(0.8 * 660, abs=2)
+
+
+def test_a_failing_synthesiser_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recording, "_SYNTH_SCRIPT", "import sys; sys.exit('espeak exploded')")
+    with pytest.raises(SynthesisError, match="exit status 1: espeak exploded"):
+        recording._synthesise(["hello"])
+
+
+def test_a_hung_synthesiser_is_killed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recording, "_SYNTH_SCRIPT", "import time; time.sleep(30)")
+    monkeypatch.setattr(recording, "SYNTH_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(recording, "SYNTH_TIMEOUT_PER_TEXT", 0.0)
+    began = time.perf_counter()
+    with pytest.raises(SynthesisError, match="no answer within"):
+        recording._synthesise(["hello"])
+    assert time.perf_counter() - began < 5
+
+
+def test_no_pyttsx3_means_no_synthesiser(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = recording.importlib.util.find_spec
+    monkeypatch.setattr(
+        recording.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "pyttsx3" else real_find_spec(name, *a),
+    )
+    synthesizer_available.cache_clear()
+    try:
+        assert synthesizer_available() is False
+    finally:
+        synthesizer_available.cache_clear()
+
+
+def test_the_speech_cache_is_bounded() -> None:
+    cache = recording._SpeechCache(max_bytes=1000, max_entries=3)
+    for i in range(5):
+        cache.put(str(i), array("h", bytes(200)))  # 200 bytes each
+    assert len(cache) == 3 and cache.get("0") is None and cache.get("4") is not None
+    cache.get("2")  # recently used: survives the next eviction
+    cache.put("5", array("h", bytes(200)))
+    assert cache.get("2") is not None and cache.get("3") is None
+    cache.put("big", array("h", bytes(600)))  # 600 + 3 * 200 > 1000: the oldest make room
+    assert cache.get("big") is not None and len(cache) <= 3
+    cache.put("huge", array("h", bytes(2000)))  # larger than the whole cache: not kept
+    assert cache.get("huge") is None and cache.get("big") is not None
+
+
+# -- the entry point ------------------------------------------------------------------------------
+
+
+async def test_render_recording_falls_back_to_tones(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(utterances: Sequence[Utterance], duration: float) -> bytes:
+        raise SynthesisError("speech synthesiser failed: exit status -11")
+
+    monkeypatch.setattr(recording, "synthesizer_available", lambda: True)
+    monkeypatch.setattr(recording, "render_speech", broken)
+    monkeypatch.setattr(recording, "_warned", False)
+    with caplog.at_level(logging.WARNING, logger="agentphone_emulator.recording"):
+        first = await render_recording(CONVERSATION, 10.0)
+        second = await render_recording(CONVERSATION, 10.0)
+    assert first == second == render_tones(CONVERSATION, 10.0)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "exit status -11" in warnings[0].getMessage()
+
+
+async def test_render_recording_uses_tones_without_a_synthesiser(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recording, "synthesizer_available", lambda: False)
+    assert await render_recording(CONVERSATION, 10.0) == render_tones(CONVERSATION, 10.0)
+
+
+async def test_render_recording_runs_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[threading.Thread] = []
+    real = recording.render_tones
+
+    def spy(utterances: Sequence[Utterance], duration: float) -> bytes:
+        threads.append(threading.current_thread())
+        return real(utterances, duration)
+
+    monkeypatch.setattr(recording, "synthesizer_available", lambda: False)
+    monkeypatch.setattr(recording, "render_tones", spy)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    try:
+        await render_recording(CONVERSATION, 600.0)
+    finally:
+        task.cancel()
+    assert threads and threads[0] is not threading.main_thread()
+    assert ticks > 1  # the loop kept running while the recording was made
