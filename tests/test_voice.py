@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import io
+import queue
+import threading
 import time
 import wave
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from agentphone import AsyncAgentPhone
+from agentphone import AgentPhone, AsyncAgentPhone
 
 from agentphone_emulator import AccountSettings, Emulator, VirtualClock
 from agentphone_emulator.engine.call_session import CallEnded
@@ -557,3 +559,39 @@ async def test_a_recording_is_a_wav_as_long_as_the_call(
         seconds = wav.getnframes() / wav.getframerate()
     duration = (call.record.ended_at - call.record.started_at).total_seconds()  # type: ignore[operator]
     assert seconds == pytest.approx(duration, abs=0.01)
+
+
+def test_the_sync_sdk_follows_a_call_driven_from_a_test_thread(vemu: Emulator, vclient: AgentPhone) -> None:
+    """The synchronous face: a threaded emulator, ``call.say`` from the test, and the sync SDK's
+    ``stream_transcript`` reading the same call live from another thread."""
+    agent = VoiceAgent()
+    vemu.mount("http://agent.test", agent.app())
+    created = vclient.agents.create(name="Sync", begin_message="Hello from sync.")
+    number = vclient.numbers.buy(agent_id=created.id)
+    vemu.set_webhook(AGENT_URL, secret=agent.secret)
+    agent.json({"text": "Bye now.", "hangup": True})
+    call = vemu.ring(to=number.phone_number, from_=CALLER)
+    seen: queue.Queue[tuple[str, str]] = queue.Queue()
+
+    def follow() -> None:
+        for event in vclient.calls.stream_transcript(call.id):
+            seen.put((event["event"], event["data"].get("content", "")))
+
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()
+    assert seen.get(timeout=5) == ("connected", "")  # the greeting is a turn once it has been said
+    reply = call.say("Goodbye")
+    follower.join(timeout=5)
+    assert reply.hangup and call.status == "completed"
+    assert [seen.get_nowait() for _ in range(4)] == [
+        ("turn", "Hello from sync."),
+        ("turn", "Goodbye"),
+        ("turn", "Bye now."),
+        ("ended", ""),
+    ]
+    with pytest.raises(RuntimeError, match=r"await call\.asay"):
+
+        async def inside_the_loop() -> None:
+            call.say("again")
+
+        vemu.run_coroutine(inside_the_loop)
