@@ -595,3 +595,17 @@ def test_the_sync_sdk_follows_a_call_driven_from_a_test_thread(vemu: Emulator, v
             call.say("again")
 
         vemu.run_coroutine(inside_the_loop)
+
+
+async def test_a_call_ended_by_the_api_mid_reply_releases_the_listener(
+    emu: Emulator, sdk: AsyncAgentPhone, agent_app: VoiceAgent
+) -> None:
+    _, number = await setup_agent(emu, sdk)
+    agent_app.ndjson({"text": "Let me look.", "interim": True}, {"text": "Found it."}, pauses=[0, 0.5])
+    call = await emu.aring(to=number, from_=CALLER)
+    listening = asyncio.create_task(call.asay("Find my order"))
+    await asyncio.sleep(0.2)  # the reply is streaming
+    await sdk.calls.end(call.id)
+    reply = await asyncio.wait_for(listening, 5)  # a bug here used to hang forever
+    assert reply.state in ("interrupted", "silent")
+    assert call.disconnection_reason == "api_hangup"

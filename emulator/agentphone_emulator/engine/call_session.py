@@ -321,6 +321,11 @@ class CallSession:
             for task in (reply._reader, reply._player):
                 if task is not None and not task.done():
                     task.cancel()
+            if not reply.finished:  # the call ended under it: whoever listens must not wait forever
+                reply.state = "interrupted" if reply.chunks else "silent"
+                reply.interrupted_at = self.clock.now()
+                for event in (reply._first, reply._closed, reply._done):
+                    event.set()
         for task in list(self._tasks):
             task.cancel()
 
