@@ -609,3 +609,30 @@ async def test_a_call_ended_by_the_api_mid_reply_releases_the_listener(
     reply = await asyncio.wait_for(listening, 5)  # a bug here used to hang forever
     assert reply.state in ("interrupted", "silent")
     assert call.disconnection_reason == "api_hangup"
+
+
+async def test_a_reply_that_says_nothing_is_a_silent_turn(
+    emu: Emulator, sdk: AsyncAgentPhone, agent_app: VoiceAgent
+) -> None:
+    _, number = await setup_agent(emu, sdk)
+    agent_app.json({"txt": "a typo"})
+    call = await emu.aring(to=number, from_=CALLER)
+    reply = await call.asay("Hello")
+    assert reply.state == "silent"
+    assert sorted(f.code for f in call.findings) == ["voice_empty_text", "voice_unknown_field"]
+    unknown = next(f for f in call.findings if f.code == "voice_unknown_field")
+    assert '"text"' in unknown.message and unknown.severity == "warning"
+
+
+async def test_reset_forgets_scripted_hosted_replies() -> None:
+    async with Emulator(clock=VirtualClock(), seed=7) as emu:
+        sdk = AsyncAgentPhone(api_key=emu.api_key, base_url=emu.base_url)
+        agent = await sdk.agents.create(name="Hosted", voice_mode="hosted", system_prompt="Be brief.")
+        emu.configure_hosted(replies={agent.id: ["Scripted."]})
+        emu.reset()
+        again = await sdk.agents.create(name="Hosted", voice_mode="hosted", system_prompt="Be brief.")
+        assert again.id == agent.id  # a seeded emulator repeats its ids after a reset
+        number = await sdk.numbers.buy(agent_id=again.id)
+        call = await emu.aring(to=number.phone_number, from_=CALLER)
+        assert "no language model" in (await call.asay("Hi")).text.lower()
+        await sdk.close()

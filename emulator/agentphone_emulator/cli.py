@@ -2,10 +2,13 @@
 
     agentphone-emulator serve [--host 127.0.0.1] [--port 0] [--api-key KEY ...] [--credit 5.00]
                               [--virtual-clock [START]] [--webhook TARGET [--webhook-secret SECRET]]
+                              [--llm-url URL [--llm-model NAME]]
     agentphone-emulator trigger sms --from +14155550100 --to +14155550123 --body "hello" [--media URL ...]
     agentphone-emulator trigger reaction --message-id msg_... --reaction love [--from +14155550100]
     agentphone-emulator trigger advance SECONDS        (virtual clock only; 90, 5m, 2h, 1d)
     agentphone-emulator trigger fast-forward [--limit DURATION]
+    agentphone-emulator trigger call --to +14155550123 [--from NUMBER] [--say TEXT] [--interrupt TEXT
+                                     [--after SECONDS]] [--press DIGITS] [--silence SECONDS] [--hangup]
     agentphone-emulator demo
 
 ``trigger`` talks to a running ``serve`` over its control plane (``/__emulator``); every event takes
@@ -15,7 +18,8 @@
 Exit codes: 0 done; 1 the emulator refused the request (its ``detail`` is printed); 2 a user mistake
 (a bad flag, a taken port, a webhook app that does not import) or an emulator that cannot be
 reached. Every error is one line on stderr, never a traceback. A webhook delivery that fails is not
-an error of ``trigger``: the event was sent, and the summary says what the webhook answered.
+an error of ``trigger``: the event was sent, and the summary says what the webhook answered (and a
+call whose agent broke the contract is not one either: its findings are printed).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ if TYPE_CHECKING:
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 API_KEY_ENV = "AGENTPHONE_EMULATOR_API_KEY"
+LLM_KEY_ENV = "AGENTPHONE_EMULATOR_LLM_KEY"  # read by the voice engine (engine/hosted.py), not here
 URL_ENV = "AGENTPHONE_EMULATOR_URL"
 DEFAULT_URL = "http://127.0.0.1:8787"
 CONTROL_PREFIX = "/__emulator"
@@ -112,6 +117,32 @@ def _duration(text: str) -> float:
             f"expected a duration such as 60, 90s, 5m, 2h or 1d (never negative), got {text!r}"
         )
     return float(match["amount"]) * _UNIT_SECONDS[match["unit"]]
+
+
+class _Step(argparse.Action):
+    """Appends one caller step to ``args.steps``: the flags of ``trigger call`` are a script, so
+    their order on the command line is the order of the steps (argparse's own actions would group
+    them by flag). ``--after`` belongs to the ``--interrupt`` just before it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        steps: list[dict[str, Any]] = list(
+            getattr(namespace, self.dest, None) or []
+        )  # a copy: the default is shared
+        if self.const == "after":
+            if not steps or "interrupt" not in steps[-1] or "after" in steps[-1]:
+                parser.error("--after goes right after the --interrupt it times")
+            steps[-1] = {**steps[-1], "after": values}
+        elif self.const == "hangup":
+            steps.append({"hangup": True})
+        else:
+            steps.append({self.const: values})
+        setattr(namespace, self.dest, steps)
 
 
 def _add_connection_flags(parser: argparse.ArgumentParser, *, on_event: bool) -> None:
@@ -193,11 +224,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECRET",
         help="sign webhooks with SECRET instead of a fresh whsec_ secret (needs --webhook)",
     )
+    serve.add_argument(
+        "--llm-url",
+        metavar="URL",
+        help="answer hosted-mode calls with this OpenAI-compatible chat completions endpoint (Ollama, "
+        f"vLLM, OpenAI ...); its key, if it needs one, is read from ${LLM_KEY_ENV}, never from a flag",
+    )
+    serve.add_argument(
+        "--llm-model", metavar="NAME", help="the model to ask at --llm-url (default gpt-4o-mini)"
+    )
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
 
     trigger = commands.add_parser(
         "trigger",
-        help="send an event to a running emulator (a text, a reaction, time passing)",
+        help="send an event to a running emulator (a text, a reaction, a call, time passing)",
         description="Send an event to a running 'agentphone-emulator serve' through its control plane "
         f"({CONTROL_PREFIX}) and print what happened, the webhook delivery included.",
         epilog="Exit codes: 0 done (a failed webhook delivery is reported, not an error); 1 the emulator "
@@ -242,6 +282,60 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=_duration, default=None, metavar="DURATION", help="go no further (default 7d)"
     )
     _add_connection_flags(fast_forward, on_event=True)
+
+    call = events.add_parser(
+        "call",
+        help="a caller rings one of the account's numbers and follows a script (fires agent.message per turn)",
+        description="Ring one of the account's numbers as a simulated caller, do the steps in the order "
+        "given, and print the call: who said what, the agent's first-chunk latency per reply, findings.",
+        epilog="Steps run in command-line order, e.g. --interrupt 'Wait' --after 0.5 --say 'Where is my "
+        "order?' --press 1 --silence 3 --hangup. A step on a call that has ended (the agent hung up) is "
+        "not run; that is reported, not an error.",
+    )
+    call.add_argument("--to", required=True, metavar="NUMBER", help="one of the account's numbers (E.164)")
+    call.add_argument(
+        "--from", dest="from_", metavar="NUMBER", help="the caller (E.164; default +14155550123)"
+    )
+    call.set_defaults(steps=[])
+    call.add_argument(
+        "--say",
+        action=_Step,
+        dest="steps",
+        const="say",
+        metavar="TEXT",
+        help="say TEXT once the agent is quiet, hear the reply",
+    )
+    call.add_argument(
+        "--interrupt",
+        action=_Step,
+        dest="steps",
+        const="interrupt",
+        metavar="TEXT",
+        help="talk over the agent's reply",
+    )
+    call.add_argument(
+        "--after",
+        action=_Step,
+        dest="steps",
+        const="after",
+        type=_duration,
+        metavar="SECONDS",
+        help="with the --interrupt just before: that many seconds into the reply (default 1)",
+    )
+    call.add_argument(
+        "--press", action=_Step, dest="steps", const="press", metavar="DIGITS", help="press keys (0-9, *, #)"
+    )
+    call.add_argument(
+        "--silence",
+        action=_Step,
+        dest="steps",
+        const="silence",
+        type=_duration,
+        metavar="SECONDS",
+        help="say nothing a while",
+    )
+    call.add_argument("--hangup", action=_Step, dest="steps", const="hangup", nargs=0, help="hang up")
+    _add_connection_flags(call, on_event=True)
 
     commands.add_parser(
         "demo", help="walk through the API with the official Python SDK against an in-process emulator"
@@ -302,6 +396,22 @@ def configure_webhook(emulator: Emulator, target: str, secret: str | None) -> We
         raise UsageError(f"--webhook {target}: {_one_line(str(exc))}") from None
 
 
+def _check_llm_flags(args: argparse.Namespace) -> None:
+    if args.llm_model is not None and args.llm_url is None:
+        raise UsageError("--llm-model needs --llm-url (the endpoint that serves it)")
+    if args.llm_url is None:
+        return
+    if not _is_http_url(args.llm_url):
+        raise UsageError(
+            f"--llm-url expects an http(s) URL such as http://127.0.0.1:11434/v1, got {args.llm_url!r}"
+        )
+    if urlsplit(args.llm_url).username is not None:
+        # A password in a URL on the command line is in the shell history and `ps` for everyone.
+        raise UsageError(f"--llm-url cannot carry a user or password: put the key in ${LLM_KEY_ENV}")
+    if args.llm_model == "":
+        raise UsageError("--llm-model cannot be empty")
+
+
 async def serve(args: argparse.Namespace) -> None:
     from .clock import VirtualClock
     from .server import Emulator
@@ -312,6 +422,7 @@ async def serve(args: argparse.Namespace) -> None:
         raise UsageError("--webhook-secret needs --webhook (the webhook it signs for)")
     if args.webhook_secret == "":
         raise UsageError("--webhook-secret cannot be empty")
+    _check_llm_flags(args)
     if not _is_loopback(args.host):
         print(
             f"warning: listening on {args.host}, reachable from other machines; anyone who can reach it "
@@ -330,6 +441,8 @@ async def serve(args: argparse.Namespace) -> None:
     )
     # Before listening: an app that does not import is a usage error, not a half-started server.
     hook = configure_webhook(emulator, args.webhook, args.webhook_secret) if args.webhook else None
+    if args.llm_url is not None:
+        emulator.configure_hosted(llm_url=args.llm_url, llm_model=args.llm_model)
     try:
         await emulator.start()
     except OSError as exc:
@@ -352,6 +465,13 @@ async def serve(args: argparse.Namespace) -> None:
         )
     if hook is not None:
         print(f"webhook: {hook.url}  secret: {hook.secret}", flush=True)
+    if args.llm_url is not None:
+        hosted = emulator.platform.voice.hosted
+        key = "set" if os.environ.get(LLM_KEY_ENV) else "not set"
+        print(
+            f"hosted voice: {args.llm_url}  model: {hosted.llm_model}  key: ${LLM_KEY_ENV} ({key})",
+            flush=True,
+        )
     try:
         await stop.wait()
     finally:
@@ -447,7 +567,14 @@ def _request_for(args: argparse.Namespace) -> tuple[str, str, Any]:
     if args.event == "fast-forward":
         limit = {} if args.limit is None else {"limitSeconds": args.limit}
         return "POST", f"{CONTROL_PREFIX}/clock/fast-forward", limit
-    raise AssertionError(f"unknown event {args.event!r}")  # argparse only lets the four above through
+    if args.event == "call":
+        ring: dict[str, Any] = {"to": args.to}
+        if args.from_ is not None:
+            ring["from"] = args.from_
+        if args.steps:
+            ring["script"] = args.steps
+        return "POST", f"{CONTROL_PREFIX}/calls", ring
+    raise AssertionError(f"unknown event {args.event!r}")  # argparse only lets the five above through
 
 
 def _milliseconds(value: float) -> str:
@@ -478,6 +605,56 @@ def _describe_clock(verb: str, answer: dict[str, Any]) -> str:
     return f"clock {verb} {seconds:g}s to {answer['now']}; {after}"
 
 
+def describe_call(answer: dict[str, Any], steps: int) -> list[str]:
+    """A call as lines: who said what (each agent reply to the caller with its first-chunk
+    latency), then each finding, then how the call stands."""
+    lines: list[str] = []
+    replies: list[dict[str, Any]] = answer.get("replies") or []
+    if replies:
+        # A key press is a turn whose transcript is the digits; the caller's presses, in order, tell
+        # a press from someone saying "one two".
+        presses = [p["digits"] for p in answer.get("keyPresses") or [] if p.get("by") == "user"]
+        for reply in replies:
+            agent = "agent"
+            if reply["mode"] in ("webhook", "hosted"):  # an answer to the caller, not the greeting
+                if presses and reply["utterance"] == presses[0]:
+                    lines.append(f"caller presses {presses.pop(0)}")
+                else:
+                    lines.append(f"caller: {reply['utterance']}")
+                if reply.get("firstChunkMs") is not None:
+                    agent = f"agent ({_milliseconds(reply['firstChunkMs'])})"
+            elif reply["mode"] == "voicemail":
+                lines.append(f"caller: {reply['utterance']}")
+            lines.append(f"{agent}: {reply['text'] or '(silence)'}{_reply_marks(reply)}")
+    else:  # a call read after it ended: only its transcript is left
+        for turn in answer.get("transcript") or []:
+            role = "caller" if turn["role"] == "user" else "agent"
+            lines.append(f"{role}: {turn['content']}")
+    lines += [f"[{f['code']}] {f['message']}" for f in answer.get("findings") or []]
+    state = "live" if answer.get("live") else answer.get("disconnectionReason") or "no reason"
+    last = f"call {answer['callId']} {answer['status']} ({state})"
+    if answer.get("transferredTo"):
+        last += f", transferred to {answer['transferredTo']}"
+    stopped = answer.get("stoppedAt")
+    if stopped is not None:
+        last += f"; steps {stopped + 1}-{steps} not run: the call had ended"
+    lines.append(last)
+    return lines
+
+
+def _reply_marks(reply: dict[str, Any]) -> str:
+    marks = []
+    if reply.get("digits"):
+        marks.append(f"presses {reply['digits']}")
+    if reply.get("state") == "interrupted":
+        marks.append("cut off")
+    if reply.get("transfer"):
+        marks.append("transfers")
+    if reply.get("hangup"):
+        marks.append("hangs up")
+    return "".join(f" [{mark}]" for mark in marks)
+
+
 def summarize(event: str, answer: dict[str, Any]) -> str:
     if event == "sms":
         message = answer["message"]
@@ -506,7 +683,10 @@ def trigger(args: argparse.Namespace) -> None:
         print(json.dumps(answer, indent=2))
         return
     try:
-        print(summarize(args.event, answer))
+        if args.event == "call":
+            print("\n".join(describe_call(answer, len(args.steps))))
+        else:
+            print(summarize(args.event, answer))
     except (KeyError, TypeError, AttributeError):
         raise UsageError(f"{base_url} did not answer like an AgentPhone emulator") from None
 

@@ -35,7 +35,8 @@ from ..models.control import (
 )
 from ..store import webhooks as webhook_store
 from ..store.records import DeliveryRecord, MessageRecord
-from .framework import Ctx, Router, make_aiohttp_handler
+from .control_calls import router as calls_router
+from .framework import Ctx, Route, Router, make_aiohttp_handler
 from .openapi import build_openapi
 
 PREFIX = "/__emulator"
@@ -259,16 +260,21 @@ def control_routes() -> list[web.RouteDef]:
 
     return [
         web.get(f"{PREFIX}/openapi.json", openapi),
-        *(web.route(r.method, r.path, make_aiohttp_handler(r)) for r in router.routes),
+        *(web.route(r.method, r.path, make_aiohttp_handler(r)) for r in _routes()),
     ]
 
 
+def _routes() -> list[Route]:
+    """Every control route: this module's and the simulated calls' (api/control_calls.py)."""
+    return [*router.routes, *calls_router.routes]
+
+
 def control_openapi() -> dict[str, Any]:
-    document = build_openapi(router.routes)
+    document = build_openapi(_routes())
     document["info"] = {
         "title": "agentphone-emulator control plane",
         "version": document.get("info", {}).get("version", "1"),
-        "description": "Drive the emulator from tests in any language: text the agent, move the clock, "
-        "read deliveries and findings, reset, snapshot. Same bearer API key as /v1.",
+        "description": "Drive the emulator from tests in any language: text the agent, call it, move "
+        "the clock, read deliveries and findings, reset, snapshot. Same bearer API key as /v1.",
     }
     return document

@@ -437,7 +437,7 @@ class CallSession:
                     self._act(reply, chunk)
                     return
         if limit is None:
-            self._finish_reply(reply, "done" if reply.chunks else "silent")
+            self._finish_reply(reply, "done" if _says_or_does_something(reply) else "silent")
             return
         reply.chunks = kept
         reply.interrupted_at = limit
@@ -696,7 +696,7 @@ class CallSession:
     def _check_reply_said_something(self, reply: AgentReply) -> None:
         if reply.mode not in ("webhook", "hosted") or not reply.chunks:
             return
-        if any(c.chunk.text or c.chunk.hangup or c.chunk.transfer or c.chunk.digits for c in reply.chunks):
+        if _says_or_does_something(reply):
             return
         self._finding(
             reply,
@@ -745,6 +745,10 @@ class CallSession:
         )
         reply.findings.append(finding)
         self.account.findings.append(finding)
+
+
+def _says_or_does_something(reply: AgentReply) -> bool:
+    return any(c.chunk.text or c.chunk.hangup or c.chunk.transfer or c.chunk.digits for c in reply.chunks)
 
 
 async def _wait_event(*events: asyncio.Event) -> None:

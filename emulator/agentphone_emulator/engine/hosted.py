@@ -113,7 +113,7 @@ class ChatCompletionsResponder:
         self.timeout = timeout
 
     def __repr__(self) -> str:  # never the key
-        return f"ChatCompletionsResponder({_shown(self.url)!r}, model={self.model!r})"
+        return f"ChatCompletionsResponder({without_credentials(self.url)!r}, model={self.model!r})"
 
     def messages(self, turn: HostedTurn) -> list[dict[str, str]]:
         """The conversation as chat messages: the prompt, then the call's turns, oldest first."""
@@ -129,7 +129,7 @@ class ChatCompletionsResponder:
         headers = {"Content-Type": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        where = f"hosted LLM at {_shown(self.url)}"
+        where = f"hosted LLM at {without_credentials(self.url)}"
         try:
             async with self._session().post(
                 self.url,
@@ -189,12 +189,12 @@ async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
         body += chunk
         if len(body) > MAX_LLM_RESPONSE_BYTES:
             raise HostedError(
-                f"hosted LLM at {_shown(str(response.url))} answered more than {MAX_LLM_RESPONSE_BYTES} bytes"
+                f"hosted LLM at {without_credentials(str(response.url))} answered more than {MAX_LLM_RESPONSE_BYTES} bytes"
             )
     return bytes(body)
 
 
-def _shown(url: str) -> str:
+def without_credentials(url: str) -> str:
     """``url`` without any user or password in it (error messages end up in reports)."""
     try:
         parsed = URL(url)

@@ -160,8 +160,12 @@ class VoiceEngine:
         self.sessions.clear()
 
     def reset(self) -> None:
+        """Forget calls, scripted callees and scripted hosted replies (a seeded emulator reuses
+        agent ids, so one test's replies must not answer the next test's agent); the LLM endpoint
+        is the server's configuration and stays."""
         self.drop_sessions()
         self.callees.clear()
+        self.hosted.scripted.clear()
 
     async def stop(self) -> None:
         sessions = list(self.sessions.values())

@@ -1,0 +1,328 @@
+"""Simulated calls over the control plane (``/__emulator/calls``...): be the caller from a test in
+any language. Ring one of the account's numbers, run a script of caller steps (say, interrupt,
+press, silence, listen, hang up) or act one step per request, and read what the agent did: each
+reply with its latency and timing, the transcript, keys pressed, findings.
+
+Each route calls the :class:`~agentphone_emulator.Emulator` method (or
+:class:`~agentphone_emulator.call_handle.CallHandle` action) a Python test would, so a route's
+answer comes when the call has got that far: on a virtual clock at once, on the real clock after
+the seconds the speech takes.
+
+Scripted callees and hosted-mode replies are emulator-wide (callees are keyed by number, replies by
+agent id), not per account.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from ..call_handle import CallHandle
+from ..engine.call_session import AgentReply, CallEnded, CallSession
+from ..engine.callees import Callee, IvrMenu, Outcome
+from ..engine.hosted import without_credentials
+from ..engine.sms import find_number
+from ..errors import bad_request, conflict, not_found
+from ..models.control import (
+    CalleeBody,
+    CalleeOut,
+    CallRingBody,
+    CallSimOut,
+    ChunkOut,
+    HostedBody,
+    HostedOut,
+    InterruptBody,
+    IvrMenuOut,
+    KeyPressOut,
+    PlayOutBody,
+    PressBody,
+    ReplyOut,
+    SayBody,
+    ScriptStep,
+    SilenceBody,
+    TranscriptLineOut,
+    WebCallJoinBody,
+)
+from ..store import calls as call_store
+from ..store.calls import InvalidWebToken
+from ..store.records import CallRecord
+from .framework import Ctx, Router
+
+if TYPE_CHECKING:
+    from ..server import Emulator
+
+PREFIX = "/__emulator"  # the control plane's (api/control.py), which registers these routes
+router = Router("emulator calls")
+
+
+# -- views -------------------------------------------------------------------------------------------
+
+
+def reply_view(reply: AgentReply) -> ReplyOut:
+    return ReplyOut(
+        turn=reply.turn,
+        utterance=reply.utterance,
+        mode=reply.mode,
+        state=reply.state,
+        text=reply.text,
+        first_chunk_ms=_ms(reply.first_chunk_ms),
+        last_chunk_ms=_ms(reply.last_chunk_ms),
+        digits=reply.digits,
+        hangup=reply.hangup,
+        transfer=reply.transfer,
+        interrupted_at=reply.interrupted_at,
+        http_status=reply.http_status,
+        delivery_id=reply.delivery_id,
+        chunks=[
+            ChunkOut(
+                text=heard.chunk.text,
+                spoken=heard.spoken,
+                interim=heard.chunk.interim,
+                latency_ms=round(heard.latency_ms, 3),
+                arrived_at=heard.arrived_at,
+                starts_at=heard.starts_at,
+                ends_at=heard.ends_at,
+            )
+            for heard in reply.chunks
+        ],
+        findings=[f.to_dict() for f in reply.findings],
+    )
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+async def call_view(
+    ctx: Ctx, call: CallRecord, session: CallSession | None, stopped_at: int | None = None
+) -> CallSimOut:
+    """``call`` as the caller knows it; the replies come from its ``session`` (kept by the route
+    that drove the call, since the engine forgets a session when its call ends)."""
+    await ctx.platform.dispatcher.settle()  # agent.call_ended's first attempt, and its findings
+    return CallSimOut(
+        call_id=call.id,
+        status=call.status,
+        live=call_store.is_live(call),
+        disconnection_reason=call.disconnection_reason,
+        transferred_to=call.transferred_to,
+        replies=[reply_view(r) for r in session.replies] if session is not None else [],
+        transcript=[TranscriptLineOut(role=t.role, content=t.content) for t in call.turns],
+        key_presses=[KeyPressOut(by=k.by, digits=k.digits, at=k.at) for k in call.key_presses],
+        findings=[f.to_dict() for f in ctx.account.findings if f.call_id == call.id],
+        stopped_at=stopped_at,
+    )
+
+
+def _emulator(ctx: Ctx) -> Emulator:
+    emulator: Emulator = ctx.runtime
+    return emulator
+
+
+def _record(ctx: Ctx, call_id: str) -> CallRecord:
+    call = ctx.account.calls.get(call_id)
+    if call is None:
+        raise not_found("Call")
+    return call
+
+
+def _live_handle(ctx: Ctx, call_id: str) -> CallHandle:
+    """The caller's handle on one of the account's calls: 404 if unknown, 409 if it is over."""
+    call = _record(ctx, call_id)
+    session = ctx.platform.voice.sessions.get(call_id)
+    if session is None:
+        if not call_store.is_live(call):
+            raise conflict(str(CallEnded(call)), code="CALL_ENDED")
+        raise conflict(
+            f"call {call_id} has nobody on the line yet: join a web call first "
+            f"(POST {PREFIX}/web-calls/join), or a call restored from a snapshot has no simulated party",
+            code="CALL_NOT_CONNECTED",
+        )
+    return CallHandle(_emulator(ctx), session)
+
+
+# -- ringing and scripts ----------------------------------------------------------------------------
+
+
+async def _run_step(call: CallHandle, step: ScriptStep) -> None:
+    action = step.action
+    if action == "say":
+        assert step.say is not None
+        await call.asay(step.say, confidence=step.confidence or 0.95, listen=step.listen is not False)
+    elif action == "interrupt":
+        assert step.interrupt is not None
+        after = 1.0 if step.after is None else step.after
+        await call.ainterrupt(step.interrupt, after=after, confidence=step.confidence or 0.95)
+    elif action == "press":
+        assert step.press is not None
+        await call.apress(step.press)
+    elif action == "silence":
+        assert step.silence is not None
+        await call.asilence(step.silence)
+    elif action == "listen":
+        await call.alisten()
+    else:
+        await call.ahangup()
+
+
+async def run_script(call: CallHandle, steps: list[ScriptStep]) -> int | None:
+    """Run ``steps`` in order; returns the index of the first step not run because the call had
+    ended (the agent hung up, or the caller went silent too long), or None."""
+    for index, step in enumerate(steps):
+        if not call.live:
+            return index
+        try:
+            await _run_step(call, step)
+        except CallEnded:
+            return index
+    return None
+
+
+@router.post(f"{PREFIX}/calls", response=CallSimOut, body=CallRingBody, status=201)
+async def ring(ctx: Ctx, *, body: CallRingBody) -> CallSimOut:
+    """A simulated caller rings one of the account's numbers, then runs the script, if any"""
+    owner, number = find_number(ctx.state, body.to)
+    if owner.id != ctx.account.id:
+        raise not_found(f"Phone number {number.phone_number}", code="PHONE_NUMBER_NOT_FOUND")
+    emulator = _emulator(ctx)
+    caller: dict[str, Any] = {} if body.from_ is None else {"from_": body.from_}  # else the default caller
+    call = await emulator.aring(to=body.to, **caller)
+    stopped_at = await run_script(call, body.script) if body.script else None
+    if body.limit is not None and call.live:
+        await emulator.aplay_out(call.id, body.limit)
+    return await call_view(ctx, call.record, call.session, stopped_at)
+
+
+@router.get(f"{PREFIX}/calls/{{call_id}}", response=CallSimOut)
+async def get_call(ctx: Ctx, *, call_id: str) -> CallSimOut:
+    """A call as the simulated caller knows it (replies only while it is live)"""
+    return await call_view(ctx, _record(ctx, call_id), ctx.platform.voice.sessions.get(call_id))
+
+
+@router.post(f"{PREFIX}/web-calls/join", response=CallSimOut, body=WebCallJoinBody, status=201)
+async def join_web_call(ctx: Ctx, *, body: WebCallJoinBody) -> CallSimOut:
+    """Join a web call with the accessToken of POST /v1/calls/web, as the browser would"""
+    try:
+        call = await _emulator(ctx).ajoin_web_call(body.access_token)
+    except InvalidWebToken as exc:
+        raise bad_request(f"Cannot join the web call: {exc}", code="INVALID_WEB_TOKEN") from None
+    return await call_view(ctx, call.record, call.session)
+
+
+# -- one step per request ---------------------------------------------------------------------------
+
+
+async def _act(ctx: Ctx, call_id: str, step: ScriptStep) -> CallSimOut:
+    call = _live_handle(ctx, call_id)
+    try:
+        await _run_step(call, step)
+    except CallEnded as exc:
+        raise conflict(str(exc), code="CALL_ENDED") from None
+    return await call_view(ctx, call.record, call.session)
+
+
+@router.post(f"{PREFIX}/calls/{{call_id}}/say", response=CallSimOut, body=SayBody)
+async def call_say(ctx: Ctx, *, call_id: str, body: SayBody) -> CallSimOut:
+    """The caller says something once the agent is quiet; answers after the reply (listen: false, once sent)"""
+    step = ScriptStep(say=body.text, listen=body.listen, confidence=body.confidence)
+    return await _act(ctx, call_id, step)
+
+
+@router.post(f"{PREFIX}/calls/{{call_id}}/interrupt", response=CallSimOut, body=InterruptBody)
+async def call_interrupt(ctx: Ctx, *, call_id: str, body: InterruptBody) -> CallSimOut:
+    """The caller talks over the agent's reply, `after` seconds into it; answers after the new reply"""
+    step = ScriptStep(interrupt=body.text, after=body.after, confidence=body.confidence)
+    return await _act(ctx, call_id, step)
+
+
+@router.post(f"{PREFIX}/calls/{{call_id}}/press", response=CallSimOut, body=PressBody)
+async def call_press(ctx: Ctx, *, call_id: str, body: PressBody) -> CallSimOut:
+    """The caller presses keys (the agent's webhook gets them as a turn); answers after the reply"""
+    return await _act(ctx, call_id, ScriptStep(press=body.digits))
+
+
+@router.post(f"{PREFIX}/calls/{{call_id}}/silence", response=CallSimOut, body=SilenceBody)
+async def call_silence(ctx: Ctx, *, call_id: str, body: SilenceBody) -> CallSimOut:
+    """The caller says nothing for some seconds (past the agent's maxSilenceMs the call ends)"""
+    return await _act(ctx, call_id, ScriptStep(silence=body.seconds))
+
+
+@router.post(f"{PREFIX}/calls/{{call_id}}/listen", response=CallSimOut)
+async def call_listen(ctx: Ctx, *, call_id: str) -> CallSimOut:
+    """The caller lets the agent finish what it is saying"""
+    return await _act(ctx, call_id, ScriptStep(listen=True))
+
+
+@router.post(f"{PREFIX}/calls/{{call_id}}/hangup", response=CallSimOut)
+async def call_hangup(ctx: Ctx, *, call_id: str) -> CallSimOut:
+    """The caller hangs up (mid-reply, the agent is cut off where it was)"""
+    return await _act(ctx, call_id, ScriptStep(hangup=True))
+
+
+@router.post(
+    f"{PREFIX}/calls/{{call_id}}/play-out", response=CallSimOut, body=PlayOutBody, body_required=False
+)
+async def play_out(ctx: Ctx, *, call_id: str, body: PlayOutBody) -> CallSimOut:
+    """Let a call run to its end (an outbound call's callee, a silent caller's timeout), at most `limit` seconds"""
+    call = _record(ctx, call_id)
+    session = ctx.platform.voice.sessions.get(call_id)
+    await _emulator(ctx).aplay_out(call_id, body.limit)
+    return await call_view(ctx, call, session)
+
+
+# -- who answers ------------------------------------------------------------------------------------
+
+
+def callee_view(number: str, callee: Callee) -> CalleeOut:
+    menu = callee.ivr
+    return CalleeOut(
+        number=number,
+        outcome=str(callee.outcome),
+        lines=list(callee.lines),
+        hang_up=callee.hang_up,
+        ring_seconds=callee.ring_seconds,
+        voicemail_greeting=callee.voicemail_greeting,
+        ivr=None
+        if menu is None
+        else IvrMenuOut(
+            prompt=menu.prompt, options=dict(menu.options), invalid=menu.invalid, repeats=menu.repeats
+        ),
+    )
+
+
+@router.post(f"{PREFIX}/callees", response=CalleeOut, body=CalleeBody, status=201)
+async def script_callee(ctx: Ctx, *, body: CalleeBody) -> CalleeOut:
+    """Script who answers outbound calls to a number (emulator-wide), instead of its magic-number behaviour"""
+    callee = Callee(outcome=Outcome(body.outcome), hang_up=body.hang_up, ring_seconds=body.ring_seconds)
+    if body.lines is not None:
+        callee.lines = list(body.lines)
+    if body.voicemail_greeting is not None:
+        callee.voicemail_greeting = body.voicemail_greeting
+    if body.ivr is not None or callee.outcome is Outcome.IVR:
+        menu = IvrMenu()
+        given = body.ivr
+        if given is not None:
+            if given.prompt is not None:
+                menu.prompt = given.prompt
+            if given.options is not None:
+                menu.options = dict(given.options)
+            if given.invalid is not None:
+                menu.invalid = given.invalid
+            if given.repeats is not None:
+                menu.repeats = given.repeats
+        callee.ivr = menu
+    _emulator(ctx).script_callee(body.number, callee)
+    return callee_view(body.number, callee)
+
+
+@router.post(f"{PREFIX}/hosted", response=HostedOut, body=HostedBody)
+async def configure_hosted(ctx: Ctx, *, body: HostedBody) -> HostedOut:
+    """How hosted-mode agents answer (emulator-wide): scripted replies per agent id, or a chat completions URL"""
+    _emulator(ctx).configure_hosted(llm_url=body.llm_url, llm_model=body.llm_model, replies=body.replies)
+    hosted = ctx.platform.voice.hosted
+    return HostedOut(
+        llm_url=None if hosted.llm_url is None else without_credentials(hosted.llm_url),
+        llm_model=hosted.llm_model,
+        llm_key_env=hosted.llm_key_env,
+        llm_key_set=bool(os.environ.get(hosted.llm_key_env)),
+        replies={agent: list(replies) for agent, replies in hosted.scripted.items()},
+    )
