@@ -10,15 +10,21 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import queue
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 NODE_DIR = Path(__file__).parent / "node"
+NODE_START_TIMEOUT_S = 20
 INSTALL_HINT = "run npm ci --prefix tests/node"
 INSTALL_TIMEOUT_S = 300
 
@@ -91,3 +97,67 @@ def _install_lock() -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@dataclass
+class NodeServer:
+    """A Node script serving on a loopback port; ``lines`` has what it printed after the port."""
+
+    process: subprocess.Popen[str]
+    port: int
+    lines: queue.Queue[str]
+
+
+@contextlib.contextmanager
+def node_server(script: str, what: str, **env: str) -> Iterator[NodeServer]:
+    """Run ``tests/node/<script>`` (which prints ``LISTENING <port>`` first) until the block ends.
+
+    Its output is read continuously so Node never blocks on a full pipe. A script that does not
+    start fails the test with everything it printed.
+    """
+    node = node_executable(f"{what} needs Node >= 18")
+    ensure_installed("express")
+    process = subprocess.Popen(
+        [node, script],
+        cwd=NODE_DIR,
+        env=node_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_pump, args=(process.stdout, lines), name=f"node-{script}", daemon=True).start()
+    try:
+        yield NodeServer(process, _wait_for_port(process, lines, what), lines)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _pump(stream: Any, lines: queue.Queue[str]) -> None:
+    for text in stream:
+        lines.put(text.rstrip("\n"))
+
+
+def _wait_for_port(process: subprocess.Popen[str], lines: queue.Queue[str], what: str) -> int:
+    before: list[str] = []  # warnings Node may print first
+    deadline = time.monotonic() + NODE_START_TIMEOUT_S
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            text = lines.get(timeout=min(remaining, 0.2))
+        except queue.Empty:
+            if process.poll() is not None:
+                break
+            continue
+        if text.startswith("LISTENING "):
+            return int(text.split()[1])
+        before.append(text)
+    pytest.fail(
+        f"{what}: the Node server did not start (exit code {process.poll()}); it printed:\n"
+        + "\n".join(before)
+    )

@@ -20,10 +20,11 @@ import aiohttp
 import pytest
 from agentphone import AgentPhone, AsyncAgentPhone
 
-from agentphone_emulator import AccountSettings, Emulator, VirtualClock
+from agentphone_emulator import Emulator
 from agentphone_emulator.cli import build_parser, describe_call
 from agentphone_emulator.engine.hosted import CLOSING_LINE
 from tests.voice_app import LONG_ANSWER
+from tests.voice_fixtures import SECOND_API_KEY, emu, sdk  # noqa: F401  (fixtures)
 
 VOICE_APP = "tests.voice_app:app/voice"
 GREETING = "Hi, this is Acme. How can I help you today?"
@@ -48,22 +49,6 @@ class Control:
     async def get(self, path: str) -> tuple[int, Any]:
         async with self.http.get(self.base + path) as response:
             return response.status, await response.json()
-
-
-@pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    settings = AccountSettings(credit_cents=100_000, number_limit=50)
-    async with Emulator(
-        clock=VirtualClock(), settings=settings, api_keys=["sk_test_a", "sk_test_b"]
-    ) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def sdk(emu: Emulator) -> AsyncIterator[AsyncAgentPhone]:
-    client = AsyncAgentPhone(api_key=emu.api_key, base_url=emu.base_url)
-    yield client
-    await client.close()
 
 
 @pytest.fixture
@@ -259,7 +244,7 @@ async def test_refusals_are_404_409_and_422(emu: Emulator, sdk: AsyncAgentPhone,
     assert (await control.get("/calls/call_nope"))[0] == 404
 
     # Another account's number and calls are not this key's to touch.
-    async with aiohttp.ClientSession(headers={"Authorization": "Bearer sk_test_b"}) as http:
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {SECOND_API_KEY}"}) as http:
         other = Control(http, emu)
         assert (await other.post("/calls", {"to": number}))[0] == 404
         _, call = await control.post("/calls", {"to": number})

@@ -30,7 +30,7 @@ from werkzeug.serving import make_server
 
 from agentphone_emulator import AccountSettings, Emulator
 from agentphone_emulator.store.records import DeliveryRecord
-from tests.node_support import NODE_DIR, ensure_installed, node_env, node_executable
+from tests.node_support import NODE_DIR, node_server
 
 SECRET = "whsec_documented_receiver_0123456789abcdef"
 WRONG_SECRET = "whsec_some_other_webhook_fedcba9876543210"
@@ -40,7 +40,6 @@ CALLER = "+14155550123"
 TEXT = 'café ☕ 你好 😀 "quoted" back\\slash </tag>'
 ROOMY = AccountSettings(credit_cents=100_000, number_limit=50, require_10dlc=False)
 EXPRESS_SCRIPT = NODE_DIR / "express_receiver.cjs"
-NODE_START_TIMEOUT_S = 20
 LOG_WAIT_S = 5
 
 
@@ -372,55 +371,12 @@ class ExpressReceiver:
                 continue
 
 
-def _pump(stream: Any, lines: queue.Queue[str]) -> None:
-    # Keep reading so Node never blocks on a full pipe; every line goes to the queue.
-    for text in stream:
-        lines.put(text.rstrip("\n"))
-
-
 @pytest.fixture(scope="module")
 def express_process() -> Iterator[ExpressReceiver]:
-    node = node_executable("the documented Express receiver test needs Node >= 18")
-    ensure_installed("express")
-    process = subprocess.Popen(
-        [node, EXPRESS_SCRIPT.name],
-        cwd=NODE_DIR,
-        env=node_env(WEBHOOK_SECRET=SECRET),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        encoding="utf-8",
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_pump, args=(process.stdout, lines), name="express-stdout", daemon=True).start()
-    try:
-        port = _wait_for_port(process, lines)
-        yield ExpressReceiver(process, port, lines)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-def _wait_for_port(process: subprocess.Popen[str], lines: queue.Queue[str]) -> int:
-    before: list[str] = []  # warnings Node may print first
-    deadline = time.monotonic() + NODE_START_TIMEOUT_S
-    while (remaining := deadline - time.monotonic()) > 0:
-        try:
-            text = lines.get(timeout=min(remaining, 0.2))
-        except queue.Empty:
-            if process.poll() is not None:
-                break
-            continue
-        if text.startswith("LISTENING "):
-            return int(text.split()[1])
-        before.append(text)
-    pytest.fail(
-        f"the Express receiver did not start (exit code {process.poll()}); it printed:\n" + "\n".join(before)
-    )
+    with node_server(
+        EXPRESS_SCRIPT.name, "the documented Express receiver test", WEBHOOK_SECRET=SECRET
+    ) as server:
+        yield ExpressReceiver(server.process, server.port, server.lines)
 
 
 @pytest.fixture

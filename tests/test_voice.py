@@ -10,7 +10,6 @@ import queue
 import threading
 import time
 import wave
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -19,24 +18,11 @@ from agentphone import AgentPhone, AsyncAgentPhone
 from agentphone_emulator import AccountSettings, Emulator, VirtualClock
 from agentphone_emulator.engine.call_session import CallEnded
 from agentphone_emulator.engine.speech import speech_seconds
-from tests.voice_agent import VoiceAgent
+from tests.voice_agent import Scripted, VoiceAgent
+from tests.voice_fixtures import emu, sdk  # noqa: F401  (fixtures)
 
 CALLER = "+14155550123"
 AGENT_URL = "http://agent.test/voice"
-
-
-@pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    settings = AccountSettings(credit_cents=100_000, has_payment_method=True)
-    async with Emulator(clock=VirtualClock(), settings=settings) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def sdk(emu: Emulator) -> AsyncIterator[AsyncAgentPhone]:
-    client = AsyncAgentPhone(api_key=emu.api_key, base_url=emu.base_url)
-    yield client
-    await client.close()
 
 
 @pytest.fixture
@@ -636,3 +622,17 @@ async def test_reset_forgets_scripted_hosted_replies() -> None:
         call = await emu.aring(to=number.phone_number, from_=CALLER)
         assert "no language model" in (await call.asay("Hi")).text.lower()
         await sdk.close()
+
+
+async def test_an_error_head_with_a_stalled_body_is_an_http_error(
+    emu: Emulator, sdk: AsyncAgentPhone, agent_app: VoiceAgent
+) -> None:
+    _, number = await setup_agent(emu, sdk, timeout=0.3)
+    agent_app.queued.append(
+        Scripted([b"", b'{"error": "bad"}'], [0.0, 1.0], status=400, content_type="application/json")
+    )
+    call = await emu.aring(to=number, from_=CALLER)
+    reply = await call.asay("Hello")
+    assert reply.state == "silent" and reply.http_status == 400
+    (finding,) = call.findings
+    assert (finding.code, finding.http_status) == ("webhook_http_error", 400)

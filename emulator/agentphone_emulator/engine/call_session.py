@@ -604,7 +604,18 @@ class CallSession:
                     for chunk in reader.finish():
                         self._arrive(reply, chunk, time.perf_counter() - started)
         except TimeoutError:
-            if reader is not None and reader.closed:
+            if status is not None and not 200 <= status < 300:  # an error head, then a stalled body
+                error = f"HTTP {status}"
+                self._finding(
+                    reply,
+                    FindingCode.WEBHOOK_HTTP_ERROR,
+                    f"turn {reply.turn}: the webhook answered HTTP {status} (its body stalled past the "
+                    f"{hook.timeout} s timeout), so the caller hears silence",
+                    offending=bytes(body),
+                    http_status=status,
+                    record=record,
+                )
+            elif reader is not None and reader.closed:
                 pass  # the final chunk came; the server just kept the stream open afterwards
             elif not reply.chunks:
                 error = f"Timed out after {hook.timeout}s"
