@@ -636,3 +636,31 @@ async def test_an_error_head_with_a_stalled_body_is_an_http_error(
     assert reply.state == "silent" and reply.http_status == 400
     (finding,) = call.findings
     assert (finding.code, finding.http_status) == ("webhook_http_error", 400)
+
+
+async def test_many_callers_driving_one_virtual_clock_at_once(emu: Emulator, sdk: AsyncAgentPhone) -> None:
+    """Each caller's actions drive the clock; concurrent drivers must share one pump, or one of
+    them jumps time to an inactivity timer while another's webhook is still answering (over real
+    HTTP, where answers take long enough for the race to show)."""
+    agent = VoiceAgent()
+    async with agent.serve() as url:
+        created = await sdk.agents.create(
+            name="Busy", begin_message="Hi, this is Acme support.", max_silence_ms=10_000
+        )
+        number = (await sdk.numbers.buy(agent_id=created.id)).phone_number
+        emu.set_webhook(url, secret=agent.secret)
+
+        async def caller(index: int) -> list[tuple[str, str]]:
+            call = await emu.aring(to=number, from_=f"+1415555{index:04d}")
+            for line in ("one", "two", "three", "four"):
+                await call.asay(f"{line} from {index}")
+            await call.ahangup()
+            return call.transcript
+
+        transcripts = await asyncio.wait_for(asyncio.gather(*(caller(i) for i in range(8))), 30)
+    words = ("one", "two", "three", "four")
+    for index, transcript in enumerate(transcripts):
+        assert [c for r, c in transcript if r == "user"] == [f"{w} from {index}" for w in words]
+        assert [c for r, c in transcript if r == "agent"] == ["Hi, this is Acme support.", *["Okay."] * 4]
+    reasons = {call.disconnection_reason for call in emu.account().calls.values()}
+    assert reasons == {"user_hangup"}

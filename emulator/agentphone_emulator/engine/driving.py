@@ -14,10 +14,11 @@ real clock there is nothing to drive: time passes by itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..clock import Clock, VirtualClock
 from .delivery import Dispatcher
@@ -36,7 +37,10 @@ class ClockDriver:
         self.dispatcher = dispatcher
         self._busy = 0
         self._idle: asyncio.Event | None = None
-        self._lock: asyncio.Lock | None = None  # one driver moves the clock at a time
+        self._lock: asyncio.Lock | None = None  # one mover of the clock at a time
+        self._waited: set[asyncio.Future[Any]] = set()  # what callers of until() are waiting for
+        self._pump: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
 
     @property
     def virtual(self) -> bool:
@@ -69,31 +73,58 @@ class ClockDriver:
 
     async def until(self, awaitable: Awaitable[T]) -> T:
         """Await ``awaitable``, moving a virtual clock from one scheduled moment to the next until
-        it is done. Cancelling the driver cancels what it drives."""
+        it is done. Cancelling the caller cancels what it drives.
+
+        Many callers may wait at once (a thousand simulated calls, each its own coroutine): one
+        background pump moves the clock for all of them, so they never step it over each other.
+        """
         task = asyncio.ensure_future(awaitable)
         if not self.virtual:
             return await task
+        self._waited.add(task)
+        task.add_done_callback(self._done_waiting)
         try:
             while not task.done():
-                await self.quiet()
-                if task.done():
-                    break
-                if not await self._step(None):
-                    await asyncio.wait({task}, timeout=IDLE_POLL_SECONDS)
+                pump = self._ensure_pump()
+                await asyncio.wait({task, pump}, return_when=asyncio.FIRST_COMPLETED)
+                if pump.done() and not pump.cancelled() and pump.exception() is not None:
+                    raise pump.exception()  # type: ignore[misc]  # our bug: surface it
         finally:
             if not task.done():
                 task.cancel()
         return task.result()
+
+    def _done_waiting(self, task: asyncio.Future[Any]) -> None:
+        self._waited.discard(task)
+        if self._wake is not None:
+            self._wake.set()
+
+    def _ensure_pump(self) -> asyncio.Task[None]:
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.get_running_loop().create_task(self._run_pump())
+        return self._pump
+
+    async def _run_pump(self) -> None:
+        if self._wake is None:
+            self._wake = asyncio.Event()
+        while self._waited:
+            if await self._step(None, only_if_waited=True):
+                continue
+            # Nothing scheduled and nothing in flight, yet someone waits: on something outside
+            # the emulator (another thread). Poll rather than hang; a finished waiter wakes us.
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
 
     async def advance_to(self, moment: datetime) -> None:
         """Run everything scheduled up to ``moment``, letting real work finish between steps, then
         stand the clock at ``moment``."""
         clock = self.clock
         assert isinstance(clock, VirtualClock)
-        await self.quiet()
         while await self._step(moment):
-            await self.quiet()
-        await clock.run_until(moment)
+            pass
+        async with self._mover():
+            await clock.run_until(moment)
         await self.quiet()
 
     async def run_all(self, limit_seconds: float) -> float:
@@ -102,23 +133,34 @@ class ClockDriver:
         assert isinstance(clock, VirtualClock)
         start = clock.now()
         end = start + timedelta(seconds=limit_seconds)
-        await self.quiet()
         while await self._step(end):
-            await self.quiet()
+            pass
+        await self.quiet()
         return (clock.now() - start).total_seconds()
 
-    async def _step(self, limit: datetime | None) -> bool:
-        """Run the earliest scheduled moment (if any, and not after ``limit``); True if one ran."""
+    async def _step(self, limit: datetime | None, *, only_if_waited: bool = False) -> bool:
+        """Once everything is quiet, run the earliest scheduled moment (if any, and not after
+        ``limit``); True if one ran. Quiet is checked holding the lock, so a second mover (a test's
+        ``advance`` beside the pump) can never jump time while a webhook is still answering.
+
+        The pump passes ``only_if_waited``: what it drives may have finished while it waited for
+        quiet, and time must then stay where that left it."""
         clock = self.clock
         assert isinstance(clock, VirtualClock)
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
+        async with self._mover():
+            await self.quiet()
+            if only_if_waited and not self._waited:
+                return False
             due = clock.next_due()
             if due is None or (limit is not None and due > limit):
                 return False
             await clock.run_until(due)
             return True
+
+    def _mover(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
 
 
 async def _drain_ready_queue() -> None:

@@ -135,8 +135,17 @@ def _voice_history(call: CallRecord, before: int, context_limit: int) -> list[di
             "at": iso(turn.created_at),
             "role": turn.role,
         }
-        for turn in call.turns[:before][-context_limit:]
+        for turn in call.turns[max(0, before - context_limit) : before]
     ]
+
+
+def _position(call: CallRecord, turn: CallTurn) -> int:
+    """Where ``turn`` is in the call, searched from the end by identity: it is nearly always the
+    last, and ``list.index`` would compare field by field from the start (quadratic in a long call)."""
+    for index in range(len(call.turns) - 1, -1, -1):
+        if call.turns[index] is turn:
+            return index
+    raise ValueError(f"turn {turn.id} is not part of call {call.id}")
 
 
 def voice_message_event(
@@ -168,7 +177,7 @@ def voice_message_event(
         "timestamp": iso(state.now()),
         "agentId": call.agent_id,
         "data": data,
-        "recentHistory": _voice_history(call, call.turns.index(utterance), context_limit),
+        "recentHistory": _voice_history(call, _position(call, utterance), context_limit),
         "conversationState": _call_conversation_state(account, call),
         "test": False,
     }

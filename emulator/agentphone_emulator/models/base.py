@@ -9,7 +9,6 @@ as input (the documented name and its twin) so a client that sends the other one
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
@@ -25,13 +24,9 @@ from pydantic.alias_generators import to_camel
 
 from ..clock import iso
 
-# Formatting a datetime in Python costs ~3 µs and a list page holds dozens; the same instants are
-# served over and over, so a cache makes serialisation of timestamps nearly free (bench/rest_bench.py).
-_cached_iso = lru_cache(maxsize=65_536)(iso)
-
 Timestamp = Annotated[
     datetime,
-    PlainSerializer(_cached_iso, return_type=str, when_used="json"),
+    PlainSerializer(iso, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
 ]
 """A datetime that goes on the wire as ``2026-01-15T09:00:00.000Z``."""
