@@ -235,7 +235,6 @@ class CallSession:
         A polite caller waits for the agent to finish; with ``barge_in`` they start now and the
         agent is cut off where it is (microphone mode: the person already spoke)."""
         await self._take_turn(barge_in)
-        self.touch()
         started = self.clock.now()
         await self.clock.sleep(speech_seconds(text) if duration is None else duration)
         self._check_live()
@@ -251,8 +250,12 @@ class CallSession:
         return reply
 
     async def hear(self, reply: AgentReply) -> AgentReply:
-        """Listen to ``reply`` to its end (its hangup or transfer included)."""
+        """Listen to ``reply`` to its end (its hangup or transfer included), and until its
+        request is over, so the reply's findings are complete (bytes after the final chunk are
+        read for a moment after the turn closes)."""
         await reply._done.wait()
+        if reply._reader is not None and not reply._reader.done():
+            await asyncio.wait({reply._reader})
         return reply
 
     async def interrupt(
@@ -267,7 +270,6 @@ class CallSession:
     async def press(self, digits: str) -> AgentReply:
         """The caller presses keys; the agent gets them as a turn (``transcript`` and ``dtmf``)."""
         await self._take_turn(False)
-        self.touch()
         self.call.key_presses.append(KeyPress(by="user", digits=digits, at=self.clock.now()))
         await self.clock.sleep(digits_seconds(digits))
         self._check_live()
@@ -422,12 +424,14 @@ class CallSession:
                 heard.spoken = spoken_prefix(heard.chunk.text, elapsed, self.speed)
                 heard.ends_at = limit
                 break
+            chunk = heard.chunk
+            if heard.acted or not (chunk.digits or chunk.hangup or chunk.transfer):
+                continue  # nothing happens at its end: no need to stop the clock there
             await self._sleep_until(heard.ends_at)
             if not self.live:
                 break
             if not heard.acted:
                 heard.acted = True
-                chunk = heard.chunk
                 if chunk.digits:
                     reply.digits += chunk.digits
                     self.call.key_presses.append(KeyPress(by="agent", digits=chunk.digits, at=heard.ends_at))
@@ -437,6 +441,8 @@ class CallSession:
                     self._act(reply, chunk)
                     return
         if limit is None:
+            if reply.chunks:
+                await self._sleep_until(reply.chunks[-1].ends_at)
             self._finish_reply(reply, "done" if _says_or_does_something(reply) else "silent")
             return
         reply.chunks = kept
