@@ -4,9 +4,12 @@ official SDK's ``verify_webhook``, and answers as each test scripts it."""
 from __future__ import annotations
 
 import socket
+import socketserver
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -93,3 +96,17 @@ def closed_port_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/gone"
+
+
+@contextmanager
+def serve_in_thread(server: socketserver.BaseServer) -> Iterator[int]:
+    """Serve ``server`` (an ``http.server`` or werkzeug server bound to port 0) on a thread until
+    the block ends; yields the port it got."""
+    thread = threading.Thread(target=server.serve_forever, name=type(server).__name__, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]  # type: ignore[misc]
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import requests
 from agentphone import AgentPhone, verify_webhook
+
+from tests.receiver import serve_in_thread
 
 CLI = [sys.executable, "-m", "agentphone_emulator"]
 # The installed console script: unlike `python -m`, it does not put the working directory on sys.path.
@@ -193,14 +194,8 @@ def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_in_thread(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as port:
+        yield f"http://127.0.0.1:{port}/hook", seen
 
 
 def test_trigger_sms_reaches_the_webhook_signed_and_advance_moves_the_virtual_clock() -> None:

@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +22,7 @@ from agentphone import AgentPhone, AsyncAgentPhone
 from agentphone_emulator import Emulator
 from agentphone_emulator.cli import build_parser, describe_call
 from agentphone_emulator.engine.hosted import CLOSING_LINE
+from tests.receiver import serve_in_thread
 from tests.voice_app import LONG_ANSWER
 from tests.voice_fixtures import SECOND_API_KEY, emu, sdk  # noqa: F401  (fixtures)
 
@@ -507,14 +507,8 @@ def fake_llm() -> Iterator[tuple[str, list[dict[str, str]]]]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_in_thread(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as port:
+        yield f"http://127.0.0.1:{port}/v1", seen
 
 
 def trigger_call(url: str, *args: str) -> subprocess.CompletedProcess[str]:

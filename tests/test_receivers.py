@@ -31,6 +31,7 @@ from werkzeug.serving import make_server
 from agentphone_emulator import AccountSettings, Emulator
 from agentphone_emulator.store.records import DeliveryRecord
 from tests.node_support import NODE_DIR, node_server
+from tests.receiver import serve_in_thread
 
 SECRET = "whsec_documented_receiver_0123456789abcdef"
 WRONG_SECRET = "whsec_some_other_webhook_fedcba9876543210"
@@ -195,15 +196,8 @@ def seen() -> FlaskRecorder:
 @pytest.fixture(scope="module")
 def flask_url() -> Iterator[str]:
     """The documented Flask app on a real loopback socket."""
-    server = make_server("127.0.0.1", 0, flask_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="flask-receiver", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/webhook"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
+    with serve_in_thread(make_server("127.0.0.1", 0, flask_app, threaded=True)) as port:
+        yield f"http://127.0.0.1:{port}/webhook"
 
 
 @pytest.fixture(params=["http", "in_process"])

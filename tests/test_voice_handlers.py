@@ -37,6 +37,7 @@ from werkzeug.serving import make_server
 
 from agentphone_emulator import Emulator
 from tests.node_support import NODE_DIR, node_server
+from tests.receiver import serve_in_thread
 from tests.voice_fixtures import emu, sdk  # noqa: F401  (fixtures)
 
 CALLER = "+14155550123"
@@ -57,15 +58,8 @@ async def new_line(sdk: AsyncAgentPhone, **fields: Any) -> str:
 def werkzeug_base_url() -> Iterator[str]:
     """This module's Flask apps on a real loopback socket: ``/voice``, ``/voice-no-filler`` and
     ``/webhook`` (the LLM handler) are all routes of :data:`flask_app`."""
-    server = make_server("127.0.0.1", 0, flask_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="flask-voice-agent", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
+    with serve_in_thread(make_server("127.0.0.1", 0, flask_app, threaded=True)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(params=["in_process", "http"])
