@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from .engine.call_session import AgentReply, CallSession
+from .engine.agent_reply import AgentReply
+from .engine.call_session import CallSession
 from .store.findings import Finding
 from .store.records import CallRecord, KeyPress
 

@@ -18,7 +18,8 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ..call_handle import CallHandle
-from ..engine.call_session import AgentReply, CallEnded, CallSession
+from ..engine.agent_reply import AgentReply
+from ..engine.call_session import CallEnded, CallSession
 from ..engine.callees import Callee, IvrMenu, Outcome
 from ..engine.hosted import without_credentials
 from ..engine.sms import find_number

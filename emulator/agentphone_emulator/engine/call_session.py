@@ -25,7 +25,6 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,94 +32,19 @@ from ..store import calls as call_store
 from ..store.account import Account
 from ..store.findings import Finding, FindingCode, clip
 from ..store.records import AgentRecord, CallRecord, CallTurn, DeliveryRecord, KeyPress
-from .delivery import MAX_RESPONSE_BYTES, log_attempt, route_webhook
-from .events import voice_message_event
-from .hosted import HostedError, HostedTurn, Responder, fill_variables
-from .replies import ReplyChunk, ReplyProblem, ReplyReader
-from .signing import signed_headers
+from .agent_reply import AgentReply, HeardChunk, ReplyState
+from .asking import ask_hosted, ask_webhook
+from .hosted import Responder, fill_variables
+from .replies import ReplyChunk, ReplyReader
 from .speech import digits_seconds, speech_seconds, spoken_prefix
-from .targets import AppFailure, TargetError, TargetRequest
 
 if TYPE_CHECKING:
     from .voice import VoiceEngine
 
 log = logging.getLogger("agentphone_emulator.voice")
 
-SLOW_FIRST_CHUNK_SECONDS = 1.0
-"""The docs: stream an interim chunk 'any time your response takes more than ~1 second'."""
-GRACE_AFTER_FINAL_SECONDS = 1.0
-"""How long to keep reading after the final chunk, to catch bytes sent after it."""
 DEFAULT_CONFIDENCE = 0.95
 VOICEMAIL_TONE_SECONDS = 0.5
-
-ReplyState = Literal["waiting", "speaking", "done", "interrupted", "silent"]
-
-
-@dataclass(slots=True)
-class HeardChunk:
-    """A reply chunk as the call experienced it."""
-
-    chunk: ReplyChunk
-    arrived_at: datetime  # on the emulator's clock
-    latency_ms: float  # real time from sending the turn to this chunk
-    starts_at: datetime  # its speech starts (after what the agent was already saying)
-    ends_at: datetime  # its speech, and its key presses, end
-    spoken: str  # what the caller heard of it (all of it, unless cut by a barge-in)
-    acted: bool = False  # its key presses (and hangup or transfer) have happened
-
-
-@dataclass(slots=True)
-class AgentReply:
-    """The agent's answer to one caller utterance (turn 0 is the greeting)."""
-
-    turn: int
-    utterance: str
-    requested_at: datetime
-    mode: Literal["webhook", "hosted", "greeting", "voicemail"]
-    chunks: list[HeardChunk] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    state: ReplyState = "waiting"
-    delivery_id: str | None = None
-    http_status: int | None = None
-    interrupted_at: datetime | None = None
-    hangup: bool = False
-    transfer: bool = False
-    digits: str = ""
-    _closed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)  # all chunks are in
-    _first: asyncio.Event = field(default_factory=asyncio.Event, repr=False)  # a chunk is in, or none will be
-    _done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)  # heard to the end, or cut
-    _sent_perf: float | None = field(default=None, repr=False)  # real time the request went out
-    _reader: asyncio.Task[None] | None = field(default=None, repr=False)
-    _player: asyncio.Task[None] | None = field(default=None, repr=False)
-
-    @property
-    def text(self) -> str:
-        """What the caller heard, chunk texts joined."""
-        return " ".join(c.spoken for c in self.chunks if c.spoken)
-
-    @property
-    def first_chunk_ms(self) -> float | None:
-        return self.chunks[0].latency_ms if self.chunks else None
-
-    @property
-    def last_chunk_ms(self) -> float | None:
-        return self.chunks[-1].latency_ms if self.chunks else None
-
-    @property
-    def first_interim(self) -> bool:
-        return bool(self.chunks) and self.chunks[0].chunk.interim
-
-    @property
-    def speech_starts_at(self) -> datetime | None:
-        return self.chunks[0].starts_at if self.chunks else None
-
-    @property
-    def speech_ends_at(self) -> datetime | None:
-        return self.chunks[-1].ends_at if self.chunks else None
-
-    @property
-    def finished(self) -> bool:
-        return self.state in ("done", "interrupted", "silent")
 
 
 class CallEnded(Exception):
@@ -214,7 +138,7 @@ class CallSession:
         reply = self._new_reply(0, utterance, mode)
         reader = ReplyReader("application/json")
         for chunk in reader.feed(json.dumps({"text": text}).encode()) + reader.finish():
-            self._arrive(reply, chunk, 0.0)
+            self.arrive(reply, chunk, 0.0)
         reply._closed.set()
         reply._first.set()
         return reply
@@ -377,13 +301,13 @@ class CallSession:
         reply = self._new_reply(self._turns, utterance, self.mode)
         loop = asyncio.get_running_loop()
         if self.responder is not None:
-            reply._reader = loop.create_task(self._ask_hosted(reply))
+            reply._reader = loop.create_task(ask_hosted(self, reply))
         else:
-            reply._reader = loop.create_task(self._ask_webhook(reply, turn, dtmf))
+            reply._reader = loop.create_task(ask_webhook(self, reply, turn, dtmf))
         reply._player = loop.create_task(self._play(reply))
         return reply
 
-    def _arrive(self, reply: AgentReply, chunk: ReplyChunk, latency_s: float) -> None:
+    def arrive(self, reply: AgentReply, chunk: ReplyChunk, latency_s: float) -> None:
         """Place a chunk on the speech timeline as it arrives."""
         arrived = reply.requested_at + timedelta(seconds=latency_s)
         self.clock.catch_up(arrived)  # the server's real time is simulated time too
@@ -443,7 +367,7 @@ class CallSession:
         if limit is None:
             if reply.chunks:
                 await self._sleep_until(reply.chunks[-1].ends_at)
-            self._finish_reply(reply, "done" if _says_or_does_something(reply) else "silent")
+            self._finish_reply(reply, "done" if reply.says_or_does_something else "silent")
             return
         reply.chunks = kept
         reply.interrupted_at = limit
@@ -468,7 +392,7 @@ class CallSession:
         if chunk.transfer:
             number = self.agent.transfer_number if self.agent else None
             if not number:
-                self._finding(
+                self.add_finding(
                     reply,
                     FindingCode.VOICE_TRANSFER_WITHOUT_NUMBER,
                     f'turn {reply.turn}: "action": "transfer" but agent {self.call.agent_id} has no transferNumber, '
@@ -530,209 +454,21 @@ class CallSession:
                 await asyncio.gather(task, return_exceptions=True)
         await self._play_until(reply, moment)
 
-    # -- asking the user's server ---------------------------------------------------------------------
-
-    async def _ask_webhook(self, reply: AgentReply, turn: CallTurn, dtmf: str | None) -> None:
-        try:
-            async with self.engine.driver.io():
-                await self._exchange(reply, turn, dtmf)
-        finally:
-            reply._closed.set()
-            reply._first.set()
-
-    async def _exchange(self, reply: AgentReply, turn: CallTurn, dtmf: str | None) -> None:
-        hook = route_webhook(self.account, self.call.agent_id)
-        if hook is None:
-            self._finding(
-                reply,
-                FindingCode.VOICE_NO_WEBHOOK,
-                f"turn {reply.turn}: agent {self.call.agent_id} is in webhook voice mode but no webhook is "
-                "configured, so the caller hears silence",
-            )
-            return
-        envelope = voice_message_event(
-            self.state, self.account, self.call, turn, hook.context_limit, dtmf=dtmf
-        )
-        dispatcher = self.engine.dispatcher
-        record = dispatcher.open_record(
-            self.account,
-            hook,
-            "agent.message",
-            envelope,
-            agent_id=self.call.agent_id,
-            call_id=self.call.id,
-            retries_allowed=False,  # a voice turn is now or never
-        )
-        reply.delivery_id = record.id
-        headers = signed_headers(hook.secret, "agent.message", record.id, record.payload, int(time.time()))
-        loop = asyncio.get_running_loop()
-        started = reply._sent_perf = time.perf_counter()
-        at = self.clock.now()
-        status: int | None = None
-        body = bytearray()
-        reader: ReplyReader | None = None
-        error: str | None = None
-        try:
-            target = self.engine.targets.resolve(hook.url)
-            async with asyncio.timeout(hook.timeout) as deadline:
-                async with target.send(TargetRequest(hook.url, record.payload, headers)) as response:
-                    status = reply.http_status = response.status
-                    if not 200 <= status < 300:
-                        body += await response.read(MAX_RESPONSE_BYTES)
-                        error = f"HTTP {status}"
-                        code = (
-                            FindingCode.WEBHOOK_APP_EXCEPTION
-                            if response.app_error
-                            else FindingCode.WEBHOOK_HTTP_ERROR
-                        )
-                        self._finding(
-                            reply,
-                            code,
-                            f"turn {reply.turn}: the webhook answered HTTP {status}, so the caller hears silence",
-                            offending=bytes(body),
-                            http_status=status,
-                            detail=response.app_error,
-                            record=record,
-                        )
-                        return
-                    reader = ReplyReader(response.headers.get("Content-Type"))
-                    async for data in response.chunks:
-                        if len(body) < MAX_RESPONSE_BYTES:
-                            body += data[: MAX_RESPONSE_BYTES - len(body)]
-                        was_closed = reader.closed
-                        for chunk in reader.feed(data):
-                            self._arrive(reply, chunk, time.perf_counter() - started)
-                        if reader.closed and not was_closed:
-                            reply._closed.set()
-                            deadline.reschedule(loop.time() + GRACE_AFTER_FINAL_SECONDS)
-                        elif reply.chunks and not reader.closed:
-                            deadline.reschedule(loop.time() + hook.timeout)
-                    for chunk in reader.finish():
-                        self._arrive(reply, chunk, time.perf_counter() - started)
-        except TimeoutError:
-            if status is not None and not 200 <= status < 300:  # an error head, then a stalled body
-                error = f"HTTP {status}"
-                self._finding(
-                    reply,
-                    FindingCode.WEBHOOK_HTTP_ERROR,
-                    f"turn {reply.turn}: the webhook answered HTTP {status} (its body stalled past the "
-                    f"{hook.timeout} s timeout), so the caller hears silence",
-                    offending=bytes(body),
-                    http_status=status,
-                    record=record,
-                )
-            elif reader is not None and reader.closed:
-                pass  # the final chunk came; the server just kept the stream open afterwards
-            elif not reply.chunks:
-                error = f"Timed out after {hook.timeout}s"
-                self._finding(
-                    reply,
-                    FindingCode.WEBHOOK_TIMEOUT,
-                    f"turn {reply.turn}: no reply within the webhook's {hook.timeout} s timeout: the platform "
-                    "cancels the request and the caller hears silence for this turn",
-                    record=record,
-                )
-            else:
-                error = f"Stalled for {hook.timeout}s after an interim chunk"
-                self._finding(
-                    reply,
-                    FindingCode.VOICE_NO_FINAL_CHUNK,
-                    f"turn {reply.turn}: the NDJSON stream stalled for {hook.timeout} s after an interim chunk "
-                    "and never sent a final one",
-                    offending=bytes(body),
-                    record=record,
-                )
-        except AppFailure as exc:
-            error = str(exc)
-            self._finding(
-                reply,
-                FindingCode.WEBHOOK_APP_EXCEPTION,
-                f"turn {reply.turn}: the app raised while streaming its reply: {exc}",
-                offending=bytes(body),
-                detail=exc.traceback,
-                record=record,
-            )
-        except TargetError as exc:
-            error = f"Connection failed: {exc}"
-            self._finding(
-                reply,
-                FindingCode.WEBHOOK_UNREACHABLE,
-                f"turn {reply.turn}: could not reach {hook.url}: {exc}; the caller hears silence",
-                record=record,
-            )
-        finally:
-            duration_ms = (time.perf_counter() - started) * 1000
-            log_attempt(record, at, status, bytes(body), error, duration_ms)
-            record.status = "success" if error is None and status is not None else "failed"
-            if reader is not None:
-                for problem in reader.problems:
-                    self._problem(reply, problem, record)
-            self._check_latency(reply, hook.timeout)
-
-    async def _ask_hosted(self, reply: AgentReply) -> None:
-        assert self.responder is not None
-        started = reply._sent_perf = time.perf_counter()
-        try:
-            async with self.engine.driver.io():
-                prompt = self.call.system_prompt or (self.agent.system_prompt if self.agent else None)
-                question = HostedTurn(
-                    system_prompt=fill_variables(prompt, self.call.variables),
-                    transcript=[(t.role, t.content) for t in self.call.turns],
-                    call_id=self.call.id,
-                    agent_id=self.call.agent_id,
-                )
-                try:
-                    answer = await self.responder.reply(question)
-                except HostedError as exc:
-                    self._finding(reply, FindingCode.HOSTED_LLM_ERROR, f"turn {reply.turn}: {exc}")
-                    return
-                reader = ReplyReader("application/json")
-                chunks = reader.feed(json.dumps(answer).encode()) + reader.finish()
-                for chunk in chunks:
-                    self._arrive(reply, chunk, time.perf_counter() - started)
-                for problem in reader.problems:
-                    self._problem(reply, problem, None)
-        finally:
-            reply._closed.set()
-            reply._first.set()
-
     # -- findings --------------------------------------------------------------------------------------
-
-    def _check_latency(self, reply: AgentReply, timeout: float) -> None:
-        first = reply.first_chunk_ms
-        if first is not None and first > SLOW_FIRST_CHUNK_SECONDS * 1000:
-            self._finding(
-                reply,
-                FindingCode.VOICE_SLOW_FIRST_CHUNK,
-                f"turn {reply.turn}: the caller heard {first / 1000:.1f} s of silence before the first chunk; "
-                'stream an interim chunk such as {"text": "One moment.", "interim": true} before slow work',
-                severity="warning",
-                offending=reply.chunks[0].chunk.raw,
-            )
 
     def _check_reply_said_something(self, reply: AgentReply) -> None:
         if reply.mode not in ("webhook", "hosted") or not reply.chunks:
             return
-        if _says_or_does_something(reply):
+        if reply.says_or_does_something:
             return
-        self._finding(
+        self.add_finding(
             reply,
             FindingCode.VOICE_EMPTY_TEXT,
             f"turn {reply.turn}: the reply has no text and no action, so the caller hears silence",
             offending=b"\n".join(c.chunk.raw for c in reply.chunks),
         )
 
-    def _problem(self, reply: AgentReply, problem: ReplyProblem, record: DeliveryRecord | None) -> None:
-        self._finding(
-            reply,
-            problem.code,
-            f"turn {reply.turn}: {problem.message}",
-            severity=problem.severity,
-            offending=problem.offending,
-            record=record,
-        )
-
-    def _finding(
+    def add_finding(
         self,
         reply: AgentReply,
         code: FindingCode,
@@ -744,6 +480,7 @@ class CallSession:
         detail: str | None = None,
         record: DeliveryRecord | None = None,
     ) -> None:
+        """Record a finding on this call (and on the reply it is about)."""
         finding = Finding(
             code=code,
             message=message,
@@ -762,10 +499,6 @@ class CallSession:
         )
         reply.findings.append(finding)
         self.account.findings.append(finding)
-
-
-def _says_or_does_something(reply: AgentReply) -> bool:
-    return any(c.chunk.text or c.chunk.hangup or c.chunk.transfer or c.chunk.digits for c in reply.chunks)
 
 
 async def _wait_event(*events: asyncio.Event) -> None:

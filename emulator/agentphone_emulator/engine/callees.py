@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from .call_session import AgentReply, CallEnded
+from .agent_reply import AgentReply
+from .call_session import CallEnded
 
 if TYPE_CHECKING:
     from .call_session import CallSession

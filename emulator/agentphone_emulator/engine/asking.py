@@ -1,0 +1,230 @@
+"""Asking for a reply: one voice turn's exchange with the user's webhook (or the hosted responder),
+read chunk by chunk as it arrives, with the findings the exchange itself can show.
+
+The webhook's ``timeout`` bounds the first body byte, then each gap between chunks; after the
+final chunk the stream is read a moment longer (:data:`GRACE_AFTER_FINAL_SECONDS`) so bytes sent
+after it are reported. A turn is never retried: it is logged as one delivery with one attempt.
+Chunks go to :meth:`CallSession.arrive`, which places them on the speech timeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import TYPE_CHECKING
+
+from ..store.findings import FindingCode
+from ..store.records import CallTurn, DeliveryRecord
+from .agent_reply import AgentReply
+from .delivery import MAX_RESPONSE_BYTES, log_attempt, route_webhook
+from .events import voice_message_event
+from .hosted import HostedError, HostedTurn, fill_variables
+from .replies import ReplyProblem, ReplyReader
+from .signing import signed_headers
+from .targets import AppFailure, TargetError, TargetRequest
+
+if TYPE_CHECKING:
+    from .call_session import CallSession
+
+SLOW_FIRST_CHUNK_SECONDS = 1.0
+"""The docs: stream an interim chunk 'any time your response takes more than ~1 second'."""
+GRACE_AFTER_FINAL_SECONDS = 1.0
+"""How long to keep reading after the final chunk, to catch bytes sent after it."""
+
+
+async def ask_webhook(session: CallSession, reply: AgentReply, turn: CallTurn, dtmf: str | None) -> None:
+    """Send ``turn`` to the agent's webhook and feed the reply to the call as it streams in. The
+    exchange counts as real work (``driver.io``): a virtual clock waits for it."""
+    try:
+        async with session.engine.driver.io():
+            await _exchange(session, reply, turn, dtmf)
+    finally:
+        reply._closed.set()
+        reply._first.set()
+
+
+async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtmf: str | None) -> None:
+    hook = route_webhook(session.account, session.call.agent_id)
+    if hook is None:
+        session.add_finding(
+            reply,
+            FindingCode.VOICE_NO_WEBHOOK,
+            f"turn {reply.turn}: agent {session.call.agent_id} is in webhook voice mode but no webhook is "
+            "configured, so the caller hears silence",
+        )
+        return
+    envelope = voice_message_event(
+        session.state, session.account, session.call, turn, hook.context_limit, dtmf=dtmf
+    )
+    dispatcher = session.engine.dispatcher
+    record = dispatcher.open_record(
+        session.account,
+        hook,
+        "agent.message",
+        envelope,
+        agent_id=session.call.agent_id,
+        call_id=session.call.id,
+        retries_allowed=False,  # a voice turn is now or never
+    )
+    reply.delivery_id = record.id
+    headers = signed_headers(hook.secret, "agent.message", record.id, record.payload, int(time.time()))
+    loop = asyncio.get_running_loop()
+    started = reply._sent_perf = time.perf_counter()
+    at = session.clock.now()
+    status: int | None = None
+    body = bytearray()
+    reader: ReplyReader | None = None
+    error: str | None = None
+    try:
+        target = session.engine.targets.resolve(hook.url)
+        async with asyncio.timeout(hook.timeout) as deadline:
+            async with target.send(TargetRequest(hook.url, record.payload, headers)) as response:
+                status = reply.http_status = response.status
+                if not 200 <= status < 300:
+                    body += await response.read(MAX_RESPONSE_BYTES)
+                    error = f"HTTP {status}"
+                    code = (
+                        FindingCode.WEBHOOK_APP_EXCEPTION
+                        if response.app_error
+                        else FindingCode.WEBHOOK_HTTP_ERROR
+                    )
+                    session.add_finding(
+                        reply,
+                        code,
+                        f"turn {reply.turn}: the webhook answered HTTP {status}, so the caller hears silence",
+                        offending=bytes(body),
+                        http_status=status,
+                        detail=response.app_error,
+                        record=record,
+                    )
+                    return
+                reader = ReplyReader(response.headers.get("Content-Type"))
+                async for data in response.chunks:
+                    if len(body) < MAX_RESPONSE_BYTES:
+                        body += data[: MAX_RESPONSE_BYTES - len(body)]
+                    was_closed = reader.closed
+                    for chunk in reader.feed(data):
+                        session.arrive(reply, chunk, time.perf_counter() - started)
+                    if reader.closed and not was_closed:
+                        reply._closed.set()
+                        deadline.reschedule(loop.time() + GRACE_AFTER_FINAL_SECONDS)
+                    elif reply.chunks and not reader.closed:
+                        deadline.reschedule(loop.time() + hook.timeout)
+                for chunk in reader.finish():
+                    session.arrive(reply, chunk, time.perf_counter() - started)
+    except TimeoutError:
+        if status is not None and not 200 <= status < 300:  # an error head, then a stalled body
+            error = f"HTTP {status}"
+            session.add_finding(
+                reply,
+                FindingCode.WEBHOOK_HTTP_ERROR,
+                f"turn {reply.turn}: the webhook answered HTTP {status} (its body stalled past the "
+                f"{hook.timeout} s timeout), so the caller hears silence",
+                offending=bytes(body),
+                http_status=status,
+                record=record,
+            )
+        elif reader is not None and reader.closed:
+            pass  # the final chunk came; the server just kept the stream open afterwards
+        elif not reply.chunks:
+            error = f"Timed out after {hook.timeout}s"
+            session.add_finding(
+                reply,
+                FindingCode.WEBHOOK_TIMEOUT,
+                f"turn {reply.turn}: no reply within the webhook's {hook.timeout} s timeout: the platform "
+                "cancels the request and the caller hears silence for this turn",
+                record=record,
+            )
+        else:
+            error = f"Stalled for {hook.timeout}s after an interim chunk"
+            session.add_finding(
+                reply,
+                FindingCode.VOICE_NO_FINAL_CHUNK,
+                f"turn {reply.turn}: the NDJSON stream stalled for {hook.timeout} s after an interim chunk "
+                "and never sent a final one",
+                offending=bytes(body),
+                record=record,
+            )
+    except AppFailure as exc:
+        error = str(exc)
+        session.add_finding(
+            reply,
+            FindingCode.WEBHOOK_APP_EXCEPTION,
+            f"turn {reply.turn}: the app raised while streaming its reply: {exc}",
+            offending=bytes(body),
+            detail=exc.traceback,
+            record=record,
+        )
+    except TargetError as exc:
+        error = f"Connection failed: {exc}"
+        session.add_finding(
+            reply,
+            FindingCode.WEBHOOK_UNREACHABLE,
+            f"turn {reply.turn}: could not reach {hook.url}: {exc}; the caller hears silence",
+            record=record,
+        )
+    finally:
+        duration_ms = (time.perf_counter() - started) * 1000
+        log_attempt(record, at, status, bytes(body), error, duration_ms)
+        record.status = "success" if error is None and status is not None else "failed"
+        if reader is not None:
+            for problem in reader.problems:
+                _problem(session, reply, problem, record)
+        _check_latency(session, reply, hook.timeout)
+
+
+async def ask_hosted(session: CallSession, reply: AgentReply) -> None:
+    """Ask the built-in responder (hosted mode); its answer is read like a JSON webhook reply, so
+    scripted replies get the same checks."""
+    assert session.responder is not None
+    started = reply._sent_perf = time.perf_counter()
+    try:
+        async with session.engine.driver.io():
+            prompt = session.call.system_prompt or (session.agent.system_prompt if session.agent else None)
+            question = HostedTurn(
+                system_prompt=fill_variables(prompt, session.call.variables),
+                transcript=[(t.role, t.content) for t in session.call.turns],
+                call_id=session.call.id,
+                agent_id=session.call.agent_id,
+            )
+            try:
+                answer = await session.responder.reply(question)
+            except HostedError as exc:
+                session.add_finding(reply, FindingCode.HOSTED_LLM_ERROR, f"turn {reply.turn}: {exc}")
+                return
+            reader = ReplyReader("application/json")
+            chunks = reader.feed(json.dumps(answer).encode()) + reader.finish()
+            for chunk in chunks:
+                session.arrive(reply, chunk, time.perf_counter() - started)
+            for problem in reader.problems:
+                _problem(session, reply, problem, None)
+    finally:
+        reply._closed.set()
+        reply._first.set()
+
+
+def _check_latency(session: CallSession, reply: AgentReply, timeout: float) -> None:
+    first = reply.first_chunk_ms
+    if first is not None and first > SLOW_FIRST_CHUNK_SECONDS * 1000:
+        session.add_finding(
+            reply,
+            FindingCode.VOICE_SLOW_FIRST_CHUNK,
+            f"turn {reply.turn}: the caller heard {first / 1000:.1f} s of silence before the first chunk; "
+            'stream an interim chunk such as {"text": "One moment.", "interim": true} before slow work',
+            severity="warning",
+            offending=reply.chunks[0].chunk.raw,
+        )
+
+
+def _problem(
+    session: CallSession, reply: AgentReply, problem: ReplyProblem, record: DeliveryRecord | None
+) -> None:
+    session.add_finding(
+        reply,
+        problem.code,
+        f"turn {reply.turn}: {problem.message}",
+        severity=problem.severity,
+        offending=problem.offending,
+        record=record,
+    )
