@@ -10,17 +10,16 @@ Chunks go to :meth:`CallSession.arrive`, which places them on the speech timelin
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import TYPE_CHECKING
 
 from ..store.findings import FindingCode
-from ..store.records import CallTurn, DeliveryRecord
+from ..store.records import CallTurn
 from .agent_reply import AgentReply
 from .delivery import MAX_RESPONSE_BYTES, log_attempt, route_webhook
 from .events import voice_message_event
 from .hosted import HostedError, HostedTurn, fill_variables
-from .replies import ReplyProblem, ReplyReader
+from .replies import ReplyProblem, ReplyReader, read_object
 from .signing import signed_headers
 from .targets import AppFailure, TargetError, TargetRequest
 
@@ -96,7 +95,6 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
                         offending=bytes(body),
                         http_status=status,
                         detail=response.app_error,
-                        record=record,
                     )
                     return
                 reader = ReplyReader(response.headers.get("Content-Type"))
@@ -123,7 +121,6 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
                 f"{hook.timeout} s timeout), so the caller hears silence",
                 offending=bytes(body),
                 http_status=status,
-                record=record,
             )
         elif reader is not None and reader.closed:
             pass  # the final chunk came; the server just kept the stream open afterwards
@@ -134,7 +131,6 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
                 FindingCode.WEBHOOK_TIMEOUT,
                 f"turn {reply.turn}: no reply within the webhook's {hook.timeout} s timeout: the platform "
                 "cancels the request and the caller hears silence for this turn",
-                record=record,
             )
         else:
             error = f"Stalled for {hook.timeout}s after an interim chunk"
@@ -144,7 +140,6 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
                 f"turn {reply.turn}: the NDJSON stream stalled for {hook.timeout} s after an interim chunk "
                 "and never sent a final one",
                 offending=bytes(body),
-                record=record,
             )
     except AppFailure as exc:
         error = str(exc)
@@ -154,7 +149,6 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
             f"turn {reply.turn}: the app raised while streaming its reply: {exc}",
             offending=bytes(body),
             detail=exc.traceback,
-            record=record,
         )
     except TargetError as exc:
         error = f"Connection failed: {exc}"
@@ -162,7 +156,6 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
             reply,
             FindingCode.WEBHOOK_UNREACHABLE,
             f"turn {reply.turn}: could not reach {hook.url}: {exc}; the caller hears silence",
-            record=record,
         )
     finally:
         duration_ms = (time.perf_counter() - started) * 1000
@@ -170,8 +163,8 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
         record.status = "success" if error is None and status is not None else "failed"
         if reader is not None:
             for problem in reader.problems:
-                _problem(session, reply, problem, record)
-        _check_latency(session, reply, hook.timeout)
+                _problem(session, reply, problem)
+        _check_latency(session, reply)
 
 
 async def ask_hosted(session: CallSession, reply: AgentReply) -> None:
@@ -193,18 +186,17 @@ async def ask_hosted(session: CallSession, reply: AgentReply) -> None:
             except HostedError as exc:
                 session.add_finding(reply, FindingCode.HOSTED_LLM_ERROR, f"turn {reply.turn}: {exc}")
                 return
-            reader = ReplyReader("application/json")
-            chunks = reader.feed(json.dumps(answer).encode()) + reader.finish()
-            for chunk in chunks:
+            reader = read_object(answer)
+            for chunk in reader.chunks:
                 session.arrive(reply, chunk, time.perf_counter() - started)
             for problem in reader.problems:
-                _problem(session, reply, problem, None)
+                _problem(session, reply, problem)
     finally:
         reply._closed.set()
         reply._first.set()
 
 
-def _check_latency(session: CallSession, reply: AgentReply, timeout: float) -> None:
+def _check_latency(session: CallSession, reply: AgentReply) -> None:
     first = reply.first_chunk_ms
     if first is not None and first > SLOW_FIRST_CHUNK_SECONDS * 1000:
         session.add_finding(
@@ -217,14 +209,11 @@ def _check_latency(session: CallSession, reply: AgentReply, timeout: float) -> N
         )
 
 
-def _problem(
-    session: CallSession, reply: AgentReply, problem: ReplyProblem, record: DeliveryRecord | None
-) -> None:
+def _problem(session: CallSession, reply: AgentReply, problem: ReplyProblem) -> None:
     session.add_finding(
         reply,
         problem.code,
         f"turn {reply.turn}: {problem.message}",
         severity=problem.severity,
         offending=problem.offending,
-        record=record,
     )

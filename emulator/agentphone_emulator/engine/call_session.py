@@ -21,21 +21,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..store import calls as call_store
 from ..store.account import Account
 from ..store.findings import Finding, FindingCode, clip
-from ..store.records import AgentRecord, CallRecord, CallTurn, DeliveryRecord, KeyPress
+from ..store.records import AgentRecord, CallRecord, CallTurn, KeyPress
 from .agent_reply import AgentReply, HeardChunk, ReplyState
 from .asking import ask_hosted, ask_webhook
 from .hosted import Responder, fill_variables
-from .replies import ReplyChunk, ReplyReader
+from .replies import ReplyChunk, read_object
 from .speech import digits_seconds, speech_seconds, spoken_prefix
 
 if TYPE_CHECKING:
@@ -110,11 +109,9 @@ class CallSession:
     async def greet(self, text: str | None) -> AgentReply | None:
         """Speak the greeting (``beginMessage`` / ``initialGreeting``) as the call connects."""
         self.touch()
-        greeting = fill_variables(text, self.call.variables) if text else None
-        if not greeting or not greeting.strip():
-            return None
-        reply = self._speak_own_words(greeting, "greeting", "")
-        reply._player = asyncio.get_running_loop().create_task(self._play(reply))
+        reply = self._speak_own_words(text, "greeting", "")
+        if reply is not None:
+            reply._player = asyncio.get_running_loop().create_task(self._play(reply))
         return reply
 
     async def leave_voicemail(self, greeting: str) -> None:
@@ -128,16 +125,19 @@ class CallSession:
         self.spoken.append(("user", greeting, started, self.clock.now()))
         await self.clock.sleep(VOICEMAIL_TONE_SECONDS)
         message = self.agent.voicemail_message if self.agent else None
-        message = fill_variables(message, self.call.variables) if message else None
-        if message and message.strip() and self.live:
-            await self._play(self._speak_own_words(message, "voicemail", greeting))
+        reply = self._speak_own_words(message, "voicemail", greeting) if self.live else None
+        if reply is not None:
+            await self._play(reply)
         self.end("completed", "voicemail_reached")
 
-    def _speak_own_words(self, text: str, mode: Any, utterance: str) -> AgentReply:
-        """A reply the platform itself says (greeting, voicemail): no server, no waiting."""
+    def _speak_own_words(self, text: str | None, mode: Any, utterance: str) -> AgentReply | None:
+        """A reply the platform itself says (greeting, voicemail), its ``{{variables}}`` filled:
+        no server, no waiting. None when there is nothing to say."""
+        words = fill_variables(text, self.call.variables) if text else None
+        if not words or not words.strip():
+            return None
         reply = self._new_reply(0, utterance, mode)
-        reader = ReplyReader("application/json")
-        for chunk in reader.feed(json.dumps({"text": text}).encode()) + reader.finish():
+        for chunk in read_object({"text": words}).chunks:
             self.arrive(reply, chunk, 0.0)
         reply._closed.set()
         reply._first.set()
@@ -259,12 +259,7 @@ class CallSession:
         """Wait (on the clock) until the call ends, at most ``limit`` seconds from now."""
         if not self.live:
             return
-        waiters = {asyncio.ensure_future(self.clock.sleep(limit)), asyncio.ensure_future(self._closed.wait())}
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+        await _first_of(self.clock.sleep(limit), self._closed.wait())
 
     async def wait_closed(self) -> None:
         """Wait until everything :meth:`close` cancelled has stopped."""
@@ -354,16 +349,15 @@ class CallSession:
             await self._sleep_until(heard.ends_at)
             if not self.live:
                 break
-            if not heard.acted:
-                heard.acted = True
-                if chunk.digits:
-                    reply.digits += chunk.digits
-                    self.call.key_presses.append(KeyPress(by="agent", digits=chunk.digits, at=heard.ends_at))
-                if chunk.hangup or chunk.transfer:
-                    reply.chunks = kept
-                    self._finish_reply(reply, "done")
-                    self._act(reply, chunk)
-                    return
+            heard.acted = True
+            if chunk.digits:
+                reply.digits += chunk.digits
+                self.call.key_presses.append(KeyPress(by="agent", digits=chunk.digits, at=heard.ends_at))
+            if chunk.hangup or chunk.transfer:
+                reply.chunks = kept
+                self._finish_reply(reply, "done")
+                self._act(reply, chunk)
+                return
         if limit is None:
             if reply.chunks:
                 await self._sleep_until(reply.chunks[-1].ends_at)
@@ -430,7 +424,7 @@ class CallSession:
         """Cut ``reply`` ``seconds`` into its speech (waiting, in real time, only as long as the
         server could still deliver a chunk before that point)."""
         async with self.engine.driver.io():
-            await _wait_event(reply._first, reply._closed)
+            await _first_of(reply._first.wait(), reply._closed.wait())
         start = reply.speech_starts_at
         if start is None:  # nothing said (silence or an error): the caller talks over silence
             await self._cut_at(reply, self.clock.now())
@@ -478,9 +472,8 @@ class CallSession:
         offending: bytes | None = None,
         http_status: int | None = None,
         detail: str | None = None,
-        record: DeliveryRecord | None = None,
     ) -> None:
-        """Record a finding on this call (and on the reply it is about)."""
+        """Record a finding on this call (and on the reply it is about, with its delivery)."""
         finding = Finding(
             code=code,
             message=message,
@@ -488,8 +481,8 @@ class CallSession:
             event="agent.message",
             channel="voice",
             agent_id=self.call.agent_id,
-            delivery_id=record.id if record else reply.delivery_id,
-            attempt=1 if record or reply.delivery_id else None,
+            delivery_id=reply.delivery_id,
+            attempt=1 if reply.delivery_id else None,  # a voice turn has exactly one attempt
             call_id=self.call.id,
             turn=reply.turn,
             http_status=http_status,
@@ -501,9 +494,9 @@ class CallSession:
         self.account.findings.append(finding)
 
 
-async def _wait_event(*events: asyncio.Event) -> None:
-    """Return as soon as any of ``events`` is set."""
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+async def _first_of(*awaitables: Awaitable[Any]) -> None:
+    """Return as soon as any of ``awaitables`` is done; the others are cancelled."""
+    waiters = [asyncio.ensure_future(a) for a in awaitables]
     try:
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     finally:

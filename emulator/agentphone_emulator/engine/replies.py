@@ -611,6 +611,15 @@ class ReplyReader:
         return chunk
 
 
+def read_object(reply: Any) -> ReplyReader:
+    """A reply given as a Python object (a hosted responder's answer, the platform's own
+    greeting), read exactly as if a webhook had answered it as JSON: same chunks, same checks."""
+    reader = ReplyReader("application/json")
+    reader.feed(json.dumps(reply).encode())
+    reader.finish()
+    return reader
+
+
 def _flag(obj: dict[str, Any], key: str, ndjson: bool) -> tuple[bool, str | None]:
     """A boolean field: true/false, or null/absent (False). Anything else is False plus a complaint."""
     value = obj.get(key)
