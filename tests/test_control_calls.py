@@ -611,3 +611,14 @@ def test_trigger_call_against_serve_with_a_webhook_app_and_an_llm_url() -> None:
             proc.terminate()
             out, err = proc.communicate(timeout=10)
     assert key not in ready + "\n".join(lines) + out + err
+
+
+async def test_a_script_step_passes_its_confidence_even_zero(
+    emu: Emulator, sdk: AsyncAgentPhone, control: Control
+) -> None:
+    _, number = await voice_number(emu, sdk)
+    script = [{"say": "mumble", "confidence": 0}, {"interrupt": "sorry", "confidence": 0.4, "after": 0}]
+    status, _ = await control.post("/calls", {"to": number, "script": script})
+    assert status == 201
+    turns = [json.loads(d.payload)["data"] for d in emu.deliveries() if d.channel == "voice"]
+    assert [(t["transcript"], t["confidence"]) for t in turns[:2]] == [("mumble", 0), ("sorry", 0.4)]

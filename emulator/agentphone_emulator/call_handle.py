@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from .engine.agent_reply import AgentReply
-from .engine.call_session import CallSession
+from .engine.call_session import DEFAULT_BARGE_IN_AFTER, DEFAULT_CONFIDENCE, CallSession
 from .store.findings import Finding
 from .store.records import CallRecord, KeyPress
 
@@ -82,14 +82,18 @@ class CallHandle:
     async def _drive(self, make: Callable[[], Awaitable[T]]) -> T:
         return await self._emulator.platform.driver.until(make())
 
-    async def asay(self, text: str, *, confidence: float = 0.95, listen: bool = True) -> AgentReply:
+    async def asay(
+        self, text: str, *, confidence: float = DEFAULT_CONFIDENCE, listen: bool = True
+    ) -> AgentReply:
         """Say ``text`` once the agent is quiet; returns the reply, heard to its end (with
         ``listen=False``, as soon as the turn is sent: then ``ainterrupt`` can talk over it)."""
         if listen:
             return await self._drive(lambda: self.session.say(text, confidence=confidence))
         return await self._drive(lambda: self.session.utter(text, confidence=confidence))
 
-    async def ainterrupt(self, text: str, *, after: float = 1.0, confidence: float = 0.95) -> AgentReply:
+    async def ainterrupt(
+        self, text: str, *, after: float = DEFAULT_BARGE_IN_AFTER, confidence: float = DEFAULT_CONFIDENCE
+    ) -> AgentReply:
         """Talk over the agent ``after`` seconds into its current reply; returns the reply to
         ``text``, heard to its end. The cut reply is ``replies[-2]`` (state ``interrupted``)."""
 
@@ -126,10 +130,12 @@ class CallHandle:
     def _run(self, make: Callable[[], Awaitable[T]], name: str) -> T:
         return self._emulator.run_coroutine(make, name=name, owner="call")
 
-    def say(self, text: str, *, confidence: float = 0.95, listen: bool = True) -> AgentReply:
+    def say(self, text: str, *, confidence: float = DEFAULT_CONFIDENCE, listen: bool = True) -> AgentReply:
         return self._run(lambda: self.asay(text, confidence=confidence, listen=listen), "say")
 
-    def interrupt(self, text: str, *, after: float = 1.0, confidence: float = 0.95) -> AgentReply:
+    def interrupt(
+        self, text: str, *, after: float = DEFAULT_BARGE_IN_AFTER, confidence: float = DEFAULT_CONFIDENCE
+    ) -> AgentReply:
         return self._run(lambda: self.ainterrupt(text, after=after, confidence=confidence), "interrupt")
 
     def press(self, digits: str) -> AgentReply:

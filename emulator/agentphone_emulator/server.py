@@ -30,6 +30,7 @@ from .engine.callees import Callee
 from .engine.platform import Platform
 from .engine.sms import Reacted, Received
 from .engine.targets import is_app_reference
+from .engine.voice import DEFAULT_CALLER
 from .models.webhooks import check_webhook_target
 from .phone import normalize_e164
 from .settings import AccountSettings
@@ -40,10 +41,6 @@ from .store.records import CallRecord, DeliveryRecord, WebhookRecord
 
 log = logging.getLogger("agentphone_emulator")
 T = TypeVar("T")
-
-
-DEFAULT_CALLER = "+14155550123"
-"""Who rings when a test does not say: a fictional San Francisco number."""
 
 
 def new_api_key() -> str:

@@ -15,14 +15,14 @@ agent id), not per account.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..call_handle import CallHandle
 from ..engine.agent_reply import AgentReply
-from ..engine.call_session import CallEnded, CallSession
+from ..engine.call_session import DEFAULT_BARGE_IN_AFTER, DEFAULT_CONFIDENCE, CallEnded, CallSession
 from ..engine.callees import Callee, IvrMenu, Outcome
 from ..engine.hosted import without_credentials
-from ..engine.sms import find_number
+from ..engine.voice import DEFAULT_CALLER
 from ..errors import bad_request, conflict, not_found
 from ..models.control import (
     CalleeBody,
@@ -148,11 +148,13 @@ async def _run_step(call: CallHandle, step: ScriptStep) -> None:
     action = step.action
     if action == "say":
         assert step.say is not None
-        await call.asay(step.say, confidence=step.confidence or 0.95, listen=step.listen is not False)
+        confidence = DEFAULT_CONFIDENCE if step.confidence is None else step.confidence  # 0 is a confidence
+        await call.asay(step.say, confidence=confidence, listen=step.listen is not False)
     elif action == "interrupt":
         assert step.interrupt is not None
-        after = 1.0 if step.after is None else step.after
-        await call.ainterrupt(step.interrupt, after=after, confidence=step.confidence or 0.95)
+        after = DEFAULT_BARGE_IN_AFTER if step.after is None else step.after
+        confidence = DEFAULT_CONFIDENCE if step.confidence is None else step.confidence
+        await call.ainterrupt(step.interrupt, after=after, confidence=confidence)
     elif action == "press":
         assert step.press is not None
         await call.apress(step.press)
@@ -181,12 +183,9 @@ async def run_script(call: CallHandle, steps: list[ScriptStep]) -> int | None:
 @router.post(f"{PREFIX}/calls", response=CallSimOut, body=CallRingBody, status=201)
 async def ring(ctx: Ctx, *, body: CallRingBody) -> CallSimOut:
     """A simulated caller rings one of the account's numbers, then runs the script, if any"""
-    owner, number = find_number(ctx.state, body.to)
-    if owner.id != ctx.account.id:
-        raise not_found(f"Phone number {number.phone_number}", code="PHONE_NUMBER_NOT_FOUND")
     emulator = _emulator(ctx)
-    caller: dict[str, Any] = {} if body.from_ is None else {"from_": body.from_}  # else the default caller
-    call = await emulator.aring(to=body.to, **caller)
+    caller = body.from_ or DEFAULT_CALLER
+    call = CallHandle(emulator, await ctx.platform.voice.ring(to=body.to, from_=caller, account=ctx.account))
     stopped_at = await run_script(call, body.script) if body.script else None
     if body.limit is not None and call.live:
         await emulator.aplay_out(call.id, body.limit)

@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("agentphone_emulator.voice")
 
-DEFAULT_CONFIDENCE = 0.95
+DEFAULT_CONFIDENCE = 0.95  # what the platform's recogniser reports for clear speech, unless a test says
+DEFAULT_BARGE_IN_AFTER = 1.0  # seconds into the agent's reply a barge-in starts, unless a test says
 VOICEMAIL_TONE_SECONDS = 0.5
 
 
@@ -183,7 +184,7 @@ class CallSession:
         return reply
 
     async def interrupt(
-        self, text: str, *, after: float = 1.0, confidence: float = DEFAULT_CONFIDENCE
+        self, text: str, *, after: float = DEFAULT_BARGE_IN_AFTER, confidence: float = DEFAULT_CONFIDENCE
     ) -> AgentReply:
         """Barge in: start saying ``text`` ``after`` seconds into the agent's current reply."""
         reply = self.current

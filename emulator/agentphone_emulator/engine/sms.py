@@ -39,8 +39,13 @@ class Reacted:
     delivery: DeliveryRecord | None
 
 
-def find_number(state: EmulatorState, phone_number: str) -> tuple[Account, NumberRecord]:
-    """The account and number that own ``phone_number`` (E.164 or any form that normalises)."""
+def find_number(
+    state: EmulatorState, phone_number: str, only: Account | None = None
+) -> tuple[Account, NumberRecord]:
+    """The account and number that own ``phone_number`` (E.164 or any form that normalises).
+
+    With ``only``, another account's number is not found (the control plane acts for one key).
+    """
     try:
         phone = normalize_e164(phone_number)
     except InvalidPhoneNumber as exc:
@@ -54,6 +59,8 @@ def find_number(state: EmulatorState, phone_number: str) -> tuple[Account, Numbe
         raise bad_request(
             f"Phone number {phone} has been released and receives nothing", code="NUMBER_RELEASED"
         )
+    if only is not None and account.id != only.id:
+        raise not_found(f"Phone number {phone}", code="PHONE_NUMBER_NOT_FOUND")
     return account, number
 
 
@@ -88,9 +95,7 @@ class SmsEngine:
     ) -> Received:
         """A text from ``from_`` reaches our number ``to``: store, thread, deliver (first attempt
         awaited, retries scheduled). ``account`` limits the lookup to one account's numbers."""
-        owner, number = find_number(self.state, to)
-        if account is not None and owner.id != account.id:
-            raise not_found(f"Phone number {number.phone_number}", code="PHONE_NUMBER_NOT_FOUND")
+        owner, number = find_number(self.state, to, only=account)
         if not body and not media_urls:
             raise validation_error(["body", "body"], "A text needs a body or media", body)
         message = store.receive_message(

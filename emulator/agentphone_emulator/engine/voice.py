@@ -38,6 +38,9 @@ from .targets import Targets
 
 log = logging.getLogger("agentphone_emulator.voice")
 
+DEFAULT_CALLER = "+14155550123"
+"""Who rings when a test does not say: a fictional San Francisco number."""
+
 
 class VoiceEngine:
     def __init__(
@@ -72,9 +75,12 @@ class VoiceEngine:
         self.sessions[call.id] = session
         return session
 
-    async def ring(self, *, to: str, from_: str) -> CallSession:
-        """A caller at ``from_`` dials our number ``to``; the agent's greeting starts playing."""
-        account, number = find_number(self.state, to)
+    async def ring(
+        self, *, to: str, from_: str = DEFAULT_CALLER, account: Account | None = None
+    ) -> CallSession:
+        """A caller at ``from_`` dials our number ``to`` (one of ``account``'s, if given); the
+        agent's greeting starts playing."""
+        account, number = find_number(self.state, to, only=account)
         try:
             caller = normalize_e164(from_)
         except InvalidPhoneNumber as exc:
