@@ -1,0 +1,583 @@
+"""The scenario language: what a YAML scenario file may say, as pydantic models.
+
+A file holds one scenario per YAML document (``---`` between them). A scenario sets the platform up
+(account, agents, numbers, webhook), then plays a timeline of ``steps`` (calls, texts, waits,
+webhook probes), checking an ``expect`` block after each and the scenario's own at the end. For the
+common case of one inbound call, ``call`` and ``turns`` may sit at the top level.
+
+``agentphone-emulator schema`` prints the JSON Schema of :class:`Scenario` so an editor can
+complete and check the YAML. Every mapping refuses unknown keys, with a did-you-mean.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from ..models.agents import AgentCreate
+from ..settings import AccountSettings
+
+Severity = Literal["info", "warning", "error"]
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
+DIGITS = re.compile(r"^[0-9*#]+$")
+
+
+def unknown_key_error(
+    keys: list[str], known: list[str], shown: list[str] | None = None
+) -> PydanticCustomError:
+    """One error for a mapping's unknown keys; ``ctx['key']`` lets the loader point at the first.
+    ``shown`` is the list the message offers (default: ``known``)."""
+    parts = []
+    for key in keys:
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        parts.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    noun = "key" if len(keys) == 1 else "keys"
+    return PydanticCustomError(
+        "unknown_key",
+        "unknown {noun} {names}; expected one of: {known}",
+        {"noun": noun, "names": ", ".join(parts), "known": ", ".join(shown or known), "key": keys[0]},
+    )
+
+
+def known_keys(model: type[BaseModel]) -> list[str]:
+    """The keys a mapping of ``model`` may use: aliases where a field has one, else its name."""
+    keys = []
+    for name, info in model.model_fields.items():
+        alias = info.validation_alias if isinstance(info.validation_alias, str) else info.alias
+        keys.append(alias or name)
+    return keys
+
+
+def refuse_unknown_keys(model: type[BaseModel], extra_known: tuple[str, ...] = ()) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            known = known_keys(model) + list(extra_known)
+            unknown = [str(k) for k in value if str(k) not in known]
+            if unknown:
+                raise unknown_key_error(unknown, known)
+        return value
+
+    return check
+
+
+class Strict(BaseModel):
+    """A mapping in a scenario file: unknown keys are errors, with a did-you-mean."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=False, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_keys(cls, value: Any) -> Any:
+        return refuse_unknown_keys(cls)(value)
+
+
+# -- matching text ------------------------------------------------------------------------------
+
+
+class TextMatch(Strict):
+    """How a text must look. A plain string instead of this mapping means ``equals``. Every given
+    rule must hold."""
+
+    equals: str | None = Field(None, description="The whole text, exactly (after trimming spaces).")
+    contains: str | list[str] | None = Field(None, description="Each of these appears in the text.")
+    any_of: list[str] | None = Field(None, description="At least one of these appears in the text.")
+    not_contains: str | list[str] | None = Field(None, description="None of these appears in the text.")
+    matches: str | None = Field(None, description="A regular expression found in the text (re.search).")
+    ignore_case: bool = Field(False, description="Compare without regard to case.")
+
+    @field_validator("matches")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return pattern
+
+    @model_validator(mode="after")
+    def _says_something(self) -> TextMatch:
+        if all(v is None for v in (self.equals, self.contains, self.any_of, self.not_contains, self.matches)):
+            raise ValueError("give at least one of equals, contains, any_of, not_contains, matches")
+        return self
+
+
+Text = Annotated[
+    str | TextMatch,
+    Field(description="A string (the exact text) or a mapping of rules: contains, matches ..."),
+]
+
+
+def as_match(value: str | TextMatch) -> TextMatch:
+    return TextMatch(equals=value) if isinstance(value, str) else value
+
+
+# -- expectations ----------------------------------------------------------------------------------
+
+
+class FindingsExpect(Strict):
+    """Which findings (the agent's server breaking the platform's contract) are fine here."""
+
+    expect: list[str] = Field(
+        default_factory=list, description="Codes that must be found (and are therefore allowed)."
+    )
+    allow: list[str] = Field(default_factory=list, description="Codes that may be found without failing.")
+    none_above: Severity | None = Field(
+        None,
+        description="Fail on any other finding more severe than this (default for a scenario: warning, "
+        "so errors fail and warnings are reported).",
+    )
+
+
+class TurnExpect(Strict):
+    """What the agent's reply to one caller action must be."""
+
+    text: Text | None = Field(None, description="What the caller heard, chunk texts joined.")
+    interim: Text | None = Field(None, description="The interim chunks' text (NDJSON `interim: true`).")
+    interim_first: bool | None = Field(None, description="The first chunk is an interim one.")
+    within_ms: float | None = Field(
+        None, ge=0, description="The first chunk arrives within this many milliseconds (real time)."
+    )
+    done_within_ms: float | None = Field(
+        None, ge=0, description="The last chunk arrives within this many milliseconds (real time)."
+    )
+    chunks: int | None = Field(None, ge=0, description="How many chunks the reply had.")
+    silent: bool | None = Field(None, description="The caller heard nothing (a timeout, a bad reply ...).")
+    interrupted: bool | None = Field(None, description="The reply was cut by the caller's next step.")
+    hangup: bool | None = Field(None, description="The agent hung up.")
+    transfer: bool | None = Field(None, description="The agent transferred the call.")
+    digits: str | None = Field(None, description="The keys the agent pressed, in order.")
+    status: int | None = Field(None, description="The HTTP status the webhook answered with.")
+    findings: list[str] | FindingsExpect | None = Field(
+        None, description="Finding codes this turn must produce, or rules (expect / allow / none_above)."
+    )
+
+
+class DeliveryExpect(Strict):
+    """A webhook delivery, as the platform's delivery log has it."""
+
+    status: Literal["success", "failed", "pending"] | None = Field(
+        None, description="pending = failed so far, a retry is scheduled."
+    )
+    attempts: int | None = Field(None, ge=0, description="Attempts made so far.")
+    http_status: int | None = Field(None, description="The last attempt's HTTP status.")
+
+
+class TextExpect(Strict):
+    """What must follow a text sent to the agent."""
+
+    delivery: DeliveryExpect | None = Field(None, description="The webhook delivery of the text.")
+    reply: Text | None = Field(
+        None, description="The agent texts back (through the API) something matching this."
+    )
+    no_reply: bool | None = Field(None, description="The agent does not text back.")
+    reply_within_s: float = Field(
+        5.0, gt=0, description="Real seconds to wait for the agent's reply text (it may send it later)."
+    )
+    findings: list[str] | FindingsExpect | None = None
+
+
+class CallExpect(Strict):
+    """How a call must have gone (checked once it has ended)."""
+
+    status: str | None = Field(None, description="completed, failed, busy, no-answer ...")
+    reason: str | None = Field(
+        None, description="disconnectionReason: user_hangup, agent_hangup, call_transfer, inactivity ..."
+    )
+    transferred_to: str | None = Field(None, description="The number the call was transferred to.")
+    transcript: Text | None = Field(
+        None, description="The whole transcript, one 'agent: ...' / 'user: ...' line per utterance."
+    )
+    max_duration_s: float | None = Field(None, ge=0, description="The call lasted at most this long.")
+    agent_said: Text | None = Field(None, description="Everything the agent said, joined.")
+    key_presses: str | None = Field(None, description="Every key pressed on the call, in order.")
+    findings: list[str] | FindingsExpect | None = None
+
+
+class DeliveriesExpect(Strict):
+    all_succeeded: bool | None = Field(None, description="Every delivery ended in success.")
+    max_attempts: int | None = Field(None, ge=1, description="No delivery needed more attempts.")
+    count: int | None = Field(None, ge=0, description="How many deliveries were made.")
+
+
+class ScenarioExpect(Strict):
+    """Checked after the last step."""
+
+    sms_received: list[Text] | None = Field(
+        None, description="Texts the agent sent, in order (each matcher must match a later text)."
+    )
+    sms_count: int | None = Field(None, ge=0, description="How many texts the agent sent.")
+    transcript: Text | None = Field(None, description="The transcripts of every call, joined.")
+    deliveries: DeliveriesExpect | None = None
+    findings: list[str] | FindingsExpect | None = Field(
+        None, description="Findings allowed or expected across the scenario (default: no errors)."
+    )
+
+
+# -- caller actions on a call ------------------------------------------------------------------------
+
+
+class SayStep(Strict):
+    say: str = Field(description="The caller says this (once the agent is quiet).")
+    confidence: float = Field(0.95, ge=0, le=1, description="The speech-to-text confidence sent along.")
+    expect: TurnExpect | None = None
+
+
+class InterruptStep(Strict):
+    interrupt: str = Field(description="The caller talks over the agent's current reply.")
+    after: float = Field(1.0, ge=0, description="Seconds into the reply's speech.")
+    confidence: float = Field(0.95, ge=0, le=1)
+    expect: TurnExpect | None = None
+
+
+class PressStep(Strict):
+    press: str = Field(description="Keys the caller presses (0-9, * and #).")
+    expect: TurnExpect | None = None
+
+    @field_validator("press")
+    @classmethod
+    def _digits(cls, value: str) -> str:
+        if not DIGITS.match(value):
+            raise ValueError("only 0-9, * and # can be pressed")
+        return value
+
+
+class SilenceStep(Strict):
+    silence: float = Field(ge=0, description="The caller says nothing for this many seconds.")
+
+
+class PauseStep(Strict):
+    pause: float = Field(ge=0, description="A short gap before the caller's next step (seconds).")
+
+
+class HangupStep(Strict):
+    hangup: Literal[True] = Field(description="The caller hangs up.")
+
+
+class ListenStep(Strict):
+    listen: Literal[True] = Field(description="Let the agent finish what it is saying.")
+    expect: TurnExpect | None = None
+
+
+class CallTextStep(Strict):
+    text: str = Field(description="The caller texts the number they are calling, mid-call.")
+    expect: TextExpect | None = None
+
+
+def _action_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
+    def tag(value: Any) -> str | None:
+        if isinstance(value, Mapping):
+            for key in choices:
+                if key in value:
+                    return f"step:{key}"
+            return None
+        if isinstance(value, BaseModel):
+            for key in choices:
+                if key in type(value).model_fields:
+                    return f"step:{key}"
+        return None
+
+    return tag
+
+
+TURN_ACTIONS = ("say", "interrupt", "press", "silence", "pause", "hangup", "listen", "text")
+Turn = Annotated[
+    Annotated[SayStep, Tag("step:say")]
+    | Annotated[InterruptStep, Tag("step:interrupt")]
+    | Annotated[PressStep, Tag("step:press")]
+    | Annotated[SilenceStep, Tag("step:silence")]
+    | Annotated[PauseStep, Tag("step:pause")]
+    | Annotated[HangupStep, Tag("step:hangup")]
+    | Annotated[ListenStep, Tag("step:listen")]
+    | Annotated[CallTextStep, Tag("step:text")],
+    Discriminator(
+        _action_of(TURN_ACTIONS),
+        custom_error_type="missing_action",
+        custom_error_message="a turn needs one action: " + ", ".join(TURN_ACTIONS),
+    ),
+]
+
+
+# -- calls ----------------------------------------------------------------------------------------------
+
+
+class InboundCall(Strict):
+    to: str = Field(description="The number called: a name from setup.numbers, or +E.164.")
+    from_: str = Field("+14155550123", alias="from", description="The caller's number.")
+
+
+class CallFlow(Strict):
+    """What every kind of call shares: the greeting, the caller's turns, the checks at the end."""
+
+    greeting: TurnExpect | None = Field(None, description="The agent's first words (turn 0).")
+    turns: list[Turn] = Field(default_factory=list, description="The caller's actions, in order.")
+    end: Literal["hangup", "play_out"] | None = Field(
+        None,
+        description="After the last turn, if the call is still up: the caller hangs up, or the call "
+        "plays out (until the agent, a timeout or inactivity ends it). Default: play_out when "
+        "expect names a status or reason, else hangup.",
+    )
+    expect: CallExpect | None = None
+
+
+class InboundCallStep(CallFlow):
+    call: InboundCall
+
+
+class IvrSetup(Strict):
+    prompt: str = "Thanks for calling. For sales, press 1. For support, press 2."
+    options: dict[str, str] = Field(
+        default_factory=lambda: {
+            "1": "You've reached sales. This is Dana, how can I help you?",
+            "2": "You've reached support. This is Sam, what can I do for you?",
+        }
+    )
+    invalid: str = "Sorry, that is not a valid option."
+
+
+class CalleeSetup(Strict):
+    """Who picks up an outbound call (default: what the dialled number does; see docs/voice.md)."""
+
+    outcome: Literal["answered", "busy", "no-answer", "voicemail", "failed", "ivr"] = "answered"
+    lines: list[str] | None = Field(None, description="What the callee says, one line per agent reply.")
+    hang_up: bool = Field(True, description="Hang up after the last line.")
+    ring_seconds: float = Field(3.0, ge=0)
+    voicemail_greeting: str | None = None
+    ivr: IvrSetup | None = None
+
+
+class OutboundCall(Strict):
+    agent: str = Field(description="The agent placing the call: a name from setup.agents, or an id.")
+    to: str = Field(description="+E.164; the magic numbers +1NPA5550100-0105 are silent, busy ...")
+    from_number: str | None = Field(
+        None, description="A name from setup.numbers (default: the agent's first)."
+    )
+    initial_greeting: str | None = None
+    system_prompt: str | None = None
+    variables: dict[str, str] | None = None
+    voice: str | None = None
+    callee: CalleeSetup | None = None
+
+
+class OutboundCallStep(Strict):
+    outbound_call: OutboundCall
+    greeting: TurnExpect | None = None
+    limit_s: float = Field(3600, gt=0, description="Simulated seconds the call may run.")
+    expect: CallExpect | None = None
+
+
+class WebCall(Strict):
+    agent: str = Field(description="A name from setup.agents, or an id.")
+    join: bool = Field(True, description="Whether the browser joins (unjoined tokens expire in 30 s).")
+    variables: dict[str, str] | None = None
+
+
+class WebCallStep(CallFlow):
+    web_call: WebCall
+
+
+# -- texts, time, probes --------------------------------------------------------------------------------
+
+
+class TextIn(Strict):
+    to: str = Field(description="Our number: a name from setup.numbers, or +E.164.")
+    from_: str = Field("+14155550123", alias="from")
+    body: str = ""
+    media_urls: list[str] = Field(default_factory=list)
+
+
+class TextStep(Strict):
+    text: TextIn = Field(description="Someone texts the agent's number.")
+    expect: TextExpect | None = None
+
+
+class TextOut(Strict):
+    from_: str = Field(alias="from", description="Our number: a name from setup.numbers.")
+    to: str
+    body: str
+
+
+class SendTextStep(Strict):
+    send_text: TextOut = Field(description="The agent's account sends a text through the API.")
+    expect: TextExpect | None = None
+
+
+class WaitStep(Strict):
+    wait: float = Field(ge=0, description="Simulated seconds pass (retries and timers fire).")
+
+
+ProbeKind = Literal[
+    "bad_signature", "missing_signature", "wrong_secret", "stale_timestamp", "future_timestamp", "duplicate"
+]
+
+
+class ProbeExpect(Strict):
+    status: int | list[int] | None = Field(
+        None,
+        description="The status(es) the server must answer. Default: 400, 401 or 403 for a forged "
+        "delivery; any 2xx for a duplicate.",
+    )
+    no_reply: bool | None = Field(None, description="The server did not act on it (no text sent back).")
+
+
+class Probe(Strict):
+    kind: ProbeKind
+    to: str | None = Field(
+        None, description="The number the probe's text claims to reach (default: the first)."
+    )
+    from_: str = Field("+14155550199", alias="from")
+    body: str = "Is this thing on?"
+
+
+class ProbeStep(Strict):
+    probe: ProbeKind | Probe = Field(
+        description="Send the webhook a forged, stale or repeated delivery, as an attacker or a "
+        "network might; check how the server answers."
+    )
+    expect: ProbeExpect | None = None
+
+
+STEP_ACTIONS = ("call", "outbound_call", "web_call", "text", "send_text", "wait", "probe")
+Step = Annotated[
+    Annotated[InboundCallStep, Tag("step:call")]
+    | Annotated[OutboundCallStep, Tag("step:outbound_call")]
+    | Annotated[WebCallStep, Tag("step:web_call")]
+    | Annotated[TextStep, Tag("step:text")]
+    | Annotated[SendTextStep, Tag("step:send_text")]
+    | Annotated[WaitStep, Tag("step:wait")]
+    | Annotated[ProbeStep, Tag("step:probe")],
+    Discriminator(
+        _action_of(STEP_ACTIONS),
+        custom_error_type="missing_action",
+        custom_error_message="a step needs one action: " + ", ".join(STEP_ACTIONS),
+    ),
+]
+
+
+# -- setup ---------------------------------------------------------------------------------------------
+
+
+def _agent_fields(value: Any) -> Any:
+    """An agent under setup.agents takes any field ``POST /v1/agents`` takes, camelCase or snake."""
+    if isinstance(value, Mapping):
+        wire = [f.alias or n for n, f in AgentCreate.model_fields.items()]
+        known = wire + [n for n in AgentCreate.model_fields if n not in wire]
+        unknown = [str(k) for k in value if str(k) not in known]
+        if unknown:
+            raise unknown_key_error(unknown, known, shown=wire)
+    return value
+
+
+def _account_fields(value: Any) -> Any:
+    return refuse_unknown_keys(AccountSettings)(value)
+
+
+class AgentSetup(AgentCreate):
+    """Any field ``POST /v1/agents`` takes (``beginMessage`` or ``begin_message``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field("", max_length=200, description="Default: the agent's key in setup.agents.")
+
+
+class NumberSetup(Strict):
+    agent: str | None = Field(None, description="A name from setup.agents.")
+    area_code: str | None = None
+    type: Literal["sms", "imessage"] = "sms"
+
+
+class WebhookSetup(Strict):
+    """The account webhook (its URL is the run's --webhook / --app)."""
+
+    timeout: float | None = Field(
+        None, gt=0, description="Voice-turn timeout in seconds (fractions allowed here; the API takes 5-120)."
+    )
+    context_limit: int | None = Field(None, ge=0, le=50, description="recentHistory length.")
+    agent: str | None = Field(None, description="Make it the webhook of this agent only (setup.agents name).")
+
+
+class HostedSetup(Strict):
+    replies: dict[str, list[str | dict[str, Any]]] = Field(
+        default_factory=dict,
+        description="Per agent name, what a hosted-mode agent answers, one reply per turn.",
+    )
+
+
+class Setup(Strict):
+    account: Annotated[AccountSettings, BeforeValidator(_account_fields)] | None = Field(
+        None, description="Account settings: credit_cents, recording_addon, require_10dlc ..."
+    )
+    agents: dict[str, Annotated[AgentSetup, BeforeValidator(_agent_fields)]] = Field(default_factory=dict)
+    numbers: dict[str, NumberSetup | str] = Field(
+        default_factory=dict, description="Name -> number to buy (a string is the agent's name)."
+    )
+    webhook: WebhookSetup | Literal[False] | None = Field(
+        None, description="The account webhook; false for none (hosted-only scenarios)."
+    )
+    hosted: HostedSetup | None = None
+    contacts: list[dict[str, str]] = Field(
+        default_factory=list, description="Contacts to create (name, phoneNumber ...)."
+    )
+
+
+class Scenario(Strict):
+    """One scenario: a name, the setup, the timeline of steps and what must hold at the end."""
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    skip: str | bool = Field(False, description="Skip the scenario (a string says why).")
+    variables: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Values for {{name}} anywhere in the scenario."
+    )
+    setup: Setup = Field(default_factory=Setup)
+    call: InboundCall | None = Field(None, description="Shorthand: the one inbound call (with turns).")
+    greeting: TurnExpect | None = Field(None, description="With call: the greeting's expectations.")
+    turns: list[Turn] = Field(default_factory=list, description="With call: the caller's actions.")
+    call_expect: CallExpect | None = Field(None, description="With call: how the call must end.")
+    steps: list[Step] = Field(default_factory=list)
+    expect: ScenarioExpect | None = None
+
+    @model_validator(mode="after")
+    def _has_a_timeline(self) -> Scenario:
+        if self.call is None and (self.turns or self.greeting or self.call_expect):
+            raise ValueError("turns, greeting and call_expect need a top-level call")
+        if self.call is None and not self.steps:
+            raise ValueError("a scenario needs steps (or a call with turns)")
+        return self
+
+    def timeline(self) -> list[tuple[tuple[str | int, ...], Any]]:
+        """The steps in order, each with its path in the file (the shorthand call first)."""
+        steps: list[tuple[tuple[str | int, ...], Any]] = []
+        if self.call is not None:
+            steps.append(
+                (
+                    (),
+                    InboundCallStep(
+                        call=self.call, greeting=self.greeting, turns=self.turns, expect=self.call_expect
+                    ),
+                )
+            )
+        steps.extend((("steps", i), step) for i, step in enumerate(self.steps))
+        return steps
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of one scenario document, for editors (yaml-language-server)."""
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "agentphone-emulator scenario"
+    return schema

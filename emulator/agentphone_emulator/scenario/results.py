@@ -1,0 +1,190 @@
+"""What running a scenario produced: its checks, the transcript with timings, the findings.
+
+The runner fills these; the terminal report, the JSON and JUnit files and the pytest plugin read
+them. Plain dataclasses with a ``to_dict`` (the JSON report's shape): nothing here runs anything.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Outcome = Literal["passed", "failed", "error", "skipped"]
+Speaker = Literal["caller", "agent", "texter", "platform"]
+Path = tuple[str | int, ...]
+
+
+def format_path(path: Path) -> str:
+    """``("steps", 1, "turns", 2, "expect", "text")`` -> ``steps[1].turns[2].expect.text``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+@dataclass(slots=True)
+class Check:
+    """One expectation, checked."""
+
+    path: Path  # where the expectation is written in the scenario document
+    line: int | None  # its line in the file
+    what: str  # "turn 2 text contains 'shipped'"
+    passed: bool
+    expected: str = ""
+    got: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": format_path(self.path),
+            "line": self.line,
+            "what": self.what,
+            "passed": self.passed,
+            "expected": self.expected,
+            "got": self.got,
+        }
+
+
+@dataclass(slots=True)
+class TranscriptLine:
+    """One thing said, pressed or texted, for the report's transcript."""
+
+    speaker: Speaker
+    text: str
+    at_s: float  # simulated seconds since the scenario started
+    call_id: str | None = None
+    label: str = ""  # "greeting", "turn 2", "text", "probe bad_signature" ...
+    first_chunk_ms: float | None = None  # agent replies: real time to the first chunk
+    last_chunk_ms: float | None = None  # ... and to the last
+    state: str | None = None  # agent replies: done, interrupted, silent
+    findings: list[str] = field(default_factory=list)  # codes found on this reply
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "speaker": self.speaker,
+            "text": self.text,
+            "atSeconds": round(self.at_s, 3),
+            "callId": self.call_id,
+            "label": self.label,
+            "firstChunkMs": _round(self.first_chunk_ms),
+            "lastChunkMs": _round(self.last_chunk_ms),
+            "state": self.state,
+            "findings": list(self.findings),
+        }
+
+
+@dataclass(slots=True)
+class FindingLine:
+    """A finding as the report shows it; ``allowed`` when the scenario expected or allowed it."""
+
+    code: str
+    severity: str
+    message: str
+    allowed: bool
+    call_id: str | None = None
+    turn: int | None = None
+    delivery_id: str | None = None
+    offending: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "allowed": self.allowed,
+            "callId": self.call_id,
+            "turn": self.turn,
+            "deliveryId": self.delivery_id,
+            "offending": self.offending,
+        }
+
+
+@dataclass(slots=True)
+class ScenarioResult:
+    name: str
+    file: str
+    line: int
+    outcome: Outcome = "passed"
+    checks: list[Check] = field(default_factory=list)
+    transcript: list[TranscriptLine] = field(default_factory=list)
+    findings: list[FindingLine] = field(default_factory=list)
+    error: str | None = None  # why the scenario could not run to its end (setup refused, ...)
+    skip_reason: str | None = None
+    wall_s: float = 0.0
+    simulated_s: float = 0.0
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return f"{self.file}::{self.name}"
+
+    @property
+    def failures(self) -> list[Check]:
+        return [check for check in self.checks if not check.passed]
+
+    @property
+    def first_chunk_latencies_ms(self) -> list[float]:
+        return [line.first_chunk_ms for line in self.transcript if line.first_chunk_ms is not None]
+
+    def latency_percentile(self, q: float) -> float | None:
+        """The q-th percentile (0-100) of time to first chunk over the scenario's agent replies."""
+        return percentile(self.first_chunk_latencies_ms, q)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "file": self.file,
+            "line": self.line,
+            "outcome": self.outcome,
+            "error": self.error,
+            "skipReason": self.skip_reason,
+            "wallSeconds": round(self.wall_s, 4),
+            "simulatedSeconds": round(self.simulated_s, 3),
+            "tags": list(self.tags),
+            "latencyMs": {
+                "p50": _round(self.latency_percentile(50)),
+                "p95": _round(self.latency_percentile(95)),
+            },
+            "checks": [check.to_dict() for check in self.checks],
+            "transcript": [line.to_dict() for line in self.transcript],
+            "findings": [finding.to_dict() for finding in self.findings],
+        }
+
+
+@dataclass(slots=True)
+class RunResult:
+    results: list[ScenarioResult]
+    target: str
+    wall_s: float = 0.0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
+        for result in self.results:
+            counts[result.outcome] += 1
+        return counts
+
+    @property
+    def ok(self) -> bool:
+        return all(result.outcome in ("passed", "skipped") for result in self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "wallSeconds": round(self.wall_s, 3),
+            "counts": self.counts,
+            "scenarios": [result.to_dict() for result in self.results],
+        }
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[max(0, min(98, round(q) - 1))]
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
