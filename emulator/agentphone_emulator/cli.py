@@ -337,6 +337,16 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--hangup", action=_Step, dest="steps", const="hangup", nargs=0, help="hang up")
     _add_connection_flags(call, on_event=True)
 
+    from .scenario.command import add_run_arguments
+
+    run = commands.add_parser(
+        "run",
+        help="run YAML scenarios against your agent and report (exit 0 passed, 1 failed, 2 bad files)",
+    )
+    add_run_arguments(run)
+    schema = commands.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
+    schema.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of stdout")
+
     commands.add_parser(
         "demo", help="walk through the API with the official Python SDK against an in-process emulator"
     )
@@ -691,6 +701,20 @@ def trigger(args: argparse.Namespace) -> None:
         raise UsageError(f"{base_url} did not answer like an AgentPhone emulator") from None
 
 
+def print_schema(output: str | None) -> None:
+    from .scenario.models import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as file:
+            file.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -703,6 +727,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(serve(args))
         elif args.command == "trigger":
             trigger(args)
+        elif args.command == "run":
+            from .scenario.command import run_command
+
+            return run_command(args)
+        elif args.command == "schema":
+            print_schema(args.output)
         elif args.command == "demo":
             from .demo import run_demo
 

@@ -507,6 +507,11 @@ class WebhookSetup(Strict):
     )
     context_limit: int | None = Field(None, ge=0, le=50, description="recentHistory length.")
     agent: str | None = Field(None, description="Make it the webhook of this agent only (setup.agents name).")
+    path: str | None = Field(
+        None,
+        pattern=r"^/",
+        description="Replace the path of the run's target (e.g. /buggy: another route of the same app).",
+    )
 
 
 class HostedSetup(Strict):

@@ -1,0 +1,197 @@
+"""``agentphone-emulator run``: load scenario files, run each against the user's agent on a fresh
+emulator state, print the report, write JSON / JUnit, exit 0 (all passed), 1 (a scenario failed)
+or 2 (usage or scenario-file errors: nothing runs)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+import time
+from collections.abc import Mapping, Sequence
+
+import aiohttp
+from rich.console import Console
+
+from ..clock import VirtualClock
+from ..engine.targets import TargetError, is_app_reference
+from ..server import Emulator, new_api_key
+from ..settings import AccountSettings
+from .loader import LoadedScenario, load_paths
+from .report import print_report
+from .report_files import write_json, write_junit
+from .results import RunResult, ScenarioResult
+from .runner import run_scenario
+from .selection import SelectionError, compile_keyword, searchable
+
+SECRET_ENV = "AGENTPHONE_WEBHOOK_SECRET"
+KEY_ENV = "AGENTPHONE_API_KEY"
+BASE_URL_ENV = "AGENTPHONE_BASE_URL"
+EMULATOR_KEY_ENV = "AGENTPHONE_EMULATOR_API_KEY"
+
+
+class RunUsageError(Exception):
+    pass
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths", nargs="+", metavar="PATH", help="scenario files or folders (searched for *.yaml)"
+    )
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--webhook", metavar="URL", help="your agent's webhook URL (a server you started)")
+    target.add_argument(
+        "--app",
+        metavar="MODULE:ATTR",
+        help="your agent as an app in this process (ASGI, WSGI or aiohttp), e.g. myagent.server:app/webhook",
+    )
+    parser.add_argument(
+        "-k", dest="keyword", metavar="EXPR", help="run scenarios whose name, file or tags match"
+    )
+    parser.add_argument(
+        "--json", dest="json_path", metavar="FILE", help="write the results as JSON ('-': stdout)"
+    )
+    parser.add_argument("--junit", dest="junit_path", metavar="FILE", help="write JUnit XML for CI")
+    parser.add_argument(
+        "--var", action="append", default=[], metavar="NAME=VALUE", help="set {{NAME}} in every scenario"
+    )
+    parser.add_argument(
+        "-x", "--exitfirst", action="store_true", help="stop after the first failing scenario"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="show every scenario's transcript")
+    parser.add_argument(
+        "--webhook-secret",
+        metavar="SECRET",
+        help=f"sign webhooks with SECRET (default: ${SECRET_ENV}, else a fresh whsec_ secret "
+        f"given to an --app as ${SECRET_ENV})",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="the emulator's port (default: 8787 with --webhook, so your server can call the API back; "
+        "any free port with --app)",
+    )
+    parser.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help=f"the emulator's API key (default: ${EMULATOR_KEY_ENV}, else a random sk_test_ key)",
+    )
+
+
+def _variables(pairs: Sequence[str]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise RunUsageError(f"--var expects NAME=VALUE, got {pair!r}")
+        values[name] = value
+    return values
+
+
+def select(loaded: list[LoadedScenario], keyword: str | None) -> list[LoadedScenario]:
+    if keyword is None:
+        return loaded
+    try:
+        predicate = compile_keyword(keyword)
+    except SelectionError as exc:
+        raise RunUsageError(str(exc)) from None
+    return [s for s in loaded if predicate(searchable(s.scenario.name, s.file, s.scenario.tags))]
+
+
+async def run_loaded(
+    loaded: Sequence[LoadedScenario],
+    *,
+    target: str,
+    secret: str,
+    api_key: str | None = None,
+    port: int = 0,
+    settings: AccountSettings | None = None,
+    variables: Mapping[str, str] | None = None,
+    app_env: bool = False,
+    exit_first: bool = False,
+) -> RunResult:
+    """Run scenarios one after the other on one emulator, each on a fresh state."""
+    started = time.perf_counter()
+    results: list[ScenarioResult] = []
+    async with Emulator(clock=VirtualClock(), port=port, api_keys=[api_key or new_api_key()]) as emulator:
+        if app_env:
+            # The agent calls the API back (texts, conversation state) and verifies signatures:
+            # in this process it reads where and how from the environment, as it would in production.
+            os.environ[BASE_URL_ENV] = emulator.base_url
+            os.environ[KEY_ENV] = emulator.api_key
+            os.environ[SECRET_ENV] = secret
+        try:
+            emulator.set_webhook(target, secret=secret)  # imports an --app now: a typo fails before any run
+        except TargetError as exc:
+            raise RunUsageError(f"{target}: {exc}") from None
+        headers = {"Authorization": f"Bearer {emulator.api_key}"}
+        async with aiohttp.ClientSession(headers=headers) as session:
+            for scenario in loaded:
+                result = await run_scenario(
+                    emulator,
+                    session,
+                    scenario,
+                    target=target,
+                    secret=secret,
+                    settings=settings,
+                    variables=variables,
+                )
+                results.append(result)
+                if exit_first and result.outcome in ("failed", "error"):
+                    break
+    return RunResult(results=results, target=target, wall_s=time.perf_counter() - started)
+
+
+def run_command(args: argparse.Namespace, console: Console | None = None) -> int:
+    console = console or Console()
+    try:
+        variables = _variables(args.var)
+        loaded, problems = load_paths(args.paths, extra_variables=variables)
+        if problems:
+            for problem in problems:
+                print(problem, file=sys.stderr)
+            noun = "problem" if len(problems) == 1 else "problems"
+            print(
+                f"agentphone-emulator: {len(problems)} {noun} in scenario files; nothing was run",
+                file=sys.stderr,
+            )
+            return 2
+        chosen = select(loaded, args.keyword)
+        if not chosen:
+            what = f"matches -k {args.keyword!r}" if args.keyword else "was found in " + " ".join(args.paths)
+            raise RunUsageError(f"no scenario {what}")
+        target = args.app or args.webhook
+        if args.app is not None:
+            if not is_app_reference(args.app):
+                raise RunUsageError(f"--app expects module:attr (e.g. myagent.server:app), got {args.app!r}")
+            cwd = os.getcwd()
+            if cwd not in sys.path:  # as uvicorn does: the app is imported from the current folder
+                sys.path.insert(0, cwd)
+        elif not args.webhook.startswith(("http://", "https://")):
+            raise RunUsageError(f"--webhook expects an http(s) URL, got {args.webhook!r}")
+        port = args.port if args.port is not None else (0 if args.app else 8787)
+        secret = args.webhook_secret or os.environ.get(SECRET_ENV) or "whsec_" + secrets.token_hex(24)
+        run = asyncio.run(
+            run_loaded(
+                chosen,
+                target=target,
+                secret=secret,
+                api_key=args.api_key or os.environ.get(EMULATOR_KEY_ENV),
+                port=port,
+                variables=variables,
+                app_env=args.app is not None,
+                exit_first=args.exitfirst,
+            )
+        )
+    except RunUsageError as exc:
+        print(f"agentphone-emulator: error: {exc}", file=sys.stderr)
+        return 2
+    print_report(run, console, verbose=args.verbose)
+    if args.json_path:
+        write_json(run, args.json_path)
+    if args.junit_path:
+        write_junit(run, args.junit_path)
+    return 0 if run.ok else 1

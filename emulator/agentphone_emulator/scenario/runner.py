@@ -1,0 +1,611 @@
+"""Runs one scenario against a started emulator: fresh state, setup through the REST API, the
+timeline of steps through the engine, then every expectation checked into a :class:`ScenarioResult`.
+
+The emulator runs on a virtual clock, so a scenario's minutes of speech, silences and retry
+backoffs cost no real time, while the real time the user's server takes is kept (and measured).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+
+from ..engine.targets import is_app_reference, split_app_reference
+from ..errors import ApiError
+from ..server import Emulator
+from ..settings import AccountSettings
+from ..store.findings import Finding
+from ..store.records import MessageRecord
+from .call_steps import CallRunner
+from .checker import Checker, as_findings_expect
+from .loader import LoadedScenario
+from .models import (
+    SEVERITY_RANK,
+    FindingsExpect,
+    ProbeStep,
+    Scenario,
+    SendTextStep,
+    Setup,
+    TextExpect,
+    TextStep,
+    WaitStep,
+)
+from .results import FindingLine, Path, ScenarioResult, TranscriptLine, format_path
+from .variables import UnknownVariable, substitute, substitute_all
+
+DEFAULT_CALLER = "+14155550123"
+REPLY_POLL_SECONDS = 0.01
+
+
+class ScenarioError(Exception):
+    """The scenario cannot go on (the API refused its setup, a name it uses does not exist)."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(f"{format_path(path)}: {message}" if path else message)
+        self.path = path
+
+
+def with_path(target: str, path: str | None) -> str:
+    """The run's target with its path replaced by ``path`` (``setup.webhook.path``)."""
+    if path is None:
+        return target
+    if is_app_reference(target):
+        reference, _ = split_app_reference(target)
+        return reference + path
+    parts = urlsplit(target)
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+class Api:
+    """The emulator's REST API over real HTTP, as the user's own code would call it."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+        self.session = session
+        self.base_url = base_url
+
+    async def call(self, path: Path, method: str, route: str, body: Any = None) -> Any:
+        async with self.session.request(method, self.base_url + route, json=body) as response:
+            data = await response.json(content_type=None)
+            if response.status >= 400:
+                detail = data.get("detail") if isinstance(data, dict) else data
+                if isinstance(detail, list):
+                    detail = "; ".join(
+                        f"{'.'.join(str(p) for p in item.get('loc', [])[1:])}: {item.get('msg')}"
+                        for item in detail
+                    )
+                raise ScenarioError(path, f"{method} {route} answered {response.status}: {detail}")
+            return data
+
+
+class ScenarioRun:
+    """The state of one scenario while it runs."""
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        api: Api,
+        loaded: LoadedScenario,
+        *,
+        target: str,
+        secret: str,
+        settings: AccountSettings,
+        variables: Mapping[str, str],
+    ) -> None:
+        self.emulator = emulator
+        self.api = api
+        self.loaded = loaded
+        self.scenario: Scenario = loaded.scenario
+        self.target = target
+        self.secret = secret
+        self.settings = settings
+        self.cli_variables = variables
+        self.values: dict[str, str] = {}
+        self.numbers: dict[str, tuple[str, str]] = {}  # name -> (id, E.164)
+        self.agents: dict[str, str] = {}  # name -> id
+        self.sent_by_scenario: set[str] = set()  # texts the scenario sent as the account (send_text)
+        self.transcript: list[TranscriptLine] = []
+        self.checker = Checker(loaded.line_of, self.values)
+        self.started = emulator.clock.now()
+
+    # -- names ---------------------------------------------------------------------------------------
+
+    def at_s(self) -> float:
+        return (self.emulator.clock.now() - self.started).total_seconds()
+
+    def sub(self, path: Path, text: str) -> str:
+        try:
+            return substitute(text, self.values)
+        except UnknownVariable as exc:
+            raise ScenarioError(path, str(exc)) from None
+
+    def number(self, path: Path, ref: str) -> str:
+        """A number reference: a name from setup.numbers, or a phone number as written."""
+        ref = self.sub(path, ref)
+        if ref in self.numbers:
+            return self.numbers[ref][1]
+        if ref.startswith("+") or ref.replace("-", "").isdigit():
+            return ref
+        raise ScenarioError(path, _unknown("number", ref, self.numbers))
+
+    def number_id(self, path: Path, ref: str) -> str:
+        ref = self.sub(path, ref)
+        if ref in self.numbers:
+            return self.numbers[ref][0]
+        for number_id, phone in self.numbers.values():
+            if phone == ref:
+                return number_id
+        raise ScenarioError(path, _unknown("number", ref, self.numbers))
+
+    def agent_id(self, path: Path, ref: str) -> str:
+        ref = self.sub(path, ref)
+        if ref in self.agents:
+            return self.agents[ref]
+        if ref.startswith("agt_") or ref in self.agents.values():
+            return ref
+        raise ScenarioError(path, _unknown("agent", ref, self.agents))
+
+    @property
+    def account(self) -> Any:
+        return self.emulator.account()
+
+    # -- setup ---------------------------------------------------------------------------------------
+
+    async def setup(self) -> None:
+        setup: Setup = self.scenario.setup
+        self.emulator.reset(setup.account or self.settings)
+        self.started = self.emulator.clock.now()
+        self.values.update({k: str(v) for k, v in self.scenario.variables.items()})
+        self.values.update(self.cli_variables)
+        self.values["caller"] = DEFAULT_CALLER
+        self.values["scenario.name"] = self.scenario.name
+        for name, agent in setup.agents.items():
+            body = agent.model_dump(by_alias=True, exclude_unset=True, mode="json")
+            body["name"] = body.get("name") or name
+            body = substitute_all(body, self.values, keep_unknown=True)
+            created = await self.api.call(("setup", "agents", name), "POST", "/v1/agents", body)
+            self.agents[name] = created["id"]
+            self.values[f"agents.{name}.id"] = created["id"]
+            self.values[f"agents.{name}.name"] = created["name"]
+        for name, spec in setup.numbers.items():
+            path: Path = ("setup", "numbers", name)
+            agent_ref = spec if isinstance(spec, str) else spec.agent
+            body = {"agentId": self.agent_id(path, agent_ref)} if agent_ref else {}
+            if not isinstance(spec, str):
+                body["type"] = spec.type
+                if spec.area_code:
+                    body["areaCode"] = spec.area_code
+            bought = await self.api.call(path, "POST", "/v1/numbers", body)
+            self.numbers[name] = (bought["id"], bought["phoneNumber"])
+            self.values[f"numbers.{name}"] = bought["phoneNumber"]
+        for index, contact in enumerate(setup.contacts):
+            body = substitute_all(dict(contact), self.values)
+            await self.api.call(("setup", "contacts", index), "POST", "/v1/contacts", body)
+        await self._setup_webhook(setup)
+        if setup.hosted is not None and setup.hosted.replies:
+            replies = {
+                self.agent_id(("setup", "hosted", "replies", name), name): substitute_all(
+                    lines, self.values, keep_unknown=True
+                )
+                for name, lines in setup.hosted.replies.items()
+            }
+            self.emulator.configure_hosted(replies=replies)
+
+    async def _setup_webhook(self, setup: Setup) -> None:
+        if setup.webhook is False:
+            return
+        hook = setup.webhook
+        agent_id = None
+        if hook is not None and hook.agent is not None:
+            agent_id = self.agent_id(("setup", "webhook", "agent"), hook.agent)
+        self.emulator.set_webhook(
+            with_path(self.target, hook.path if hook else None),
+            agent_id=agent_id,
+            secret=self.secret,
+            timeout=hook.timeout if hook else None,
+            context_limit=hook.context_limit if hook else None,
+        )
+
+    # -- the timeline ----------------------------------------------------------------------------------
+
+    async def play(self) -> None:
+        calls = CallRunner(self)
+        for path, step in self.scenario.timeline():
+            if isinstance(step, TextStep):
+                await self.text_in(path, step)
+            elif isinstance(step, SendTextStep):
+                await self.text_out(path, step)
+            elif isinstance(step, WaitStep):
+                await self.emulator.aadvance(step.wait)
+            elif isinstance(step, ProbeStep):
+                await self.probe(path, step)
+            else:
+                await calls.play(path, step)
+        await self.emulator.asettle()
+
+    # -- texts -------------------------------------------------------------------------------------------
+
+    def outbound_texts(self, to: str | None = None) -> list[MessageRecord]:
+        """Texts the agent's account sent (not the ones this scenario sent as it), oldest first."""
+        return [
+            m
+            for m in self.account.messages.values()
+            if m.direction == "outbound"
+            and m.id not in self.sent_by_scenario
+            and (to is None or m.to_number == to)
+        ]
+
+    async def text_in(self, path: Path, step: TextStep, *, call_id: str | None = None) -> None:
+        sender = self.number((*path, "text", "from"), step.text.from_)
+        to = self.number((*path, "text", "to"), step.text.to)
+        body = self.sub((*path, "text", "body"), step.text.body)
+        await self.receive_text(path, sender, to, body, step.text.media_urls, step.expect, call_id=call_id)
+
+    async def receive_text(
+        self,
+        path: Path,
+        sender: str,
+        to: str,
+        body: str,
+        media_urls: list[str],
+        expect: TextExpect | None,
+        *,
+        call_id: str | None = None,
+    ) -> None:
+        before = {m.id for m in self.outbound_texts(sender)}
+        self.transcript.append(
+            TranscriptLine("texter", body, self.at_s(), call_id=call_id, label=f"text from {sender}")
+        )
+        try:
+            received = await self.emulator.asend_sms(from_=sender, to=to, body=body, media_urls=media_urls)
+        except ApiError as exc:
+            raise ScenarioError((*path, "text"), f"the text could not be sent: {exc}") from None
+        delivery = received.delivery
+        if delivery is not None and delivery.attempts:
+            self.transcript[-1].first_chunk_ms = delivery.attempts[-1].duration_ms
+        await self.emulator.asettle()
+        wait = expect.reply_within_s if expect is not None and expect.reply is not None else 0.0
+        replies = await self._replies_to(sender, before, wait)
+        for reply in replies:
+            self.transcript.append(
+                TranscriptLine("agent", reply.body, self.at_s(), call_id=call_id, label="text")
+            )
+        if expect is not None:
+            self.check_text((*path, "expect"), f"text {body!r}", expect, delivery, replies)
+
+    async def _replies_to(self, sender: str, before: set[str], wait_s: float) -> list[MessageRecord]:
+        """The agent's new texts to ``sender``; waits up to ``wait_s`` real seconds for the first,
+        since an agent may answer after its webhook returned."""
+        deadline = time.perf_counter() + wait_s
+        while True:
+            new = [m for m in self.outbound_texts(sender) if m.id not in before]
+            if new or time.perf_counter() >= deadline:
+                return new
+            await asyncio.sleep(REPLY_POLL_SECONDS)
+
+    def check_text(
+        self, at: Path, where: str, expect: TextExpect, delivery: Any, replies: list[MessageRecord]
+    ) -> None:
+        check = self.checker
+        if expect.delivery is not None:
+            rule = expect.delivery
+            if delivery is None:
+                check.fail((*at, "delivery"), f"{where}: delivery", "a webhook delivery", "none (no webhook)")
+            else:
+                if rule.status is not None:
+                    got = (
+                        "pending"
+                        if delivery.status == "pending" or delivery.next_retry_at
+                        else delivery.status
+                    )
+                    check.equal((*at, "delivery", "status"), f"{where}: delivery status", rule.status, got)
+                if rule.attempts is not None:
+                    check.equal(
+                        (*at, "delivery", "attempts"),
+                        f"{where}: attempts",
+                        rule.attempts,
+                        delivery.attempt_count,
+                    )
+                if rule.http_status is not None:
+                    check.equal(
+                        (*at, "delivery", "http_status"),
+                        f"{where}: HTTP status",
+                        rule.http_status,
+                        delivery.http_status,
+                    )
+        if expect.reply is not None:
+            got = replies[0].body if replies else ""
+            if replies:
+                check.text((*at, "reply"), f"{where}: the agent's reply", expect.reply, got)
+            else:
+                check.fail(
+                    (*at, "reply"),
+                    f"{where}: the agent's reply",
+                    "a text back",
+                    f"no text within {expect.reply_within_s:g} s",
+                )
+        if expect.no_reply is not None:
+            check.equal((*at, "no_reply"), f"{where}: no text back", expect.no_reply, not replies)
+        findings_rule = as_findings_expect(expect.findings)
+        if findings_rule is not None and delivery is not None:
+            found = [f for f in self.account.findings if f.delivery_id == delivery.id]
+            check.findings((*at, "findings"), where, findings_rule, found)
+
+    async def text_out(self, path: Path, step: SendTextStep) -> None:
+        spec = step.send_text
+        number_id = self.number_id((*path, "send_text", "from"), spec.from_)
+        to = self.number((*path, "send_text", "to"), spec.to)
+        body = self.sub((*path, "send_text", "body"), spec.body)
+        before = {m.id for m in self.outbound_texts(to)}
+        sent = await self.api.call(
+            (*path, "send_text"),
+            "POST",
+            "/v1/messages",
+            {"numberId": number_id, "toNumber": to, "body": body},
+        )
+        message_id = sent.get("id") or sent.get("messageId")
+        if isinstance(message_id, str):
+            self.sent_by_scenario.add(message_id)
+        self.transcript.append(
+            TranscriptLine("platform", body, self.at_s(), label=f"sent by the API to {to}")
+        )
+        await self.emulator.asettle()  # the echo of the text reaches the webhook
+        if step.expect is not None:
+            replies = [m for m in self.outbound_texts(to) if m.id not in before]
+            echo = next((d for d in self.account.deliveries.values() if d.message_id == message_id), None)
+            self.check_text((*path, "expect"), f"sent text {body!r}", step.expect, echo, replies)
+
+    # -- probes -----------------------------------------------------------------------------------------
+
+    async def probe(self, path: Path, step: ProbeStep) -> None:
+        from ..engine import probes
+
+        spec = step.probe if not isinstance(step.probe, str) else None
+        kind = step.probe if isinstance(step.probe, str) else step.probe.kind
+        sender = self.number(path, spec.from_) if spec else "+14155550199"
+        body = self.sub(path, spec.body) if spec else "Is this thing on?"
+        if spec is not None and spec.to is not None:
+            to = self.number((*path, "probe", "to"), spec.to)
+        elif self.numbers:
+            to = next(iter(self.numbers.values()))[1]
+        else:
+            raise ScenarioError((*path, "probe"), "a probe needs a number: add one to setup.numbers")
+        platform = self.emulator.platform
+        number = next(n for n in self.account.numbers.values() if n.phone_number == to)
+        before = {m.id for m in self.outbound_texts(sender)}
+        if kind == "duplicate":
+            received = await self.emulator.asend_sms(from_=sender, to=to, body=body)
+            await self.emulator.asettle()
+            if received.delivery is None:
+                raise ScenarioError((*path, "probe"), "a duplicate probe needs a webhook")
+            before = {m.id for m in self.outbound_texts(sender)}
+            answer = await probes.resend(platform.targets, self.account, received.delivery.id)
+        else:
+            answer = await probes.probe_forged(
+                self.emulator.state, platform.targets, self.account, number, kind, from_=sender, body=body
+            )
+        await self.emulator.asettle()
+        replies = [m for m in self.outbound_texts(sender) if m.id not in before]
+        shown = str(answer.status) if answer.status is not None else answer.error or "no answer"
+        self.transcript.append(
+            TranscriptLine(
+                "platform",
+                f"probe {kind}: answered {shown}",
+                self.at_s(),
+                label="probe",
+                first_chunk_ms=answer.duration_ms,
+            )
+        )
+        expect = step.expect
+        at = (*path, "expect")
+        wanted = expect.status if expect is not None and expect.status is not None else None
+        if wanted is None:
+            ok = answer.status is not None and (
+                200 <= answer.status < 300 if kind == "duplicate" else answer.status in probes.REFUSALS
+            )
+            expected = "2xx" if kind == "duplicate" else "400, 401 or 403"
+            self.checker.record((*at, "status"), f"probe {kind}: the server's answer", ok, expected, shown)
+        else:
+            allowed = [wanted] if isinstance(wanted, int) else wanted
+            self.checker.record(
+                (*at, "status"),
+                f"probe {kind}: the server's answer",
+                answer.status in allowed,
+                " or ".join(str(s) for s in allowed),
+                shown,
+            )
+        no_reply = True if expect is None or expect.no_reply is None else expect.no_reply
+        self.checker.equal(
+            (*at, "no_reply"), f"probe {kind}: the server does not act on it", no_reply, not replies
+        )
+
+    # -- the end -----------------------------------------------------------------------------------------
+
+    def check_scenario(self) -> None:
+        expect = self.scenario.expect
+        at: Path = ("expect",)
+        if expect is not None:
+            if expect.sms_received is not None:
+                sent = self.outbound_texts()
+                position = 0
+                for index, rule in enumerate(expect.sms_received):
+                    path = (*at, "sms_received", index)
+                    for offset, message in enumerate(sent[position:]):
+                        if self._text_holds(rule, message.body):
+                            self.checker.text(path, f"text #{index + 1} the agent sent", rule, message.body)
+                            position += offset + 1
+                            break
+                    else:
+                        bodies = "; ".join(repr(m.body) for m in sent[position:]) or "no more texts"
+                        self.checker.text(path, f"text #{index + 1} the agent sent", rule, bodies)
+            if expect.sms_count is not None:
+                self.checker.equal(
+                    (*at, "sms_count"), "texts the agent sent", expect.sms_count, len(self.outbound_texts())
+                )
+            if expect.transcript is not None:
+                joined = "\n".join(transcript_text(call) for call in self.account.calls.values())
+                self.checker.text((*at, "transcript"), "every call's transcript", expect.transcript, joined)
+            if expect.deliveries is not None:
+                self._check_deliveries(expect.deliveries)
+        self._check_findings()
+
+    def _text_holds(self, rule: Any, text: str) -> bool:
+        from .matching import text_matches
+        from .models import as_match
+
+        return text_matches(self.checker._substituted(as_match(rule)), text)
+
+    def _check_deliveries(self, rule: Any) -> None:
+        deliveries = list(self.account.deliveries.values())
+        at: Path = ("expect", "deliveries")
+        if rule.all_succeeded is not None:
+            bad = [f"{d.event_type} {d.id}: {d.status}" for d in deliveries if d.status != "success"]
+            self.checker.record(
+                (*at, "all_succeeded"),
+                "every webhook delivery succeeded",
+                (not bad) == rule.all_succeeded,
+                "all succeeded" if rule.all_succeeded else "some failed",
+                "; ".join(bad) or f"all {len(deliveries)} succeeded",
+            )
+        if rule.max_attempts is not None:
+            most = max((d.attempt_count for d in deliveries), default=0)
+            self.checker.at_most(
+                (*at, "max_attempts"), "attempts per delivery", rule.max_attempts, most, "attempts"
+            )
+        if rule.count is not None:
+            self.checker.equal((*at, "count"), "webhook deliveries", rule.count, len(deliveries))
+
+    def allowed_codes(self) -> set[str]:
+        """Every finding code the scenario names anywhere: naming one is expecting it."""
+        codes: set[str] = set()
+
+        def walk(value: Any) -> None:
+            if isinstance(value, FindingsExpect):
+                codes.update(value.expect)
+                codes.update(value.allow)
+            elif hasattr(value, "model_fields"):
+                for name in type(value).model_fields:
+                    field_value = getattr(value, name)
+                    if name == "findings" and isinstance(field_value, list):
+                        codes.update(field_value)
+                    else:
+                        walk(field_value)
+            elif isinstance(value, list | tuple):
+                for item in value:
+                    walk(item)
+            elif isinstance(value, dict):
+                for item in value.values():
+                    walk(item)
+
+        walk(self.scenario)
+        return codes
+
+    def _check_findings(self) -> None:
+        expect = self.scenario.expect
+        rule = as_findings_expect(expect.findings) if expect is not None else None
+        rule = rule or FindingsExpect()
+        limit = rule.none_above or "warning"
+        allowed = self.allowed_codes()
+        found: list[Finding] = list(self.account.findings)
+        self.checker.findings(
+            ("expect", "findings"), "scenario", rule.model_copy(update={"none_above": None}), found
+        )
+        for finding in found:
+            if str(finding.code) in allowed or SEVERITY_RANK.get(finding.severity, 2) <= SEVERITY_RANK[limit]:
+                continue
+            where = " ".join(
+                part
+                for part in (
+                    f"call {finding.call_id}" if finding.call_id else "",
+                    f"turn {finding.turn}" if finding.turn is not None else "",
+                    finding.event or "",
+                )
+                if part
+            )
+            self.checker.fail(
+                ("expect", "findings"),
+                f"no unexpected {finding.severity} finding" + (f" ({where})" if where else ""),
+                f"nothing above {limit}, or list {finding.code} under expect.findings",
+                f"{finding.code}: {finding.message}",
+            )
+
+    def finding_lines(self) -> list[FindingLine]:
+        allowed = self.allowed_codes()
+        return [
+            FindingLine(
+                code=str(f.code),
+                severity=f.severity,
+                message=f.message,
+                allowed=str(f.code) in allowed,
+                call_id=f.call_id,
+                turn=f.turn,
+                delivery_id=f.delivery_id,
+                offending=None if f.offending is None else f.offending.decode(errors="backslashreplace"),
+            )
+            for f in self.account.findings
+        ]
+
+
+def transcript_text(call: Any) -> str:
+    return "\n".join(f"{turn.role}: {turn.content}" for turn in call.turns)
+
+
+def _unknown(kind: str, ref: str, known: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(ref, list(known), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    names = ", ".join(known) or f"none: add one to setup.{kind}s"
+    return f"unknown {kind} '{ref}'{hint}; known: {names}"
+
+
+async def run_scenario(
+    emulator: Emulator,
+    session: aiohttp.ClientSession,
+    loaded: LoadedScenario,
+    *,
+    target: str,
+    secret: str,
+    settings: AccountSettings | None = None,
+    variables: Mapping[str, str] | None = None,
+) -> ScenarioResult:
+    """Run ``loaded`` on ``emulator`` (started, on a virtual clock) against ``target``; never raises
+    for anything the scenario or the user's server does: that becomes the result's outcome."""
+    scenario = loaded.scenario
+    result = ScenarioResult(name=scenario.name, file=loaded.file, line=loaded.line, tags=list(scenario.tags))
+    if scenario.skip:
+        result.outcome = "skipped"
+        result.skip_reason = scenario.skip if isinstance(scenario.skip, str) else "skip: true"
+        return result
+    started = time.perf_counter()
+    run = ScenarioRun(
+        emulator,
+        Api(session, emulator.base_url),
+        loaded,
+        target=target,
+        secret=secret,
+        settings=settings or AccountSettings(),
+        variables=variables or {},
+    )
+    try:
+        await run.setup()
+        await run.play()
+        run.check_scenario()
+    except ScenarioError as exc:
+        result.outcome = "error"
+        line = loaded.line_of(exc.path) if exc.path else loaded.line
+        result.error = f"{loaded.file}:{line}: {exc}"
+    except Exception as exc:  # the emulator's own failure: say so plainly, keep running the others
+        result.outcome = "error"
+        result.error = f"internal error in agentphone-emulator: {type(exc).__name__}: {exc}"
+    result.wall_s = time.perf_counter() - started
+    result.simulated_s = run.at_s()
+    result.checks = run.checker.checks
+    result.transcript = sorted(run.transcript, key=lambda line: line.at_s)
+    result.findings = run.finding_lines()
+    if result.outcome == "passed" and result.failures:
+        result.outcome = "failed"
+    return result

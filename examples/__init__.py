@@ -1,0 +1,1 @@
+"""Example agents built on AgentPhone, runnable against the emulator or the real platform."""
