@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,3 +28,49 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     test_command = quick_start_commands()[1].split("&&")[-1].strip()
     ci_script = (ROOT / ".ci" / "run").read_text()
     assert test_command in ci_script.splitlines()
+
+
+def test_the_main_job_passes() -> None:
+    """The first quick-start command: the scenario library against the example agent, exit 0."""
+
+    main_job = quick_start_commands()[0].split("&&")[-1].strip()
+    argv = shlex.split(main_job)
+    assert argv[:2] == ["agentphone-emulator", "run"]
+    env = {**os.environ, "COLUMNS": "160"}
+    result = subprocess.run(
+        [sys.executable, "-m", "agentphone_emulator", *argv[1:]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(r"\d+ passed in [\d.]+ s", result.stdout)
+
+
+def test_the_readme_scenario_passes(tmp_path: Path) -> None:
+    """The scenario the README shows is a real one: it loads and passes against the example agent."""
+
+    section = (ROOT / "README.md").read_text().split("## Scenarios", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block, "the Scenarios section shows a scenario"
+    scenario = tmp_path / "orders.yaml"
+    scenario.write_text(block.group(1))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agentphone_emulator",
+            "run",
+            str(scenario),
+            "--app",
+            "examples.support_agent:app",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "1 passed" in result.stdout

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import secrets
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 import aiohttp
 from rich.console import Console
@@ -19,7 +22,8 @@ from ..clock import VirtualClock
 from ..engine.targets import TargetError, is_app_reference
 from ..server import Emulator, new_api_key
 from ..settings import AccountSettings
-from .loader import LoadedScenario, load_paths
+from .loader import LoadedScenario, load_file, load_paths
+from .log_capture import captured_log
 from .report import print_report
 from .report_files import write_json, write_junit
 from .results import RunResult, ScenarioResult
@@ -59,6 +63,15 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "-x", "--exitfirst", action="store_true", help="stop after the first failing scenario"
+    )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run scenarios in N worker processes, each with its own emulator and its own copy of the "
+        "--app (default 1)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="show every scenario's transcript")
     parser.add_argument(
@@ -130,18 +143,90 @@ async def run_loaded(
         headers = {"Authorization": f"Bearer {emulator.api_key}"}
         async with aiohttp.ClientSession(headers=headers) as session:
             for scenario in loaded:
-                result = await run_scenario(
-                    emulator,
-                    session,
-                    scenario,
-                    target=target,
-                    secret=secret,
-                    settings=settings,
-                    variables=variables,
-                )
+                with captured_log() as log:
+                    result = await run_scenario(
+                        emulator,
+                        session,
+                        scenario,
+                        target=target,
+                        secret=secret,
+                        settings=settings,
+                        variables=variables,
+                    )
+                result.log = log
                 results.append(result)
                 if exit_first and result.outcome in ("failed", "error"):
                     break
+    return RunResult(results=results, target=target, wall_s=time.perf_counter() - started)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerJob:
+    """What a worker process needs to run its share: scenarios are named by file and document index
+    and loaded again there (a loaded scenario holds positions, not worth pickling)."""
+
+    cwd: str
+    scenarios: tuple[tuple[int, str, int], ...]  # (position in the run, file, document index)
+    target: str
+    secret: str
+    variables: tuple[tuple[str, str], ...]
+    exit_first: bool
+
+
+def _run_share(job: WorkerJob) -> list[tuple[int, ScenarioResult]]:
+    """A worker process: its own emulator on a free port, its own environment for the app."""
+    if job.cwd not in sys.path:
+        sys.path.insert(0, job.cwd)
+    variables = dict(job.variables)
+    files: dict[str, list[LoadedScenario]] = {}
+    chosen = []
+    for _, file, index in job.scenarios:
+        if file not in files:
+            files[file] = load_file(file, extra_variables=variables)
+        chosen.append(files[file][index])
+    run = asyncio.run(
+        run_loaded(
+            chosen,
+            target=job.target,
+            secret=job.secret,
+            variables=variables,
+            app_env=True,
+            exit_first=job.exit_first,
+        )
+    )
+    return [(position, result) for (position, _, _), result in zip(job.scenarios, run.results, strict=False)]
+
+
+def run_in_workers(
+    chosen: Sequence[LoadedScenario],
+    jobs: int,
+    *,
+    target: str,
+    secret: str,
+    variables: Mapping[str, str],
+    exit_first: bool,
+) -> RunResult:
+    """Spread scenarios over ``jobs`` processes (round robin, so slow files do not all land on one)
+    and merge the results back in the order of the run."""
+    started = time.perf_counter()
+    shares = [
+        WorkerJob(
+            cwd=os.getcwd(),
+            scenarios=tuple((i, s.file, s.index) for i, s in enumerate(chosen) if i % jobs == worker),
+            target=target,
+            secret=secret,
+            variables=tuple(variables.items()),
+            exit_first=exit_first,
+        )
+        for worker in range(jobs)
+    ]
+    # spawn, not fork: a forked child would inherit this process's threads and event-loop state.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        merged = [
+            pair for share in pool.map(_run_share, [s for s in shares if s.scenarios]) for pair in share
+        ]
+    results = [result for _, result in sorted(merged, key=lambda pair: pair[0])]
     return RunResult(results=results, target=target, wall_s=time.perf_counter() - started)
 
 
@@ -174,18 +259,35 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
             raise RunUsageError(f"--webhook expects an http(s) URL, got {args.webhook!r}")
         port = args.port if args.port is not None else (0 if args.app else 8787)
         secret = args.webhook_secret or os.environ.get(SECRET_ENV) or "whsec_" + secrets.token_hex(24)
-        run = asyncio.run(
-            run_loaded(
+        if args.jobs < 1:
+            raise RunUsageError(f"--jobs must be at least 1, got {args.jobs}")
+        if args.jobs > 1 and args.app is None:
+            raise RunUsageError(
+                "--jobs needs --app: a server you started can call back only one emulator, and each "
+                "worker has its own"
+            )
+        if args.jobs > 1:
+            run = run_in_workers(
                 chosen,
+                min(args.jobs, len(chosen)),
                 target=target,
                 secret=secret,
-                api_key=args.api_key or os.environ.get(EMULATOR_KEY_ENV),
-                port=port,
                 variables=variables,
-                app_env=args.app is not None,
                 exit_first=args.exitfirst,
             )
-        )
+        else:
+            run = asyncio.run(
+                run_loaded(
+                    chosen,
+                    target=target,
+                    secret=secret,
+                    api_key=args.api_key or os.environ.get(EMULATOR_KEY_ENV),
+                    port=port,
+                    variables=variables,
+                    app_env=args.app is not None,
+                    exit_first=args.exitfirst,
+                )
+            )
     except RunUsageError as exc:
         print(f"agentphone-emulator: error: {exc}", file=sys.stderr)
         return 2

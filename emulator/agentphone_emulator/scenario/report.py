@@ -273,6 +273,11 @@ def details(
         parts += [_indent(_finding_renderable(finding)) for finding in result.findings]
     if result.error:
         parts += [_section("error"), _indent(Text(visible(result.error, keep_newlines=True), "magenta"))]
+    if result.log:
+        parts += [
+            _section("captured log"),
+            _indent(Text(visible("\n".join(result.log), keep_newlines=True), "dim")),
+        ]
     return parts
 
 
@@ -401,9 +406,11 @@ def _codes_text(codes: list[str], allowed: set[str]) -> Text:
 
 
 def summary_table(run: RunResult, width: int | None = None) -> Table:
-    """One row per scenario: outcome, name, file, checks, replies, latency, simulated and wall time.
+    """One row per scenario under a row naming its file: outcome, name, checks, replies, latency
+    (time to first chunk, p50 and p95), simulated and wall time.
 
-    When that is wider than ``width`` the file goes under the name, so the name stays readable.
+    When that is wider than ``width``, the replies and simulated-time columns go, so the names
+    stay readable in an 80-column CI log.
     """
     table = _summary_table(run, wide=True)
     return table if width is None or natural_width(table) <= width else _summary_table(run, wide=False)
@@ -413,25 +420,39 @@ def _summary_table(run: RunResult, *, wide: bool) -> Table:
     table = Table(
         box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False, collapse_padding=True
     )
-    table.add_column("outcome", no_wrap=True)
+    table.add_column("", no_wrap=True)
     table.add_column("scenario", overflow="fold", min_width=12)
-    if wide:
-        table.add_column("file", overflow="fold", style="dim")
-    for title in ("checks", "replies", "p50 ms", "p95 ms", "simulated", "wall"):
+    titles = (
+        ("checks", "replies", "p50 ms", "p95 ms", "simulated", "wall")
+        if wide
+        else (
+            "checks",
+            "p50 ms",
+            "p95 ms",
+            "wall",
+        )
+    )
+    for title in titles:
         table.add_column(title, justify="right", no_wrap=True)
+    current_file: str | None = None
     for result in run.results:
+        if result.file != current_file:
+            current_file = result.file
+            table.add_row("", Text(visible(result.file), style="bold"), *([""] * len(titles)))
         mark, style = MARKS.get(result.outcome, ("?", ""))
         passed = sum(1 for check in result.checks if check.passed)
-        name, file = Text(visible(result.name)), Text(visible(result.file), style="dim")
+        cells = {
+            "checks": f"{passed}/{len(result.checks)}" if result.checks else "-",
+            "replies": str(replies(result)),
+            "p50 ms": ms(result.latency_percentile(50)),
+            "p95 ms": ms(result.latency_percentile(95)),
+            "simulated": sim_duration(result.simulated_s),
+            "wall": wall_duration(result.wall_s),
+        }
         table.add_row(
-            Text(f"{mark} {result.outcome}", style=style),
-            *([name, file] if wide else [Text("\n").join([name, file])]),
-            f"{passed}/{len(result.checks)}" if result.checks else "-",
-            str(replies(result)),
-            ms(result.latency_percentile(50)),
-            ms(result.latency_percentile(95)),
-            sim_duration(result.simulated_s),
-            wall_duration(result.wall_s),
+            Text(mark, style=style),
+            Text(visible(result.name), style=style if result.outcome != "passed" else ""),
+            *(cells[title] for title in titles),
         )
     return table
 

@@ -93,6 +93,8 @@ def testcase(result: ScenarioResult) -> ET.Element:
     out = _join(_transcript(result), _findings(result))
     if out:
         ET.SubElement(case, "system-out").text = clean_xml(out)
+    if result.log:
+        ET.SubElement(case, "system-err").text = clean_xml("\n".join(result.log))
     return case
 
 

@@ -113,6 +113,7 @@ class ScenarioResult:
     wall_s: float = 0.0
     simulated_s: float = 0.0
     tags: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)  # what the agent (and anything else) logged meanwhile
 
     @property
     def id(self) -> str:
@@ -124,7 +125,11 @@ class ScenarioResult:
 
     @property
     def first_chunk_latencies_ms(self) -> list[float]:
-        return [line.first_chunk_ms for line in self.transcript if line.first_chunk_ms is not None]
+        return [
+            line.first_chunk_ms
+            for line in self.transcript
+            if line.speaker == "agent" and line.first_chunk_ms is not None
+        ]
 
     def latency_percentile(self, q: float) -> float | None:
         """The q-th percentile (0-100) of time to first chunk over the scenario's agent replies."""
@@ -149,6 +154,7 @@ class ScenarioResult:
             "checks": [check.to_dict() for check in self.checks],
             "transcript": [line.to_dict() for line in self.transcript],
             "findings": [finding.to_dict() for finding in self.findings],
+            "log": list(self.log),
         }
 
 
