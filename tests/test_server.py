@@ -82,6 +82,23 @@ def test_seeded_ids_are_reproducible() -> None:
     assert first_ids() == first_ids()
 
 
+def test_a_seeded_emulator_does_not_repeat_ids_after_reset() -> None:
+    """Ids are reproducible run to run, but a reset must not hand out the last test's ids again:
+    a receiver that de-duplicates on X-Webhook-ID would drop the next test's events as replays."""
+
+    def ids_per_reset() -> list[str]:
+        with Emulator.run_in_thread(seed=7, settings=AccountSettings(credit_cents=10_000)) as emu:
+            sdk = AgentPhone(api_key=emu.api_key, base_url=emu.base_url)
+            ids = [sdk.agents.create(name="a").id]
+            emu.reset()
+            ids.append(sdk.agents.create(name="a").id)
+            return ids
+
+    first_run = ids_per_reset()
+    assert first_run[0] != first_run[1]
+    assert ids_per_reset() == first_run
+
+
 def test_virtual_clock_drives_timestamps() -> None:
     clock = VirtualClock()
     with Emulator.run_in_thread(clock=clock) as emu:

@@ -616,8 +616,9 @@ async def test_reset_forgets_scripted_hosted_replies() -> None:
         agent = await sdk.agents.create(name="Hosted", voice_mode="hosted", system_prompt="Be brief.")
         emu.configure_hosted(replies={agent.id: ["Scripted."]})
         emu.reset()
+        assert emu.platform.voice.hosted.scripted == {}
         again = await sdk.agents.create(name="Hosted", voice_mode="hosted", system_prompt="Be brief.")
-        assert again.id == agent.id  # a seeded emulator repeats its ids after a reset
+        emu.configure_hosted(replies={agent.id: ["Stale: meant for the agent before the reset."]})
         number = await sdk.numbers.buy(agent_id=again.id)
         call = await emu.aring(to=number.phone_number, from_=CALLER)
         assert "no language model" in (await call.asay("Hi")).text.lower()
