@@ -547,3 +547,23 @@ async def test_real_clock_close_cancels_callbacks_still_running() -> None:
         await started.wait()
         await clock.close()
     assert cancelled.is_set()
+
+
+async def test_two_emulators_draining_one_loop_do_not_keep_each_other_busy() -> None:
+    """Each drainer's own wake-up sits in the queue the other watches; without discounting it,
+    two emulators on one loop (one stopping as the next starts) spun 10,000 yields each."""
+    from agentphone_emulator.engine.driving import _drain_ready_queue
+
+    counts = await asyncio.gather(_drain_ready_queue(), _drain_ready_queue(), _drain_ready_queue())
+    assert max(counts) < 10, counts
+
+
+async def test_stopping_an_emulator_stops_its_clock_pump() -> None:
+    from agentphone_emulator import Emulator
+
+    async with Emulator(clock=VirtualClock()) as emu:
+        driver = emu.platform.driver
+        await driver.until(emu.clock.sleep(5))
+        pump = driver._pump
+    assert driver._pump is None
+    assert pump is None or pump.done()

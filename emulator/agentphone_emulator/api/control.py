@@ -8,6 +8,7 @@ route is a method of :class:`~agentphone_emulator.Emulator`; these routes call t
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -250,13 +251,18 @@ async def restore_snapshot(ctx: Ctx, *, snapshot_id: str) -> SnapshotOut:
     return SnapshotOut(id=snapshot_id)
 
 
+@functools.cache
+def _control_document() -> bytes:
+    """Built on first request, once per process (see ``app.openapi_document``)."""
+    return json.dumps(control_openapi()).encode()
+
+
 def control_routes() -> list[web.RouteDef]:
     """The control plane's routes, plus its own OpenAPI document at ``/__emulator/openapi.json``
     (the platform's ``/openapi.json`` stays the platform's)."""
-    document = json.dumps(control_openapi()).encode()
 
     async def openapi(request: web.Request) -> web.Response:
-        return web.Response(body=document, content_type="application/json")
+        return web.Response(body=_control_document(), content_type="application/json")
 
     return [
         web.get(f"{PREFIX}/openapi.json", openapi),

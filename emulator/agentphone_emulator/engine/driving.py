@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -157,21 +158,46 @@ class ClockDriver:
             await clock.run_until(due)
             return True
 
+    async def stop(self) -> None:
+        """Stop moving the clock (the emulator is stopping): a pump left running would keep
+        draining the loop for whatever runs on it next."""
+        pump, self._pump = self._pump, None
+        self._waited.clear()
+        if pump is not None and not pump.done():
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
     def _mover(self) -> asyncio.Lock:
         if self._lock is None:
             self._lock = asyncio.Lock()
         return self._lock
 
 
-async def _drain_ready_queue() -> None:
+_drainers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = weakref.WeakKeyDictionary()
+
+
+async def _drain_ready_queue() -> int:
     """Yield until no other callback is ready to run.
 
     asyncio has no public "is the loop idle" question; the default loop's ``_ready`` deque answers
     it exactly. Loops without it (uvloop) get a fixed number of yields instead.
+
+    Two emulators on one loop (a test comparing two, or one stopping as the next starts) drain at
+    the same time, and each one's own wake-up is always in the queue the other is watching: both
+    would spin their full count. So each drainer discounts the others' one callback apiece.
     """
     loop = asyncio.get_running_loop()
     ready = getattr(loop, "_ready", None)
-    for _ in range(10_000 if ready is not None else YIELDS_WITHOUT_READY_QUEUE):
-        await asyncio.sleep(0)
-        if ready is not None and not ready:
-            return
+    _drainers[loop] = _drainers.get(loop, 0) + 1
+    yields = 0
+    limit = 10_000 if ready is not None else YIELDS_WITHOUT_READY_QUEUE
+    try:
+        while yields < limit:
+            yields += 1
+            await asyncio.sleep(0)
+            if ready is not None and len(ready) <= _drainers[loop] - 1:
+                break
+    finally:
+        _drainers[loop] -= 1
+    return yields  # for tests: how long it took the loop to go quiet

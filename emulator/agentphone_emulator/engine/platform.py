@@ -41,6 +41,7 @@ class Platform:
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
 
     async def stop(self) -> None:
+        await self.driver.stop()
         await self.voice.stop()
         self.dispatcher.reset()
         await self.dispatcher.cancel_in_flight()
