@@ -3,6 +3,7 @@ and on how the call ended."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from ..call_handle import CallHandle
@@ -78,6 +79,13 @@ class CallRunner:
         body: dict[str, Any] = {"agentId": self.scenario.agent_id((*path, "web_call", "agent"), spec.agent)}
         if spec.variables:
             body["variables"] = substitute_all(spec.variables, self.scenario.values, keep_unknown=True)
+        if not spec.join and (step.greeting is not None or step.turns):
+            # Fix: these were silently skipped, so their expectations could never fail.
+            raise _error(
+                (*path, "web_call", "join"),
+                "nobody joins this web call, so it has no greeting or turns to check: "
+                "remove them or set join: true",
+            )
         created = await self.scenario.api.call((*path, "web_call"), "POST", "/v1/calls/web", body)
         if not spec.join:
             await self.emulator.aadvance(UNJOINED_WEB_CALL_WAIT)
@@ -111,7 +119,13 @@ class CallRunner:
         if handle is not None:
             self.log_replies(handle, speaker_label="callee")
             if step.greeting is not None:
-                self.checker.turn((*path, "greeting"), "greeting", step.greeting, handle.greeting)
+                self.checker.turn(
+                    (*path, "greeting"),
+                    "greeting",
+                    step.greeting,
+                    handle.greeting,
+                    _why_no_reply(handle, "none (the agent has no greeting)"),
+                )
         await self.check_call((*path, "expect"), step.expect, call_id, handle)
 
     # -- a call's turns -------------------------------------------------------------------------------------
@@ -121,9 +135,11 @@ class CallRunner:
         first_cuts = bool(turns) and isinstance(turns[0], InterruptStep)
         if step.greeting is not None and not first_cuts:
             await handle.alisten()
-        pending: list[tuple[Path, str, TurnExpect, AgentReply | None]] = []
+        # Each expectation with why its reply may be missing (see Checker.turn), known only now.
+        pending: list[tuple[Path, str, TurnExpect, AgentReply | None, str]] = []
         if step.greeting is not None:
-            pending.append(((*path, "greeting"), "greeting", step.greeting, None))
+            no_greeting = _why_no_reply(handle, "none (the agent has no greeting)")
+            pending.append(((*path, "greeting"), "greeting", step.greeting, None, no_greeting))
         for index, turn in enumerate(turns):
             at = (*path, "turns", index)
             upcoming = turns[index + 1] if index + 1 < len(turns) else None
@@ -141,12 +157,13 @@ class CallRunner:
                 break
             expect = getattr(turn, "expect", None)
             if isinstance(expect, TurnExpect):
-                pending.append((at, f"turn {index + 1}", expect, reply))
+                missing = _why_no_reply(handle, "none (the agent was not speaking)")
+                pending.append(((*at, "expect"), f"turn {index + 1}", expect, reply, missing))
         await self.finish(step, handle, expect_key)
-        for at, where, expect, reply in pending:
+        for at, where, expect, reply, missing in pending:
             if where == "greeting":
                 reply = handle.greeting
-            self.checker.turn(at, where, expect, reply)
+            self.checker.turn(at, where, expect, reply, missing)
         self.log_replies(handle, speaker_label="caller")
         await self.check_call((*path, expect_key), step.expect, handle.id, handle)
 
@@ -156,11 +173,18 @@ class CallRunner:
             return await handle.asay(
                 sub((*at, "say"), turn.say), confidence=turn.confidence, listen=not cut_next
             )
+        # Fix: only a say left its reply unheard for an interrupt next; a press or an interrupt heard
+        # theirs to the end, so the interrupt after them silently became a plain utterance.
         if isinstance(turn, InterruptStep):
-            return await handle.ainterrupt(
-                sub((*at, "interrupt"), turn.interrupt), after=turn.after, confidence=turn.confidence
-            )
+            said = sub((*at, "interrupt"), turn.interrupt)
+            if cut_next:
+                return await self._unheard(
+                    handle.session.interrupt(said, after=turn.after, confidence=turn.confidence)
+                )
+            return await handle.ainterrupt(said, after=turn.after, confidence=turn.confidence)
         if isinstance(turn, PressStep):
+            if cut_next:
+                return await self._unheard(handle.session.press(turn.press))
             return await handle.apress(turn.press)
         if isinstance(turn, SilenceStep | PauseStep):
             seconds = turn.silence if isinstance(turn, SilenceStep) else turn.pause
@@ -177,12 +201,19 @@ class CallRunner:
             return await handle.alisten()
         if isinstance(turn, CallTextStep):
             call = handle.record
+            if call.direction == "web":
+                # Fix: a web call has no numbers; the text failed as "could not be sent: validation error".
+                raise _error((*at, "text"), "a web call has no phone number to text: use a text step")
             ours = call.to_number if call.direction == "inbound" else call.from_number
             theirs = call.from_number if call.direction == "inbound" else call.to_number
             body = sub((*at, "text"), turn.text)
             await self.scenario.receive_text(at, theirs, ours, body, [], turn.expect, call_id=call.id)
             return None
         raise AssertionError(f"unhandled turn {turn!r}")
+
+    async def _unheard(self, action: Awaitable[AgentReply]) -> AgentReply:
+        """A caller action whose reply is not heard to its end: the next step talks over it."""
+        return await self.emulator.platform.driver.until(action)
 
     async def finish(self, step: CallFlow, handle: CallHandle, expect_key: str) -> None:
         """End the call the way the scenario says once its turns are done."""
@@ -278,6 +309,14 @@ class CallRunner:
                     findings=[str(f.code) for f in reply.findings],
                 )
             )
+
+
+def _why_no_reply(handle: CallHandle, while_up: str) -> str:
+    """What a failed check says the agent answered when there was no reply to check."""
+    if handle.live:
+        return while_up
+    call = handle.record
+    return f"none (the call had ended: {call.status}, {call.disconnection_reason or 'no reason'})"
 
 
 def _action(turn: Any) -> str:

@@ -98,11 +98,24 @@ class Checker:
 
     # -- one reply ------------------------------------------------------------------------------------
 
-    def turn(self, path: Path, where: str, expect: TurnExpect, reply: AgentReply | None) -> None:
-        """Every rule of ``expect`` against ``reply`` (None: the agent never answered)."""
-        at = (*path, "expect")
+    def turn(
+        self,
+        path: Path,
+        where: str,
+        expect: TurnExpect,
+        reply: AgentReply | None,
+        missing: str = "none (the call had ended)",
+    ) -> None:
+        """Every rule of ``expect``, written at ``path``, against ``reply`` (None: the agent never
+        answered; ``missing`` says why, as the failed check's got)."""
+        # Fix: this appended "expect" to ``path`` itself, right for a turn (turns[0].expect.text) but
+        # not for a greeting, whose rules sit right under it (greeting.text): its failures pointed
+        # at the line of "greeting:" instead of the rule's. Callers now pass the rules' own path.
+        at = path
         if reply is None:
-            self.fail(at, f"{where}: a reply", "a reply from the agent", "none (the call had ended)")
+            # Fix: the got text was always "the call had ended", also for a listen while the call was
+            # up and the agent quiet, or a greeting expected of an agent without one; the caller says.
+            self.fail(at, f"{where}: a reply", "a reply from the agent", missing)
             return
         if expect.text is not None:
             self.text((*at, "text"), f"{where} text", expect.text, reply.text)

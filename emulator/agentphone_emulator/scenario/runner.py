@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+from pydantic import BaseModel
 
 from ..engine.targets import is_app_reference, split_app_reference
 from ..errors import ApiError
@@ -25,6 +26,7 @@ from ..store.records import MessageRecord
 from .call_steps import CallRunner
 from .checker import Checker, as_findings_expect
 from .loader import LoadedScenario
+from .matching import describe
 from .models import (
     SEVERITY_RANK,
     FindingsExpect,
@@ -35,6 +37,7 @@ from .models import (
     TextExpect,
     TextStep,
     WaitStep,
+    as_match,
 )
 from .results import FindingLine, Path, ScenarioResult, TranscriptLine, format_path
 from .variables import UnknownVariable, substitute, substitute_all
@@ -367,8 +370,9 @@ class ScenarioRun:
 
         spec = step.probe if not isinstance(step.probe, str) else None
         kind = step.probe if isinstance(step.probe, str) else step.probe.kind
-        sender = self.number(path, spec.from_) if spec else "+14155550199"
-        body = self.sub(path, spec.body) if spec else "Is this thing on?"
+        # Fix: these pointed at the step, not at the probe's from / body key.
+        sender = self.number((*path, "probe", "from"), spec.from_) if spec else "+14155550199"
+        body = self.sub((*path, "probe", "body"), spec.body) if spec else "Is this thing on?"
         if spec is not None and spec.to is not None:
             to = self.number((*path, "probe", "to"), spec.to)
         elif self.numbers:
@@ -376,7 +380,13 @@ class ScenarioRun:
         else:
             raise ScenarioError((*path, "probe"), "a probe needs a number: add one to setup.numbers")
         platform = self.emulator.platform
-        number = next(n for n in self.account.numbers.values() if n.phone_number == to)
+        number = next((n for n in self.account.numbers.values() if n.phone_number == to), None)
+        if number is None:
+            # Fix: a bare next() raised StopIteration in this coroutine, reported as an internal error.
+            raise ScenarioError(
+                (*path, "probe", "to"),
+                f"the probe could not be sent: {to} is not one of the account's numbers",
+            )
         before = {m.id for m in self.outbound_texts(sender)}
         if kind == "duplicate":
             received = await self.emulator.asend_sms(from_=sender, to=to, body=body)
@@ -441,8 +451,11 @@ class ScenarioRun:
                             position += offset + 1
                             break
                     else:
+                        # Fix: this went through checker.text, which quotes what it got: the list of
+                        # texts left came out quoted twice ("'Got it'") and "no more texts" quoted.
                         bodies = "; ".join(repr(m.body) for m in sent[position:]) or "no more texts"
-                        self.checker.text(path, f"text #{index + 1} the agent sent", rule, bodies)
+                        expected = describe(self.checker._substituted(as_match(rule)))
+                        self.checker.fail(path, f"text #{index + 1} the agent sent", expected, bodies)
             if expect.sms_count is not None:
                 self.checker.equal(
                     (*at, "sms_count"), "texts the agent sent", expect.sms_count, len(self.outbound_texts())
@@ -488,7 +501,7 @@ class ScenarioRun:
             if isinstance(value, FindingsExpect):
                 codes.update(value.expect)
                 codes.update(value.allow)
-            elif hasattr(value, "model_fields"):
+            elif isinstance(value, BaseModel):  # Fix: hasattr(instance, "model_fields") is deprecated
                 for name in type(value).model_fields:
                     field_value = getattr(value, name)
                     if name == "findings" and isinstance(field_value, list):
