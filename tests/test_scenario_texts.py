@@ -489,7 +489,7 @@ async def test_numbers_and_booleans_in_variables_become_text_as_documented() -> 
     call: {to: main}
     turns:
       - say: "vip={{vip}} count={{count}} ratio={{ratio}}"
-        expect: {text: "You said: vip=True count=3 ratio=0.5"}
+        expect: {text: "You said: vip=true count=3 ratio=0.5"}
     """
     assert_passed(await run_one(text, target=PUPPET))
 

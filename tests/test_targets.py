@@ -976,3 +976,37 @@ async def test_closing_an_asgi_target_runs_the_lifespan_shutdown() -> None:
     assert response.status == 200 and events == ["startup"]
     await aclose(target)
     assert events == ["startup", "shutdown"]
+
+
+# An aiohttp Application is bound to the first event loop that runs it.
+_one_loop_app = web.Application()
+
+
+async def _ok(request: web.Request) -> web.Response:
+    return web.json_response({"text": "ok"})
+
+
+_one_loop_app.router.add_post("/", _ok)
+
+
+def test_an_aiohttp_app_already_bound_to_another_loop_is_a_finding_not_a_silent_turn() -> None:
+    """Two runs in one process (two scenario runs, two pytest event loops) share a module-level
+    aiohttp app; the second could not start it and the turn went silent with no finding."""
+    from agentphone_emulator.scenario.command import run_loaded
+    from agentphone_emulator.scenario.loader import load_text
+
+    scenario = load_text(
+        "name: one turn\nsetup: {agents: {a: {}}, numbers: {main: a}}\ncall: {to: main}\nturns: [{say: hi}]\n"
+    )
+
+    def run() -> list[str]:
+        result = asyncio.run(
+            run_loaded(scenario, target="tests.test_targets:_one_loop_app", secret="whsec_x")
+        ).results[0]
+        return [f"{f.code}: {f.message}" for f in result.findings]
+
+    assert run() == []
+    turn, call_ended = run()
+    assert turn.startswith("webhook_unreachable: turn 1: could not reach tests.test_targets:_one_loop_app")
+    assert "serves one event loop" in turn
+    assert call_ended.startswith("webhook_unreachable: agent.call_ended")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import traceback
 from typing import TYPE_CHECKING
 
 from ..store.findings import FindingCode
@@ -156,6 +157,15 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
             reply,
             FindingCode.WEBHOOK_UNREACHABLE,
             f"turn {reply.turn}: could not reach {hook.url}: {exc}; the caller hears silence",
+        )
+    except Exception as exc:  # whatever else an in-process app throws: a finding, never a silent turn
+        error = f"{type(exc).__name__}: {exc}"
+        session.add_finding(
+            reply,
+            FindingCode.WEBHOOK_APP_EXCEPTION,
+            f"turn {reply.turn}: the webhook's app failed: {type(exc).__name__}: {exc}",
+            offending=bytes(body),
+            detail=traceback.format_exc(),
         )
     finally:
         duration_ms = (time.perf_counter() - started) * 1000

@@ -525,8 +525,17 @@ class AiohttpTarget:
 
     async def _ensure_started(self) -> None:
         if self._runner is None:
-            self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-            await self._runner.setup()  # on_startup, cleanup_ctx, freeze: what a server does first
+            runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+            try:
+                await runner.setup()  # on_startup, cleanup_ctx, freeze: what a server does first
+            except RuntimeError as exc:
+                # An Application is bound to the first event loop that ran it; a second emulator
+                # on another loop (a new test, a second run) cannot serve it again.
+                raise TargetError(
+                    f"{self.description} cannot start: {exc}; an aiohttp Application serves one "
+                    "event loop, so give the emulator a fresh one per loop (build it in a function)"
+                ) from None
+            self._runner = runner
 
     @asynccontextmanager
     async def send(self, request: TargetRequest) -> AsyncIterator[TargetResponse]:

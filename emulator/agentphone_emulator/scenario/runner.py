@@ -163,7 +163,7 @@ class ScenarioRun:
         setup: Setup = self.scenario.setup
         self.emulator.reset(setup.account or self.settings)
         self.started = self.emulator.clock.now()
-        self.values.update({k: str(v) for k, v in self.scenario.variables.items()})
+        self.values.update({k: as_text(v) for k, v in self.scenario.variables.items()})
         self.values.update(self.cli_variables)
         self.values["caller"] = DEFAULT_CALLER
         self.values["scenario.name"] = self.scenario.name
@@ -562,6 +562,13 @@ class ScenarioRun:
             )
             for f in self.account.findings
         ]
+
+
+def as_text(value: str | int | float | bool) -> str:
+    """A variable's value as it is written in YAML: ``true``, not Python's ``True``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def transcript_text(call: Any) -> str:
