@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 
 from . import __version__
 from .clock import iso, parse_iso
+from .errors import error_detail, one_line
 from .settings import AccountSettings
 
 if TYPE_CHECKING:
@@ -377,11 +378,6 @@ def _is_http_url(text: str) -> bool:
         return False
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
-
-
 def configure_webhook(emulator: Emulator, target: str, secret: str | None) -> WebhookRecord:
     """Point the first account's webhook at ``target`` before the emulator serves anything."""
     from .engine.targets import TargetError, is_app_reference
@@ -403,7 +399,7 @@ def configure_webhook(emulator: Emulator, target: str, secret: str | None) -> We
     try:
         return emulator.set_webhook(target, secret=secret)
     except TargetError as exc:  # the app does not import, or is not an app
-        raise UsageError(f"--webhook {target}: {_one_line(str(exc))}") from None
+        raise UsageError(f"--webhook {target}: {one_line(str(exc))}") from None
 
 
 def _check_llm_flags(args: argparse.Namespace) -> None:
@@ -499,26 +495,6 @@ def _emulator_url(flag: str | None) -> str:
     return url
 
 
-def _error_detail(raw: bytes) -> str | None:
-    """The ``detail`` of an error answer on one line (a 422's list reads ``field: message; ...``);
-    None when the answer has none, as another server's HTML error page has not."""
-    try:
-        detail = json.loads(raw)["detail"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    if isinstance(detail, list):
-        parts = []
-        for item in detail:
-            if not isinstance(item, dict):
-                parts.append(str(item))
-                continue
-            loc = [str(p) for p in item.get("loc", [])]
-            where = ".".join(loc[1:] if loc[:1] == ["body"] and len(loc) > 1 else loc)
-            parts.append(f"{where}: {item.get('msg', '')}" if where else str(item.get("msg", "")))
-        return _one_line("; ".join(parts))
-    return _one_line(str(detail))
-
-
 def _unreachable_reason(reason: object) -> str:
     if isinstance(reason, OSError):
         return reason.strerror or str(reason) or type(reason).__name__
@@ -543,7 +519,7 @@ def call_control_plane(base_url: str, api_key: str, method: str, path: str, body
         with _OPENER.open(request, timeout=TRIGGER_TIMEOUT_SECONDS) as response:
             raw: bytes = response.read()
     except urllib.error.HTTPError as exc:  # before URLError: it is one
-        detail = _error_detail(exc.read())
+        detail = error_detail(exc.read())
         if detail is None:
             raise RefusedError(
                 f"HTTP {exc.code} {exc.reason} from {base_url}, which does not answer like an "

@@ -8,6 +8,7 @@ but that a test can assert on.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -69,3 +70,28 @@ def validation_error(
 ) -> ApiError:
     """A single FastAPI-style 422 entry, for checks that need the whole request (not one field)."""
     return ApiError(422, [{"type": type_, "loc": list(loc), "msg": msg, "input": input_value}])
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def error_detail(raw: bytes) -> str | None:
+    """The ``detail`` of an error answer on one line (a 422's list reads ``field: message; ...``);
+    None when the answer has none, as another server's HTML error page has not."""
+    try:
+        detail = json.loads(raw)["detail"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if not isinstance(item, dict):
+                parts.append(str(item))
+                continue
+            loc = [str(p) for p in item.get("loc", [])]
+            where = ".".join(loc[1:] if loc[:1] == ["body"] and len(loc) > 1 else loc)
+            parts.append(f"{where}: {item.get('msg', '')}" if where else str(item.get("msg", "")))
+        return one_line("; ".join(parts))
+    return one_line(str(detail))

@@ -13,6 +13,7 @@ from ..engine.callees import Callee, IvrMenu, Outcome
 from ..errors import ApiError
 from .checker import as_findings_expect
 from .models import (
+    TURN_ACTIONS,
     CalleeSetup,
     CallExpect,
     CallFlow,
@@ -320,10 +321,7 @@ def _why_no_reply(handle: CallHandle, while_up: str) -> str:
 
 
 def _action(turn: Any) -> str:
-    for name in ("say", "interrupt", "press", "silence", "pause", "hangup", "listen", "text"):
-        if name in type(turn).model_fields:
-            return name
-    return "step"
+    return next((name for name in TURN_ACTIONS if name in type(turn).model_fields), "step")
 
 
 def _error(path: Path, message: str) -> Exception:

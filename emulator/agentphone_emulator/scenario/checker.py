@@ -11,7 +11,7 @@ from ..store.findings import Finding
 from .matching import describe, text_matches
 from .models import SEVERITY_RANK, FindingsExpect, TextMatch, TurnExpect, as_match
 from .results import Check, Path
-from .variables import substitute
+from .variables import substitute, substitute_all
 
 
 def _clip(text: str, limit: int = 300) -> str:
@@ -52,6 +52,14 @@ class Checker:
         match = self._substituted(as_match(rule))
         return self.record(path, what, text_matches(match, got), describe(match), repr(_clip(got)))
 
+    def holds(self, rule: str | TextMatch, text: str) -> bool:
+        """Whether ``text`` matches ``rule`` (its {{names}} filled in), without recording a check."""
+        return text_matches(self._substituted(as_match(rule)), text)
+
+    def describe(self, rule: str | TextMatch) -> str:
+        """The expected side of a check on ``rule``, its {{names}} filled in."""
+        return describe(self._substituted(as_match(rule)))
+
     def equal(self, path: Path, what: str, expected: Any, got: Any) -> bool:
         if isinstance(expected, str):
             expected = self.sub(expected)
@@ -62,19 +70,9 @@ class Checker:
         return self.record(path, what, got is not None and got <= limit, f"at most {limit:g} {unit}", shown)
 
     def _substituted(self, rule: TextMatch) -> TextMatch:
-        def sub_all(value: str | list[str] | None) -> str | list[str] | None:
-            if value is None:
-                return None
-            return self.sub(value) if isinstance(value, str) else [self.sub(v) for v in value]
-
+        fields = ("equals", "contains", "any_of", "not_contains", "matches")
         return rule.model_copy(
-            update={
-                "equals": sub_all(rule.equals),
-                "contains": sub_all(rule.contains),
-                "any_of": sub_all(rule.any_of),
-                "not_contains": sub_all(rule.not_contains),
-                "matches": None if rule.matches is None else self.sub(rule.matches),
-            }
+            update={name: substitute_all(getattr(rule, name), self.values) for name in fields}
         )
 
     # -- findings -------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ..engine.voice import DEFAULT_CALLER
 from ..models.agents import AgentCreate
 from ..settings import AccountSettings
 
@@ -317,7 +318,7 @@ Turn = Annotated[
 
 class InboundCall(Strict):
     to: str = Field(description="The number called: a name from setup.numbers, or +E.164.")
-    from_: str = Field("+14155550123", alias="from", description="The caller's number.")
+    from_: str = Field(DEFAULT_CALLER, alias="from", description="The caller's number.")
 
 
 class CallFlow(Strict):
@@ -395,7 +396,7 @@ class WebCallStep(CallFlow):
 
 class TextIn(Strict):
     to: str = Field(description="Our number: a name from setup.numbers, or +E.164.")
-    from_: str = Field("+14155550123", alias="from")
+    from_: str = Field(DEFAULT_CALLER, alias="from")
     body: str = ""
     media_urls: list[str] = Field(default_factory=list)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import functools
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -18,7 +20,8 @@ import aiohttp
 from pydantic import BaseModel
 
 from ..engine.targets import is_app_reference, split_app_reference
-from ..errors import ApiError
+from ..engine.voice import DEFAULT_CALLER
+from ..errors import ApiError, error_detail, one_line
 from ..server import Emulator
 from ..settings import AccountSettings
 from ..store.findings import Finding
@@ -26,10 +29,10 @@ from ..store.records import MessageRecord
 from .call_steps import CallRunner
 from .checker import Checker, as_findings_expect
 from .loader import LoadedScenario
-from .matching import describe
 from .models import (
     SEVERITY_RANK,
     FindingsExpect,
+    Probe,
     ProbeStep,
     Scenario,
     SendTextStep,
@@ -37,12 +40,10 @@ from .models import (
     TextExpect,
     TextStep,
     WaitStep,
-    as_match,
 )
 from .results import FindingLine, Path, ScenarioResult, TranscriptLine, format_path
 from .variables import UnknownVariable, substitute, substitute_all
 
-DEFAULT_CALLER = "+14155550123"
 REPLY_POLL_SECONDS = 0.01
 
 
@@ -74,16 +75,11 @@ class Api:
 
     async def call(self, path: Path, method: str, route: str, body: Any = None) -> Any:
         async with self.session.request(method, self.base_url + route, json=body) as response:
-            data = await response.json(content_type=None)
+            raw = await response.read()
             if response.status >= 400:
-                detail = data.get("detail") if isinstance(data, dict) else data
-                if isinstance(detail, list):
-                    detail = "; ".join(
-                        f"{'.'.join(str(p) for p in item.get('loc', [])[1:])}: {item.get('msg')}"
-                        for item in detail
-                    )
+                detail = error_detail(raw) or one_line(raw.decode(errors="replace"))
                 raise ScenarioError(path, f"{method} {route} answered {response.status}: {detail}")
-            return data
+            return json.loads(raw)
 
 
 class ScenarioRun:
@@ -368,12 +364,12 @@ class ScenarioRun:
     async def probe(self, path: Path, step: ProbeStep) -> None:
         from ..engine import probes
 
-        spec = step.probe if not isinstance(step.probe, str) else None
-        kind = step.probe if isinstance(step.probe, str) else step.probe.kind
+        spec = Probe(kind=step.probe) if isinstance(step.probe, str) else step.probe  # the defaults
+        kind = spec.kind
         # Fix: these pointed at the step, not at the probe's from / body key.
-        sender = self.number((*path, "probe", "from"), spec.from_) if spec else "+14155550199"
-        body = self.sub((*path, "probe", "body"), spec.body) if spec else "Is this thing on?"
-        if spec is not None and spec.to is not None:
+        sender = self.number((*path, "probe", "from"), spec.from_)
+        body = self.sub((*path, "probe", "body"), spec.body)
+        if spec.to is not None:
             to = self.number((*path, "probe", "to"), spec.to)
         elif self.numbers:
             to = next(iter(self.numbers.values()))[1]
@@ -446,7 +442,7 @@ class ScenarioRun:
                 for index, rule in enumerate(expect.sms_received):
                     path = (*at, "sms_received", index)
                     for offset, message in enumerate(sent[position:]):
-                        if self._text_holds(rule, message.body):
+                        if self.checker.holds(rule, message.body):
                             self.checker.text(path, f"text #{index + 1} the agent sent", rule, message.body)
                             position += offset + 1
                             break
@@ -454,7 +450,7 @@ class ScenarioRun:
                         # Fix: this went through checker.text, which quotes what it got: the list of
                         # texts left came out quoted twice ("'Got it'") and "no more texts" quoted.
                         bodies = "; ".join(repr(m.body) for m in sent[position:]) or "no more texts"
-                        expected = describe(self.checker._substituted(as_match(rule)))
+                        expected = self.checker.describe(rule)
                         self.checker.fail(path, f"text #{index + 1} the agent sent", expected, bodies)
             if expect.sms_count is not None:
                 self.checker.equal(
@@ -466,12 +462,6 @@ class ScenarioRun:
             if expect.deliveries is not None:
                 self._check_deliveries(expect.deliveries)
         self._check_findings()
-
-    def _text_holds(self, rule: Any, text: str) -> bool:
-        from .matching import text_matches
-        from .models import as_match
-
-        return text_matches(self.checker._substituted(as_match(rule)), text)
 
     def _check_deliveries(self, rule: Any) -> None:
         deliveries = list(self.account.deliveries.values())
@@ -493,8 +483,10 @@ class ScenarioRun:
         if rule.count is not None:
             self.checker.equal((*at, "count"), "webhook deliveries", rule.count, len(deliveries))
 
+    @functools.cached_property
     def allowed_codes(self) -> set[str]:
-        """Every finding code the scenario names anywhere: naming one is expecting it."""
+        """Every finding code the scenario names anywhere: naming one is expecting it (the
+        scenario does not change while it runs: walked once, read by the check and the report)."""
         codes: set[str] = set()
 
         def walk(value: Any) -> None:
@@ -523,7 +515,7 @@ class ScenarioRun:
         rule = as_findings_expect(expect.findings) if expect is not None else None
         rule = rule or FindingsExpect()
         limit = rule.none_above or "warning"
-        allowed = self.allowed_codes()
+        allowed = self.allowed_codes
         found: list[Finding] = list(self.account.findings)
         self.checker.findings(
             ("expect", "findings"), "scenario", rule.model_copy(update={"none_above": None}), found
@@ -548,7 +540,7 @@ class ScenarioRun:
             )
 
     def finding_lines(self) -> list[FindingLine]:
-        allowed = self.allowed_codes()
+        allowed = self.allowed_codes
         return [
             FindingLine(
                 code=str(f.code),

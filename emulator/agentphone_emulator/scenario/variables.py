@@ -23,9 +23,6 @@ if TYPE_CHECKING:
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}")
 
-DEFAULT_CALLER = "+14155550123"
-"""The caller's number when a call or text names none (``InboundCall.from_``)."""
-
 YamlPath = Sequence[str | int]
 
 
