@@ -147,6 +147,36 @@ def test_a_usage_mistake_exits_2_in_one_line(tmp_path: Path, args: list[str], me
     assert (done.returncode, done.stdout, done.stderr) == (2, "", message + "\n")
 
 
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://", "Input should be a valid URL, empty host"),
+        ("ftp://x/y", "URL scheme should be 'http' or 'https'"),
+    ],
+)
+def test_a_webhook_that_is_not_an_http_url_exits_2_in_one_line(tmp_path: Path, url: str, why: str) -> None:
+    """ "http://" passed a startswith check and then raised the API's 422 as a traceback."""
+    done = agentphone("run", str(scenario_file(tmp_path, ORDERS % "shipped")), "--webhook", url)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.startswith(f"agentphone-emulator: error: {url}: target: {why}")
+    assert len(done.stderr.splitlines()) == 1
+
+
+def test_a_taken_port_exits_2_in_one_line(tmp_path: Path) -> None:
+    """With --webhook the emulator listens on a fixed port; a taken one was a traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = agentphone(
+            "run", str(scenario_file(tmp_path, ORDERS % "shipped")), "--webhook", "http://127.0.0.1:9/x",
+            "--port", str(port),
+        )  # fmt: skip
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.startswith(f"agentphone-emulator: error: cannot listen on 127.0.0.1:{port}: ")
+    assert done.stderr.endswith("; pass --port\n") and len(done.stderr.splitlines()) == 1
+
+
 def test_a_missing_path_exits_2(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.yaml"
     done = agentphone("run", str(missing), *APP)

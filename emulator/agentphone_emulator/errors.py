@@ -77,6 +77,11 @@ def one_line(text: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
+def describe_api_error(error: ApiError) -> str:
+    """An :class:`ApiError` on one line, as :func:`error_detail` reads the answer it becomes."""
+    return error_detail(json.dumps({"detail": error.detail}).encode()) or str(error)
+
+
 def error_detail(raw: bytes) -> str | None:
     """The ``detail`` of an error answer on one line (a 422's list reads ``field: message; ...``);
     None when the answer has none, as another server's HTML error page has not."""

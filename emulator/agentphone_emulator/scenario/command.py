@@ -20,6 +20,7 @@ from rich.console import Console
 
 from ..clock import VirtualClock
 from ..engine.targets import TargetError, is_app_reference
+from ..errors import ApiError, describe_api_error
 from ..server import Emulator, new_api_key
 from ..settings import AccountSettings
 from .loader import LoadedScenario, load_file, load_paths
@@ -114,6 +115,52 @@ def select(loaded: list[LoadedScenario], keyword: str | None) -> list[LoadedScen
     return [s for s in loaded if predicate(searchable(s.scenario.name, s.file, s.scenario.tags))]
 
 
+async def _run_on(
+    emulator: Emulator,
+    loaded: Sequence[LoadedScenario],
+    *,
+    target: str,
+    secret: str,
+    settings: AccountSettings | None,
+    variables: Mapping[str, str] | None,
+    app_env: bool,
+    exit_first: bool,
+) -> list[ScenarioResult]:
+    if app_env:
+        # The agent calls the API back (texts, conversation state) and verifies signatures:
+        # in this process it reads where and how from the environment, as it would in production.
+        os.environ[BASE_URL_ENV] = emulator.base_url
+        os.environ[KEY_ENV] = emulator.api_key
+        os.environ[SECRET_ENV] = secret
+    try:
+        # The emulator's own check of a target: an --app is imported now (a typo fails before any
+        # run), a URL is validated as the API validates webhook URLs.
+        emulator.set_webhook(target, secret=secret)
+    except TargetError as exc:
+        raise RunUsageError(f"{target}: {exc}") from None
+    except ApiError as exc:
+        raise RunUsageError(f"{target}: {describe_api_error(exc)}") from None
+    results: list[ScenarioResult] = []
+    headers = {"Authorization": f"Bearer {emulator.api_key}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        for scenario in loaded:
+            with captured_log() as log:
+                result = await run_scenario(
+                    emulator,
+                    session,
+                    scenario,
+                    target=target,
+                    secret=secret,
+                    settings=settings,
+                    variables=variables,
+                )
+            result.log = log
+            results.append(result)
+            if exit_first and result.outcome in ("failed", "error"):
+                break
+    return results
+
+
 async def run_loaded(
     loaded: Sequence[LoadedScenario],
     *,
@@ -128,35 +175,26 @@ async def run_loaded(
 ) -> RunResult:
     """Run scenarios one after the other on one emulator, each on a fresh state."""
     started = time.perf_counter()
-    results: list[ScenarioResult] = []
-    async with Emulator(clock=VirtualClock(), port=port, api_keys=[api_key or new_api_key()]) as emulator:
-        if app_env:
-            # The agent calls the API back (texts, conversation state) and verifies signatures:
-            # in this process it reads where and how from the environment, as it would in production.
-            os.environ[BASE_URL_ENV] = emulator.base_url
-            os.environ[KEY_ENV] = emulator.api_key
-            os.environ[SECRET_ENV] = secret
-        try:
-            emulator.set_webhook(target, secret=secret)  # imports an --app now: a typo fails before any run
-        except TargetError as exc:
-            raise RunUsageError(f"{target}: {exc}") from None
-        headers = {"Authorization": f"Bearer {emulator.api_key}"}
-        async with aiohttp.ClientSession(headers=headers) as session:
-            for scenario in loaded:
-                with captured_log() as log:
-                    result = await run_scenario(
-                        emulator,
-                        session,
-                        scenario,
-                        target=target,
-                        secret=secret,
-                        settings=settings,
-                        variables=variables,
-                    )
-                result.log = log
-                results.append(result)
-                if exit_first and result.outcome in ("failed", "error"):
-                    break
+    emulator = Emulator(clock=VirtualClock(), port=port, api_keys=[api_key or new_api_key()])
+    try:
+        await emulator.start()
+    except OSError as exc:  # as `serve` says it: a taken port is a usage mistake, not a traceback
+        raise RunUsageError(
+            f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; pass --port"
+        ) from None
+    try:
+        results = await _run_on(
+            emulator,
+            loaded,
+            target=target,
+            secret=secret,
+            settings=settings,
+            variables=variables,
+            app_env=app_env,
+            exit_first=exit_first,
+        )
+    finally:
+        await emulator.stop()
     return RunResult(results=results, target=target, wall_s=time.perf_counter() - started)
 
 
@@ -255,8 +293,6 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
             cwd = os.getcwd()
             if cwd not in sys.path:  # as uvicorn does: the app is imported from the current folder
                 sys.path.insert(0, cwd)
-        elif not args.webhook.startswith(("http://", "https://")):
-            raise RunUsageError(f"--webhook expects an http(s) URL, got {args.webhook!r}")
         port = args.port if args.port is not None else (0 if args.app else 8787)
         secret = args.webhook_secret or os.environ.get(SECRET_ENV) or "whsec_" + secrets.token_hex(24)
         if args.jobs < 1:
