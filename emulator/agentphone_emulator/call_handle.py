@@ -80,7 +80,8 @@ class CallHandle:
     # -- acting (async) ------------------------------------------------------------------------------
 
     async def _drive(self, make: Callable[[], Awaitable[T]]) -> T:
-        return await self._emulator.platform.driver.until(make())
+        driver = self._emulator.platform.driver
+        return await self._emulator.on_own_loop(lambda: driver.until(make()))
 
     async def asay(
         self, text: str, *, confidence: float = DEFAULT_CONFIDENCE, listen: bool = True

@@ -195,6 +195,22 @@ class Emulator:
 
         return asyncio.run_coroutine_threadsafe(run(), loop).result()
 
+    async def on_own_loop(self, make: Callable[[], Awaitable[T]]) -> T:
+        """Await ``make()`` on the emulator's loop, from whichever loop awaits this.
+
+        Every ``a``-method goes through here, so an async test on its own loop (pytest-asyncio)
+        can await an emulator served by :meth:`run_in_thread`: the work runs on the emulator's
+        thread while the test's loop stays free, to answer webhooks if the agent lives there.
+        """
+        loop = self._loop
+        if self._thread is None or loop is None or _running_loop() is loop:
+            return await make()
+
+        async def run() -> T:
+            return await make()
+
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(run(), loop))
+
     # -- state -------------------------------------------------------------------------------------
 
     def reset(self, settings: AccountSettings | None = None) -> None:
@@ -251,7 +267,9 @@ class Emulator:
         clock = self._virtual_clock("advance")
         if seconds < 0:
             raise ValueError("the clock cannot go backwards")
-        await self.platform.driver.advance_to(clock.now() + timedelta(seconds=seconds))
+        await self.on_own_loop(
+            lambda: self.platform.driver.advance_to(clock.now() + timedelta(seconds=seconds))
+        )
 
     def advance(self, seconds: float) -> None:
         clock = self._virtual_clock("advance")
@@ -268,14 +286,14 @@ class Emulator:
         call in progress plays out (its callee or its inactivity timeout ends it).
         """
         self._virtual_clock("fast_forward")
-        return await self.platform.driver.run_all(limit)
+        return await self.on_own_loop(lambda: self.platform.driver.run_all(limit))
 
     def fast_forward(self, limit: float = 7 * 86400) -> float:
         return self.run_coroutine(lambda: self.afast_forward(limit), name="fast_forward")
 
     async def asettle(self) -> None:
         """Wait for webhook deliveries in flight (an API-sent text's echo, for instance)."""
-        await self.platform.dispatcher.settle()
+        await self.on_own_loop(self.platform.dispatcher.settle)
 
     def settle(self) -> None:
         self.run_coroutine(self.asettle, name="settle")
@@ -333,11 +351,15 @@ class Emulator:
 
     async def aretry(self, delivery_id: str, api_key: str | None = None) -> DeliveryRecord:
         """Make a delivery's next attempt now instead of waiting for its scheduled retry."""
-        account = self.account(api_key)
-        record = account.deliveries.get(delivery_id)
-        if record is None:
-            raise KeyError(f"no delivery {delivery_id!r}")
-        return await self.platform.dispatcher.retry_now(account, record)
+
+        async def retry() -> DeliveryRecord:
+            account = self.account(api_key)
+            record = account.deliveries.get(delivery_id)
+            if record is None:
+                raise KeyError(f"no delivery {delivery_id!r}")
+            return await self.platform.dispatcher.retry_now(account, record)
+
+        return await self.on_own_loop(retry)
 
     def retry(self, delivery_id: str, api_key: str | None = None) -> DeliveryRecord:
         return self.run_coroutine(lambda: self.aretry(delivery_id, api_key), name="retry")
@@ -349,7 +371,9 @@ class Emulator:
     ) -> Received:
         """A text from ``from_`` arrives at our number ``to``; returns the stored message and its
         webhook delivery after the first attempt (retries follow the clock)."""
-        return await self.platform.sms.receive(to=to, from_=from_, body=body, media_urls=media_urls)
+        return await self.on_own_loop(
+            lambda: self.platform.sms.receive(to=to, from_=from_, body=body, media_urls=media_urls)
+        )
 
     def send_sms(self, *, from_: str, to: str, body: str = "", media_urls: Sequence[str] = ()) -> Received:
         return self.run_coroutine(
@@ -358,7 +382,9 @@ class Emulator:
 
     async def areact(self, message_id: str, reaction: str, *, from_: str | None = None) -> Reacted:
         """A participant reacts to an iMessage (``love``, ``like`` ... or an emoji)."""
-        return await self.platform.sms.react(message_id=message_id, reaction=reaction, from_=from_)
+        return await self.on_own_loop(
+            lambda: self.platform.sms.react(message_id=message_id, reaction=reaction, from_=from_)
+        )
 
     def react(self, message_id: str, reaction: str, *, from_: str | None = None) -> Reacted:
         return self.run_coroutine(lambda: self.areact(message_id, reaction, from_=from_), name="react")
@@ -368,14 +394,14 @@ class Emulator:
     async def aring(self, *, to: str, from_: str = DEFAULT_CALLER) -> CallHandle:
         """A caller at ``from_`` dials our number ``to``. Returns at once, the agent's greeting
         playing; the handle's ``asay`` / ``ainterrupt`` / ``apress`` / ``ahangup`` are the caller."""
-        return CallHandle(self, await self.platform.voice.ring(to=to, from_=from_))
+        return CallHandle(self, await self.on_own_loop(lambda: self.platform.voice.ring(to=to, from_=from_)))
 
     def ring(self, *, to: str, from_: str = DEFAULT_CALLER) -> CallHandle:
         return self.run_coroutine(lambda: self.aring(to=to, from_=from_), name="ring")
 
     async def ajoin_web_call(self, access_token: str) -> CallHandle:
         """Join a web call with the ``accessToken`` of ``POST /v1/calls/web``, as the browser would."""
-        return CallHandle(self, await self.platform.voice.join_web(access_token))
+        return CallHandle(self, await self.on_own_loop(lambda: self.platform.voice.join_web(access_token)))
 
     def join_web_call(self, access_token: str) -> CallHandle:
         return self.run_coroutine(lambda: self.ajoin_web_call(access_token), name="join_web_call")
@@ -387,13 +413,17 @@ class Emulator:
     async def aplay_out(self, call_id: str, limit: float = 3600) -> CallRecord:
         """Let a call run to its end (an outbound call's callee hangs up, busy, no answer ...),
         at most ``limit`` seconds of call time; returns the call as it ended."""
-        session = self.platform.voice.sessions.get(call_id)
-        if session is not None:
-            await self.platform.driver.until(session.wait_ended(limit))
-        for account in self.state.accounts.values():
-            if call_id in account.calls:
-                return account.calls[call_id]
-        raise KeyError(f"no call {call_id!r}")
+
+        async def play_out() -> CallRecord:
+            session = self.platform.voice.sessions.get(call_id)
+            if session is not None:
+                await self.platform.driver.until(session.wait_ended(limit))
+            for account in self.state.accounts.values():
+                if call_id in account.calls:
+                    return account.calls[call_id]
+            raise KeyError(f"no call {call_id!r}")
+
+        return await self.on_own_loop(play_out)
 
     def play_out(self, call_id: str, limit: float = 3600) -> CallRecord:
         return self.run_coroutine(lambda: self.aplay_out(call_id, limit), name="play_out")

@@ -74,7 +74,7 @@ def _build_agent_out(agent: AgentRecord, numbers: list[NumberRecord]) -> AgentOu
     )
 
 
-def _fields(body: AgentCreate | AgentUpdate) -> dict[str, Any]:
+def agent_fields(body: AgentCreate | AgentUpdate) -> dict[str, Any]:
     """The fields the client sent, by Python name; custom tools kept in their wire form."""
     fields = body.model_dump(exclude_unset=True, by_alias=False)
     if body.custom_tools is not None:
@@ -99,7 +99,7 @@ async def list_agents(ctx: Ctx, *, query: ListQuery) -> AgentList:
 @router.post("/v1/agents", response=AgentOut, body=AgentCreate, rate_limit=(30, 60))
 async def create_agent(ctx: Ctx, *, body: AgentCreate) -> AgentOut:
     """Create Agent"""
-    agent = store.create_agent(ctx.state, ctx.account, _fields(body))
+    agent = store.create_agent(ctx.state, ctx.account, agent_fields(body))
     return agent_out(ctx.account, agent)
 
 
@@ -112,7 +112,7 @@ async def get_agent(ctx: Ctx, *, agent_id: str) -> AgentOut:
 @router.patch("/v1/agents/{agent_id}", response=AgentOut, body=AgentUpdate, rate_limit=(20, 60))
 async def update_agent(ctx: Ctx, *, agent_id: str, body: AgentUpdate) -> AgentOut:
     """Update Agent"""
-    agent = store.update_agent(ctx.state, ctx.account, agent_id, _fields(body))
+    agent = store.update_agent(ctx.state, ctx.account, agent_id, agent_fields(body))
     return agent_out(ctx.account, agent)
 
 

@@ -711,8 +711,12 @@ class Targets:
         self._loaded: dict[str, Target] = {}
 
     def mount(self, base_url: str, app: Any) -> Target:
+        base_url = base_url.rstrip("/")
+        existing = self._mounts.get(base_url)
+        if existing is not None and not isinstance(app, str) and getattr(existing, "app", None) is app:
+            return existing  # mounted again (a fixture per test): keep its started lifespan
         target = app_target(app, description=app if isinstance(app, str) else None)
-        self._mounts[base_url.rstrip("/")] = target
+        self._mounts[base_url] = target
         return target
 
     def unmount(self, base_url: str) -> None:

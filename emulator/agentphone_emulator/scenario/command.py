@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import secrets
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import aiohttp
 from rich.console import Console
 
+from ..agent_env import SECRET_ENV, agent_environment
 from ..clock import VirtualClock
 from ..engine.targets import TargetError, is_app_reference
 from ..errors import ApiError, describe_api_error
@@ -31,9 +33,6 @@ from .results import RunResult, ScenarioResult
 from .runner import run_scenario
 from .selection import SelectionError, compile_keyword, searchable
 
-SECRET_ENV = "AGENTPHONE_WEBHOOK_SECRET"
-KEY_ENV = "AGENTPHONE_API_KEY"
-BASE_URL_ENV = "AGENTPHONE_BASE_URL"
 EMULATOR_KEY_ENV = "AGENTPHONE_EMULATOR_API_KEY"
 
 
@@ -126,12 +125,32 @@ async def _run_on(
     app_env: bool,
     exit_first: bool,
 ) -> list[ScenarioResult]:
-    if app_env:
-        # The agent calls the API back (texts, conversation state) and verifies signatures:
-        # in this process it reads where and how from the environment, as it would in production.
-        os.environ[BASE_URL_ENV] = emulator.base_url
-        os.environ[KEY_ENV] = emulator.api_key
-        os.environ[SECRET_ENV] = secret
+    # The agent calls the API back (texts, conversation state) and verifies signatures: in this
+    # process it reads where and how from the environment, as it would in production.
+    with contextlib.ExitStack() as stack:
+        if app_env:
+            stack.enter_context(agent_environment(emulator.base_url, emulator.api_key, secret))
+        return await _run_scenarios(
+            emulator,
+            loaded,
+            target=target,
+            secret=secret,
+            settings=settings,
+            variables=variables,
+            exit_first=exit_first,
+        )
+
+
+async def _run_scenarios(
+    emulator: Emulator,
+    loaded: Sequence[LoadedScenario],
+    *,
+    target: str,
+    secret: str,
+    settings: AccountSettings | None,
+    variables: Mapping[str, str] | None,
+    exit_first: bool,
+) -> list[ScenarioResult]:
     try:
         # The emulator's own check of a target: an --app is imported now (a typo fails before any
         # run), a URL is validated as the API validates webhook URLs.

@@ -281,6 +281,17 @@ def details(
     return parts
 
 
+def details_text(result: ScenarioResult, *, width: int = 100, color: bool = False) -> str:
+    """:func:`details` as text, indented as in the report (the pytest plugin's failure text)."""
+    out = io.StringIO()
+    console = Console(
+        file=out, width=width, force_terminal=color, no_color=not color, highlight=False, emoji=False
+    )
+    for part in details(result, width=width):
+        console.print(part)
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
+
+
 def _section(title: str) -> Text:
     return Text(title, style="bold dim")
 

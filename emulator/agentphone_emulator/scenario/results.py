@@ -10,6 +10,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..store.findings import Finding
+
 Outcome = Literal["passed", "failed", "error", "skipped"]
 Speaker = Literal["caller", "agent", "texter", "platform"]
 Path = tuple[str | int, ...]
@@ -85,6 +87,21 @@ class FindingLine:
     turn: int | None = None
     delivery_id: str | None = None
     offending: str | None = None
+
+    @classmethod
+    def of(cls, finding: Finding, *, allowed: bool = False) -> FindingLine:
+        return cls(
+            code=str(finding.code),
+            severity=finding.severity,
+            message=finding.message,
+            allowed=allowed,
+            call_id=finding.call_id,
+            turn=finding.turn,
+            delivery_id=finding.delivery_id,
+            offending=None
+            if finding.offending is None
+            else finding.offending.decode(errors="backslashreplace"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

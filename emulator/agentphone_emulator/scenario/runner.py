@@ -541,19 +541,7 @@ class ScenarioRun:
 
     def finding_lines(self) -> list[FindingLine]:
         allowed = self.allowed_codes
-        return [
-            FindingLine(
-                code=str(f.code),
-                severity=f.severity,
-                message=f.message,
-                allowed=str(f.code) in allowed,
-                call_id=f.call_id,
-                turn=f.turn,
-                delivery_id=f.delivery_id,
-                offending=None if f.offending is None else f.offending.decode(errors="backslashreplace"),
-            )
-            for f in self.account.findings
-        ]
+        return [FindingLine.of(f, allowed=str(f.code) in allowed) for f in self.account.findings]
 
 
 def as_text(value: str | int | float | bool) -> str:

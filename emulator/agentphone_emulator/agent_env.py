@@ -1,0 +1,34 @@
+"""The environment an agent reads to reach the platform: where the API is, its key, and the secret
+webhooks are signed with. In production these point at AgentPhone; while an in-process agent runs
+against the emulator (``run --app``, the pytest plugin) they point at the emulator."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+BASE_URL_ENV = "AGENTPHONE_BASE_URL"
+KEY_ENV = "AGENTPHONE_API_KEY"
+SECRET_ENV = "AGENTPHONE_WEBHOOK_SECRET"
+AGENT_ENV = (BASE_URL_ENV, KEY_ENV, SECRET_ENV)
+
+
+@contextmanager
+def agent_environment(base_url: str, api_key: str, secret: str) -> Iterator[None]:
+    """Point the agent's AGENTPHONE_* variables at an emulator, and put back what was there after.
+
+    The agent reads them from ``os.environ``, which is per process: two emulators in one process
+    cannot each have their own at the same time (``run -j`` uses processes for that reason).
+    """
+    values = {BASE_URL_ENV: base_url, KEY_ENV: api_key, SECRET_ENV: secret}
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

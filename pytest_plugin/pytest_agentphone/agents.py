@@ -1,0 +1,205 @@
+"""The agent under test: an agent on a number of its own, its webhook pointed at the user's server
+(a URL, an in-process app by ``module:attr``, or an app object), signed with a known secret; and
+what a test does with it: ring it, text it, read what it sent and what it did wrong.
+
+    def test_greeting(make_agent):
+        agent = make_agent(begin_message="Hi, this is Acme support.")
+        call = agent.ring()
+        assert call.greeting.text == "Hi, this is Acme support."
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentphone_emulator import ApiError, Emulator
+from agentphone_emulator.api.agents import agent_fields
+from agentphone_emulator.call_handle import CallHandle
+from agentphone_emulator.engine.sms import Received
+from agentphone_emulator.engine.targets import TargetError, is_app_reference
+from agentphone_emulator.engine.voice import DEFAULT_CALLER
+from agentphone_emulator.errors import describe_api_error
+from agentphone_emulator.models.agents import AgentCreate
+from agentphone_emulator.scenario.runner import with_path
+from agentphone_emulator.store import agents as agent_store
+from agentphone_emulator.store import numbers as number_store
+from agentphone_emulator.store.findings import Finding
+from agentphone_emulator.store.records import MessageRecord
+
+from .findings import assert_findings, assert_no_findings
+
+APP_HOST = "agentphone-app-{index}.test"  # where an app object is mounted: never resolved, never dialled
+
+
+class ProvisionError(Exception):
+    """The agent could not be set up: a one-line reason naming the argument or the API's answer."""
+
+
+@dataclass(slots=True)
+class AgentUnderTest:
+    """An agent on its own number, webhook pointed at the user's server; the handle a test holds."""
+
+    emulator: Emulator
+    id: str
+    name: str
+    number: str
+    """Its phone number, E.164: what callers dial and texters text."""
+    number_id: str
+    webhook_url: str
+    """Where its events go (a URL, or ``module:attr`` plus a path for an in-process app)."""
+    secret: str
+    """What its webhooks are signed with."""
+    _texted: list[str] = field(default_factory=list, repr=False)
+
+    # -- a caller ---------------------------------------------------------------------------------
+
+    def ring(self, *, from_: str = DEFAULT_CALLER) -> CallHandle:
+        """Call the agent: returns once it answers, its greeting playing (``call.greeting``)."""
+        return self.emulator.ring(to=self.number, from_=from_)
+
+    async def aring(self, *, from_: str = DEFAULT_CALLER) -> CallHandle:
+        return await self.emulator.aring(to=self.number, from_=from_)
+
+    # -- a texter ---------------------------------------------------------------------------------
+
+    def text(self, body: str, *, from_: str = DEFAULT_CALLER, media_urls: Sequence[str] = ()) -> Received:
+        """Text the agent; returns after its webhook's first attempt (and whatever the agent sent
+        while answering it). Read the agent's answers with :meth:`texts_to`."""
+        return self.emulator.send_sms(from_=from_, to=self.number, body=body, media_urls=media_urls)
+
+    async def atext(
+        self, body: str, *, from_: str = DEFAULT_CALLER, media_urls: Sequence[str] = ()
+    ) -> Received:
+        return await self.emulator.asend_sms(from_=from_, to=self.number, body=body, media_urls=media_urls)
+
+    def texts_to(self, phone: str = DEFAULT_CALLER) -> list[str]:
+        """The bodies of the texts the agent's number sent to ``phone``, oldest first."""
+        return [m.body for m in self.messages() if m.direction == "outbound" and m.to_number == phone]
+
+    def messages(self) -> list[MessageRecord]:
+        """Every message on the agent's number, both ways, oldest first."""
+
+        def read() -> list[MessageRecord]:
+            messages = self.emulator.account().messages.values()
+            return sorted((m for m in messages if m.number_id == self.number_id), key=lambda m: m.created_at)
+
+        return self.emulator.call_soon(read)
+
+    # -- what it did wrong ------------------------------------------------------------------------
+
+    def findings(self) -> list[Finding]:
+        """The findings on this agent's events (turns of its calls, deliveries of its texts)."""
+        return [f for f in self.emulator.findings() if f.agent_id in (None, self.id)]
+
+    def assert_findings(self, *codes: str) -> list[Finding]:
+        return assert_findings(self.findings(), *codes)
+
+    def assert_no_findings(self, *, allow: Sequence[str] = (), severity: str = "warning") -> None:
+        assert_no_findings(self.findings(), allow=allow, severity=severity)
+
+
+_NUMBER_OPTIONS = ("area_code", "number_type")
+_WEBHOOK_OPTIONS = ("path", "secret", "timeout", "context_limit")
+
+
+def provision(
+    emulator: Emulator,
+    target: Any,
+    *,
+    default_secret: str,
+    index: int,
+    options: Mapping[str, Any],
+) -> AgentUnderTest:
+    """Create the agent (``options`` are AgentCreate fields, by Python or wire name, plus the number
+    and webhook options), buy it a number and point its webhook at ``target``."""
+    fields = {k: v for k, v in options.items() if k not in (*_NUMBER_OPTIONS, *_WEBHOOK_OPTIONS)}
+    _refuse_unknown(fields)
+    fields.setdefault("name", f"Agent {index}")
+    try:
+        body = AgentCreate.model_validate(fields)
+    except Exception as exc:  # pydantic's ValidationError: say which field and why, in one line
+        errors = getattr(exc, "errors", None)
+        if errors is None:
+            raise
+        first = errors(include_url=False)[0]
+        name = ".".join(str(part) for part in first["loc"])
+        raise ProvisionError(f"{name}: {first['msg']}, got {first['input']!r}") from None
+    url = webhook_url(emulator, target, options.get("path"), index)
+    secret = options.get("secret") or default_secret
+
+    def create() -> tuple[str, str, str, str]:
+        account = emulator.account()
+        agent = agent_store.create_agent(emulator.state, account, agent_fields(body))
+        try:
+            number = number_store.buy_number(
+                emulator.state,
+                account,
+                country="US",
+                area_code=options.get("area_code"),
+                agent_id=agent.id,
+                type=options.get("number_type", "sms"),
+                imessage_type=None,
+                external_id=None,
+                expires_at=None,
+            )
+        except ApiError:
+            del account.agents[agent.id]  # all or nothing: no agent left without its number
+            raise
+        return agent.id, agent.name, number.id, number.phone_number
+
+    try:
+        agent_id, name, number_id, phone = emulator.call_soon(create)
+    except ApiError as exc:
+        hint = ""
+        if exc.status == 402:
+            hint = " (more credit: @pytest.mark.agentphone_account(credit_cents=10_000))"
+        elif exc.code == "VALIDATION_ERROR_NUMBER_LIMIT":
+            hint = " (more numbers: @pytest.mark.agentphone_account(number_limit=...))"
+        raise ProvisionError(f"buying its number: {exc.status} {describe_api_error(exc)}{hint}") from None
+    try:
+        emulator.set_webhook(
+            url,
+            agent_id=agent_id,
+            secret=secret,
+            timeout=options.get("timeout"),
+            context_limit=options.get("context_limit"),
+        )
+    except TargetError as exc:
+        raise ProvisionError(f"{url}: {exc}") from None
+    except ApiError as exc:
+        raise ProvisionError(f"{url}: {describe_api_error(exc)}") from None
+    return AgentUnderTest(emulator, agent_id, name, phone, number_id, url, secret)
+
+
+def webhook_url(emulator: Emulator, target: Any, path: str | None, index: int) -> str:
+    """The webhook URL for ``target``: a URL or ``module:attr`` as given (its path replaced by
+    ``path``), or an app object mounted on the emulator under a host of its own."""
+    if isinstance(target, str):
+        if not is_app_reference(target) and "://" not in target:
+            raise ProvisionError(
+                f"target {target!r} is neither a URL nor module:attr (e.g. myagent.server:app)"
+            )
+        return with_path(target, path) if path else target
+    base = f"http://{APP_HOST.format(index=id(target))}"
+    try:
+        emulator.mount(base, target)
+    except TargetError as exc:
+        raise ProvisionError(str(exc)) from None
+    return base + (path or "/")
+
+
+def _refuse_unknown(fields: Mapping[str, Any]) -> None:
+    known: dict[str, str] = {}
+    for name, info in AgentCreate.model_fields.items():
+        known[name] = name
+        if info.alias:
+            known[info.alias] = name
+    for name in fields:
+        if name not in known:
+            choices = [*known, *_NUMBER_OPTIONS, *_WEBHOOK_OPTIONS]
+            close = difflib.get_close_matches(name, choices, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ProvisionError(f"unknown agent field {name!r}{hint}")

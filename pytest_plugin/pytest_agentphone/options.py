@@ -1,0 +1,203 @@
+"""The plugin's command-line options and ini keys (the ``agentphone`` group of ``pytest --help``),
+read once per session into :class:`PluginOptions`; a mistake in them is a one-line usage error."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast, get_args
+
+import pytest
+from pydantic import ValidationError
+
+from agentphone_emulator.agent_env import SECRET_ENV
+from agentphone_emulator.engine.targets import is_app_reference
+from agentphone_emulator.settings import AccountSettings
+
+FindingsPolicy = Literal["error", "warning", "off"]
+DEFAULT_PATTERNS = ("*.scenario.yaml", "*.scenario.yml")
+
+
+@dataclass(frozen=True, slots=True)
+class PluginOptions:
+    app: str | None = None
+    """The agent as an in-process app, ``module:attr`` (ASGI, WSGI or aiohttp)."""
+    webhook: str | None = None
+    """The agent's webhook URL, a server the user started."""
+    secret: str = ""
+    """What webhooks are signed with; the in-process app reads it as $AGENTPHONE_WEBHOOK_SECRET."""
+    account: AccountSettings = field(default_factory=AccountSettings)
+    """Every test's account unless its ``agentphone_account`` marker says otherwise."""
+    scenario_paths: tuple[Path, ...] = ()
+    scenario_patterns: tuple[str, ...] = DEFAULT_PATTERNS
+    variables: Mapping[str, str] = field(default_factory=dict)
+    findings: FindingsPolicy = "error"
+    port: int = 0
+    rootpath: Path = Path(".")
+
+    @property
+    def target(self) -> str | None:
+        return self.app or self.webhook
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("agentphone", "agentphone-emulator: the AgentPhone platform, offline")
+    group.addoption(
+        "--agentphone-app",
+        metavar="MODULE:ATTR",
+        help="your agent as an app run in this process (ASGI, WSGI or aiohttp), e.g. myagent.server:app "
+        "(ini: agentphone_app)",
+    )
+    group.addoption(
+        "--agentphone-webhook",
+        metavar="URL",
+        help="your agent's webhook URL, a server you started (ini: agentphone_webhook)",
+    )
+    group.addoption(
+        "--agentphone-secret",
+        metavar="SECRET",
+        help=f"sign webhooks with SECRET (ini: agentphone_webhook_secret; default ${SECRET_ENV}, "
+        "else a fresh whsec_ secret per session)",
+    )
+    group.addoption(
+        "--agentphone-var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set {{NAME}} in every collected scenario (ini: agentphone_variables)",
+    )
+    group.addoption(
+        "--agentphone-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="the emulator's port (default: a free one; fix it only for a server that cannot be told "
+        "the URL, and not with -n)",
+    )
+    group.addoption(
+        "--agentphone-findings",
+        choices=get_args(FindingsPolicy),
+        default=None,
+        help="fail a test at teardown on findings it did not name: of severity 'error' (default), "
+        "'warning' and up, or 'off' (ini: agentphone_findings)",
+    )
+    parser.addini("agentphone_app", "your agent as an in-process app, module:attr")
+    parser.addini("agentphone_webhook", "your agent's webhook URL (a server you started)")
+    parser.addini("agentphone_webhook_secret", "the webhook signing secret (default: a fresh one)")
+    parser.addini(
+        "agentphone_scenarios",
+        "folders (or files) whose every .yaml is a scenario file, collected as tests",
+        type="paths",
+        default=[],
+    )
+    parser.addini(
+        "agentphone_scenario_patterns",
+        "file name patterns collected as scenario files anywhere (default: *.scenario.yaml *.scenario.yml)",
+        type="args",
+        default=list(DEFAULT_PATTERNS),
+    )
+    parser.addini(
+        "agentphone_account",
+        "default account settings, one NAME=VALUE per line (credit_cents=10000, require_10dlc=false ...)",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "agentphone_variables", "{{NAME}} values for scenarios, one NAME=VALUE per line", type="linelist"
+    )
+    parser.addini("agentphone_findings", "error (default), warning or off: see --agentphone-findings")
+
+
+def read_options(config: pytest.Config) -> PluginOptions:
+    """The options as given on the command line, else in the ini file, else the defaults."""
+    app = config.getoption("agentphone_app") or _ini_text(config, "agentphone_app")
+    webhook = config.getoption("agentphone_webhook") or _ini_text(config, "agentphone_webhook")
+    if app and webhook:
+        raise pytest.UsageError(
+            "agentphone: give the agent as an app or as a webhook URL, not both "
+            f"(app {app!r}, webhook {webhook!r})"
+        )
+    if app and not is_app_reference(app):
+        raise pytest.UsageError(f"agentphone_app expects module:attr (e.g. myagent.server:app), got {app!r}")
+    secret = (
+        config.getoption("agentphone_secret")
+        or _ini_text(config, "agentphone_webhook_secret")
+        or os.environ.get(SECRET_ENV)
+        or "whsec_" + secrets.token_hex(24)
+    )
+    variables = {
+        **parse_pairs(config.getini("agentphone_variables") or [], "agentphone_variables"),
+        **parse_pairs(config.getoption("agentphone_var"), "--agentphone-var"),
+    }
+    findings = config.getoption("agentphone_findings") or _ini_text(config, "agentphone_findings") or "error"
+    if findings not in get_args(FindingsPolicy):
+        raise pytest.UsageError(f"agentphone_findings: expected error, warning or off, got {findings!r}")
+    findings = cast(FindingsPolicy, findings)
+    port = config.getoption("agentphone_port")
+    return PluginOptions(
+        app=app,
+        webhook=webhook,
+        secret=secret,
+        account=account_settings(
+            parse_pairs(config.getini("agentphone_account"), "agentphone_account"), "ini agentphone_account"
+        ),
+        scenario_paths=tuple(Path(p) for p in config.getini("agentphone_scenarios")),
+        scenario_patterns=tuple(config.getini("agentphone_scenario_patterns")),
+        variables=variables,
+        findings=findings,
+        port=port or 0,
+        rootpath=config.rootpath,
+    )
+
+
+def _ini_text(config: pytest.Config, name: str) -> str | None:
+    value = config.getini(name)
+    return str(value).strip() or None if value else None
+
+
+def parse_pairs(lines: Iterable[str], where: str) -> dict[str, str]:
+    pairs = {}
+    for line in lines:
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            raise pytest.UsageError(f"{where}: expected NAME=VALUE, got {line!r}")
+        pairs[name.strip()] = value.strip()
+    return pairs
+
+
+class SettingsError(Exception):
+    """Account settings that do not validate; the message names where they came from and the field."""
+
+
+def account_settings(
+    changes: Mapping[str, Any], where: str, base: AccountSettings | None = None
+) -> AccountSettings:
+    """``base`` (the defaults) with ``changes``: names are AccountSettings fields; values may be
+    text as written in an ini file (``false``, ``10000``, ``212,646`` for a list)."""
+    fields = AccountSettings.model_fields
+    values: dict[str, Any] = (base or AccountSettings()).model_dump()
+    for name, value in changes.items():
+        if name not in fields:
+            close = difflib.get_close_matches(name, list(fields), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else f"; known: {', '.join(fields)}"
+            raise _settings_error(where, f"unknown account setting {name!r}{hint}")
+        if isinstance(value, str) and name == "unavailable_area_codes":
+            value = tuple(code.strip() for code in value.split(",") if code.strip())
+        values[name] = value
+    try:
+        return AccountSettings.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        name = ".".join(str(part) for part in error["loc"])
+        raise _settings_error(where, f"{name}: {error['msg']}, got {error['input']!r}") from None
+
+
+def _settings_error(where: str, message: str) -> Exception:
+    # An ini mistake is a usage error (pytest stops before collecting); a marker's fails its test.
+    if where.startswith("ini "):
+        return pytest.UsageError(f"{where}: {message}")
+    return SettingsError(f"{where}: {message}")

@@ -1,0 +1,66 @@
+"""What a failed test's report shows of the emulator it used, beside pytest's captured output: the
+calls with their transcripts, the texts, the deliveries that did not succeed, and the findings.
+
+    ------------------------ agentphone: calls ------------------------
+    call ca_5f2 inbound +14155550123 -> +12125550142  completed (user_hangup)
+      0:00.0  agent   Hi, this is Acme support. How can I help?
+      0:02.1  caller  Where is my order?
+      0:02.9  agent   It shipped this morning.
+"""
+
+from __future__ import annotations
+
+from agentphone_emulator import Emulator
+from agentphone_emulator.scenario.report import sim_clock, visible
+from agentphone_emulator.store.records import CallRecord
+
+from .findings import describe
+
+SPEAKERS = {"user": "caller", "agent": "agent"}
+
+
+def report_sections(emulator: Emulator, named: set[str]) -> list[tuple[str, str]]:
+    """``(title, text)`` pairs for ``report.sections``; none for what did not happen."""
+
+    def read() -> list[tuple[str, str]]:
+        account = emulator.account()
+        sections = []
+        calls = sorted(account.calls.values(), key=lambda c: c.started_at)
+        if calls:
+            sections.append(("agentphone: calls", "\n".join(call_text(c) for c in calls)))
+        messages = sorted(account.messages.values(), key=lambda m: m.created_at)
+        if messages:
+            lines = [
+                f"{'<-' if m.direction == 'inbound' else '->'} {m.from_number} -> {m.to_number}  "
+                f"{m.status}  {visible(m.body, limit=200)}"
+                for m in messages
+            ]
+            sections.append(("agentphone: texts", "\n".join(lines)))
+        failed = [d for d in account.deliveries.values() if d.status != "success"]
+        if failed:
+            lines = [
+                f"{d.id} {d.event_type}{f' ({d.channel})' if d.channel else ''} -> {d.url or '?'}  "
+                f"{d.status} after {d.attempt_count} attempt{'s' if d.attempt_count != 1 else ''}"
+                + (f": {visible(d.error_message, limit=200)}" if d.error_message else "")
+                for d in sorted(failed, key=lambda d: d.created_at)
+            ]
+            sections.append(("agentphone: deliveries not delivered", "\n".join(lines)))
+        if account.findings:
+            sections.append(("agentphone: findings", describe(account.findings, named)))
+        return sections
+
+    return emulator.call_soon(read)
+
+
+def call_text(call: CallRecord) -> str:
+    ended = f"  {call.status}" + (f" ({call.disconnection_reason})" if call.disconnection_reason else "")
+    lines = [f"call {call.id} {call.direction} {call.from_number} -> {call.to_number}{ended}"]
+    said = [(turn.created_at, SPEAKERS.get(turn.role, turn.role), turn.content) for turn in call.turns]
+    keys = [
+        (press.at, "keys", f"{press.digits} ({'caller' if press.by == 'user' else press.by})")
+        for press in call.key_presses
+    ]
+    for at, speaker, text in sorted([*said, *keys], key=lambda row: row[0]):
+        offset = (at - call.started_at).total_seconds()
+        lines.append(f"  {sim_clock(offset)}  {speaker:<6}  {visible(text, limit=300)}")
+    return "\n".join(lines)

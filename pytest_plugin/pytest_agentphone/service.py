@@ -1,0 +1,67 @@
+"""The session's emulator: started on first use, in a background thread with its own event loop, on a
+free loopback port and a virtual clock; stopped when the session ends.
+
+One per process, so under pytest-xdist each worker has its own (its own port, its own state) and
+nothing is shared between workers. The ``agentphone_server`` fixture and the collected scenario
+items both use it; ``emulator`` hands it to a test on a fresh state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import pytest
+
+from agentphone_emulator import Emulator, VirtualClock
+
+from .options import PluginOptions
+
+
+class ServiceError(Exception):
+    """The emulator could not start (its port is taken): one line."""
+
+
+class EmulatorService:
+    def __init__(self, options: PluginOptions) -> None:
+        self.options = options
+        self._stack = contextlib.ExitStack()
+        self._emulator: Emulator | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._emulator is not None
+
+    def get(self) -> Emulator:
+        if self._emulator is None:
+            if self.options.app is not None:
+                importable_from(str(self.options.rootpath))
+            try:
+                self._emulator = self._stack.enter_context(
+                    Emulator.run_in_thread(
+                        clock=VirtualClock(), port=self.options.port, settings=self.options.account
+                    )
+                )
+            except OSError as exc:
+                raise ServiceError(
+                    f"agentphone: the emulator cannot listen on 127.0.0.1:{self.options.port}: "
+                    f"{exc.strerror or exc}; pass another --agentphone-port, or none for a free one"
+                ) from None
+        return self._emulator
+
+    def close(self) -> None:
+        """Stop the emulator and join its thread (idempotent)."""
+        self._emulator = None
+        self._stack.close()
+
+
+def importable_from(folder: str) -> None:
+    """An agent named ``module:attr`` is imported from the project's root, as ``run --app`` imports
+    from the current folder and uvicorn does (pytest puts the rootdir on sys.path only when a
+    conftest.py sits there)."""
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+
+
+OPTIONS_KEY = pytest.StashKey[PluginOptions]()
+SERVICE_KEY = pytest.StashKey[EmulatorService]()
