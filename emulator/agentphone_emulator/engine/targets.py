@@ -335,9 +335,6 @@ async def _queue_chunks(queue: asyncio.Queue[bytes | _Broken | None]) -> AsyncIt
 # -- WSGI -----------------------------------------------------------------------------------------
 
 
-_WSGI_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="agentphone-wsgi-target")
-
-
 def _environ(request: TargetRequest) -> dict[str, Any]:
     where = _where(request.url)
     environ: dict[str, Any] = {
@@ -414,9 +411,24 @@ def _next_chunk(iterator: Iterator[bytes]) -> list[bytes]:
 
 
 class WsgiTarget:
+    """A WSGI app, run on threads of its own (a WSGI app blocks) that stop when the emulator does."""
+
     def __init__(self, app: Callable[..., Iterable[bytes]], description: str) -> None:
         self.app = app
         self.description = description
+        self._threads: ThreadPoolExecutor | None = None
+
+    @property
+    def threads(self) -> ThreadPoolExecutor:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="agentphone-wsgi-target")
+        return self._threads
+
+    async def close(self) -> None:
+        # Idle threads leave at once; one still inside the app leaves when the app returns.
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+            self._threads = None
 
     @asynccontextmanager
     async def send(self, request: TargetRequest) -> AsyncIterator[TargetResponse]:
@@ -425,10 +437,10 @@ class WsgiTarget:
         pending: list[bytes] = []
         error: str | None = None
         try:
-            await loop.run_in_executor(_WSGI_THREADS, exchange.begin)
+            await loop.run_in_executor(self.threads, exchange.begin)
             # start_response may be called lazily, on the body's first step.
             while exchange.status is None:
-                chunk = await loop.run_in_executor(_WSGI_THREADS, exchange.step)
+                chunk = await loop.run_in_executor(self.threads, exchange.step)
                 if chunk is None:
                     break
                 pending.append(chunk)
@@ -450,7 +462,7 @@ class WsgiTarget:
             exchange.written.clear()
             while True:
                 try:
-                    step = await loop.run_in_executor(_WSGI_THREADS, exchange.step)
+                    step = await loop.run_in_executor(self.threads, exchange.step)
                 except Exception as exc:  # the head went out: the body is cut short
                     raise AppFailure(self.description, _error_text(exc)) from None
                 if step is None:
@@ -468,7 +480,7 @@ class WsgiTarget:
                 chunks=chunks(),
             )
         finally:
-            loop.run_in_executor(_WSGI_THREADS, exchange.close)
+            loop.run_in_executor(self.threads, exchange.close)
 
 
 async def _single(data: bytes) -> AsyncIterator[bytes]:
