@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -74,3 +76,19 @@ def test_the_readme_scenario_passes(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "1 passed" in result.stdout
+
+
+def test_the_readme_pytest_example_passes(pytester: pytest.Pytester) -> None:
+    """The README's pytest test passes as shown, against docs/pytest.md's example agent, with the
+    README's one line of pytest.ini."""
+    from tests.test_docs_pytest import SHARED
+
+    section = (ROOT / "README.md").read_text().split("## With pytest", 1)[1].split("\n## ", 1)[0]
+    ini = re.search(r"`(agentphone_app = [^`]+)`", section)
+    block = re.search(r"```python\n(.*?)```", section, re.S)
+    assert ini and block, "the pytest section shows its ini line and a test"
+    pytester.makefile(".py", myagent=SHARED["myagent.py"])
+    pytester.makeini(f"[pytest]\n{ini.group(1)}\n")
+    pytester.makepyfile(test_agent=block.group(1))
+    result = pytester.runpytest("-o", "asyncio_default_fixture_loop_scope=function")
+    result.assert_outcomes(passed=1)
