@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from agentphone_emulator import Emulator
 from agentphone_emulator.call_handle import CallHandle
@@ -19,7 +20,9 @@ from agentphone_emulator.scenario.report import finding_text
 from agentphone_emulator.scenario.results import FindingLine
 from agentphone_emulator.store.findings import Finding, FindingCode
 
-FindingSource = Emulator | CallHandle | Iterable[Finding]
+FindingSource = Any
+"""The emulator (its account's findings), a call (its own), an agent from make_agent (its own), or a
+list of findings."""
 KNOWN_CODES = frozenset(str(code) for code in FindingCode)
 
 
@@ -48,10 +51,10 @@ def _name(codes: Iterable[str]) -> None:
 
 
 def findings_of(source: FindingSource) -> list[Finding]:
-    if isinstance(source, Emulator):
-        return source.findings()
     if isinstance(source, CallHandle):
         return source.findings
+    if isinstance(source, Emulator) or callable(getattr(source, "findings", None)):
+        return list(source.findings())  # the emulator, or an agent from make_agent
     return list(source)
 
 
@@ -61,7 +64,8 @@ def describe(findings: Sequence[Finding], named: Iterable[str] = ()) -> str:
     return "\n".join(finding_text(FindingLine.of(f, allowed=str(f.code) in allowed)) for f in findings)
 
 
-def _check_codes(codes: Iterable[str]) -> list[str]:
+def check_codes(codes: Iterable[str]) -> list[str]:
+    """The codes as text; ValueError naming the first that is no finding code."""
     codes = [str(code) for code in codes]
     unknown = [code for code in codes if code not in KNOWN_CODES]
     if unknown:
@@ -79,7 +83,7 @@ def assert_findings(source: FindingSource, *codes: str) -> list[Finding]:
     """
     if not codes:
         raise ValueError("assert_findings() needs at least one code; use assert_no_findings() for none")
-    wanted = _check_codes(codes)
+    wanted = check_codes(codes)
     _name(wanted)
     found = findings_of(source)
     missing = [code for code in wanted if all(str(f.code) != code for f in found)]
@@ -99,7 +103,7 @@ def assert_no_findings(
     """
     if severity not in SEVERITY_RANK:
         raise ValueError(f"severity must be one of {', '.join(SEVERITY_RANK)}, got {severity!r}")
-    allowed = _check_codes(allow)
+    allowed = check_codes(allow)
     _name(allowed)
     found = [
         f

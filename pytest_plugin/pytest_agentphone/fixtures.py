@@ -25,7 +25,7 @@ from agentphone_emulator.engine.targets import is_app_reference
 from agentphone_emulator.settings import AccountSettings
 
 from .agents import AgentUnderTest, ProvisionError, provision
-from .findings import Ledger, describe, unexpected
+from .findings import Ledger, check_codes, describe, unexpected
 from .options import PluginOptions, SettingsError, account_settings
 from .service import OPTIONS_KEY, SERVICE_KEY, ServiceError, importable_from
 
@@ -65,10 +65,17 @@ def watching(request: pytest.FixtureRequest, emulator: Emulator) -> Iterator[Non
     """What both emulator fixtures do around a test: the agent's environment, the codes the test's
     markers allow, and the failure report's view of this emulator."""
     node = request.node
-    node.stash[USED_KEY] = emulator
     ledger = node.stash.setdefault(LEDGER_KEY, Ledger())
     for marker in node.iter_markers("agentphone_allow_findings"):
-        ledger.named.update(str(code) for code in marker.args)
+        try:  # a misspelt code would allow nothing, silently: say so, as assert_findings does
+            codes = check_codes(marker.args)
+        except ValueError as exc:
+            problem = str(exc)
+        else:
+            ledger.named.update(codes)
+            continue
+        pytest.fail(f"{node.nodeid}: @pytest.mark.agentphone_allow_findings: {problem}", pytrace=False)
+    node.stash[USED_KEY] = emulator
     with agent_environment(emulator.base_url, emulator.api_key, _options(request).secret):
         yield
 

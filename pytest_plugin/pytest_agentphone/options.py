@@ -16,6 +16,8 @@ from pydantic import ValidationError
 
 from agentphone_emulator.agent_env import SECRET_ENV
 from agentphone_emulator.engine.targets import is_app_reference
+from agentphone_emulator.errors import ApiError
+from agentphone_emulator.models.webhooks import check_webhook_target
 from agentphone_emulator.settings import AccountSettings
 
 FindingsPolicy = Literal["error", "warning", "off"]
@@ -114,8 +116,10 @@ def add_options(parser: pytest.Parser) -> None:
 
 def read_options(config: pytest.Config) -> PluginOptions:
     """The options as given on the command line, else in the ini file, else the defaults."""
-    app = config.getoption("agentphone_app") or _ini_text(config, "agentphone_app")
-    webhook = config.getoption("agentphone_webhook") or _ini_text(config, "agentphone_webhook")
+    app, webhook = config.getoption("agentphone_app"), config.getoption("agentphone_webhook")
+    if not (app or webhook):
+        # Only then the ini's: a target on the command line replaces the ini's, of either kind.
+        app, webhook = _ini_text(config, "agentphone_app"), _ini_text(config, "agentphone_webhook")
     if app and webhook:
         raise pytest.UsageError(
             "agentphone: give the agent as an app or as a webhook URL, not both "
@@ -123,6 +127,13 @@ def read_options(config: pytest.Config) -> PluginOptions:
         )
     if app and not is_app_reference(app):
         raise pytest.UsageError(f"agentphone_app expects module:attr (e.g. myagent.server:app), got {app!r}")
+    if webhook:
+        try:
+            check_webhook_target(webhook)  # as the API checks a webhook URL
+        except ApiError:
+            raise pytest.UsageError(
+                f"agentphone_webhook expects an http(s) URL (e.g. http://127.0.0.1:8000/webhook), got {webhook!r}"
+            ) from None
     secret = (
         config.getoption("agentphone_secret")
         or _ini_text(config, "agentphone_webhook_secret")
@@ -138,6 +149,8 @@ def read_options(config: pytest.Config) -> PluginOptions:
         raise pytest.UsageError(f"agentphone_findings: expected error, warning or off, got {findings!r}")
     findings = cast(FindingsPolicy, findings)
     port = config.getoption("agentphone_port")
+    if port is not None and not 0 <= port <= 65535:
+        raise pytest.UsageError(f"--agentphone-port: expected a port, 1-65535 (or 0: a free one), got {port}")
     return PluginOptions(
         app=app,
         webhook=webhook,

@@ -54,6 +54,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "agentphone_allow_findings(*codes): findings the test expects; the teardown check skips them",
     )
     config.addinivalue_line("markers", f"{MARKER}: a YAML scenario collected as a test")
+    if config.getoption("help", False):
+        return  # the help lists the right option names: it must show even when the ini has a wrong one
     options = read_options(config)
     config.stash[OPTIONS_KEY] = options
     config.stash[SERVICE_KEY] = EmulatorService(options)

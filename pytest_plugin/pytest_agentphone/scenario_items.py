@@ -18,13 +18,15 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 import pytest
 
 from agentphone_emulator import Emulator
 from agentphone_emulator.agent_env import agent_environment
+from agentphone_emulator.engine.targets import TargetError
+from agentphone_emulator.errors import ApiError, describe_api_error
 from agentphone_emulator.scenario.loader import LoadedScenario, ScenarioFileError, load_file
 from agentphone_emulator.scenario.log_capture import captured_log
 from agentphone_emulator.scenario.report import details_text
@@ -94,7 +96,7 @@ class ScenarioItem(pytest.Item):
     def setup(self) -> None:
         skip = self.loaded.scenario.skip
         if skip:
-            pytest.skip(skip if isinstance(skip, str) else "skip: true")
+            _skip(skip if isinstance(skip, str) else "skip: true")
 
     def runtest(self) -> None:
         options: PluginOptions = self.config.stash[OPTIONS_KEY]
@@ -112,6 +114,14 @@ class ScenarioItem(pytest.Item):
             if options.app is not None:
                 # The agent reads where the API is, its key and the secret from the environment.
                 stack.enter_context(agent_environment(emulator.base_url, emulator.api_key, options.secret))
+            try:
+                # The emulator's own check of the target, as `run` makes it: an app that does not
+                # import is the user's mistake on one line, not an internal error of the runner's.
+                emulator.set_webhook(target, secret=options.secret)
+            except TargetError as exc:
+                raise ScenarioUsageError(f"agentphone: {target}: {exc}") from None
+            except ApiError as exc:
+                raise ScenarioUsageError(f"agentphone: {target}: {describe_api_error(exc)}") from None
             log = stack.enter_context(captured_log())
             result = emulator.run_coroutine(
                 lambda: _run(emulator, self.loaded, target, options), name="run_scenario"
@@ -119,7 +129,7 @@ class ScenarioItem(pytest.Item):
         result.log = log
         self.result = result
         if result.outcome == "skipped":
-            pytest.skip(result.skip_reason or "skipped")
+            _skip(result.skip_reason or "skipped")
         if result.outcome != "passed":
             raise ScenarioFailed(result)
 
@@ -133,6 +143,12 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.loaded.line - 1, f"scenario: {self.name}"
+
+
+def _skip(reason: str) -> NoReturn:
+    # Reported at the item's location (the scenario's line, as -rs shows it), as a skip marker is;
+    # pytest.skip() would point at this file.
+    raise pytest.skip.Exception(reason, _use_item_location=True)
 
 
 async def _run(

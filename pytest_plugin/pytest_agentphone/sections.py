@@ -56,10 +56,8 @@ def call_text(call: CallRecord) -> str:
     ended = f"  {call.status}" + (f" ({call.disconnection_reason})" if call.disconnection_reason else "")
     lines = [f"call {call.id} {call.direction} {call.from_number} -> {call.to_number}{ended}"]
     said = [(turn.created_at, SPEAKERS.get(turn.role, turn.role), turn.content) for turn in call.turns]
-    keys = [
-        (press.at, "keys", f"{press.digits} ({'caller' if press.by == 'user' else press.by})")
-        for press in call.key_presses
-    ]
+    # The caller's keys are already a caller turn (their digits are its transcript); the agent's are not.
+    keys = [(press.at, "keys", press.digits) for press in call.key_presses if press.by == "agent"]
     for at, speaker, text in sorted([*said, *keys], key=lambda row: row[0]):
         offset = (at - call.started_at).total_seconds()
         lines.append(f"  {sim_clock(offset)}  {speaker:<6}  {visible(text, limit=300)}")
