@@ -761,6 +761,30 @@ def test_async_emulator_without_pytest_asyncio_says_what_to_install(pytester: py
     )
 
 
+def test_async_fixtures_with_pytest_asyncio_switched_off_say_so(pytester: pytest.Pytester) -> None:
+    # Installed but switched off: pytest itself would only say "no plugin or hook handled it".
+    pytester.makefile(".ini", pytest="[pytest]\n")
+    pytester.makepyfile(
+        test_off="""
+            def test_async_emulator(async_emulator):
+                pass
+
+            def test_async_client(agentphone_async_client):
+                pass
+        """
+    )
+    result = run(pytester, "-p", "no:asyncio", "-p", "no:aiohttp")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_async_emulator*",
+            "async_emulator needs pytest-asyncio, which this run switched off (-p no:asyncio)",
+            "*ERROR at setup of test_async_client*",
+            "agentphone_async_client needs pytest-asyncio, which this run switched off (-p no:asyncio)",
+        ]
+    )
+
+
 # -- isolation -------------------------------------------------------------------------------------
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 import socket
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -619,3 +621,16 @@ def test_did_you_mean_names_the_closest_field() -> None:
         SettingsError, match=r"unknown account setting 'numbr_limit' \(did you mean number_limit\?\)$"
     ):
         account_settings({"numbr_limit": 3}, "@pytest.mark.agentphone_account")
+
+
+def test_loading_the_plugin_loads_nothing_heavy() -> None:
+    """pytest imports the plugin in every run on the machine, most of which never use it: loading it
+    (and `pytest_agentphone`, `agentphone_emulator`) must not import the emulator, aiohttp or pydantic."""
+    probe = (
+        "import sys, pytest_agentphone, pytest_agentphone.plugin, agentphone_emulator\n"
+        "heavy = ('agentphone_emulator.server', 'agentphone_emulator.scenario', 'aiohttp', 'pydantic', 'numpy')\n"
+        "print(sorted({m for m in sys.modules for h in heavy if m == h or m.startswith(h + '.')}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout

@@ -380,7 +380,8 @@ def _is_http_url(text: str) -> bool:
 
 def configure_webhook(emulator: Emulator, target: str, secret: str | None) -> WebhookRecord:
     """Point the first account's webhook at ``target`` before the emulator serves anything."""
-    from .engine.targets import TargetError, is_app_reference
+    from .app_reference import is_app_reference
+    from .engine.targets import TargetError
 
     if is_app_reference(target):
         # As uvicorn does: `serve --webhook myapp:app` from the project folder must find myapp.py

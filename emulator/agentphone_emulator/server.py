@@ -24,12 +24,12 @@ from aiohttp import web
 from .api.app import build_app
 from .api.control import control_routes
 from .api.framework import LIMITER_KEY
+from .app_reference import is_app_reference
 from .call_handle import CallHandle
 from .clock import Clock, RealClock, VirtualClock
 from .engine.callees import Callee
 from .engine.platform import Platform
 from .engine.sms import Reacted, Received
-from .engine.targets import is_app_reference
 from .engine.voice import DEFAULT_CALLER
 from .models.webhooks import check_webhook_target
 from .phone import normalize_e164

@@ -17,9 +17,10 @@ from typing import Any
 
 from agentphone_emulator import ApiError, Emulator
 from agentphone_emulator.api.agents import agent_fields
+from agentphone_emulator.app_reference import is_app_reference
 from agentphone_emulator.call_handle import CallHandle
 from agentphone_emulator.engine.sms import Received
-from agentphone_emulator.engine.targets import TargetError, is_app_reference
+from agentphone_emulator.engine.targets import TargetError
 from agentphone_emulator.engine.voice import DEFAULT_CALLER
 from agentphone_emulator.errors import describe_api_error
 from agentphone_emulator.models.agents import AgentCreate

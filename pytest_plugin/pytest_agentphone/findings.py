@@ -10,7 +10,6 @@ runner's rule too, so a finding fails a YAML scenario and a Python test alike.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from agentphone_emulator import Emulator
@@ -20,34 +19,12 @@ from agentphone_emulator.scenario.report import finding_text
 from agentphone_emulator.scenario.results import FindingLine
 from agentphone_emulator.store.findings import Finding, FindingCode
 
+from .ledger import name_codes
+
 FindingSource = Any
 """The emulator (its account's findings), a call (its own), an agent from make_agent (its own), or a
 list of findings."""
 KNOWN_CODES = frozenset(str(code) for code in FindingCode)
-
-
-@dataclass(slots=True)
-class Ledger:
-    """The finding codes the running test has named; the teardown check skips those."""
-
-    named: set[str] = field(default_factory=set)
-
-
-_active: list[Ledger] = []  # the running test's ledger (pytest runs one test at a time per process)
-
-
-def activate(ledger: Ledger) -> None:
-    _active.append(ledger)
-
-
-def deactivate(ledger: Ledger) -> None:
-    if ledger in _active:
-        _active.remove(ledger)
-
-
-def _name(codes: Iterable[str]) -> None:
-    if _active:
-        _active[-1].named.update(codes)
 
 
 def findings_of(source: FindingSource) -> list[Finding]:
@@ -84,7 +61,7 @@ def assert_findings(source: FindingSource, *codes: str) -> list[Finding]:
     if not codes:
         raise ValueError("assert_findings() needs at least one code; use assert_no_findings() for none")
     wanted = check_codes(codes)
-    _name(wanted)
+    name_codes(wanted)
     found = findings_of(source)
     missing = [code for code in wanted if all(str(f.code) != code for f in found)]
     if missing:
@@ -104,7 +81,7 @@ def assert_no_findings(
     if severity not in SEVERITY_RANK:
         raise ValueError(f"severity must be one of {', '.join(SEVERITY_RANK)}, got {severity!r}")
     allowed = check_codes(allow)
-    _name(allowed)
+    name_codes(allowed)
     found = [
         f
         for f in findings_of(source)

@@ -15,25 +15,27 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from agentphone_emulator import Emulator, VirtualClock
 from agentphone_emulator.agent_env import agent_environment
-from agentphone_emulator.engine.targets import is_app_reference
-from agentphone_emulator.settings import AccountSettings
+from agentphone_emulator.app_reference import is_app_reference
 
-from .agents import AgentUnderTest, ProvisionError, provision
-from .findings import Ledger, check_codes, describe, unexpected
+from .ledger import Ledger
 from .options import PluginOptions, SettingsError, account_settings
 from .service import OPTIONS_KEY, SERVICE_KEY, ServiceError, importable_from
 
+if TYPE_CHECKING:  # imported where used: loading the plugin must not load the emulator
+    from agentphone_emulator import AccountSettings, Emulator
+
+    from .agents import AgentUnderTest
+
 LEDGER_KEY = pytest.StashKey[Ledger]()
-USED_KEY = pytest.StashKey[Emulator]()
+USED_KEY = pytest.StashKey["Emulator"]()
 FAILED_KEY = pytest.StashKey[bool]()
 
-MakeAgent = Callable[..., AgentUnderTest]
+MakeAgent = Callable[..., "AgentUnderTest"]
 
 
 def _options(request: pytest.FixtureRequest) -> PluginOptions:
@@ -42,7 +44,9 @@ def _options(request: pytest.FixtureRequest) -> PluginOptions:
 
 def account_for(request: pytest.FixtureRequest) -> AccountSettings:
     """The ini's account settings, changed by ``agentphone_account`` markers (the closest wins)."""
-    settings = _options(request).account
+    from agentphone_emulator import AccountSettings
+
+    settings = _options(request).account or AccountSettings()
     for marker in reversed(list(request.node.iter_markers("agentphone_account"))):
         if marker.args:
             pytest.fail(
@@ -64,6 +68,8 @@ def account_for(request: pytest.FixtureRequest) -> AccountSettings:
 def watching(request: pytest.FixtureRequest, emulator: Emulator) -> Iterator[None]:
     """What both emulator fixtures do around a test: the agent's environment, the codes the test's
     markers allow, and the failure report's view of this emulator."""
+    from .findings import check_codes
+
     node = request.node
     ledger = node.stash.setdefault(LEDGER_KEY, Ledger())
     for marker in node.iter_markers("agentphone_allow_findings"):
@@ -82,6 +88,8 @@ def watching(request: pytest.FixtureRequest, emulator: Emulator) -> Iterator[Non
 
 def check_findings(request: pytest.FixtureRequest, emulator: Emulator) -> None:
     """Fail the test (at teardown) for findings at the policy's severity it never named."""
+    from .findings import describe, unexpected
+
     policy = _options(request).findings
     node = request.node
     if policy == "off" or node.stash.get(FAILED_KEY, False):
@@ -134,6 +142,8 @@ if HAVE_ASYNCIO:
     async def async_emulator(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
         """An emulator of the test's own, on the test's event loop (pytest-asyncio, pytest-aiohttp):
         await its ``a``-methods; an aiohttp app on this loop can be the agent."""
+        from agentphone_emulator import Emulator, VirtualClock
+
         emulator = Emulator(clock=VirtualClock(), settings=account_for(request))
         await emulator.start()
         try:
@@ -198,6 +208,8 @@ def make_agent(request: pytest.FixtureRequest, current_emulator: Emulator) -> Ma
     by Python or wire name), plus ``path``, ``secret``, ``timeout`` (seconds, fractions allowed),
     ``context_limit``, ``area_code`` and ``number_type`` for its webhook and number.
     """
+    from .agents import ProvisionError, provision
+
     options = _options(request)
     count = itertools.count(1)
 

@@ -9,16 +9,15 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 import pytest
-from pydantic import ValidationError
 
 from agentphone_emulator.agent_env import SECRET_ENV
-from agentphone_emulator.engine.targets import is_app_reference
-from agentphone_emulator.errors import ApiError
-from agentphone_emulator.models.webhooks import check_webhook_target
-from agentphone_emulator.settings import AccountSettings
+from agentphone_emulator.app_reference import is_app_reference
+
+if TYPE_CHECKING:  # imported where used: every pytest run loads this module, most never use it
+    from agentphone_emulator.settings import AccountSettings
 
 FindingsPolicy = Literal["error", "warning", "off"]
 DEFAULT_PATTERNS = ("*.scenario.yaml", "*.scenario.yml")
@@ -32,8 +31,9 @@ class PluginOptions:
     """The agent's webhook URL, a server the user started."""
     secret: str = ""
     """What webhooks are signed with; the in-process app reads it as $AGENTPHONE_WEBHOOK_SECRET."""
-    account: AccountSettings = field(default_factory=AccountSettings)
-    """Every test's account unless its ``agentphone_account`` marker says otherwise."""
+    account: AccountSettings | None = None
+    """Every test's account unless its ``agentphone_account`` marker says otherwise (None: a new
+    real account's defaults)."""
     scenario_paths: tuple[Path, ...] = ()
     scenario_patterns: tuple[str, ...] = DEFAULT_PATTERNS
     variables: Mapping[str, str] = field(default_factory=dict)
@@ -128,6 +128,9 @@ def read_options(config: pytest.Config) -> PluginOptions:
     if app and not is_app_reference(app):
         raise pytest.UsageError(f"agentphone_app expects module:attr (e.g. myagent.server:app), got {app!r}")
     if webhook:
+        from agentphone_emulator.errors import ApiError
+        from agentphone_emulator.models.webhooks import check_webhook_target
+
         try:
             check_webhook_target(webhook)  # as the API checks a webhook URL
         except ApiError:
@@ -148,6 +151,12 @@ def read_options(config: pytest.Config) -> PluginOptions:
     if findings not in get_args(FindingsPolicy):
         raise pytest.UsageError(f"agentphone_findings: expected error, warning or off, got {findings!r}")
     findings = cast(FindingsPolicy, findings)
+    account_lines = config.getini("agentphone_account")
+    account = (
+        account_settings(parse_pairs(account_lines, "agentphone_account"), "ini agentphone_account")
+        if account_lines
+        else None
+    )
     port = config.getoption("agentphone_port")
     if port is not None and not 0 <= port <= 65535:
         raise pytest.UsageError(f"--agentphone-port: expected a port, 1-65535 (or 0: a free one), got {port}")
@@ -155,9 +164,7 @@ def read_options(config: pytest.Config) -> PluginOptions:
         app=app,
         webhook=webhook,
         secret=secret,
-        account=account_settings(
-            parse_pairs(config.getini("agentphone_account"), "agentphone_account"), "ini agentphone_account"
-        ),
+        account=account,
         scenario_paths=tuple(Path(p) for p in config.getini("agentphone_scenarios")),
         scenario_patterns=tuple(config.getini("agentphone_scenario_patterns")),
         variables=variables,
@@ -191,6 +198,10 @@ def account_settings(
 ) -> AccountSettings:
     """``base`` (the defaults) with ``changes``: names are AccountSettings fields; values may be
     text as written in an ini file (``false``, ``10000``, ``212,646`` for a list)."""
+    from pydantic import ValidationError
+
+    from agentphone_emulator.settings import AccountSettings
+
     fields = AccountSettings.model_fields
     values: dict[str, Any] = (base or AccountSettings()).model_dump()
     for name, value in changes.items():

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from .findings import Ledger, activate, deactivate
 from .fixtures import (
     FAILED_KEY,
     LEDGER_KEY,
@@ -21,9 +20,9 @@ from .fixtures import (
     emulator,
     make_agent,
 )
+from .ledger import Ledger, activate, deactivate
 from .options import add_options, read_options
 from .scenario_items import MARKER, ScenarioFile, is_scenario_file
-from .sections import report_sections
 from .service import OPTIONS_KEY, SERVICE_KEY, EmulatorService
 
 __all__ = [
@@ -61,6 +60,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SERVICE_KEY] = EmulatorService(options)
 
 
+ASYNC_FIXTURES = ("async_emulator", "agentphone_async_client")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[object], request: pytest.FixtureRequest) -> None:
+    # Installed but switched off (-p no:asyncio), pytest-asyncio leaves our async fixtures to pytest,
+    # whose own message does not say what to do.
+    if fixturedef.argname in ASYNC_FIXTURES and not request.config.pluginmanager.has_plugin("asyncio"):
+        pytest.fail(
+            f"{fixturedef.argname} needs pytest-asyncio, which this run switched off (-p no:asyncio)",
+            pytrace=False,
+        )
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     service = config.stash.get(SERVICE_KEY, None)
     if service is not None:
@@ -94,6 +107,8 @@ def pytest_runtest_makereport(
         item.stash[FAILED_KEY] = True
     emulator = item.stash.get(USED_KEY, None)
     if report.failed and emulator is not None and not item.stash.get(SECTIONS_ADDED, False):
+        from .sections import report_sections
+
         item.stash[SECTIONS_ADDED] = True
         ledger = item.stash.get(LEDGER_KEY, None)
         report.sections.extend(report_sections(emulator, ledger.named if ledger else set()))

@@ -18,23 +18,19 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import aiohttp
 import pytest
 
-from agentphone_emulator import Emulator
 from agentphone_emulator.agent_env import agent_environment
-from agentphone_emulator.engine.targets import TargetError
-from agentphone_emulator.errors import ApiError, describe_api_error
-from agentphone_emulator.scenario.loader import LoadedScenario, ScenarioFileError, load_file
-from agentphone_emulator.scenario.log_capture import captured_log
-from agentphone_emulator.scenario.report import details_text
-from agentphone_emulator.scenario.results import ScenarioResult
-from agentphone_emulator.scenario.runner import run_scenario
 
 from .options import PluginOptions
 from .service import OPTIONS_KEY, SERVICE_KEY, ServiceError
+
+if TYPE_CHECKING:  # imported where used: only a session with scenario files pays for the runner
+    from agentphone_emulator import Emulator
+    from agentphone_emulator.scenario.loader import LoadedScenario
+    from agentphone_emulator.scenario.results import ScenarioResult
 
 MARKER = "agentphone_scenario"
 
@@ -57,6 +53,8 @@ def shown_path(path: Path, config: pytest.Config) -> str:
 
 class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[ScenarioItem]:
+        from agentphone_emulator.scenario.loader import ScenarioFileError, load_file
+
         options: PluginOptions = self.config.stash[OPTIONS_KEY]
         try:
             # Loaded from the absolute path, reported under the one the user reads.
@@ -99,6 +97,10 @@ class ScenarioItem(pytest.Item):
             _skip(skip if isinstance(skip, str) else "skip: true")
 
     def runtest(self) -> None:
+        from agentphone_emulator.engine.targets import TargetError
+        from agentphone_emulator.errors import ApiError, describe_api_error
+        from agentphone_emulator.scenario.log_capture import captured_log
+
         options: PluginOptions = self.config.stash[OPTIONS_KEY]
         target = options.target
         if target is None:
@@ -154,6 +156,10 @@ def _skip(reason: str) -> NoReturn:
 async def _run(
     emulator: Emulator, loaded: LoadedScenario, target: str, options: PluginOptions
 ) -> ScenarioResult:
+    import aiohttp
+
+    from agentphone_emulator.scenario.runner import run_scenario
+
     headers = {"Authorization": f"Bearer {emulator.api_key}"}
     async with aiohttp.ClientSession(headers=headers) as session:
         return await run_scenario(
@@ -168,6 +174,8 @@ async def _run(
 
 
 def failure_text(result: ScenarioResult, config: pytest.Config) -> str:
+    from agentphone_emulator.scenario.report import details_text
+
     width = max(config.get_terminal_writer().fullwidth - 4, 60)
     what = (
         "could not run"

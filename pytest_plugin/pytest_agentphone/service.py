@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from typing import TYPE_CHECKING
 
 import pytest
 
-from agentphone_emulator import Emulator, VirtualClock
-
 from .options import PluginOptions
+
+if TYPE_CHECKING:
+    from agentphone_emulator import Emulator
 
 
 class ServiceError(Exception):
@@ -34,6 +36,8 @@ class EmulatorService:
 
     def get(self) -> Emulator:
         if self._emulator is None:
+            from agentphone_emulator import Emulator, VirtualClock
+
             if self.options.app is not None:
                 importable_from(str(self.options.rootpath))
             try:

@@ -18,7 +18,6 @@ import contextvars
 import importlib
 import inspect
 import io
-import re
 import sys
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
@@ -35,6 +34,8 @@ from aiohttp.http import HttpVersion11
 from aiohttp.http_parser import RawRequestMessage
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
+
+from ..app_reference import APP_REFERENCE, is_app_reference
 
 
 class TargetError(Exception):
@@ -656,17 +657,9 @@ class _InMemoryProtocol:
 # -- naming and finding apps ---------------------------------------------------------------------------
 
 
-_APP_REFERENCE = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<attr>[A-Za-z_][\w.]*)(?P<path>/.*)?$")
-
-
-def is_app_reference(text: str) -> bool:
-    """``module:attr`` or ``module:attr/path`` (an in-process app), as opposed to a URL."""
-    return _APP_REFERENCE.match(text) is not None
-
-
 def split_app_reference(text: str) -> tuple[str, str]:
     """``("pkg.mod:app", "/webhook")`` for ``pkg.mod:app/webhook``; the path defaults to ``/``."""
-    match = _APP_REFERENCE.match(text)
+    match = APP_REFERENCE.match(text)
     if match is None:
         raise TargetError(
             f"{text!r} is not an app reference: expected 'package.module:attribute' "

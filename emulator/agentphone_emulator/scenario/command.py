@@ -20,8 +20,9 @@ import aiohttp
 from rich.console import Console
 
 from ..agent_env import SECRET_ENV, agent_environment
+from ..app_reference import is_app_reference
 from ..clock import VirtualClock
-from ..engine.targets import TargetError, is_app_reference
+from ..engine.targets import TargetError
 from ..errors import ApiError, describe_api_error
 from ..server import Emulator, new_api_key
 from ..settings import AccountSettings

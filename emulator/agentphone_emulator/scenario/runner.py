@@ -19,7 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 from pydantic import BaseModel
 
-from ..engine.targets import is_app_reference, split_app_reference
+from ..app_reference import is_app_reference
+from ..engine.targets import split_app_reference
 from ..engine.voice import DEFAULT_CALLER
 from ..errors import ApiError, error_detail, one_line
 from ..server import Emulator
