@@ -68,8 +68,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from agentphone_emulator.agent_env import environment
 from agentphone_emulator.clock import VirtualClock
-from agentphone_emulator.scenario.command import BASE_URL_ENV, KEY_ENV, SECRET_ENV, run_loaded
+from agentphone_emulator.scenario.command import run_loaded
 from agentphone_emulator.scenario.loader import LoadedScenario, discover, load_paths, load_text
 from agentphone_emulator.scenario.models import Scenario, WebhookSetup
 from agentphone_emulator.scenario.results import ScenarioResult
@@ -745,21 +746,15 @@ def main() -> None:
     loaded, problems = load_paths([args.scenarios])
     if problems or not loaded:
         raise SystemExit("\n".join(str(p) for p in problems) or f"no scenarios under {args.scenarios}")
-    # run_loaded(app_env=True) sets the agent's environment as `run --app` does; put it back after.
-    saved = {name: os.environ.get(name) for name in (TOOL_ENV, BASE_URL_ENV, KEY_ENV, SECRET_ENV)}
-    try:
+    # Each round sets the agent's tool latency; put back what was there after (run_loaded puts back
+    # the AGENTPHONE_* variables it sets itself).
+    with environment({TOOL_ENV: os.environ.get(TOOL_ENV, f"{TOOL_DEFAULT:g}")}):
         library = asyncio.run(bench_library(args, loaded))
         gc.collect()
         trivial = asyncio.run(bench_trivial(args))
         gc.collect()
         loader = bench_loader(args)
         gc.collect()
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     report(args, library, trivial, loader)
     if args.profile:
         report_profile(asyncio.run(profile_trivial(args.profile_count)))

@@ -26,6 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from flask import Flask
 
+from agentphone_emulator.agent_env import environment
 from agentphone_emulator.scenario.command import run_loaded
 from agentphone_emulator.scenario.loader import load_text
 from agentphone_emulator.scenario.results import Check, RunResult, ScenarioResult
@@ -153,29 +154,14 @@ def _fail() -> tuple[str, int]:
 
 # -- running scenarios ----------------------------------------------------------------------------------
 
-AGENT_ENV = (
-    "AGENTPHONE_BASE_URL",
-    "AGENTPHONE_API_KEY",
-    "AGENTPHONE_WEBHOOK_SECRET",
-    "SUPPORT_AGENT_TOOL_SECONDS",
-)
-
 
 @contextmanager
 def agent_environment() -> Iterator[None]:
-    """``run_loaded(app_env=True)`` writes the agent's AGENTPHONE_* variables into os.environ, as the
-    CLI does; put back what was there. The example agent's order lookup takes 20 ms here."""
-    saved = {name: os.environ.get(name) for name in AGENT_ENV}
-    os.environ["SUPPORT_AGENT_TOOL_SECONDS"] = "0.02"
+    """The example agent's order lookup takes 20 ms here (and forgets the last test's ids);
+    ``run_loaded(app_env=True)`` puts back the AGENTPHONE_* variables it sets, as the CLI does."""
     support_agent.reset_memory()
-    try:
+    with environment({"SUPPORT_AGENT_TOOL_SECONDS": "0.02"}):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def scenario_text(text: str) -> str:

@@ -26,6 +26,7 @@ from werkzeug import Request, Response
 
 from agentphone_emulator.settings import AccountSettings
 from pytest_agentphone.options import SettingsError, account_settings, parse_pairs
+from tests.plugin_support import section
 
 # hypothesis is imported (above) before pytester's first in-process run: pytester drops the modules a
 # run imported, and hypothesis's pytest plugin imports it at the end of every run, so otherwise each
@@ -84,15 +85,6 @@ def say_scenario(said: str, expected: str, *, extra: str = "", setup: str = "") 
         f"  numbers: {{main: a}}\ncall: {{to: main}}\nturns:\n  - say: '{said}'\n"
         f"    expect: {{text: '{expected}'}}\n"
     )
-
-
-def section(result: pytest.RunResult, title: str) -> list[str]:
-    """The lines of the report section headed ``____ title ____``, up to the next header."""
-    lines = result.stdout.lines
-    header = re.compile(rf"^_+ {re.escape(title)} _+$")
-    start = next(i for i, line in enumerate(lines) if header.match(line)) + 1
-    end = next((i for i in range(start, len(lines)) if re.match(r"^(_{3,}|={3,}) ", lines[i])), len(lines))
-    return lines[start:end]
 
 
 def free_port() -> int:

@@ -23,6 +23,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from examples import support_agent
+from tests.plugin_support import section
 
 # hypothesis is imported above only to be loaded before pytester's first in-process run: pytester
 # drops the modules a run imported, and hypothesis's own pytest plugin imports it at the end of every
@@ -99,15 +100,6 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 def collected(result: pytest.RunResult) -> list[str]:
     """The node ids ``--collect-only -q`` listed."""
     return [line for line in result.stdout.lines if "::" in line]
-
-
-def section(result: pytest.RunResult, title: str) -> list[str]:
-    """The lines of the report section headed ``____ title ____``, up to the next header."""
-    lines = result.stdout.lines
-    header = re.compile(rf"^_+ {re.escape(title)} _+$")
-    start = next(i for i, line in enumerate(lines) if header.match(line)) + 1
-    end = next((i for i in range(start, len(lines)) if re.match(r"^(_{3,}|={3,}) ", lines[i])), len(lines))
-    return lines[start:end]
 
 
 # -- collection ------------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ against the emulator (``run --app``, the pytest plugin) they point at the emulat
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 
 BASE_URL_ENV = "AGENTPHONE_BASE_URL"
 KEY_ENV = "AGENTPHONE_API_KEY"
@@ -15,13 +15,8 @@ AGENT_ENV = (BASE_URL_ENV, KEY_ENV, SECRET_ENV)
 
 
 @contextmanager
-def agent_environment(base_url: str, api_key: str, secret: str) -> Iterator[None]:
-    """Point the agent's AGENTPHONE_* variables at an emulator, and put back what was there after.
-
-    The agent reads them from ``os.environ``, which is per process: two emulators in one process
-    cannot each have their own at the same time (``run -j`` uses processes for that reason).
-    """
-    values = {BASE_URL_ENV: base_url, KEY_ENV: api_key, SECRET_ENV: secret}
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set ``values`` in ``os.environ``, and put back what was there (or nothing) afterwards."""
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
@@ -32,3 +27,12 @@ def agent_environment(base_url: str, api_key: str, secret: str) -> Iterator[None
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def agent_environment(base_url: str, api_key: str, secret: str) -> AbstractContextManager[None]:
+    """Point the agent's AGENTPHONE_* variables at an emulator, and put back what was there after.
+
+    The agent reads them from ``os.environ``, which is per process: two emulators in one process
+    cannot each have their own at the same time (``run -j`` uses processes for that reason).
+    """
+    return environment({BASE_URL_ENV: base_url, KEY_ENV: api_key, SECRET_ENV: secret})

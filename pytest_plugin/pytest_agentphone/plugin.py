@@ -10,6 +10,7 @@ import pytest
 
 from .fixtures import (
     FAILED_KEY,
+    HAVE_ASYNCIO,
     LEDGER_KEY,
     USED_KEY,
     agentphone_async_client,
@@ -67,7 +68,12 @@ ASYNC_FIXTURES = ("async_emulator", "agentphone_async_client")
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[object], request: pytest.FixtureRequest) -> None:
     # Installed but switched off (-p no:asyncio), pytest-asyncio leaves our async fixtures to pytest,
     # whose own message does not say what to do.
-    if fixturedef.argname in ASYNC_FIXTURES and not request.config.pluginmanager.has_plugin("asyncio"):
+    # (Not installed at all, the fixtures themselves say to install it.)
+    if (
+        fixturedef.argname in ASYNC_FIXTURES
+        and HAVE_ASYNCIO
+        and not request.config.pluginmanager.has_plugin("asyncio")
+    ):
         pytest.fail(
             f"{fixturedef.argname} needs pytest-asyncio, which this run switched off (-p no:asyncio)",
             pytrace=False,

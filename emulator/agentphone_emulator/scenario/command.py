@@ -131,54 +131,33 @@ async def _run_on(
     with contextlib.ExitStack() as stack:
         if app_env:
             stack.enter_context(agent_environment(emulator.base_url, emulator.api_key, secret))
-        return await _run_scenarios(
-            emulator,
-            loaded,
-            target=target,
-            secret=secret,
-            settings=settings,
-            variables=variables,
-            exit_first=exit_first,
-        )
-
-
-async def _run_scenarios(
-    emulator: Emulator,
-    loaded: Sequence[LoadedScenario],
-    *,
-    target: str,
-    secret: str,
-    settings: AccountSettings | None,
-    variables: Mapping[str, str] | None,
-    exit_first: bool,
-) -> list[ScenarioResult]:
-    try:
-        # The emulator's own check of a target: an --app is imported now (a typo fails before any
-        # run), a URL is validated as the API validates webhook URLs.
-        emulator.set_webhook(target, secret=secret)
-    except TargetError as exc:
-        raise RunUsageError(f"{target}: {exc}") from None
-    except ApiError as exc:
-        raise RunUsageError(f"{target}: {describe_api_error(exc)}") from None
-    results: list[ScenarioResult] = []
-    headers = {"Authorization": f"Bearer {emulator.api_key}"}
-    async with aiohttp.ClientSession(headers=headers) as session:
-        for scenario in loaded:
-            with captured_log() as log:
-                result = await run_scenario(
-                    emulator,
-                    session,
-                    scenario,
-                    target=target,
-                    secret=secret,
-                    settings=settings,
-                    variables=variables,
-                )
-            result.log = log
-            results.append(result)
-            if exit_first and result.outcome in ("failed", "error"):
-                break
-    return results
+        try:
+            # The emulator's own check of a target: an --app is imported now (a typo fails before any
+            # run), a URL is validated as the API validates webhook URLs.
+            emulator.set_webhook(target, secret=secret)
+        except TargetError as exc:
+            raise RunUsageError(f"{target}: {exc}") from None
+        except ApiError as exc:
+            raise RunUsageError(f"{target}: {describe_api_error(exc)}") from None
+        results: list[ScenarioResult] = []
+        headers = {"Authorization": f"Bearer {emulator.api_key}"}
+        async with aiohttp.ClientSession(headers=headers) as session:
+            for scenario in loaded:
+                with captured_log() as log:
+                    result = await run_scenario(
+                        emulator,
+                        session,
+                        scenario,
+                        target=target,
+                        secret=secret,
+                        settings=settings,
+                        variables=variables,
+                    )
+                result.log = log
+                results.append(result)
+                if exit_first and result.outcome in ("failed", "error"):
+                    break
+        return results
 
 
 async def run_loaded(
