@@ -58,15 +58,19 @@ same run.
        whole cost: setup, call, teardown, report), all rounds pooled, the first test left out,
        minus the baseline's: the typical test's cost, one-off costs and bursts of another
        process's load excluded. "±" = half the range of the rounds' median gaps.
-   (iv) first ms: the first test's gap over the baseline's (the session emulator starts in it,
-       the httpserver's server too); end ms: from the last test's teardown to sessionfinish, over
-       the baseline's (the HTTPServer's stop).
+   (iv) first ms: the first test's gap over the baseline's (the plugin imports the emulator on
+       first use and starts the session's emulator there; pytest-httpserver starts its server);
+       end ms: from the last test's teardown to sessionfinish, over the baseline's (the
+       HTTPServer's stop).
    Ratios: each fixture's variant against httpserver's, each request variant (and make_agent)
    against httpserver + GET; a ratio whose reference is within its "±" prints ~0.
    (v) per session: the baseline file with ``-p no:agentphone`` (the wall difference), and, in a
-       fresh interpreter per round, importing pytest_agentphone.plugin after every other
-       ``pytest11`` plugin, timed, then once under ``-X importtime`` for self time by package:
-       what every pytest session pays for having the plugin installed, fixture or not.
+       fresh interpreter per round, after every other ``pytest11`` plugin: importing
+       pytest_agentphone.plugin (what every session with the plugin installed pays, fixture or
+       not), then agentphone_emulator and the plugin's agents and findings modules (what a
+       session using the fixtures imports on first use), and pytest 9's five end-of-session
+       ``gc.collect()`` before and after those imports (more live objects, slower collections);
+       then once under ``-X importtime`` for self time by package (not with --quick).
 
     python bench/pytest_bench.py [--repeats 400] [--fresh 40] [--http-fresh 8] [--tests 300]
                                  [--rounds 3] [--quick]
@@ -343,7 +347,7 @@ class Variant:
     prelude: str = ""
     file: str = ""  # another variant's test file, run with ``extra``
     extra: tuple[str, ...] = ()
-    session_only: bool = False  # no 1-test run: compared to the baseline per session, not per test
+    session_only: bool = False  # compared with the baseline per session, not per test
 
     @property
     def path(self) -> str:
@@ -475,9 +479,11 @@ class EndToEnd:
     import_by_package: list[tuple[str, float]] = field(default_factory=list)  # self ms, -X importtime
 
 
-# Imports every other pytest11 plugin (as a pytest session has them), then times importing ours,
-# and pytest 9's five gc.collect() at the session's end (_pytest/unraisableexception.py) before and
-# after it; stderr marks where -X importtime's lines for ours begin.
+# Imports every other pytest11 plugin (as a pytest session has them), then times importing ours
+# (every session does), then what a session that uses an emulator imports on first use (the
+# emulator, the plugin's agents and findings), and pytest 9's five gc.collect() at the session's end
+# (_pytest/unraisableexception.py) before and after both; stderr marks where -X importtime's lines
+# for ours begin.
 IMPORT_SCRIPT = """
 import gc, json, sys, time
 from importlib.metadata import entry_points
@@ -495,9 +501,12 @@ sys.stderr.write("--agentphone--\\n")
 sys.stderr.flush()
 started = time.perf_counter()
 import pytest_agentphone.plugin
-imported = time.perf_counter() - started
+plugin = time.perf_counter() - started
+started = time.perf_counter()
+import agentphone_emulator, pytest_agentphone.agents, pytest_agentphone.findings
+emulator = time.perf_counter() - started
 gc_after, objects_after = collect_harder(), len(gc.get_objects())
-print(json.dumps([imported, gc_before, gc_after, objects_before, objects_after]))
+print(json.dumps([plugin, emulator, gc_before, gc_after, objects_before, objects_after]))
 """
 IMPORT_LINE = re.compile(r"import time:\s+(\d+)\s+\|\s+\d+\s+\|\s+(\S+)")
 
@@ -506,8 +515,9 @@ IMPORT_LINE = re.compile(r"import time:\s+(\d+)\s+\|\s+\d+\s+\|\s+(\S+)")
 class PluginImport:
     """What having the plugin installed costs a pytest session (seconds; object counts)."""
 
-    import_s: float
-    gc_before_s: float  # pytest's five end-of-session gc.collect() without the plugin's objects
+    plugin_s: float  # importing pytest_agentphone.plugin: every session with the plugin installed
+    emulator_s: float  # then the emulator, agents, findings: a session using the fixtures, once
+    gc_before_s: float  # pytest's five end-of-session gc.collect() without those imports' objects
     gc_after_s: float  # the same with them
     objects_before: int
     objects_after: int
@@ -519,12 +529,12 @@ def import_plugin(folder: Path, profile: bool) -> tuple[PluginImport, str]:
     done = subprocess.run(command, cwd=folder, env=pytest_env(), capture_output=True, text=True, check=False)
     if done.returncode:
         raise BenchError(f"importing the plugin failed:\n{done.stderr[-2000:]}")
-    imported, gc_before, gc_after, before, after = json.loads(done.stdout.strip().splitlines()[-1])
-    return PluginImport(imported, gc_before, gc_after, before, after), done.stderr
+    return PluginImport(*json.loads(done.stdout.strip().splitlines()[-1])), done.stderr
 
 
 def by_package(importtime: str) -> list[tuple[str, float]]:
-    """Self import time (ms) per top-level package, of what importing the plugin imported."""
+    """Self import time (ms) per top-level package, of what importing the plugin and the emulator
+    imported."""
     totals: dict[str, float] = {}
     for line in importtime.split("--agentphone--", 1)[-1].splitlines():
         match = IMPORT_LINE.match(line)
@@ -636,7 +646,7 @@ class Overhead:
 
 
 def median_of(timings: list[Timing], what: str) -> float:
-    return statistics.median(getattr(t, what) for t in timings)
+    return statistics.median(float(getattr(t, what)) for t in timings)
 
 
 def half_range(values: list[float]) -> float:
@@ -689,10 +699,11 @@ def report_end_to_end(e2e: EndToEnd, costs: dict[str, Overhead]) -> float:
         "median gap between two\n"
         "  tests' starts (all rounds pooled, the first test left out) over the baseline's, ± half the range "
         "of the rounds' medians:\n"
-        "  the typical test's cost. first ms = the first test's gap over the baseline's (the session "
-        "emulator starts in it); end ms =\n"
-        "  the last teardown with the session fixtures' over the baseline's. Ratios against the 'vs' row "
-        "(~0: its figure is within its ±)."
+        "  the typical test's cost. first ms = the first test's gap over the baseline's (the plugin imports "
+        "the emulator and starts\n"
+        "  the session's in it); end ms = the last teardown with the session fixtures' over the baseline's. "
+        "Ratios against the 'vs' row\n"
+        "  (~0: its figure is within its ±)."
         + (" One round: the wall figures are mostly noise." if e2e.rounds == 1 else "")
     )
     table = Table(title=f"Section 2: per-test overhead through pytest, N = {e2e.tests}", box=box.MARKDOWN)
@@ -738,7 +749,8 @@ def report_end_to_end(e2e: EndToEnd, costs: dict[str, Overhead]) -> float:
     out.print(table)
     base_wall = median_of(e2e.runs[BASELINE], "wall_s")
     off_wall = median_of(e2e.runs[disabled.key], "wall_s")
-    imported = statistics.median(ms(i.import_s) for i in e2e.imports)
+    plugin = statistics.median(ms(i.plugin_s) for i in e2e.imports)
+    emulator = statistics.median(ms(i.emulator_s) for i in e2e.imports)
     gc_before = statistics.median(ms(i.gc_before_s) for i in e2e.imports)
     gc_after = statistics.median(ms(i.gc_after_s) for i in e2e.imports)
     objects = e2e.imports[0].objects_after - e2e.imports[0].objects_before
@@ -749,11 +761,13 @@ def report_end_to_end(e2e: EndToEnd, costs: dict[str, Overhead]) -> float:
     )
     out.print(
         f"Per session, plugin installed vs {' '.join(disabled.extra)}: {base_wall:.2f} s vs {off_wall:.2f} s wall "
-        f"on the baseline file ({ms(base_wall - off_wall):,.0f} ms). In a fresh interpreter\n"
-        f"  with every other pytest11 plugin imported (median of {len(e2e.imports)}): importing it takes "
-        f"{imported:,.0f} ms and leaves {objects:,} more objects, which take pytest's five\n"
-        f"  end-of-session gc.collect() from {gc_before:,.0f} to {gc_after:,.0f} ms. -X importtime, self ms "
-        f"by package (of {total:,.0f}): {top}."
+        f"on the baseline file ({ms(base_wall - off_wall):,.0f} ms). In a fresh interpreter with every\n"
+        f"  other pytest11 plugin imported (median of {len(e2e.imports)}): importing pytest_agentphone.plugin "
+        f"takes {plugin:,.0f} ms (every session); then agentphone_emulator + the plugin's\n"
+        f"  agents and findings {emulator:,.0f} ms (a session whose tests use an emulator, in its first "
+        f"such test: 'first ms' above). Both leave {objects:,} more objects, which take\n"
+        f"  pytest's five end-of-session gc.collect() from {gc_before:,.0f} to {gc_after:,.0f} ms. "
+        f"-X importtime, self ms by package (of {total:,.0f}): {top}."
     )
     return ms(base_wall - off_wall)
 
@@ -763,7 +777,8 @@ def summarise(micro: dict[str, float], e2e: EndToEnd, costs: dict[str, Overhead]
     emu, http = costs["emulator"], costs["httpserver"]
     fresh, asyncio_alone, agent = costs["async_emulator"], costs["async_none"], costs["make_agent"]
     emu_get, http_get = costs["emulator_get"], costs["httpserver_get"]
-    imported = statistics.median(ms(i.import_s) for i in e2e.imports)
+    plugin = statistics.median(ms(i.plugin_s) for i in e2e.imports)
+    emulator = statistics.median(ms(i.emulator_s) for i in e2e.imports)
     gc_tax = statistics.median(ms(i.gc_after_s - i.gc_before_s) for i in e2e.imports)
     sentences = [
         f"In-process, the emulator fixture's work per test takes {micro['emulator_fixture_ms']:.3f} ms "
@@ -781,9 +796,10 @@ def summarise(micro: dict[str, float], e2e: EndToEnd, costs: dict[str, Overhead]
         f"{emu.gap:.3f} ms more with emulator, {http.gap:.3f} ms with httpserver, {asyncio_alone.gap:.3f} ms as "
         f"an async test, {fresh.gap:.3f} ms with async_emulator, {emu_get.gap:.3f} ms with emulator + GET "
         f"against {http_get.gap:.3f} ms with httpserver + GET, {agent.gap:.3f} ms for make_agent + ring + say.",
-        f"Having the plugin installed costs every pytest session {imported:,.0f} ms of imports plus "
-        f"{gc_tax:,.0f} ms of pytest's end-of-session garbage collection ({plugin_ms:,.0f} ms by wall), "
-        "whether a test uses it or not.",
+        f"Having the plugin installed costs every pytest session {plugin:,.0f} ms of imports "
+        f"({plugin_ms:,.0f} ms by wall, ± the noise of two walls); a session that uses an emulator also "
+        f"imports it ({emulator:,.0f} ms, in its first such test: {emu.first:,.0f} ms first-test cost with "
+        f"the session emulator's start) and pays {gc_tax:,.0f} ms more in pytest's end-of-session gc.collect().",
     ]
     out.print(" ".join(sentences))
     per_test = [v.key for v in PER_TEST if v.key != BASELINE]
@@ -792,8 +808,10 @@ def summarise(micro: dict[str, float], e2e: EndToEnd, costs: dict[str, Overhead]
         **{f"e2e_{key}_ms_per_test_wall": round(costs[key].wall, 3) for key in per_test},
         **{f"e2e_{key}_ms_per_test_session": round(costs[key].session, 3) for key in per_test},
         **{f"e2e_{key}_ms_per_test_median_gap": round(costs[key].gap, 4) for key in per_test},
-        "plugin_import_ms": round(imported),
-        "plugin_gc_tax_ms": round(gc_tax),
+        "plugin_import_ms": round(plugin),
+        "emulator_import_ms": round(emulator),
+        "emulator_first_test_ms": round(emu.first),
+        "gc_tax_ms": round(gc_tax),
         "plugin_wall_ms_per_session": round(plugin_ms),
     }
     print(json.dumps(summary))
