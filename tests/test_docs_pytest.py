@@ -26,8 +26,9 @@ DOC_PATH = ROOT / "docs" / "pytest.md"
 DOC = DOC_PATH.read_text(encoding="utf-8")
 
 pytestmark = pytest.mark.usefixtures("quiet_pytester")
-# pytest-asyncio warns in every run whose ini leaves this unset; the page's ini files need not.
-QUIET = ("-o", "asyncio_default_fixture_loop_scope=function")
+# pytest-asyncio warns in every run whose ini leaves this unset (the page's ini files need not set it);
+# pytest-benchmark, where installed, warns in every run inside an xdist worker.
+QUIET = ("-o", "asyncio_default_fixture_loop_scope=function", "-p", "no:benchmark")
 
 
 @dataclass
@@ -198,12 +199,12 @@ def test_the_ini_mistake(pytester: pytest.Pytester) -> None:
 )
 def test_ini_examples_are_accepted(pytester: pytest.Pytester, block: Block) -> None:
     _project(pytester, {"pytest.ini": block.text, "scenarios/.keep": "", "tests/.keep": ""})
-    result = pytester.runpytest("--collect-only", "-q")
+    result = pytester.runpytest("--collect-only", "-q", *QUIET)
     assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED), result.stderr.str()
 
 
 def test_every_option_and_ini_key_is_on_the_page(pytester: pytest.Pytester) -> None:
-    help_text = pytester.runpytest("--help").stdout.str()
+    help_text = pytester.runpytest("--help", *QUIET).stdout.str()
     options = set(re.findall(r"--agentphone-[a-z-]+", help_text))
     keys = set(re.findall(r"^\s+(agentphone_[a-z_]+)", help_text, flags=re.MULTILINE))
     assert options and keys

@@ -90,5 +90,5 @@ def test_the_readme_pytest_example_passes(pytester: pytest.Pytester) -> None:
     pytester.makefile(".py", myagent=SHARED["myagent.py"])
     pytester.makeini(f"[pytest]\n{ini.group(1)}\n")
     pytester.makepyfile(test_agent=block.group(1))
-    result = pytester.runpytest("-o", "asyncio_default_fixture_loop_scope=function")
+    result = pytester.runpytest("-o", "asyncio_default_fixture_loop_scope=function", "-p", "no:benchmark")
     result.assert_outcomes(passed=1)
