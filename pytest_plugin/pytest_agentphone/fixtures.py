@@ -28,6 +28,7 @@ from .service import OPTIONS_KEY, SERVICE_KEY, ServiceError, importable_from
 
 if TYPE_CHECKING:  # imported where used: loading the plugin must not load the emulator
     from agentphone_emulator import AccountSettings, Emulator
+    from agentphone_emulator.store.findings import Finding
 
     from .agents import AgentUnderTest
 
@@ -86,7 +87,7 @@ def watching(request: pytest.FixtureRequest, emulator: Emulator) -> Iterator[Non
         yield
 
 
-def check_findings(request: pytest.FixtureRequest, emulator: Emulator) -> None:
+def check_findings(request: pytest.FixtureRequest, findings: list[Finding]) -> None:
     """Fail the test (at teardown) for findings at the policy's severity it never named."""
     from .findings import describe, unexpected
 
@@ -95,7 +96,7 @@ def check_findings(request: pytest.FixtureRequest, emulator: Emulator) -> None:
     if policy == "off" or node.stash.get(FAILED_KEY, False):
         return  # a failed test's report already lists every finding
     named = node.stash[LEDGER_KEY].named if LEDGER_KEY in node.stash else set()
-    bad = unexpected(emulator.findings(), named, policy)
+    bad = unexpected(findings, named, policy)
     if bad:
         noun = "finding" if len(bad) == 1 else "findings"
         pytest.fail(
@@ -125,8 +126,14 @@ def emulator(request: pytest.FixtureRequest, agentphone_server: Emulator) -> Ite
     agentphone_server.reset(account_for(request))
     with watching(request, agentphone_server):
         yield agentphone_server
-        agentphone_server.settle()  # a delivery still in flight belongs to this test
-    check_findings(request, agentphone_server)
+
+        async def settled_findings() -> list[Finding]:
+            await agentphone_server.asettle()  # a delivery still in flight belongs to this test
+            return list(agentphone_server.account().findings)
+
+        # One hop to the emulator's thread, not two: the hop is most of a test's cost here.
+        findings = agentphone_server.run_coroutine(settled_findings, name="settle")
+    check_findings(request, findings)
 
 
 try:
@@ -152,7 +159,7 @@ if HAVE_ASYNCIO:
                 await emulator.asettle()
         finally:
             await emulator.stop()
-        check_findings(request, emulator)
+        check_findings(request, emulator.findings())
 
     @pytest_asyncio.fixture
     async def agentphone_async_client(current_emulator: Emulator) -> AsyncIterator[Any]:
