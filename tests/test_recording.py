@@ -120,9 +120,10 @@ def test_a_tone_is_faded_in_and_out() -> None:
 def test_overlapping_utterances_are_mixed_not_overwritten(
     monkeypatch: pytest.MonkeyPatch, numpy: bool
 ) -> None:
-    if numpy and not recording.HAVE_NUMPY:
+    if numpy and recording.numpy_or_none() is None:
         pytest.skip("numpy is not installed")
-    monkeypatch.setattr(recording, "HAVE_NUMPY", numpy)
+    if not numpy:
+        monkeypatch.setattr(recording, "numpy_or_none", lambda: None)
     barge_in = [
         Utterance("agent", "Let me tell you about our offers", 1.0, 3.0),
         Utterance("user", "Stop", 2.0, 4.0),
@@ -188,9 +189,10 @@ def _sine(hz: float, rate: int, seconds: float) -> array[int]:
 
 @pytest.mark.parametrize("numpy", [True, False], ids=["numpy", "pure-python"])
 def test_resampling_keeps_length_and_pitch(monkeypatch: pytest.MonkeyPatch, numpy: bool) -> None:
-    if numpy and not recording.HAVE_NUMPY:
+    if numpy and recording.numpy_or_none() is None:
         pytest.skip("numpy is not installed")
-    monkeypatch.setattr(recording, "HAVE_NUMPY", numpy)
+    if not numpy:
+        monkeypatch.setattr(recording, "numpy_or_none", lambda: None)
     out = resample(_sine(300, 22_050, 1.0), 22_050)
     assert len(out) == SAMPLE_RATE
     assert crossings(out) == pytest.approx(600, abs=2)
@@ -198,11 +200,11 @@ def test_resampling_keeps_length_and_pitch(monkeypatch: pytest.MonkeyPatch, nump
 
 
 def test_resampling_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not recording.HAVE_NUMPY:
+    if recording.numpy_or_none() is None:
         pytest.skip("numpy is not installed")
     source = _sine(440, 22_050, 0.25)
     with_numpy = resample(source, 22_050)
-    monkeypatch.setattr(recording, "HAVE_NUMPY", False)
+    monkeypatch.setattr(recording, "numpy_or_none", lambda: None)
     without = resample(source, 22_050)
     assert len(with_numpy) == len(without)
     assert max(abs(a - b) for a, b in zip(with_numpy, without, strict=True)) <= 1
@@ -390,3 +392,23 @@ async def test_render_recording_runs_off_the_event_loop(monkeypatch: pytest.Monk
         task.cancel()
     assert threads and threads[0] is not threading.main_thread()
     assert ticks > 1  # the loop kept running while the recording was made
+
+
+def test_starting_an_emulator_does_not_import_numpy() -> None:
+    """numpy is for recordings only: a run that records nothing (most test sessions) does not pay
+    for importing it."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import asyncio, sys\n"
+        "from agentphone_emulator import Emulator\n"
+        "async def main():\n"
+        "    async with Emulator():\n"
+        "        pass\n"
+        "asyncio.run(main())\n"
+        "print('numpy' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

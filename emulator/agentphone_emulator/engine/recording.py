@@ -34,15 +34,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from io import BytesIO
-
-try:
-    import numpy as np
-
-    HAVE_NUMPY = True
-except ImportError:  # pragma: no cover - numpy is an optional extra
-    HAVE_NUMPY = False
+from types import ModuleType
 
 log = logging.getLogger("agentphone_emulator.recording")
+
+
+@cache
+def numpy_or_none() -> ModuleType | None:
+    """numpy, imported on the first recording (not with the emulator: most runs record nothing);
+    None without it (an optional extra), then plain Python does the same, slower."""
+    try:
+        import numpy
+    except ImportError:  # pragma: no cover - numpy is an optional extra
+        return None
+    return numpy
+
 
 SAMPLE_RATE = 16_000  # mono, 16-bit PCM
 SAMPLE_WIDTH = 2
@@ -131,7 +137,8 @@ class _Canvas:
 
 def _mix(a: array[int], b: array[int]) -> array[int]:
     """Sum two equal-length sample runs, clipped to 16 bits."""
-    if HAVE_NUMPY:
+    np = numpy_or_none()
+    if np is not None:
         total = np.frombuffer(a, dtype=np.int16).astype(np.int32) + np.frombuffer(b, dtype=np.int16)
         return array("h", np.clip(total, -32768, 32767).astype(np.int16).tobytes())
     # Overlaps are short (a barge-in), so a Python loop over them is fine.
@@ -293,7 +300,8 @@ def resample(samples: array[int], rate: int) -> array[int]:
     n_in = len(samples)
     n_out = max(1, round(n_in * SAMPLE_RATE / rate))
     step = rate / SAMPLE_RATE
-    if HAVE_NUMPY:
+    np = numpy_or_none()
+    if np is not None:
         positions = np.arange(n_out) * step
         source = np.frombuffer(samples, dtype=np.int16).astype(np.float64)
         out = np.interp(positions, np.arange(n_in), source)
