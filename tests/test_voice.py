@@ -324,6 +324,21 @@ async def test_barge_in_cuts_the_agent_where_it_was_and_cancels_the_stream(
     assert agent_app.cancelled == 1
 
 
+async def test_a_barge_in_after_the_last_word_cuts_nothing(
+    emu: Emulator, sdk: AsyncAgentPhone, agent_app: VoiceAgent
+) -> None:
+    _, number = await setup_agent(emu, sdk)
+    agent_app.json({"text": "Two words."})  # 0.8 s of speech
+    agent_app.json({"text": "Okay."})
+    call = await emu.aring(to=number, from_=CALLER)
+    await call.asay("Say something short", listen=False)
+    await call.ainterrupt("Thanks", after=5.0)  # long after the agent stopped talking
+    whole = call.replies[-2]
+    assert whole.state == "done" and whole.interrupted_at is None
+    assert whole.text == "Two words."
+    assert call.replies[-1].text == "Okay."
+
+
 async def test_hanging_up_mid_reply_keeps_what_was_said(
     emu: Emulator, sdk: AsyncAgentPhone, agent_app: VoiceAgent
 ) -> None:

@@ -331,18 +331,22 @@ class CallSession:
         self._check_reply_said_something(reply)
         await self._play_until(reply, None)
 
-    async def _play_until(self, reply: AgentReply, limit: datetime | None) -> None:
+    async def _play_until(self, reply: AgentReply, limit: datetime | None, *, all_in: bool = False) -> None:
         """Speak ``reply``'s chunks in order, each one's keys and actions after its words; with a
-        ``limit`` (a barge-in), stop there, keeping the words said by then."""
+        ``limit`` (a barge-in), stop there, keeping the words said by then. ``all_in``: no chunk
+        is still to come, so a reply whose every word ends by ``limit`` was heard whole."""
         kept: list[HeardChunk] = []
+        cut = False
         for heard in reply.chunks:
             if limit is not None and (heard.arrived_at > limit or heard.starts_at >= limit):
+                cut = True
                 break
             kept.append(heard)
             if limit is not None and heard.ends_at > limit:
                 elapsed = (limit - heard.starts_at).total_seconds()
                 heard.spoken = spoken_prefix(heard.chunk.text, elapsed, self.speed)
                 heard.ends_at = limit
+                cut = True
                 break
             chunk = heard.chunk
             if heard.acted or not (chunk.digits or chunk.hangup or chunk.transfer):
@@ -359,6 +363,8 @@ class CallSession:
                 self._finish_reply(reply, "done")
                 self._act(reply, chunk)
                 return
+        if limit is not None and all_in and not cut and reply.chunks:
+            limit = None  # the caller spoke after the agent's last word: nothing was cut
         if limit is None:
             if reply.chunks:
                 await self._sleep_until(reply.chunks[-1].ends_at)
@@ -443,11 +449,12 @@ class CallSession:
         if reply.finished:
             return
         moment = max(moment, reply.requested_at)
+        all_in = reply._reader is None or reply._reader.done()
         for task in (reply._reader, reply._player):
             if task is not None and not task.done():
                 task.cancel()  # the in-flight request is abandoned, as on the platform
                 await asyncio.gather(task, return_exceptions=True)
-        await self._play_until(reply, moment)
+        await self._play_until(reply, moment, all_in=all_in)
 
     # -- findings --------------------------------------------------------------------------------------
 
