@@ -761,6 +761,26 @@ def test_async_emulator_without_pytest_asyncio_says_what_to_install(pytester: py
     )
 
 
+def test_the_sdk_client_fixture_without_the_sdk_says_what_to_install(pytester: pytest.Pytester) -> None:
+    # The SDK as good as not installed; a process of its own, so nothing has imported it yet.
+    pytester.mkdir("hidden").joinpath("agentphone.py").write_text("raise ImportError('not installed')\n")
+    pytester.makefile(".ini", pytest="[pytest]\n")
+    pytester.makepyfile(test_nosdk="def test_client(agentphone_client):\n    pass\n")
+    env_path = os.pathsep.join(filter(None, [str(pytester.path / "hidden"), os.environ.get("PYTHONPATH")]))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", env_path)
+        result = run_subprocess(pytester, "-p", "no:asyncio", "-p", "no:aiohttp")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_client*",
+            "the SDK client fixtures need the official SDK: pip install agentphone",
+        ]
+    )
+    # The message alone, not the ImportError chained above it.
+    assert "During handling" not in result.stdout.str() and "not installed" not in result.stdout.str()
+
+
 def test_async_fixtures_with_pytest_asyncio_switched_off_say_so(pytester: pytest.Pytester) -> None:
     # Installed but switched off: pytest itself would only say "no plugin or hook handled it".
     pytester.makefile(".ini", pytest="[pytest]\n")

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class ApiError(Exception):
@@ -70,6 +73,13 @@ def validation_error(
 ) -> ApiError:
     """A single FastAPI-style 422 entry, for checks that need the whole request (not one field)."""
     return ApiError(422, [{"type": type_, "loc": list(loc), "msg": msg, "input": input_value}])
+
+
+def first_validation_error(exc: ValidationError) -> str:
+    """A pydantic error's first problem on one line: ``loc: message, got <input>``."""
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}, got {first['input']!r}"
 
 
 def one_line(text: str, limit: int = 300) -> str:

@@ -16,6 +16,7 @@ import logging
 import secrets
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import Future
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -190,10 +191,7 @@ class Emulator:
                 f"{owner}.{name}() would block the emulator's own loop: use 'await {owner}.a{name}()'"
             )
 
-        async def run() -> T:
-            return await make()
-
-        return asyncio.run_coroutine_threadsafe(run(), loop).result()
+        return self._submit(make, loop).result()
 
     async def on_own_loop(self, make: Callable[[], Awaitable[T]]) -> T:
         """Await ``make()`` on the emulator's loop, from whichever loop awaits this.
@@ -205,11 +203,16 @@ class Emulator:
         loop = self._loop
         if self._thread is None or loop is None or _running_loop() is loop:
             return await make()
+        return await asyncio.wrap_future(self._submit(make, loop))
+
+    @staticmethod
+    def _submit(make: Callable[[], Awaitable[T]], loop: asyncio.AbstractEventLoop) -> Future[T]:
+        """Start ``make()`` on ``loop`` (the emulator's, on its thread) from another thread."""
 
         async def run() -> T:
             return await make()
 
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(run(), loop))
+        return asyncio.run_coroutine_threadsafe(run(), loop)
 
     # -- state -------------------------------------------------------------------------------------
 

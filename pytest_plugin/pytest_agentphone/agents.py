@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from agentphone_emulator import ApiError, Emulator
 from agentphone_emulator.api.agents import agent_fields
 from agentphone_emulator.app_reference import is_app_reference
@@ -22,7 +24,7 @@ from agentphone_emulator.call_handle import CallHandle
 from agentphone_emulator.engine.sms import Received
 from agentphone_emulator.engine.targets import TargetError
 from agentphone_emulator.engine.voice import DEFAULT_CALLER
-from agentphone_emulator.errors import describe_api_error
+from agentphone_emulator.errors import describe_api_error, first_validation_error
 from agentphone_emulator.models.agents import AgentCreate
 from agentphone_emulator.scenario.runner import with_path
 from agentphone_emulator.store import agents as agent_store
@@ -32,7 +34,7 @@ from agentphone_emulator.store.records import MessageRecord
 
 from .findings import assert_findings, assert_no_findings
 
-APP_HOST = "agentphone-app-{index}.test"  # where an app object is mounted: never resolved, never dialled
+APP_HOST = "agentphone-app-{key}.test"  # where an app object is mounted (one per object): never dialled
 
 
 class ProvisionError(Exception):
@@ -121,14 +123,9 @@ def provision(
     fields.setdefault("name", f"Agent {index}")
     try:
         body = AgentCreate.model_validate(fields)
-    except Exception as exc:  # pydantic's ValidationError: say which field and why, in one line
-        errors = getattr(exc, "errors", None)
-        if errors is None:
-            raise
-        first = errors(include_url=False)[0]
-        name = ".".join(str(part) for part in first["loc"])
-        raise ProvisionError(f"{name}: {first['msg']}, got {first['input']!r}") from None
-    url = webhook_url(emulator, target, options.get("path"), index)
+    except ValidationError as exc:
+        raise ProvisionError(first_validation_error(exc)) from None
+    url = webhook_url(emulator, target, options.get("path"))
     secret = options.get("secret") or default_secret
 
     def create() -> tuple[str, str, str, str]:
@@ -175,7 +172,7 @@ def provision(
     return AgentUnderTest(emulator, agent_id, name, phone, number_id, url, secret)
 
 
-def webhook_url(emulator: Emulator, target: Any, path: str | None, index: int) -> str:
+def webhook_url(emulator: Emulator, target: Any, path: str | None) -> str:
     """The webhook URL for ``target``: a URL or ``module:attr`` as given (its path replaced by
     ``path``), or an app object mounted on the emulator under a host of its own."""
     if isinstance(target, str):
@@ -184,7 +181,7 @@ def webhook_url(emulator: Emulator, target: Any, path: str | None, index: int) -
                 f"target {target!r} is neither a URL nor module:attr (e.g. myagent.server:app)"
             )
         return with_path(target, path) if path else target
-    base = f"http://{APP_HOST.format(index=id(target))}"
+    base = f"http://{APP_HOST.format(key=id(target))}"
     try:
         emulator.mount(base, target)
     except TargetError as exc:

@@ -201,8 +201,11 @@ def _sdk() -> Any:
     try:
         import agentphone
     except ImportError:
-        pytest.fail("the SDK client fixtures need the official SDK: pip install agentphone", pytrace=False)
-    return agentphone
+        pass
+    else:
+        return agentphone
+    # Outside the except: pytest would print the ImportError above the message.
+    pytest.fail("the SDK client fixtures need the official SDK: pip install agentphone", pytrace=False)
 
 
 @pytest.fixture

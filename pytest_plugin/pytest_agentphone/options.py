@@ -200,6 +200,7 @@ def account_settings(
     text as written in an ini file (``false``, ``10000``, ``212,646`` for a list)."""
     from pydantic import ValidationError
 
+    from agentphone_emulator.errors import first_validation_error
     from agentphone_emulator.settings import AccountSettings
 
     fields = AccountSettings.model_fields
@@ -215,9 +216,7 @@ def account_settings(
     try:
         return AccountSettings.model_validate(values)
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        name = ".".join(str(part) for part in error["loc"])
-        raise _settings_error(where, f"{name}: {error['msg']}, got {error['input']!r}") from None
+        raise _settings_error(where, first_validation_error(exc)) from None
 
 
 def _settings_error(where: str, message: str) -> Exception:
