@@ -230,6 +230,39 @@ async def test_one_step_per_request_then_409_once_the_call_is_over(
     assert status == 200 and done["status"] == "completed"
 
 
+async def test_a_live_caller_barges_in_before_its_words_are_known_then_says_them(
+    emu: Emulator, sdk: AsyncAgentPhone, control: Control
+) -> None:
+    """What microphone mode sends: barge-in as the person starts talking, then the words (already
+    said, over the last saidOver seconds) once the recogniser has them."""
+    _, number = await voice_number(emu, sdk)
+    _, call = await control.post("/calls", {"to": number})
+    calls = f"/calls/{call['callId']}"
+    await control.post(f"{calls}/listen")
+    _, call = await control.post(f"{calls}/say", {"text": "Tell me the long story", "listen": False})
+    await emu.aadvance(2.2)  # past the fifth word of the reply (0.4 s a word), not the sixth
+    status, call = await control.post(f"{calls}/barge-in")
+    assert status == 200
+    long = call["replies"][-1]
+    assert (long["state"], long["text"]) == ("interrupted", "Let me tell you everything")
+
+    status, call = await control.post(f"{calls}/barge-in")  # the agent is quiet: nothing to cut
+    assert status == 200 and call["replies"][-1] == long
+
+    status, call = await control.post(
+        f"{calls}/say", {"text": "Never mind", "saidOver": 0.8, "bargeIn": True, "listen": True}
+    )
+    assert status == 200 and call["replies"][-1]["text"] == "You said: Never mind"
+    user = [line for line in call["transcript"] if line["role"] == "user"]
+    assert user[-1]["content"] == "Never mind"
+
+    status, refused = await control.post(f"{calls}/say", {"text": "x", "saidOver": -1})
+    assert status == 422 and refused["detail"][0]["loc"] == ["body", "saidOver"]
+    await control.post(f"{calls}/hangup")
+    status, refused = await control.post(f"{calls}/barge-in")
+    assert (status, refused["code"]) == (409, "CALL_ENDED")
+
+
 async def test_refusals_are_404_409_and_422(emu: Emulator, sdk: AsyncAgentPhone, control: Control) -> None:
     _, number = await voice_number(emu, sdk)
     status, missing = await control.post("/calls", {"to": "+13125550199"})

@@ -339,6 +339,40 @@ async def test_a_barge_in_after_the_last_word_cuts_nothing(
     assert call.replies[-1].text == "Okay."
 
 
+async def test_a_live_callers_words_cut_the_agent_where_the_caller_started_not_where_they_ended(
+    emu: Emulator, sdk: AsyncAgentPhone, agent_app: VoiceAgent
+) -> None:
+    """Microphone mode sends a turn once the person has stopped talking (said_over: how long
+    they talked); the agent was cut off when they started, and nothing waits for the words."""
+    _, number = await setup_agent(emu, sdk)
+    agent_app.json({"text": "One two three four five six seven eight"})
+    agent_app.json({"text": "Sure."})
+    call = await emu.aring(to=number, from_=CALLER)
+    counting = await call.asay("Count for me", listen=False)
+    await emu.aadvance(3.1)  # the agent is on its eighth word (0.4 s a word)...
+    before = emu.platform.clock.now()
+    reply = await call.asay("Stop please", said_over=1.0, barge_in=True, listen=False)
+    assert emu.platform.clock.now() - before < timedelta(seconds=0.5)  # the words were already said
+    assert counting.state == "interrupted"
+    assert counting.text == "One two three four five"  # ...but the caller started at 2.1 s
+    await call.alisten()
+    assert reply.text == "Sure."
+    assert call.transcript[-2:] == [("user", "Stop please"), ("agent", "Sure.")]
+
+
+async def test_barge_in_before_the_words_stops_the_agent_and_is_a_no_op_when_quiet(
+    emu: Emulator, sdk: AsyncAgentPhone, agent_app: VoiceAgent
+) -> None:
+    _, number = await setup_agent(emu, sdk)
+    agent_app.json({"text": "One two three four five six seven eight"})
+    call = await emu.aring(to=number, from_=CALLER)
+    counting = await call.asay("Count for me", listen=False)
+    await emu.aadvance(1.3)
+    assert await call.abarge_in() is counting
+    assert (counting.state, counting.text) == ("interrupted", "One two three")
+    assert await call.abarge_in() is None
+
+
 async def test_hanging_up_mid_reply_keeps_what_was_said(
     emu: Emulator, sdk: AsyncAgentPhone, agent_app: VoiceAgent
 ) -> None:

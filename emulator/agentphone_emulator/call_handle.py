@@ -84,13 +84,32 @@ class CallHandle:
         return await self._emulator.on_own_loop(lambda: driver.until(make()))
 
     async def asay(
-        self, text: str, *, confidence: float = DEFAULT_CONFIDENCE, listen: bool = True
+        self,
+        text: str,
+        *,
+        confidence: float = DEFAULT_CONFIDENCE,
+        listen: bool = True,
+        barge_in: bool = False,
+        said_over: float | None = None,
     ) -> AgentReply:
         """Say ``text`` once the agent is quiet; returns the reply, heard to its end (with
-        ``listen=False``, as soon as the turn is sent: then ``ainterrupt`` can talk over it)."""
-        if listen:
-            return await self._drive(lambda: self.session.say(text, confidence=confidence))
-        return await self._drive(lambda: self.session.utter(text, confidence=confidence))
+        ``listen=False``, as soon as the turn is sent: then ``ainterrupt`` can talk over it).
+
+        A live microphone passes ``said_over`` (the words took the last that many seconds, so the
+        turn goes at once) and ``barge_in`` (the agent is cut off where the person started)."""
+
+        async def say() -> AgentReply:
+            reply = await self.session.utter(
+                text, confidence=confidence, barge_in=barge_in, said_over=said_over
+            )
+            return await self.session.hear(reply) if listen else reply
+
+        return await self._drive(say)
+
+    async def abarge_in(self) -> AgentReply | None:
+        """Start talking now, words not known yet: the agent stops where it is. Returns the reply
+        cut (state ``interrupted``), or None if the agent was quiet."""
+        return await self._drive(self.session.barge_in)
 
     async def ainterrupt(
         self, text: str, *, after: float = DEFAULT_BARGE_IN_AFTER, confidence: float = DEFAULT_CONFIDENCE
@@ -131,8 +150,24 @@ class CallHandle:
     def _run(self, make: Callable[[], Awaitable[T]], name: str) -> T:
         return self._emulator.run_coroutine(make, name=name, owner="call")
 
-    def say(self, text: str, *, confidence: float = DEFAULT_CONFIDENCE, listen: bool = True) -> AgentReply:
-        return self._run(lambda: self.asay(text, confidence=confidence, listen=listen), "say")
+    def say(
+        self,
+        text: str,
+        *,
+        confidence: float = DEFAULT_CONFIDENCE,
+        listen: bool = True,
+        barge_in: bool = False,
+        said_over: float | None = None,
+    ) -> AgentReply:
+        return self._run(
+            lambda: self.asay(
+                text, confidence=confidence, listen=listen, barge_in=barge_in, said_over=said_over
+            ),
+            "say",
+        )
+
+    def barge_in(self) -> AgentReply | None:
+        return self._run(self.abarge_in, "barge_in")
 
     def interrupt(
         self, text: str, *, after: float = DEFAULT_BARGE_IN_AFTER, confidence: float = DEFAULT_CONFIDENCE

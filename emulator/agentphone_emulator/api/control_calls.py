@@ -15,6 +15,7 @@ agent id), not per account.
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from ..call_handle import CallHandle
@@ -211,10 +212,13 @@ async def join_web_call(ctx: Ctx, *, body: WebCallJoinBody) -> CallSimOut:
 # -- one step per request ---------------------------------------------------------------------------
 
 
-async def _act(ctx: Ctx, call_id: str, step: ScriptStep) -> CallSimOut:
+async def _act(
+    ctx: Ctx, call_id: str, step: ScriptStep | Callable[[CallHandle], Awaitable[object]]
+) -> CallSimOut:
+    """Run one caller action (a script step, or a live caller's own) on a live call; 409 if over."""
     call = _live_handle(ctx, call_id)
     try:
-        await _run_step(call, step)
+        await (_run_step(call, step) if isinstance(step, ScriptStep) else step(call))
     except CallEnded as exc:
         raise conflict(str(exc), code="CALL_ENDED") from None
     return await call_view(ctx, call.record, call.session)
@@ -223,8 +227,26 @@ async def _act(ctx: Ctx, call_id: str, step: ScriptStep) -> CallSimOut:
 @router.post(f"{PREFIX}/calls/{{call_id}}/say", response=CallSimOut, body=SayBody)
 async def call_say(ctx: Ctx, *, call_id: str, body: SayBody) -> CallSimOut:
     """The caller says something once the agent is quiet; answers after the reply (listen: false, once sent)"""
+    if body.barge_in or body.said_over is not None:  # a live caller (a microphone), not a script step
+        return await _act(
+            ctx,
+            call_id,
+            lambda call: call.asay(
+                body.text,
+                confidence=body.confidence,
+                listen=body.listen,
+                barge_in=body.barge_in,
+                said_over=body.said_over,
+            ),
+        )
     step = ScriptStep(say=body.text, listen=body.listen, confidence=body.confidence)
     return await _act(ctx, call_id, step)
+
+
+@router.post(f"{PREFIX}/calls/{{call_id}}/barge-in", response=CallSimOut)
+async def call_barge_in(ctx: Ctx, *, call_id: str) -> CallSimOut:
+    """The caller starts talking, words not known yet: the agent stops where it is (a live microphone)"""
+    return await _act(ctx, call_id, lambda call: call.abarge_in())
 
 
 @router.post(f"{PREFIX}/calls/{{call_id}}/interrupt", response=CallSimOut, body=InterruptBody)

@@ -153,15 +153,28 @@ class CallSession:
         confidence: float = DEFAULT_CONFIDENCE,
         duration: float | None = None,
         barge_in: bool = False,
+        said_over: float | None = None,
     ) -> AgentReply:
         """The caller says ``text`` (taking ``duration`` seconds, by default as long as the words
         take); returns the agent's reply as it starts.
 
         A polite caller waits for the agent to finish; with ``barge_in`` they start now and the
-        agent is cut off where it is (microphone mode: the person already spoke)."""
-        await self._take_turn(barge_in)
-        started = self.clock.now()
-        await self.clock.sleep(speech_seconds(text) if duration is None else duration)
+        agent is cut off where it is. ``said_over``: the words were already said, over the last
+        that many seconds (a live microphone knows the words once the person has stopped
+        talking), so nothing waits, the turn is sent now and a barge-in cuts the agent where the
+        person started."""
+        if said_over is not None:
+            started = self.clock.now() - timedelta(seconds=max(0.0, said_over))
+            self._check_live()
+            if barge_in:
+                await self.barge_in(at=started)
+            elif self.current is not None:
+                await self.hear(self.current)
+            self._check_live()
+        else:
+            await self._take_turn(barge_in)
+            started = self.clock.now()
+            await self.clock.sleep(speech_seconds(text) if duration is None else duration)
         self._check_live()
         turn = call_store.append_turn(self.state, self.account, self.call, "user", text, confidence)
         self.spoken.append(("user", text, started, self.clock.now()))
@@ -191,6 +204,17 @@ class CallSession:
         if reply is not None:
             await self._cut_after(reply, after)
         return await self.utter(text, confidence=confidence, barge_in=True)
+
+    async def barge_in(self, *, at: datetime | None = None) -> AgentReply | None:
+        """The caller started talking at ``at`` (default now) while the agent may be speaking:
+        the agent stops there, before the words are known (a platform's barge-in is its voice
+        detector's, not its recogniser's). Returns the reply cut, or None if the agent was quiet."""
+        self._check_live()
+        reply = self.current
+        if reply is None:
+            return None
+        await self._cut_at(reply, self.clock.now() if at is None else min(at, self.clock.now()))
+        return reply if reply.state == "interrupted" else None
 
     async def press(self, digits: str) -> AgentReply:
         """The caller presses keys; the agent gets them as a turn (``transcript`` and ``dtmf``)."""

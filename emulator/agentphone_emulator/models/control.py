@@ -203,6 +203,14 @@ class SayBody(CamelModel):
     text: str = Field(min_length=1)
     listen: bool = Field(True, description="false: answer as soon as the turn is sent, not after the reply.")
     confidence: Confidence = 0.95
+    barge_in: bool = Field(
+        False, description="true: talk now, cutting the agent off where it is (else wait until it is quiet)."
+    )
+    said_over: Seconds | None = Field(
+        None,
+        description="The words were already said, over the last this many seconds (a live microphone): "
+        "the turn is sent at once, and a barge-in cuts the agent where the caller started.",
+    )
 
 
 class InterruptBody(CamelModel):
