@@ -262,7 +262,7 @@ def _synthesise(texts: Sequence[str]) -> dict[str, array[int]]:
             failure = str(exc)
         spoken: dict[str, array[int]] = {}
         for i, text in enumerate(texts):
-            sound = _read_speech(os.path.join(folder, f"{i}.wav"))
+            sound = read_speech_wav(os.path.join(folder, f"{i}.wav"))
             if sound is not None:
                 spoken[text] = sound
     if failure is not None and not spoken:
@@ -272,10 +272,12 @@ def _synthesise(texts: Sequence[str]) -> dict[str, array[int]]:
     return spoken
 
 
-def _read_speech(path: str) -> array[int] | None:
-    """A synthesised WAV as 16 kHz mono samples, or None if it is missing, empty or unreadable.
+def read_speech_wav(path: str, sample_rate: int = SAMPLE_RATE) -> array[int] | None:
+    """A synthesised WAV as mono samples at ``sample_rate`` (16 kHz unless told), or None if it is
+    missing, empty or unreadable.
 
-    The header says what came out (espeak-ng says 22,050 Hz, but nothing is assumed)."""
+    The header says what came out (espeak-ng says 22,050 Hz, but nothing is assumed). Microphone
+    mode's synthesiser (``mic.tts``) reads its worker's files with this too."""
     try:
         with wave.open(path, "rb") as wav:
             channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
@@ -290,16 +292,17 @@ def _read_speech(path: str) -> array[int] | None:
         samples.byteswap()
     if channels > 1:
         samples = samples[::channels]  # the first channel is enough for a test recording
-    return resample(samples, rate)
+    return resample(samples, rate, sample_rate)
 
 
-def resample(samples: array[int], rate: int) -> array[int]:
-    """``samples`` at ``rate`` Hz, linearly interpolated to :data:`SAMPLE_RATE`."""
-    if rate == SAMPLE_RATE or not samples:
+def resample(samples: array[int], rate: int, to_rate: int = SAMPLE_RATE) -> array[int]:
+    """``samples`` at ``rate`` Hz, linearly interpolated to ``to_rate`` (:data:`SAMPLE_RATE` unless
+    told)."""
+    if rate == to_rate or not samples:
         return array("h", samples)
     n_in = len(samples)
-    n_out = max(1, round(n_in * SAMPLE_RATE / rate))
-    step = rate / SAMPLE_RATE
+    n_out = max(1, round(n_in * to_rate / rate))
+    step = rate / to_rate
     np = numpy_or_none()
     if np is not None:
         positions = np.arange(n_out) * step
