@@ -14,6 +14,7 @@ takes milliseconds, on the real clock it takes ten minutes. The synchronous twin
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from .engine.agent_reply import AgentReply
@@ -106,10 +107,16 @@ class CallHandle:
 
         return await self._drive(say)
 
-    async def abarge_in(self) -> AgentReply | None:
-        """Start talking now, words not known yet: the agent stops where it is. Returns the reply
-        cut (state ``interrupted``), or None if the agent was quiet."""
-        return await self._drive(self.session.barge_in)
+    async def abarge_in(self, *, started_ago: float = 0.0) -> AgentReply | None:
+        """Start talking, words not known yet (``started_ago`` seconds ago: a voice detector
+        needs a moment to be sure): the agent stops there. Returns the reply cut (state
+        ``interrupted``), or None if the agent was quiet."""
+
+        async def barge_in() -> AgentReply | None:
+            at = self.session.clock.now() - timedelta(seconds=max(0.0, started_ago))
+            return await self.session.barge_in(at=at)
+
+        return await self._drive(barge_in)
 
     async def ainterrupt(
         self, text: str, *, after: float = DEFAULT_BARGE_IN_AFTER, confidence: float = DEFAULT_CONFIDENCE
@@ -166,8 +173,8 @@ class CallHandle:
             "say",
         )
 
-    def barge_in(self) -> AgentReply | None:
-        return self._run(self.abarge_in, "barge_in")
+    def barge_in(self, *, started_ago: float = 0.0) -> AgentReply | None:
+        return self._run(lambda: self.abarge_in(started_ago=started_ago), "barge_in")
 
     def interrupt(
         self, text: str, *, after: float = DEFAULT_BARGE_IN_AFTER, confidence: float = DEFAULT_CONFIDENCE

@@ -26,6 +26,7 @@ from ..engine.hosted import without_credentials
 from ..engine.voice import DEFAULT_CALLER
 from ..errors import bad_request, conflict, not_found
 from ..models.control import (
+    BargeInBody,
     CalleeBody,
     CalleeOut,
     CallRingBody,
@@ -243,10 +244,12 @@ async def call_say(ctx: Ctx, *, call_id: str, body: SayBody) -> CallSimOut:
     return await _act(ctx, call_id, step)
 
 
-@router.post(f"{PREFIX}/calls/{{call_id}}/barge-in", response=CallSimOut)
-async def call_barge_in(ctx: Ctx, *, call_id: str) -> CallSimOut:
-    """The caller starts talking, words not known yet: the agent stops where it is (a live microphone)"""
-    return await _act(ctx, call_id, lambda call: call.abarge_in())
+@router.post(
+    f"{PREFIX}/calls/{{call_id}}/barge-in", response=CallSimOut, body=BargeInBody, body_required=False
+)
+async def call_barge_in(ctx: Ctx, *, call_id: str, body: BargeInBody) -> CallSimOut:
+    """The caller started talking, words not known yet: the agent stops there (a live microphone)"""
+    return await _act(ctx, call_id, lambda call: call.abarge_in(started_ago=body.started_ago))
 
 
 @router.post(f"{PREFIX}/calls/{{call_id}}/interrupt", response=CallSimOut, body=InterruptBody)

@@ -213,6 +213,12 @@ class SayBody(CamelModel):
     )
 
 
+class BargeInBody(CamelModel):
+    started_ago: Seconds = Field(
+        0, description="The caller started talking this many seconds ago (a voice detector needs a moment)."
+    )
+
+
 class InterruptBody(CamelModel):
     text: str = Field(min_length=1)
     after: Seconds = Field(1.0, description="Seconds into the agent's current reply.")
