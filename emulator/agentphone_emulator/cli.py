@@ -345,6 +345,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="run YAML scenarios against your agent and report (exit 0 passed, 1 failed, 2 bad files)",
     )
     add_run_arguments(run)
+    from .mic.command import add_mic_arguments
+
+    mic = commands.add_parser(
+        "mic",
+        help="talk to your agent by voice: microphone, local speech recognition and speech (offline)",
+        description="Call your agent through the emulator and talk: the microphone is recognised "
+        "locally (Vosk or pocketsphinx), the agent's replies are spoken (pyttsx3) as they stream, "
+        "talking over the agent interrupts it, and the terminal shows the transcript, each turn's "
+        "latency and the findings. Ctrl-C hangs up. Needs the audio extra: pip install "
+        "'agentphone-emulator[audio]' (and, on Debian/Ubuntu, apt-get install espeak-ng libportaudio2).",
+        epilog="Exit codes: 0 the call ran; 1 the microphone failed part way; 2 a usage error, or no "
+        "microphone, speaker, recogniser model or synthesiser.",
+    )
+    add_mic_arguments(mic)
     schema = commands.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
     schema.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of stdout")
 
@@ -708,6 +722,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .scenario.command import run_command
 
             return run_command(args)
+        elif args.command == "mic":
+            from .mic.command import mic_command
+
+            return mic_command(args)
         elif args.command == "schema":
             print_schema(args.output)
         elif args.command == "demo":

@@ -1,0 +1,314 @@
+"""``agentphone-emulator mic``: talk to your agent through the emulator, by voice, offline.
+
+    agentphone-emulator mic --app examples.support_agent:app --begin-message "Hi, how can I help?"
+    agentphone-emulator mic --webhook http://127.0.0.1:8000/webhook          # a server you started
+    agentphone-emulator mic --agent-id agt_... --url http://127.0.0.1:8787   # on `serve`
+    agentphone-emulator mic --app my.agent:app --input-wav me.wav --output-wav agent.wav --record call.yaml
+
+Everything is checked before the call starts, cheapest first: the audio devices or files, the
+speech recogniser (a model load), the synthesiser, the agent. Each problem is one line and exit
+code 2; a call that ran exits 0 (1 if the microphone failed part way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from ..agent_env import SECRET_ENV, agent_environment
+from ..app_reference import is_app_reference
+from ..engine.voice import DEFAULT_CALLER
+from ..models.agents import AgentOut
+from .audio import (
+    AudioError,
+    AudioSink,
+    AudioSource,
+    format_devices,
+    list_devices,
+    open_sink,
+    open_source,
+    parse_device,
+)
+from .conversation import MicCall, MicResult
+from .line import Line, LineError
+from .listener import Listener
+from .scenario_writer import scenario_document
+from .segmenter import Segmenter
+from .speaker import Speaker
+from .stt import VOSK_DOWNLOAD_HINT, VOSK_MODEL_ENV, Recognizer, SttError, load_recognizer
+from .tts import Synthesizer, TtsError
+from .view import TerminalView
+
+URL_ENV = "AGENTPHONE_EMULATOR_URL"
+API_KEY_ENV = "AGENTPHONE_EMULATOR_API_KEY"
+DEFAULT_URL = "http://127.0.0.1:8787"
+WEBHOOK_PORT = 8787  # with --webhook, the port the user's server calls the API back on (as `run`)
+DEFAULT_AGENT_NAME = "Mic"
+
+
+class MicUsageError(Exception):
+    """A mistake on the command line: one line, exit 2."""
+
+
+def add_mic_arguments(parser: argparse.ArgumentParser) -> None:
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument(
+        "--app", metavar="MODULE:ATTR", help="your agent as an app in this process (ASGI, WSGI, aiohttp)"
+    )
+    target.add_argument("--webhook", metavar="URL", help="your agent's webhook URL (a server you started)")
+    target.add_argument(
+        "--agent-id",
+        metavar="ID",
+        help="call this agent on a running `agentphone-emulator serve` (see --url, --api-key)",
+    )
+    parser.add_argument(
+        "--url", help=f"with --agent-id: the emulator's base URL (default: ${URL_ENV} or {DEFAULT_URL})"
+    )
+    parser.add_argument(
+        "--api-key", metavar="KEY", help=f"with --agent-id: one of its API keys (default: ${API_KEY_ENV})"
+    )
+    parser.add_argument("--begin-message", metavar="TEXT", help="the agent's greeting (--app / --webhook)")
+    parser.add_argument(
+        "--webhook-secret",
+        metavar="SECRET",
+        help=f"sign webhooks with SECRET (default: ${SECRET_ENV} or a fresh one)",
+    )
+    parser.add_argument(
+        "--from",
+        dest="caller",
+        default=DEFAULT_CALLER,
+        metavar="NUMBER",
+        help=f"the caller's number (default {DEFAULT_CALLER})",
+    )
+    stt = parser.add_argument_group("speech recognition")
+    stt.add_argument(
+        "--stt",
+        choices=["auto", "vosk", "pocketsphinx"],
+        default="auto",
+        help="the recogniser (default auto: vosk when a model is given, else pocketsphinx, which needs no download)",
+    )
+    stt.add_argument(
+        "--vosk-model", metavar="DIR", help=f"an unzipped Vosk model (default: ${VOSK_MODEL_ENV})"
+    )
+    stt.add_argument(
+        "--end-silence-ms",
+        type=int,
+        default=700,
+        metavar="MS",
+        help="how long a pause ends what you are saying (default 700)",
+    )
+    audio = parser.add_argument_group("audio")
+    audio.add_argument("--list-devices", action="store_true", help="list the sound devices and exit")
+    source = audio.add_mutually_exclusive_group()
+    source.add_argument(
+        "--input-device", metavar="DEVICE", help="microphone: an index or name from --list-devices"
+    )
+    source.add_argument(
+        "--input-wav", metavar="FILE", help="play FILE as the caller's voice, in real time, then hang up"
+    )
+    sink = audio.add_mutually_exclusive_group()
+    sink.add_argument(
+        "--output-device", metavar="DEVICE", help="speaker: an index or name from --list-devices"
+    )
+    sink.add_argument(
+        "--output-wav", metavar="FILE", help="write what the agent says to FILE (16 kHz WAV, a timeline)"
+    )
+    parser.add_argument("--record", metavar="FILE", help="write the call as a YAML scenario that replays it")
+
+
+@dataclass(slots=True)
+class _Parts:
+    source: AudioSource
+    sink: AudioSink
+    recognizer: Recognizer
+    stt_name: str
+    synthesizer: Synthesizer
+
+
+def mic_command(args: argparse.Namespace, console: Console | None = None) -> int:
+    console = console or Console(highlight=False)
+    try:
+        if args.list_devices:
+            print(format_devices(list_devices()))
+            return 0
+        _check_args(args)
+        with _parts(args, console) as parts:
+            return asyncio.run(_call(args, parts, console))
+    except (MicUsageError, AudioError, SttError, TtsError, LineError) as exc:
+        print(f"agentphone-emulator: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if not (args.app or args.webhook or args.agent_id):
+        raise MicUsageError(
+            "mic needs your agent: --app MODULE:ATTR, --webhook URL, or --agent-id ID on a served emulator"
+        )
+    if args.app is not None and not is_app_reference(args.app):
+        raise MicUsageError(f"--app expects module:attr (e.g. myagent.server:app), got {args.app!r}")
+    if args.agent_id is None and (args.url or args.api_key):
+        raise MicUsageError("--url and --api-key go with --agent-id (an agent on a served emulator)")
+    if args.agent_id is not None and args.begin_message is not None:
+        raise MicUsageError(
+            "--begin-message is for --app / --webhook; an agent on a served emulator has its own"
+        )
+    if args.end_silence_ms < 100:
+        raise MicUsageError(f"--end-silence-ms must be at least 100, got {args.end_silence_ms}")
+    _stt_choice(args)  # --stt vosk without a model: said before any device opens
+    if args.record is not None and not Path(args.record).parent.exists():
+        raise MicUsageError(f"--record {args.record}: no such folder {str(Path(args.record).parent)!r}")
+
+
+def _stt_choice(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The recogniser to load and its model (a model only for Vosk)."""
+    model = args.vosk_model or os.environ.get(VOSK_MODEL_ENV) or None
+    kind = ("vosk" if model else "pocketsphinx") if args.stt == "auto" else args.stt
+    if kind == "vosk" and model is None:
+        raise SttError(f"--stt vosk needs a model: {VOSK_DOWNLOAD_HINT}")
+    if kind == "pocketsphinx" and args.vosk_model is not None:
+        raise MicUsageError("--vosk-model is for --stt vosk (pocketsphinx has its own English model)")
+    return kind, model if kind == "vosk" else None
+
+
+@contextlib.contextmanager
+def _parts(args: argparse.Namespace, console: Console) -> Iterator[_Parts]:
+    """Open everything the call needs, cheapest check first, and close it all afterwards."""
+    with contextlib.ExitStack() as stack:
+        source = open_source(wav=args.input_wav, device=_device(args.input_device))
+        stack.callback(source.close)
+        sink = open_sink(wav=args.output_wav, device=_device(args.output_device))
+        stack.callback(sink.close)
+        kind, model = _stt_choice(args)
+        if args.stt == "auto" and kind == "pocketsphinx":
+            console.print(
+                f"[dim]speech recognition: pocketsphinx (for Vosk, give --vosk-model DIR or set ${VOSK_MODEL_ENV})[/]"
+            )
+        recognizer = load_recognizer(kind, model=model)
+        synthesizer = Synthesizer()
+        stack.callback(synthesizer.close)
+        synthesizer.start()
+        yield _Parts(source, sink, recognizer, kind, synthesizer)
+
+
+def _device(text: str | None) -> int | str | None:
+    return None if text is None else parse_device(text)
+
+
+async def _call(args: argparse.Namespace, parts: _Parts, console: Console) -> int:
+    if args.agent_id is not None:
+        base_url = args.url or os.environ.get(URL_ENV) or DEFAULT_URL
+        api_key = args.api_key or os.environ.get(API_KEY_ENV)
+        if not api_key:
+            raise MicUsageError(
+                f"no API key: pass --api-key or set ${API_KEY_ENV} (serve prints its key on the ready line)"
+            )
+        async with Line(base_url, api_key) as line:
+            agent = await line.agent(args.agent_id)
+            number = _number_of(agent)
+            replay = f"agentphone-emulator run {args.record} --webhook YOUR_AGENT_URL"
+            return await _talk(args, parts, console, line, agent, number, replay)
+    return await _call_own_emulator(args, parts, console)
+
+
+def _number_of(agent: AgentOut) -> str:
+    if not agent.numbers:
+        raise MicUsageError(f"agent {agent.id} has no phone number to call: buy it one (POST /v1/numbers)")
+    return agent.numbers[0].phone_number
+
+
+async def _call_own_emulator(args: argparse.Namespace, parts: _Parts, console: Console) -> int:
+    from ..engine.targets import TargetError
+    from ..errors import ApiError, describe_api_error
+    from ..server import Emulator
+
+    target = args.app or args.webhook
+    if args.app is not None:
+        cwd = os.getcwd()
+        if cwd not in sys.path:  # as uvicorn does: the app is imported from the current folder
+            sys.path.insert(0, cwd)
+    secret = args.webhook_secret or os.environ.get(SECRET_ENV) or "whsec_" + secrets.token_hex(24)
+    emulator = Emulator(port=0 if args.app else WEBHOOK_PORT)
+    try:
+        emulator.set_webhook(target, secret=secret)
+    except TargetError as exc:
+        raise MicUsageError(f"{target}: {exc}") from None
+    except ApiError as exc:
+        raise MicUsageError(f"{target}: {describe_api_error(exc)}") from None
+    try:
+        await emulator.start()
+    except OSError as exc:
+        raise MicUsageError(f"cannot listen on 127.0.0.1:{emulator.port}: {exc.strerror or exc}") from None
+    try:
+        environment = (
+            agent_environment(emulator.base_url, emulator.api_key, secret)
+            if args.app
+            else contextlib.nullcontext()
+        )
+        with environment:
+            if args.webhook:
+                console.print(
+                    f"[dim]emulator at {emulator.base_url}  api key: {emulator.api_key}  webhook secret: {secret}[/]"
+                )
+            async with Line(emulator.base_url, emulator.api_key) as line:
+                agent = await line.create_agent(DEFAULT_AGENT_NAME, begin_message=args.begin_message)
+                number = _number_of(agent)
+                flag = f"--app {args.app}" if args.app else f"--webhook {args.webhook}"
+                replay = f"agentphone-emulator run {args.record} {flag}"
+                return await _talk(args, parts, console, line, agent, number, replay)
+    finally:
+        await emulator.stop()
+
+
+async def _talk(
+    args: argparse.Namespace,
+    parts: _Parts,
+    console: Console,
+    line: Line,
+    agent: AgentOut,
+    number: str,
+    replay: str,
+) -> int:
+    view = TerminalView(console, stt_name=parts.stt_name)
+    listener = Listener(parts.source, Segmenter(end_silence_ms=args.end_silence_ms), parts.recognizer)
+    speaker = Speaker(parts.sink)
+    call = MicCall(line, listener, speaker, parts.synthesizer, view, speed=agent.voice_speed)
+    loop = asyncio.get_running_loop()
+
+    def hang_up() -> None:
+        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C stops at once
+        call.hang_up()
+
+    with contextlib.suppress(NotImplementedError):  # no signal handlers off the main thread
+        loop.add_signal_handler(signal.SIGINT, hang_up)
+    try:
+        result = await call.run(number, args.caller)
+    finally:
+        with contextlib.suppress(NotImplementedError, ValueError):
+            loop.remove_signal_handler(signal.SIGINT)
+        await asyncio.to_thread(speaker.close)
+    view.summary(result)
+    if args.record is not None:
+        _write_record(args.record, result, agent, replay, parts.stt_name, console)
+    return 1 if result.problem else 0
+
+
+def _write_record(
+    path: str, result: MicResult, agent: AgentOut, replay: str, stt_name: str, console: Console
+) -> None:
+    text = scenario_document(result, agent=agent, replay_command=replay, stt_name=stt_name)
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        console.print(f"[red]cannot write {path}: {exc.strerror or exc}[/]")
+        return
+    console.print(f"recorded: {path}  (replay: {replay})")

@@ -1,0 +1,368 @@
+"""One call by voice: the listener's utterances become turns, the agent's chunks become sound.
+
+Three tasks share the call:
+
+- **ears** take the listener's events. When the person starts talking the speaker stops at once
+  (mid-word) and the engine is told (``barge-in``), so the agent is cut where the person started;
+  when the words are recognised they are sent as the turn (``say`` with ``saidOver``: the words
+  took that long, the turn goes now).
+- **watch** reads the call back every :data:`POLL_SECONDS` and hands each new reply chunk to the
+  voice, each finished reply and each new finding to the view.
+- **voice** synthesises chunks in order and queues them on the speaker.
+
+Replies that were talking when the person started are muted: their queued sound is dropped, and
+chunks of theirs that arrive later are not played (the engine dropped them too).
+
+A call ends when the engine says so (the agent hung up or transferred, the caller was silent too
+long), when a WAV input has run out and the agent has finished answering it, or when the person
+hangs up (Ctrl-C). The agent's last words are let finish before the summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from ..models.control import CallSimOut, ReplyOut
+from .line import Line, LineError
+from .listener import Heard, InputEnded, Listener, ListenerEvent, ListenerFailed, Partial, SpeechBegan
+from .speaker import Speaker
+from .tts import Synthesizer
+
+log = logging.getLogger("agentphone_emulator.mic")
+
+POLL_SECONDS = 0.02  # one audio block: a chunk is never more than this late to the speaker
+LAST_WORDS_TIMEOUT_SECONDS = 60.0  # how long the agent's goodbye may play after the call ended
+FINISHED_STATES = ("done", "interrupted", "silent")
+
+
+@dataclass(slots=True)
+class Utterance:
+    """Something the person said, as mic mode heard it and the engine took it."""
+
+    text: str
+    began: float  # seconds since the call connected
+    ended: float
+    turn: int | None = None  # the agent's reply to it
+    barged_in: bool = False  # the agent was talking when the person started
+    cut_turn: int | None = None  # the reply the person talked over
+    cut_after: float | None = None  # seconds into that reply's speech (for a replayed scenario)
+
+
+@dataclass(slots=True)
+class TurnTiming:
+    """Where a turn's wait went, from the end of the person's speech to the agent's first word."""
+
+    ended: float  # perf_counter: the person's last voiced moment
+    recognised: float  # the words were known (end-of-speech detection and recognition)
+    sent: float  # the turn was sent
+    first_sound: float | None = None  # the agent's first chunk was synthesised and queued
+    synthesis_s: float | None = None
+
+    def breakdown(self, agent_ms: float | None) -> dict[str, float]:
+        parts = {
+            "end of speech and recognition": self.recognised - self.ended,
+            "sending": self.sent - self.recognised,
+        }
+        if agent_ms is not None:
+            parts["agent's first chunk"] = agent_ms / 1000
+        if self.synthesis_s is not None:
+            parts["speech synthesis"] = self.synthesis_s
+        return parts
+
+    @property
+    def to_first_word(self) -> float | None:
+        return None if self.first_sound is None else self.first_sound - self.ended
+
+
+class CallView(Protocol):
+    """What the terminal shows (view.py); a test may pass its own."""
+
+    def connected(self, view: CallSimOut) -> None: ...
+    def caller_started(self, barged_in: bool) -> None: ...
+    def partial(self, text: str) -> None: ...
+    def caller_said(self, utterance: Utterance) -> None: ...
+    def not_understood(self) -> None: ...
+    def agent_chunk(self, turn: int, text: str, interim: bool, latency_ms: float) -> None: ...
+    def reply_finished(self, reply: ReplyOut, timing: TurnTiming | None) -> None: ...
+    def finding(self, finding: dict[str, object]) -> None: ...
+    def problem(self, message: str) -> None: ...
+
+
+@dataclass(slots=True)
+class MicResult:
+    """How the call went: the final view, what the person said, and each turn's timing."""
+
+    call: CallSimOut
+    utterances: list[Utterance]
+    timings: dict[int, TurnTiming]
+    replies: dict[int, ReplyOut]  # by turn, as last seen (the engine forgets them once the call ends)
+    ended_by: str  # "agent" (the engine ended the call), "input" (the WAV ran out), "caller" (Ctrl-C)
+    problem: str | None = None  # the listener failed (a device went away)
+    seconds: float = 0.0
+    played_seconds: float = 0.0  # of the agent's speech, through the speaker
+    cut_seconds: float = 0.0  # of the agent's speech, dropped because the person talked over it
+
+    def latencies(self) -> list[float]:
+        """Seconds from the end of the person's speech to the agent's first word, per turn."""
+        return [t.to_first_word for t in self.timings.values() if t.to_first_word is not None]
+
+
+@dataclass(slots=True)
+class _State:
+    muted_through: int = -1  # replies up to this turn are not played (the person talked over them)
+    queued: dict[int, int] = field(default_factory=dict)  # chunks handed to the voice, per turn
+    reported: set[int] = field(default_factory=set)
+    findings_seen: int = 0
+    talking: bool = False
+    sending: bool = False
+    synthesising: bool = False
+    input_done: bool = False
+    ended: bool = False
+
+
+class MicCall:
+    def __init__(
+        self,
+        line: Line,
+        listener: Listener,
+        speaker: Speaker,
+        synthesizer: Synthesizer,
+        view: CallView,
+        *,
+        confidence: float = 0.95,
+        speed: float = 1.0,
+    ) -> None:
+        self.line = line
+        self.listener = listener
+        self.speaker = speaker
+        self.synthesizer = synthesizer
+        self.view = view
+        self.confidence = confidence
+        self.speed = speed
+        self.utterances: list[Utterance] = []
+        self.timings: dict[int, TurnTiming] = {}
+        self.replies: dict[int, ReplyOut] = {}
+        self._state = _State()
+        self._sounds: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
+        self._last: CallSimOut | None = None
+        self._connected = 0.0
+        self._hang_up = asyncio.Event()
+        self._finished = asyncio.Event()
+        self._problem: str | None = None
+        self._cut_seconds = 0.0
+
+    def hang_up(self) -> None:
+        """The person hangs up (Ctrl-C): the call ends at the next poll."""
+        self._hang_up.set()
+
+    async def run(self, to: str, from_: str) -> MicResult:
+        first = await self.line.ring(to, from_)
+        self._connected = time.perf_counter()
+        self._last = first
+        self.view.connected(first)
+        events: asyncio.Queue[ListenerEvent] = asyncio.Queue()
+        self.speaker.start()
+        self.listener.start_on_loop(events)
+        tasks = [
+            asyncio.create_task(self._ears(events), name="mic-ears"),
+            asyncio.create_task(self._watch(), name="mic-watch"),
+            asyncio.create_task(self._voice(), name="mic-voice"),
+        ]
+        hang_up = asyncio.create_task(self._hang_up.wait())
+        finished = asyncio.create_task(self._finished.wait())
+        ended_by = "agent"
+        try:
+            done, _ = await asyncio.wait([*tasks, hang_up, finished], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task in tasks and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            if hang_up in done:
+                ended_by = "caller"
+            elif self._state.input_done and not self._state.ended:
+                ended_by = "input"
+        finally:
+            self.listener.stop()
+            for task in [*tasks, hang_up, finished]:
+                task.cancel()
+            await asyncio.gather(*tasks, hang_up, finished, return_exceptions=True)
+        final = await self._end(ended_by)
+        return MicResult(
+            call=final,
+            utterances=self.utterances,
+            timings=self.timings,
+            replies=self.replies,
+            ended_by=ended_by,
+            problem=self._problem,
+            seconds=time.perf_counter() - self._connected,
+            played_seconds=self.speaker.played_seconds,
+            cut_seconds=self._cut_seconds,
+        )
+
+    async def _end(self, ended_by: str) -> CallSimOut:
+        if ended_by == "agent":
+            # The agent's goodbye: let it be heard before the summary.
+            await asyncio.to_thread(self.speaker.wait_idle, LAST_WORDS_TIMEOUT_SECONDS)
+        else:
+            self.speaker.stop()
+        with contextlib.suppress(LineError):
+            view = await self.line.view()
+            if view.live:
+                view = await self.line.hangup()
+            self._last = view
+            await self._report(view)
+        assert self._last is not None
+        return self._last
+
+    # -- the person -------------------------------------------------------------------------------
+
+    def _since_connected(self, moment: float) -> float:
+        return max(0.0, moment - self._connected)
+
+    async def _ears(self, events: asyncio.Queue[ListenerEvent]) -> None:
+        began: float | None = None
+        barged_in = False
+        cut: ReplyOut | None = None
+        while True:
+            event = await events.get()
+            if isinstance(event, SpeechBegan):
+                began, cut = event.at, None
+                self._state.talking = True
+                latest = self._last.replies[-1].turn if self._last and self._last.replies else -1
+                self._state.muted_through = max(self._state.muted_through, latest)
+                dropped = self.speaker.stop()
+                self._cut_seconds += dropped
+                view = await self._barge_in(time.perf_counter() - event.at)
+                if view is not None:
+                    cut = next(
+                        (r for r in view.replies if r.turn == latest and r.state == "interrupted"), None
+                    )
+                barged_in = dropped > 0 or cut is not None
+                self.view.caller_started(barged_in)
+            elif isinstance(event, Partial):
+                self.view.partial(event.text)
+            elif isinstance(event, Heard):
+                self._state.talking = False
+                if not event.text.strip():
+                    self.view.not_understood()
+                    continue
+                utterance = Utterance(
+                    text=event.text,
+                    began=self._since_connected(event.began if began is None else began),
+                    ended=self._since_connected(event.ended),
+                    barged_in=barged_in,
+                )
+                if cut is not None and cut.chunks and cut.interrupted_at is not None:
+                    utterance.cut_turn = cut.turn
+                    utterance.cut_after = _seconds(cut.chunks[0].starts_at, cut.interrupted_at)
+                await self._send(utterance, event)
+            elif isinstance(event, InputEnded):
+                self._state.input_done = True
+                return
+            else:
+                assert isinstance(event, ListenerFailed)
+                self._problem = event.message
+                self.view.problem(event.message)
+                self._state.input_done = True
+                return
+
+    async def _barge_in(self, started_ago: float) -> CallSimOut | None:
+        try:
+            return await self.line.barge_in(started_ago=started_ago)
+        except LineError as exc:  # the call ended meanwhile (409): the watcher will see it
+            log.debug("barge-in refused: %s", exc)
+            return None
+
+    async def _send(self, utterance: Utterance, heard: Heard) -> None:
+        self._state.sending = True
+        try:
+            view = await self.line.say(
+                utterance.text, said_over=time.perf_counter() - heard.began, confidence=self.confidence
+            )
+        except LineError as exc:
+            log.debug("turn refused: %s", exc)  # the call ended while the person talked
+            return
+        finally:
+            self._state.sending = False
+        sent = time.perf_counter()
+        reply = view.replies[-1] if view.replies else None
+        if reply is not None:
+            utterance.turn = reply.turn
+            self.timings[reply.turn] = TurnTiming(ended=heard.ended, recognised=heard.recognised, sent=sent)
+        self.utterances.append(utterance)
+        self.view.caller_said(utterance)
+
+    # -- the agent --------------------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                view = await self.line.view()
+            except LineError as exc:
+                self.view.problem(str(exc))
+                self._finished.set()
+                return
+            self._last = view
+            await self._report(view)
+            if not view.live:
+                self._state.ended = True
+                self._finished.set()
+                return
+            if self._state.input_done and self._all_answered(view):
+                self._finished.set()
+                return
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _report(self, view: CallSimOut) -> None:
+        state = self._state
+        for reply in view.replies:
+            self.replies[reply.turn] = reply
+            count = state.queued.get(reply.turn, 0)
+            for chunk in reply.chunks[count:]:
+                self.view.agent_chunk(reply.turn, chunk.text, chunk.interim, chunk.latency_ms)
+                if reply.turn > state.muted_through and chunk.text.strip():
+                    self._sounds.put_nowait((reply.turn, chunk.text))
+            state.queued[reply.turn] = len(reply.chunks)
+            if reply.state in FINISHED_STATES and reply.turn not in state.reported:
+                state.reported.add(reply.turn)
+                self.view.reply_finished(reply, self.timings.get(reply.turn))
+        for finding in view.findings[state.findings_seen :]:
+            self.view.finding(finding)
+        state.findings_seen = len(view.findings)
+
+    def _all_answered(self, view: CallSimOut) -> bool:
+        """Nothing left to hear: no turn on its way, every reply finished and played."""
+        state = self._state
+        if state.talking or state.sending or state.synthesising or not self._sounds.empty():
+            return False
+        if any(reply.state not in FINISHED_STATES for reply in view.replies):
+            return False
+        return not self.speaker.playing
+
+    async def _voice(self) -> None:
+        while True:
+            turn, text = await self._sounds.get()
+            if turn <= self._state.muted_through:
+                continue
+            started = time.perf_counter()
+            self._state.synthesising = True
+            try:
+                pcm = await asyncio.to_thread(self.synthesizer.speak, text, speed=self.speed)
+                if turn <= self._state.muted_through or not pcm:
+                    continue
+                self.speaker.play(pcm, f"turn {turn}")
+            finally:
+                self._state.synthesising = False
+            timing = self.timings.get(turn)
+            if timing is not None and timing.first_sound is None:
+                timing.first_sound = time.perf_counter()
+                timing.synthesis_s = timing.first_sound - started
+
+
+def _seconds(start: datetime, end: datetime) -> float:
+    return round(max(0.0, (end - start).total_seconds()), 3)

