@@ -22,15 +22,31 @@ callers one core could listen to at once.
    the final text is ready: the first part of end-of-speech -> webhook latency), the share of the
    sentences' words heard (order aside), and the RTF against the baseline's.
 
+2. --latency: end of speech -> webhook, through the whole of mic mode on the real clock. A caller
+   WAV (the sentences, each after 2.5 s of silence) is the microphone, paced to real time; the
+   Listener (segmenter + pocketsphinx), MicCall, the control plane and the voice engine carry each
+   utterance to a webhook app in this process (an ASGI callable that notes the moment each request
+   arrives and answers a two-word reply, spoken by the real synthesiser into a WAV speaker).
+   Per turn, from the caller's last voiced moment (the audio position the segmenter reported):
+   - end of speech -> words known: the silence that says the person stopped (--end-silence-ms,
+     700 by design) plus the recogniser's finish;
+   - words known -> webhook: mic mode's own path (a POST to the control plane, the engine, the
+     signed delivery);
+   - total.
+   Baseline, same emulator, same app: the control plane's `say` with the words already known
+   (a test in another language driving a call): POST sent -> webhook. The ratio is mic mode's
+   "words known -> webhook" against it.
+
 Each section is a function taking the parsed arguments and returning its summary figures; main()
 runs those whose flag is given (all of them when none is) and prints every summary as one JSON line.
 
-    python bench/mic_bench.py [--stt] [--rounds 5] [--vosk-model DIR] [--quick]
+    python bench/mic_bench.py [--stt] [--latency] [--rounds 5] [--vosk-model DIR] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
 import json
 import math
@@ -46,6 +62,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -266,6 +283,149 @@ def bench_stt(args: argparse.Namespace) -> dict[str, float]:
     return summary
 
 
+# -- end of speech -> webhook ---------------------------------------------------------------------------------
+
+
+class WebhookClock:
+    """An ASGI webhook app that notes when each voice turn arrives (perf_counter) and answers."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[str, float]] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        arrived = time.perf_counter()
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        event = json.loads(body or b"{}")
+        if event.get("event") == "agent.message":
+            self.arrivals.append((str(event.get("data", {}).get("transcript", "")), arrived))
+        reply = json.dumps({"text": "Okay, noted."}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": reply})
+
+
+class QuietView:
+    """A CallView that shows nothing (the bench prints its own table)."""
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *args, **kwargs: None
+
+
+async def measure_latency(folder: Path, speech: list[Speech]) -> tuple[list[dict[str, float]], list[float]]:
+    from agentphone_emulator.mic.audio import WavSink, WavSource
+    from agentphone_emulator.mic.conversation import MicCall
+    from agentphone_emulator.mic.line import Line
+    from agentphone_emulator.mic.listener import Listener
+    from agentphone_emulator.mic.speaker import Speaker
+    from agentphone_emulator.mic.tts import Synthesizer
+    from agentphone_emulator.server import Emulator
+
+    pause = array("h", bytes(int(2.5 * RATE) * 2)).tobytes()
+    caller = folder / "caller.wav"
+    with wave.open(str(caller), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        for sample in speech:
+            with wave.open(str(sample.wav), "rb") as wav:
+                out.writeframes(pause + wav.readframes(wav.getnframes()))
+        out.writeframes(pause)
+    app = WebhookClock()
+    async with Emulator() as emulator:
+        emulator.mount("http://bench-agent.test", app)
+        emulator.set_webhook("http://bench-agent.test/", secret="whsec_bench")
+        async with Line(emulator.base_url, emulator.api_key) as line:
+            agent = await line.create_agent("Bench")
+            number = agent.numbers[0].phone_number
+            listener = Listener(WavSource(caller), Segmenter(), load_recognizer("pocketsphinx"))
+            with Synthesizer() as synthesizer:
+                speaker = Speaker(WavSink(folder / "agent.wav"))
+                call = MicCall(line, listener, speaker, synthesizer, QuietView())  # type: ignore[arg-type]
+                try:
+                    result = await call.run(number, "+14155550123")
+                finally:
+                    speaker.close()
+            turns = []
+            arrivals = iter(app.arrivals)
+            for utterance in result.utterances:
+                timing = result.timings.get(utterance.turn) if utterance.turn is not None else None
+                arrived = next((t for text, t in arrivals if text == utterance.text), None)
+                if timing is None or arrived is None:
+                    continue
+                turns.append(
+                    {
+                        "heard": timing.recognised - timing.ended,
+                        "send": arrived - timing.recognised,
+                        "total": arrived - timing.ended,
+                    }
+                )
+            # The baseline: the same call path with the words known, as a test would drive it.
+            baseline = []
+            await line.ring(number, "+14155550123")
+            for sample in speech:
+                app.arrivals.clear()
+                sent = time.perf_counter()
+                await line.say(sample.text, said_over=0.0, confidence=0.95)
+                while not app.arrivals:
+                    await asyncio.sleep(0.001)
+                baseline.append(app.arrivals[0][1] - sent)
+                await asyncio.sleep(1.5)  # let the two-word reply be spoken (real clock)
+            await line.hangup()
+    return turns, baseline
+
+
+def bench_latency(args: argparse.Namespace) -> dict[str, float]:
+    out = console()
+    with tempfile.TemporaryDirectory(prefix="agentphone_mic_bench_") as folder:
+        speech = make_speech(Path(folder), SENTENCES[: args.sentences])
+        turns, baseline = asyncio.run(measure_latency(Path(folder), speech))
+    if not turns:
+        raise BenchError("no turn reached the webhook: the recogniser heard nothing")
+    out.print(
+        f"\n[bold]Section 2[/bold]: end of speech -> webhook through mic mode on the real clock, "
+        f"{len(turns)} of {len(speech)} utterances (flite, paced to real time; pocketsphinx; default "
+        "700 ms end-of-speech silence).\n"
+        "  baseline: the control plane's say with the words already known, POST -> webhook."
+    )
+    table = Table(title="End of speech -> webhook (ms)", box=box.MARKDOWN)
+    for column in ("path", "median", "worst", "÷ baseline"):
+        table.add_column(column, justify="left" if column == "path" else "right", no_wrap=True)
+    base = statistics.median(baseline)
+    rows = [
+        ("end of speech -> words known (silence wait + finish)", [t["heard"] for t in turns]),
+        ("words known -> webhook (mic mode's path)", [t["send"] for t in turns]),
+        ("end of speech -> webhook (total)", [t["total"] for t in turns]),
+        ("baseline: say POST -> webhook", baseline),
+    ]
+    for label, values in rows:
+        ratio = statistics.median(values) / base if "words known ->" in label or "baseline" in label else None
+        table.add_row(
+            label,
+            f"{statistics.median(values) * 1e3:,.1f}",
+            f"{max(values) * 1e3:,.1f}",
+            "-" if ratio is None else f"{ratio:,.2f}x",
+        )
+    out.print(table)
+    return {
+        "heard_ms": round(statistics.median(t["heard"] for t in turns) * 1e3, 1),
+        "send_ms": round(statistics.median(t["send"] for t in turns) * 1e3, 1),
+        "total_ms": round(statistics.median(t["total"] for t in turns) * 1e3, 1),
+        "baseline_say_ms": round(base * 1e3, 1),
+    }
+
+
 # -- the run ------------------------------------------------------------------------------------------------
 
 
@@ -274,6 +434,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--stt", action="store_true", help="section 1: STT and segmenter real-time factor")
+    parser.add_argument("--latency", action="store_true", help="section 2: end of speech -> webhook")
     # --quick changes only the defaults: a flag given explicitly still wins.
     parser.add_argument("--rounds", type=int, help="timed rounds over all sentences (5; quick 1)")
     parser.add_argument("--sentences", type=int, help=f"sentences spoken ({len(SENTENCES)}; quick 2)")
@@ -287,7 +448,7 @@ def main() -> None:
             setattr(args, name, quick if args.quick else normal)
     if not 1 <= args.sentences <= len(SENTENCES):
         parser.error(f"--sentences must be between 1 and {len(SENTENCES)}")
-    sections = {"stt": bench_stt}
+    sections = {"stt": bench_stt, "latency": bench_latency}
     chosen = [name for name in sections if getattr(args, name)] or list(sections)
 
     started = time.perf_counter()
