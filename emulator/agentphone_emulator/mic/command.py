@@ -79,6 +79,12 @@ def add_mic_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--begin-message", metavar="TEXT", help="the agent's greeting (--app / --webhook)")
     parser.add_argument(
+        "--port",
+        type=int,
+        metavar="PORT",
+        help=f"where the emulator mic starts listens (default {WEBHOOK_PORT} with --webhook, any free port with --app)",
+    )
+    parser.add_argument(
         "--webhook-secret",
         metavar="SECRET",
         help=f"sign webhooks with SECRET (default: ${SECRET_ENV} or a fresh one)",
@@ -162,6 +168,12 @@ def _check_args(args: argparse.Namespace) -> None:
         raise MicUsageError(
             "--begin-message is for --app / --webhook; an agent on a served emulator has its own"
         )
+    if args.port is not None and (args.agent_id is not None or not 0 <= args.port <= 65535):
+        raise MicUsageError(
+            "--port goes with --app / --webhook"
+            if args.agent_id
+            else f"--port must be 0-65535, got {args.port}"
+        )
     if args.end_silence_ms < 100:
         raise MicUsageError(f"--end-silence-ms must be at least 100, got {args.end_silence_ms}")
     _stt_choice(args)  # --stt vosk without a model: said before any device opens
@@ -237,7 +249,8 @@ async def _call_own_emulator(args: argparse.Namespace, parts: _Parts, console: C
         if cwd not in sys.path:  # as uvicorn does: the app is imported from the current folder
             sys.path.insert(0, cwd)
     secret = args.webhook_secret or os.environ.get(SECRET_ENV) or "whsec_" + secrets.token_hex(24)
-    emulator = Emulator(port=0 if args.app else WEBHOOK_PORT)
+    port = args.port if args.port is not None else (0 if args.app else WEBHOOK_PORT)
+    emulator = Emulator(port=port)
     try:
         emulator.set_webhook(target, secret=secret)
     except TargetError as exc:
