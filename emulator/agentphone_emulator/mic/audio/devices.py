@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
     pass
@@ -172,7 +172,38 @@ def _open_stream(
     )
 
 
-class DeviceSource:
+class _Device:
+    """What a microphone and a speaker share: a PortAudio stream on the device asked for (16 kHz
+    mono if it takes that, else its own format), and a lock so close() from another thread waits
+    out a read or write in progress."""
+
+    kind = "input"
+
+    def __init__(
+        self, device: int | str | None, *, realtime: bool, samplerate: int | None, channels: int | None
+    ) -> None:
+        sd = load_sounddevice()
+        info = _resolve_device(sd, device, self.kind)
+        self.sample_rate = SAMPLE_RATE
+        self.realtime = realtime
+        self.name = str(info["name"])
+        self._error = sd.PortAudioError
+        stream_class = sd.RawInputStream if self.kind == "input" else sd.RawOutputStream
+        self._stream, self.format = _open_stream(stream_class, sd, info, self.kind, samplerate, channels)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class DeviceSource(_Device):
     """A sound device as a microphone: blocking reads of one 20 ms block from a PortAudio stream, so
     there is no queue to grow (a device faster than real time is read no faster than we consume).
 
@@ -188,19 +219,11 @@ class DeviceSource:
         samplerate: int | None = None,
         channels: int | None = None,
     ) -> None:
-        sd = load_sounddevice()
-        info = _resolve_device(sd, device, "input")
-        self.sample_rate = SAMPLE_RATE
-        self.realtime = realtime
-        self.name = str(info["name"])
-        self._error = sd.PortAudioError
-        self._stream, self.format = _open_stream(sd.RawInputStream, sd, info, "input", samplerate, channels)
+        super().__init__(device, realtime=realtime, samplerate=samplerate, channels=channels)
         self._converter = None if self.format.native else Converter(self.format, SAMPLE_RATE)
         self._read_frames = round(self.format.rate * BLOCK_SECONDS)
         self._pending = bytearray()  # converted audio not returned yet: about one block at most
         self._pacer = pacer_for(realtime)
-        self._lock = threading.Lock()  # close() from another thread waits out a read in progress
-        self._closed = False
         self.overflows = 0  # reads that found PortAudio's buffer had overflowed (audio was lost)
 
     def read(self) -> bytes | None:
@@ -232,18 +255,14 @@ class DeviceSource:
             self._stream.abort()  # drop what is buffered: nobody will read it
             self._stream.close()
 
-    def __enter__(self) -> DeviceSource:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class DeviceSink:
+class DeviceSink(_Device):
     """A sound device as a speaker: blocking writes to a PortAudio stream, paced so that even a
     clockless device takes audio no more than :data:`DEVICE_LEAD_SECONDS` ahead of real time.
 
     ``device``, ``samplerate`` and ``channels`` are as for :class:`DeviceSource`."""
+
+    kind = "output"
 
     def __init__(
         self,
@@ -253,21 +272,13 @@ class DeviceSink:
         samplerate: int | None = None,
         channels: int | None = None,
     ) -> None:
-        sd = load_sounddevice()
-        info = _resolve_device(sd, device, "output")
-        self.sample_rate = SAMPLE_RATE
-        self.realtime = realtime
-        self.name = str(info["name"])
-        self._error = sd.PortAudioError
-        self._stream, self.format = _open_stream(sd.RawOutputStream, sd, info, "output", samplerate, channels)
+        super().__init__(device, realtime=realtime, samplerate=samplerate, channels=channels)
         self._converter = None
         if not self.format.native:
             self._converter = Converter(
                 PcmFormat(SAMPLE_RATE, 1, SAMPLE_WIDTH), self.format.rate, self.format.channels
             )
         self._pacer = pacer_for(realtime, lead=DEVICE_LEAD_SECONDS)
-        self._lock = threading.Lock()
-        self._closed = False
         self.underflows = 0  # writes that found the device had run dry (a gap was heard)
 
     def write(self, block: bytes) -> None:
@@ -303,9 +314,3 @@ class DeviceSink:
                 self._stream.stop()
             finally:
                 self._stream.close()
-
-    def __enter__(self) -> DeviceSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
