@@ -206,8 +206,15 @@ class MicCall:
 
     async def _end(self, ended_by: str) -> CallSimOut:
         if ended_by == "agent":
-            # The agent's goodbye: let it be heard before the summary.
-            await asyncio.to_thread(self.speaker.wait_idle, LAST_WORDS_TIMEOUT_SECONDS)
+            # The agent's goodbye: let it be heard before the summary (Ctrl-C cuts it short).
+            played_out = asyncio.ensure_future(
+                asyncio.to_thread(self.speaker.wait_idle, LAST_WORDS_TIMEOUT_SECONDS)
+            )
+            hang_up = asyncio.ensure_future(self._hang_up.wait())
+            await asyncio.wait([played_out, hang_up], return_when=asyncio.FIRST_COMPLETED)
+            hang_up.cancel()
+            self.speaker.stop()  # wakes wait_idle if Ctrl-C came first
+            await played_out
         else:
             self.speaker.stop()
         with contextlib.suppress(LineError):
@@ -238,7 +245,10 @@ class MicCall:
                 dropped = self.speaker.stop()
                 self._cut_seconds += dropped
                 view = await self._barge_in(time.perf_counter() - event.at)
-                if view is not None:
+                if view is not None and view.replies:
+                    # The last poll may be 20 ms old: a reply that started since is cut too.
+                    latest = view.replies[-1].turn
+                    self._state.muted_through = max(self._state.muted_through, latest)
                     cut = next(
                         (r for r in view.replies if r.turn == latest and r.state == "interrupted"), None
                     )
