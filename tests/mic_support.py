@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import ctypes.util
 import importlib.util
+import os
 import shutil
 import subprocess
+import sys
 import wave
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +16,38 @@ from pathlib import Path
 import pytest
 
 RATE = 16_000
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "agentphone_emulator"]
+# Whatever the outside world sets, these must come from each test alone.
+ISOLATED_ENV = (
+    "AGENTPHONE_EMULATOR_URL",
+    "AGENTPHONE_EMULATOR_API_KEY",
+    "AGENTPHONE_WEBHOOK_SECRET",
+    "AGENTPHONE_API_KEY",
+    "AGENTPHONE_BASE_URL",
+    "AGENTPHONE_VOSK_MODEL",
+)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without the AGENTPHONE_* variables a test must set itself."""
+    env = {k: v for k, v in os.environ.items() if k not in ISOLATED_ENV}
+    return {**env, "COLUMNS": "200", **extra}
+
+
+def run_mic(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``agentphone-emulator mic ARGS`` from the repository root, as a user runs it."""
+    return subprocess.run(
+        [*CLI, "mic", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env if env is not None else clean_env(),
+        check=False,
+    )
 
 
 def need_flite() -> None:

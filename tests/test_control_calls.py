@@ -22,6 +22,7 @@ from agentphone import AgentPhone, AsyncAgentPhone
 from agentphone_emulator import Emulator
 from agentphone_emulator.cli import build_parser, describe_call
 from agentphone_emulator.engine.hosted import CLOSING_LINE
+from agentphone_emulator.engine.voice import ENDED_SESSIONS_KEPT
 from tests.receiver import serve_in_thread
 from tests.voice_app import LONG_ANSWER
 from tests.voice_fixtures import SECOND_API_KEY, emu, sdk  # noqa: F401  (fixtures)
@@ -152,9 +153,9 @@ async def test_a_scripted_call_says_interrupts_presses_and_stops_where_the_agent
     assert [f["code"] for f in call["findings"]] == ["voice_unknown_field", "voice_empty_text"]
     assert call["findings"][0]["callId"] == call["callId"] and call["findings"][0]["turn"] == 6
 
-    # Read back after it ended: the record, without the replies (the engine let the call go).
+    # Read back after it ended: the same call, replies included (one of the last 100 to end).
     status, again = await control.get(f"/calls/{call['callId']}")
-    assert status == 200 and again["replies"] == [] and again["stoppedAt"] is None
+    assert status == 200 and again["replies"] == call["replies"] and again["stoppedAt"] is None
     assert (again["transcript"], again["findings"]) == (call["transcript"], call["findings"])
 
 
@@ -261,6 +262,31 @@ async def test_a_live_caller_barges_in_before_its_words_are_known_then_says_them
     await control.post(f"{calls}/hangup")
     status, refused = await control.post(f"{calls}/barge-in")
     assert (status, refused["code"]) == (409, "CALL_ENDED")
+
+
+async def test_an_ended_call_is_read_back_with_its_replies_until_a_hundred_more_have_ended(
+    emu: Emulator, sdk: AsyncAgentPhone, control: Control
+) -> None:
+    """A caller polling a call (mic mode) must see the reply that hung up, after the engine let go."""
+    _, number = await voice_number(emu, sdk)
+    _, call = await control.post("/calls", {"to": number})
+    calls = f"/calls/{call['callId']}"
+    await control.post(f"{calls}/listen")
+    await control.post(f"{calls}/say", {"text": "Bye now", "listen": False})
+    await emu.aplay_out(call["callId"])
+    status, ended = await control.get(calls)
+    assert status == 200 and ended["live"] is False
+    assert ended["disconnectionReason"] == "agent_hangup"
+    last = ended["replies"][-1]
+    assert (last["state"], last["hangup"]) == ("done", True)
+
+    voice = emu.platform.voice
+    for _ in range(ENDED_SESSIONS_KEPT):
+        other = await emu.aring(to=number)
+        await other.ahangup()
+    assert len(voice.ended_sessions) == ENDED_SESSIONS_KEPT
+    status, forgotten = await control.get(calls)
+    assert status == 200 and forgotten["replies"] == [] and forgotten["status"] == "completed"
 
 
 async def test_refusals_are_404_409_and_422(emu: Emulator, sdk: AsyncAgentPhone, control: Control) -> None:

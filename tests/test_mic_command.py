@@ -6,43 +6,33 @@ speaker. Everything runs as a user would run it: the console script in a subproc
 from __future__ import annotations
 
 import importlib.util
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.mic_support import (
+    CLI,
+    ROOT,
     asoundrc,
     caller_wav,
+    clean_env,
     need_audio_extra,
     need_portaudio,
     read_wav,
+    run_mic,
     silence,
     voiced_seconds,
     write_wav,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-CLI = [sys.executable, "-m", "agentphone_emulator"]
 GREETING = "Acme support."
 
 
-def mic(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, "mic", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
-        check=False,
-    )
+def mic(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_mic(*args, env=clean_env(**(env or {})))
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +68,7 @@ def test_a_call_by_voice_through_wav_files_is_recognised_answered_spoken_cut_and
     assert "We're open Monday to Friday" in out
     assert "talked over the agent" in out  # the goodbye came while the hours were being read
     assert "Thanks for calling Acme. Goodbye!" in out
+    assert "turn 3: the agent hung up" in out  # read back after the engine let go of the call
     assert "from the end of your speech to the agent's first word" in out
     # The summary: the agent hung up, and the transcript has what was heard, cut where cut.
     assert "completed (agent_hangup), the call ended" in out and "3 caller turns, 3 replies" in out
@@ -95,6 +86,7 @@ def test_a_call_by_voice_through_wav_files_is_recognised_answered_spoken_cut_and
     # The recording replays, on the virtual clock, against the same agent.
     text = record.read_text()
     assert "interrupt: goodbye" in text and "interrupted: true" in text
+    assert "    text: Thanks for calling Acme. Goodbye!\n    hangup: true\n" in text
     replay = subprocess.run(
         [*CLI, "run", str(record), "--app", "examples.support_agent:app"],
         cwd=ROOT,
@@ -104,6 +96,21 @@ def test_a_call_by_voice_through_wav_files_is_recognised_answered_spoken_cut_and
         check=False,
     )
     assert replay.returncode == 0, replay.stdout + replay.stderr
+
+
+def test_a_wav_that_ends_right_after_a_question_still_hears_the_whole_answer(tmp_path: Path) -> None:
+    need_audio_extra()
+    caller = caller_wav(tmp_path / "caller.wav", [(0.5, "Where is my order?")], tail=1.0)
+    done = mic(
+        "--app", "examples.support_agent:app", "--input-wav", str(caller), "--output-wav", str(tmp_path / "o.wav")
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "completed (user_hangup), the input ran out" in done.stdout
+    transcript = done.stdout.split("transcript:")[1]
+    assert (
+        "agent: Let me check on that. Order A-1042 shipped this morning and arrives Thursday." in transcript
+    )
+    assert "cut off" not in done.stdout
 
 
 def test_ctrl_c_hangs_up_cleanly_and_prints_the_summary(tmp_path: Path) -> None:
@@ -116,7 +123,7 @@ def test_ctrl_c_hangs_up_cleanly_and_prints_the_summary(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "COLUMNS": "200"},
+        env=clean_env(),
     )  # fmt: skip
     assert process.stdout is not None
     seen = []

@@ -196,8 +196,8 @@ async def ring(ctx: Ctx, *, body: CallRingBody) -> CallSimOut:
 
 @router.get(f"{PREFIX}/calls/{{call_id}}", response=CallSimOut)
 async def get_call(ctx: Ctx, *, call_id: str) -> CallSimOut:
-    """A call as the simulated caller knows it (replies only while it is live)"""
-    return await call_view(ctx, _record(ctx, call_id), ctx.platform.voice.sessions.get(call_id))
+    """A call as the simulated caller knows it (replies while it is live and for the last 100 ended calls)"""
+    return await call_view(ctx, _record(ctx, call_id), ctx.platform.voice.known_session(call_id))
 
 
 @router.post(f"{PREFIX}/web-calls/join", response=CallSimOut, body=WebCallJoinBody, status=201)

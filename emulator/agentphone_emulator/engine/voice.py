@@ -14,6 +14,7 @@ placed with a ``systemPrompt`` (:mod:`.hosted`), the webhook otherwise.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 
@@ -39,6 +40,7 @@ from .targets import Targets
 log = logging.getLogger("agentphone_emulator.voice")
 
 DEFAULT_CALLER = "+14155550123"
+ENDED_SESSIONS_KEPT = 100  # ended calls whose replies can still be read back (control plane, mic mode)
 """Who rings when a test does not say: a fictional San Francisco number."""
 
 
@@ -61,6 +63,9 @@ class VoiceEngine:
         self.hosted = HostedConfig()
         self.callees: dict[str, Callee] = {}  # scripted callees by E.164 number
         self.sessions: dict[str, CallSession] = {}  # live calls by id
+        # Calls that just ended, newest last: a caller reads how its call went (the reply that
+        # hung up, its timing) after the engine has let go of it.
+        self.ended_sessions: OrderedDict[str, CallSession] = OrderedDict()
         self._generation = 0
         call_store.on_call_ended(state, self._call_ended)
 
@@ -126,6 +131,11 @@ class VoiceEngine:
         await session.greet(session.agent.begin_message if session.agent else None)
         return session
 
+    def known_session(self, call_id: str) -> CallSession | None:
+        """The call's session while it is live, or for a while after it ended (the last
+        :data:`ENDED_SESSIONS_KEPT` calls): what the caller experienced, to read back."""
+        return self.sessions.get(call_id) or self.ended_sessions.get(call_id)
+
     def session(self, call_id: str) -> CallSession:
         session = self.sessions.get(call_id)
         if session is None:
@@ -138,6 +148,9 @@ class VoiceEngine:
         session = self.sessions.pop(call.id, None)
         if session is not None:
             session.close()
+            self.ended_sessions[call.id] = session
+            while len(self.ended_sessions) > ENDED_SESSIONS_KEPT:
+                self.ended_sessions.popitem(last=False)
         if call.agent_id is not None:
             self.dispatcher.fire(
                 self.dispatcher.deliver(
@@ -164,6 +177,7 @@ class VoiceEngine:
         for session in list(self.sessions.values()):
             session.close()
         self.sessions.clear()
+        self.ended_sessions.clear()
 
     def reset(self) -> None:
         """Forget calls, scripted callees and scripted hosted replies (a seeded emulator reuses

@@ -26,7 +26,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..models.control import CallSimOut, ReplyOut
 from .line import Line, LineError
@@ -177,11 +177,17 @@ class MicCall:
         hang_up = asyncio.create_task(self._hang_up.wait())
         finished = asyncio.create_task(self._finished.wait())
         ended_by = "agent"
+        ears = tasks[0]
         try:
-            done, _ = await asyncio.wait([*tasks, hang_up, finished], return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task in tasks and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+            pending: set[asyncio.Task[Any]] = {*tasks, hang_up, finished}
+            while True:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if task in tasks and task.exception() is not None:
+                        raise task.exception()  # type: ignore[misc]
+                if done != {ears}:
+                    break
+                # The input ran out: the call goes on until the agent has answered (watch decides).
             if hang_up in done:
                 ended_by = "caller"
             elif self._state.input_done and not self._state.ended:
@@ -279,6 +285,7 @@ class MicCall:
                 self._problem = event.message
                 self.view.problem(event.message)
                 self._state.input_done = True
+                self._finished.set()  # no ears, no call: hang up now
                 return
 
     async def _barge_in(self, started_ago: float) -> CallSimOut | None:

@@ -290,7 +290,8 @@ class CallSimOut(CamelModel):
     disconnection_reason: str | None
     transferred_to: str | None
     replies: list[ReplyOut] = Field(
-        description="Every agent reply, the greeting first (empty for a call read after it ended)."
+        description="Every agent reply, the greeting first (for an ended call, only while it is one of the "
+        "last 100 to end)."
     )
     transcript: list[TranscriptLineOut]
     key_presses: list[KeyPressOut]
