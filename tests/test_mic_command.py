@@ -113,6 +113,25 @@ def test_a_wav_that_ends_right_after_a_question_still_hears_the_whole_answer(tmp
     assert "cut off" not in done.stdout
 
 
+def test_without_barge_in_speech_over_the_agent_is_ignored_and_the_reply_plays_whole(tmp_path: Path) -> None:
+    """--no-barge-in is for loudspeakers: what the microphone hears while the agent talks is taken
+    for the agent's own voice."""
+    need_audio_extra()
+    caller = caller_wav(tmp_path / "caller.wav", [(0.5, "Where is my order?"), (1.2, "Goodbye.")], tail=1.0)
+    done = mic(
+        "--app", "examples.support_agent:app", "--input-wav", str(caller), "--output-wav", str(tmp_path / "o.wav"),
+        "--no-barge-in",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "('goodbye': heard while the agent spoke, ignored: --no-barge-in)" in done.stdout
+    transcript = done.stdout.split("transcript:")[1]
+    assert (
+        "agent: Let me check on that. Order A-1042 shipped this morning and arrives Thursday." in transcript
+    )
+    assert "user: goodbye" not in transcript
+    assert "0.0 s cut by barge-in" in done.stdout and "1 caller turns" in done.stdout
+
+
 def test_ctrl_c_hangs_up_cleanly_and_prints_the_summary(tmp_path: Path) -> None:
     need_audio_extra()
     caller = caller_wav(tmp_path / "caller.wav", [(0.5, "Where is my order?")], tail=60.0)

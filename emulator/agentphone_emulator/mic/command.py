@@ -96,6 +96,13 @@ def add_mic_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NUMBER",
         help=f"the caller's number (default {DEFAULT_CALLER})",
     )
+    parser.add_argument(
+        "--no-barge-in",
+        dest="barge_in",
+        action="store_false",
+        help="ignore what the microphone hears while the agent speaks (loudspeakers, no headphones: "
+        "the agent would hear itself and stop)",
+    )
     stt = parser.add_argument_group("speech recognition")
     stt.add_argument(
         "--stt",
@@ -294,7 +301,9 @@ async def _talk(
     view = TerminalView(console, stt_name=parts.stt_name)
     listener = Listener(parts.source, Segmenter(end_silence_ms=args.end_silence_ms), parts.recognizer)
     speaker = Speaker(parts.sink)
-    call = MicCall(line, listener, speaker, parts.synthesizer, view, speed=agent.voice_speed)
+    call = MicCall(
+        line, listener, speaker, parts.synthesizer, view, speed=agent.voice_speed, barge_in=args.barge_in
+    )
     loop = asyncio.get_running_loop()
 
     def hang_up() -> None:

@@ -88,6 +88,7 @@ class CallView(Protocol):
     def partial(self, text: str) -> None: ...
     def caller_said(self, utterance: Utterance) -> None: ...
     def not_understood(self) -> None: ...
+    def ignored(self, text: str) -> None: ...
     def agent_chunk(self, turn: int, text: str, interim: bool, latency_ms: float) -> None: ...
     def reply_finished(self, reply: ReplyOut, timing: TurnTiming | None) -> None: ...
     def finding(self, finding: dict[str, object]) -> None: ...
@@ -137,7 +138,9 @@ class MicCall:
         *,
         confidence: float = 0.95,
         speed: float = 1.0,
+        barge_in: bool = True,
     ) -> None:
+        self.barge_in = barge_in  # False: speech heard while the agent talks is its own echo, ignored
         self.line = line
         self.listener = listener
         self.speaker = speaker
@@ -240,10 +243,19 @@ class MicCall:
     async def _ears(self, events: asyncio.Queue[ListenerEvent]) -> None:
         began: float | None = None
         barged_in = False
+        ignored = False  # without barge-in: this stretch of speech began while the agent talked
         cut: ReplyOut | None = None
         while True:
             event = await events.get()
-            if isinstance(event, SpeechBegan):
+            if isinstance(event, SpeechBegan) and not self.barge_in:
+                ignored = self.speaker.playing
+                began, cut, barged_in = event.at, None, False
+                self._state.talking = not ignored
+            elif isinstance(event, (Partial, Heard)) and ignored:
+                if isinstance(event, Heard):
+                    ignored = False
+                    self.view.ignored(event.text)
+            elif isinstance(event, SpeechBegan):
                 began, cut = event.at, None
                 self._state.talking = True
                 latest = self._last.replies[-1].turn if self._last and self._last.replies else -1
@@ -299,7 +311,10 @@ class MicCall:
         self._state.sending = True
         try:
             view = await self.line.say(
-                utterance.text, said_over=time.perf_counter() - heard.began, confidence=self.confidence
+                utterance.text,
+                said_over=time.perf_counter() - heard.began,
+                confidence=self.confidence,
+                barge_in=self.barge_in,
             )
         except LineError as exc:
             log.debug("turn refused: %s", exc)  # the call ended while the person talked

@@ -78,12 +78,15 @@ class Line:
         body = {"startedAgo": round(max(0.0, started_ago), 3)}
         return await self._call("POST", f"{self._path}/barge-in", body)
 
-    async def say(self, text: str, *, said_over: float, confidence: float) -> CallSimOut:
-        """The person said ``text`` over the last ``said_over`` seconds; answers once it is sent."""
+    async def say(
+        self, text: str, *, said_over: float, confidence: float, barge_in: bool = True
+    ) -> CallSimOut:
+        """The person said ``text`` over the last ``said_over`` seconds; answers once it is sent
+        (without ``barge_in``, once the agent has finished what it was saying)."""
         body = {
             "text": text,
             "saidOver": round(max(0.0, said_over), 3),
-            "bargeIn": True,
+            "bargeIn": barge_in,
             "listen": False,
             "confidence": confidence,
         }

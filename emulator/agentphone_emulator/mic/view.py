@@ -77,6 +77,10 @@ class TerminalView:
     def not_understood(self) -> None:
         self._line("you", f"(speech the {self.stt_name} recogniser found no words in: not sent)", style="dim")
 
+    def ignored(self, text: str) -> None:
+        heard = f"{text!r}: " if text else ""
+        self._line("you", f"({heard}heard while the agent spoke, ignored: --no-barge-in)", style="dim")
+
     def agent_chunk(self, turn: int, text: str, interim: bool, latency_ms: float) -> None:
         if not text.strip():
             return
