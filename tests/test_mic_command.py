@@ -5,7 +5,12 @@ speaker. Everything runs as a user would run it: the console script in a subproc
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
+import pty
+import re
+import select
 import signal
 import subprocess
 import time
@@ -130,6 +135,31 @@ def test_without_barge_in_speech_over_the_agent_is_ignored_and_the_reply_plays_w
     )
     assert "user: goodbye" not in transcript
     assert "0.0 s cut by barge-in" in done.stdout and "1 caller turns" in done.stdout
+
+
+def test_on_a_terminal_the_recognisers_guesses_show_on_one_line_rewritten_as_they_change(
+    tmp_path: Path,
+) -> None:
+    need_audio_extra()
+    caller = caller_wav(tmp_path / "caller.wav", [(0.5, "Where is my order?")], tail=1.0)
+    main, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [*CLI, "mic", "--app", "examples.support_agent:app", "--input-wav", str(caller),
+         "--output-wav", str(tmp_path / "o.wav")],
+        cwd=ROOT, stdin=terminal, stdout=terminal, stderr=terminal, env=clean_env(COLUMNS="60"),
+    )  # fmt: skip
+    os.close(terminal)
+    out = b""
+    with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
+        while select.select([main], [], [], 90)[0] and (data := os.read(main, 65536)):
+            out += data
+    os.close(main)
+    assert process.wait(timeout=30) == 0
+    text = out.decode(errors="replace")
+    guesses = re.findall(r"you {4}([a-z …]+) …\r\x1b\[2K", text)  # each rewritten by the next
+    assert len(guesses) >= 2 and guesses[-1].startswith("where is my"), text
+    assert re.search(r"you  \x1b\[0m  where is my order\r\n", text), text  # the final line stays
+    assert all(len(line) < 60 + 20 for line in text.split("\r")[1:] if "you    " in line)
 
 
 def test_ctrl_c_hangs_up_cleanly_and_prints_the_summary(tmp_path: Path) -> None:

@@ -66,7 +66,9 @@ class TerminalView:
         if not self.console.is_terminal:
             return
         self._clear_partial()
-        self.console.file.write(f"{self._stamp()}  you    {text} …")
+        room = max(10, self.console.width - 18)  # one line: a wrapped one could not be rewritten
+        shown = text if len(text) <= room else "…" + text[-(room - 1) :]
+        self.console.file.write(f"{self._stamp()}  you    {shown} …")
         self.console.file.flush()
         self._partial_shown = True
 
