@@ -274,3 +274,31 @@ def test_the_vosk_recogniser_carries_a_call_with_the_korean_model(tmp_path: Path
         "I can help with orders, opening hours" in done.stdout
     )  # the agent's answer to words it does not know
     assert "completed (user_hangup), the input ran out" in done.stdout
+
+
+def test_no_portaudio_is_one_line_and_wav_files_still_work(tmp_path: Path) -> None:
+    """A machine without libportaudio2: the device options say what to install; WAV files need
+    no PortAudio. (The system library is hidden from ctypes, as if it were not installed.)"""
+    need_audio_extra()
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import ctypes.util\n"
+        "_find = ctypes.util.find_library\n"
+        "ctypes.util.find_library = lambda name: None if 'portaudio' in name else _find(name)\n"
+    )
+    env = {"PYTHONPATH": str(site)}
+    for args in (["--list-devices"], ["--app", "examples.support_agent:app"]):
+        done = mic(*args, env=env)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stderr == (
+            "agentphone-emulator: error: PortAudio is not installed (Debian/Ubuntu: apt-get install "
+            "libportaudio2); or use --input-wav/--output-wav\n"
+        )
+    caller = caller_wav(tmp_path / "caller.wav", [(0.3, "Hello.")], tail=1.0)
+    done = mic(
+        "--app", "examples.support_agent:app", "--input-wav", str(caller), "--output-wav", str(tmp_path / "o.wav"),
+        env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "you    hello" in done.stdout
