@@ -324,12 +324,12 @@ class QuietView:
 
 
 async def measure_latency(folder: Path, speech: list[Speech]) -> tuple[list[dict[str, float]], list[float]]:
+    from agentphone_emulator.engine.synthesis import Synthesizer
     from agentphone_emulator.mic.audio import WavSink, WavSource
     from agentphone_emulator.mic.conversation import MicCall
     from agentphone_emulator.mic.line import Line
     from agentphone_emulator.mic.listener import Listener
     from agentphone_emulator.mic.speaker import Speaker
-    from agentphone_emulator.mic.tts import Synthesizer
     from agentphone_emulator.server import Emulator
 
     pause = array("h", bytes(int(2.5 * RATE) * 2)).tobytes()

@@ -5,12 +5,13 @@ default install) each one is a soft tone (agent 440 Hz, user 330 Hz), so a recor
 the call's exact length and the conversation's shape, and a player, a transcoder or a speech-to-text
 pipeline under test gets a genuine WAV either way.
 
-Synthesis runs in a child process, not in ours. pyttsx3 2.99's espeak driver keeps process-global
-espeak state, receives audio on espeak's own thread while polling it from ours every 10 ms, and
-prints ``Audio saved to ...`` on stdout for every file; reused from a second thread it has written
-empty WAVs for some texts. A short-lived ``python -c`` child per batch of texts has none of that:
-a fresh espeak every time, stdout thrown away, and a timeout that kills a hung synthesiser. It costs
-about 0.1 s of interpreter start per batch (one batch per recording, only for texts not cached).
+Speech comes from one process-wide :class:`~.synthesis.Synthesizer` (the one microphone mode speaks
+with too), started on the first recording that needs it: a persistent espeak-ng worker process that
+says each text in milliseconds, at the emulator's 150 words a minute, so a recording's speech lasts
+what the call's timeline says it did. pyttsx3's own ``save_to_file`` is not used: pyttsx3 2.99 writes
+the WAV before appending the last chunk espeak hands it, so short texts came out cut short or empty,
+and it speaks at its default 200 words a minute (``synthesis.py`` says more). The worker runs apart
+from us (espeak keeps process-global state), is replaced if it dies or hangs, and stops when we exit.
 
 Nothing here blocks the event loop: :func:`render_recording` does all of it in a worker thread.
 """
@@ -18,14 +19,9 @@ Nothing here blocks the event loop: :func:`render_recording` does all of it in a
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import json
 import logging
 import math
-import os
-import subprocess
 import sys
-import tempfile
 import threading
 import wave
 from array import array
@@ -34,21 +30,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from io import BytesIO
-from types import ModuleType
+
+from .speech import WORDS_PER_MINUTE
+from .synthesis import Synthesizer, TtsError, numpy_or_none
 
 log = logging.getLogger("agentphone_emulator.recording")
-
-
-@cache
-def numpy_or_none() -> ModuleType | None:
-    """numpy, imported on the first recording (not with the emulator: most runs record nothing);
-    None without it (an optional extra), then plain Python does the same, slower."""
-    try:
-        import numpy
-    except ImportError:  # pragma: no cover - numpy is an optional extra
-        return None
-    return numpy
-
 
 SAMPLE_RATE = 16_000  # mono, 16-bit PCM
 SAMPLE_WIDTH = 2
@@ -64,8 +50,6 @@ FULL_SCALE = 32767
 
 SPEECH_CACHE_MAX_BYTES = 16 << 20  # ~8.7 minutes of 16 kHz speech
 SPEECH_CACHE_MAX_ENTRIES = 256
-SYNTH_TIMEOUT_SECONDS = 15.0
-SYNTH_TIMEOUT_PER_TEXT = 2.0
 
 _LITTLE_ENDIAN = sys.byteorder == "little"  # WAV is little-endian; arrays are native
 
@@ -214,110 +198,53 @@ class SynthesisError(Exception):
     """The synthesiser produced nothing at all for a batch of texts."""
 
 
-# The child: one pyttsx3 engine, one runAndWait per text (pyttsx3's espeak driver keeps only the
-# last of several queued save_to_file calls). A text that fails is reported and skipped.
-_SYNTH_SCRIPT = """\
-import json, os, sys
-import pyttsx3
-texts, folder = json.load(sys.stdin)
-engine = pyttsx3.init()
-for i, text in enumerate(texts):
-    try:
-        engine.save_to_file(text, os.path.join(folder, f"{i}.wav"))
-        engine.runAndWait()
-    except Exception as exc:
-        print(f"text {i}: {exc!r}", file=sys.stderr)
-"""
+_shared: Synthesizer | None = None
+_shared_lock = threading.Lock()  # two recordings rendered at once must not start two workers
 
-_synth_lock = threading.Lock()  # one synthesiser at a time: each is a process busy on a core
+
+def _shared_synthesizer() -> Synthesizer:
+    """The process's synthesiser for recordings, started (about 0.1 s) on first use; raises
+    :class:`~.synthesis.TtsError` if it cannot start, and tries again next time."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            synthesizer = Synthesizer(
+                words_per_minute=WORDS_PER_MINUTE,
+                sample_rate=SAMPLE_RATE,
+                cache_bytes=0,  # :data:`speech_cache` keeps what recordings reuse; one copy is enough
+            )
+            try:
+                synthesizer.start()
+            except BaseException:
+                synthesizer.close()
+                raise
+            _shared = synthesizer
+        return _shared
 
 
 def _synthesise(texts: Sequence[str]) -> dict[str, array[int]]:
-    """Speak each text in one child process; 16 kHz samples for each text that came out.
+    """Speak each text with the shared synthesiser; 16 kHz samples for each text that came out
+    (one espeak-ng makes no sound of, such as "...", is left out).
 
-    Raises :class:`SynthesisError` when the child fails and nothing came out; when it fails part
-    way, the texts finished before that are still returned.
+    Thread-safe: the synthesiser serves one text at a time, each in milliseconds. Raises
+    :class:`SynthesisError` when it fails and nothing came out; when it fails part way, the texts
+    finished before that are still returned.
     """
     if not texts:
         return {}
-    with _synth_lock, tempfile.TemporaryDirectory(prefix="agentphone-tts-") as folder:
-        failure: str | None = None
-        timeout = SYNTH_TIMEOUT_SECONDS + SYNTH_TIMEOUT_PER_TEXT * len(texts)
-        try:
-            done = subprocess.run(
-                [sys.executable, "-c", _SYNTH_SCRIPT],
-                input=json.dumps([list(texts), folder]).encode(),
-                stdout=subprocess.DEVNULL,  # pyttsx3 prints a line per file saved
-                stderr=subprocess.PIPE,
-                cwd=folder,  # `python -c` puts the cwd on sys.path: keep stray modules out
-                timeout=timeout,
-                check=False,
-            )
-            if done.returncode != 0:
-                last = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
-                failure = f"exit status {done.returncode}" + (f": {last[0][:200]}" if last else "")
-        except subprocess.TimeoutExpired:
-            failure = f"no answer within {timeout:.0f} s"
-        except OSError as exc:
-            failure = str(exc)
-        spoken: dict[str, array[int]] = {}
-        for i, text in enumerate(texts):
-            sound = read_speech_wav(os.path.join(folder, f"{i}.wav"))
-            if sound is not None:
-                spoken[text] = sound
-    if failure is not None and not spoken:
-        raise SynthesisError(f"speech synthesiser failed: {failure}")
-    if failure is not None:
-        log.warning("speech synthesiser failed part way (%s); the rest are tones", failure)
-    return spoken
-
-
-def read_speech_wav(path: str, sample_rate: int = SAMPLE_RATE) -> array[int] | None:
-    """A synthesised WAV as mono samples at ``sample_rate`` (16 kHz unless told), or None if it is
-    missing, empty or unreadable.
-
-    The header says what came out (espeak-ng says 22,050 Hz, but nothing is assumed). Microphone
-    mode's synthesiser (``mic.tts``) reads its worker's files with this too."""
+    spoken: dict[str, array[int]] = {}
     try:
-        with wave.open(path, "rb") as wav:
-            channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
-            raw = wav.readframes(wav.getnframes())
-    except (OSError, EOFError, wave.Error):
-        return None
-    if width != SAMPLE_WIDTH or channels < 1 or rate <= 0 or not raw:
-        return None
-    samples = array("h")
-    samples.frombytes(raw[: len(raw) - len(raw) % SAMPLE_WIDTH])
-    if not _LITTLE_ENDIAN:  # pragma: no cover - big-endian hosts
-        samples.byteswap()
-    if channels > 1:
-        samples = samples[::channels]  # the first channel is enough for a test recording
-    return resample(samples, rate, sample_rate)
-
-
-def resample(samples: array[int], rate: int, to_rate: int = SAMPLE_RATE) -> array[int]:
-    """``samples`` at ``rate`` Hz, linearly interpolated to ``to_rate`` (:data:`SAMPLE_RATE` unless
-    told)."""
-    if rate == to_rate or not samples:
-        return array("h", samples)
-    n_in = len(samples)
-    n_out = max(1, round(n_in * to_rate / rate))
-    step = rate / to_rate
-    np = numpy_or_none()
-    if np is not None:
-        positions = np.arange(n_out) * step
-        source = np.frombuffer(samples, dtype=np.int16).astype(np.float64)
-        out = np.interp(positions, np.arange(n_in), source)
-        return array("h", np.clip(np.rint(out), -32768, 32767).astype(np.int16).tobytes())
-    result = array("h", bytes(n_out * SAMPLE_WIDTH))
-    last = n_in - 1
-    for i in range(n_out):
-        position = i * step
-        j = min(int(position), last)
-        k = min(j + 1, last)
-        frac = position - j
-        result[i] = round(samples[j] + (samples[k] - samples[j]) * frac)
-    return result
+        synthesizer = _shared_synthesizer()
+        for text in texts:
+            pcm = synthesizer.speak(text)
+            if pcm:
+                spoken[text] = array("h", pcm)
+    except TtsError as exc:
+        # It already replaced a dead or hung worker once for this text: the rest would fail too.
+        if not spoken:
+            raise SynthesisError(f"speech synthesiser failed: {exc}") from None
+        log.warning("speech synthesiser failed part way (%s); the rest are tones", exc)
+    return spoken
 
 
 class _SpeechCache:
@@ -365,17 +292,17 @@ speech_cache = _SpeechCache(SPEECH_CACHE_MAX_BYTES, SPEECH_CACHE_MAX_ENTRIES)
 
 @cache
 def synthesizer_available() -> bool:
-    """Whether speech can be synthesised here: pyttsx3 importable and espeak-ng answering.
+    """Whether speech can be synthesised here: the shared synthesiser starts (pyttsx3 importable
+    and espeak-ng saying "ready", about 0.1 s).
 
-    Checked once per process by really speaking a word (about 0.1 s); a call never waits on it on
-    the event loop, since :func:`render_recording` asks from its worker thread."""
-    if importlib.util.find_spec("pyttsx3") is None:
-        return False
+    Checked once per process; a call never waits on it on the event loop, since
+    :func:`render_recording` asks from its worker thread."""
     try:
-        return bool(_synthesise(["ready"]))
+        _shared_synthesizer()
     except Exception:
         log.debug("speech synthesiser unavailable", exc_info=True)
         return False
+    return True
 
 
 def _speakable(text: str) -> bool:
@@ -393,7 +320,7 @@ def _fit(sound: array[int], frames: int) -> array[int]:
 
 
 def render_speech(utterances: Sequence[Utterance], duration: float) -> bytes:
-    """Like :func:`render_tones`, but each utterance's text is spoken by pyttsx3 and placed at its
+    """Like :func:`render_tones`, but each utterance's text is spoken (espeak-ng) and placed at its
     start, fitted into its window (cut if longer, followed by silence if shorter). An utterance whose
     text does not synthesise is a tone instead.
 

@@ -27,6 +27,7 @@ from rich.console import Console
 
 from ..agent_env import SECRET_ENV, agent_environment
 from ..app_reference import is_app_reference
+from ..engine.synthesis import Synthesizer, TtsError
 from ..engine.voice import DEFAULT_CALLER
 from ..models.agents import AgentOut
 from .audio import (
@@ -46,7 +47,6 @@ from .scenario_writer import scenario_document
 from .segmenter import Segmenter
 from .speaker import Speaker
 from .stt import VOSK_DOWNLOAD_HINT, VOSK_MODEL_ENV, Recognizer, SttError, load_recognizer
-from .tts import Synthesizer, TtsError
 from .view import TerminalView
 
 URL_ENV = "AGENTPHONE_EMULATOR_URL"

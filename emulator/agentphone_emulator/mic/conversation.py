@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from ..engine.synthesis import Synthesizer
 from ..models.control import CallSimOut, ReplyOut
 from .line import Line, LineError
 from .listener import Heard, InputEnded, Listener, ListenerEvent, ListenerFailed, Partial, SpeechBegan
 from .speaker import Speaker
-from .tts import Synthesizer
 
 log = logging.getLogger("agentphone_emulator.mic")
 

@@ -1,17 +1,21 @@
-"""The agent's voice in microphone mode: text in, 16 kHz mono 16-bit PCM out, fast enough to speak a
-reply chunk by chunk as it arrives.
+"""Speech synthesis, the project's one synthesiser: text in, mono 16-bit PCM out (16 kHz unless
+told), fast enough to speak a reply chunk by chunk as it arrives. Call recordings (``recording.py``,
+one shared instance) and microphone mode (the agent's voice) both speak through :class:`Synthesizer`.
 
 espeak-ng (through pyttsx3's binding to it) runs in one persistent worker child process, never in
 ours: espeak keeps process-global state and calls back on a thread of its own, and a hung or crashed
 synthesiser must not take the call down with it. The worker is started once (about 0.1 s) and then
 answers each request in milliseconds, so a reply is not kept waiting for an interpreter to start.
 
-The worker does not use pyttsx3's ``save_to_file``: pyttsx3 2.99 writes the WAV before appending the
-last chunk espeak hands it (up to a second of audio, so "Hello." comes out as 0.16 s of its 0.89 s),
-and polls for the end every 10 ms. It registers its own audio callback on pyttsx3's espeak binding
-instead, which also makes the rate exact: espeak-ng's rate is words per minute, and at 150 an
-11-word sentence takes 4.46 s (0.4 s a word, the emulator's speech model, including the pause espeak
-leaves after the last word). espeak-ng speaks no slower than 80 words per minute.
+The worker does not use pyttsx3's ``save_to_file``: pyttsx3 2.99 writes the WAV when espeak reports
+the end of the text, before appending the audio that came with that report, so whatever espeak hands
+over last is lost: anything from nothing to all of a short text, depending on timing ("Hello." has
+come out as 0.16 s of its 0.89 s; under load "No." came out empty in 4 of 40 recordings). It also
+polls for the end every 10 ms. The worker registers its own audio callback on pyttsx3's espeak
+binding instead, which also makes the rate exact: espeak-ng's rate is words per minute, and at 150
+an 11-word sentence takes 4.46 s (0.4 s a word, the emulator's speech model in ``speech.py``,
+including the pause espeak leaves after the last word). espeak-ng speaks no slower than 80 words
+per minute.
 
 The protocol: one JSON request a line on the worker's stdin; one JSON answer a line on a private
 copy of its original stdout, whose descriptor 1 the worker points at /dev/null first, so nothing
@@ -35,26 +39,96 @@ import sys
 import tempfile
 import threading
 import time
+import wave
 import weakref
+from array import array
 from collections import OrderedDict
-from types import TracebackType
+from functools import cache
+from types import ModuleType, TracebackType
 from typing import IO, Any
 
-from agentphone_emulator.engine.recording import numpy_or_none, read_speech_wav
+from .speech import WORDS_PER_MINUTE  # the emulator's speech model: 0.4 s a word
 
-log = logging.getLogger("agentphone_emulator.mic.tts")
+log = logging.getLogger("agentphone_emulator.synthesis")
 
-WORDS_PER_MINUTE = 150.0  # the emulator's speech model (engine/speech.py): 0.4 s a word
+SAMPLE_RATE = 16_000  # what comes out unless told: the rate of recordings and of mic mode's audio
+SAMPLE_WIDTH = 2  # 16-bit PCM
 CACHE_MAX_BYTES = 32 << 20  # ~17 minutes of 16 kHz speech
 CACHE_MAX_ENTRIES = 512
 STOP_GRACE_SECONDS = 1.0  # how long a worker whose stdin closed gets to exit before it is killed
 
-AUDIO_EXTRA_HINT = "microphone mode needs the audio extra: pip install 'agentphone-emulator[audio]'"
+AUDIO_EXTRA_HINT = "speech needs the audio extra: pip install 'agentphone-emulator[audio]'"
 ESPEAK_HINT = "pyttsx3 needs espeak-ng (Debian/Ubuntu: apt-get install espeak-ng)"
 
 
 class TtsError(Exception):
     """Speech cannot be synthesised; the message is one line a user can act on."""
+
+
+# -- reading synthesised audio --------------------------------------------------------------------
+
+_LITTLE_ENDIAN = sys.byteorder == "little"  # WAV is little-endian; arrays are native
+
+
+@cache
+def numpy_or_none() -> ModuleType | None:
+    """numpy, imported on first use (not with the emulator: most runs record and speak nothing);
+    None without it (an optional extra), then plain Python does the same, slower."""
+    try:
+        import numpy
+    except ImportError:  # pragma: no cover - numpy is an optional extra
+        return None
+    return numpy
+
+
+def read_speech_wav(path: str, sample_rate: int = SAMPLE_RATE) -> array[int] | None:
+    """A synthesised WAV as mono samples at ``sample_rate`` (16 kHz unless told), or None if it is
+    missing, empty or unreadable.
+
+    The header says what came out (espeak-ng says 22,050 Hz, but nothing is assumed)."""
+    try:
+        with wave.open(path, "rb") as wav:
+            channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
+            raw = wav.readframes(wav.getnframes())
+    except (OSError, EOFError, wave.Error):
+        return None
+    if width != SAMPLE_WIDTH or channels < 1 or rate <= 0 or not raw:
+        return None
+    samples = array("h")
+    samples.frombytes(raw[: len(raw) - len(raw) % SAMPLE_WIDTH])
+    if not _LITTLE_ENDIAN:  # pragma: no cover - big-endian hosts
+        samples.byteswap()
+    if channels > 1:
+        samples = samples[::channels]  # the first channel is enough for speech
+    return resample(samples, rate, sample_rate)
+
+
+def resample(samples: array[int], rate: int, to_rate: int = SAMPLE_RATE) -> array[int]:
+    """``samples`` at ``rate`` Hz, linearly interpolated to ``to_rate`` (:data:`SAMPLE_RATE` unless
+    told)."""
+    if rate == to_rate or not samples:
+        return array("h", samples)
+    n_in = len(samples)
+    n_out = max(1, round(n_in * to_rate / rate))
+    step = rate / to_rate
+    np = numpy_or_none()
+    if np is not None:
+        positions = np.arange(n_out) * step
+        source = np.frombuffer(samples, dtype=np.int16).astype(np.float64)
+        out = np.interp(positions, np.arange(n_in), source)
+        return array("h", np.clip(np.rint(out), -32768, 32767).astype(np.int16).tobytes())
+    result = array("h", bytes(n_out * SAMPLE_WIDTH))
+    last = n_in - 1
+    for i in range(n_out):
+        position = i * step
+        j = min(int(position), last)
+        k = min(j + 1, last)
+        frac = position - j
+        result[i] = round(samples[j] + (samples[k] - samples[j]) * frac)
+    return result
+
+
+# -- the worker -----------------------------------------------------------------------------------
 
 
 # The worker. argv: voice, seconds to wait for espeak before giving up. It answers {"id": 0, "ready":
@@ -338,7 +412,7 @@ class Synthesizer:
         self,
         *,
         words_per_minute: float = WORDS_PER_MINUTE,
-        sample_rate: int = 16_000,
+        sample_rate: int = SAMPLE_RATE,
         timeout: float = 10.0,
         voice: str = "en",
         cache_bytes: int = CACHE_MAX_BYTES,

@@ -1,6 +1,6 @@
-"""Microphone mode's voice: real pyttsx3 + espeak-ng in a worker process, heard the way a listener
-would check it (how long it lasts, how loud it is), and the worker's life: killed, hung, forgotten,
-left behind at exit.
+"""The project's synthesiser (call recordings and microphone mode's voice): real pyttsx3 + espeak-ng
+in a worker process, heard the way a listener would check it (how long it lasts, how loud it is),
+and the worker's life: killed, hung, forgotten, left behind at exit.
 
 Skipped with the reason where pyttsx3 or espeak-ng is missing. Nothing about our own components is
 faked: a missing espeak-ng is simulated by pointing espeak-ng at an empty data folder, which is
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from agentphone_emulator.mic import tts
-from agentphone_emulator.mic.tts import Synthesizer, TtsError
+from agentphone_emulator.engine import synthesis
+from agentphone_emulator.engine.synthesis import Synthesizer, TtsError
 
 SECONDS_PER_WORD = 0.4  # the emulator's speech model at 150 words a minute (engine/speech.py)
 SENTENCES = [
@@ -199,7 +199,7 @@ def test_the_cache_is_bounded(synth: Synthesizer) -> None:
 
 
 def test_the_cache_forgets_the_least_recently_used() -> None:
-    cache = tts._PcmCache(max_bytes=1000, max_entries=3)
+    cache = synthesis._PcmCache(max_bytes=1000, max_entries=3)
     for i in range(5):
         cache.put((str(i), 1.0), bytes(200))
     assert len(cache) == 3 and cache.get(("0", 1.0)) is None and cache.get(("4", 1.0)) is not None
@@ -216,7 +216,7 @@ def test_only_answers_are_read_from_the_answer_channel() -> None:
     (pyttsx3 prints "Audio saved to ..."), it is not taken for an answer."""
     stream = io.BytesIO(b'Audio saved to 1.wav\n{"id": 1, "ok": true}\n[1, 2]\n\n')
     answers: queue.SimpleQueue[dict[str, object] | None] = queue.SimpleQueue()
-    tts._read_answers(stream, answers)
+    synthesis._read_answers(stream, answers)
     assert answers.get_nowait() == {"id": 1, "ok": True}
     assert answers.get_nowait() is None
     assert stream.closed
@@ -322,7 +322,7 @@ def _run_owner(script: str) -> subprocess.Popen[str]:
 
 OWNER = """
     import json, sys, time
-    from agentphone_emulator.mic.tts import Synthesizer
+    from agentphone_emulator.engine.synthesis import Synthesizer
     synthesizer = Synthesizer()
     synthesizer.start()
     print(json.dumps([synthesizer.pid, synthesizer._session.folder]), flush=True)
