@@ -452,23 +452,6 @@ def test_the_speech_cache_is_bounded() -> None:
 # -- the entry point ------------------------------------------------------------------------------
 
 
-async def test_render_recording_falls_back_to_tones(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    def broken(utterances: Sequence[Utterance], duration: float) -> bytes:
-        raise SynthesisError("speech synthesiser failed: exit status -11")
-
-    monkeypatch.setattr(recording, "synthesizer_available", lambda: True)
-    monkeypatch.setattr(recording, "render_speech", broken)
-    monkeypatch.setattr(recording, "_warned", False)
-    with caplog.at_level(logging.WARNING, logger="agentphone_emulator.recording"):
-        first = await render_recording(CONVERSATION, 10.0)
-        second = await render_recording(CONVERSATION, 10.0)
-    assert first == second == render_tones(CONVERSATION, 10.0)
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "exit status -11" in warnings[0].getMessage()
-
-
 async def test_render_recording_uses_tones_without_a_synthesiser(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(recording, "synthesizer_available", lambda: False)
     assert await render_recording(CONVERSATION, 10.0) == render_tones(CONVERSATION, 10.0)
