@@ -64,6 +64,7 @@ class Emulator:
         settings: AccountSettings | None = None,
         clock: Clock | None = None,
         seed: int | None = None,
+        control_plane: bool = True,
     ) -> None:
         self.host = host
         self.port = port
@@ -72,7 +73,11 @@ class Emulator:
             api_keys=api_keys or [new_api_key()], settings=settings, clock=self.clock, seed=seed
         )
         self.platform = Platform(self.state, self.clock)
-        self.app = build_app(self.state, self.platform, runtime=self, extra_routes=control_routes())
+        # The control plane (/__emulator) needs the same API key as /v1; without it (serve
+        # --no-control-plane) those paths are 404 like any unknown path.
+        self.app = build_app(
+            self.state, self.platform, runtime=self, extra_routes=control_routes() if control_plane else None
+        )
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
