@@ -2,7 +2,7 @@
 
     agentphone-emulator serve [--host 127.0.0.1] [--port 0] [--api-key KEY ...] [--credit 5.00]
                               [--virtual-clock [START]] [--webhook TARGET [--webhook-secret SECRET]]
-                              [--llm-url URL [--llm-model NAME]]
+                              [--llm-url URL [--llm-model NAME]] [--state FILE [--state-interval 30]]
     agentphone-emulator trigger sms --from +14155550100 --to +14155550123 --body "hello" [--media URL ...]
     agentphone-emulator trigger reaction --message-id msg_... --reaction love [--from +14155550100]
     agentphone-emulator trigger advance SECONDS        (virtual clock only; 90, 5m, 2h, 1d)
@@ -39,6 +39,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -49,6 +50,7 @@ from .settings import AccountSettings
 
 if TYPE_CHECKING:
     from .server import Emulator
+    from .store.persistence import SavedState, Saver
     from .store.records import WebhookRecord
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -60,6 +62,8 @@ CONTROL_PREFIX = "/__emulator"
 # `trigger sms` answers after the webhook's first attempt, which may take the webhook's whole
 # timeout (at most 120 s); wait a little longer than that before calling the emulator unreachable.
 TRIGGER_TIMEOUT_SECONDS = 150.0
+# `serve --state`: how often the state is saved while it changes. A kill loses at most this much.
+DEFAULT_STATE_INTERVAL = 30.0
 # The emulator is local: never send its API key through an HTTP(S)_PROXY from the environment.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -205,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--seed", type=int, default=None, help="make ids reproducible")
     serve.add_argument(
+        "--no-control-plane",
+        dest="control_plane",
+        action="store_false",
+        help=f"serve only the platform's API: no {CONTROL_PREFIX} routes (ringing, texting, the clock), "
+        "for an emulator others can reach",
+    )
+    serve.add_argument(
         "--virtual-clock",
         nargs="?",
         const="now",  # a string const goes through `type` too: the flag alone means "start now"
@@ -233,6 +244,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--llm-model", metavar="NAME", help="the model to ask at --llm-url (default gpt-4o-mini)"
+    )
+    serve.add_argument(
+        "--state",
+        metavar="FILE",
+        type=Path,
+        help="keep the emulator's state in FILE: load it at start if it exists, save it on Ctrl-C / "
+        "SIGTERM and every --state-interval while it changes. FILE's API keys work again, each with "
+        "its account; an --api-key it lacks gets a new account; the first --api-key (else FILE's "
+        "first key) is the one printed and given --webhook. Accounts from FILE keep their own credit "
+        "and limits: --credit, --number-limit, --no-10dlc and --rate-limits apply to new ones. FILE is "
+        "JSON with API keys and webhook secrets in it (created mode 0600); a FILE that cannot be read "
+        "is an error and is left as it is",
+    )
+    serve.add_argument(
+        "--state-interval",
+        type=_duration,
+        default=None,
+        metavar="SECONDS",
+        help="with --state: save this often, wall time, if anything changed; 0 saves only at "
+        f"shutdown (default {DEFAULT_STATE_INTERVAL:g}; also 90s, 5m ...)",
     )
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
 
@@ -451,6 +482,10 @@ async def serve(args: argparse.Namespace) -> None:
             file=sys.stderr,
         )
     keys = args.api_keys or ([os.environ[API_KEY_ENV]] if os.environ.get(API_KEY_ENV) else None)
+    saved = _load_state(args)
+    if saved is not None:
+        # The flags' keys first (the ready line prints the first), then the file's others.
+        keys = [*(keys or []), *(key for key in saved.keys if key not in (keys or []))]
     clock = VirtualClock(args.virtual_clock) if args.virtual_clock is not None else None
     emulator = Emulator(
         host=args.host,
@@ -459,15 +494,24 @@ async def serve(args: argparse.Namespace) -> None:
         settings=settings_from_args(args),
         clock=clock,
         seed=args.seed,
+        control_plane=args.control_plane,
     )
+    if saved is not None:
+        from .store.persistence import restore_into
+
+        # Into the state only: the retries it waits for are scheduled once the platform has started.
+        restore_into(saved, emulator.state)
     # Before listening: an app that does not import is a usage error, not a half-started server.
     hook = configure_webhook(emulator, args.webhook, args.webhook_secret) if args.webhook else None
     if args.llm_url is not None:
         emulator.configure_hosted(llm_url=args.llm_url, llm_model=args.llm_model)
+    saver = _first_save(args, emulator)
     try:
         await emulator.start()
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    if saved is not None:
+        emulator.platform.dispatcher.reschedule()
     # This process exists to serve: move everything alive at start-up (modules, pydantic
     # schemas) out of the collector's sight so full collections only scan the emulator's state.
     gc.collect()
@@ -493,11 +537,87 @@ async def serve(args: argparse.Namespace) -> None:
             f"hosted voice: {args.llm_url}  model: {hosted.llm_model}  key: ${LLM_KEY_ENV} ({key})",
             flush=True,
         )
+    if saver is not None:
+        what = f"loaded {len(saved.accounts)} account(s) from" if saved is not None else "saving to"
+        print(f"state: {what} {args.state}", flush=True)
+    saving = None if saver is None else asyncio.create_task(_keep_saving(saver, args, stop))
     try:
         await stop.wait()
     finally:
-        await emulator.stop()
-        print("AgentPhone emulator stopped", file=sys.stderr, flush=True)
+        try:
+            if saving is not None:
+                stop.set()  # also when leaving by an exception
+                await saving  # it ends at `stop`, after finishing a save it had begun
+        finally:
+            await emulator.stop()
+            print("AgentPhone emulator stopped", file=sys.stderr, flush=True)
+        if saver is not None:
+            try:
+                await saver.save()
+            except (OSError, TypeError, ValueError) as exc:
+                raise UsageError(f"cannot save the state to {args.state}: {_save_error(exc)}") from None
+
+
+def _load_state(args: argparse.Namespace) -> SavedState | None:
+    """The state in ``--state FILE`` (None without the flag or the file); a file that is not a
+    readable state file is a usage error, and the file is left exactly as it is."""
+    if args.state_interval is not None and args.state is None:
+        raise UsageError("--state-interval needs --state (the file it saves to)")
+    if args.state is None:
+        return None
+    from .store.persistence import StateFileError, load, remove_stale_temps
+
+    if args.state.is_dir():
+        raise UsageError(f"--state {args.state} is a directory, not a file")
+    remove_stale_temps(args.state)
+    try:
+        return load(args.state)
+    except StateFileError as exc:
+        raise UsageError(f"--state {exc}; the file was left as it is") from None
+
+
+def _first_save(args: argparse.Namespace, emulator: Emulator) -> Saver | None:
+    """Write the state file once before serving: a folder that cannot take it is an error now,
+    not at shutdown, when the state would be lost."""
+    if args.state is None:
+        return None
+    from .store.persistence import Saver
+
+    saver = Saver(args.state, emulator.state)
+    try:
+        saver.save_blocking()
+    except OSError as exc:
+        raise UsageError(f"cannot write --state {args.state}: {exc.strerror or exc}") from None
+    return saver
+
+
+def _save_error(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return one_line(str(exc))
+
+
+async def _keep_saving(saver: Saver, args: argparse.Namespace, stop: asyncio.Event) -> None:
+    """Save every ``--state-interval`` seconds of wall time (a virtual clock does not matter here)
+    until ``stop``; a failed save is a warning and the next interval tries again."""
+    interval = DEFAULT_STATE_INTERVAL if args.state_interval is None else args.state_interval
+    if interval <= 0:
+        return
+    while True:
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+            return
+        except TimeoutError:
+            pass
+        try:
+            await saver.save()
+        except (OSError, TypeError, ValueError) as exc:  # a full disk; a value JSON cannot hold
+            print(
+                f"warning: cannot save the state to {args.state}: {_save_error(exc)}; "
+                f"trying again in {interval:g} s",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 # -- trigger -----------------------------------------------------------------------------------------

@@ -1,0 +1,332 @@
+"""``serve --state FILE``: the state survives a restart, a kill never leaves a broken file, and a
+file that is not a good state file is refused in one line and left byte for byte as it was.
+
+The CLI tests run the real command in subprocesses and talk to it over HTTP with the SDK; the codec
+is checked by a hypothesis round trip over every record type the state holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from agentphone import AgentPhone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agentphone_emulator.settings import AccountSettings
+from agentphone_emulator.store import persistence
+from agentphone_emulator.store.account import Account, EmulatorState
+from agentphone_emulator.store.findings import Finding
+
+CLI = [sys.executable, "-m", "agentphone_emulator"]
+KEY = "sk_test_persist"
+TEXTER = "+14155550100"
+
+
+@contextmanager
+def serving(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    env = {k: v for k, v in os.environ.items() if k != "AGENTPHONE_EMULATOR_API_KEY"}
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()
+        assert "ready at" in ready, proc.stderr.read() if proc.stderr else ""
+        yield proc, ready
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+
+
+def base_url(ready: str) -> str:
+    return ready.split("ready at ", 1)[1].split()[0]
+
+
+def stop(proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGINT) -> str:
+    proc.send_signal(sig)
+    assert proc.wait(timeout=20) == 0
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    assert "Traceback" not in err
+    return err
+
+
+def inbound_text(url: str, to: str, body: str, key: str = KEY) -> None:
+    resp = requests.post(
+        url + "/__emulator/sms",
+        json={"from": TEXTER, "to": to, "body": body},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    )
+    assert resp.status_code == 201, resp.text
+
+
+def test_state_survives_a_restart_with_the_same_key(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    with serving("--api-key", KEY, "--state", str(state), "--seed", "7") as (proc, ready):
+        url = base_url(ready)
+        with AgentPhone(api_key=KEY, base_url=url) as sdk:
+            agent = sdk.agents.create(name="Support", begin_message="Hi!")
+            number = str(sdk.numbers.buy(agent_id=agent.id).phone_number)
+        inbound_text(url, number, "where is my order?")
+        stop(proc)
+    assert state.stat().st_mode & 0o777 == 0o600  # API keys and webhook secrets are in it
+
+    # No --api-key: the file's key is the key; a new --api-key would get a fresh account.
+    with serving("--state", str(state), "--seed", "7", "--api-key", "sk_test_new") as (proc, ready):
+        url = base_url(ready)
+        assert ready.rstrip().endswith("api key: sk_test_new")  # the flag's key is first
+        with AgentPhone(api_key=KEY, base_url=url) as sdk:
+            assert [a.id for a in sdk.agents.list().data] == [agent.id]
+            assert [str(n.phone_number) for n in sdk.numbers.list().data] == [number]
+            conversations = sdk.conversations.list().data
+            assert len(conversations) == 1
+            messages = sdk.conversations.get_messages(conversations[0].id).data
+            assert [m.body for m in messages] == ["where is my order?"]
+            # The seeded id generator resumes where it stopped: no id of an existing record again.
+            assert sdk.agents.create(name="Second").id != agent.id
+        with AgentPhone(api_key="sk_test_new", base_url=url) as sdk:
+            assert sdk.agents.list().data == []
+        stop(proc, signal.SIGTERM)
+
+    # Both keys are in the file now, each with its account.
+    saved = persistence.load(state)
+    assert saved is not None and set(saved.keys) == {KEY, "sk_test_new"}
+    assert len(saved.accounts[saved.keys[KEY]].agents) == 2
+
+
+def test_the_periodic_save_happens_without_a_shutdown(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    with serving("--api-key", KEY, "--state", str(state), "--state-interval", "0.2") as (proc, ready):
+        with AgentPhone(api_key=KEY, base_url=base_url(ready)) as sdk:
+            agent_id = sdk.agents.create(name="Saved while running").id
+        deadline = time.monotonic() + 15  # generous: a save every 0.2 s
+        while time.monotonic() < deadline:
+            saved = persistence.load(state)
+            assert saved is not None
+            if agent_id in saved.accounts[saved.keys[KEY]].agents:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the state file never got the agent while the emulator ran")
+        assert proc.poll() is None
+        # Nothing changed since: the file is not rewritten (same inode, same bytes).
+        before = (state.stat().st_ino, state.read_bytes())
+        time.sleep(0.8)
+        assert (state.stat().st_ino, state.read_bytes()) == before
+
+
+def _keep_creating(url: str, halt: threading.Event) -> None:
+    with AgentPhone(api_key=KEY, base_url=url) as sdk:
+        while not halt.is_set():
+            try:
+                sdk.agents.create(name="x" * 200, system_prompt="y" * 2000)
+            except Exception:  # the server was killed under us
+                return
+
+
+def test_a_kill_at_any_moment_leaves_the_previous_good_state(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    rng = random.Random(1234)
+    agents_seen = 0
+    for _ in range(3):
+        with serving("--api-key", KEY, "--state", str(state), "--state-interval", "0.02") as (proc, ready):
+            halt = threading.Event()
+            writer = threading.Thread(target=_keep_creating, args=(base_url(ready), halt))
+            writer.start()
+            time.sleep(rng.uniform(0.3, 1.2))
+            proc.kill()  # SIGKILL: no handler, no final save
+            proc.wait(timeout=10)
+            halt.set()
+            writer.join(timeout=20)
+        saved = persistence.load(state)  # parses: never a torn or half-written file
+        assert saved is not None
+        agents = len(saved.accounts[saved.keys[KEY]].agents)
+        assert agents >= agents_seen  # what an earlier run saved is still there
+        agents_seen = agents
+    assert agents_seen > 0
+    # A killed writer's temporary file is cleaned up by the next start.
+    with serving("--api-key", KEY, "--state", str(state)) as (proc, _ready):
+        stop(proc)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+# -- files that are not good state files ------------------------------------------------------------------
+
+
+def good_file_bytes() -> bytes:
+    state = EmulatorState(api_keys=[KEY])
+    return persistence.frame(persistence.dump_payload(state))
+
+
+def _future_version(data: bytes) -> bytes:
+    header, payload = data.split(b"\n", 1)
+    fields = json.loads(header)
+    fields["version"] = persistence.VERSION + 1
+    return json.dumps(fields).encode() + b"\n" + payload
+
+
+def _flip_a_payload_byte(data: bytes) -> bytes:
+    at = data.index(b"Emulator account")
+    return data[:at] + b"X" + data[at + 1 :]
+
+
+def _bad_field(data: bytes) -> bytes:
+    """A well-framed file whose content does not fit the records (a hand edit gone wrong)."""
+    payload = json.loads(data.split(b"\n", 1)[1])
+    next(iter(payload["accounts"].values()))["created_at"] = "yesterday"
+    return persistence.frame(json.dumps(payload).encode())
+
+
+BAD_FILES = {
+    "truncated": (lambda data: data[: len(data) // 2], "is truncated"),
+    "truncated in its header": (lambda data: data[:40], "is truncated"),
+    "empty": (lambda data: b"", "is empty"),
+    "corrupt": (_flip_a_payload_byte, "is corrupt (its checksum does not match"),
+    "a bad field": (_bad_field, "is corrupt (accounts."),
+    "future version": (_future_version, f"is state format version {persistence.VERSION + 1}"),
+    "not ours (JSON)": (lambda data: b'{"name": "my-package", "version": "1.0"}\n', "is not an agentphone"),
+    "not ours (binary)": (lambda data: b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "is not an agentphone"),
+}
+
+
+def run_all(*commands: list[str]) -> list[subprocess.CompletedProcess[str]]:
+    """Run the commands side by side (each is a Python start-up: CI time), wait for all."""
+    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in commands]
+    results = []
+    for command, proc in zip(commands, procs, strict=True):
+        out, err = proc.communicate(timeout=60)
+        results.append(subprocess.CompletedProcess(command, proc.returncode, out, err))
+    return results
+
+
+def test_a_bad_state_file_is_one_line_exit_2_and_left_untouched(tmp_path: Path) -> None:
+    good = good_file_bytes()
+    files = {}
+    for number, (kind, (make, _)) in enumerate(BAD_FILES.items()):
+        folder = tmp_path / str(number)
+        folder.mkdir()
+        files[kind] = (folder / "state.json", make(good))
+        files[kind][0].write_bytes(files[kind][1])
+    results = run_all(*([*CLI, "serve", "--port", "0", "--state", str(path)] for path, _ in files.values()))
+    for (kind, (path, content)), result in zip(files.items(), results, strict=True):
+        assert result.returncode == 2, kind
+        assert "Traceback" not in result.stderr, kind
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, (kind, result.stderr)
+        assert lines[0].startswith(f"agentphone-emulator: error: --state {path} "), kind
+        assert BAD_FILES[kind][1] in lines[0], (kind, lines[0])
+        assert lines[0].endswith("; the file was left as it is"), kind
+        assert path.read_bytes() == content, kind
+        assert [p.name for p in path.parent.iterdir()] == ["state.json"], kind
+
+
+def test_state_flag_mistakes_are_one_line(tmp_path: Path) -> None:
+    cases = (
+        (["--state-interval", "5"], "--state-interval needs --state"),
+        (["--state", str(tmp_path)], "is a directory"),
+        (["--state", str(tmp_path / "missing" / "state.json")], "cannot write --state"),
+    )
+    results = run_all(*([*CLI, "serve", "--port", "0", *args] for args, _ in cases))
+    for (args, expected), result in zip(cases, results, strict=True):
+        assert result.returncode == 2, args
+        assert "Traceback" not in result.stderr and expected in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+# -- the codec -------------------------------------------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3),
+    max_leaves=8,
+)
+
+
+def strategy(hint: Any) -> st.SearchStrategy[Any]:
+    """Values of every shape a type hint of the store allows (NaN aside: NaN != NaN)."""
+    if hint is Any:
+        return JSON_VALUES
+    if hint is datetime:
+        return st.datetimes(timezones=st.just(UTC))
+    if hint is float:
+        return st.floats(allow_nan=False)
+    if hint is AccountSettings:
+        return st.builds(AccountSettings, credit_cents=st.integers(0, 10**6), rate_limits=st.booleans())
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return st.sampled_from(list(hint))
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        hints = typing.get_type_hints(hint)
+        saved = [f.name for f in dataclasses.fields(hint) if f.compare]
+        return st.builds(hint, **{name: strategy(hints[name]) for name in saved})
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is list:
+        return st.lists(strategy(args[0]), max_size=2)
+    if origin is set:
+        return st.sets(strategy(args[0]), max_size=2)
+    if origin is dict:
+        return st.dictionaries(st.text(max_size=5), strategy(args[1]), max_size=2)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return st.lists(strategy(args[0]), max_size=2).map(tuple)
+    if origin is tuple:
+        return st.tuples(*(strategy(a) for a in args))
+    if args and type(None) in args:
+        return st.none() | strategy(next(a for a in args if a is not type(None)))
+    return st.from_type(hint)
+
+
+def _round_trip(value: Any, hint: Any) -> Any:
+    text = json.dumps(persistence.encode(value, hint))  # through text: what the file holds
+    return persistence.decode(json.loads(text), hint)
+
+
+RECORD_TYPES = sorted(
+    {typing.get_type_hints(Account)[f.name] for f in dataclasses.fields(Account)} | {Finding},
+    key=str,
+)
+
+
+@pytest.mark.parametrize("hint", RECORD_TYPES, ids=str)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_every_type_the_state_holds_round_trips(hint: Any, data: st.DataObject) -> None:
+    value = data.draw(strategy(hint))
+    assert _round_trip(value, hint) == value
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+@given(saved=strategy(persistence.SavedState))
+def test_a_whole_saved_state_round_trips(saved: persistence.SavedState) -> None:
+    assert _round_trip(saved, persistence.SavedState) == saved
+
+
+def test_a_value_that_does_not_fit_says_where() -> None:
+    with pytest.raises(ValueError, match=r"^accounts\.acct_1: expected an object \(Account\), got list$"):
+        persistence.decode(
+            {"accounts": {"acct_1": []}, "number_owner": {}, "keys": {}}, persistence.SavedState
+        )
