@@ -7,8 +7,11 @@ import json
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -117,3 +120,27 @@ def test_run_reports_and_output_never_carry_the_secret(tmp_path: Path) -> None:
         (tmp_path / "r.xml").read_text(),
     ):
         assert secret not in text
+
+
+def test_serve_without_the_control_plane_answers_404_there() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "agentphone_emulator", "serve", "--port", "0", "--no-control-plane"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as serve:  # fmt: skip
+        try:
+            assert serve.stdout is not None
+            ready = serve.stdout.readline()
+            found = re.search(r"ready at (\S+)  api key: (\S+)", ready)
+            assert found is not None, ready
+            base, key = found.groups()
+            for path, status in [("/__emulator/clock", 404), ("/v1/agents", 200)]:
+                request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {key}"})
+                try:
+                    with urllib.request.urlopen(request, timeout=10) as answer:
+                        got = answer.status
+                except urllib.error.HTTPError as exc:
+                    got = exc.code
+                assert got == status, path
+        finally:
+            serve.send_signal(signal.SIGINT)
+            serve.wait(timeout=30)
