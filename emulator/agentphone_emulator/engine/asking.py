@@ -1,9 +1,10 @@
 """Asking for a reply: one voice turn's exchange with the user's webhook (or the hosted responder),
 read chunk by chunk as it arrives, with the findings the exchange itself can show.
 
-The webhook's ``timeout`` bounds the first body byte, then each gap between chunks; after the
+The webhook's ``timeout`` bounds the first body byte, then each gap between chunks (bytes that
+complete no chunk do not count, so a server dripping whitespace cannot hold a turn open); after the
 final chunk the stream is read a moment longer (:data:`GRACE_AFTER_FINAL_SECONDS`) so bytes sent
-after it are reported. A turn is never retried: it is logged as one delivery with one attempt.
+after it are reported. A body past the reader's cap ends the exchange at once: nothing more is read. A turn is never retried: it is logged as one delivery with one attempt.
 Chunks go to :meth:`CallSession.arrive`, which places them on the speech timeline.
 """
 
@@ -103,12 +104,17 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
                     if len(body) < MAX_RESPONSE_BYTES:
                         body += data[: MAX_RESPONSE_BYTES - len(body)]
                     was_closed = reader.closed
-                    for chunk in reader.feed(data):
+                    new = reader.feed(data)
+                    for chunk in new:
                         session.arrive(reply, chunk, time.perf_counter() - started)
+                    if reader.too_large:
+                        break  # hang up: past the cap nothing is read, so a flood stops here
                     if reader.closed and not was_closed:
                         reply._closed.set()
                         deadline.reschedule(loop.time() + GRACE_AFTER_FINAL_SECONDS)
-                    elif reply.chunks and not reader.closed:
+                    elif new and not reader.closed:
+                        # A new chunk restarts the wait; bare bytes (a space a second) do not, or
+                        # a dripping server could hold the turn open for ever.
                         deadline.reschedule(loop.time() + hook.timeout)
                 for chunk in reader.finish():
                     session.arrive(reply, chunk, time.perf_counter() - started)
@@ -152,11 +158,26 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
             detail=exc.traceback,
         )
     except TargetError as exc:
-        error = f"Connection failed: {exc}"
+        if status is None:
+            error = f"Connection failed: {exc}"
+            code, message = FindingCode.WEBHOOK_UNREACHABLE, f"could not reach {hook.url}: {exc}"
+        elif not 200 <= status < 300:  # an error head, then a broken body: the status is the news
+            error = f"HTTP {status}"
+            code, message = FindingCode.WEBHOOK_HTTP_ERROR, f"the webhook answered HTTP {status} ({exc})"
+        else:  # it answered, then the connection broke: the caller heard what had arrived
+            error = f"Connection broke after HTTP {status}: {exc}"
+            code = FindingCode.WEBHOOK_UNREACHABLE
+            message = (
+                f"the connection to {hook.url} broke mid-reply, after HTTP {status} and {len(body)} body "
+                f"bytes ({exc})"
+            )
+        heard = f"only its {len(reply.chunks)} chunk(s) before that" if reply.chunks else "silence"
         session.add_finding(
             reply,
-            FindingCode.WEBHOOK_UNREACHABLE,
-            f"turn {reply.turn}: could not reach {hook.url}: {exc}; the caller hears silence",
+            code,
+            f"turn {reply.turn}: {message}; the caller hears {heard}",
+            offending=bytes(body) or None,
+            http_status=status,
         )
     except Exception as exc:  # whatever else an in-process app throws: a finding, never a silent turn
         error = f"{type(exc).__name__}: {exc}"

@@ -289,7 +289,13 @@ class Dispatcher:
         except AppFailure as exc:
             failure, error, app_error = FindingCode.WEBHOOK_APP_EXCEPTION, str(exc), exc.traceback
         except TargetError as exc:
-            failure, error = FindingCode.WEBHOOK_UNREACHABLE, f"Connection failed: {exc}"
+            # Not reached at all, or it answered and the connection broke in the body; after an
+            # error status that status is the news (the non-2xx check below reports it).
+            if status is None:
+                failure, error = FindingCode.WEBHOOK_UNREACHABLE, f"Connection failed: {exc}"
+            elif 200 <= status < 300:
+                failure = FindingCode.WEBHOOK_UNREACHABLE
+                error = f"Connection broke after HTTP {status}: {exc}"
         duration_ms = (time.perf_counter() - started) * 1000
         if failure is None and status is not None and not 200 <= status < 300:
             failure = FindingCode.WEBHOOK_APP_EXCEPTION if app_error else FindingCode.WEBHOOK_HTTP_ERROR
@@ -346,7 +352,12 @@ class Dispatcher:
             how = f"answered {outcome.status}" if outcome.body is not None else "body cut short"
             message = f"{where}: the app raised {last_line[0]} ({how})"
         else:
-            retried = " (retried)" if outcome.retryable else " (4xx: not retried)"
+            if outcome.retryable:
+                retried = " (retried)"
+            elif outcome.status is not None and 300 <= outcome.status < 400:
+                retried = " (3xx: redirects are not followed, nor retried)"
+            else:
+                retried = " (4xx: not retried)"
             message = f"{where}: answered HTTP {outcome.status}, expected 2xx{retried}"
         self._add_finding(
             account,

@@ -33,12 +33,11 @@ class Platform:
     def _session(self) -> aiohttp.ClientSession:
         if self.http is None or self.http.closed:
             # Made lazily for an app served without Emulator.start() (aiohttp's test client).
-            self.http = aiohttp.ClientSession()
+            self.http = _webhook_session()
         return self.http
 
     async def start(self) -> None:
-        # One pool for every webhook; no total timeout here, each delivery sets its own.
-        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+        self.http = _webhook_session()
 
     async def stop(self) -> None:
         await self.driver.stop()
@@ -55,3 +54,13 @@ class Platform:
     def reset(self) -> None:
         self.voice.reset()
         self.dispatcher.reset()
+
+
+def _webhook_session() -> aiohttp.ClientSession:
+    """One pool for every webhook. No total timeout (each delivery sets its own), and no limit on
+    open connections: aiohttp's default 100 would let one server holding a hundred deliveries
+    open make a healthy agent's delivery wait, time out, and be blamed for it. Each delivery's own
+    timeout bounds how many can be open."""
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=None), connector=aiohttp.TCPConnector(limit=0)
+    )

@@ -255,6 +255,11 @@ class ReplyReader:
             )
 
     @property
+    def too_large(self) -> bool:
+        """The body passed ``max_bytes``: nothing more will be read, so the engine stops reading."""
+        return self._too_large
+
+    @property
     def spoken_text(self) -> str:
         """The texts of all chunks, joined with single spaces (empty ones skipped)."""
         return " ".join(chunk.text for chunk in self.chunks if chunk.text)
