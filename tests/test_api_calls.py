@@ -594,6 +594,25 @@ def test_stream_of_an_ended_call_replays_and_closes(
         list(client.calls.stream_transcript("call_nope"))
 
 
+def test_stream_schema_describes_its_events(rich_emu: Emulator, client: AgentPhone, api: RawApi) -> None:
+    # Found by tests/test_api_fuzz.py: the stream was documented as `{"type": "string"}`, but an
+    # event stream's schema (before Open API 3.2's itemSchema) describes one parsed event.
+    spec = api.get("/openapi.json").json()
+    media = spec["paths"]["/v1/calls/{call_id}/transcript/stream"]["get"]["responses"]["200"]["content"]
+    schema = media["text/event-stream"]["schema"]
+    assert schema["type"] == "object" and set(schema["required"]) == {"event", "data"}
+    assert schema["properties"]["data"]["contentMediaType"] == "application/json"
+
+    agent, _ = hosted_agent(client)
+    call = client.calls.make(agent.id, CALLEE)
+    say(rich_emu, call.id, "agent", "Hello!")
+    client.calls.end(call.id)
+    blocks = [b for b in api.get(f"/v1/calls/{call.id}/transcript/stream").text.split("\n\n") if b]
+    for block in blocks:  # every event has exactly what the schema requires: a name, JSON data
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        assert set(fields) == {"event", "data"} and isinstance(json.loads(fields["data"]), dict)
+
+
 def test_live_stream_sync(rich_emu: Emulator, client: AgentPhone) -> None:
     agent, _ = hosted_agent(client)
     call = client.calls.make(agent.id, CALLEE)

@@ -83,3 +83,16 @@ async def test_async_location(async_client: AsyncAgentPhone) -> None:
     assert located.status == "available" and located.last_updated > 0
     with pytest.raises(NotFoundError):
         await async_client.location.get("+13125550100")
+
+
+def test_bad_phone_number_is_a_documented_422(api: Any) -> None:
+    # Found by tests/test_api_fuzz.py: a path parameter's 422 was answered but /openapi.json
+    # documented it only for operations with a query or a body, so clients read it as "4XX: a string".
+    response = api.get("/v1/location/0")
+    assert response.status_code == 422
+    [entry] = response.json()["detail"]
+    assert (entry["type"], entry["loc"], entry["input"]) == ("value_error", ["path", "phone_number"], "0")
+    documented = api.get("/openapi.json").json()["paths"]["/v1/location/{phone_number}"]["get"]["responses"]
+    assert documented["422"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/HTTPValidationError"
+    }

@@ -488,3 +488,13 @@ def test_wire_timestamps_round_trip_as_cursors_on_a_real_clock(
         before = client.numbers.get_messages(number.id, before=message.received_at).data
         assert [m.id for m in after] == ids[:i:-1]
         assert [m.id for m in before] == ids[:i][::-1]
+
+
+def test_empty_body_is_a_422_not_a_500(api: RawApi) -> None:
+    # Found by tests/test_api_fuzz.py: an empty body is `{}` to the model, whose own rule ("to_number
+    # or recipients") refused it inside the framework's fallback, which answered 500.
+    for raw in (b"", b"  "):
+        response = api.post("/v1/messages", data=raw, headers={"Content-Type": "application/json"})
+        assert response.status_code == 422, response.text
+        [entry] = response.json()["detail"]
+        assert entry["loc"] == ["body"] and entry["type"] == "value_error" and "input" in entry

@@ -46,6 +46,9 @@ def test_unknown_route_wrong_method_and_trailing_slash(api: RawApi) -> None:
     assert (unknown.status_code, unknown.json()) == (404, {"detail": "Not Found"})
     wrong_method = api.put("/v1/agents")
     assert (wrong_method.status_code, wrong_method.json()) == (405, {"detail": "Method Not Allowed"})
+    # Found by schemathesis (unsupported_method): a 405 must say what the path does allow.
+    assert wrong_method.headers["Allow"] == "GET, POST"
+    assert api.request("TRACE", "/v1/agents/agt_x").headers["Allow"] == "DELETE, GET, PATCH"
     slash = api.get("/v1/agents/?limit=5")
     assert slash.status_code == 307 and slash.headers["Location"] == "/v1/agents?limit=5"
 

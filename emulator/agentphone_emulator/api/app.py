@@ -81,8 +81,13 @@ async def _unmatched(request: web.Request) -> web.StreamResponse:
             methods |= allowed
         return methods
 
-    if await allowed_methods(request):
-        return json_response({"detail": "Method Not Allowed"}, 405)
+    allowed = await allowed_methods(request)
+    if allowed:
+        # FastAPI names the path's methods in `Allow`, as RFC 9110 requires of a 405 (its routes add
+        # no implicit HEAD, so neither does this: HEAD on a GET route is a 405 there too).
+        return json_response(
+            {"detail": "Method Not Allowed"}, 405, headers={"Allow": ", ".join(sorted(allowed))}
+        )
     if request.path.endswith("/") and len(request.path) > 1:
         target = request.rel_url.with_path(request.path.rstrip("/")).with_query(request.rel_url.query)
         if await allowed_methods(request.clone(rel_url=target)):

@@ -168,7 +168,12 @@ def parse_body(model: type[BaseModel], raw: bytes, required: bool) -> BaseModel:
             raise ApiError(
                 422, [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}]
             )
-        return model()
+        try:
+            return model()
+        except ValidationError as exc:
+            # An empty body is `{}` to the model: a model-level rule (e.g. "to_number or
+            # recipients") can refuse it, and that is the client's 422, not our 500.
+            raise ApiError(422, _validation_detail(exc, "body")) from None
     try:
         # Parse and validate in one pass in pydantic's Rust core: the hot path of every write.
         return model.model_validate_json(raw)

@@ -29,12 +29,26 @@ _VALIDATION_ERROR = {
                     "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
                     "msg": {"type": "string"},
                     "type": {"type": "string"},
+                    "input": {},
+                    "ctx": {"type": "object"},
                 },
                 "required": ["loc", "msg", "type"],
             },
         }
     },
     "title": "HTTPValidationError",
+}
+
+_SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string"},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+    "required": ["event", "data"],
+    "title": "ServerSentEvent",
 }
 
 
@@ -83,6 +97,13 @@ def build_openapi(routes: list[Route]) -> dict[str, Any]:
         responses: dict[str, Any] = {}
         if route.status == 204:
             responses["204"] = {"description": "No Content"}
+        elif route.response_media_type == "text/event-stream":
+            # Before Open API 3.2's `itemSchema`, an event stream's `schema` describes one event
+            # as a client parses it (what schemathesis validates): a named event, JSON data.
+            responses[str(route.status)] = {
+                "description": "Successful Response",
+                "content": {route.response_media_type: {"schema": _SSE_EVENT}},
+            }
         elif route.response_media_type != "application/json":
             responses[str(route.status)] = {
                 "description": "Successful Response",
@@ -101,7 +122,8 @@ def build_openapi(routes: list[Route]) -> dict[str, Any]:
         if route.auth:
             responses["401"] = {"description": "Missing or invalid API key", **error_ref}
         responses["4XX"] = {"description": "Client error", **error_ref}
-        if route.query is not None or route.body is not None:
+        # Path parameters are validated too (a phone number, a UUID), so any input can earn a 422.
+        if route.query is not None or route.body is not None or route.path_params:
             responses["422"] = {
                 "description": "Validation Error",
                 "content": {
