@@ -30,7 +30,10 @@ from agentphone import AgentPhone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agentphone_emulator import Emulator, VirtualClock
 from agentphone_emulator.settings import AccountSettings
+from agentphone_emulator.store import agents as agent_store
+from agentphone_emulator.store import numbers as number_store
 from agentphone_emulator.store import persistence
 from agentphone_emulator.store.account import Account, EmulatorState
 from agentphone_emulator.store.findings import Finding
@@ -330,3 +333,32 @@ def test_a_value_that_does_not_fit_says_where() -> None:
         persistence.decode(
             {"accounts": {"acct_1": []}, "number_owner": {}, "keys": {}}, persistence.SavedState
         )
+
+
+async def test_a_pending_retry_survives_a_restart_and_is_delivered_after_it() -> None:
+    """A text whose webhook was down waits for its next attempt; saved, loaded into a new
+    emulator and rescheduled, that attempt happens there, where the webhook now answers."""
+    settings = AccountSettings(credit_cents=10_000)
+    async with Emulator(settings=settings, clock=VirtualClock()) as first:
+        account = first.account()
+        agent = agent_store.create_agent(first.state, account, {"name": "Down"})
+        number = number_store.buy_number(
+            first.state, account, country="US", area_code=None, agent_id=agent.id, type="sms",
+            imessage_type=None, external_id=None, expires_at=None,
+        )  # fmt: skip
+        first.set_webhook("http://127.0.0.1:9/down", secret="whsec_restart")
+        await first.asend_sms(from_="+14155550100", to=number.phone_number, body="are you there?")
+        [pending] = first.deliveries()
+        assert (pending.status, pending.attempt_count) == ("pending", 1)
+        saved = persistence.parse(persistence.frame(persistence.dump_payload(first.state)), "state.json")
+        key = first.api_key
+
+    second = Emulator(api_keys=[key], settings=settings, clock=VirtualClock())
+    persistence.restore_into(saved, second.state)
+    async with second:
+        second.platform.dispatcher.reschedule()
+        second.set_webhook("tests.voice_app:app/voice", secret="whsec_restart")
+        await second.afast_forward(3600)
+        [delivered] = second.deliveries()
+        assert delivered.id == pending.id
+        assert (delivered.status, delivered.attempt_count) == ("success", 2)
