@@ -19,10 +19,11 @@ import aiohttp
 import pytest
 from agentphone import AsyncAgentPhone
 
-from agentphone_emulator import AccountSettings, Emulator, VirtualClock
+from agentphone_emulator import Emulator
 from agentphone_emulator.engine.delivery import MAX_ATTEMPTS, MAX_RESPONSE_BYTES, RESPONSE_BODY_LIMIT
 from agentphone_emulator.store.findings import Finding, FindingCode
 from tests import hostile_servers as hs
+from tests.voice_fixtures import emu, sdk  # noqa: F401  (fixtures: a fresh emulator on a virtual clock, its SDK)
 
 T = TypeVar("T")
 
@@ -111,21 +112,6 @@ REDIRECT = "302-redirect"  # built per test: it points at a second server that m
 
 
 # -- fixtures and helpers ------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    """A fresh emulator per test, on a virtual clock (retries wait for it) on the test's loop."""
-    settings = AccountSettings(credit_cents=100_000, has_payment_method=True, number_limit=50)
-    async with Emulator(clock=VirtualClock(), settings=settings) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def sdk(emu: Emulator) -> AsyncIterator[AsyncAgentPhone]:
-    client = AsyncAgentPhone(api_key=emu.api_key, base_url=emu.base_url)
-    yield client
-    await client.close()
 
 
 async def agent_with_number(emu: Emulator, sdk: AsyncAgentPhone, url: str) -> str:

@@ -262,17 +262,21 @@ def test_state_flag_mistakes_are_one_line(tmp_path: Path) -> None:
 
 # -- the codec -------------------------------------------------------------------------------------------
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3),
-    max_leaves=8,
-)
+
+def json_values() -> st.SearchStrategy[Any]:
+    """Free-form JSON (what an `Any` field holds). A new strategy per use: hypothesis validates a
+    shared recursive strategy once per thread and warned, wrongly, that this one never recurses."""
+    return st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3),
+        max_leaves=8,
+    )
 
 
 def strategy(hint: Any) -> st.SearchStrategy[Any]:
     """Values of every shape a type hint of the store allows (NaN aside: NaN != NaN)."""
     if hint is Any:
-        return JSON_VALUES
+        return json_values()
     if hint is datetime:
         return st.datetimes(timezones=st.just(UTC))
     if hint is float:
