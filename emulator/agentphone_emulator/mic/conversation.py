@@ -115,6 +115,16 @@ class MicResult:
 
 
 @dataclass(slots=True)
+class _Talk:
+    """The stretch of speech the person is in, or was last in."""
+
+    began: float | None = None  # perf_counter
+    barged_in: bool = False  # the agent was talking (audibly, or in the engine) when it began
+    ignored: bool = False  # without barge-in: it began while the agent talked (its own voice)
+    cut: ReplyOut | None = None  # the reply it cut, as the engine answered the barge-in
+
+
+@dataclass(slots=True)
 class _State:
     muted_through: int = -1  # replies up to this turn are not played (the person talked over them)
     queued: dict[int, int] = field(default_factory=dict)  # chunks handed to the voice, per turn
@@ -151,6 +161,7 @@ class MicCall:
         self.utterances: list[Utterance] = []
         self.timings: dict[int, TurnTiming] = {}
         self.replies: dict[int, ReplyOut] = {}
+        self._first_sounds: dict[int, tuple[float, float]] = {}  # turn -> (queued at, synthesis s)
         self._state = _State()
         self._sounds: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
         self._last: CallSimOut | None = None
@@ -241,54 +252,19 @@ class MicCall:
         return max(0.0, moment - self._connected)
 
     async def _ears(self, events: asyncio.Queue[ListenerEvent]) -> None:
-        began: float | None = None
-        barged_in = False
-        ignored = False  # without barge-in: this stretch of speech began while the agent talked
-        cut: ReplyOut | None = None
+        talk = _Talk()
         while True:
             event = await events.get()
-            if isinstance(event, SpeechBegan) and not self.barge_in:
-                ignored = self.speaker.playing
-                began, cut, barged_in = event.at, None, False
-                self._state.talking = not ignored
-            elif isinstance(event, (Partial, Heard)) and ignored:
+            if isinstance(event, SpeechBegan):
+                talk = await self._speech_began(event)
+            elif isinstance(event, (Partial, Heard)) and talk.ignored:
                 if isinstance(event, Heard):
-                    ignored = False
+                    talk.ignored = False
                     self.view.ignored(event.text)
-            elif isinstance(event, SpeechBegan):
-                began, cut = event.at, None
-                self._state.talking = True
-                latest = self._last.replies[-1].turn if self._last and self._last.replies else -1
-                self._state.muted_through = max(self._state.muted_through, latest)
-                dropped = self.speaker.stop()
-                self._cut_seconds += dropped
-                view = await self._barge_in(time.perf_counter() - event.at)
-                if view is not None and view.replies:
-                    # The last poll may be 20 ms old: a reply that started since is cut too.
-                    latest = view.replies[-1].turn
-                    self._state.muted_through = max(self._state.muted_through, latest)
-                    cut = next(
-                        (r for r in view.replies if r.turn == latest and r.state == "interrupted"), None
-                    )
-                barged_in = dropped > 0 or cut is not None
-                self.view.caller_started(barged_in)
             elif isinstance(event, Partial):
                 self.view.partial(event.text)
             elif isinstance(event, Heard):
-                self._state.talking = False
-                if not event.text.strip():
-                    self.view.not_understood()
-                    continue
-                utterance = Utterance(
-                    text=event.text,
-                    began=self._since_connected(event.began if began is None else began),
-                    ended=self._since_connected(event.ended),
-                    barged_in=barged_in,
-                )
-                if cut is not None and cut.chunks and cut.interrupted_at is not None:
-                    utterance.cut_turn = cut.turn
-                    utterance.cut_after = _seconds(cut.chunks[0].starts_at, cut.interrupted_at)
-                await self._send(utterance, event)
+                await self._words_heard(event, talk)
             elif isinstance(event, InputEnded):
                 self._state.input_done = True
                 return
@@ -299,6 +275,46 @@ class MicCall:
                 self._state.input_done = True
                 self._finished.set()  # no ears, no call: hang up now
                 return
+
+    async def _speech_began(self, event: SpeechBegan) -> _Talk:
+        """The person started talking: stop the speaker and cut the agent where they started
+        (without barge-in: ignore them if the agent is talking, it is its own voice)."""
+        if not self.barge_in:
+            ignored = self.speaker.playing
+            self._state.talking = not ignored
+            return _Talk(began=event.at, ignored=ignored)
+        self._state.talking = True
+        latest = self._last.replies[-1].turn if self._last and self._last.replies else -1
+        self._state.muted_through = max(self._state.muted_through, latest)
+        dropped = self.speaker.stop()
+        self._cut_seconds += dropped
+        cut: ReplyOut | None = None
+        view = await self._barge_in(time.perf_counter() - event.at)
+        if view is not None and view.replies:
+            # The last poll may be 20 ms old: a reply that started since is cut too.
+            latest = view.replies[-1].turn
+            self._state.muted_through = max(self._state.muted_through, latest)
+            cut = next((r for r in view.replies if r.turn == latest and r.state == "interrupted"), None)
+        talk = _Talk(began=event.at, barged_in=dropped > 0 or cut is not None, cut=cut)
+        self.view.caller_started(talk.barged_in)
+        return talk
+
+    async def _words_heard(self, heard: Heard, talk: _Talk) -> None:
+        self._state.talking = False
+        if not heard.text.strip():
+            self.view.not_understood()
+            return
+        utterance = Utterance(
+            text=heard.text,
+            began=self._since_connected(heard.began if talk.began is None else talk.began),
+            ended=self._since_connected(heard.ended),
+            barged_in=talk.barged_in,
+        )
+        cut = talk.cut
+        if cut is not None and cut.chunks and cut.interrupted_at is not None:
+            utterance.cut_turn = cut.turn
+            utterance.cut_after = _seconds(cut.chunks[0].starts_at, cut.interrupted_at)
+        await self._send(utterance, heard)
 
     async def _barge_in(self, started_ago: float) -> CallSimOut | None:
         try:
@@ -325,7 +341,10 @@ class MicCall:
         reply = view.replies[-1] if view.replies else None
         if reply is not None:
             utterance.turn = reply.turn
-            self.timings[reply.turn] = TurnTiming(ended=heard.ended, recognised=heard.recognised, sent=sent)
+            timing = TurnTiming(ended=heard.ended, recognised=heard.recognised, sent=sent)
+            # A fast agent's first chunk can be played before the answer to `say` is read.
+            timing.first_sound, timing.synthesis_s = self._first_sounds.get(reply.turn, (None, None))
+            self.timings[reply.turn] = timing
         self.utterances.append(utterance)
         self.view.caller_said(utterance)
 
@@ -390,10 +409,12 @@ class MicCall:
                 self.speaker.play(pcm, f"turn {turn}")
             finally:
                 self._state.synthesising = False
-            timing = self.timings.get(turn)
-            if timing is not None and timing.first_sound is None:
-                timing.first_sound = time.perf_counter()
-                timing.synthesis_s = timing.first_sound - started
+            if turn not in self._first_sounds:
+                now = time.perf_counter()
+                self._first_sounds[turn] = (now, now - started)
+                timing = self.timings.get(turn)
+                if timing is not None:
+                    timing.first_sound, timing.synthesis_s = self._first_sounds[turn]
 
 
 def _seconds(start: datetime, end: datetime) -> float:
