@@ -162,6 +162,43 @@ def test_on_a_terminal_the_recognisers_guesses_show_on_one_line_rewritten_as_the
     assert all(len(line) < 60 + 20 for line in text.split("\r")[1:] if "you    " in line)
 
 
+def test_keys_typed_on_the_terminal_are_pressed_on_the_call_and_recorded(tmp_path: Path) -> None:
+    """An agent with a phone menu: type 2 and Enter, the agent gets the key as a turn."""
+    need_audio_extra()
+    quiet = tmp_path / "quiet.wav"
+    write_wav(quiet, silence(7.0))
+    record = tmp_path / "keys.yaml"
+    main, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [*CLI, "mic", "--app", "examples.support_agent:app", "--begin-message", GREETING,
+         "--input-wav", str(quiet), "--output-wav", str(tmp_path / "o.wav"), "--record", str(record)],
+        cwd=ROOT, stdin=terminal, stdout=terminal, stderr=terminal, env=clean_env(),
+    )  # fmt: skip
+    os.close(terminal)
+    out = b""
+    typed = False
+    with contextlib.suppress(OSError):  # EIO once the child has closed the terminal
+        while select.select([main], [], [], 90)[0] and (data := os.read(main, 65536)):
+            out += data
+            if not typed and b"greeting" in out:
+                os.write(main, b"x\n2\n")
+                typed = True
+    os.close(main)
+    assert process.wait(timeout=30) == 0
+    text = out.decode(errors="replace")
+    assert "type keys and Enter to press them" in text
+    assert "keys are 0-9, * and #, then Enter (not 'x')" in text
+    assert "Support. Tell me what went wrong." in text
+    assert re.search(r"you  \x1b\[0m  2  \x1b\[2mkeys pressed", text), text
+    recorded = record.read_text()
+    assert "- press: '2'\n  expect:\n    text: Support. Tell me what went wrong.\n" in recorded
+    replay = subprocess.run(
+        [*CLI, "run", str(record), "--app", "examples.support_agent:app"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+
+
 def test_ctrl_c_hangs_up_cleanly_and_prints_the_summary(tmp_path: Path) -> None:
     need_audio_extra()
     caller = caller_wav(tmp_path / "caller.wav", [(0.5, "Where is my order?")], tail=60.0)

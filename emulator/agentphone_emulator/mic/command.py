@@ -16,10 +16,12 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import secrets
 import signal
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -312,6 +314,8 @@ async def _talk(
 
     with contextlib.suppress(NotImplementedError):  # no signal handlers off the main thread
         loop.add_signal_handler(signal.SIGINT, hang_up)
+    if sys.stdin.isatty():
+        read_keys(loop, call.press, view.problem)
     try:
         result = await call.run(number, args.caller)
     finally:
@@ -322,6 +326,28 @@ async def _talk(
     if args.record is not None:
         _write_record(args.record, result, agent, replay, parts.stt_name, console)
     return 1 if result.problem else 0
+
+
+KEYS = re.compile(r"[0-9*#]+")
+
+
+def read_keys(
+    loop: asyncio.AbstractEventLoop, press: Callable[[str], None], problem: Callable[[str], None]
+) -> None:
+    """Keys typed on the terminal (a line of 0-9, * and #, then Enter) are pressed on the call, for
+    an agent with a phone menu. A daemon thread: it is left blocked in readline when the call ends."""
+
+    def read() -> None:
+        for line in sys.stdin:
+            typed = line.strip().replace(" ", "")
+            if not typed:
+                continue
+            if KEYS.fullmatch(typed):
+                loop.call_soon_threadsafe(press, typed)
+            else:
+                loop.call_soon_threadsafe(problem, f"keys are 0-9, * and #, then Enter (not {typed!r})")
+
+    threading.Thread(target=read, name="agentphone-mic-keys", daemon=True).start()
 
 
 def _write_record(

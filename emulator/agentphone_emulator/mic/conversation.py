@@ -52,6 +52,7 @@ class Utterance:
     barged_in: bool = False  # the agent was talking when the person started
     cut_turn: int | None = None  # the reply the person talked over
     cut_after: float | None = None  # seconds into that reply's speech (for a replayed scenario)
+    keys: bool = False  # typed on the keyboard: ``text`` is the keys pressed (DTMF)
 
 
 @dataclass(slots=True)
@@ -162,6 +163,7 @@ class MicCall:
         self.timings: dict[int, TurnTiming] = {}
         self.replies: dict[int, ReplyOut] = {}
         self._first_sounds: dict[int, tuple[float, float]] = {}  # turn -> (queued at, synthesis s)
+        self._presses: set[asyncio.Task[None]] = set()
         self._state = _State()
         self._sounds: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
         self._last: CallSimOut | None = None
@@ -174,6 +176,25 @@ class MicCall:
     def hang_up(self) -> None:
         """The person hangs up (Ctrl-C): the call ends at the next poll."""
         self._hang_up.set()
+
+    def press(self, digits: str) -> None:
+        """The person typed keys (0-9, * and #): pressed on the call, after the agent finishes
+        what it is saying, as on a phone's keypad mid-call."""
+        task = asyncio.get_running_loop().create_task(self._press(digits))
+        self._presses.add(task)
+        task.add_done_callback(self._presses.discard)
+
+    async def _press(self, digits: str) -> None:
+        moment = self._since_connected(time.perf_counter())
+        utterance = Utterance(text=digits, began=moment, ended=moment, keys=True)
+        self.utterances.append(utterance)
+        self.view.caller_said(utterance)
+        try:
+            view = await self.line.press(digits)
+        except LineError as exc:
+            log.debug("keys refused: %s", exc)  # the call ended first
+            return
+        utterance.turn = next((r.turn for r in reversed(view.replies) if r.utterance == digits), None)
 
     async def run(self, to: str, from_: str) -> MicResult:
         first = await self.line.ring(to, from_)
@@ -208,9 +229,9 @@ class MicCall:
                 ended_by = "input"
         finally:
             self.listener.stop()
-            for task in [*tasks, hang_up, finished]:
+            for task in [*tasks, *self._presses, hang_up, finished]:
                 task.cancel()
-            await asyncio.gather(*tasks, hang_up, finished, return_exceptions=True)
+            await asyncio.gather(*tasks, *self._presses, hang_up, finished, return_exceptions=True)
         final = await self._end(ended_by)
         return MicResult(
             call=final,
@@ -389,7 +410,7 @@ class MicCall:
     def _all_answered(self, view: CallSimOut) -> bool:
         """Nothing left to hear: no turn on its way, every reply finished and played."""
         state = self._state
-        if state.talking or state.sending or state.synthesising or not self._sounds.empty():
+        if state.talking or state.sending or state.synthesising or self._presses or not self._sounds.empty():
             return False
         if any(reply.state not in FINISHED_STATES for reply in view.replies):
             return False

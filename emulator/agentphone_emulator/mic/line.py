@@ -92,6 +92,10 @@ class Line:
         }
         return await self._call("POST", f"{self._path}/say", body)
 
+    async def press(self, digits: str) -> CallSimOut:
+        """The person pressed keys; answers once the agent has answered them."""
+        return await self._call("POST", f"{self._path}/press", {"digits": digits})
+
     async def hangup(self) -> CallSimOut:
         return await self._call("POST", f"{self._path}/hangup")
 

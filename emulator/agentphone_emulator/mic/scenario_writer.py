@@ -85,7 +85,9 @@ def scenario_document(
     turns: list[dict[str, Any]] = []
     for utterance in result.utterances:
         turn: dict[str, Any]
-        if utterance.cut_after is not None:
+        if utterance.keys:
+            turn = {"press": utterance.text}
+        elif utterance.cut_after is not None:
             turn = {"interrupt": utterance.text, "after": utterance.cut_after}
         else:
             turn = {"say": utterance.text}

@@ -17,6 +17,7 @@ piped to a file only the final lines appear.
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from collections import Counter
 
@@ -52,9 +53,10 @@ class TerminalView:
 
     def connected(self, view: CallSimOut) -> None:
         self._t0 = time.perf_counter()
+        keys = " · type keys and Enter to press them" if sys.stdin.isatty() else ""
         self.console.print(
             f"[bold]Call {view.call_id} connected[/] · speak after the greeting; talking over the agent "
-            "interrupts it · Ctrl-C hangs up",
+            f"interrupts it{keys} · Ctrl-C hangs up",
             highlight=False,
         )
 
@@ -73,7 +75,7 @@ class TerminalView:
         self._partial_shown = True
 
     def caller_said(self, utterance: Utterance) -> None:
-        note = "talked over the agent" if utterance.barged_in else ""
+        note = "talked over the agent" if utterance.barged_in else ("keys pressed" if utterance.keys else "")
         self._line("you", utterance.text, note, style="cyan")
 
     def not_understood(self) -> None:
