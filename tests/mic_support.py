@@ -42,6 +42,7 @@ def run_mic(
     return subprocess.run(
         [*CLI, "mic", *args],
         cwd=ROOT,
+        stdin=subprocess.DEVNULL,  # not the developer's terminal: mic reads keys from a TTY
         capture_output=True,
         text=True,
         timeout=timeout,
