@@ -13,6 +13,12 @@ KEY_ENV = "AGENTPHONE_API_KEY"
 SECRET_ENV = "AGENTPHONE_WEBHOOK_SECRET"
 AGENT_ENV = (BASE_URL_ENV, KEY_ENV, SECRET_ENV)
 
+# Where the CLI finds a running emulator (`trigger`, `mic --agent-id`) and the key `run` starts
+# one with: the emulator's own variables, not the agent's.
+EMULATOR_URL_ENV = "AGENTPHONE_EMULATOR_URL"
+EMULATOR_KEY_ENV = "AGENTPHONE_EMULATOR_API_KEY"
+DEFAULT_EMULATOR_URL = "http://127.0.0.1:8787"  # serve's default port
+
 
 @contextmanager
 def environment(values: Mapping[str, str]) -> Iterator[None]:

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import __version__
+from .agent_env import DEFAULT_EMULATOR_URL, EMULATOR_KEY_ENV, EMULATOR_URL_ENV
 from .clock import iso, parse_iso
 from .errors import error_detail, one_line
 from .settings import AccountSettings
@@ -54,10 +55,10 @@ if TYPE_CHECKING:
     from .store.records import WebhookRecord
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
-API_KEY_ENV = "AGENTPHONE_EMULATOR_API_KEY"
+API_KEY_ENV = EMULATOR_KEY_ENV
 LLM_KEY_ENV = "AGENTPHONE_EMULATOR_LLM_KEY"  # read by the voice engine (engine/hosted.py), not here
-URL_ENV = "AGENTPHONE_EMULATOR_URL"
-DEFAULT_URL = "http://127.0.0.1:8787"
+URL_ENV = EMULATOR_URL_ENV
+DEFAULT_URL = DEFAULT_EMULATOR_URL
 CONTROL_PREFIX = "/__emulator"
 # `trigger sms` answers after the webhook's first attempt, which may take the webhook's whole
 # timeout (at most 120 s); wait a little longer than that before calling the emulator unreachable.
@@ -425,15 +426,11 @@ def _is_http_url(text: str) -> bool:
 
 def configure_webhook(emulator: Emulator, target: str, secret: str | None) -> WebhookRecord:
     """Point the first account's webhook at ``target`` before the emulator serves anything."""
-    from .app_reference import is_app_reference
+    from .app_reference import importable_from, is_app_reference
     from .engine.targets import TargetError
 
     if is_app_reference(target):
-        # As uvicorn does: `serve --webhook myapp:app` from the project folder must find myapp.py
-        # even through the console script, whose sys.path starts at its own bin directory.
-        cwd = os.getcwd()
-        if cwd not in sys.path:
-            sys.path.insert(0, cwd)
+        importable_from(os.getcwd())  # `serve --webhook myapp:app` finds myapp.py in the project
     else:
         # Anything else is stored as a URL and would only fail at the first delivery; say so now.
         if not _is_http_url(target):

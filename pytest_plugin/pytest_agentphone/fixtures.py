@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from agentphone_emulator.agent_env import agent_environment
-from agentphone_emulator.app_reference import is_app_reference
+from agentphone_emulator.app_reference import importable_from, is_app_reference
 
 from .ledger import Ledger
 from .options import PluginOptions, SettingsError, account_settings
-from .service import OPTIONS_KEY, SERVICE_KEY, ServiceError, importable_from
+from .service import OPTIONS_KEY, SERVICE_KEY, ServiceError
 
 if TYPE_CHECKING:  # imported where used: loading the plugin must not load the emulator
     from agentphone_emulator import AccountSettings, Emulator

@@ -9,10 +9,11 @@ items both use it; ``emulator`` hands it to a test on a fresh state.
 from __future__ import annotations
 
 import contextlib
-import sys
 from typing import TYPE_CHECKING
 
 import pytest
+
+from agentphone_emulator.app_reference import importable_from
 
 from .options import PluginOptions
 
@@ -57,14 +58,6 @@ class EmulatorService:
         """Stop the emulator and join its thread (idempotent)."""
         self._emulator = None
         self._stack.close()
-
-
-def importable_from(folder: str) -> None:
-    """An agent named ``module:attr`` is imported from the project's root, as ``run --app`` imports
-    from the current folder and uvicorn does (pytest puts the rootdir on sys.path only when a
-    conftest.py sits there)."""
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
 
 
 OPTIONS_KEY = pytest.StashKey[PluginOptions]()

@@ -27,8 +27,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ..agent_env import SECRET_ENV, agent_environment
-from ..app_reference import is_app_reference
+from ..agent_env import (
+    DEFAULT_EMULATOR_URL,
+    EMULATOR_KEY_ENV,
+    EMULATOR_URL_ENV,
+    SECRET_ENV,
+    agent_environment,
+)
+from ..app_reference import importable_from, is_app_reference
 from ..engine.synthesis import Synthesizer, TtsError
 from ..engine.voice import DEFAULT_CALLER
 from ..models.agents import AgentOut
@@ -51,9 +57,6 @@ from .speaker import Speaker
 from .stt import VOSK_DOWNLOAD_HINT, VOSK_MODEL_ENV, Recognizer, SttError, load_recognizer
 from .view import TerminalView
 
-URL_ENV = "AGENTPHONE_EMULATOR_URL"
-API_KEY_ENV = "AGENTPHONE_EMULATOR_API_KEY"
-DEFAULT_URL = "http://127.0.0.1:8787"
 WEBHOOK_PORT = 8787  # with --webhook, the port the user's server calls the API back on (as `run`)
 DEFAULT_AGENT_NAME = "Mic"
 
@@ -74,10 +77,13 @@ def add_mic_arguments(parser: argparse.ArgumentParser) -> None:
         help="call this agent on a running `agentphone-emulator serve` (see --url, --api-key)",
     )
     parser.add_argument(
-        "--url", help=f"with --agent-id: the emulator's base URL (default: ${URL_ENV} or {DEFAULT_URL})"
+        "--url",
+        help=f"with --agent-id: the emulator's base URL (default: ${EMULATOR_URL_ENV} or {DEFAULT_EMULATOR_URL})",
     )
     parser.add_argument(
-        "--api-key", metavar="KEY", help=f"with --agent-id: one of its API keys (default: ${API_KEY_ENV})"
+        "--api-key",
+        metavar="KEY",
+        help=f"with --agent-id: one of its API keys (default: ${EMULATOR_KEY_ENV})",
     )
     parser.add_argument("--begin-message", metavar="TEXT", help="the agent's greeting (--app / --webhook)")
     parser.add_argument(
@@ -227,11 +233,11 @@ def _device(text: str | None) -> int | str | None:
 
 async def _call(args: argparse.Namespace, parts: _Parts, console: Console) -> int:
     if args.agent_id is not None:
-        base_url = args.url or os.environ.get(URL_ENV) or DEFAULT_URL
-        api_key = args.api_key or os.environ.get(API_KEY_ENV)
+        base_url = args.url or os.environ.get(EMULATOR_URL_ENV) or DEFAULT_EMULATOR_URL
+        api_key = args.api_key or os.environ.get(EMULATOR_KEY_ENV)
         if not api_key:
             raise MicUsageError(
-                f"no API key: pass --api-key or set ${API_KEY_ENV} (serve prints its key on the ready line)"
+                f"no API key: pass --api-key or set ${EMULATOR_KEY_ENV} (serve prints its key on the ready line)"
             )
         async with Line(base_url, api_key) as line:
             agent = await line.agent(args.agent_id)
@@ -254,9 +260,7 @@ async def _call_own_emulator(args: argparse.Namespace, parts: _Parts, console: C
 
     target = args.app or args.webhook
     if args.app is not None:
-        cwd = os.getcwd()
-        if cwd not in sys.path:  # as uvicorn does: the app is imported from the current folder
-            sys.path.insert(0, cwd)
+        importable_from(os.getcwd())
     secret = args.webhook_secret or os.environ.get(SECRET_ENV) or "whsec_" + secrets.token_hex(24)
     port = args.port if args.port is not None else (0 if args.app else WEBHOOK_PORT)
     emulator = Emulator(port=port)

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import aiohttp
 from rich.console import Console
 
-from ..agent_env import SECRET_ENV, agent_environment
-from ..app_reference import is_app_reference
+from ..agent_env import EMULATOR_KEY_ENV, SECRET_ENV, agent_environment
+from ..app_reference import importable_from, is_app_reference
 from ..clock import VirtualClock
 from ..engine.targets import TargetError
 from ..errors import ApiError, describe_api_error
@@ -33,8 +33,6 @@ from .report_files import write_json, write_junit
 from .results import RunResult, ScenarioResult
 from .runner import run_scenario
 from .selection import SelectionError, compile_keyword, searchable
-
-EMULATOR_KEY_ENV = "AGENTPHONE_EMULATOR_API_KEY"
 
 
 class RunUsageError(Exception):
@@ -212,8 +210,7 @@ class WorkerJob:
 
 def _run_share(job: WorkerJob) -> list[tuple[int, ScenarioResult]]:
     """A worker process: its own emulator on a free port, its own environment for the app."""
-    if job.cwd not in sys.path:
-        sys.path.insert(0, job.cwd)
+    importable_from(job.cwd)
     variables = dict(job.variables)
     files: dict[str, list[LoadedScenario]] = {}
     chosen = []
@@ -289,9 +286,7 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
         if args.app is not None:
             if not is_app_reference(args.app):
                 raise RunUsageError(f"--app expects module:attr (e.g. myagent.server:app), got {args.app!r}")
-            cwd = os.getcwd()
-            if cwd not in sys.path:  # as uvicorn does: the app is imported from the current folder
-                sys.path.insert(0, cwd)
+            importable_from(os.getcwd())
         port = args.port if args.port is not None else (0 if args.app else 8787)
         secret = args.webhook_secret or os.environ.get(SECRET_ENV) or "whsec_" + secrets.token_hex(24)
         if args.jobs < 1:
