@@ -4,7 +4,8 @@ read chunk by chunk as it arrives, with the findings the exchange itself can sho
 The webhook's ``timeout`` bounds the first body byte, then each gap between chunks (bytes that
 complete no chunk do not count, so a server dripping whitespace cannot hold a turn open); after the
 final chunk the stream is read a moment longer (:data:`GRACE_AFTER_FINAL_SECONDS`) so bytes sent
-after it are reported. A body past the reader's cap ends the exchange at once: nothing more is read. A turn is never retried: it is logged as one delivery with one attempt.
+after it are reported. A body past the reader's cap ends the exchange at once: nothing more is
+read. A turn is never retried: it is logged as one delivery with one attempt.
 Chunks go to :meth:`CallSession.arrive`, which places them on the speech timeline.
 """
 

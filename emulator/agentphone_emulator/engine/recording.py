@@ -32,12 +32,10 @@ from functools import cache
 from io import BytesIO
 
 from .speech import WORDS_PER_MINUTE
-from .synthesis import Synthesizer, TtsError, numpy_or_none
+from .synthesis import SAMPLE_RATE, SAMPLE_WIDTH, Synthesizer, TtsError, numpy_or_none  # 16 kHz mono 16-bit
 
 log = logging.getLogger("agentphone_emulator.recording")
 
-SAMPLE_RATE = 16_000  # mono, 16-bit PCM
-SAMPLE_WIDTH = 2
 MAX_DURATION_SECONDS = 2 * 3600.0
 """Longest recording made: twice the platform's 60-minute call limit. About 230 MB of PCM, and a
 render holds two copies, so an absurd duration cannot exhaust memory."""

@@ -57,7 +57,8 @@ CACHE_MAX_BYTES = 32 << 20  # ~17 minutes of 16 kHz speech
 CACHE_MAX_ENTRIES = 512
 STOP_GRACE_SECONDS = 1.0  # how long a worker whose stdin closed gets to exit before it is killed
 
-AUDIO_EXTRA_HINT = "speech needs the audio extra: pip install 'agentphone-emulator[audio]'"
+AUDIO_EXTRA_INSTALL = "pip install 'agentphone-emulator[audio]'"  # every "install the extra" hint says this
+AUDIO_EXTRA_HINT = f"speech needs the audio extra: {AUDIO_EXTRA_INSTALL}"
 ESPEAK_HINT = "pyttsx3 needs espeak-ng (Debian/Ubuntu: apt-get install espeak-ng)"
 
 

@@ -30,11 +30,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..engine.synthesis import AUDIO_EXTRA_INSTALL
+
 log = logging.getLogger("agentphone_emulator.mic.stt")
 
 VOSK_MODEL_ENV = "AGENTPHONE_VOSK_MODEL"
 BACKENDS = ("vosk", "pocketsphinx")
-AUDIO_EXTRA = "pip install 'agentphone-emulator[audio]'"
+AUDIO_EXTRA = AUDIO_EXTRA_INSTALL
 VOSK_DOWNLOAD_HINT = (
     "download one from https://alphacephei.com/vosk/models (e.g. vosk-model-small-en-us-0.15), "
     f"unzip it and pass --vosk-model DIR (or set {VOSK_MODEL_ENV}); "

@@ -6,16 +6,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    pass
+# The pipeline's format is what the synthesiser speaks: 16 kHz, signed 16-bit little-endian, mono.
+from ...engine.synthesis import AUDIO_EXTRA_INSTALL
+from ...engine.synthesis import SAMPLE_RATE as SAMPLE_RATE
+from ...engine.synthesis import SAMPLE_WIDTH as SAMPLE_WIDTH
 
 log = logging.getLogger("agentphone_emulator.mic.audio")
 
 
-SAMPLE_RATE = 16_000
-SAMPLE_WIDTH = 2  # bytes: signed 16-bit little-endian
 BLOCK_FRAMES = 320
 BLOCK_BYTES = BLOCK_FRAMES * SAMPLE_WIDTH
 BLOCK_SECONDS = BLOCK_FRAMES / SAMPLE_RATE
@@ -34,7 +34,7 @@ WAV_HEADER_EVERY_FRAMES = SAMPLE_RATE // 2
 """A :class:`WavSink` rewrites its header's sizes and flushes every half second of audio, so a process
 killed without closing it (SIGKILL, a crash) leaves a valid WAV missing at most that much."""
 
-AUDIO_EXTRA_HINT = "microphone mode needs the audio extra: pip install 'agentphone-emulator[audio]'"
+AUDIO_EXTRA_HINT = f"microphone mode needs the audio extra: {AUDIO_EXTRA_INSTALL}"
 PORTAUDIO_HINT = (
     "PortAudio is not installed (Debian/Ubuntu: apt-get install libportaudio2); "
     "or use --input-wav/--output-wav"
