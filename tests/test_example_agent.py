@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -24,6 +23,7 @@ from agentphone import AsyncAgentPhone
 
 from agentphone_emulator import AccountSettings, Emulator, VirtualClock
 from examples import support_agent
+from tests.helpers import free_port
 
 SECRET = "whsec_example_support_agent"
 APP = "examples.support_agent:app"
@@ -376,13 +376,6 @@ async def test_a_flaky_text_fails_once_then_the_retry_succeeds(emu: Emulator, sd
 
 
 # == as a real server ================================================================================
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def wait_healthy(url: str, process: subprocess.Popen[bytes], seconds: float = 20) -> None:

@@ -7,7 +7,6 @@ process is started as a user would start it, and killed when its test ends."""
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import IO
 import pytest
 from agentphone import AgentPhone, AgentPhoneError
 
+from tests.helpers import free_port
 from tests.mic_support import (
     CLI,
     ROOT,
@@ -34,13 +34,6 @@ from tests.mic_support import (
 GREETING = "Acme support."
 SECRET = "whsec_mic_targets"
 SERVE_KEY = "sk_test_mic_targets"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from werkzeug import Request, Response
 
 from agentphone_emulator.settings import AccountSettings
 from pytest_agentphone.options import SettingsError, account_settings, parse_pairs
+from tests.helpers import free_port
 from tests.plugin_support import section
 
 # hypothesis is imported (above) before pytester's first in-process run: pytester drops the modules a
@@ -85,13 +86,6 @@ def say_scenario(said: str, expected: str, *, extra: str = "", setup: str = "") 
         f"  numbers: {{main: a}}\ncall: {{to: main}}\nturns:\n  - say: '{said}'\n"
         f"    expect: {{text: '{expected}'}}\n"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # -- --help ----------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentphone_emulator.scenario.selection import SelectionError, compile_keyword, searchable
+from tests.helpers import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "agentphone_emulator"]
@@ -93,12 +94,6 @@ def report(path: Path) -> dict[str, object]:
 
 def outcomes(path: Path) -> list[tuple[str, str]]:
     return [(s["name"], s["outcome"]) for s in report(path)["scenarios"]]  # type: ignore[index]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- exit codes and what is printed -------------------------------------------------------------------
