@@ -9,11 +9,13 @@ driven the same way, so ``--agent-id`` on a served emulator is no special case.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
 from pydantic import ValidationError
 
+from ..errors import error_detail
 from ..models.agents import AgentOut
 from ..models.control import CallSimOut
 
@@ -119,21 +121,19 @@ class Line:
         assert self._http is not None, "use the Line as an async context manager"
         try:
             async with self._http.request(method, self.base_url + path, json=body) as response:
-                try:
-                    answer = await response.json(content_type=None)
-                except ValueError:
-                    answer = None
+                raw = await response.read()
                 if response.status >= 400:
-                    detail = answer.get("detail") if isinstance(answer, dict) else None
-                    if isinstance(detail, list):  # a 422: the first problem is enough
-                        detail = detail[0].get("msg") if detail and isinstance(detail[0], dict) else None
+                    detail = error_detail(raw)  # as `trigger` reads the emulator's refusals
                     if detail is None:
                         raise LineError(
                             f"HTTP {response.status} from {self.base_url}, which does not answer like an "
                             "AgentPhone emulator"
                         )
                     raise LineError(f"HTTP {response.status}: {detail}")
-                return answer
+                try:
+                    return json.loads(raw)
+                except ValueError:
+                    return None  # the callers' validation says it is not an emulator
         except aiohttp.ClientError as exc:
             raise LineError(f"cannot reach the emulator at {self.base_url}: {exc}") from None
         except TimeoutError:
