@@ -17,7 +17,10 @@ from agentphone import AgentPhone, AsyncAgentPhone
 from agentphone_emulator import AccountSettings, Emulator, VirtualClock
 from tests.receiver import Receiver
 
-pytest_plugins = ["pytester"]  # the plugin's own tests run pytest as a user would (tests/test_plugin_*.py)
+pytest_plugins = [
+    "pytester",  # the plugin's own tests run pytest as a user would (tests/test_plugin_*.py)
+    "tests.skip_policy",  # in CI (.ci/run) a skipped test fails the run
+]
 
 RICH = AccountSettings(credit_cents=100_000, number_limit=50)
 VIRTUAL_START = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)

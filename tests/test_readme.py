@@ -26,10 +26,15 @@ def test_quick_start_is_two_commands() -> None:
     assert len(quick_start_commands()) == 2
 
 
-def test_ci_runs_the_readme_test_command_verbatim() -> None:
-    test_command = quick_start_commands()[1].split("&&")[-1].strip()
+def test_ci_runs_the_readme_commands_verbatim() -> None:
+    """CI installs and tests exactly as the README tells a new user to, in a venv of its own."""
+    install, test_command = (part.strip() for part in quick_start_commands()[1].split("&&"))
     ci_script = (ROOT / ".ci" / "run").read_text()
-    assert test_command in ci_script.splitlines()
+    lines = ci_script.splitlines()
+    assert test_command in lines
+    assert any(line.startswith(install + " ") or line == install for line in lines)
+    assert "python3 -m venv" in ci_script  # never the machine's own Python
+    assert lines.index(next(line for line in lines if line.startswith(install))) < lines.index(test_command)
 
 
 def test_the_main_job_passes() -> None:
