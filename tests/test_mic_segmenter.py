@@ -323,6 +323,89 @@ def test_a_pause_shorter_than_end_silence_stays_in_one_segment(
         assert abs(found[1].start - second) <= FRAME
 
 
+# -- exact boundaries ------------------------------------------------------------------------------------
+#
+# The properties above allow a frame of slack where a burst's edge falls inside a frame. With bursts
+# laid on the frame grid there is no such frame, so the segmenter's arithmetic is exact and checked
+# exactly: where speech starts and ends, the very frame each event is reported in, and the pause
+# length at which one utterance becomes two. (Mutation testing planted "speech ends 10 ms late":
+# the slack-tolerant properties, and an ``assume`` that skipped pauses near end_silence_ms, let it
+# live.)
+
+
+def reported_at(segmenter: Segmenter, pcm: bytes) -> list[tuple[SegmentEvent, int]]:
+    """Each Started / Ended event with the number of samples fed when it came out (one frame a feed)."""
+    found = []
+    for at in range(0, len(pcm), 2 * FRAME):
+        for event in segmenter.feed(pcm[at : at + 2 * FRAME]):
+            if not isinstance(event, SpeechAudio):
+                found.append((event, at // 2 + FRAME))
+    return found
+
+
+def in_frames(ms: int, at_least: int = 0) -> int:
+    return max(at_least, math.ceil(ms / 10))
+
+
+@PROPERTY
+@given(
+    config=SETTINGS_IN_FRAMES,
+    background=backgrounds(),
+    lead_frames=st.integers(10, 200),
+    extra_frames=st.integers(0, 150),
+    seed=st.integers(0, 10**6),
+)
+def test_a_burst_on_the_frame_grid_starts_and_ends_exactly_and_is_reported_on_time(
+    config: dict[str, int],
+    background: tuple[float | None, float],
+    lead_frames: int,
+    extra_frames: int,
+    seed: int,
+) -> None:
+    """SpeechStarted names the burst's first sample and comes out once the burst has lasted start_ms
+    and min_speech_ms; SpeechEnded names the sample after its last one and comes out after exactly
+    end_silence_ms of quiet, not a frame sooner or later."""
+    noise, level = background
+    needed = max(in_frames(config["start_ms"], 1), in_frames(config["min_speech_ms"]))
+    length = (needed + extra_frames) * FRAME
+    end_wait = in_frames(config["end_silence_ms"], 1) * FRAME
+    start = lead_frames * FRAME
+    track = Track((start + length + end_wait + 5 * FRAME) / RATE, noise_dbfs=noise, seed=seed)
+    track.tone(start, length, level)
+    assert reported_at(Segmenter(**config), track.pcm()) == [
+        (SpeechStarted(start), start + needed * FRAME),
+        (SpeechEnded(start + length), start + length + end_wait),
+    ]
+
+
+@PROPERTY
+@given(
+    config=SETTINGS_IN_FRAMES.filter(lambda c: c["end_silence_ms"] >= 20),
+    background=backgrounds(),
+    longer=st.booleans(),
+    seed=st.integers(0, 10**6),
+)
+def test_a_pause_one_frame_short_of_end_silence_is_one_utterance_and_a_full_one_is_two(
+    config: dict[str, int], background: tuple[float | None, float], longer: bool, seed: int
+) -> None:
+    """The boundary itself, both sides of it: a pause of end_silence_ms less one frame keeps one
+    utterance; a pause of exactly end_silence_ms ends it."""
+    noise, level = background
+    end_frames = in_frames(config["end_silence_ms"], 1)
+    gap = (end_frames if longer else end_frames - 1) * FRAME
+    burst = (max(in_frames(config["start_ms"], 1), in_frames(config["min_speech_ms"])) + 5) * FRAME
+    first = 50 * FRAME
+    second = first + burst + gap
+    track = Track((second + burst + end_frames * FRAME + 5 * FRAME) / RATE, noise_dbfs=noise, seed=seed)
+    track.tone(first, burst, level)
+    track.tone(second, burst, level)
+    found = [(s.start, s.end) for s in segments(run(Segmenter(**config), track.pcm()))]
+    if longer:
+        assert found == [(first, first + burst), (second, second + burst)]
+    else:
+        assert found == [(first, second + burst)]
+
+
 @pytest.mark.parametrize("before, after", [(None, -30.0), (-70.0, -30.0), (-60.0, -10.0)])
 def test_a_noise_that_starts_mid_call_ends_within_the_floor_window(
     before: float | None, after: float
