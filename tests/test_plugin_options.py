@@ -18,7 +18,7 @@ import threading
 from typing import Any
 
 import pytest
-from agentphone import WebhookVerificationError, verify_webhook
+from agentphone import AgentPhone, AgentPhoneError, WebhookVerificationError, verify_webhook
 from hypothesis import given
 from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
@@ -45,7 +45,7 @@ AGENT = """
 import json
 import os
 
-from agentphone import WebhookVerificationError, verify_webhook
+from agentphone import AgentPhone, AgentPhoneError, WebhookVerificationError, verify_webhook
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -99,6 +99,8 @@ HELP = [
     "*your agent's webhook URL, a server you started (ini:*",
     "  --agentphone-secret=SECRET",
     "*sign webhooks with SECRET (ini:*",
+    "  --agentphone-api-key=KEY",
+    "*the emulator's API key, for a server you started*",
     "  --agentphone-var=NAME=VALUE",
     "*set {{NAME}} in every collected scenario (ini:*",
     "  --agentphone-port=PORT",
@@ -109,6 +111,7 @@ HELP = [
     "*your agent as an in-process app, module:attr*",
     "  agentphone_webhook (string):",
     "  agentphone_webhook_secret (string):",
+    "  agentphone_api_key (string):",
     "  agentphone_scenarios (paths):",
     "  agentphone_scenario_patterns (args):",
     "*(default: [*].scenario.yaml [*].scenario.yml)*",
@@ -260,6 +263,96 @@ def test_secret_from_the_ini_the_command_line_the_environment_or_fresh(
     fresh = {signing_secret(pytester.runpytest("-s")) for _ in range(2)}
     assert len(fresh) == 2  # one per session
     assert all(re.fullmatch(r"whsec_[0-9a-f]{48}", secret) for secret in fresh)
+
+
+AGENT_KEY = "sk_test_the_agent_was_started_with"
+TEXTER = "+14155550123"
+
+
+@pytest.fixture
+def texting_server(httpserver: HTTPServer) -> tuple[HTTPServer, int]:
+    """A server of the user's, started before pytest with the emulator's address and a key of its
+    own (the plugin cannot tell it either): it answers each text through the REST API, as the
+    platform's docs show. Returns the server and the emulator port it expects."""
+    port = free_port()
+
+    def answer(request: Request) -> Response:
+        envelope = json.loads(request.get_data())
+        data = envelope["data"]
+        if envelope["event"] == "agent.message" and data["direction"] == "inbound":
+            with AgentPhone(api_key=AGENT_KEY, base_url=f"http://127.0.0.1:{port}") as client:
+                try:
+                    client.messages.send(number_id=data["numberId"], to_number=data["from"], body="got it")
+                except AgentPhoneError as exc:  # a 500 with the API's answer: the test reports it
+                    return Response(str(exc), status=500)
+        return Response('{"ok": true}', content_type="application/json")
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(answer)
+    return httpserver, port
+
+
+TEXTS_BACK_TEST = f"""
+def test_texts_back(make_agent, emulator):
+    print("key:", emulator.api_key)
+    agent = make_agent()
+    agent.text("hello", from_="{TEXTER}")
+    assert agent.texts_to("{TEXTER}") == ["got it"]
+"""
+
+
+def test_api_key_from_the_command_line_the_ini_the_environment_or_random(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, texting_server: tuple[HTTPServer, int]
+) -> None:
+    """Fixed: the plugin could not be told the emulator's key, so a server the user started got
+    401 Invalid API key on every call back and every text test failed."""
+    server, port = texting_server
+    monkeypatch.delenv("AGENTPHONE_EMULATOR_API_KEY", raising=False)
+    ini = BASE_INI + f"agentphone_webhook = {server.url_for('/hook')}\n"
+    ini += "agentphone_account = require_10dlc=false\n"
+    pytester.makeini(ini)
+    pytester.makepyfile(test_texts_back=TEXTS_BACK_TEST)
+
+    def key_used(*flags: str, passed: bool = True) -> str:
+        result = pytester.runpytest("-s", f"--agentphone-port={port}", *flags)
+        result.assert_outcomes(**({"passed": 1} if passed else {"failed": 1}))
+        if not passed:
+            result.stdout.fnmatch_lines(
+                ["*webhook_http_error*", "*bytes: AgentPhone API error 401: Invalid API key"]
+            )
+        (key,) = re.findall(r"key: (\S+)", result.stdout.str())  # printed by the inner test (-s)
+        return str(key)
+
+    # Without it: a random key, which the server does not have.
+    assert re.fullmatch(r"sk_test_[0-9a-f]{32}", key_used(passed=False))
+    assert key_used(f"--agentphone-api-key={AGENT_KEY}") == AGENT_KEY
+    pytester.makeini(ini + f"agentphone_api_key = {AGENT_KEY}\n")
+    assert key_used() == AGENT_KEY
+    monkeypatch.setenv("AGENTPHONE_EMULATOR_API_KEY", "sk_test_from_env")
+    assert key_used() == AGENT_KEY  # the ini wins over the environment
+
+    pytester.makeini(ini + "agentphone_api_key = sk_test_from_ini\n")
+    assert key_used(passed=False) == "sk_test_from_ini"
+    assert key_used(f"--agentphone-api-key={AGENT_KEY}") == AGENT_KEY  # the command line wins
+
+    pytester.makeini(ini)
+    monkeypatch.setenv("AGENTPHONE_EMULATOR_API_KEY", AGENT_KEY)
+    assert key_used() == AGENT_KEY
+
+
+def test_the_api_key_is_the_in_process_agents_and_the_async_emulators(pytester: pytest.Pytester) -> None:
+    pytester.makeini(BASE_INI + "agentphone_api_key = sk_test_suite\n")
+    pytester.makepyfile(
+        test_keys="""
+        import os
+
+        def test_session(emulator):
+            assert emulator.api_key == os.environ["AGENTPHONE_API_KEY"] == "sk_test_suite"
+
+        async def test_own_loop(async_emulator):
+            assert async_emulator.api_key == os.environ["AGENTPHONE_API_KEY"] == "sk_test_suite"
+        """
+    )
+    pytester.runpytest("-p", "asyncio", "-o", "asyncio_mode=auto").assert_outcomes(passed=2)
 
 
 def test_account_from_the_ini(pytester: pytest.Pytester) -> None:
@@ -460,6 +553,12 @@ def test_port_option_and_a_taken_port(pytester: pytest.Pytester) -> None:
             ["--agentphone-var", "word"],
             "--agentphone-var: expected NAME=VALUE, got 'word'",
             id="bad --var",
+        ),
+        pytest.param(
+            "",
+            ["--agentphone-api-key", "sk test"],
+            "--agentphone-api-key: an API key is one word with no spaces, got 'sk test'",
+            id="api key with a space",
         ),
         pytest.param(
             "agentphone_findings = loud\n",

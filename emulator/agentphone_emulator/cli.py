@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import http.client
 import ipaddress
@@ -44,7 +45,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import __version__
-from .agent_env import DEFAULT_EMULATOR_URL, EMULATOR_KEY_ENV, EMULATOR_URL_ENV
+from .agent_env import DEFAULT_EMULATOR_URL, EMULATOR_KEY_ENV, EMULATOR_URL_ENV, SECRET_ENV
+from .app_reference import is_app_reference
 from .clock import iso, parse_iso
 from .errors import error_detail, one_line
 from .settings import AccountSettings
@@ -52,7 +54,6 @@ from .settings import AccountSettings
 if TYPE_CHECKING:
     from .server import Emulator
     from .store.persistence import SavedState, Saver
-    from .store.records import WebhookRecord
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 API_KEY_ENV = EMULATOR_KEY_ENV
@@ -235,7 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--webhook-secret",
         metavar="SECRET",
-        help="sign webhooks with SECRET instead of a fresh whsec_ secret (needs --webhook)",
+        help=f"sign webhooks with SECRET (needs --webhook; default ${SECRET_ENV}, else a fresh whsec_ "
+        f"secret); an app in this process gets it as ${SECRET_ENV}, with the emulator's URL and key",
     )
     serve.add_argument(
         "--llm-url",
@@ -424,25 +426,15 @@ def _is_http_url(text: str) -> bool:
         return False
 
 
-def configure_webhook(emulator: Emulator, target: str, secret: str | None) -> WebhookRecord:
-    """Point the first account's webhook at ``target`` before the emulator serves anything."""
-    from .app_reference import importable_from, is_app_reference
-    from .engine.targets import TargetError
-
-    if is_app_reference(target):
-        importable_from(os.getcwd())  # `serve --webhook myapp:app` finds myapp.py in the project
-    else:
-        # Anything else is stored as a URL and would only fail at the first delivery; say so now.
-        if not _is_http_url(target):
-            hint = f" (did you mean http://{target}?)" if "://" not in target else ""
-            raise UsageError(
-                f"--webhook expects an http(s) URL or an app reference such as "
-                f"'myagent.server:app/webhook', got {target!r}{hint}"
-            )
-    try:
-        return emulator.set_webhook(target, secret=secret)
-    except TargetError as exc:  # the app does not import, or is not an app
-        raise UsageError(f"--webhook {target}: {one_line(str(exc))}") from None
+def _check_webhook_url(target: str) -> None:
+    """A ``--webhook`` that is not an app reference is stored as a URL and would only fail at the
+    first delivery: say so before listening."""
+    if not is_app_reference(target) and not _is_http_url(target):
+        hint = f" (did you mean http://{target}?)" if "://" not in target else ""
+        raise UsageError(
+            f"--webhook expects an http(s) URL or an app reference such as "
+            f"'myagent.server:app/webhook', got {target!r}{hint}"
+        )
 
 
 def _check_llm_flags(args: argparse.Namespace) -> None:
@@ -463,6 +455,8 @@ def _check_llm_flags(args: argparse.Namespace) -> None:
 
 async def serve(args: argparse.Namespace) -> None:
     from .clock import VirtualClock
+    from .engine.targets import TargetError
+    from .serve_webhook import serve_webhook
     from .server import Emulator
 
     if not 0 <= args.port <= 65535:
@@ -498,15 +492,25 @@ async def serve(args: argparse.Namespace) -> None:
 
         # Into the state only: the retries it waits for are scheduled once the platform has started.
         restore_into(saved, emulator.state)
-    # Before listening: an app that does not import is a usage error, not a half-started server.
-    hook = configure_webhook(emulator, args.webhook, args.webhook_secret) if args.webhook else None
+    if args.webhook is not None:
+        _check_webhook_url(args.webhook)
     if args.llm_url is not None:
         emulator.configure_hosted(llm_url=args.llm_url, llm_model=args.llm_model)
-    saver = _first_save(args, emulator)
     try:
         await emulator.start()
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    # Listening, so the URL an app is given is known; nothing is announced before the app imports.
+    agent = contextlib.ExitStack()
+    try:
+        hook = agent.enter_context(serve_webhook(emulator, args.webhook, args.webhook_secret))
+        saver = _first_save(args, emulator)
+    except BaseException as exc:
+        agent.close()
+        await emulator.stop()
+        if isinstance(exc, TargetError):  # the app does not import, or is not an app
+            raise UsageError(f"--webhook {args.webhook}: {one_line(str(exc))}") from None
+        raise
     if saved is not None:
         emulator.platform.dispatcher.reschedule()
     # This process exists to serve: move everything alive at start-up (modules, pydantic
@@ -547,6 +551,7 @@ async def serve(args: argparse.Namespace) -> None:
                 await saving  # it ends at `stop`, after finishing a save it had begun
         finally:
             await emulator.stop()
+            agent.close()
             print("AgentPhone emulator stopped", file=sys.stderr, flush=True)
         if saver is not None:
             try:

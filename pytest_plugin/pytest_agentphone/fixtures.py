@@ -151,7 +151,9 @@ if HAVE_ASYNCIO:
         await its ``a``-methods; an aiohttp app on this loop can be the agent."""
         from agentphone_emulator import Emulator, VirtualClock
 
-        emulator = Emulator(clock=VirtualClock(), settings=account_for(request))
+        emulator = Emulator(
+            clock=VirtualClock(), settings=account_for(request), api_keys=_options(request).api_keys
+        )
         await emulator.start()
         try:
             with watching(request, emulator):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 import pytest
 
-from agentphone_emulator.agent_env import SECRET_ENV
+from agentphone_emulator.agent_env import EMULATOR_KEY_ENV, SECRET_ENV
 from agentphone_emulator.app_reference import is_app_reference
 
 if TYPE_CHECKING:  # imported where used: every pytest run loads this module, most never use it
@@ -31,6 +31,9 @@ class PluginOptions:
     """The agent's webhook URL, a server the user started."""
     secret: str = ""
     """What webhooks are signed with; the in-process app reads it as $AGENTPHONE_WEBHOOK_SECRET."""
+    api_key: str | None = None
+    """The emulator's API key (None: a random one); the in-process app reads it as
+    $AGENTPHONE_API_KEY, a server the user started must be told it to call the API back."""
     account: AccountSettings | None = None
     """Every test's account unless its ``agentphone_account`` marker says otherwise (None: a new
     real account's defaults)."""
@@ -44,6 +47,11 @@ class PluginOptions:
     @property
     def target(self) -> str | None:
         return self.app or self.webhook
+
+    @property
+    def api_keys(self) -> list[str] | None:
+        """What an emulator of the session is started with (None: a random key)."""
+        return [self.api_key] if self.api_key is not None else None
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -64,6 +72,12 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="SECRET",
         help=f"sign webhooks with SECRET (ini: agentphone_webhook_secret; default ${SECRET_ENV}, "
         "else a fresh whsec_ secret per session)",
+    )
+    group.addoption(
+        "--agentphone-api-key",
+        metavar="KEY",
+        help="the emulator's API key, for a server you started that calls the API back (ini: "
+        f"agentphone_api_key; default ${EMULATOR_KEY_ENV}, else a random sk_test_ key)",
     )
     group.addoption(
         "--agentphone-var",
@@ -90,6 +104,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("agentphone_app", "your agent as an in-process app, module:attr")
     parser.addini("agentphone_webhook", "your agent's webhook URL (a server you started)")
     parser.addini("agentphone_webhook_secret", "the webhook signing secret (default: a fresh one)")
+    parser.addini("agentphone_api_key", "the emulator's API key (default: a random one)")
     parser.addini(
         "agentphone_scenarios",
         "folders (or files) whose every .yaml is a scenario file, collected as tests",
@@ -143,6 +158,7 @@ def read_options(config: pytest.Config) -> PluginOptions:
         or os.environ.get(SECRET_ENV)
         or "whsec_" + secrets.token_hex(24)
     )
+    api_key = _api_key(config)
     variables = {
         **parse_pairs(config.getini("agentphone_variables") or [], "agentphone_variables"),
         **parse_pairs(config.getoption("agentphone_var"), "--agentphone-var"),
@@ -164,6 +180,7 @@ def read_options(config: pytest.Config) -> PluginOptions:
         app=app,
         webhook=webhook,
         secret=secret,
+        api_key=api_key,
         account=account,
         scenario_paths=tuple(Path(p) for p in config.getini("agentphone_scenarios")),
         scenario_patterns=tuple(config.getini("agentphone_scenario_patterns")),
@@ -172,6 +189,23 @@ def read_options(config: pytest.Config) -> PluginOptions:
         port=port or 0,
         rootpath=config.rootpath,
     )
+
+
+def _api_key(config: pytest.Config) -> str | None:
+    """The command line's key, else the ini's, else $AGENTPHONE_EMULATOR_API_KEY (as ``serve``
+    reads it), else None: the emulator makes a random one."""
+    for where, key in (
+        ("--agentphone-api-key", config.getoption("agentphone_api_key")),
+        ("agentphone_api_key", _ini_text(config, "agentphone_api_key")),
+        (f"${EMULATOR_KEY_ENV}", os.environ.get(EMULATOR_KEY_ENV)),
+    ):
+        if key is None or (key == "" and where.startswith("$")):
+            continue  # an empty variable is an unset one, as for serve
+        if not key or any(c.isspace() or not c.isprintable() for c in key):
+            # It goes in an Authorization header: a space or a newline would never match.
+            raise pytest.UsageError(f"{where}: an API key is one word with no spaces, got {key!r}")
+        return str(key)
+    return None
 
 
 def _ini_text(config: pytest.Config, name: str) -> str | None:

@@ -44,7 +44,10 @@ class EmulatorService:
             try:
                 self._emulator = self._stack.enter_context(
                     Emulator.run_in_thread(
-                        clock=VirtualClock(), port=self.options.port, settings=self.options.account
+                        clock=VirtualClock(),
+                        port=self.options.port,
+                        settings=self.options.account,
+                        api_keys=self.options.api_keys,
                     )
                 )
             except OSError as exc:

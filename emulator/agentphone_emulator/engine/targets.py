@@ -9,23 +9,17 @@ objects; the kind is recognised from the object: an ``aiohttp.web.Application``,
 async callable taking ``scope, receive, send``), or else a WSGI app (Flask, Django, Bottle ...).
 Timeouts are the caller's (``asyncio.timeout`` around the exchange): an ASGI or aiohttp app that
 runs past one is cancelled; a WSGI app cannot be interrupted, so its thread is left to finish.
+The request and response types are in target_types.py, the WSGI target in wsgi_target.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import importlib
 import inspect
-import io
-import sys
-import traceback
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
-from urllib.parse import urlsplit
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, cast
 
 import aiohttp
 from aiohttp import web
@@ -35,68 +29,36 @@ from aiohttp.http_parser import RawRequestMessage
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from ..app_reference import APP_REFERENCE, is_app_reference
+from ..app_reference import is_app_reference
+from .target_types import (
+    INTERNAL_ERROR,
+    AppFailure,
+    Broken,
+    Target,
+    TargetError,
+    TargetRequest,
+    TargetResponse,
+    error_text,
+    queue_chunks,
+    split_app_reference,
+    where_of,
+)
+from .wsgi_target import WsgiTarget
 
-
-class TargetError(Exception):
-    """The request never got a response: connection refused, DNS failure, app not importable."""
-
-
-class AppFailure(TargetError):
-    """An in-process app raised after it had started its response (the body is cut short)."""
-
-    def __init__(self, description: str, traceback_text: str) -> None:
-        last = traceback_text.strip().splitlines()[-1:] or ["an exception"]
-        super().__init__(f"{description} raised {last[0]} after starting its response")
-        self.traceback = traceback_text
-
-
-@dataclass(frozen=True, slots=True)
-class _Broken:
-    """Put in a body queue instead of a chunk: the app failed mid-body."""
-
-    failure: AppFailure
-
-
-@dataclass(slots=True)
-class TargetRequest:
-    url: str
-    body: bytes
-    headers: Mapping[str, str]
-    method: str = "POST"
-
-
-@dataclass(slots=True)
-class TargetResponse:
-    """A response whose head has arrived; the body is read from :attr:`chunks`."""
-
-    status: int
-    headers: CIMultiDictProxy[str]
-    chunks: AsyncIterator[bytes]
-    app_errors: list[str] = field(default_factory=list)  # may grow after the head: read it last
-
-    @property
-    def app_error(self) -> str | None:
-        """An in-process app's exception, traceback included (Starlette, for one, answers 500 and
-        then re-raises, so this can appear once the body is read)."""
-        return self.app_errors[0] if self.app_errors else None
-
-    async def read(self, limit: int) -> bytes:
-        """The body, up to ``limit`` bytes (the rest is not read)."""
-        data = bytearray()
-        async for chunk in self.chunks:
-            data += chunk
-            if len(data) >= limit:
-                return bytes(data[:limit])
-        return bytes(data)
-
-
-class Target(Protocol):
-    description: str
-
-    def send(self, request: TargetRequest) -> AbstractAsyncContextManager[TargetResponse]:
-        """Send ``request``; entering waits for the response head."""
-        ...
+# What the engine and the CLI import from here; their homes are target_types and wsgi_target.
+__all__ = [
+    "AppFailure",
+    "Target",
+    "TargetError",
+    "TargetRequest",
+    "TargetResponse",
+    "Targets",
+    "WsgiTarget",
+    "app_target",
+    "is_app_reference",
+    "load_app",
+    "split_app_reference",
+]
 
 
 # -- over HTTP ------------------------------------------------------------------------------------
@@ -144,37 +106,11 @@ def _describe_client_error(exc: aiohttp.ClientError) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-@dataclass(frozen=True, slots=True)
-class _Where:
-    scheme: str
-    host: str
-    port: int
-    path: str
-    query: str
-
-
-def _where(url: str) -> _Where:
-    """Scheme, host, path and query an in-process app sees for ``url`` (a URL, or an app
-    reference whose optional ``/path`` is the path)."""
-    if is_app_reference(url):
-        _, path_and_query = split_app_reference(url)
-        path, _, query = path_and_query.partition("?")
-        return _Where("http", "agent.local", 80, path or "/", query)
-    parts = urlsplit(url)
-    return _Where(
-        parts.scheme or "http",
-        parts.hostname or "agent.local",
-        parts.port or 80,
-        parts.path or "/",
-        parts.query,
-    )
-
-
 # -- ASGI -------------------------------------------------------------------------------------------
 
 
 def _scope(request: TargetRequest, state: dict[str, Any]) -> dict[str, Any]:
-    where = _where(request.url)
+    where = where_of(request.url)
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -191,13 +127,6 @@ def _scope(request: TargetRequest, state: dict[str, Any]) -> dict[str, Any]:
         "server": (where.host, where.port),
         "state": dict(state),  # ASGI: a shallow copy of what the lifespan put in its namespace
     }
-
-
-def _error_text(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(exc)).rstrip()
-
-
-_INTERNAL_ERROR = b"Internal Server Error"
 
 
 class AsgiTarget:
@@ -251,7 +180,7 @@ class AsgiTarget:
         await asyncio.shield(self._started)
         loop = asyncio.get_running_loop()
         head: asyncio.Future[tuple[int, list[tuple[bytes, bytes]]]] = loop.create_future()
-        body: asyncio.Queue[bytes | _Broken | None] = asyncio.Queue()
+        body: asyncio.Queue[bytes | Broken | None] = asyncio.Queue()
         finished = asyncio.Event()
         delivered = False
         complete = False  # the app sent its last body chunk
@@ -282,13 +211,13 @@ class AsgiTarget:
                 await self.app(_scope(request, self._state), receive, send)
             except Exception as exc:
                 if complete:  # answered in full, then raised (Starlette re-raises after its 500)
-                    error.append(_error_text(exc))
+                    error.append(error_text(exc))
                 elif head.done():  # the head went out: the body is cut short
-                    await body.put(_Broken(AppFailure(self.description, _error_text(exc))))
+                    await body.put(Broken(AppFailure(self.description, error_text(exc))))
                 else:
-                    error.append(_error_text(exc))
+                    error.append(error_text(exc))
                     head.set_result((500, [(b"content-type", b"text/plain")]))
-                    await body.put(_INTERNAL_ERROR)
+                    await body.put(INTERNAL_ERROR)
             await body.put(None)  # an app that returns without finishing its body ends it
 
         task = loop.create_task(run())
@@ -298,7 +227,7 @@ class AsgiTarget:
             yield TargetResponse(
                 status=status,
                 headers=CIMultiDictProxy(headers),
-                chunks=_queue_chunks(body),
+                chunks=queue_chunks(body),
                 app_errors=error,
             )
         finally:
@@ -326,168 +255,6 @@ class AsgiTarget:
             await asyncio.gather(self._lifespan, return_exceptions=True)
 
 
-async def _queue_chunks(queue: asyncio.Queue[bytes | _Broken | None]) -> AsyncIterator[bytes]:
-    while (chunk := await queue.get()) is not None:
-        if isinstance(chunk, _Broken):
-            raise chunk.failure
-        yield chunk
-
-
-# -- WSGI -----------------------------------------------------------------------------------------
-
-
-def _environ(request: TargetRequest) -> dict[str, Any]:
-    where = _where(request.url)
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": request.method,
-        "SCRIPT_NAME": "",
-        "PATH_INFO": where.path,
-        "QUERY_STRING": where.query,
-        "SERVER_NAME": where.host,
-        "SERVER_PORT": str(where.port),
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "CONTENT_LENGTH": str(len(request.body)),
-        "HTTP_HOST": where.host,
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": where.scheme,
-        "wsgi.input": io.BytesIO(request.body),
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": False,
-        "wsgi.run_once": False,
-    }
-    for name, value in request.headers.items():
-        key = name.upper().replace("-", "_")
-        if key == "CONTENT_TYPE":
-            environ["CONTENT_TYPE"] = value
-        elif key != "CONTENT_LENGTH":
-            environ["HTTP_" + key] = value
-    return environ
-
-
-@dataclass(slots=True)
-class _WsgiExchange:
-    """One WSGI call, stepped from worker threads inside a single ``contextvars`` context so a
-    generator body that pushed Flask's request context still finds it on its next step."""
-
-    app: Callable[..., Iterable[bytes]]
-    environ: dict[str, Any]
-    status: int | None = None
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    written: list[bytes] = field(default_factory=list)  # the legacy write() callable's output
-    result: Iterable[bytes] | None = None
-    iterator: Iterator[bytes] | None = None
-    context: contextvars.Context = field(default_factory=contextvars.copy_context)
-
-    def start_response(
-        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
-    ) -> Callable[[bytes], None]:
-        self.status = int(status.split(" ", 1)[0])
-        self.headers = list(headers)
-        return self.written.append
-
-    def begin(self) -> None:
-        self.result = self.context.run(self.app, self.environ, self.start_response)
-        self.iterator = iter(self.result)
-
-    def step(self) -> bytes | None:
-        """The next body chunk, or None at the end."""
-        assert self.iterator is not None
-        for chunk in self.context.run(_next_chunk, self.iterator):
-            return chunk
-        return None
-
-    def close(self) -> None:
-        closer = getattr(self.result, "close", None)
-        if callable(closer):
-            self.context.run(closer)
-
-
-def _next_chunk(iterator: Iterator[bytes]) -> list[bytes]:
-    try:
-        return [next(iterator)]
-    except StopIteration:
-        return []
-
-
-class WsgiTarget:
-    """A WSGI app, run on threads of its own (a WSGI app blocks) that stop when the emulator does."""
-
-    def __init__(self, app: Callable[..., Iterable[bytes]], description: str) -> None:
-        self.app = app
-        self.description = description
-        self._threads: ThreadPoolExecutor | None = None
-
-    @property
-    def threads(self) -> ThreadPoolExecutor:
-        if self._threads is None:
-            self._threads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="agentphone-wsgi-target")
-        return self._threads
-
-    async def close(self) -> None:
-        # Idle threads leave at once; one still inside the app leaves when the app returns.
-        if self._threads is not None:
-            self._threads.shutdown(wait=False, cancel_futures=True)
-            self._threads = None
-
-    @asynccontextmanager
-    async def send(self, request: TargetRequest) -> AsyncIterator[TargetResponse]:
-        loop = asyncio.get_running_loop()
-        exchange = _WsgiExchange(self.app, _environ(request))
-        pending: list[bytes] = []
-        error: str | None = None
-        try:
-            await loop.run_in_executor(self.threads, exchange.begin)
-            # start_response may be called lazily, on the body's first step.
-            while exchange.status is None:
-                chunk = await loop.run_in_executor(self.threads, exchange.step)
-                if chunk is None:
-                    break
-                pending.append(chunk)
-        except Exception as exc:
-            error = _error_text(exc)
-        if error is not None or exchange.status is None:
-            yield TargetResponse(
-                status=500,
-                headers=CIMultiDictProxy(CIMultiDict({"Content-Type": "text/plain"})),
-                chunks=_single(_INTERNAL_ERROR),
-                app_errors=[error or "the WSGI app never called start_response"],
-            )
-            return
-
-        async def chunks() -> AsyncIterator[bytes]:
-            for chunk in [*exchange.written, *pending]:
-                if chunk:
-                    yield chunk
-            exchange.written.clear()
-            while True:
-                try:
-                    step = await loop.run_in_executor(self.threads, exchange.step)
-                except Exception as exc:  # the head went out: the body is cut short
-                    raise AppFailure(self.description, _error_text(exc)) from None
-                if step is None:
-                    break
-                if exchange.written:
-                    yield b"".join(exchange.written)
-                    exchange.written.clear()
-                if step:
-                    yield step
-
-        try:
-            yield TargetResponse(
-                status=exchange.status,
-                headers=CIMultiDictProxy(CIMultiDict(exchange.headers)),
-                chunks=chunks(),
-            )
-        finally:
-            loop.run_in_executor(self.threads, exchange.close)
-
-
-async def _single(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
 # -- aiohttp ----------------------------------------------------------------------------------------
 
 
@@ -497,7 +264,7 @@ class _CapturingWriter(AbstractStreamWriter):
 
     def __init__(self) -> None:
         self.head: asyncio.Future[tuple[int, CIMultiDict[str]]] = asyncio.get_running_loop().create_future()
-        self.body: asyncio.Queue[bytes | _Broken | None] = asyncio.Queue()
+        self.body: asyncio.Queue[bytes | Broken | None] = asyncio.Queue()
 
     async def write_headers(self, status_line: str, headers: CIMultiDict[str]) -> None:
         if not self.head.done():
@@ -554,7 +321,7 @@ class AiohttpTarget:
     async def send(self, request: TargetRequest) -> AsyncIterator[TargetResponse]:
         await self._ensure_started()
         loop = asyncio.get_running_loop()
-        where = _where(request.url)
+        where = where_of(request.url)
         writer = _CapturingWriter()
         protocol = _InMemoryProtocol(writer)
         payload = aiohttp.StreamReader(cast(Any, protocol), 2**16, loop=loop)
@@ -592,10 +359,10 @@ class AiohttpTarget:
                 response = exc
             except Exception as exc:
                 if writer.head.done():  # a stream already under way is cut short
-                    await writer.body.put(_Broken(AppFailure(self.description, _error_text(exc))))
+                    await writer.body.put(Broken(AppFailure(self.description, error_text(exc))))
                     return
-                error.append(_error_text(exc))
-                response = web.Response(status=500, body=_INTERNAL_ERROR, content_type="text/plain")
+                error.append(error_text(exc))
+                response = web.Response(status=500, body=INTERNAL_ERROR, content_type="text/plain")
             await response.prepare(in_memory)
             await response.write_eof()
 
@@ -605,7 +372,7 @@ class AiohttpTarget:
             yield TargetResponse(
                 status=status,
                 headers=CIMultiDictProxy(head_headers),
-                chunks=_queue_chunks(writer.body),
+                chunks=queue_chunks(writer.body),
                 app_errors=error,
             )
         finally:
@@ -655,17 +422,6 @@ class _InMemoryProtocol:
 
 
 # -- naming and finding apps ---------------------------------------------------------------------------
-
-
-def split_app_reference(text: str) -> tuple[str, str]:
-    """``("pkg.mod:app", "/webhook")`` for ``pkg.mod:app/webhook``; the path defaults to ``/``."""
-    match = APP_REFERENCE.match(text)
-    if match is None:
-        raise TargetError(
-            f"{text!r} is not an app reference: expected 'package.module:attribute' "
-            "(optionally followed by a path, as in 'myagent.server:app/webhook')"
-        )
-    return f"{match['module']}:{match['attr']}", match["path"] or "/"
 
 
 def load_app(reference: str) -> Any:
