@@ -281,8 +281,9 @@ def strategy(hint: Any) -> st.SearchStrategy[Any]:
         return st.datetimes(timezones=st.just(UTC))
     if hint is float:
         return st.floats(allow_nan=False)
-    if hint is AccountSettings:
-        return st.builds(AccountSettings, credit_cents=st.integers(0, 10**6), rate_limits=st.booleans())
+    if hint is AccountSettings:  # every switch varied, so a new one is round-tripped too
+        switches = {n: st.booleans() for n, f in AccountSettings.model_fields.items() if f.annotation is bool}
+        return st.builds(AccountSettings, credit_cents=st.integers(0, 10**6), **switches)
     if isinstance(hint, type) and issubclass(hint, Enum):
         return st.sampled_from(list(hint))
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):

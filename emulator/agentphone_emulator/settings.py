@@ -32,6 +32,14 @@ class AccountSettings(BaseModel):
             "chat adapter expects; an agent must not answer its own echo."
         ),
     )
+    voice_history_includes_utterance: bool = Field(
+        True,
+        description=(
+            "A voice turn's recentHistory ends with the caller utterance being answered (the platform's "
+            "streaming examples build their prompt from recentHistory alone); False stops it before "
+            "that utterance, as a text's history stops before the text."
+        ),
+    )
     rate_limits: bool = Field(
         False, description="Enforce the documented per-minute rate limits (429 + Retry-After)."
     )
