@@ -3,6 +3,7 @@
 Defaults are what a new real account has (FAQ): $5.00 of credit, numbers at $3.00/month, ten
 numbers self-serve, outbound SMS refused until 10DLC registration. A test that wants a roomier
 account says so (``AccountSettings(credit_cents=10_000)``) instead of the emulator lying by default.
+Every field may change while the emulator runs (``Emulator.configure``, ``PATCH /__emulator/account``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ class AccountSettings(BaseModel):
     recording_addon: bool = Field(False, description="Call recording add-on enabled ($5.00/month).")
     require_10dlc: bool = Field(
         True, description="Refuse outbound SMS until a 10DLC registration is submitted."
+    )
+    require_10dlc_approval: bool = Field(
+        False,
+        description=(
+            "With require_10dlc: refuse outbound SMS until the registration is approved (the control "
+            "plane plays the carriers: POST /__emulator/registrations/{id}/approve or /reject). "
+            "Off: a submitted registration lets texts out at once."
+        ),
     )
     has_payment_method: bool = Field(
         True,
