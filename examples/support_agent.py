@@ -284,8 +284,9 @@ async def opening_hours_stream() -> AsyncIterator[str]:
 
 
 def repeat_caller(history: list[dict[str, Any]]) -> str:
-    """``recentHistory`` holds the call's earlier utterances, oldest first (this one excluded)."""
-    earlier = [item.get("content", "") for item in history if item.get("role") == "user"]
+    """``recentHistory`` holds the call so far, oldest first, ending with this very utterance: the
+    caller's previous words are the inbound line before the last one."""
+    earlier = [item.get("content", "") for item in history if item.get("direction") == "inbound"][:-1]
     if not earlier:
         return "You haven't said anything yet. What do you need?"
     return f"You said: {earlier[-1].rstrip('.!? ')}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -10,12 +11,15 @@ import socket
 import subprocess
 import sys
 import textwrap
+import wave
+from array import array
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 import requests
 from agentphone import AgentPhone, verify_webhook
 
@@ -424,3 +428,41 @@ def test_serve_webhook_and_clock_mistakes_exit_2_in_one_line() -> None:
     )
     assert bad_start.returncode == 2 and "Traceback" not in bad_start.stderr
     assert "argument --virtual-clock: expected an ISO-8601 time" in bad_start.stderr
+
+
+def test_serve_recording_lets_an_http_user_fetch_a_calls_wav() -> None:
+    """The recording add-on is off by default (as on the platform, where it is a paid extra), so
+    without --recording every GET /v1/calls/{id}/recording of a served emulator was a 404."""
+    with serving(
+        "--api-key", KEY, "--recording", "--virtual-clock", "--webhook", "tests.voice_app:app/voice",
+        cwd=Path(__file__).resolve().parents[1],
+    ) as (proc, ready):  # fmt: skip
+        url = ready.split("ready at ", 1)[1].split()[0]
+        headers = {"Authorization": f"Bearer {KEY}"}
+        with AgentPhone(api_key=KEY, base_url=url) as sdk:
+            agent = sdk.agents.create(name="Recorded", begin_message="Hi, this is Acme support.")
+            number = sdk.numbers.buy(agent_id=agent.id).phone_number
+            script = [{"say": "Where is my order"}, {"say": "Thanks, bye"}]
+            rung = requests.post(
+                url + "/__emulator/calls", json={"to": number, "script": script}, headers=headers, timeout=60
+            )
+            assert rung.status_code == 201, rung.text
+            call_id = rung.json()["callId"]
+            assert rung.json()["disconnectionReason"] == "agent_hangup"
+            requests.get(url + "/__emulator/deliveries", headers=headers, timeout=60)  # waits for the WAV
+            call = sdk.calls.get(call_id)
+            assert call.recording_available and call.recording_url
+            audio = requests.get(call.recording_url, timeout=30)  # public: the call id is the secret
+        assert audio.status_code == 200 and audio.headers["Content-Type"] == "audio/wav"
+        with wave.open(io.BytesIO(audio.content)) as wav:
+            params = wav.getparams()
+            frames = wav.readframes(params.nframes)
+        assert (params.nchannels, params.sampwidth, params.framerate) == (1, 2, 16_000)
+        lasted = (
+            datetime.fromisoformat(call.ended_at) - datetime.fromisoformat(call.started_at)
+        ).total_seconds()
+        assert lasted > 3  # a greeting, two utterances and two answers
+        assert params.nframes / params.framerate == pytest.approx(lasted, abs=0.05)
+        assert max(abs(s) for s in array("h", frames)) > 1000  # someone spoke: not silence
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0

@@ -121,6 +121,22 @@ def test_state_survives_a_restart_with_the_same_key(tmp_path: Path) -> None:
     assert len(saved.accounts[saved.keys[KEY]].agents) == 2
 
 
+def test_settings_changed_over_the_control_plane_survive_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    changes = {"creditCents": 1234, "voiceHistoryIncludesUtterance": False, "require10dlcApproval": True}
+    auth = {"Authorization": f"Bearer {KEY}"}
+    with serving("--api-key", KEY, "--state", str(state)) as (proc, ready):
+        url = base_url(ready) + "/__emulator/account"
+        changed = requests.patch(url, json=changes, headers=auth, timeout=10)
+        assert changed.status_code == 200, changed.text
+        stop(proc)
+    with serving("--state", str(state)) as (proc, ready):
+        account = requests.get(base_url(ready) + "/__emulator/account", headers=auth, timeout=10).json()
+        assert {name: account["settings"][name] for name in changes} == changes
+        assert account["balanceCents"] == 1234
+        stop(proc)
+
+
 def test_the_periodic_save_happens_without_a_shutdown(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     with serving("--api-key", KEY, "--state", str(state), "--state-interval", "0.2") as (proc, ready):
@@ -281,8 +297,9 @@ def strategy(hint: Any) -> st.SearchStrategy[Any]:
         return st.datetimes(timezones=st.just(UTC))
     if hint is float:
         return st.floats(allow_nan=False)
-    if hint is AccountSettings:
-        return st.builds(AccountSettings, credit_cents=st.integers(0, 10**6), rate_limits=st.booleans())
+    if hint is AccountSettings:  # every switch varied, so a new one is round-tripped too
+        switches = {n: st.booleans() for n, f in AccountSettings.model_fields.items() if f.annotation is bool}
+        return st.builds(AccountSettings, credit_cents=st.integers(0, 10**6), **switches)
     if isinstance(hint, type) and issubclass(hint, Enum):
         return st.sampled_from(list(hint))
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):

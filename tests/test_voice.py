@@ -403,7 +403,7 @@ async def test_call_ended_carries_the_whole_transcript_not_cut_by_context_limit(
     await emu.asettle()
 
     last_turn = agent_app.voice[-1]
-    assert [h["content"] for h in last_turn["recentHistory"]] == ["three", "Okay."]  # contextLimit 2
+    assert [h["content"] for h in last_turn["recentHistory"]] == ["Okay.", "bye"]  # contextLimit 2
     assert all(h["channel"] == "voice" for h in last_turn["recentHistory"])
     ended = agent_app.event("agent.call_ended")
     data = ended["data"]

@@ -81,8 +81,9 @@ fastapi_seen: list[dict[str, Any]] = []
 
 
 def fastapi_answer(transcript: str, history: list[dict[str, Any]]) -> str:
-    """The 'model': says back the utterance, the caller's previous one, and how much it was told."""
-    earlier = [h["content"] for h in history if h["role"] == "user"]
+    """The 'model': says back the utterance, the caller's previous one, and how much it was told.
+    The history ends with the utterance itself, so the previous one is the last user line before it."""
+    earlier = [h["content"] for h in history if h["role"] == "user"][:-1]
     before = f" Before that you said: {earlier[-1]}." if earlier else ""
     return f"You said: {transcript}.{before} I have {len(history)} lines of history."
 
@@ -154,10 +155,11 @@ async def test_fastapi_streaming_handler_reads_the_history_the_context_limit_cut
     lines = ["Where is my order", "It is order four two", "Can you hurry it up"]
     replies = [await call.asay(line) for line in lines]
 
-    # Turn 1 knows the greeting; turn 2 the greeting and turn 1; turn 3 only the last 4 lines.
+    # Each turn's history ends with its own utterance: turn 1 has the greeting and itself; turn 2
+    # the greeting, turn 1 and itself; turn 3 only the last 4 lines.
     finals = [
-        "You said: Where is my order. I have 1 lines of history.",
-        "You said: It is order four two. Before that you said: Where is my order. I have 3 lines of history.",
+        "You said: Where is my order. I have 2 lines of history.",
+        "You said: It is order four two. Before that you said: Where is my order. I have 4 lines of history.",
         "You said: Can you hurry it up. Before that you said: It is order four two. I have 4 lines of history.",
     ]
     for reply, final_text in zip(replies, finals, strict=True):
@@ -176,9 +178,9 @@ async def test_fastapi_streaming_handler_reads_the_history_the_context_limit_cut
     ]
     histories = [[(h["role"], h["content"]) for h in e["recentHistory"]] for e in fastapi_seen]
     assert histories == [
-        [("agent", GREETING)],
-        [("agent", GREETING), ("user", lines[0]), ("agent", said[0])],
-        [("user", lines[0]), ("agent", said[0]), ("user", lines[1]), ("agent", said[1])],
+        [("agent", GREETING), ("user", lines[0])],
+        [("agent", GREETING), ("user", lines[0]), ("agent", said[0]), ("user", lines[1])],
+        [("agent", said[0]), ("user", lines[1]), ("agent", said[1]), ("user", lines[2])],
     ]
     assert all(h["channel"] == "voice" for e in fastapi_seen for h in e["recentHistory"])
     assert [e["data"]["transcript"] for e in fastapi_seen] == lines
@@ -355,7 +357,7 @@ async def test_express_handler_is_spoken_and_hears_the_call_end(
         ("agent.message", "voice", True, call.id),
         ("agent.call_ended", "voice", True, call.id),
     ]
-    assert [e["historyLength"] for e in seen["events"][:2]] == [1, 3]
+    assert [e["historyLength"] for e in seen["events"][:2]] == [2, 4]  # each ends with its utterance
     [ended] = seen["endedCalls"]
     assert (ended["callId"], ended["status"], ended["disconnectionReason"]) == (
         call.id,

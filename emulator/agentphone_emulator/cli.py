@@ -209,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--rate-limits", action="store_true", help="enforce the documented per-minute rate limits"
     )
+    serve.add_argument(
+        "--recording",
+        action="store_true",
+        help="turn the call recording add-on on: GET /v1/calls/{id}/recording answers each ended call's WAV",
+    )
     serve.add_argument("--seed", type=int, default=None, help="make ids reproducible")
     serve.add_argument(
         "--no-control-plane",
@@ -256,7 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
         "SIGTERM and every --state-interval while it changes. FILE's API keys work again, each with "
         "its account; an --api-key it lacks gets a new account; the first --api-key (else FILE's "
         "first key) is the one printed and given --webhook. Accounts from FILE keep their own credit "
-        "and limits: --credit, --number-limit, --no-10dlc and --rate-limits apply to new ones. FILE is "
+        "and limits: --credit, --number-limit, --no-10dlc, --rate-limits and --recording apply to new "
+        "ones (PATCH /__emulator/account changes a loaded one). FILE is "
         "JSON with API keys and webhook secrets in it (created mode 0600); a FILE that cannot be read "
         "is an error and is left as it is",
     )
@@ -414,6 +420,8 @@ def settings_from_args(args: argparse.Namespace) -> AccountSettings:
         overrides["require_10dlc"] = False
     if args.rate_limits:
         overrides["rate_limits"] = True
+    if args.recording:
+        overrides["recording_addon"] = True
     return AccountSettings.model_validate(overrides)
 
 

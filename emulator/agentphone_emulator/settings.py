@@ -3,6 +3,7 @@
 Defaults are what a new real account has (FAQ): $5.00 of credit, numbers at $3.00/month, ten
 numbers self-serve, outbound SMS refused until 10DLC registration. A test that wants a roomier
 account says so (``AccountSettings(credit_cents=10_000)``) instead of the emulator lying by default.
+Every field may change while the emulator runs (``Emulator.configure``, ``PATCH /__emulator/account``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ class AccountSettings(BaseModel):
     require_10dlc: bool = Field(
         True, description="Refuse outbound SMS until a 10DLC registration is submitted."
     )
+    require_10dlc_approval: bool = Field(
+        False,
+        description=(
+            "With require_10dlc: refuse outbound SMS until the registration is approved (the control "
+            "plane plays the carriers: POST /__emulator/registrations/{id}/approve or /reject). "
+            "Off: a submitted registration lets texts out at once."
+        ),
+    )
     has_payment_method: bool = Field(
         True,
         description="False reproduces the 402 the platform gives outbound calls on credit-only accounts.",
@@ -30,6 +39,14 @@ class AccountSettings(BaseModel):
         description=(
             "Fire agent.message (direction outbound) for messages the API sends, as the platform's "
             "chat adapter expects; an agent must not answer its own echo."
+        ),
+    )
+    voice_history_includes_utterance: bool = Field(
+        True,
+        description=(
+            "A voice turn's recentHistory ends with the caller utterance being answered (the platform's "
+            "streaming examples build their prompt from recentHistory alone); False stops it before "
+            "that utterance, as a text's history stops before the text."
         ),
     )
     rate_limits: bool = Field(

@@ -1,6 +1,7 @@
 """The control plane over HTTP, under one reserved prefix (``/__emulator``, as moto has
 ``/moto-api`` and WireMock ``/__admin``): what a test in another language needs that the real API
-lacks. Text the agent, react, move the clock, read deliveries and findings, reset, snapshot.
+lacks. Text the agent, react, move the clock, read deliveries and findings, reset, snapshot; calls
+(api/control_calls.py); the account's settings and 10DLC verdicts (api/control_account.py).
 
 It takes the same API key as ``/v1`` and acts on that key's account. The Python twin of every
 route is a method of :class:`~agentphone_emulator.Emulator`; these routes call those.
@@ -36,6 +37,7 @@ from ..models.control import (
 )
 from ..store import webhooks as webhook_store
 from ..store.records import DeliveryRecord, MessageRecord
+from .control_account import router as account_router
 from .control_calls import router as calls_router
 from .framework import Ctx, Route, Router, make_aiohttp_handler
 from .openapi import build_openapi
@@ -271,8 +273,9 @@ def control_routes() -> list[web.RouteDef]:
 
 
 def _routes() -> list[Route]:
-    """Every control route: this module's and the simulated calls' (api/control_calls.py)."""
-    return [*router.routes, *calls_router.routes]
+    """Every control route: this module's, the simulated calls' (api/control_calls.py) and the
+    account's (api/control_account.py)."""
+    return [*router.routes, *calls_router.routes, *account_router.routes]
 
 
 def control_openapi() -> dict[str, Any]:
@@ -281,6 +284,7 @@ def control_openapi() -> dict[str, Any]:
         "title": "agentphone-emulator control plane",
         "version": document.get("info", {}).get("version", "1"),
         "description": "Drive the emulator from tests in any language: text the agent, call it, move "
-        "the clock, read deliveries and findings, reset, snapshot. Same bearer API key as /v1.",
+        "the clock, read deliveries and findings, change the account's settings, approve or reject "
+        "10DLC registrations, reset, snapshot. Same bearer API key as /v1.",
     }
     return document

@@ -2,8 +2,10 @@
 official chat adapter's fixtures, and the fields the Python SDK's ``WebhookEventData`` maps).
 
 Every envelope is ``{event, channel, timestamp, agentId, data, recentHistory, conversationState,
-test}``. ``recentHistory`` is the conversation's messages *before* this one, oldest first, cut to
-the webhook's ``contextLimit``; ``conversationState`` is the conversation's ``metadata``.
+test}``. For a text, ``recentHistory`` is the conversation's messages *before* this one; for a voice
+turn, the call's utterances up to and including the one being answered (unless the account's
+``voice_history_includes_utterance`` is off); oldest first, cut to the webhook's ``contextLimit``.
+``conversationState`` is the conversation's ``metadata``.
 """
 
 from __future__ import annotations
@@ -123,8 +125,8 @@ def _call_conversation_state(account: Account, call: CallRecord) -> dict[str, An
     return None if conversation is None else conversation.metadata
 
 
-def _voice_history(call: CallRecord, before: int, context_limit: int) -> list[dict[str, Any]]:
-    """The call's utterances before turn index ``before``, oldest first, cut to ``contextLimit``."""
+def _voice_history(call: CallRecord, end: int, context_limit: int) -> list[dict[str, Any]]:
+    """The call's utterances before turn index ``end``, oldest first, cut to ``contextLimit``."""
     if context_limit <= 0:
         return []
     return [
@@ -135,7 +137,7 @@ def _voice_history(call: CallRecord, before: int, context_limit: int) -> list[di
             "at": iso(turn.created_at),
             "role": turn.role,
         }
-        for turn in call.turns[max(0, before - context_limit) : before]
+        for turn in call.turns[max(0, end - context_limit) : end]
     ]
 
 
@@ -158,7 +160,8 @@ def voice_message_event(
     dtmf: str | None = None,
 ) -> dict[str, Any]:
     """``agent.message`` on the ``voice`` channel: one caller utterance (or key press) the agent's
-    webhook answers with what to say."""
+    webhook answers with what to say. Its ``recentHistory`` ends with that utterance: the
+    platform's own streaming handlers read the caller's words from there, not from ``transcript``."""
     data: dict[str, Any] = {
         "callId": call.id,
         "numberId": call.phone_number_id,
@@ -171,13 +174,14 @@ def voice_message_event(
     }
     if dtmf is not None:
         data["dtmf"] = dtmf
+    end = _position(call, utterance) + (1 if account.settings.voice_history_includes_utterance else 0)
     return {
         "event": "agent.message",
         "channel": "voice",
         "timestamp": iso(state.now()),
         "agentId": call.agent_id,
         "data": data,
-        "recentHistory": _voice_history(call, _position(call, utterance), context_limit),
+        "recentHistory": _voice_history(call, end, context_limit),
         "conversationState": _call_conversation_state(account, call),
         "test": False,
     }

@@ -139,10 +139,17 @@ class EmulatorState:
         return account
 
     def configure(self, api_key: str, settings: AccountSettings) -> Account:
-        """Replace one account's settings (balance restarts from the new credit)."""
-        account = self.account_by_key[api_key]
+        """Replace one API key's account's settings (see :meth:`change_settings`)."""
+        return self.change_settings(self.account_by_key[api_key], settings)
+
+    def change_settings(self, account: Account, settings: AccountSettings) -> Account:
+        """Replace ``account``'s settings: its balance restarts from the new credit, less what it
+        has spent; its sub-accounts, created with its settings and spending its balance, follow."""
         account.settings = settings
         account.balance_cents = settings.credit_cents - sum(e.cents for e in account.ledger)
+        for sub_id in account.sub_account_ids:
+            if sub_id in self.accounts:
+                self.accounts[sub_id].settings = settings
         return account
 
     def now(self) -> datetime:

@@ -26,6 +26,7 @@ from .account import Account, EmulatorState
 from .agents import get_agent
 from .numbers import get_active_number, get_number
 from .records import ConversationRecord, MessageRecord, NumberRecord, ReactionRecord
+from .register import ten_dlc_block_reason
 
 TAPBACKS = ("love", "like", "dislike", "laugh", "emphasize", "question")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -66,27 +67,13 @@ def contact_name(account: Account, address: str) -> str | None:
 # -- what may be sent ------------------------------------------------------------------------------
 
 
-def has_10dlc_registration(state: EmulatorState, account: Account) -> bool:
-    """Any submitted registration counts, whatever its campaign status: the emulator approves
-    instantly instead of making tests wait days for carrier vetting. A sub-account sends under
-    its parent's registration."""
-    if account.registration is not None:
-        return True
-    parent = state.accounts.get(account.parent_id) if account.parent_id else None
-    return parent is not None and parent.registration is not None
-
-
 def send_block_reason(state: EmulatorState, account: Account, number: NumberRecord) -> str | None:
     """Why outbound messages from ``number`` are refused right now, or None when they are not."""
     if number.status != "active":
         return f"Phone number {number.phone_number} has been released"
-    if number.type == "sms" and account.settings.require_10dlc and not has_10dlc_registration(state, account):
-        return (
-            "Outbound SMS requires 10DLC registration: US carriers block unregistered business texting "
-            "from 10-digit numbers. Submit one with POST /v1/register (receiving SMS, iMessage and "
-            "voice calls work without it)."
-        )
-    return None
+    if number.type != "sms" or not account.settings.require_10dlc:
+        return None
+    return ten_dlc_block_reason(state, account)
 
 
 def _check_can_send(state: EmulatorState, account: Account, number: NumberRecord) -> None:

@@ -3,7 +3,8 @@ carrier's verdict.
 
 There are no carriers here, so a registration stays ``pending`` until a test or the control plane
 decides: :func:`approve_registration` / :func:`reject_registration`. Outbound SMS only needs a
-registration to exist (``pending`` numbers send, as ``outboundSms: activating``).
+registration to exist (``pending`` numbers send, as ``outboundSms: activating``), unless the
+account's ``require_10dlc_approval`` makes texts wait for the verdict (:func:`ten_dlc_block_reason`).
 
 With ``create_sub_account`` (the OAS default) a parent account gets a new sub-account named after
 the brand and the registration lives there: its status is read with ``X-Sub-Account-Id``, and the
@@ -160,3 +161,74 @@ def reject_registration(account: Account, reason: str, *, now: datetime | None =
     if now is not None:
         record.decided_at = record.updated_at = now
     return record
+
+
+def registrations_of(state: EmulatorState, account: Account) -> list[tuple[Account, RegistrationRecord]]:
+    """Every registration of ``account`` and its sub-accounts (where ``create_sub_account`` put
+    them), with the account that holds each."""
+    holders = [account, *(state.accounts[i] for i in account.sub_account_ids if i in state.accounts)]
+    return [(holder, holder.registration) for holder in holders if holder.registration is not None]
+
+
+def decide_registration(
+    state: EmulatorState, account: Account, campaign_id: str, *, reason: str | None
+) -> tuple[Account, RegistrationRecord]:
+    """The carriers' verdict on one of ``account``'s pending registrations, found by campaign id:
+    approved when ``reason`` is None, else rejected for it. 404 if it is not the account's (nor a
+    sub-account's); 409 if it was already decided."""
+    found = next(((h, r) for h, r in registrations_of(state, account) if r.campaign_id == campaign_id), None)
+    if found is None:
+        raise not_found("Registration")
+    holder, record = found
+    if record.campaign_status != "pending":
+        raise conflict(
+            f"Registration {campaign_id} is {record.campaign_status}: only a pending registration can "
+            "be approved or rejected",
+            code="REGISTRATION_NOT_PENDING",
+        )
+    if reason is None:
+        approve_registration(holder, now=state.now())
+    else:
+        reject_registration(holder, reason, now=state.now())
+    return holder, record
+
+
+# -- what a registration allows ------------------------------------------------------------------------
+
+
+def sending_registration(state: EmulatorState, account: Account) -> RegistrationRecord | None:
+    """The registration texts from ``account`` go under: its own, else its parent's (a sub-account
+    sends under its parent's registration)."""
+    if account.registration is not None:
+        return account.registration
+    parent = state.accounts.get(account.parent_id) if account.parent_id else None
+    return parent.registration if parent is not None else None
+
+
+def ten_dlc_block_reason(state: EmulatorState, account: Account) -> str | None:
+    """Why an account that needs 10DLC may not text from its SMS numbers now, or None.
+
+    Any submitted registration lets SMS out, whatever its campaign status (the emulator approves
+    instantly instead of making tests wait days for carrier vetting), unless the account's
+    ``require_10dlc_approval`` asks for the carriers' verdict, which the control plane gives."""
+    registration = sending_registration(state, account)
+    if registration is None:
+        return (
+            "Outbound SMS requires 10DLC registration: US carriers block unregistered business texting "
+            "from 10-digit numbers. Submit one with POST /v1/register (receiving SMS, iMessage and "
+            "voice calls work without it)."
+        )
+    if not account.settings.require_10dlc_approval or registration.campaign_status == "approved":
+        return None
+    campaign = registration.campaign_id or "the campaign"
+    if registration.campaign_status == "rejected":
+        why = f": {registration.rejection_reason}" if registration.rejection_reason else ""
+        return (
+            f"Outbound SMS requires an approved 10DLC registration: {campaign} was rejected by the "
+            f"carriers{why}. Fix it and submit it again with POST /v1/register."
+        )
+    return (
+        f"Outbound SMS requires an approved 10DLC registration: {campaign} is "
+        f"{registration.campaign_status}, under carrier review (in the emulator, approve it with "
+        f"POST /__emulator/registrations/{campaign}/approve)."
+    )
