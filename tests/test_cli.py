@@ -118,10 +118,25 @@ def test_listening_beyond_loopback_warns() -> None:
         assert proc.stderr is not None and "warning: listening on 0.0.0.0" in proc.stderr.read()
 
 
-def test_demo_runs_the_sdk_tour() -> None:
-    result = subprocess.run([*CLI, "demo"], capture_output=True, text=True, timeout=120)
+def test_demo_runs_the_sdk_tour_then_a_call_and_its_signed_delivery() -> None:
+    # Wide enough that the table's cells stay on one line each.
+    env = {**os.environ, "COLUMNS": "240"}
+    result = subprocess.run([*CLI, "demo"], capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 unexpected answers" in result.stdout and "402" in result.stdout
+    out = result.stdout
+    assert "0 unexpected answers" in out and "402" in out
+    # The call: rung, greeted, one line said and answered by the in-process agent (a latency,
+    # whatever its value), hung up with nothing found.
+    assert re.search(r"call_\w+ answered: 'Hi! How can I help\?'", out), out
+    assert re.search(r"'It shipped this morning\.', first chunk after \d+\.\d ms \(HTTP 200\)", out), out
+    assert "completed (user_hangup); findings: 0" in out
+    # The turn's delivery, its status and the headers the agent got, the signature checked by the SDK.
+    assert re.search(r"agent\.message \(voice\): success, HTTP 200, 1 attempt, \d+\.\d ms", out), out
+    delivery_id = re.search(r"X-Webhook-ID: (dlv_\w+)", out)
+    assert delivery_id, out
+    assert "X-Webhook-Event: agent.message" in out
+    assert re.search(r"X-Webhook-Signature: sha256=[0-9a-f]{64}", out) and "X-Webhook-Timestamp: " in out
+    assert "signature: verified by the agent with agentphone.verify_webhook" in out
 
 
 def test_no_command_prints_help_and_exits_2() -> None:

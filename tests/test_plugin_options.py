@@ -524,9 +524,8 @@ def test_port_option_and_a_taken_port(pytester: pytest.Pytester) -> None:
         pytest.param(
             "agentphone_account = xyz=1\n",
             [],
-            "ini agentphone_account: unknown account setting 'xyz'; known: credit_cents, number_price_cents, "
-            "number_limit, lookup_price_millicents, recording_addon, require_10dlc, has_payment_method, "
-            "echo_outbound_messages, rate_limits, unavailable_area_codes",
+            "ini agentphone_account: unknown account setting 'xyz'; known: "
+            + ", ".join(AccountSettings.model_fields),
             id="unknown account setting, nothing close",
         ),
         pytest.param(

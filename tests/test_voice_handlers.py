@@ -176,6 +176,9 @@ async def test_fastapi_streaming_handler_reads_the_history_the_context_limit_cut
         ("agent", GREETING),
         *[turn for pair in zip(lines, said, strict=True) for turn in (("user", pair[0]), ("agent", pair[1]))],
     ]
+    # Still (role, content) tuples to unpack, and named for reading.
+    role, content = call.transcript[1]
+    assert (call.transcript[1].role, call.transcript[1].content) == (role, content) == ("user", lines[0])
     histories = [[(h["role"], h["content"]) for h in e["recentHistory"]] for e in fastapi_seen]
     assert histories == [
         [("agent", GREETING), ("user", lines[0])],

@@ -29,15 +29,20 @@ Callback = Callable[[], Awaitable[None]]
 
 @dataclass(slots=True, eq=False)
 class Timer:
-    """Scheduled work; :meth:`cancel` before it is due and it never runs."""
+    """Scheduled work, as ``call_at`` returns it; ``cancel()`` it before it is due and it never
+    runs."""
 
     due: datetime
+    """When it runs, on its clock."""
     callback: Callback
+    """What runs: a coroutine function taking no arguments."""
     cancelled: bool = False
-    _handle: asyncio.TimerHandle | None = field(default=None, repr=False)
-    _abandon: asyncio.Future[None] | None = field(default=None, repr=False)  # a sleeper's wake-up
+    """Whether ``cancel()`` was called."""
+    _handle: asyncio.TimerHandle | None = field(init=False, default=None, repr=False)
+    _abandon: asyncio.Future[None] | None = field(init=False, default=None, repr=False)  # a sleeper's wake-up
 
     def cancel(self) -> None:
+        """Make sure it never runs (harmless once it has)."""
         self.cancelled = True
         if self._handle is not None:
             self._handle.cancel()
@@ -62,15 +67,30 @@ class Clock(Protocol):
 
 
 class RealClock:
-    """Wall-clock time; scheduled callbacks run as tasks on the running event loop."""
+    """Wall-clock time, the ``Emulator``'s default (``serve`` uses it); scheduled callbacks run as
+    tasks on the running event loop."""
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def now(self) -> datetime:
+        """The current time.
+
+        Returns:
+            The wall clock's time, timezone-aware UTC.
+        """
         return datetime.now(UTC)
 
     def call_at(self, due: datetime, callback: Callback) -> Timer:
+        """Run ``callback()`` as a task once the wall clock reaches ``due``.
+
+        Args:
+            due: When to run it (timezone-aware); a moment past runs it at once.
+            callback: A coroutine function taking no arguments.
+
+        Returns:
+            The scheduled work, to cancel.
+        """
         timer = Timer(due=due, callback=callback)
         loop = asyncio.get_running_loop()
         delay = max(0.0, (due - self.now()).total_seconds())
@@ -85,10 +105,19 @@ class RealClock:
         task.add_done_callback(self._tasks.discard)
 
     async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of real time.
+
+        Args:
+            seconds: How long; a negative value does not wait.
+        """
         await asyncio.sleep(max(0.0, seconds))
 
     def catch_up(self, moment: datetime) -> None:
-        """Real time has already moved on by itself."""
+        """Nothing to do: real time has already moved on by itself.
+
+        Args:
+            moment: The moment the caller reached (already past).
+        """
 
     async def close(self) -> None:
         """Cancel callbacks still running (the emulator is stopping)."""
@@ -99,14 +128,24 @@ class RealClock:
 
 
 class VirtualClock:
-    """A clock that starts at a fixed instant and moves only when told.
+    """A clock that starts at a fixed instant and moves only when told: ``Emulator(clock=VirtualClock())``.
 
-    :meth:`advance` and :meth:`run_until` move time forward and run every callback that falls due
-    on the way, in due order, each one seeing the clock at its own due time. Nothing runs by
-    itself: a test decides when simulated time passes.
+    A test moves it with ``Emulator.advance`` / ``fast_forward`` (which also wait for the real I/O
+    in flight); ``advance`` and ``run_until`` here move time forward and run every callback that
+    falls due on the way, in due order, each one seeing the clock at its own due time. Nothing
+    runs by itself: a 21-hour retry schedule or a 10-minute call takes milliseconds. The real time
+    the user's server takes is still real: it is added to the clock (``catch_up``).
+
+    Args:
+        start: The instant the clock starts at, and goes back to on ``Emulator.reset()``;
+            timezone-aware (default ``DEFAULT_START``).
+
+    Raises:
+        ValueError: ``start`` is naive (has no timezone).
     """
 
     DEFAULT_START = datetime(2026, 1, 15, 9, 0, 0, tzinfo=UTC)
+    """The default start: 2026-01-15 09:00:00 UTC."""
 
     def __init__(self, start: datetime | None = None) -> None:
         start = start or self.DEFAULT_START
@@ -117,6 +156,11 @@ class VirtualClock:
         self._order = itertools.count()  # ties run in the order they were scheduled
 
     def now(self) -> datetime:
+        """The simulated current time.
+
+        Returns:
+            The clock's time, timezone-aware UTC.
+        """
         return self._now
 
     def rewind(self) -> None:
@@ -129,13 +173,26 @@ class VirtualClock:
         self._queue.clear()
 
     def call_at(self, due: datetime, callback: Callback) -> Timer:
+        """Run ``callback()`` when the clock is driven to ``due`` (ties in the order scheduled).
+
+        Args:
+            due: When to run it (timezone-aware).
+            callback: A coroutine function taking no arguments.
+
+        Returns:
+            The scheduled work, to cancel.
+        """
         timer = Timer(due=due, callback=callback)
         heapq.heappush(self._queue, (due, next(self._order), timer))
         return timer
 
     async def sleep(self, seconds: float) -> None:
         """Wait until the clock is driven past ``now + seconds``. The sleeper resumes at its own
-        due time (``run_until`` lets it run before moving on); ``rewind`` cancels it."""
+        due time (``run_until`` lets it run before moving on); ``rewind`` cancels it.
+
+        Args:
+            seconds: Simulated seconds to wait; a negative value waits for the next drive.
+        """
         woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         async def wake() -> None:
@@ -150,19 +207,35 @@ class VirtualClock:
             timer.cancel()
 
     def catch_up(self, moment: datetime) -> None:
+        """Move the clock to ``moment`` if it is behind it, running nothing (the engines add the
+        real time a user's server took this way).
+
+        Args:
+            moment: The time the clock must read at least.
+        """
         if moment > self._now:
             self._now = moment
 
     def next_due(self) -> datetime | None:
-        """When the earliest pending callback falls due (None when nothing is scheduled)."""
+        """When the earliest pending callback falls due.
+
+        Returns:
+            Its due time; None when nothing is scheduled.
+        """
         while self._queue and self._queue[0][2].cancelled:
             heapq.heappop(self._queue)
         return self._queue[0][0] if self._queue else None
 
     async def run_until(self, moment: datetime) -> int:
-        """Move to ``moment``, running every callback due by then; returns how many ran.
+        """Move to ``moment``, running every callback due by then.
 
         Callbacks may schedule more work; whatever falls due before ``moment`` runs too.
+
+        Args:
+            moment: The time to move to (a moment past only runs what is due).
+
+        Returns:
+            How many callbacks ran.
         """
         ran = 0
         while (due := self.next_due()) is not None and due <= moment:
@@ -177,7 +250,17 @@ class VirtualClock:
         return ran
 
     async def advance(self, seconds: float) -> datetime:
-        """Move forward ``seconds``, running what falls due on the way; returns the new time."""
+        """Move forward ``seconds``, running what falls due on the way.
+
+        Args:
+            seconds: Simulated seconds to move.
+
+        Returns:
+            The new time.
+
+        Raises:
+            ValueError: ``seconds`` is negative.
+        """
         if seconds < 0:
             raise ValueError("the clock cannot go backwards")
         await self.run_until(self._now + timedelta(seconds=seconds))

@@ -45,14 +45,31 @@ T = TypeVar("T")
 
 
 def new_api_key() -> str:
+    """A fresh random API key, ``sk_test_`` and 32 hex digits."""
     return "sk_test_" + secrets.token_hex(16)
 
 
 class Emulator:
     """One emulated AgentPhone platform: state in memory, served over HTTP on ``host:port``.
 
-    ``port=0`` (the default) picks a free port; read :attr:`base_url` after start. Every request
-    needs ``Authorization: Bearer <api_key>``; by default one random key is made per emulator.
+    Start it as an async context manager (``async with Emulator() as emu``) or on a background
+    thread for synchronous code (``with Emulator.run_in_thread() as emu``). ``port=0`` (the
+    default) picks a free port; read ``base_url`` after start. Every request needs
+    ``Authorization: Bearer <api_key>``.
+
+    Methods come in twins: ``aring`` / ``ring``, ``asend_sms`` / ``send_sms`` ... The
+    ``a``-prefixed one is for async code (any event loop); the plain one blocks, for an emulator
+    started with ``run_in_thread()``. Methods without a twin (``reset``, ``deliveries``,
+    ``findings`` ...) work from either.
+
+    Args:
+        host: The address to listen on (loopback by default).
+        port: The port; 0 picks a free one.
+        api_keys: The keys the API accepts, one account each (default: one random key).
+        settings: The accounts' limits and prices (default: a new real account's).
+        clock: ``VirtualClock()`` for tests (time moves only when told); default the real clock.
+        seed: Makes generated ids and phone numbers the same run to run.
+        control_plane: Serve the control routes under ``/__emulator`` (same key as ``/v1``).
     """
 
     def __init__(
@@ -66,18 +83,24 @@ class Emulator:
         seed: int | None = None,
         control_plane: bool = True,
     ) -> None:
-        self.host = host
-        self.port = port
+        self.host: str = host
+        """The address it listens on."""
+        self.port: int = port
+        """The port it listens on (the one picked, once started with ``port=0``)."""
         self.clock: Clock = clock or RealClock()
-        self.state = EmulatorState(
+        """The clock everything waits on: a ``RealClock`` or a ``VirtualClock``."""
+        self.state: EmulatorState = EmulatorState(
             api_keys=api_keys or [new_api_key()], settings=settings, clock=self.clock, seed=seed
         )
-        self.platform = Platform(self.state, self.clock)
+        """Every account's records (advanced: read them with ``account()`` and the methods here)."""
+        self.platform: Platform = Platform(self.state, self.clock)
+        """What the platform does by itself: deliveries, texts, voice, the clock's driver (advanced)."""
         # The control plane (/__emulator) needs the same API key as /v1; without it (serve
         # --no-control-plane) those paths are 404 like any unknown path.
-        self.app = build_app(
+        self.app: web.Application = build_app(
             self.state, self.platform, runtime=self, extra_routes=control_routes() if control_plane else None
         )
+        """The aiohttp application serving ``/v1`` and ``/__emulator``."""
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -85,6 +108,15 @@ class Emulator:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> Emulator:
+        """Listen on ``host:port`` and start the platform, on the running event loop.
+
+        Returns:
+            The emulator itself, started.
+
+        Raises:
+            RuntimeError: It is already started.
+            OSError: The port cannot be bound.
+        """
         if self._runner is not None:
             raise RuntimeError("emulator already started")
         self._loop = asyncio.get_running_loop()
@@ -100,6 +132,7 @@ class Emulator:
         return self
 
     async def stop(self) -> None:
+        """Stop serving and stop the platform (scheduled retries and live calls are dropped)."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -114,7 +147,14 @@ class Emulator:
     @classmethod
     @contextlib.contextmanager
     def run_in_thread(cls, **kwargs: Any) -> Iterator[Emulator]:
-        """Serve on a background thread with its own event loop; for synchronous code and SDKs."""
+        """Serve on a background thread with its own event loop; for synchronous code and SDKs.
+
+        Args:
+            **kwargs: The constructor's arguments (``settings=``, ``clock=`` ...).
+
+        Yields:
+            The started emulator; it stops when the ``with`` block ends.
+        """
         emulator = cls(**kwargs)
         ready = threading.Event()
         failure: list[BaseException] = []
@@ -151,15 +191,18 @@ class Emulator:
 
     @property
     def base_url(self) -> str:
+        """Where it serves, e.g. ``http://127.0.0.1:54321``: the SDKs' ``base_url``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
     @property
     def api_key(self) -> str:
+        """The first API key: the one the methods act for when not given ``api_key``."""
         return self.state.api_keys[0]
 
     @property
     def api_keys(self) -> list[str]:
+        """Every API key the emulator accepts, one account each."""
         return self.state.api_keys
 
     # -- running work on the emulator's loop ------------------------------------------------------
@@ -169,6 +212,12 @@ class Emulator:
 
         State is only ever touched on the loop, so control calls from a test thread cannot race
         a request being served.
+
+        Args:
+            fn: A function of no arguments (not a coroutine).
+
+        Returns:
+            What ``fn`` returned.
         """
         loop = self._loop
         if self._thread is None or loop is None or not loop.is_running():
@@ -184,7 +233,20 @@ class Emulator:
     def run_coroutine(
         self, make: Callable[[], Awaitable[T]], *, name: str = "run_coroutine", owner: str = "emu"
     ) -> T:
-        """Run a coroutine on the emulator's loop from a synchronous test thread and wait for it."""
+        """Run a coroutine on the emulator's loop from a synchronous test thread and wait for it.
+
+        Args:
+            make: Makes the coroutine (called on the emulator's loop).
+            name: The method's name, for the error message.
+            owner: The object's name in that message (``emu``, ``call``).
+
+        Returns:
+            The coroutine's result.
+
+        Raises:
+            RuntimeError: The emulator was not started with ``run_in_thread()``, or this runs on
+                its own loop (where blocking would deadlock: await the ``a``-method instead).
+        """
         loop = self._loop
         if loop is None or self._thread is None:
             raise RuntimeError(
@@ -202,8 +264,14 @@ class Emulator:
         """Await ``make()`` on the emulator's loop, from whichever loop awaits this.
 
         Every ``a``-method goes through here, so an async test on its own loop (pytest-asyncio)
-        can await an emulator served by :meth:`run_in_thread`: the work runs on the emulator's
+        can await an emulator served by ``run_in_thread()``: the work runs on the emulator's
         thread while the test's loop stays free, to answer webhooks if the agent lives there.
+
+        Args:
+            make: Makes the coroutine (called on the emulator's loop).
+
+        Returns:
+            The coroutine's result.
         """
         loop = self._loop
         if self._thread is None or loop is None or _running_loop() is loop:
@@ -226,6 +294,9 @@ class Emulator:
         retry; keep the API keys, the port and mounted apps.
 
         A virtual clock goes back to its start, so every test begins at the same instant.
+
+        Args:
+            settings: The accounts' new settings (default: the defaults).
         """
 
         def do_reset() -> None:
@@ -238,14 +309,29 @@ class Emulator:
         self.call_soon(do_reset)
 
     def configure(self, settings: AccountSettings, api_key: str | None = None) -> None:
-        """Change one account's settings (credit, limits, 10DLC ...) without losing its state."""
+        """Change one account's settings (credit, limits, 10DLC ...) without losing its state.
+
+        Args:
+            settings: The account's new settings, whole.
+            api_key: The account's key (default: the first key's).
+        """
         self.call_soon(lambda: self.state.configure(api_key or self.api_key, settings))
 
     def snapshot(self) -> StateSnapshot:
+        """A copy of every account's state, to ``restore`` later (a test's common setup, once).
+
+        Returns:
+            The snapshot (a deep copy: later changes do not touch it).
+        """
         return self.call_soon(self.state.snapshot)
 
     def restore(self, snapshot: StateSnapshot) -> None:
-        """Bring back a snapshot, including the webhook retries it was waiting for."""
+        """Bring back a snapshot, including the webhook retries it was waiting for; live calls are
+        dropped.
+
+        Args:
+            snapshot: What ``snapshot()`` returned.
+        """
 
         def do_restore() -> None:
             self.platform.voice.drop_sessions()
@@ -255,7 +341,18 @@ class Emulator:
         self.call_soon(do_restore)
 
     def account(self, api_key: str | None = None) -> Account:
-        """The account behind ``api_key`` (default: the first key's)."""
+        """The account behind ``api_key``: its agents, numbers, calls, messages, deliveries,
+        findings, balance and settings, as records (live: read, do not change).
+
+        Args:
+            api_key: The account's key (default: the first key's).
+
+        Returns:
+            The account.
+
+        Raises:
+            KeyError: No account has that key.
+        """
         key = api_key or self.api_key
         account = self.state.account_by_key.get(key)
         if account is None:
@@ -271,7 +368,15 @@ class Emulator:
 
     async def aadvance(self, seconds: float) -> None:
         """Move a virtual clock forward ``seconds``, running every retry and call event that falls
-        due on the way, each at its own simulated moment."""
+        due on the way, each at its own simulated moment.
+
+        Args:
+            seconds: Simulated seconds to move.
+
+        Raises:
+            TypeError: The emulator's clock is not a ``VirtualClock``.
+            ValueError: ``seconds`` is negative.
+        """
         clock = self._virtual_clock("advance")
         if seconds < 0:
             raise ValueError("the clock cannot go backwards")
@@ -280,6 +385,15 @@ class Emulator:
         )
 
     def advance(self, seconds: float) -> None:
+        """``aadvance``, blocking (an emulator not serving yet just moves its clock).
+
+        Args:
+            seconds: Simulated seconds to move.
+
+        Raises:
+            TypeError: The emulator's clock is not a ``VirtualClock``.
+            ValueError: ``seconds`` is negative.
+        """
         clock = self._virtual_clock("advance")
         if self._thread is None and self._runner is None:  # not serving: nothing is scheduled
             clock.catch_up(clock.now() + timedelta(seconds=seconds))
@@ -288,29 +402,56 @@ class Emulator:
 
     async def afast_forward(self, limit: float = 7 * 86400) -> float:
         """Advance a virtual clock from one scheduled moment to the next until nothing is left
-        (at most ``limit`` seconds); returns the seconds of simulated time that passed.
+        (at most ``limit`` seconds).
 
         The whole 21-hour retry schedule of a failing webhook runs in milliseconds, and every
         call in progress plays out (its callee or its inactivity timeout ends it).
+
+        Args:
+            limit: The most simulated seconds to run (default a week).
+
+        Returns:
+            The seconds of simulated time that passed.
+
+        Raises:
+            TypeError: The emulator's clock is not a ``VirtualClock``.
         """
         self._virtual_clock("fast_forward")
         return await self.on_own_loop(lambda: self.platform.driver.run_all(limit))
 
     def fast_forward(self, limit: float = 7 * 86400) -> float:
+        """``afast_forward``, blocking: run everything scheduled, each at its simulated moment.
+
+        Args:
+            limit: The most simulated seconds to run (default a week).
+
+        Returns:
+            The seconds of simulated time that passed.
+        """
         return self.run_coroutine(lambda: self.afast_forward(limit), name="fast_forward")
 
     async def asettle(self) -> None:
-        """Wait for webhook deliveries in flight (an API-sent text's echo, for instance)."""
+        """Wait for webhook deliveries in flight (an API-sent text's echo, for instance); their
+        scheduled retries are left to the clock."""
         await self.on_own_loop(self.platform.dispatcher.settle)
 
     def settle(self) -> None:
+        """``asettle``, blocking: wait for webhook deliveries in flight."""
         self.run_coroutine(self.asettle, name="settle")
 
     # -- webhooks and targets ---------------------------------------------------------------------------
 
     def mount(self, base_url: str, app: Any) -> None:
-        """Serve webhooks sent to URLs under ``base_url`` from ``app`` (ASGI, WSGI or aiohttp, an
-        object or ``"module:attr"``) in this process, without a socket."""
+        """Serve webhooks sent to URLs under ``base_url`` from ``app`` in this process, without a
+        socket.
+
+        Args:
+            base_url: The URLs' start, e.g. ``http://agent.test`` (any host: it is never dialled).
+            app: An ASGI, WSGI or aiohttp app, as an object or ``"module:attr"``.
+
+        Raises:
+            TargetError: ``app`` cannot be loaded or is no app.
+        """
         self.call_soon(lambda: self.platform.targets.mount(base_url, app))
 
     def set_webhook(
@@ -328,7 +469,22 @@ class Emulator:
         ``secret`` pins the signing secret (the API always mints a new one), so an app configured
         before the test starts can verify. ``timeout`` (the voice-turn timeout) may be a fraction
         of a second here, though the API allows only 5-120 s: a test of a slow agent need not
-        wait 5 s. Returns the webhook with its secret.
+        wait 5 s.
+
+        Args:
+            target: A URL, or ``"module:attr"`` (plus a path) for an app in this process.
+            agent_id: Set this agent's webhook (default: the account's).
+            secret: The signing secret (default: a new ``whsec_`` one).
+            context_limit: How many earlier messages ``recentHistory`` carries (default 10).
+            timeout: Seconds to wait for an answer (default 30).
+            api_key: The account's key (default: the first key's).
+
+        Returns:
+            The webhook, with its secret.
+
+        Raises:
+            TargetError: An app reference that cannot be imported.
+            ApiError: A URL the API would refuse (422).
         """
 
         def do_set() -> WebhookRecord:
@@ -347,18 +503,48 @@ class Emulator:
         return self.call_soon(do_set)
 
     def deliveries(self, api_key: str | None = None) -> list[DeliveryRecord]:
-        """Every webhook delivery of the account, oldest first, each with its attempts."""
+        """Every webhook delivery of the account, oldest first, each with its attempts.
+
+        Args:
+            api_key: The account's key (default: the first key's).
+
+        Returns:
+            The deliveries (live records: a pending one changes as its retries run).
+        """
         return self.call_soon(lambda: webhook_store.oldest_first(self.account(api_key)))
 
     def findings(self, api_key: str | None = None) -> list[Finding]:
-        """What the user's server did against the contract, oldest first."""
+        """What the user's server did against the contract, oldest first.
+
+        Args:
+            api_key: The account's key (default: the first key's).
+
+        Returns:
+            The account's findings (a copy of the list).
+        """
         return self.call_soon(lambda: list(self.account(api_key).findings))
 
     def clear_findings(self, api_key: str | None = None) -> None:
+        """Forget the account's findings (the rest of its state stays).
+
+        Args:
+            api_key: The account's key (default: the first key's).
+        """
         self.call_soon(lambda: self.account(api_key).findings.clear())
 
     async def aretry(self, delivery_id: str, api_key: str | None = None) -> DeliveryRecord:
-        """Make a delivery's next attempt now instead of waiting for its scheduled retry."""
+        """Make a delivery's next attempt now instead of waiting for its scheduled retry.
+
+        Args:
+            delivery_id: The delivery's id (its ``X-Webhook-ID``).
+            api_key: The account's key (default: the first key's).
+
+        Returns:
+            The delivery, with the new attempt.
+
+        Raises:
+            KeyError: The account has no such delivery.
+        """
 
         async def retry() -> DeliveryRecord:
             account = self.account(api_key)
@@ -370,6 +556,15 @@ class Emulator:
         return await self.on_own_loop(retry)
 
     def retry(self, delivery_id: str, api_key: str | None = None) -> DeliveryRecord:
+        """``aretry``, blocking: make a delivery's next attempt now.
+
+        Args:
+            delivery_id: The delivery's id (its ``X-Webhook-ID``).
+            api_key: The account's key (default: the first key's).
+
+        Returns:
+            The delivery, with the new attempt.
+        """
         return self.run_coroutine(lambda: self.aretry(delivery_id, api_key), name="retry")
 
     # -- simulated people -------------------------------------------------------------------------------
@@ -377,50 +572,156 @@ class Emulator:
     async def asend_sms(
         self, *, from_: str, to: str, body: str = "", media_urls: Sequence[str] = ()
     ) -> Received:
-        """A text from ``from_`` arrives at our number ``to``; returns the stored message and its
-        webhook delivery after the first attempt (retries follow the clock)."""
+        """A text from ``from_`` arrives at our number ``to``: stored, and sent to the webhook as
+        ``agent.message``.
+
+        Args:
+            from_: The texter, E.164.
+            to: One of the account's numbers.
+            body: The text.
+            media_urls: Attachments' URLs (makes it an MMS).
+
+        Returns:
+            The stored message and its delivery after the first attempt (retries follow the clock).
+
+        Raises:
+            ApiError: ``to`` is no number of the emulator's, or a field is invalid.
+        """
         return await self.on_own_loop(
             lambda: self.platform.sms.receive(to=to, from_=from_, body=body, media_urls=media_urls)
         )
 
     def send_sms(self, *, from_: str, to: str, body: str = "", media_urls: Sequence[str] = ()) -> Received:
+        """``asend_sms``, blocking: a text from ``from_`` arrives at our number ``to``.
+
+        Args:
+            from_: The texter, E.164.
+            to: One of the account's numbers.
+            body: The text.
+            media_urls: Attachments' URLs (makes it an MMS).
+
+        Returns:
+            The stored message and its delivery after the first attempt.
+        """
         return self.run_coroutine(
             lambda: self.asend_sms(from_=from_, to=to, body=body, media_urls=media_urls), name="send_sms"
         )
 
     async def areact(self, message_id: str, reaction: str, *, from_: str | None = None) -> Reacted:
-        """A participant reacts to an iMessage (``love``, ``like`` ... or an emoji)."""
+        """A participant reacts to an iMessage; ``agent.reaction`` is sent.
+
+        Args:
+            message_id: The message reacted to (an iMessage).
+            reaction: ``love``, ``like``, ``dislike``, ``laugh``, ``emphasize``, ``question``, or
+                one emoji.
+            from_: Who reacts (default: the conversation's participant).
+
+        Returns:
+            The stored reaction and its delivery after the first attempt.
+
+        Raises:
+            ApiError: No such message, not an iMessage, or no such reaction.
+        """
         return await self.on_own_loop(
             lambda: self.platform.sms.react(message_id=message_id, reaction=reaction, from_=from_)
         )
 
     def react(self, message_id: str, reaction: str, *, from_: str | None = None) -> Reacted:
+        """``areact``, blocking: a participant reacts to an iMessage.
+
+        Args:
+            message_id: The message reacted to (an iMessage).
+            reaction: A tapback name or one emoji.
+            from_: Who reacts (default: the conversation's participant).
+
+        Returns:
+            The stored reaction and its delivery after the first attempt.
+        """
         return self.run_coroutine(lambda: self.areact(message_id, reaction, from_=from_), name="react")
 
     # -- calls ------------------------------------------------------------------------------------------
 
     async def aring(self, *, to: str, from_: str = DEFAULT_CALLER) -> CallHandle:
-        """A caller at ``from_`` dials our number ``to``. Returns at once, the agent's greeting
-        playing; the handle's ``asay`` / ``ainterrupt`` / ``apress`` / ``ahangup`` are the caller."""
+        """A caller at ``from_`` dials our number ``to``, and the agent answers.
+
+        Args:
+            to: One of the account's numbers, with an agent.
+            from_: The caller's number, E.164.
+
+        Returns:
+            The call, at once, the agent's greeting playing; its ``asay`` / ``ainterrupt`` /
+                ``apress`` / ``ahangup`` are the caller.
+
+        Raises:
+            ApiError: ``to`` is no number of the emulator's.
+        """
         return CallHandle(self, await self.on_own_loop(lambda: self.platform.voice.ring(to=to, from_=from_)))
 
     def ring(self, *, to: str, from_: str = DEFAULT_CALLER) -> CallHandle:
+        """``aring``, blocking: a caller at ``from_`` dials our number ``to``.
+
+        Args:
+            to: One of the account's numbers, with an agent.
+            from_: The caller's number, E.164.
+
+        Returns:
+            The call, the agent's greeting playing; its ``say`` / ``interrupt`` / ``press`` /
+                ``hangup`` are the caller.
+        """
         return self.run_coroutine(lambda: self.aring(to=to, from_=from_), name="ring")
 
     async def ajoin_web_call(self, access_token: str) -> CallHandle:
-        """Join a web call with the ``accessToken`` of ``POST /v1/calls/web``, as the browser would."""
+        """Join a web call with the ``accessToken`` of ``POST /v1/calls/web``, as the browser would.
+
+        Args:
+            access_token: The token ``POST /v1/calls/web`` returned.
+
+        Returns:
+            The call, the agent's greeting playing; the handle is the browser's user.
+
+        Raises:
+            ApiError: The token is unknown, expired or already used.
+        """
         return CallHandle(self, await self.on_own_loop(lambda: self.platform.voice.join_web(access_token)))
 
     def join_web_call(self, access_token: str) -> CallHandle:
+        """``ajoin_web_call``, blocking: join a web call as the browser would.
+
+        Args:
+            access_token: The token ``POST /v1/calls/web`` returned.
+
+        Returns:
+            The call, the agent's greeting playing.
+        """
         return self.run_coroutine(lambda: self.ajoin_web_call(access_token), name="join_web_call")
 
     def call(self, call_id: str) -> CallHandle:
-        """A handle on a live call (one placed through the API, say) to act as its other party."""
+        """A handle on a live call (one placed through the API, say) to act as its other party.
+
+        Args:
+            call_id: The call's id.
+
+        Returns:
+            The call.
+
+        Raises:
+            ApiError: No live call has that id (404).
+        """
         return CallHandle(self, self.call_soon(lambda: self.platform.voice.session(call_id)))
 
     async def aplay_out(self, call_id: str, limit: float = 3600) -> CallRecord:
-        """Let a call run to its end (an outbound call's callee hangs up, busy, no answer ...),
-        at most ``limit`` seconds of call time; returns the call as it ended."""
+        """Let a call run to its end (an outbound call's callee hangs up, busy, no answer ...).
+
+        Args:
+            call_id: The call's id.
+            limit: The most seconds of call time to wait.
+
+        Returns:
+            The call as it ended (or as it is, at ``limit``).
+
+        Raises:
+            KeyError: No call has that id.
+        """
 
         async def play_out() -> CallRecord:
             session = self.platform.voice.sessions.get(call_id)
@@ -434,10 +735,25 @@ class Emulator:
         return await self.on_own_loop(play_out)
 
     def play_out(self, call_id: str, limit: float = 3600) -> CallRecord:
+        """``aplay_out``, blocking: let a call run to its end.
+
+        Args:
+            call_id: The call's id.
+            limit: The most seconds of call time to wait.
+
+        Returns:
+            The call as it ended (or as it is, at ``limit``).
+        """
         return self.run_coroutine(lambda: self.aplay_out(call_id, limit), name="play_out")
 
     def script_callee(self, number: str, callee: Callee) -> None:
-        """Who answers outbound calls to ``number`` (instead of its magic-number behaviour)."""
+        """Who answers outbound calls to ``number`` (instead of its magic-number behaviour).
+
+        Args:
+            number: The number dialled, in any form that normalises to E.164.
+            callee: What happens there: its outcome (answered, busy ...) and the lines it says
+                (``agentphone_emulator.engine.callees.Callee``).
+        """
         self.call_soon(lambda: self.platform.voice.callees.__setitem__(normalize_e164(number), callee))
 
     def configure_hosted(
@@ -448,8 +764,15 @@ class Emulator:
         replies: dict[str, list[str | dict[str, Any]]] | None = None,
     ) -> None:
         """How hosted-mode calls answer: scripted ``replies`` per agent id, else the
-        OpenAI-compatible chat endpoint at ``llm_url`` (key from ``$AGENTPHONE_EMULATOR_LLM_KEY``),
-        else a plain line saying no model is configured."""
+        OpenAI-compatible chat endpoint at ``llm_url``, else a plain line saying no model is
+        configured.
+
+        Args:
+            llm_url: An OpenAI-compatible chat endpoint (key from ``$AGENTPHONE_EMULATOR_LLM_KEY``).
+            llm_model: The model name to ask it for.
+            replies: Per agent id, what it answers, one reply per caller turn (a text, or a reply
+                object such as ``{"text": "Bye", "hangup": True}``).
+        """
 
         def do_configure() -> None:
             hosted = self.platform.voice.hosted

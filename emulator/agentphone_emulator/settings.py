@@ -12,46 +12,38 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class AccountSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """An account's limits and prices; the defaults are a new real account's.
 
-    credit_cents: int = Field(500, ge=0, description="Starting balance in cents ($5.00).")
-    number_price_cents: int = Field(300, ge=0, description="Monthly price of a number, charged on purchase.")
-    number_limit: int = Field(10, ge=0, description="How many active numbers the account may hold.")
-    lookup_price_millicents: int = Field(900, ge=0, description="Number lookup price per number ($0.009).")
-    recording_addon: bool = Field(False, description="Call recording add-on enabled ($5.00/month).")
-    require_10dlc: bool = Field(
-        True, description="Refuse outbound SMS until a 10DLC registration is submitted."
-    )
-    require_10dlc_approval: bool = Field(
-        False,
-        description=(
-            "With require_10dlc: refuse outbound SMS until the registration is approved (the control "
-            "plane plays the carriers: POST /__emulator/registrations/{id}/approve or /reject). "
-            "Off: a submitted registration lets texts out at once."
-        ),
-    )
-    has_payment_method: bool = Field(
-        True,
-        description="False reproduces the 402 the platform gives outbound calls on credit-only accounts.",
-    )
-    echo_outbound_messages: bool = Field(
-        True,
-        description=(
-            "Fire agent.message (direction outbound) for messages the API sends, as the platform's "
-            "chat adapter expects; an agent must not answer its own echo."
-        ),
-    )
-    voice_history_includes_utterance: bool = Field(
-        True,
-        description=(
-            "A voice turn's recentHistory ends with the caller utterance being answered (the platform's "
-            "streaming examples build their prompt from recentHistory alone); False stops it before "
-            "that utterance, as a text's history stops before the text."
-        ),
-    )
-    rate_limits: bool = Field(
-        False, description="Enforce the documented per-minute rate limits (429 + Retry-After)."
-    )
-    unavailable_area_codes: tuple[str, ...] = Field(
-        (), description="Area codes with no inventory: buying there answers 409 with alternatives."
-    )
+    Set with `Emulator(settings=...)`, `reset(settings)` or `configure(settings)`, a scenario's
+    `account:`, the pytest ini's `agentphone_account` or `@pytest.mark.agentphone_account(...)`.
+    Immutable; an unknown field is an error.
+    """
+
+    # The attribute docstrings below are the fields' descriptions (use_attribute_docstrings), so
+    # the reference pages and `agentphone-emulator schema` say the same thing from one text.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    credit_cents: int = Field(500, ge=0)
+    """Starting balance in cents ($5.00)."""
+    number_price_cents: int = Field(300, ge=0)
+    """Monthly price of a number, charged on purchase."""
+    number_limit: int = Field(10, ge=0)
+    """How many active numbers the account may hold."""
+    lookup_price_millicents: int = Field(900, ge=0)
+    """Number lookup price per number ($0.009)."""
+    recording_addon: bool = False
+    """Call recording add-on enabled ($5.00/month)."""
+    require_10dlc: bool = True
+    """Refuse outbound SMS until a 10DLC registration is submitted."""
+    require_10dlc_approval: bool = False
+    """With require_10dlc: refuse outbound SMS until the registration is approved (the control plane plays the carriers: POST /__emulator/registrations/{id}/approve or /reject). Off: a submitted registration lets texts out at once."""
+    has_payment_method: bool = True
+    """False reproduces the 402 the platform gives outbound calls on credit-only accounts."""
+    echo_outbound_messages: bool = True
+    """Fire agent.message (direction outbound) for messages the API sends, as the platform's chat adapter expects; an agent must not answer its own echo."""
+    voice_history_includes_utterance: bool = True
+    """A voice turn's recentHistory ends with the caller utterance being answered (the platform's streaming examples build their prompt from recentHistory alone); False stops it before that utterance, as a text's history stops before the text."""
+    rate_limits: bool = False
+    """Enforce the documented per-minute rate limits (429 + Retry-After)."""
+    unavailable_area_codes: tuple[str, ...] = ()
+    """Area codes with no inventory: buying there answers 409 with alternatives."""

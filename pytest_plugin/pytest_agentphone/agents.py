@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -43,47 +43,97 @@ class ProvisionError(Exception):
 
 @dataclass(slots=True)
 class AgentUnderTest:
-    """An agent on its own number, webhook pointed at the user's server; the handle a test holds."""
+    """An agent on its own number, webhook pointed at the user's server: what ``make_agent(...)``
+    returns, the handle a test holds. Ring it, text it, read what it sent and did wrong."""
 
     emulator: Emulator
+    """The emulator it lives on (the test's ``emulator`` or ``async_emulator``)."""
     id: str
+    """The agent's id (``agt_...``)."""
     name: str
+    """The agent's name."""
     number: str
     """Its phone number, E.164: what callers dial and texters text."""
     number_id: str
+    """Its number's id."""
     webhook_url: str
     """Where its events go (a URL, or ``module:attr`` plus a path for an in-process app)."""
     secret: str
     """What its webhooks are signed with."""
-    _texted: list[str] = field(default_factory=list, repr=False)
 
     # -- a caller ---------------------------------------------------------------------------------
 
     def ring(self, *, from_: str = DEFAULT_CALLER) -> CallHandle:
-        """Call the agent: returns once it answers, its greeting playing (``call.greeting``)."""
+        """Call the agent (blocking: the ``emulator`` fixture).
+
+        Args:
+            from_: The caller's number, E.164.
+
+        Returns:
+            The call, once the agent answers, its greeting playing (``call.greeting``).
+        """
         return self.emulator.ring(to=self.number, from_=from_)
 
     async def aring(self, *, from_: str = DEFAULT_CALLER) -> CallHandle:
+        """Call the agent, from async code (``async_emulator``, or ``emulator`` from an async test).
+
+        Args:
+            from_: The caller's number, E.164.
+
+        Returns:
+            The call, once the agent answers, its greeting playing.
+        """
         return await self.emulator.aring(to=self.number, from_=from_)
 
     # -- a texter ---------------------------------------------------------------------------------
 
     def text(self, body: str, *, from_: str = DEFAULT_CALLER, media_urls: Sequence[str] = ()) -> Received:
-        """Text the agent; returns after its webhook's first attempt (and whatever the agent sent
-        while answering it). Read the agent's answers with :meth:`texts_to`."""
+        """Text the agent (blocking). Read its answers with ``texts_to``.
+
+        Args:
+            body: The text.
+            from_: The texter's number, E.164.
+            media_urls: Attachments' URLs (makes it an MMS).
+
+        Returns:
+            The stored message and its delivery, after the webhook's first attempt (and whatever
+                the agent sent while answering it).
+        """
         return self.emulator.send_sms(from_=from_, to=self.number, body=body, media_urls=media_urls)
 
     async def atext(
         self, body: str, *, from_: str = DEFAULT_CALLER, media_urls: Sequence[str] = ()
     ) -> Received:
+        """Text the agent, from async code.
+
+        Args:
+            body: The text.
+            from_: The texter's number, E.164.
+            media_urls: Attachments' URLs (makes it an MMS).
+
+        Returns:
+            The stored message and its delivery, after the webhook's first attempt.
+        """
         return await self.emulator.asend_sms(from_=from_, to=self.number, body=body, media_urls=media_urls)
 
     def texts_to(self, phone: str = DEFAULT_CALLER) -> list[str]:
-        """The bodies of the texts the agent's number sent to ``phone``, oldest first."""
+        """What the agent texted to ``phone``.
+
+        Args:
+            phone: The other party's number, E.164 (default: the default caller's, which ``text``
+                and ``ring`` use).
+
+        Returns:
+            The bodies of the texts the agent's number sent there, oldest first.
+        """
         return [m.body for m in self.messages() if m.direction == "outbound" and m.to_number == phone]
 
     def messages(self) -> list[MessageRecord]:
-        """Every message on the agent's number, both ways, oldest first."""
+        """Every message on the agent's number.
+
+        Returns:
+            The messages both ways, oldest first.
+        """
 
         def read() -> list[MessageRecord]:
             messages = self.emulator.account().messages.values()
@@ -94,13 +144,41 @@ class AgentUnderTest:
     # -- what it did wrong ------------------------------------------------------------------------
 
     def findings(self) -> list[Finding]:
-        """The findings on this agent's events (turns of its calls, deliveries of its texts)."""
+        """What the user's server did against the contract on this agent's events.
+
+        Returns:
+            The findings on its calls' turns and its texts' deliveries (and those tied to no
+                agent), oldest first.
+        """
         return [f for f in self.emulator.findings() if f.agent_id in (None, self.id)]
 
     def assert_findings(self, *codes: str) -> list[Finding]:
+        """Assert that each of ``codes`` was found on this agent's events (and tell the teardown
+        check the test expected them).
+
+        Args:
+            *codes: Finding codes (``"webhook_timeout"`` or ``FindingCode.WEBHOOK_TIMEOUT``).
+
+        Returns:
+            The matching findings.
+
+        Raises:
+            AssertionError: A code was not found (the message lists what was).
+            ValueError: No code given, or one that is no finding code.
+        """
         return assert_findings(self.findings(), *codes)
 
     def assert_no_findings(self, *, allow: Sequence[str] = (), severity: str = "warning") -> None:
+        """Assert that nothing at ``severity`` or above was found on this agent's events.
+
+        Args:
+            allow: Codes that may be there.
+            severity: The lowest severity that counts: ``info``, ``warning`` or ``error``.
+
+        Raises:
+            AssertionError: Something was found (the message lists it).
+            ValueError: An unknown severity, or an ``allow`` code that is no finding code.
+        """
         assert_no_findings(self.findings(), allow=allow, severity=severity)
 
 

@@ -55,8 +55,19 @@ def check_codes(codes: Iterable[str]) -> list[str]:
 def assert_findings(source: FindingSource, *codes: str) -> list[Finding]:
     """Assert that each of ``codes`` was found (at least once); returns the matching findings.
 
-    ``source`` is the emulator (the account's findings), a call (its own) or a list of findings.
     Naming a code here also tells the teardown check that the test expected it.
+
+    Args:
+        source: The emulator (the account's findings), a call (its own), an agent from
+            ``make_agent`` (its own) or a list of findings.
+        *codes: Finding codes (``"webhook_timeout"`` or ``FindingCode.WEBHOOK_TIMEOUT``).
+
+    Returns:
+        The findings with those codes.
+
+    Raises:
+        AssertionError: A code was not found (the message lists what was).
+        ValueError: No code given, or one that is no finding code.
     """
     if not codes:
         raise ValueError("assert_findings() needs at least one code; use assert_no_findings() for none")
@@ -77,6 +88,16 @@ def assert_no_findings(
 
     The default, ``warning``, is the strict reading: the platform would have played the reply, but
     the server did something the docs tell it not to (a slow first chunk, markup in speech).
+
+    Args:
+        source: The emulator (the account's findings), a call (its own), an agent from
+            ``make_agent`` (its own) or a list of findings.
+        allow: Codes that may be there (and that the teardown check will then not fail).
+        severity: The lowest severity that counts: ``info``, ``warning`` or ``error``.
+
+    Raises:
+        AssertionError: Something was found (the message lists it).
+        ValueError: An unknown severity, or an ``allow`` code that is no finding code.
     """
     if severity not in SEVERITY_RANK:
         raise ValueError(f"severity must be one of {', '.join(SEVERITY_RANK)}, got {severity!r}")

@@ -111,7 +111,12 @@ def check_findings(request: pytest.FixtureRequest, findings: list[Finding]) -> N
 @pytest.fixture(scope="session")
 def agentphone_server(pytestconfig: pytest.Config) -> Emulator:
     """The session's emulator as it is, never reset: for session-scoped setup of your own. Tests
-    want ``emulator``, which is this one on a fresh state."""
+    want ``emulator``, which is this one on a fresh state.
+
+    Returns:
+        The emulator, on a virtual clock, served on a background thread (one per process, or
+            per xdist worker).
+    """
     try:
         return pytestconfig.stash[SERVICE_KEY].get()
     except ServiceError as exc:
@@ -122,7 +127,15 @@ def agentphone_server(pytestconfig: pytest.Config) -> Emulator:
 @pytest.fixture
 def emulator(request: pytest.FixtureRequest, agentphone_server: Emulator) -> Iterator[Emulator]:
     """The AgentPhone platform on a fresh state: no agents, numbers, calls or findings, the account
-    as the ini and ``@pytest.mark.agentphone_account(...)`` say, the virtual clock at its start."""
+    as the ini and ``@pytest.mark.agentphone_account(...)`` say, the virtual clock at its start.
+
+    At teardown, an error finding whose code the test never named fails it (``assert_findings``,
+    ``@pytest.mark.agentphone_allow_findings``, or ``agentphone_findings = off`` in the ini).
+
+    Yields:
+        The session's emulator, reset; use its blocking methods (``emulator.ring(...)``) or,
+            from an async test, its ``a``-methods.
+    """
     agentphone_server.reset(account_for(request))
     with watching(request, agentphone_server):
         yield agentphone_server
@@ -143,50 +156,68 @@ except ImportError:  # without it, the async fixtures say what to install
 else:
     HAVE_ASYNCIO = True
 
-if HAVE_ASYNCIO:
 
-    @pytest_asyncio.fixture
-    async def async_emulator(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
-        """An emulator of the test's own, on the test's event loop (pytest-asyncio, pytest-aiohttp):
-        await its ``a``-methods; an aiohttp app on this loop can be the agent."""
-        from agentphone_emulator import Emulator, VirtualClock
+def async_fixture(fixture: Callable[..., Any]) -> Any:
+    """``pytest_asyncio.fixture``; without pytest-asyncio, a fixture of the same name that fails
+    the test saying what to install. (One definition per fixture, whichever it is: the reference
+    docs read this module without running it, with griffe.)"""
+    if HAVE_ASYNCIO:
+        return pytest_asyncio.fixture(fixture)
+    name = fixture.__name__
 
-        emulator = Emulator(
-            clock=VirtualClock(), settings=account_for(request), api_keys=_options(request).api_keys
-        )
-        await emulator.start()
-        try:
-            with watching(request, emulator):
-                yield emulator
-                await emulator.asettle()
-        finally:
-            await emulator.stop()
-        check_findings(request, emulator.findings())
+    @pytest.fixture(name=name)
+    def missing() -> Any:
+        pytest.fail(f"{name} needs pytest-asyncio: pip install pytest-asyncio", pytrace=False)
 
-    @pytest_asyncio.fixture
-    async def agentphone_async_client(current_emulator: Emulator) -> AsyncIterator[Any]:
-        """The official async SDK, ``AsyncAgentPhone``, on the emulator the test uses."""
-        sdk = _sdk()
-        client = sdk.AsyncAgentPhone(api_key=current_emulator.api_key, base_url=current_emulator.base_url)
-        try:
-            yield client
-        finally:
-            await client.close()
+    return missing
 
-else:
 
-    @pytest.fixture
-    def async_emulator() -> Emulator:
-        pytest.fail("async_emulator needs pytest-asyncio: pip install pytest-asyncio", pytrace=False)
+@async_fixture
+async def async_emulator(request: pytest.FixtureRequest) -> AsyncIterator[Emulator]:
+    """An emulator of the test's own, on the test's event loop (pytest-asyncio, pytest-aiohttp):
+    await its ``a``-methods; an aiohttp app on this loop can be the agent. Same account and
+    findings rule as ``emulator``.
 
-    @pytest.fixture
-    def agentphone_async_client() -> Any:
-        pytest.fail("agentphone_async_client needs pytest-asyncio: pip install pytest-asyncio", pytrace=False)
+    Yields:
+        (Emulator): A started emulator on a virtual clock, stopped after the test.
+    """
+    from agentphone_emulator import Emulator, VirtualClock
+
+    emulator = Emulator(
+        clock=VirtualClock(), settings=account_for(request), api_keys=_options(request).api_keys
+    )
+    await emulator.start()
+    try:
+        with watching(request, emulator):
+            yield emulator
+            await emulator.asettle()
+    finally:
+        await emulator.stop()
+    check_findings(request, emulator.findings())
+
+
+@async_fixture
+async def agentphone_async_client(current_emulator: Emulator) -> AsyncIterator[Any]:
+    """The official async SDK, ``AsyncAgentPhone``, on the emulator the test uses.
+
+    Yields:
+        (agentphone.AsyncAgentPhone): The SDK's async client, closed after the test.
+    """
+    sdk = _sdk()
+    client = sdk.AsyncAgentPhone(api_key=current_emulator.api_key, base_url=current_emulator.base_url)
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 @pytest.fixture
 def current_emulator(request: pytest.FixtureRequest) -> Emulator:
-    """The emulator this test uses: ``async_emulator`` if it asks for it, else ``emulator``."""
+    """The emulator this test uses: ``async_emulator`` if it asks for it, else ``emulator``.
+
+    Returns:
+        That emulator (what ``make_agent`` and the SDK client fixtures use).
+    """
     name = "async_emulator" if "async_emulator" in request.fixturenames else "emulator"
     emulator: Emulator = request.getfixturevalue(name)
     return emulator
@@ -194,7 +225,11 @@ def current_emulator(request: pytest.FixtureRequest) -> Emulator:
 
 @pytest.fixture
 def agentphone_client(emulator: Emulator) -> Iterator[Any]:
-    """The official SDK, ``AgentPhone``, on ``emulator`` (synchronous: for sync tests)."""
+    """The official SDK, ``AgentPhone``, on ``emulator`` (synchronous: for sync tests).
+
+    Yields:
+        (agentphone.AgentPhone): The SDK's client, closed after the test.
+    """
     with _sdk().AgentPhone(api_key=emulator.api_key, base_url=emulator.base_url) as client:
         yield client
 
@@ -219,6 +254,13 @@ def make_agent(request: pytest.FixtureRequest, current_emulator: Emulator) -> Ma
     ``agentphone_webhook``. ``fields`` are the agent's (``begin_message``, ``transferNumber`` ...,
     by Python or wire name), plus ``path``, ``secret``, ``timeout`` (seconds, fractions allowed),
     ``context_limit``, ``area_code`` and ``number_type`` for its webhook and number.
+
+    A mistake (an unknown field, no credit for the number, an app that cannot be imported) fails
+    the test with one line naming it.
+
+    Returns:
+        (Callable[..., AgentUnderTest]): The function; each call creates an agent, buys its
+            number, points its webhook, and returns the agent.
     """
     from .agents import ProvisionError, provision
 

@@ -24,19 +24,30 @@ from .events import message_event, reaction_event
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """An inbound text as stored, and its webhook delivery (None when no webhook is set)."""
+    """An inbound text as stored, and its webhook delivery: what ``Emulator.send_sms`` returns."""
 
     account: Account
+    """The account that owns the number texted."""
     message: MessageRecord
+    """The text as stored (``direction`` ``inbound``)."""
     delivery: DeliveryRecord | None
+    """Its ``agent.message`` delivery after the first attempt (retries follow the clock); None
+    when no webhook is set."""
 
 
 @dataclass(frozen=True, slots=True)
 class Reacted:
+    """A participant's reaction as stored, and its webhook delivery: what ``Emulator.react``
+    returns."""
+
     account: Account
+    """The account that owns the message's number."""
     message: MessageRecord
+    """The message reacted to."""
     reaction: ReactionRecord
+    """The reaction as stored (``direction`` ``inbound``)."""
     delivery: DeliveryRecord | None
+    """Its ``agent.reaction`` delivery after the first attempt; None when no webhook is set."""
 
 
 def find_number(

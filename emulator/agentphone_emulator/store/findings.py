@@ -18,6 +18,9 @@ OFFENDING_BYTES_KEPT = 2000
 
 
 class FindingCode(StrEnum):
+    """Every finding's stable code. A ``StrEnum``: ``FindingCode.WEBHOOK_TIMEOUT == "webhook_timeout"``,
+    so tests may name codes as strings."""
+
     # Webhook delivery (any event)
     WEBHOOK_HTTP_ERROR = "webhook_http_error"
     """The server answered an event with a non-2xx status."""
@@ -72,25 +75,52 @@ class FindingCode(StrEnum):
 
 @dataclass(slots=True, kw_only=True)
 class Finding:
+    """The user's server broke the platform's contract: what, where, and the bytes.
+
+    Recorded, never raised: the emulator keeps serving. Read them with ``Emulator.findings()``,
+    ``call.findings``, ``reply.findings`` or ``agent.findings()``; ``str(finding)`` is one line,
+    e.g. ``[webhook_http_error] agent.message to ...: answered HTTP 500, expected 2xx (retried)``.
+    """
+
     code: FindingCode
+    """What went wrong, as a stable code (``webhook_timeout``, ``voice_slow_first_chunk`` ...)."""
     message: str
+    """One line a person can act on."""
     at: datetime
+    """When, on the emulator's clock."""
     event: str | None = None
+    """The event it happened on (``agent.message`` ...); None if none."""
     channel: str | None = None
+    """The event's channel (``sms``, ``voice`` ...); None if none."""
     agent_id: str | None = None
+    """The agent whose server it was; None if the event had no agent."""
     delivery_id: str | None = None
+    """The delivery (``X-Webhook-ID``) it happened on; None if none."""
     attempt: int | None = None
+    """Which attempt of that delivery (1-based); None if not a delivery's."""
     message_id: str | None = None
+    """The text the event was about; None if none."""
     call_id: str | None = None
+    """The call it happened on; None if not a call's."""
     turn: int | None = None
+    """The call's turn (0 is the greeting); None if not a turn's."""
     http_status: int | None = None
+    """The status the server answered; None if it did not answer."""
     offending: bytes | None = None
-    detail: str | None = None  # e.g. the in-process app's traceback
+    """The offending bytes (a reply body or NDJSON line, 2,000 bytes at most); None if none."""
+    detail: str | None = None
+    """More, when there is more: e.g. the in-process app's traceback."""
     severity: str = "error"
+    """``error`` (the platform would fail the caller), ``warning`` (it would cope, but the docs
+    say not to) or ``info``."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form the control plane serves (offending bytes as text, lossy only for
-        non-UTF-8 bodies)."""
+        """The JSON form the control plane serves (``GET /__emulator/findings``).
+
+        Returns:
+            The finding with camelCase keys, ``at`` in ISO-8601 and ``offending`` as text (lossy
+                only for non-UTF-8 bodies).
+        """
         return {
             "code": str(self.code),
             "severity": self.severity,
