@@ -20,7 +20,9 @@ import dataclasses
 import datetime
 import difflib
 import json
+import os
 import re
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,7 @@ Position = tuple[int, int]  # (line, column), both 1-based
 NOT_A_MAPPING = "a scenario is a mapping with at least a name and steps"
 MAX_DEPTH = 64  # deeper than any scenario needs; stops a hostile file long before Python's stack
 MAX_VALUES = 100_000  # aliases can expand a small file exponentially ("billion laughs")
+MAX_FILE_BYTES = 16 * 2**20  # a scenario file is a few KB; this is a guard, not a budget
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _VALUE_TAG = "tag:yaml.org,2002:value"
@@ -728,10 +731,28 @@ def _tidy(problems: list[Problem]) -> list[Problem]:
     return sorted(unique, key=lambda problem: (problem.line, problem.column))
 
 
+def _refuse_what_cannot_be_read_safely(path: str | Path, file: str) -> None:
+    """Only a regular file of a sane size is read: a FIFO with no writer would block ``run`` for
+    ever, and a device such as /dev/zero would never end. (A directory is left to the read, which
+    refuses it.)"""
+    info = os.stat(path)
+    if stat.S_ISDIR(info.st_mode):
+        return
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device or a socket"
+        message = f"not a regular file ({kind}): scenarios are read from files"
+        raise ScenarioFileError([Problem(file, 1, 1, "", message)])
+    if info.st_size > MAX_FILE_BYTES:
+        limit = MAX_FILE_BYTES // 2**20
+        message = f"too large ({info.st_size:,} bytes; a scenario file may be at most {limit} MiB)"
+        raise ScenarioFileError([Problem(file, 1, 1, "", message)])
+
+
 def load_file(path: str | Path, *, extra_variables: Iterable[str] = ()) -> list[LoadedScenario]:
     """:func:`load_text` on a UTF-8 file; a file that cannot be read is a problem too."""
     file = str(path)
     try:
+        _refuse_what_cannot_be_read_safely(path, file)
         raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise ScenarioFileError([Problem(file, 1, 1, "", "no such file or directory")]) from None
