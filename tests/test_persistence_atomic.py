@@ -160,3 +160,27 @@ class HalfWriter:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.file, name)
+
+
+# -- hostile files ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["payload", "header"])
+def test_a_state_file_nested_100k_deep_is_one_line_not_a_traceback(tmp_path: Path, where: str) -> None:
+    """A well-framed file (right size, right checksum) whose JSON is nested 100,000 deep: Python's
+    JSON decoder runs out of stack (RecursionError), which once escaped as a traceback."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    path = tmp_path / "deep.json"
+    if where == "payload":
+        path.write_bytes(persistence.frame(deep))
+    else:
+        path.write_bytes(deep + b"\n{}\n")
+    with pytest.raises(persistence.StateFileError) as refused:
+        persistence.load(path)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message == (
+        f"{path} is corrupt (its JSON is nested deeper than any state)"
+        if where == "payload"
+        else f"{path} is not an agentphone-emulator state file"
+    )

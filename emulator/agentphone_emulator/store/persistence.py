@@ -345,7 +345,7 @@ def parse(data: bytes, name: str) -> SavedState:
         raise StateFileError(f"{name} is not an agentphone-emulator state file")
     try:
         header = json.loads(data[:line_end])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python's stack
         header = None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise StateFileError(f"{name} is not an agentphone-emulator state file")
@@ -373,6 +373,8 @@ def parse(data: bytes, name: str) -> SavedState:
         saved: SavedState = decode(json.loads(payload), SavedState)
     except ValueError as exc:  # a JSON syntax error, or a value that does not fit its record
         raise StateFileError(f"{name} is corrupt ({exc})") from None
+    except RecursionError:  # a hand-made file nested deeper than Python's stack (no state is)
+        raise StateFileError(f"{name} is corrupt (its JSON is nested deeper than any state)") from None
     for key, account_id in saved.keys.items():
         if account_id not in saved.accounts:
             raise StateFileError(f"{name} is corrupt (API key {key[:12]}... has no account {account_id})")
