@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agentphone_emulator.scenario.results import RunResult, ScenarioResult
-from tests.scenario_support import FAILING_VOICE, LINE, explain, run_one
+from tests.scenario_support import FAILING_VOICE, LINE, PUPPET, explain, run_one
 from tests.test_scenario_cli import APP, agentphone, scenario_file
 
 # The default account affords one number ($5.00 of credit, $3.00 a number): the second purchase
@@ -71,3 +71,40 @@ turns:
     [failure] = result.failures
     assert failure.path[-1] == "within_ms", explain(result)
     assert failure.got == "nothing", explain(result)
+
+
+# -- patterns from scenario files run with a bound ---------------------------------------------------------
+
+CATASTROPHIC = "^(a|aa)+$"
+"""Exponential backtracking in Python's re and in the regex module alike, on a run of a's and a '!'."""
+
+
+async def test_a_pattern_that_backtracks_without_end_fails_its_check_saying_why() -> None:
+    reply = "a" * 60 + "!"
+    result = await run_one(
+        LINE
+        + f"""\
+name: a pattern that never finishes
+call: {{to: main}}
+turns:
+  - say: '{{"reply": {{"text": "{reply}"}}}}'
+    expect:
+      text: {{matches: "{CATASTROPHIC}"}}
+""",
+        target=PUPPET,
+    )
+    assert result.outcome == "failed", explain(result)
+    [failure] = result.failures
+    assert failure.path[-1] == "text", explain(result)
+    assert f"the pattern /{CATASTROPHIC}/ gave up after" in failure.got, failure.got
+    assert reply[:20] in failure.got
+
+
+def test_a_pattern_that_cannot_be_decided_does_not_hold() -> None:
+    from agentphone_emulator.scenario.matching import PatternTimeout, text_matches
+    from agentphone_emulator.scenario.models import TextMatch
+
+    rule = TextMatch(matches=CATASTROPHIC)
+    with pytest.raises(PatternTimeout):
+        text_matches(rule, "a" * 60 + "!")
+    assert text_matches(rule, "aaaa") and not text_matches(TextMatch(matches="^b"), "aaaa")

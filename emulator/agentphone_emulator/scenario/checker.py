@@ -8,7 +8,7 @@ from typing import Any
 
 from ..engine.agent_reply import AgentReply
 from ..store.findings import Finding
-from .matching import describe, text_matches
+from .matching import PatternTimeout, describe, text_matches
 from .models import SEVERITY_RANK, FindingsExpect, TextMatch, TurnExpect, as_match
 from .results import Check, Path
 from .variables import substitute, substitute_all
@@ -50,11 +50,19 @@ class Checker:
 
     def text(self, path: Path, what: str, rule: str | TextMatch, got: str) -> bool:
         match = self._substituted(as_match(rule))
-        return self.record(path, what, text_matches(match, got), describe(match), repr(_clip(got)))
+        try:
+            passed = text_matches(match, got)
+        except PatternTimeout as undecided:  # cannot be decided, so not passed
+            return self.record(path, what, False, describe(match), f"{_clip(got)!r}: {undecided}")
+        return self.record(path, what, passed, describe(match), repr(_clip(got)))
 
     def holds(self, rule: str | TextMatch, text: str) -> bool:
-        """Whether ``text`` matches ``rule`` (its {{names}} filled in), without recording a check."""
-        return text_matches(self._substituted(as_match(rule)), text)
+        """Whether ``text`` matches ``rule`` (its {{names}} filled in), without recording a check;
+        a pattern that cannot be decided does not hold."""
+        try:
+            return text_matches(self._substituted(as_match(rule)), text)
+        except PatternTimeout:
+            return False
 
     def describe(self, rule: str | TextMatch) -> str:
         """The expected side of a check on ``rule``, its {{names}} filled in."""

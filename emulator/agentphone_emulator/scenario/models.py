@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
+import regex
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -35,6 +36,8 @@ from ..settings import AccountSettings
 Severity = Literal["info", "warning", "error"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
 DIGITS = re.compile(r"^[0-9*#]+$")
+PATTERN_TIMEOUT_S = 1.0
+"""How long one ``matches`` pattern may search one text (the ``regex`` module's timeout)."""
 
 
 def unknown_key_error(
@@ -97,7 +100,10 @@ class TextMatch(Strict):
     contains: str | list[str] | None = Field(None, description="Each of these appears in the text.")
     any_of: list[str] | None = Field(None, description="At least one of these appears in the text.")
     not_contains: str | list[str] | None = Field(None, description="None of these appears in the text.")
-    matches: str | None = Field(None, description="A regular expression found in the text (re.search).")
+    matches: str | None = Field(
+        None,
+        description="A regular expression found in the text (Python's re syntax; searched with a 1 s bound).",
+    )
     ignore_case: bool = Field(False, description="Compare without regard to case.")
 
     @field_validator("matches")
@@ -105,8 +111,8 @@ class TextMatch(Strict):
     def _compiles(cls, pattern: str | None) -> str | None:
         if pattern is not None:
             try:
-                re.compile(pattern)
-            except re.error as exc:
+                regex.compile(pattern)
+            except regex.error as exc:
                 raise ValueError(f"not a valid regular expression: {exc}") from None
         return pattern
 
