@@ -417,6 +417,61 @@ def test_every_problem_of_every_document_is_reported_in_file_order() -> None:
     ]
 
 
+SAY_KEYS = "expected one of: say, confidence, expect"
+
+
+def test_two_misspelt_keys_of_one_mapping_are_reported_at_once_each_at_its_key() -> None:
+    text = turns(
+        """\
+        - say: hi
+          expct: {silent: true}
+          confidnce: 0.5
+        """
+    )
+    assert problems(text) == [
+        f"x.yaml:5:5: turns[0].expct: unknown key 'expct' (did you mean 'expect'?); {SAY_KEYS}",
+        f"x.yaml:6:5: turns[0].confidnce: unknown key 'confidnce' (did you mean 'confidence'?); {SAY_KEYS}",
+    ]
+
+
+def test_a_misspelt_action_and_another_misspelt_key_are_reported_at_once() -> None:
+    text = turns(
+        """\
+        - sya: hi
+          expct: {silent: true}
+        """
+    )
+    assert problems(text) == [
+        f"x.yaml:4:5: turns[0].sya: unknown key 'sya' (did you mean 'say'?); a turn needs one action: "
+        f"{TURN_ACTIONS}",
+        "x.yaml:5:5: turns[0].expct: unknown key 'expct' (did you mean 'expect'?)",
+    ]
+
+
+def test_a_misspelt_key_does_not_hide_the_other_problems_of_its_file() -> None:
+    text = textwrap.dedent(
+        """\
+        nme: x
+        setup:
+          agents:
+            a: {beginMesage: hi, voiceSped: 2}
+        steps:
+          - wait: soon
+        """
+    )
+    found = problems(text)
+    # The typo is the story: no "name: required" beside "did you mean 'name'?".
+    assert found[0] == (
+        "x.yaml:1:1: nme: unknown key 'nme' (did you mean 'name'?); expected one of: name, description, "
+        "tags, skip, variables, setup, call, greeting, turns, call_expect, steps, expect"
+    )
+    assert [line.split(";")[0] for line in found[1:]] == [
+        "x.yaml:4:9: setup.agents.a.beginMesage: unknown key 'beginMesage' (did you mean 'beginMessage'?)",
+        "x.yaml:4:26: setup.agents.a.voiceSped: unknown key 'voiceSped' (did you mean 'voiceSpeed'?)",
+        'x.yaml:6:5: steps[0].wait: expected a number, got "soon"',
+    ]
+
+
 def test_got_values_are_clipped_and_stay_on_one_line() -> None:
     text = 'name: x\nsteps:\n  - wait: "' + "a\\nb" * 20 + '"\n'
     [line] = problems(text)

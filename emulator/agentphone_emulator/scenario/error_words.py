@@ -29,24 +29,33 @@ def worded(exc: ValidationError, data: Any) -> list[tuple[YamlPath, str]]:
     """Every problem of ``exc`` (raised validating ``data``), as the path to point at and a message;
     one per union rather than one per member."""
     errors = [_error_of(details, data) for details in exc.errors()]
-    return [_pointed(error) for error in _collapse(errors)]
+    return [pointed for error in _collapse(errors) for pointed in _pointed(error)]
 
 
-def _pointed(error: _Error) -> tuple[YamlPath, str]:
+def _pointed(error: _Error) -> list[tuple[YamlPath, str]]:
     path = error.path
-    key = _offending_key(error)
-    if key is None:
-        return path, _message(error)
-    if error.type == "missing_action":
-        actions, _ = _ACTIONS[_list_name(path)]
-        close = difflib.get_close_matches(key, actions, n=1, cutoff=0.6)
+    if error.type == "missing_action" and isinstance(error.input, dict):
+        return _without_action(path, error)
+    if error.type == "extra_forbidden" and path:
+        return [(path, f"unknown key '{path[-1]}'")]
+    return [(path, _message(error))]
+
+
+def _without_action(path: YamlPath, error: _Error) -> list[tuple[YamlPath, str]]:
+    """A step with no action: its first key no kind of step knows is the action misspelt (``sya:``
+    for ``say:``); every other such key is a typo of its own, reported with it."""
+    actions, known = _ACTIONS[_list_name(path)]
+    unknown = [str(key) for key in error.input if str(key) not in known]
+    if not unknown:
+        return [(path, _message(error))]
+    close = difflib.get_close_matches(unknown[0], actions, n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    found = [((*path, unknown[0]), f"unknown key '{unknown[0]}'{hint}; {error.msg}")]
+    for key in unknown[1:]:
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        message = f"unknown key '{key}'{hint}; {error.msg}"
-    elif error.type == "extra_forbidden":
-        message = f"unknown key '{key}'"
-    else:
-        message = _message(error)
-    return (*path, key), message
+        found.append(((*path, key), f"unknown key '{key}'{hint}"))
+    return found
 
 
 @dataclass(frozen=True)
@@ -301,19 +310,6 @@ _ACTIONS: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "turns": (models.TURN_ACTIONS, {key for m in _union_models(models.Turn) for key in known_keys(m)}),
     "steps": (models.STEP_ACTIONS, {key for m in _union_models(models.Step) for key in known_keys(m)}),
 }
-
-
-def _offending_key(error: _Error) -> str | None:
-    """The key to point at: the unknown one, or for a step without an action the first key that no
-    kind of step knows (``sy:`` for ``say:``)."""
-    if error.type == "unknown_key":
-        return str(error.ctx.get("key"))
-    if error.type == "extra_forbidden" and error.path:
-        return str(error.path[-1])
-    if error.type == "missing_action" and isinstance(error.input, dict):
-        _, known = _ACTIONS[_list_name(error.path)]
-        return next((str(key) for key in error.input if str(key) not in known), None)
-    return None
 
 
 def _list_name(path: YamlPath) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast, get_args
 
 from pydantic import (
     BaseModel,
@@ -23,10 +23,12 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
 from ..engine.voice import DEFAULT_CALLER
 from ..models.agents import AgentCreate
@@ -37,21 +39,14 @@ SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
 DIGITS = re.compile(r"^[0-9*#]+$")
 
 
-def unknown_key_error(
-    keys: list[str], known: list[str], shown: list[str] | None = None
-) -> PydanticCustomError:
-    """One error for a mapping's unknown keys; ``ctx['key']`` lets the loader point at the first.
-    ``shown`` is the list the message offers (default: ``known``)."""
-    parts = []
-    for key in keys:
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        parts.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-    noun = "key" if len(keys) == 1 else "keys"
-    return PydanticCustomError(
-        "unknown_key",
-        "unknown {noun} {names}; expected one of: {known}",
-        {"noun": noun, "names": ", ".join(parts), "known": ", ".join(shown or known), "key": keys[0]},
-    )
+def unknown_key_error(key: str, known: list[str], shown: list[str] | None = None) -> PydanticCustomError:
+    """The error of one unknown key, with a did-you-mean; ``shown`` is the list the message offers
+    (default: ``known``)."""
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    message = f"unknown key '{key}'{hint}; expected one of: {', '.join(shown or known)}"
+    # The whole message as the one context value: a key written "{known}" must not be formatted.
+    return PydanticCustomError("unknown_key", "{message}", {"message": message})
 
 
 def known_keys(model: type[BaseModel]) -> list[str]:
@@ -63,16 +58,60 @@ def known_keys(model: type[BaseModel]) -> list[str]:
     return keys
 
 
-def refuse_unknown_keys(model: type[BaseModel], extra_known: tuple[str, ...] = ()) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        if isinstance(value, Mapping):
-            known = known_keys(model) + list(extra_known)
-            unknown = [str(k) for k in value if str(k) not in known]
-            if unknown:
-                raise unknown_key_error(unknown, known)
-        return value
+_ERROR_TYPES = frozenset(get_args(ErrorType))
 
-    return check
+
+def _line_errors(exc: ValidationError) -> list[InitErrorDetails]:
+    """``exc``'s errors, to be raised again with others (pydantic's own rebuilt from their type and
+    context, custom ones as the message they already have)."""
+    out: list[InitErrorDetails] = []
+    for error in exc.errors():
+        kind, loc, value = error["type"], error["loc"], error["input"]
+        if kind in _ERROR_TYPES:
+            details = InitErrorDetails(type=cast(ErrorType, kind), loc=loc, input=value)
+            if "ctx" in error:
+                details["ctx"] = error["ctx"]
+        else:
+            details = InitErrorDetails(type=PydanticCustomError(kind, error["msg"]), loc=loc, input=value)
+        out.append(details)
+    return out
+
+
+def refuse_unknown_keys(
+    value: Any,
+    model: type[BaseModel],
+    known: list[str] | None = None,
+    *,
+    shown: list[str] | None = None,
+) -> Any:
+    """A before-validator's check of a mapping of ``model``: every key not in ``known`` (default: the
+    model's keys) is an error at that key, raised together with the problems of the rest of the
+    mapping, so one run of the loader reports them all (a typo used to hide the next typo and
+    everything else in the mapping)."""
+    known = known or known_keys(model)
+    if not isinstance(value, Mapping):
+        return value
+    unknown = [key for key in value if str(key) not in known]
+    if not unknown:
+        return value
+    errors = [
+        InitErrorDetails(type=unknown_key_error(str(key), known, shown), loc=(str(key),), input=value[key])
+        for key in unknown
+    ]
+    # A key spelt wrong is missing too: "name: required", or the mapping's own "give at least one of
+    # ..."; the did-you-mean already says so.
+    meant = {
+        (name,) for key in unknown for name in difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+    }
+    try:
+        model.model_validate({key: item for key, item in value.items() if key not in unknown})
+    except ValidationError as exc:
+        errors += [
+            error
+            for error in _line_errors(exc)
+            if not (meant and (tuple(error["loc"]) in meant or not error["loc"]))
+        ]
+    raise ValidationError.from_exception_data(model.__name__, errors)
 
 
 class Strict(BaseModel):
@@ -83,7 +122,7 @@ class Strict(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _refuse_unknown_keys(cls, value: Any) -> Any:
-        return refuse_unknown_keys(cls)(value)
+        return refuse_unknown_keys(value, cls)
 
 
 # -- matching text ------------------------------------------------------------------------------
@@ -474,17 +513,13 @@ Step = Annotated[
 
 def _agent_fields(value: Any) -> Any:
     """An agent under setup.agents takes any field ``POST /v1/agents`` takes, camelCase or snake."""
-    if isinstance(value, Mapping):
-        wire = [f.alias or n for n, f in AgentCreate.model_fields.items()]
-        known = wire + [n for n in AgentCreate.model_fields if n not in wire]
-        unknown = [str(k) for k in value if str(k) not in known]
-        if unknown:
-            raise unknown_key_error(unknown, known, shown=wire)
-    return value
+    wire = [f.alias or n for n, f in AgentCreate.model_fields.items()]
+    known = wire + [n for n in AgentCreate.model_fields if n not in wire]
+    return refuse_unknown_keys(value, AgentSetup, known, shown=wire)
 
 
 def _account_fields(value: Any) -> Any:
-    return refuse_unknown_keys(AccountSettings)(value)
+    return refuse_unknown_keys(value, AccountSettings)
 
 
 class AgentSetup(AgentCreate):
