@@ -472,6 +472,88 @@ def test_a_misspelt_key_does_not_hide_the_other_problems_of_its_file() -> None:
     ]
 
 
+REASONS = (
+    "'user_hangup', 'agent_hangup', 'api_hangup', 'call_transfer', 'inactivity', 'voicemail_reached', "
+    "'dial_busy', 'dial_no_answer', 'dial_failed', 'no_agent', 'registered_call_timeout'"
+)
+STATUSES = "'ringing', 'in-progress', 'completed', 'failed', 'busy', 'no-answer'"
+CODES = (
+    "'webhook_http_error', 'webhook_timeout', 'webhook_unreachable', 'webhook_app_exception', "
+    "'webhook_retries_exhausted', 'voice_non_object_reply', 'voice_invalid_json', "
+    "'voice_invalid_ndjson_line', 'voice_empty_reply', 'voice_empty_text', 'voice_bytes_after_final', "
+    "... (23 choices)"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "name: x\ncall: {to: a}\ncall_expect: {reason: agent_hangups}\n",
+            f"x.yaml:3:15: call_expect.reason: expected one of {REASONS}; got 'agent_hangups' "
+            "(did you mean 'agent_hangup'?)",
+            id="reason",
+        ),
+        pytest.param(
+            "name: x\ncall: {to: a}\ncall_expect: {status: complete}\n",
+            f"x.yaml:3:15: call_expect.status: expected one of {STATUSES}; got 'complete' "
+            "(did you mean 'completed'?)",
+            id="status",
+        ),
+        pytest.param(
+            "name: x\nsteps:\n  - outbound_call: {agent: a, to: b}\n    expect: {reason: busy}\n",
+            f"x.yaml:4:14: steps[0].expect.reason: expected one of {REASONS}; got 'busy' "
+            "(did you mean 'dial_busy'?)",
+            id="outbound_reason",
+        ),
+        pytest.param(
+            "name: x\ncall: {to: a}\nturns:\n  - say: a\n    expect: {findings: [voice_empty_replies]}\n",
+            f"x.yaml:5:25: turns[0].expect.findings[0]: expected one of {CODES}; got 'voice_empty_replies' "
+            "(did you mean 'voice_empty_reply'?)",
+            id="finding_code",
+        ),
+        pytest.param(
+            "name: x\nsteps: [{wait: 1}]\nexpect: {findings: {allow: [webhook_timeot]}}\n",
+            f"x.yaml:3:29: expect.findings.allow[0]: expected one of {CODES}; got 'webhook_timeot' "
+            "(did you mean 'webhook_timeout'?)",
+            id="allowed_finding_code",
+        ),
+        pytest.param(
+            "name: x\ncall: {to: a}\nturns:\n  - say: a\n    expect: {status: 2000}\n",
+            "x.yaml:5:14: turns[0].expect.status: must be at most 599, got 2000",
+            id="http_status",
+        ),
+        pytest.param(
+            "name: x\nsteps:\n  - probe: duplicate\n    expect: {status: [200, 20]}\n",
+            "x.yaml:4:28: steps[0].expect.status[1]: must be at least 100, got 20",
+            id="probe_status",
+        ),
+        pytest.param(
+            "name: x\nsteps:\n  - text: {to: a}\n    expect: {delivery: {http_status: 42}}\n",
+            "x.yaml:4:25: steps[0].expect.delivery.http_status: must be at least 100, got 42",
+            id="delivery_http_status",
+        ),
+        pytest.param(
+            "name: x\ncall: {to: a}\nturns:\n  - say: a\n    expect: {digits: 1-2}\n",
+            "x.yaml:5:14: turns[0].expect.digits: only 0-9, * and # can be pressed",
+            id="digits",
+        ),
+        pytest.param(
+            "name: x\ncall: {to: a}\ncall_expect: {key_presses: one}\n",
+            "x.yaml:3:15: call_expect.key_presses: only 0-9, * and # can be pressed",
+            id="key_presses",
+        ),
+    ],
+)
+def test_choices_known_before_the_run_are_checked_at_load_time(text: str, expected: str) -> None:
+    assert problems(text) == [expected]
+
+
+def test_expecting_no_keys_pressed_is_allowed() -> None:
+    [loaded] = load_text(turns('- say: a\n  expect: {digits: ""}\n'))
+    assert loaded.scenario.turns[0].expect.digits == ""  # type: ignore[union-attr]
+
+
 def test_got_values_are_clipped_and_stay_on_one_line() -> None:
     text = 'name: x\nsteps:\n  - wait: "' + "a\\nb" * 20 + '"\n'
     [line] = problems(text)

@@ -3,7 +3,7 @@ what it says when it holds, and what it says when it does not."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..engine.agent_reply import AgentReply
@@ -22,7 +22,7 @@ def heard_nothing(reply: AgentReply) -> bool:
     return not reply.text.strip() and not reply.digits and not reply.hangup and not reply.transfer
 
 
-def as_findings_expect(value: list[str] | FindingsExpect | None) -> FindingsExpect | None:
+def as_findings_expect(value: Sequence[str] | FindingsExpect | None) -> FindingsExpect | None:
     if value is None or isinstance(value, FindingsExpect):
         return value
     return FindingsExpect(expect=list(value))

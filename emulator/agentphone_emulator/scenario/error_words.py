@@ -77,7 +77,7 @@ _MODELS: dict[str, type[BaseModel]] = {
 _SHAPE_ERRORS = {
     "string_type", "int_type", "int_parsing", "int_from_float", "float_type", "float_parsing",
     "bool_type", "bool_parsing", "list_type", "tuple_type", "dict_type", "model_type",
-    "model_attributes_type", "literal_error", "none_required", "is_instance_of",
+    "model_attributes_type", "literal_error", "enum", "none_required", "is_instance_of",
 }  # fmt: skip
 _TEXT_RULES = "a mapping of rules (equals, contains, any_of, not_contains, matches)"
 
@@ -259,7 +259,7 @@ def _message(error: _Error) -> str:
     if kind == "string_type":
         quote = isinstance(error.input, int | float | datetime.date)  # YAML read `1` as a number
         return f"expected text, got {got}" + (" (quote it to make it text)" if quote else "")
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):
         return _literal_message(error)
     if kind in bounds:
         words, name = bounds[kind]

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, cast, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -33,10 +34,22 @@ from pydantic_core.core_schema import ErrorType
 from ..engine.voice import DEFAULT_CALLER
 from ..models.agents import AgentCreate
 from ..settings import AccountSettings
+from ..store.calls import CallStatus, DisconnectionReason
+from ..store.findings import FindingCode
 
 Severity = Literal["info", "warning", "error"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
-DIGITS = re.compile(r"^[0-9*#]+$")
+DIGITS = re.compile(r"^[0-9*#]*$")
+
+
+def _keys(value: str) -> str:
+    if not DIGITS.match(value):
+        raise ValueError("only 0-9, * and # can be pressed")
+    return value
+
+
+Keys = Annotated[str, AfterValidator(_keys)]
+HttpStatus = Annotated[int, Field(ge=100, le=599)]
 
 
 def unknown_key_error(key: str, known: list[str], shown: list[str] | None = None) -> PydanticCustomError:
@@ -172,10 +185,12 @@ def as_match(value: str | TextMatch) -> TextMatch:
 class FindingsExpect(Strict):
     """Which findings (the agent's server breaking the platform's contract) are fine here."""
 
-    expect: list[str] = Field(
+    expect: list[FindingCode] = Field(
         default_factory=list, description="Codes that must be found (and are therefore allowed)."
     )
-    allow: list[str] = Field(default_factory=list, description="Codes that may be found without failing.")
+    allow: list[FindingCode] = Field(
+        default_factory=list, description="Codes that may be found without failing."
+    )
     none_above: Severity | None = Field(
         None,
         description="Fail on any other finding more severe than this (default for a scenario: warning, "
@@ -200,9 +215,9 @@ class TurnExpect(Strict):
     interrupted: bool | None = Field(None, description="The reply was cut by the caller's next step.")
     hangup: bool | None = Field(None, description="The agent hung up.")
     transfer: bool | None = Field(None, description="The agent transferred the call.")
-    digits: str | None = Field(None, description="The keys the agent pressed, in order.")
-    status: int | None = Field(None, description="The HTTP status the webhook answered with.")
-    findings: list[str] | FindingsExpect | None = Field(
+    digits: Keys | None = Field(None, description="The keys the agent pressed, in order.")
+    status: HttpStatus | None = Field(None, description="The HTTP status the webhook answered with.")
+    findings: list[FindingCode] | FindingsExpect | None = Field(
         None, description="Finding codes this turn must produce, or rules (expect / allow / none_above)."
     )
 
@@ -214,7 +229,7 @@ class DeliveryExpect(Strict):
         None, description="pending = failed so far, a retry is scheduled."
     )
     attempts: int | None = Field(None, ge=0, description="Attempts made so far.")
-    http_status: int | None = Field(None, description="The last attempt's HTTP status.")
+    http_status: HttpStatus | None = Field(None, description="The last attempt's HTTP status.")
 
 
 class TextExpect(Strict):
@@ -228,14 +243,14 @@ class TextExpect(Strict):
     reply_within_s: float = Field(
         5.0, gt=0, description="Real seconds to wait for the agent's reply text (it may send it later)."
     )
-    findings: list[str] | FindingsExpect | None = None
+    findings: list[FindingCode] | FindingsExpect | None = None
 
 
 class CallExpect(Strict):
     """How a call must have gone (checked once it has ended)."""
 
-    status: str | None = Field(None, description="completed, failed, busy, no-answer ...")
-    reason: str | None = Field(
+    status: CallStatus | None = Field(None, description="The call's status: completed, failed, busy ...")
+    reason: DisconnectionReason | None = Field(
         None, description="disconnectionReason: user_hangup, agent_hangup, call_transfer, inactivity ..."
     )
     transferred_to: str | None = Field(None, description="The number the call was transferred to.")
@@ -244,8 +259,8 @@ class CallExpect(Strict):
     )
     max_duration_s: float | None = Field(None, ge=0, description="The call lasted at most this long.")
     agent_said: Text | None = Field(None, description="Everything the agent said, joined.")
-    key_presses: str | None = Field(None, description="Every key pressed on the call, in order.")
-    findings: list[str] | FindingsExpect | None = None
+    key_presses: Keys | None = Field(None, description="Every key pressed on the call, in order.")
+    findings: list[FindingCode] | FindingsExpect | None = None
 
 
 class DeliveriesExpect(Strict):
@@ -263,7 +278,7 @@ class ScenarioExpect(Strict):
     sms_count: int | None = Field(None, ge=0, description="How many texts the agent sent.")
     transcript: Text | None = Field(None, description="The transcripts of every call, joined.")
     deliveries: DeliveriesExpect | None = None
-    findings: list[str] | FindingsExpect | None = Field(
+    findings: list[FindingCode] | FindingsExpect | None = Field(
         None, description="Findings allowed or expected across the scenario (default: no errors)."
     )
 
@@ -285,15 +300,8 @@ class InterruptStep(Strict):
 
 
 class PressStep(Strict):
-    press: str = Field(description="Keys the caller presses (0-9, * and #).")
+    press: Keys = Field(min_length=1, description="Keys the caller presses (0-9, * and #).")
     expect: TurnExpect | None = None
-
-    @field_validator("press")
-    @classmethod
-    def _digits(cls, value: str) -> str:
-        if not DIGITS.match(value):
-            raise ValueError("only 0-9, * and # can be pressed")
-        return value
 
 
 class SilenceStep(Strict):
@@ -466,7 +474,7 @@ ProbeKind = Literal[
 
 
 class ProbeExpect(Strict):
-    status: int | list[int] | None = Field(
+    status: HttpStatus | list[HttpStatus] | None = Field(
         None,
         description="The status(es) the server must answer. Default: 400, 401 or 403 for a forged "
         "delivery; any 2xx for a duplicate.",
