@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from . import models
-from .models import known_keys
+from .strict import known_keys
 
 YamlPath = tuple[str | int, ...]
 
