@@ -554,6 +554,76 @@ def test_expecting_no_keys_pressed_is_allowed() -> None:
     assert loaded.scenario.turns[0].expect.digits == ""  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "name: x\nsteps:\n  - text: {to: a, body: hi}\n    expect: {reply: Hello, no_reply: true}\n",
+            "x.yaml:4:28: steps[0].expect.no_reply: 'no_reply: true' contradicts 'reply': the agent texts "
+            "back or it does not; keep one",
+            id="reply_and_no_reply",
+        ),
+        pytest.param(
+            turns("- say: a\n  expect: {text: Bye, silent: true}\n"),
+            "x.yaml:5:25: turns[0].expect.silent: 'silent: true' contradicts 'text': a reply with words is "
+            "not silent",
+            id="silent_and_text",
+        ),
+        pytest.param(
+            turns("- say: a\n  expect: {silent: true, hangup: true}\n"),
+            "x.yaml:5:14: turns[0].expect.silent: 'silent: true' contradicts 'hangup: true': a reply that "
+            "hangs up is not silent",
+            id="silent_and_hangup",
+        ),
+        pytest.param(
+            "name: x\ncall: {to: a}\ncall_expect: {status: completed, reason: dial_busy}\n",
+            "x.yaml:3:34: call_expect.reason: 'reason: dial_busy' contradicts 'status: completed': a call "
+            "that ends dial_busy is busy",
+            id="status_and_reason",
+        ),
+        pytest.param(
+            "name: x\ncall: {to: a}\ncall_expect: {reason: agent_hangup, transferred_to: '+14155550100'}\n",
+            "x.yaml:3:37: call_expect.transferred_to: 'transferred_to' contradicts 'reason: agent_hangup': "
+            "only a call that ends call_transfer was transferred",
+            id="transferred_and_reason",
+        ),
+        pytest.param(
+            "name: x\nsteps: [{wait: 1}]\nexpect: {sms_received: [a, b], sms_count: 1}\n",
+            "x.yaml:3:32: expect.sms_count: 'sms_count: 1' contradicts 'sms_received': it lists 2 texts",
+            id="sms_count_and_sms_received",
+        ),
+        pytest.param(
+            "name: x\nsteps:\n  - text: {to: a}\n    expect: {delivery: {status: success, http_status: 500}}\n",
+            "x.yaml:4:42: steps[0].expect.delivery.http_status: 'http_status: 500' contradicts "
+            "'status: success': a delivery succeeds with a 2xx",
+            id="delivery_status_and_http_status",
+        ),
+        pytest.param(
+            turns("- say: a\n  expect: {text: {contains: [Hi, shipped], not_contains: Shipped, ignore_case: true}}\n"),
+            "x.yaml:5:46: turns[0].expect.text.not_contains: 'not_contains: Shipped' contradicts "
+            "'contains: shipped'",
+            id="contains_and_not_contains",
+        ),
+    ],
+)
+def test_two_expectations_that_cannot_both_hold_are_refused_at_load_time(text: str, expected: str) -> None:
+    assert problems(text) == [expected]
+
+
+def test_expectations_that_can_both_hold_are_not_contradictions() -> None:
+    text = turns(
+        """\
+        - say: a
+          expect: {silent: true, text: "", hangup: false, digits: "", text: {not_contains: hi}}
+        """
+    ).replace('text: "", ', "")
+    load_text(text)
+    load_text("name: x\ncall: {to: a}\ncall_expect: {status: busy, reason: dial_busy}\n")
+    load_text("name: x\nsteps:\n  - text: {to: a}\n    expect: {reply: hi, no_reply: false}\n")
+    load_text("name: x\nsteps: [{wait: 1}]\nexpect: {sms_received: [a], sms_count: 3}\n")
+    load_text("name: x\nsteps:\n  - text: {to: a}\n    expect: {delivery: {status: pending, http_status: 503}}\n")
+
+
 def test_got_values_are_clipped_and_stay_on_one_line() -> None:
     text = 'name: x\nsteps:\n  - wait: "' + "a\\nb" * 20 + '"\n'
     [line] = problems(text)

@@ -30,9 +30,9 @@ from pydantic import (
 from ..engine.voice import DEFAULT_CALLER
 from ..models.agents import AgentCreate
 from ..settings import AccountSettings
-from ..store.calls import CallStatus, DisconnectionReason
+from ..store.calls import STATUS_OF_REASON, CallStatus, DisconnectionReason
 from ..store.findings import FindingCode
-from .strict import Strict, refuse_unknown_keys
+from .strict import Strict, refuse_contradictions, refuse_unknown_keys
 
 Severity = Literal["info", "warning", "error"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
@@ -77,7 +77,34 @@ class TextMatch(Strict):
     def _says_something(self) -> TextMatch:
         if all(v is None for v in (self.equals, self.contains, self.any_of, self.not_contains, self.matches)):
             raise ValueError("give at least one of equals, contains, any_of, not_contains, matches")
+        wanted = {self._fold(part): part for part in _listed(self.contains)}
+        refuse_contradictions(
+            TextMatch,
+            self,
+            [
+                ("not_contains", f"'not_contains: {part}' contradicts 'contains: {wanted[self._fold(part)]}'")
+                for part in _listed(self.not_contains)
+                if self._fold(part) in wanted
+            ][:1],
+        )
         return self
+
+    def _fold(self, text: str) -> str:
+        """``text`` as matching compares it (matching.py): spaces squashed, case folded if ignored."""
+        squashed = " ".join(text.split())
+        return squashed.casefold() if self.ignore_case else squashed
+
+    def needs_words(self) -> bool:
+        """Whether only a text with words can match (so a silent reply cannot)."""
+        return bool(
+            (self.equals is not None and self.equals.strip())
+            or any(part.strip() for part in _listed(self.contains))
+            or (self.any_of and all(part.strip() for part in self.any_of))
+        )
+
+
+def _listed(value: str | list[str] | None) -> list[str]:
+    return [] if value is None else [value] if isinstance(value, str) else list(value)
 
 
 Text = Annotated[
@@ -132,6 +159,28 @@ class TurnExpect(Strict):
         None, description="Finding codes this turn must produce, or rules (expect / allow / none_above)."
     )
 
+    @model_validator(mode="after")
+    def _consistent(self) -> TurnExpect:
+        if self.silent:
+            heard = [
+                ("text", "a reply with words", self.text is not None and as_match(self.text).needs_words()),
+                (
+                    "interim",
+                    "a reply with words",
+                    self.interim is not None and as_match(self.interim).needs_words(),
+                ),
+                ("hangup: true", "a reply that hangs up", bool(self.hangup)),
+                ("transfer: true", "a reply that transfers", bool(self.transfer)),
+                (f"digits: {self.digits}", "a reply that presses keys", bool(self.digits)),
+            ]
+            found = [
+                ("silent", f"'silent: true' contradicts '{key}': {what} is not silent")
+                for key, what, on in heard
+                if on
+            ]
+            refuse_contradictions(TurnExpect, self, found[:1])
+        return self
+
 
 class DeliveryExpect(Strict):
     """A webhook delivery, as the platform's delivery log has it."""
@@ -141,6 +190,16 @@ class DeliveryExpect(Strict):
     )
     attempts: int | None = Field(None, ge=0, description="Attempts made so far.")
     http_status: HttpStatus | None = Field(None, description="The last attempt's HTTP status.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DeliveryExpect:
+        if self.status is not None and self.http_status is not None:
+            succeeded = 200 <= self.http_status < 300
+            if succeeded != (self.status == "success"):
+                why = "a delivery succeeds with a 2xx" if self.status == "success" else "a 2xx is a success"
+                message = f"'http_status: {self.http_status}' contradicts 'status: {self.status}': {why}"
+                refuse_contradictions(DeliveryExpect, self, [("http_status", message)])
+        return self
 
 
 class TextExpect(Strict):
@@ -155,6 +214,13 @@ class TextExpect(Strict):
         5.0, gt=0, description="Real seconds to wait for the agent's reply text (it may send it later)."
     )
     findings: list[FindingCode] | FindingsExpect | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TextExpect:
+        if self.reply is not None and self.no_reply:
+            message = "'no_reply: true' contradicts 'reply': the agent texts back or it does not; keep one"
+            refuse_contradictions(TextExpect, self, [("no_reply", message)])
+        return self
 
 
 class CallExpect(Strict):
@@ -172,6 +238,32 @@ class CallExpect(Strict):
     agent_said: Text | None = Field(None, description="Everything the agent said, joined.")
     key_presses: Keys | None = Field(None, description="Every key pressed on the call, in order.")
     findings: list[FindingCode] | FindingsExpect | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CallExpect:
+        found = []
+        if (
+            self.reason is not None
+            and self.status is not None
+            and STATUS_OF_REASON[self.reason] != self.status
+        ):
+            found.append(
+                (
+                    "reason",
+                    f"'reason: {self.reason}' contradicts 'status: {self.status}': a call that ends "
+                    f"{self.reason} is {STATUS_OF_REASON[self.reason]}",
+                )
+            )
+        if self.transferred_to is not None and self.reason not in (None, "call_transfer"):
+            found.append(
+                (
+                    "transferred_to",
+                    f"'transferred_to' contradicts 'reason: {self.reason}': only a call that ends "
+                    "call_transfer was transferred",
+                )
+            )
+        refuse_contradictions(CallExpect, self, found)
+        return self
 
 
 class DeliveriesExpect(Strict):
@@ -192,6 +284,14 @@ class ScenarioExpect(Strict):
     findings: list[FindingCode] | FindingsExpect | None = Field(
         None, description="Findings allowed or expected across the scenario (default: no errors)."
     )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScenarioExpect:
+        listed = len(self.sms_received or [])
+        if self.sms_count is not None and self.sms_count < listed:
+            message = f"'sms_count: {self.sms_count}' contradicts 'sms_received': it lists {listed} texts"
+            refuse_contradictions(ScenarioExpect, self, [("sms_count", message)])
+        return self
 
 
 # -- caller actions on a call ------------------------------------------------------------------------

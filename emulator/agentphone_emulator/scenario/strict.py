@@ -99,3 +99,19 @@ class Strict(BaseModel):
     @classmethod
     def _refuse_unknown_keys(cls, value: Any) -> Any:
         return refuse_unknown_keys(value, cls)
+
+
+def refuse_contradictions(model: type[BaseModel], value: Any, found: list[tuple[str, str]]) -> None:
+    """Raise the ``(key, message)`` contradictions ``found`` in a mapping of ``model``, each at its key:
+    two expectations that cannot both hold would make a scenario fail whatever the agent does, so
+    they are refused when the file loads rather than reported as a failure after the run."""
+    if found:
+        errors = [
+            InitErrorDetails(
+                type=PydanticCustomError("contradiction", "{message}", {"message": message}),
+                loc=(key,),
+                input=value,
+            )
+            for key, message in found
+        ]
+        raise ValidationError.from_exception_data(model.__name__, errors)
