@@ -599,7 +599,9 @@ def test_expecting_no_keys_pressed_is_allowed() -> None:
             id="delivery_status_and_http_status",
         ),
         pytest.param(
-            turns("- say: a\n  expect: {text: {contains: [Hi, shipped], not_contains: Shipped, ignore_case: true}}\n"),
+            turns(
+                "- say: a\n  expect: {text: {contains: [Hi, shipped], not_contains: Shipped, ignore_case: true}}\n"
+            ),
             "x.yaml:5:46: turns[0].expect.text.not_contains: 'not_contains: Shipped' contradicts "
             "'contains: shipped'",
             id="contains_and_not_contains",
@@ -621,7 +623,9 @@ def test_expectations_that_can_both_hold_are_not_contradictions() -> None:
     load_text("name: x\ncall: {to: a}\ncall_expect: {status: busy, reason: dial_busy}\n")
     load_text("name: x\nsteps:\n  - text: {to: a}\n    expect: {reply: hi, no_reply: false}\n")
     load_text("name: x\nsteps: [{wait: 1}]\nexpect: {sms_received: [a], sms_count: 3}\n")
-    load_text("name: x\nsteps:\n  - text: {to: a}\n    expect: {delivery: {status: pending, http_status: 503}}\n")
+    load_text(
+        "name: x\nsteps:\n  - text: {to: a}\n    expect: {delivery: {status: pending, http_status: 503}}\n"
+    )
 
 
 def test_got_values_are_clipped_and_stay_on_one_line() -> None:
@@ -675,20 +679,145 @@ def test_a_document_that_is_not_a_mapping(text: str, got: str) -> None:
     ]
 
 
+ITEMS = "name: x\nsteps:\n  - call: {to: a}\n    turns:\n      - say: hi\n"  # the last item: line 5, column 7
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (
+        pytest.param(
+            ITEMS + "     - say: there\n",
+            "x.yaml:6:6: a list item here is indented differently from the ones above it (line 5 has one at "
+            "column 7)",
+            id="item_shallower",
+        ),
+        pytest.param(
+            ITEMS + "       - say: there\n",
+            "x.yaml:6:8: a list item here is indented differently from the ones above it (line 5 has one at "
+            "column 7)",
+            id="item_deeper",
+        ),
+        pytest.param(
             "name: x\nsteps:\n  wait: 1\n  - wait: 2\n",
-            "x.yaml:4:3: expected <block end>, but found '-' (while parsing a block mapping at line 3)",
+            "x.yaml:4:3: a list item here, among the keys of a mapping (from line 3): a block holds keys or "
+            "'- ' items, not both",
+            id="item_among_keys",
         ),
-        ("name: x\n  call: {to: a}\n", "x.yaml:2:7: mapping values are not allowed here"),
-        (
+        pytest.param(
+            ITEMS + "      expect: {text: a}\n",
+            "x.yaml:6:7: a key here is at a shallower indentation than its siblings (line 5 has one at "
+            "column 9)",
+            id="key_under_a_list_item_at_its_dash",
+        ),
+        pytest.param(
+            ITEMS + "       expect: {text: a}\n",
+            "x.yaml:6:8: a key here is at a shallower indentation than its siblings (line 5 has one at "
+            "column 9)",
+            id="key_under_a_list_item_shallower",
+        ),
+        pytest.param(
+            ITEMS + "        expect: {text: a}\n          within_ms: 3\n",
+            "x.yaml:7:11: a key here is at a deeper indentation than its siblings (line 6 has one at "
+            "column 9)",
+            id="key_deeper",
+        ),
+        pytest.param(
+            "name: x\n  call: {to: a}\n",
+            "x.yaml:2:3: a key here is at a deeper indentation than its siblings (line 1 has one at column 1)",
+            id="key_deeper_than_a_plain_value",
+        ),
+        pytest.param(
+            "name: x\nsetup:\n    agents: {}\n  numbers: {}\n",
+            "x.yaml:4:3: a key here is at a shallower indentation than its siblings (line 3 has one at "
+            "column 5)",
+            id="key_shallower",
+        ),
+        pytest.param(
+            "name: x\ntags:\n  - a\n  b: c\n",
+            "x.yaml:4:3: a key here, among list items (line 3): start it with '- ', or indent it under a key",
+            id="key_among_items",
+        ),
+        pytest.param(
+            "name: x\ncall: {to: a}\nturns:\n  - say: Note: the order\n",
+            "x.yaml:4:14: a ': ' inside a value: put the value in quotes",
+            id="colon_in_a_value",
+        ),
+        pytest.param(
+            'name: x\nsteps:\n  - text: {to: a, body: "hi}\n',
+            'x.yaml:3:25: unclosed quote: this " has no closing "',
+            id="unclosed_double_quote",
+        ),
+        pytest.param(
+            "name: 'x\n---\nname: y\n",
+            "x.yaml:1:7: unclosed quote: this ' has no closing '",
+            id="unclosed_single_quote_before_the_next_document",
+        ),
+        pytest.param(
+            "name: x\nsteps:\n\t- wait: 1\n",
+            "x.yaml:3:1: tab character used for indentation: YAML indents with spaces",
+            id="tab_indentation",
+        ),
+        pytest.param(
+            "name: a\tb\nsteps: [{wait: 1}]\n",
+            "x.yaml:1:8: tab character here: outside quotes YAML separates with spaces",
+            id="tab_in_a_value",
+        ),
+        pytest.param(
+            'name: "x" y\nsteps: [{wait: 1}]\n',
+            "x.yaml:1:11: text after a closing quote: put the whole value inside the quotes",
+            id="text_after_a_quote",
+        ),
+        pytest.param(
+            "name: x\nsteps\n  - wait: 1\n",
+            "x.yaml:2:1: expected ':' after 'steps' (a key and its value are written 'key: value')",
+            id="no_colon",
+        ),
+        pytest.param(
             "name: x\nsteps: [{wait: 1}\n",
-            "x.yaml:3:1: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence at line 2)",
+            "x.yaml:2:8: this '[' is never closed (no ']')",
+            id="flow_list_never_closed",
         ),
-        ("name: x\u0000\n", "x.yaml:1:8: unacceptable character #x0000: special characters are not allowed"),
-        ("name: *nowhere\n", "x.yaml:1:7: found undefined alias 'nowhere'"),
+        pytest.param(
+            "name: x\nsteps: [{wait: 1} {wait: 2}]\n",
+            "x.yaml:2:19: a ',' or ']' is missing before this (in the list opened at line 2, column 8)",
+            id="flow_list_without_comma",
+        ),
+        pytest.param(
+            "name: x\ncall: {to: a\nturns: []\n",
+            "x.yaml:3:6: a ',' or '}' is missing before this (in the mapping opened at line 2, column 7)",
+            id="flow_mapping_not_closed",
+        ),
+        pytest.param(
+            "name: x\ntags: - a\n",
+            "x.yaml:2:7: a list item cannot start on the line of its key: put it on the next line, indented",
+            id="item_on_the_key_line",
+        ),
+        pytest.param(
+            "name: @x\n", "x.yaml:1:7: '@' cannot start a value: put the value in quotes", id="reserved_char"
+        ),
+        pytest.param(
+            'name: "a\\qb"\n',
+            "x.yaml:1:10: unknown escape '\\q' in double quotes: write '\\\\' for a backslash, or use single "
+            "quotes",
+            id="unknown_escape",
+        ),
+        pytest.param(
+            "name: &n x\ndescription: &n y\n",
+            "x.yaml:2:14: the anchor 'n' is defined twice (first at line 1)",
+            id="duplicate_anchor",
+        ),
+        pytest.param(
+            "name: x\u0000\n",
+            "x.yaml:1:8: unacceptable character #x0000: special characters are not allowed",
+            id="reader_error",
+        ),
+        pytest.param("name: *nowhere\n", "x.yaml:1:7: found undefined alias 'nowhere'", id="undefined_alias"),
+        pytest.param(
+            "a: |x\n  b\n",
+            "x.yaml:1:5: expected chomping or indentation indicators, but found 'x' (while scanning a block "
+            "scalar at line 1)",
+            id="untranslated_keeps_pyyaml_words",
+        ),
     ],
 )
 def test_yaml_syntax_errors_point_at_the_problem(text: str, expected: str) -> None:
@@ -1050,3 +1179,51 @@ def test_a_typo_in_a_key_is_reported_at_that_key(line_and_key: tuple[int, str], 
         and problem.message.startswith(f"unknown key '{typo}'")
         for problem in found
     ), found
+
+
+NESTED = textwrap.dedent(
+    """\
+    name: order status
+    setup:
+      agents:
+        support: {beginMessage: "Hi, Acme support."}
+      numbers:
+        main: support
+    steps:
+      - call: {to: main}
+        turns:
+          - say: "Where is my order?"
+            expect:
+              text: {contains: shipped}
+              within_ms: 800
+          - hangup: true
+        expect:
+          status: completed
+      - wait: 5
+    """
+)
+PYYAML_WORDS = ("<block", "<document", "<scalar>", "while parsing", "while scanning", "not allowed here")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.sampled_from(["indent", "tab", "quote"]))
+def test_a_damaged_line_is_explained_in_words(data: st.DataObject, how: str) -> None:
+    """One line indented wrong, a tab in its indentation or a quote gone: whatever the line, the
+    problem says what is wrong in words, never in PyYAML's parser tokens."""
+    lines = NESTED.splitlines(keepends=True)
+    index = data.draw(st.integers(0, len(lines) - 1))
+    line = lines[index]
+    if how == "indent":
+        shift = data.draw(st.integers(-3, 3).filter(lambda n: n != 0 and line.startswith(" " * -n)))
+        lines[index] = " " * shift + line if shift > 0 else line[-shift:]
+    elif how == "tab":
+        lines[index] = "\t" + line
+    else:
+        quotes = [i for i, char in enumerate(line) if char == '"']
+        if not quotes:
+            return
+        at = data.draw(st.sampled_from(quotes))
+        lines[index] = line[:at] + line[at + 1 :]
+    text = "".join(lines)
+    for problem in assert_only_problems(text, lambda: load_text(text)):
+        assert not any(word in problem.message for word in PYYAML_WORDS), problem

@@ -31,6 +31,7 @@ from .error_words import YamlPath, clip, describe, worded
 from .models import Scenario
 from .results import format_path
 from .variables import UnknownVariable, builtin_names, names_in, platform_fills
+from .yaml_errors import YAML_BREAKS, explain
 
 Position = tuple[int, int]  # (line, column), both 1-based
 
@@ -42,7 +43,6 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _VALUE_TAG = "tag:yaml.org,2002:value"
 _COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 _LINE_BREAKS = re.compile(r"[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")  # all that str.splitlines() splits on
-_YAML_BREAKS = re.compile(r"\r\n|[\n\r\x85\u2028\u2029]")  # what PyYAML counts as a new line
 
 
 def _one_line(text: str) -> str:
@@ -302,11 +302,7 @@ def _read_document(loader: yaml.SafeLoader, node: Node, index: int, file: str) -
 
 def _yaml_problem(exc: yaml.YAMLError, text: str, file: str) -> Problem:
     if isinstance(exc, yaml.MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
-        message = exc.problem or exc.context or "not valid YAML"
-        if exc.problem and exc.context and exc.context_mark is not None:
-            message += f" ({exc.context} at line {exc.context_mark.line + 1})"
-        line, column = _position(mark) if mark is not None else (1, 1)
+        (line, column), message = explain(exc, text)
         return Problem(file, line, column, "", message)
     if isinstance(exc, yaml.reader.ReaderError):
         character = exc.character if isinstance(exc.character, int) else ord(exc.character)
@@ -317,7 +313,7 @@ def _yaml_problem(exc: yaml.YAMLError, text: str, file: str) -> Problem:
 
 def _text_position(text: str, index: int) -> Position:
     """Line and column of ``text[index]``, counting line breaks as PyYAML does."""
-    breaks = list(_YAML_BREAKS.finditer(text, 0, index))
+    breaks = list(YAML_BREAKS.finditer(text, 0, index))
     start = breaks[-1].end() if breaks else 0
     return len(breaks) + 1, index - start + 1
 
