@@ -948,7 +948,8 @@ async def test_a_web_call_nobody_joins_expires() -> None:
 
 
 async def test_a_web_call_nobody_joins_is_not_completed() -> None:
-    text = UNJOINED % "completed"
+    # Only the status: with its reason, 'completed' is a contradiction the loader refuses.
+    text = UNJOINED.replace(", reason: registered_call_timeout", "") % "completed"
     result = await run_one(text)
     the_failure(
         result,
