@@ -27,7 +27,7 @@ from agentphone_emulator.scenario.loader import (
     load_paths,
     load_text,
 )
-from agentphone_emulator.scenario.models import OutboundCallStep, SayStep, Scenario
+from agentphone_emulator.scenario.models import OutboundCallStep, SayStep, Scenario, json_schema
 from agentphone_emulator.scenario.variables import (
     UnknownVariable,
     names_in,
@@ -1227,3 +1227,12 @@ def test_a_damaged_line_is_explained_in_words(data: st.DataObject, how: str) -> 
     text = "".join(lines)
     for problem in assert_only_problems(text, lambda: load_text(text)):
         assert not any(word in problem.message for word in PYYAML_WORDS), problem
+
+
+def test_the_schema_says_which_chunks_each_key_counts() -> None:
+    turn = json_schema()["$defs"]["TurnExpect"]["properties"]
+    assert "heard" in turn["chunks"]["description"]
+    assert "sent" in turn["chunks_sent"]["description"]
+    [loaded] = load_text(turns("- say: a\n  expect: {chunks: 1, chunks_sent: 2}\n"))
+    expect = loaded.scenario.turns[0].expect  # type: ignore[union-attr]
+    assert (expect.chunks, expect.chunks_sent) == (1, 2)

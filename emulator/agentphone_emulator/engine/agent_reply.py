@@ -35,7 +35,8 @@ class AgentReply:
     utterance: str
     requested_at: datetime
     mode: Literal["webhook", "hosted", "greeting", "voicemail"]
-    chunks: list[HeardChunk] = field(default_factory=list)
+    chunks: list[HeardChunk] = field(default_factory=list)  # heard (begun) by the caller
+    chunks_sent: int = 0  # every chunk read from the agent, heard or not (a cut or hangup drops some)
     findings: list[Finding] = field(default_factory=list)
     state: ReplyState = "waiting"
     delivery_id: str | None = None

@@ -343,6 +343,7 @@ class CallSession:
             spoken=chunk.text,
         )
         reply.chunks.append(heard)
+        reply.chunks_sent += 1
         self.speaking_until = ends
         reply.state = "speaking"
         reply._first.set()

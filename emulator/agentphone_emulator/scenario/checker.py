@@ -140,7 +140,9 @@ class Checker:
                 "ms",
             )
         if expect.chunks is not None:
-            self.equal((*at, "chunks"), f"{where} chunks", expect.chunks, len(reply.chunks))
+            self.equal((*at, "chunks"), f"{where} chunks heard", expect.chunks, len(reply.chunks))
+        if expect.chunks_sent is not None:
+            self.equal((*at, "chunks_sent"), f"{where} chunks sent", expect.chunks_sent, reply.chunks_sent)
         if expect.silent is not None:
             self.equal((*at, "silent"), f"{where} is silent", expect.silent, heard_nothing(reply))
         if expect.interrupted is not None:

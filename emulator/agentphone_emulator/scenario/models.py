@@ -148,7 +148,18 @@ class TurnExpect(Strict):
     done_within_ms: float | None = Field(
         None, ge=0, description="The last chunk arrives within this many milliseconds (real time)."
     )
-    chunks: int | None = Field(None, ge=0, description="How many chunks the reply had.")
+    chunks: int | None = Field(
+        None,
+        ge=0,
+        description="How many chunks the caller heard (began to hear): on a reply cut by the caller or "
+        "ended by a hangup, the chunks spoken before that.",
+    )
+    chunks_sent: int | None = Field(
+        None,
+        ge=0,
+        description="How many chunks the agent sent, heard or not (read until the reply ended or was cut: "
+        "a barge-in abandons the request, so later chunks are never read).",
+    )
     silent: bool | None = Field(None, description="The caller heard nothing (a timeout, a bad reply ...).")
     interrupted: bool | None = Field(None, description="The reply was cut by the caller's next step.")
     hangup: bool | None = Field(None, description="The agent hung up.")
