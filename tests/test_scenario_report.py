@@ -244,6 +244,13 @@ def test_a_narrow_terminal_keeps_the_words_readable() -> None:
     assert cells_of(line_with(text, "!  bad setup")) == ["!", "bad setup", "-", "-", "-", "0.00 s"]
 
 
+def test_a_narrow_terminal_folds_a_label_but_never_cuts_its_number() -> None:
+    result = failing()
+    result.transcript.append(TranscriptLine("texter", "Hi", 95.0, None, "text from +14155550123"))
+    text = render(RunResult([result], "t"), width=80)
+    assert "+14155550123" in text, text
+
+
 def test_several_calls_get_a_call_column() -> None:
     result = failing()
     result.transcript.append(TranscriptLine("caller", "second call", 90.0, "ca_9", "turn 1"))
