@@ -89,12 +89,17 @@ def _escape_char(char: str, keep_newlines: bool) -> str:
 
 
 def sim_clock(seconds: float | None) -> str:
-    """Simulated seconds as ``m:ss.s`` (``2:05.3``); minutes are not wrapped into hours."""
+    """A moment on the simulated timeline: ``0:05.6``, ``2:05.3``, from an hour ``1:00:09.6``.
+
+    The one formatter of transcript times: the run's report, its JUnit file and the pytest plugin's
+    sections all show an utterance's time with it."""
     if seconds is None or not math.isfinite(seconds):
         return "?:??.?"
     tenths = round(max(0.0, seconds) * 10)  # round first, so 59.96 s is 1:00.0 and not 0:60.0
     minutes, rest = divmod(tenths, 600)
-    return f"{minutes}:{rest // 10:02d}.{rest % 10}"
+    hours, minutes = divmod(minutes, 60)
+    second = f"{rest // 10:02d}.{rest % 10}"
+    return f"{hours}:{minutes:02d}:{second}" if hours else f"{minutes}:{second}"
 
 
 def sim_duration(seconds: float | None) -> str:
@@ -102,7 +107,7 @@ def sim_duration(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "-"
     seconds = max(0.0, seconds)
-    if seconds < 60:
+    if round(seconds * 10) < 600:  # rounded as shown: 59.96 s is a minute, not "60.0s"
         return f"{seconds:.1f}s"
     minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
