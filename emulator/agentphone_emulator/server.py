@@ -73,6 +73,9 @@ class Emulator:
             api_keys=api_keys or [new_api_key()], settings=settings, clock=self.clock, seed=seed
         )
         self.platform = Platform(self.state, self.clock)
+        # Where a test's timeline starts: the clock at the last reset. Reports count from it, so the
+        # pytest plugin's sections and a scenario's report give an utterance the same time.
+        self.reset_at = self.clock.now()
         # The control plane (/__emulator) needs the same API key as /v1; without it (serve
         # --no-control-plane) those paths are 404 like any unknown path.
         self.app = build_app(
@@ -231,6 +234,7 @@ class Emulator:
         def do_reset() -> None:
             if isinstance(self.clock, VirtualClock):
                 self.clock.rewind()
+            self.reset_at = self.clock.now()
             self.platform.reset()
             self.state.reset(settings)
             self.app[LIMITER_KEY].reset()

@@ -470,6 +470,7 @@ def append_turn(
     role: str,
     content: str,
     confidence: float | None = None,
+    spoken_at: datetime | None = None,
 ) -> CallTurn:
     """Add an utterance to a live call and tell its followers."""
     if role not in ("user", "agent"):
@@ -477,7 +478,12 @@ def append_turn(
     if not is_live(call):
         raise ValueError(f"call {call.id} is {call.status}: no more turns")
     turn = CallTurn(
-        id=state.ids.new("tr"), role=role, content=content, created_at=state.now(), confidence=confidence
+        id=state.ids.new("tr"),
+        role=role,
+        content=content,
+        created_at=state.now(),
+        confidence=confidence,
+        spoken_at=spoken_at,
     )
     call.turns.append(turn)
     _publish(state, account, call, CallEvent("turn", turn=turn))

@@ -76,6 +76,15 @@ class CallTurn:
     content: str
     created_at: datetime
     confidence: float | None = None
+    # When an agent's words began to be heard (created_at is when they were all said, or cut);
+    # None for the caller, whose turn counts from when it was sent, once the words were said.
+    spoken_at: datetime | None = None
+
+    @property
+    def heard_at(self) -> datetime:
+        """The moment a transcript shows: the caller's turn when sent, the agent's when it starts
+        speaking (so the gap between them is the agent's latency)."""
+        return self.spoken_at or self.created_at
 
 
 @dataclass(slots=True, kw_only=True)
