@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
-from ..store.records import MessageRecord
+from ..store.records import DeliveryRecord, MessageRecord
 from .checker import as_findings_expect
 from .models import SendTextStep, TextExpect, TextStep
 from .results import Path, TranscriptLine
@@ -56,7 +56,7 @@ class TextRunner:
             self.scenario.transcript[-1].first_chunk_ms = delivery.attempts[-1].duration_ms
         await self.emulator.asettle()
         wait = expect.reply_within_s if expect is not None and expect.reply is not None else 0.0
-        replies = await self._replies_to(sender, before, wait)
+        replies = await self._replies_to(sender, before, wait, delivery)
         for reply in replies:
             self.scenario.transcript.append(
                 TranscriptLine("agent", reply.body, self.scenario.at_s(), call_id=call_id, label="text")
@@ -64,13 +64,17 @@ class TextRunner:
         if expect is not None:
             self.check((*path, "expect"), f"text {body!r}", expect, delivery, replies)
 
-    async def _replies_to(self, sender: str, before: set[str], wait_s: float) -> list[MessageRecord]:
+    async def _replies_to(
+        self, sender: str, before: set[str], wait_s: float, delivery: DeliveryRecord | None = None
+    ) -> list[MessageRecord]:
         """The agent's new texts to ``sender``; waits up to ``wait_s`` real seconds for the first,
-        since an agent may answer after its webhook returned."""
+        since an agent may answer after its webhook returned, but not once ``delivery`` (the text's)
+        has failed for good: the agent never had the text. (A pending one may still be answered: a
+        webhook that timed out can go on and text back.)"""
         deadline = time.perf_counter() + wait_s
         while True:
             new = [m for m in self.scenario.outbound_texts(sender) if m.id not in before]
-            if new or time.perf_counter() >= deadline:
+            if new or time.perf_counter() >= deadline or _failed(delivery):
                 return new
             await asyncio.sleep(REPLY_POLL_SECONDS)
 
@@ -109,12 +113,12 @@ class TextRunner:
             if replies:
                 check.text((*at, "reply"), f"{where}: the agent's reply", expect.reply, got)
             else:
-                check.fail(
-                    (*at, "reply"),
-                    f"{where}: the agent's reply",
-                    "a text back",
-                    f"no text within {expect.reply_within_s:g} s",
+                why = (
+                    f"no text: the delivery of the text failed ({_failure(delivery)}), so the agent never had it"
+                    if _failed(delivery)
+                    else f"no text within {expect.reply_within_s:g} s"
                 )
+                check.fail((*at, "reply"), f"{where}: the agent's reply", "a text back", why)
         if expect.no_reply is not None:
             check.equal((*at, "no_reply"), f"{where}: no text back", expect.no_reply, not replies)
         findings_rule = as_findings_expect(expect.findings)
@@ -147,6 +151,18 @@ class TextRunner:
                 (d for d in self.scenario.account.deliveries.values() if d.message_id == message_id), None
             )
             self.check((*path, "expect"), f"sent text {body!r}", step.expect, echo, replies)
+
+
+def _failed(delivery: DeliveryRecord | None) -> bool:
+    """Whether ``delivery`` has failed for good: no attempt left that could still reach the agent."""
+    return delivery is not None and delivery.status == "failed" and delivery.next_retry_at is None
+
+
+def _failure(delivery: DeliveryRecord) -> str:
+    """``HTTP 404 after 1 attempt``, or the error of the last attempt (a connection refused ...)."""
+    what = f"HTTP {delivery.http_status}" if delivery.http_status is not None else delivery.error_message
+    count = delivery.attempt_count
+    return f"{what or 'no answer'} after {count} attempt{'' if count == 1 else 's'}"
 
 
 def _error(path: Path, message: str) -> Exception:
