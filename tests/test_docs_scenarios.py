@@ -29,9 +29,10 @@ from pydantic import BaseModel
 from agentphone_emulator.scenario import models
 from agentphone_emulator.scenario.command import add_run_arguments, run_loaded
 from agentphone_emulator.scenario.loader import ScenarioFileError, load_text
-from agentphone_emulator.scenario.models import Scenario, Strict, known_keys
+from agentphone_emulator.scenario.models import Scenario
 from agentphone_emulator.scenario.report import check_location, check_text, visible
 from agentphone_emulator.scenario.results import ScenarioResult
+from agentphone_emulator.scenario.strict import Strict, known_keys
 from examples import support_agent
 
 ROOT = Path(__file__).resolve().parents[1]

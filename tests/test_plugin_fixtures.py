@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import textwrap
 import threading
 
@@ -629,6 +631,88 @@ def test_a_failed_test_shows_the_calls_texts_deliveries_and_findings(pytester: p
     passes = output.split("= PASSES =")[1].split("short test summary info")[0]
     assert "the test's own output" in passes and "agentphone" not in passes, passes
     assert output.count("agentphone: calls") == 1
+
+
+SAME_CALL = """\
+name: the same call
+setup:
+  agents: {a: {beginMessage: "Hello there, caller."}}
+  numbers: {main: a}
+  webhook: {path: /webhook}
+steps:
+  - wait: 3600
+  - call: {to: main}
+    turns:
+      - say: first words
+      - say: second words
+        expect: {text: never said}
+"""
+CLI_ROW = re.compile(
+    r"^\s*(\d[\d:.]*)\s+(agent|caller)\s+(?:greeting|caller|turn \d+)\s+(.+?)(?:\s{2,}first .*)?$"
+)
+SECTION_ROW = re.compile(r"^\s*(\d[\d:.]*)\s+(agent|caller)\s+(.+?)\s*$")
+
+
+def utterance_times(text: str, row: re.Pattern[str]) -> dict[tuple[str, str], float]:
+    """``(speaker, words) -> seconds`` of every transcript row in ``text``."""
+    times = {}
+    for line in text.splitlines():
+        match = row.match(line)
+        if match:
+            *fields, last = match.group(1).split(":")
+            seconds = float(last) + sum(int(f) * 60 ** (len(fields) - i) for i, f in enumerate(fields))
+            times[match.group(2), match.group(3)] = seconds
+    return times
+
+
+def test_the_failure_sections_and_the_run_report_give_an_utterance_the_same_time(
+    pytester: pytest.Pytester,
+) -> None:
+    """The same call, as a scenario run by ``agentphone-emulator run`` and as a Python test: each
+    utterance has the same time in both (counted from the start, the caller's when their turn is
+    sent, the agent's when it starts speaking), an hour in as 1:00:..."""
+    project(
+        pytester,
+        test_same="""
+            def test_same_call(make_agent, emulator):
+                agent = make_agent(begin_message="Hello there, caller.")
+                emulator.advance(3600)
+                call = agent.ring()
+                call.say("first words")
+                call.say("second words")
+                assert call.replies[-1].text == "never said"
+        """,
+    )
+    (pytester.path / "same.yaml").write_text(SAME_CALL)
+    cli = subprocess.run(
+        [sys.executable, "-m", "agentphone_emulator", "run", "same.yaml", "--app", "agent:app"],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("AGENTPHONE_")},
+    )
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    ran = utterance_times(cli.stdout, CLI_ROW)
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    tested = utterance_times(section(result.stdout.str(), "agentphone: calls"), SECTION_ROW)
+
+    assert (
+        set(ran)
+        == set(tested)
+        == {
+            ("agent", "Hello there, caller."),
+            ("caller", "first words"),
+            ("agent", "/webhook heard: first words"),
+            ("caller", "second words"),
+            ("agent", "/webhook heard: second words"),
+        }
+    ), (cli.stdout, tested)
+    # Equal to the tenth but for the agent's real latency, which each run measures afresh.
+    assert all(abs(ran[said] - tested[said]) <= 0.15 for said in ran), (ran, tested)
+    assert "1:00:00.0  agent   greeting  Hello there, caller." in cli.stdout
+    assert "1:00:00.0  agent   Hello there, caller." in result.stdout.str()
 
 
 # -- async tests ------------------------------------------------------------------------------------

@@ -419,7 +419,7 @@ def test_a_file_that_does_not_load_is_a_collection_error_of_its_problem_lines(
         "a turn needs one action: say, interrupt, press, silence, pause, hangup, listen, text",
     ]
     assert section(result, "ERROR collecting syntax.scenario.yml") == [
-        "syntax.scenario.yml:1:16: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence at line 1)"
+        "syntax.scenario.yml:1:7: this '[' is never closed (no ']')"
     ]
     output = result.stdout.str() + result.stderr.str()
     assert "Traceback" not in output

@@ -68,17 +68,19 @@ REPLY = "Let me check on that. Order A-2077 shipped this morning and arrives Thu
 
 
 def agentphone(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60, columns: str | None = "200"
 ) -> subprocess.CompletedProcess[str]:
-    """Run the CLI from the repository root with a wide terminal and a fast example agent."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("AGENTPHONE_")}
+    """Run the CLI from the repository root with a wide terminal (``columns=None``: no COLUMNS, as in
+    a CI job) and a fast example agent."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AGENTPHONE_") and k != "COLUMNS"}
+    wide = {"COLUMNS": columns} if columns is not None else {}
     return subprocess.run(
         [*CLI, *args],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**clean, "SUPPORT_AGENT_TOOL_SECONDS": "0.02", "COLUMNS": "200", **(env or {})},
+        env={**clean, "SUPPORT_AGENT_TOOL_SECONDS": "0.02", **wide, **(env or {})},
     )
 
 
@@ -114,6 +116,23 @@ def test_a_failing_file_exits_1_and_shows_where_what_was_expected_and_what_came(
     at = lines.index(f"{path}:10  turn 1 text")
     assert lines[at + 1 : at + 3] == ["expected: contains 'refunds'", f"got: {REPLY!r}"]
     assert lines[-1].startswith("1 failed in ")
+
+
+def test_a_report_written_to_a_pipe_is_not_wrapped_padded_or_cut(tmp_path: Path) -> None:
+    """A CI log: stdout is a pipe and COLUMNS is not set. Rich would lay the report out for 80
+    columns: replies folded over lines, every row padded to the table's width, the texter's number
+    cut to 'text from +…'."""
+    thread = TEXTS.replace("Text an order number", "refunds").replace(
+        "Hi there", "'Where is my order A-2077?'"
+    )
+    path = scenario_file(tmp_path, ORDERS % "refunds", thread)
+    done = agentphone("run", str(path), *APP, columns=None)
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert [line for line in lines if line != line.rstrip()] == []
+    assert any(REPLY in line for line in lines), done.stdout  # the whole reply on one line
+    assert any("text from +14155550123" in line for line in lines), done.stdout
+    assert max(map(len, lines)) > 80
 
 
 def test_a_bad_scenario_file_exits_2_with_its_line_and_column_and_runs_nothing(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from agentphone_emulator.scenario.loader import (
     load_paths,
     load_text,
 )
-from agentphone_emulator.scenario.models import OutboundCallStep, SayStep, Scenario
+from agentphone_emulator.scenario.models import OutboundCallStep, SayStep, Scenario, json_schema
 from agentphone_emulator.scenario.variables import (
     UnknownVariable,
     names_in,
@@ -417,6 +417,217 @@ def test_every_problem_of_every_document_is_reported_in_file_order() -> None:
     ]
 
 
+SAY_KEYS = "expected one of: say, confidence, expect"
+
+
+def test_two_misspelt_keys_of_one_mapping_are_reported_at_once_each_at_its_key() -> None:
+    text = turns(
+        """\
+        - say: hi
+          expct: {silent: true}
+          confidnce: 0.5
+        """
+    )
+    assert problems(text) == [
+        f"x.yaml:5:5: turns[0].expct: unknown key 'expct' (did you mean 'expect'?); {SAY_KEYS}",
+        f"x.yaml:6:5: turns[0].confidnce: unknown key 'confidnce' (did you mean 'confidence'?); {SAY_KEYS}",
+    ]
+
+
+def test_a_misspelt_action_and_another_misspelt_key_are_reported_at_once() -> None:
+    text = turns(
+        """\
+        - sya: hi
+          expct: {silent: true}
+        """
+    )
+    assert problems(text) == [
+        f"x.yaml:4:5: turns[0].sya: unknown key 'sya' (did you mean 'say'?); a turn needs one action: "
+        f"{TURN_ACTIONS}",
+        "x.yaml:5:5: turns[0].expct: unknown key 'expct' (did you mean 'expect'?)",
+    ]
+
+
+def test_a_misspelt_key_does_not_hide_the_other_problems_of_its_file() -> None:
+    text = textwrap.dedent(
+        """\
+        nme: x
+        setup:
+          agents:
+            a: {beginMesage: hi, voiceSped: 2}
+        steps:
+          - wait: soon
+        """
+    )
+    found = problems(text)
+    # The typo is the story: no "name: required" beside "did you mean 'name'?".
+    assert found[0] == (
+        "x.yaml:1:1: nme: unknown key 'nme' (did you mean 'name'?); expected one of: name, description, "
+        "tags, skip, variables, setup, call, greeting, turns, call_expect, steps, expect"
+    )
+    assert [line.split(";")[0] for line in found[1:]] == [
+        "x.yaml:4:9: setup.agents.a.beginMesage: unknown key 'beginMesage' (did you mean 'beginMessage'?)",
+        "x.yaml:4:26: setup.agents.a.voiceSped: unknown key 'voiceSped' (did you mean 'voiceSpeed'?)",
+        'x.yaml:6:5: steps[0].wait: expected a number, got "soon"',
+    ]
+
+
+REASONS = (
+    "'user_hangup', 'agent_hangup', 'api_hangup', 'call_transfer', 'inactivity', 'voicemail_reached', "
+    "'dial_busy', 'dial_no_answer', 'dial_failed', 'no_agent', 'registered_call_timeout'"
+)
+STATUSES = "'ringing', 'in-progress', 'completed', 'failed', 'busy', 'no-answer'"
+CODES = (
+    "'webhook_http_error', 'webhook_timeout', 'webhook_unreachable', 'webhook_app_exception', "
+    "'webhook_retries_exhausted', 'voice_non_object_reply', 'voice_invalid_json', "
+    "'voice_invalid_ndjson_line', 'voice_empty_reply', 'voice_empty_text', 'voice_bytes_after_final', "
+    "... (23 choices)"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "name: x\ncall: {to: a}\ncall_expect: {reason: agent_hangups}\n",
+            f"x.yaml:3:15: call_expect.reason: expected one of {REASONS}; got 'agent_hangups' "
+            "(did you mean 'agent_hangup'?)",
+            id="reason",
+        ),
+        pytest.param(
+            "name: x\ncall: {to: a}\ncall_expect: {status: complete}\n",
+            f"x.yaml:3:15: call_expect.status: expected one of {STATUSES}; got 'complete' "
+            "(did you mean 'completed'?)",
+            id="status",
+        ),
+        pytest.param(
+            "name: x\nsteps:\n  - outbound_call: {agent: a, to: b}\n    expect: {reason: busy}\n",
+            f"x.yaml:4:14: steps[0].expect.reason: expected one of {REASONS}; got 'busy' "
+            "(did you mean 'dial_busy'?)",
+            id="outbound_reason",
+        ),
+        pytest.param(
+            "name: x\ncall: {to: a}\nturns:\n  - say: a\n    expect: {findings: [voice_empty_replies]}\n",
+            f"x.yaml:5:25: turns[0].expect.findings[0]: expected one of {CODES}; got 'voice_empty_replies' "
+            "(did you mean 'voice_empty_reply'?)",
+            id="finding_code",
+        ),
+        pytest.param(
+            "name: x\nsteps: [{wait: 1}]\nexpect: {findings: {allow: [webhook_timeot]}}\n",
+            f"x.yaml:3:29: expect.findings.allow[0]: expected one of {CODES}; got 'webhook_timeot' "
+            "(did you mean 'webhook_timeout'?)",
+            id="allowed_finding_code",
+        ),
+        pytest.param(
+            "name: x\ncall: {to: a}\nturns:\n  - say: a\n    expect: {status: 2000}\n",
+            "x.yaml:5:14: turns[0].expect.status: must be at most 599, got 2000",
+            id="http_status",
+        ),
+        pytest.param(
+            "name: x\nsteps:\n  - probe: duplicate\n    expect: {status: [200, 20]}\n",
+            "x.yaml:4:28: steps[0].expect.status[1]: must be at least 100, got 20",
+            id="probe_status",
+        ),
+        pytest.param(
+            "name: x\nsteps:\n  - text: {to: a}\n    expect: {delivery: {http_status: 42}}\n",
+            "x.yaml:4:25: steps[0].expect.delivery.http_status: must be at least 100, got 42",
+            id="delivery_http_status",
+        ),
+        pytest.param(
+            "name: x\ncall: {to: a}\nturns:\n  - say: a\n    expect: {digits: 1-2}\n",
+            "x.yaml:5:14: turns[0].expect.digits: only 0-9, * and # can be pressed",
+            id="digits",
+        ),
+        pytest.param(
+            "name: x\ncall: {to: a}\ncall_expect: {key_presses: one}\n",
+            "x.yaml:3:15: call_expect.key_presses: only 0-9, * and # can be pressed",
+            id="key_presses",
+        ),
+    ],
+)
+def test_choices_known_before_the_run_are_checked_at_load_time(text: str, expected: str) -> None:
+    assert problems(text) == [expected]
+
+
+def test_expecting_no_keys_pressed_is_allowed() -> None:
+    [loaded] = load_text(turns('- say: a\n  expect: {digits: ""}\n'))
+    assert loaded.scenario.turns[0].expect.digits == ""  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "name: x\nsteps:\n  - text: {to: a, body: hi}\n    expect: {reply: Hello, no_reply: true}\n",
+            "x.yaml:4:28: steps[0].expect.no_reply: 'no_reply: true' contradicts 'reply': the agent texts "
+            "back or it does not; keep one",
+            id="reply_and_no_reply",
+        ),
+        pytest.param(
+            turns("- say: a\n  expect: {text: Bye, silent: true}\n"),
+            "x.yaml:5:25: turns[0].expect.silent: 'silent: true' contradicts 'text': a reply with words is "
+            "not silent",
+            id="silent_and_text",
+        ),
+        pytest.param(
+            turns("- say: a\n  expect: {silent: true, hangup: true}\n"),
+            "x.yaml:5:14: turns[0].expect.silent: 'silent: true' contradicts 'hangup: true': a reply that "
+            "hangs up is not silent",
+            id="silent_and_hangup",
+        ),
+        pytest.param(
+            "name: x\ncall: {to: a}\ncall_expect: {status: completed, reason: dial_busy}\n",
+            "x.yaml:3:34: call_expect.reason: 'reason: dial_busy' contradicts 'status: completed': a call "
+            "that ends dial_busy is busy",
+            id="status_and_reason",
+        ),
+        pytest.param(
+            "name: x\ncall: {to: a}\ncall_expect: {reason: agent_hangup, transferred_to: '+14155550100'}\n",
+            "x.yaml:3:37: call_expect.transferred_to: 'transferred_to' contradicts 'reason: agent_hangup': "
+            "only a call that ends call_transfer was transferred",
+            id="transferred_and_reason",
+        ),
+        pytest.param(
+            "name: x\nsteps: [{wait: 1}]\nexpect: {sms_received: [a, b], sms_count: 1}\n",
+            "x.yaml:3:32: expect.sms_count: 'sms_count: 1' contradicts 'sms_received': it lists 2 texts",
+            id="sms_count_and_sms_received",
+        ),
+        pytest.param(
+            "name: x\nsteps:\n  - text: {to: a}\n    expect: {delivery: {status: success, http_status: 500}}\n",
+            "x.yaml:4:42: steps[0].expect.delivery.http_status: 'http_status: 500' contradicts "
+            "'status: success': a delivery succeeds with a 2xx",
+            id="delivery_status_and_http_status",
+        ),
+        pytest.param(
+            turns(
+                "- say: a\n  expect: {text: {contains: [Hi, shipped], not_contains: Shipped, ignore_case: true}}\n"
+            ),
+            "x.yaml:5:46: turns[0].expect.text.not_contains: 'not_contains: Shipped' contradicts "
+            "'contains: shipped'",
+            id="contains_and_not_contains",
+        ),
+    ],
+)
+def test_two_expectations_that_cannot_both_hold_are_refused_at_load_time(text: str, expected: str) -> None:
+    assert problems(text) == [expected]
+
+
+def test_expectations_that_can_both_hold_are_not_contradictions() -> None:
+    text = turns(
+        """\
+        - say: a
+          expect: {silent: true, text: "", hangup: false, digits: "", text: {not_contains: hi}}
+        """
+    ).replace('text: "", ', "")
+    load_text(text)
+    load_text("name: x\ncall: {to: a}\ncall_expect: {status: busy, reason: dial_busy}\n")
+    load_text("name: x\nsteps:\n  - text: {to: a}\n    expect: {reply: hi, no_reply: false}\n")
+    load_text("name: x\nsteps: [{wait: 1}]\nexpect: {sms_received: [a], sms_count: 3}\n")
+    load_text(
+        "name: x\nsteps:\n  - text: {to: a}\n    expect: {delivery: {status: pending, http_status: 503}}\n"
+    )
+
+
 def test_got_values_are_clipped_and_stay_on_one_line() -> None:
     text = 'name: x\nsteps:\n  - wait: "' + "a\\nb" * 20 + '"\n'
     [line] = problems(text)
@@ -468,20 +679,145 @@ def test_a_document_that_is_not_a_mapping(text: str, got: str) -> None:
     ]
 
 
+ITEMS = "name: x\nsteps:\n  - call: {to: a}\n    turns:\n      - say: hi\n"  # the last item: line 5, column 7
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (
+        pytest.param(
+            ITEMS + "     - say: there\n",
+            "x.yaml:6:6: a list item here is indented differently from the ones above it (line 5 has one at "
+            "column 7)",
+            id="item_shallower",
+        ),
+        pytest.param(
+            ITEMS + "       - say: there\n",
+            "x.yaml:6:8: a list item here is indented differently from the ones above it (line 5 has one at "
+            "column 7)",
+            id="item_deeper",
+        ),
+        pytest.param(
             "name: x\nsteps:\n  wait: 1\n  - wait: 2\n",
-            "x.yaml:4:3: expected <block end>, but found '-' (while parsing a block mapping at line 3)",
+            "x.yaml:4:3: a list item here, among the keys of a mapping (from line 3): a block holds keys or "
+            "'- ' items, not both",
+            id="item_among_keys",
         ),
-        ("name: x\n  call: {to: a}\n", "x.yaml:2:7: mapping values are not allowed here"),
-        (
+        pytest.param(
+            ITEMS + "      expect: {text: a}\n",
+            "x.yaml:6:7: a key here is at a shallower indentation than its siblings (line 5 has one at "
+            "column 9)",
+            id="key_under_a_list_item_at_its_dash",
+        ),
+        pytest.param(
+            ITEMS + "       expect: {text: a}\n",
+            "x.yaml:6:8: a key here is at a shallower indentation than its siblings (line 5 has one at "
+            "column 9)",
+            id="key_under_a_list_item_shallower",
+        ),
+        pytest.param(
+            ITEMS + "        expect: {text: a}\n          within_ms: 3\n",
+            "x.yaml:7:11: a key here is at a deeper indentation than its siblings (line 6 has one at "
+            "column 9)",
+            id="key_deeper",
+        ),
+        pytest.param(
+            "name: x\n  call: {to: a}\n",
+            "x.yaml:2:3: a key here is at a deeper indentation than its siblings (line 1 has one at column 1)",
+            id="key_deeper_than_a_plain_value",
+        ),
+        pytest.param(
+            "name: x\nsetup:\n    agents: {}\n  numbers: {}\n",
+            "x.yaml:4:3: a key here is at a shallower indentation than its siblings (line 3 has one at "
+            "column 5)",
+            id="key_shallower",
+        ),
+        pytest.param(
+            "name: x\ntags:\n  - a\n  b: c\n",
+            "x.yaml:4:3: a key here, among list items (line 3): start it with '- ', or indent it under a key",
+            id="key_among_items",
+        ),
+        pytest.param(
+            "name: x\ncall: {to: a}\nturns:\n  - say: Note: the order\n",
+            "x.yaml:4:14: a ': ' inside a value: put the value in quotes",
+            id="colon_in_a_value",
+        ),
+        pytest.param(
+            'name: x\nsteps:\n  - text: {to: a, body: "hi}\n',
+            'x.yaml:3:25: unclosed quote: this " has no closing "',
+            id="unclosed_double_quote",
+        ),
+        pytest.param(
+            "name: 'x\n---\nname: y\n",
+            "x.yaml:1:7: unclosed quote: this ' has no closing '",
+            id="unclosed_single_quote_before_the_next_document",
+        ),
+        pytest.param(
+            "name: x\nsteps:\n\t- wait: 1\n",
+            "x.yaml:3:1: tab character used for indentation: YAML indents with spaces",
+            id="tab_indentation",
+        ),
+        pytest.param(
+            "name: a\tb\nsteps: [{wait: 1}]\n",
+            "x.yaml:1:8: tab character here: outside quotes YAML separates with spaces",
+            id="tab_in_a_value",
+        ),
+        pytest.param(
+            'name: "x" y\nsteps: [{wait: 1}]\n',
+            "x.yaml:1:11: text after a closing quote: put the whole value inside the quotes",
+            id="text_after_a_quote",
+        ),
+        pytest.param(
+            "name: x\nsteps\n  - wait: 1\n",
+            "x.yaml:2:1: expected ':' after 'steps' (a key and its value are written 'key: value')",
+            id="no_colon",
+        ),
+        pytest.param(
             "name: x\nsteps: [{wait: 1}\n",
-            "x.yaml:3:1: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence at line 2)",
+            "x.yaml:2:8: this '[' is never closed (no ']')",
+            id="flow_list_never_closed",
         ),
-        ("name: x\u0000\n", "x.yaml:1:8: unacceptable character #x0000: special characters are not allowed"),
-        ("name: *nowhere\n", "x.yaml:1:7: found undefined alias 'nowhere'"),
+        pytest.param(
+            "name: x\nsteps: [{wait: 1} {wait: 2}]\n",
+            "x.yaml:2:19: a ',' or ']' is missing before this (in the list opened at line 2, column 8)",
+            id="flow_list_without_comma",
+        ),
+        pytest.param(
+            "name: x\ncall: {to: a\nturns: []\n",
+            "x.yaml:3:6: a ',' or '}' is missing before this (in the mapping opened at line 2, column 7)",
+            id="flow_mapping_not_closed",
+        ),
+        pytest.param(
+            "name: x\ntags: - a\n",
+            "x.yaml:2:7: a list item cannot start on the line of its key: put it on the next line, indented",
+            id="item_on_the_key_line",
+        ),
+        pytest.param(
+            "name: @x\n", "x.yaml:1:7: '@' cannot start a value: put the value in quotes", id="reserved_char"
+        ),
+        pytest.param(
+            'name: "a\\qb"\n',
+            "x.yaml:1:10: unknown escape '\\q' in double quotes: write '\\\\' for a backslash, or use single "
+            "quotes",
+            id="unknown_escape",
+        ),
+        pytest.param(
+            "name: &n x\ndescription: &n y\n",
+            "x.yaml:2:14: the anchor 'n' is defined twice (first at line 1)",
+            id="duplicate_anchor",
+        ),
+        pytest.param(
+            "name: x\u0000\n",
+            "x.yaml:1:8: unacceptable character #x0000: special characters are not allowed",
+            id="reader_error",
+        ),
+        pytest.param("name: *nowhere\n", "x.yaml:1:7: found undefined alias 'nowhere'", id="undefined_alias"),
+        pytest.param(
+            "a: |x\n  b\n",
+            "x.yaml:1:5: expected chomping or indentation indicators, but found 'x' (while scanning a block "
+            "scalar at line 1)",
+            id="untranslated_keeps_pyyaml_words",
+        ),
     ],
 )
 def test_yaml_syntax_errors_point_at_the_problem(text: str, expected: str) -> None:
@@ -843,3 +1179,60 @@ def test_a_typo_in_a_key_is_reported_at_that_key(line_and_key: tuple[int, str], 
         and problem.message.startswith(f"unknown key '{typo}'")
         for problem in found
     ), found
+
+
+NESTED = textwrap.dedent(
+    """\
+    name: order status
+    setup:
+      agents:
+        support: {beginMessage: "Hi, Acme support."}
+      numbers:
+        main: support
+    steps:
+      - call: {to: main}
+        turns:
+          - say: "Where is my order?"
+            expect:
+              text: {contains: shipped}
+              within_ms: 800
+          - hangup: true
+        expect:
+          status: completed
+      - wait: 5
+    """
+)
+PYYAML_WORDS = ("<block", "<document", "<scalar>", "while parsing", "while scanning", "not allowed here")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.sampled_from(["indent", "tab", "quote"]))
+def test_a_damaged_line_is_explained_in_words(data: st.DataObject, how: str) -> None:
+    """One line indented wrong, a tab in its indentation or a quote gone: whatever the line, the
+    problem says what is wrong in words, never in PyYAML's parser tokens."""
+    lines = NESTED.splitlines(keepends=True)
+    index = data.draw(st.integers(0, len(lines) - 1))
+    line = lines[index]
+    if how == "indent":
+        shift = data.draw(st.integers(-3, 3).filter(lambda n: n != 0 and line.startswith(" " * -n)))
+        lines[index] = " " * shift + line if shift > 0 else line[-shift:]
+    elif how == "tab":
+        lines[index] = "\t" + line
+    else:
+        quotes = [i for i, char in enumerate(line) if char == '"']
+        if not quotes:
+            return
+        at = data.draw(st.sampled_from(quotes))
+        lines[index] = line[:at] + line[at + 1 :]
+    text = "".join(lines)
+    for problem in assert_only_problems(text, lambda: load_text(text)):
+        assert not any(word in problem.message for word in PYYAML_WORDS), problem
+
+
+def test_the_schema_says_which_chunks_each_key_counts() -> None:
+    turn = json_schema()["$defs"]["TurnExpect"]["properties"]
+    assert "heard" in turn["chunks"]["description"]
+    assert "sent" in turn["chunks_sent"]["description"]
+    [loaded] = load_text(turns("- say: a\n  expect: {chunks: 1, chunks_sent: 2}\n"))
+    expect = loaded.scenario.turns[0].expect  # type: ignore[union-attr]
+    assert (expect.chunks, expect.chunks_sent) == (1, 2)

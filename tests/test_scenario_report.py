@@ -244,6 +244,13 @@ def test_a_narrow_terminal_keeps_the_words_readable() -> None:
     assert cells_of(line_with(text, "!  bad setup")) == ["!", "bad setup", "-", "-", "-", "0.00 s"]
 
 
+def test_a_narrow_terminal_folds_a_label_but_never_cuts_its_number() -> None:
+    result = failing()
+    result.transcript.append(TranscriptLine("texter", "Hi", 95.0, None, "text from +14155550123"))
+    text = render(RunResult([result], "t"), width=80)
+    assert "+14155550123" in text, text
+
+
 def test_several_calls_get_a_call_column() -> None:
     result = failing()
     result.transcript.append(TranscriptLine("caller", "second call", 90.0, "ca_9", "turn 1"))
@@ -285,14 +292,49 @@ def test_colour_output_renders_too() -> None:
     ("seconds", "clock", "span"),
     [
         (0, "0:00.0", "0.0s"),
-        (59.96, "1:00.0", "60.0s"),
+        (59.96, "1:00.0", "1m00s"),
         (125.3, "2:05.3", "2m05s"),
-        (3725, "62:05.0", "1h02m05s"),
+        (3599.96, "1:00:00.0", "1h00m00s"),
+        (3609.6, "1:00:09.6", "1h00m10s"),
+        (3725, "1:02:05.0", "1h02m05s"),
+        (90061.25, "25:01:01.2", "25h01m01s"),
     ],
 )
 def test_simulated_time_formats(seconds: float, clock: str, span: str) -> None:
     assert sim_clock(seconds) == clock
     assert sim_duration(seconds) == span
+
+
+def clock_seconds(shown: str) -> float:
+    """``m:ss.s`` or ``h:mm:ss.s`` back to seconds."""
+    *whole, last = shown.split(":")
+    seconds = float(last)
+    for unit, part in zip((60, 3600), reversed(whole), strict=False):
+        seconds += unit * int(part)
+    return seconds
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.floats(0, 10**7), st.floats(0, 10**7))
+def test_the_clock_reads_back_to_the_tenth_and_keeps_order(a: float, b: float) -> None:
+    for seconds in (a, b):
+        shown = sim_clock(seconds)
+        if round(seconds * 10) < 36000:
+            assert re.fullmatch(r"[1-5]?\d:[0-5]\d\.\d", shown), shown  # 0:05.6, 1:09.6, 59:59.9
+        else:
+            assert re.fullmatch(r"[1-9]\d*:[0-5]\d:[0-5]\d\.\d", shown), shown  # 1:00:09.6
+        assert abs(clock_seconds(shown) - round(seconds * 10) / 10) < 1e-6
+    low, high = sorted((a, b))
+    assert clock_seconds(sim_clock(low)) <= clock_seconds(sim_clock(high))
+
+
+def test_the_clock_has_an_answer_for_anything() -> None:
+    assert [sim_clock(value) for value in (None, float("nan"), float("inf"), -3.0)] == [
+        "?:??.?",
+        "?:??.?",
+        "?:??.?",
+        "0:00.0",
+    ]
 
 
 def test_visible_escapes_what_a_terminal_hides() -> None:

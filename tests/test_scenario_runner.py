@@ -142,6 +142,11 @@ TRANSFERRING = LINE.replace('How can I help?"', 'How can I help?", transferNumbe
 SLOW = '{"pause": 0.3, "reply": {"text": "Sorry for the wait."}}'
 SLOW_FINAL = '{"ndjson": [{"text": "One moment.", "interim": true}, {"after": 0.3, "text": "Done."}]}'
 AT_LEAST_300_MS = re.compile(r"([3-9]\d\d|\d{4,}) ms")
+THREE_CHUNKS = (
+    '{"ndjson": [{"text": "Let me read you the whole of our long list.", "interim": true}, '
+    '{"text": "First item.", "interim": true}, {"text": "Second item."}]}'
+)
+CUT_IN_THE_FIRST = "  - interrupt: Stop there\n    after: 1.5\n"  # its first chunk speaks for 3.6 s
 
 TURN_CASES = {
     "interim": TurnCase(
@@ -160,7 +165,28 @@ TURN_CASES = {
         "False",
         "True",
     ),
-    "chunks": TurnCase(ORDER, "chunks: 2", "chunks: 1", "turn 1 chunks", "1", "2"),
+    "chunks": TurnCase(ORDER, "chunks: 2", "chunks: 1", "turn 1 chunks heard", "1", "2"),
+    # A reply of three chunks cut in its first: the caller heard one, the agent sent three.
+    "chunks heard when cut": TurnCase(
+        THREE_CHUNKS,
+        "chunks: 1\ninterrupted: true",
+        "chunks: 3\ninterrupted: true",
+        "turn 1 chunks heard",
+        "3",
+        "1",
+        PUPPET,
+        then=CUT_IN_THE_FIRST,
+    ),
+    "chunks_sent when cut": TurnCase(
+        THREE_CHUNKS,
+        "chunks_sent: 3\nchunks: 1",
+        "chunks_sent: 1\nchunks: 1",
+        "turn 1 chunks sent",
+        "1",
+        "3",
+        PUPPET,
+        then=CUT_IN_THE_FIRST,
+    ),
     "within_ms": TurnCase(
         SLOW,
         "within_ms: 5000",
@@ -948,7 +974,8 @@ async def test_a_web_call_nobody_joins_expires() -> None:
 
 
 async def test_a_web_call_nobody_joins_is_not_completed() -> None:
-    text = UNJOINED % "completed"
+    # Only the status: with its reason, 'completed' is a contradiction the loader refuses.
+    text = UNJOINED.replace(", reason: registered_call_timeout", "") % "completed"
     result = await run_one(text)
     the_failure(
         result,

@@ -106,6 +106,25 @@ async def test_a_reply_that_never_comes_fails_after_reply_within_s() -> None:
     assert result.wall_s >= 0.3
 
 
+async def test_a_reply_is_not_awaited_once_the_delivery_of_the_text_has_failed() -> None:
+    """A 404 is never retried: the agent never got the text, so no reply can come, and the check
+    says why at once instead of after reply_within_s (here an hour) of waiting."""
+    text = steps(
+        "- text: {to: main, body: Hi there}\n  expect:\n    reply: {contains: Got it}\n    reply_within_s: 3600",
+        setup=TEXTING + "  webhook: {path: /nowhere}\n",
+        after="expect: {findings: {allow: [webhook_http_error]}}",
+    )
+    result = await run_one(text)
+    the_failure(
+        result,
+        text,
+        at="reply: {contains",
+        what=f"{HI}: the agent's reply",
+        expected="a text back",
+        got="no text: the delivery of the text failed (HTTP 404 after 1 attempt), so the agent never had it",
+    )
+
+
 SEND_TEXT = """
 - send_text: {from: main, to: "+14155550123", body: Your order shipped.}
   expect:

@@ -17,7 +17,7 @@ import secrets
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import Future
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -95,6 +95,10 @@ class Emulator:
         """Every account's records (advanced: read them with ``account()`` and the methods here)."""
         self.platform: Platform = Platform(self.state, self.clock)
         """What the platform does by itself: deliveries, texts, voice, the clock's driver (advanced)."""
+        # Reports count from here (the clock at the last reset), so the pytest plugin's sections
+        # and a scenario's report give an utterance the same time.
+        self.reset_at: datetime = self.clock.now()
+        """Where a test's timeline starts: the clock at the last reset."""
         # The control plane (/__emulator) needs the same API key as /v1; without it (serve
         # --no-control-plane) those paths are 404 like any unknown path.
         self.app: web.Application = build_app(
@@ -302,6 +306,7 @@ class Emulator:
         def do_reset() -> None:
             if isinstance(self.clock, VirtualClock):
                 self.clock.rewind()
+            self.reset_at = self.clock.now()
             self.platform.reset()
             self.state.reset(settings)
             self.app[LIMITER_KEY].reset()

@@ -10,6 +10,8 @@ calls with their transcripts, the texts, the deliveries that did not succeed, an
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from agentphone_emulator import Emulator
 from agentphone_emulator.scenario.report import sim_clock, visible
 from agentphone_emulator.store.records import CallRecord
@@ -27,7 +29,8 @@ def report_sections(emulator: Emulator, named: set[str]) -> list[tuple[str, str]
         sections = []
         calls = sorted(account.calls.values(), key=lambda c: c.started_at)
         if calls:
-            sections.append(("agentphone: calls", "\n".join(call_text(c) for c in calls)))
+            texts = (call_text(c, since=emulator.reset_at) for c in calls)
+            sections.append(("agentphone: calls", "\n".join(texts)))
         messages = sorted(account.messages.values(), key=lambda m: m.created_at)
         if messages:
             lines = [
@@ -52,13 +55,17 @@ def report_sections(emulator: Emulator, named: set[str]) -> list[tuple[str, str]
     return emulator.call_soon(read)
 
 
-def call_text(call: CallRecord) -> str:
+def call_text(call: CallRecord, since: datetime | None = None) -> str:
+    """A call and its transcript, each utterance at its time since ``since`` (the test's start, as
+    the run's report counts; default the call's start) as the report shows it (``sim_clock``, the
+    caller when their turn is sent, the agent when it starts speaking)."""
+    since = since or call.started_at
     ended = f"  {call.status}" + (f" ({call.disconnection_reason})" if call.disconnection_reason else "")
     lines = [f"call {call.id} {call.direction} {call.from_number} -> {call.to_number}{ended}"]
-    said = [(turn.created_at, SPEAKERS.get(turn.role, turn.role), turn.content) for turn in call.turns]
+    said = [(turn.heard_at, SPEAKERS.get(turn.role, turn.role), turn.content) for turn in call.turns]
     # The caller's keys are already a caller turn (their digits are its transcript); the agent's are not.
     keys = [(press.at, "keys", press.digits) for press in call.key_presses if press.by == "agent"]
     for at, speaker, text in sorted([*said, *keys], key=lambda row: row[0]):
-        offset = (at - call.started_at).total_seconds()
+        offset = (at - since).total_seconds()
         lines.append(f"  {sim_clock(offset)}  {speaker:<6}  {visible(text, limit=300)}")
     return "\n".join(lines)

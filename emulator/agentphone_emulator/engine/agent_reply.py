@@ -57,7 +57,9 @@ class AgentReply:
     """Who answered: the user's ``webhook``, the ``hosted`` responder, or the agent's own words
     (its ``greeting``, or the ``voicemail`` message it left)."""
     chunks: list[HeardChunk] = field(default_factory=list)
-    """The reply's chunks in arrival order, each with its timing and what was heard of it."""
+    """The reply's chunks the caller heard (began to hear), in arrival order, each with its timing."""
+    chunks_sent: int = 0
+    """Every chunk read from the agent, heard or not (a cut or a hangup drops some)."""
     findings: list[Finding] = field(default_factory=list)
     """What the server did against the contract in this reply (its bytes, timing, fields)."""
     state: ReplyState = "waiting"

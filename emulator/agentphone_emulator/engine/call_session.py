@@ -343,6 +343,7 @@ class CallSession:
             spoken=chunk.text,
         )
         reply.chunks.append(heard)
+        reply.chunks_sent += 1
         self.speaking_until = ends
         reply.state = "speaking"
         reply._first.set()
@@ -409,7 +410,9 @@ class CallSession:
                 end = heard.starts_at + timedelta(seconds=speech_seconds(heard.spoken, self.speed))
                 self.spoken.append(("agent", heard.spoken, heard.starts_at, end))
         if reply.text and self.live:
-            call_store.append_turn(self.state, self.account, self.call, "agent", reply.text)
+            call_store.append_turn(
+                self.state, self.account, self.call, "agent", reply.text, spoken_at=reply.speech_starts_at
+            )
         reply._done.set()
         self.touch()
 

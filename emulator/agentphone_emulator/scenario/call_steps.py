@@ -208,7 +208,7 @@ class CallRunner:
             ours = call.to_number if call.direction == "inbound" else call.from_number
             theirs = call.from_number if call.direction == "inbound" else call.to_number
             body = sub((*at, "text"), turn.text)
-            await self.scenario.receive_text(at, theirs, ours, body, [], turn.expect, call_id=call.id)
+            await self.scenario.texts.receive_text(at, theirs, ours, body, [], turn.expect, call_id=call.id)
             return None
         raise AssertionError(f"unhandled turn {turn!r}")
 

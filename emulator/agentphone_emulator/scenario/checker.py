@@ -3,7 +3,7 @@ what it says when it holds, and what it says when it does not."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..engine.agent_reply import AgentReply
@@ -22,7 +22,7 @@ def heard_nothing(reply: AgentReply) -> bool:
     return not reply.text.strip() and not reply.digits and not reply.hangup and not reply.transfer
 
 
-def as_findings_expect(value: list[str] | FindingsExpect | None) -> FindingsExpect | None:
+def as_findings_expect(value: Sequence[str] | FindingsExpect | None) -> FindingsExpect | None:
     if value is None or isinstance(value, FindingsExpect):
         return value
     return FindingsExpect(expect=list(value))
@@ -148,7 +148,9 @@ class Checker:
                 "ms",
             )
         if expect.chunks is not None:
-            self.equal((*at, "chunks"), f"{where} chunks", expect.chunks, len(reply.chunks))
+            self.equal((*at, "chunks"), f"{where} chunks heard", expect.chunks, len(reply.chunks))
+        if expect.chunks_sent is not None:
+            self.equal((*at, "chunks_sent"), f"{where} chunks sent", expect.chunks_sent, reply.chunks_sent)
         if expect.silent is not None:
             self.equal((*at, "silent"), f"{where} is silent", expect.silent, heard_nothing(reply))
         if expect.interrupted is not None:

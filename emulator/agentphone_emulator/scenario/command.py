@@ -28,7 +28,7 @@ from ..server import Emulator, new_api_key
 from ..settings import AccountSettings
 from .loader import LoadedScenario, load_file, load_paths
 from .log_capture import captured_log
-from .report import print_report
+from .report import print_report, report_console
 from .report_files import write_json, write_junit
 from .results import RunResult, ScenarioResult
 from .runner import run_scenario
@@ -265,7 +265,7 @@ def run_in_workers(
 
 
 def run_command(args: argparse.Namespace, console: Console | None = None) -> int:
-    console = console or Console()
+    console = console or report_console()
     try:
         variables = _variables(args.var)
         loaded, problems = load_paths(args.paths, extra_variables=variables)

@@ -11,13 +11,13 @@ complete and check the YAML. Every mapping refuses unknown keys, with a did-you-
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 import regex
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -27,66 +27,29 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from ..engine.voice import DEFAULT_CALLER
 from ..models.agents import AgentCreate
 from ..settings import AccountSettings
+from ..store.calls import STATUS_OF_REASON, CallStatus, DisconnectionReason
+from ..store.findings import FindingCode
+from .strict import Strict, refuse_contradictions, refuse_unknown_keys
 
 Severity = Literal["info", "warning", "error"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
-DIGITS = re.compile(r"^[0-9*#]+$")
+DIGITS = re.compile(r"^[0-9*#]*$")
 PATTERN_TIMEOUT_S = 1.0
 """How long one ``matches`` pattern may search one text (the ``regex`` module's timeout)."""
 
 
-def unknown_key_error(
-    keys: list[str], known: list[str], shown: list[str] | None = None
-) -> PydanticCustomError:
-    """One error for a mapping's unknown keys; ``ctx['key']`` lets the loader point at the first.
-    ``shown`` is the list the message offers (default: ``known``)."""
-    parts = []
-    for key in keys:
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        parts.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-    noun = "key" if len(keys) == 1 else "keys"
-    return PydanticCustomError(
-        "unknown_key",
-        "unknown {noun} {names}; expected one of: {known}",
-        {"noun": noun, "names": ", ".join(parts), "known": ", ".join(shown or known), "key": keys[0]},
-    )
+def _keys(value: str) -> str:
+    if not DIGITS.match(value):
+        raise ValueError("only 0-9, * and # can be pressed")
+    return value
 
 
-def known_keys(model: type[BaseModel]) -> list[str]:
-    """The keys a mapping of ``model`` may use: aliases where a field has one, else its name."""
-    keys = []
-    for name, info in model.model_fields.items():
-        alias = info.validation_alias if isinstance(info.validation_alias, str) else info.alias
-        keys.append(alias or name)
-    return keys
-
-
-def refuse_unknown_keys(model: type[BaseModel], extra_known: tuple[str, ...] = ()) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        if isinstance(value, Mapping):
-            known = known_keys(model) + list(extra_known)
-            unknown = [str(k) for k in value if str(k) not in known]
-            if unknown:
-                raise unknown_key_error(unknown, known)
-        return value
-
-    return check
-
-
-class Strict(BaseModel):
-    """A mapping in a scenario file: unknown keys are errors, with a did-you-mean."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=False, frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_unknown_keys(cls, value: Any) -> Any:
-        return refuse_unknown_keys(cls)(value)
+Keys = Annotated[str, AfterValidator(_keys)]
+HttpStatus = Annotated[int, Field(ge=100, le=599)]
 
 
 # -- matching text ------------------------------------------------------------------------------
@@ -120,7 +83,34 @@ class TextMatch(Strict):
     def _says_something(self) -> TextMatch:
         if all(v is None for v in (self.equals, self.contains, self.any_of, self.not_contains, self.matches)):
             raise ValueError("give at least one of equals, contains, any_of, not_contains, matches")
+        wanted = {self._fold(part): part for part in _listed(self.contains)}
+        refuse_contradictions(
+            TextMatch,
+            self,
+            [
+                ("not_contains", f"'not_contains: {part}' contradicts 'contains: {wanted[self._fold(part)]}'")
+                for part in _listed(self.not_contains)
+                if self._fold(part) in wanted
+            ][:1],
+        )
         return self
+
+    def _fold(self, text: str) -> str:
+        """``text`` as matching compares it (matching.py): spaces squashed, case folded if ignored."""
+        squashed = " ".join(text.split())
+        return squashed.casefold() if self.ignore_case else squashed
+
+    def needs_words(self) -> bool:
+        """Whether only a text with words can match (so a silent reply cannot)."""
+        return bool(
+            (self.equals is not None and self.equals.strip())
+            or any(part.strip() for part in _listed(self.contains))
+            or (self.any_of and all(part.strip() for part in self.any_of))
+        )
+
+
+def _listed(value: str | list[str] | None) -> list[str]:
+    return [] if value is None else [value] if isinstance(value, str) else list(value)
 
 
 Text = Annotated[
@@ -139,10 +129,12 @@ def as_match(value: str | TextMatch) -> TextMatch:
 class FindingsExpect(Strict):
     """Which findings (the agent's server breaking the platform's contract) are fine here."""
 
-    expect: list[str] = Field(
+    expect: list[FindingCode] = Field(
         default_factory=list, description="Codes that must be found (and are therefore allowed)."
     )
-    allow: list[str] = Field(default_factory=list, description="Codes that may be found without failing.")
+    allow: list[FindingCode] = Field(
+        default_factory=list, description="Codes that may be found without failing."
+    )
     none_above: Severity | None = Field(
         None,
         description="Fail on any other finding more severe than this (default for a scenario: warning, "
@@ -162,16 +154,49 @@ class TurnExpect(Strict):
     done_within_ms: float | None = Field(
         None, ge=0, description="The last chunk arrives within this many milliseconds (real time)."
     )
-    chunks: int | None = Field(None, ge=0, description="How many chunks the reply had.")
+    chunks: int | None = Field(
+        None,
+        ge=0,
+        description="How many chunks the caller heard (began to hear): on a reply cut by the caller or "
+        "ended by a hangup, the chunks spoken before that.",
+    )
+    chunks_sent: int | None = Field(
+        None,
+        ge=0,
+        description="How many chunks the agent sent, heard or not (read until the reply ended or was cut: "
+        "a barge-in abandons the request, so later chunks are never read).",
+    )
     silent: bool | None = Field(None, description="The caller heard nothing (a timeout, a bad reply ...).")
     interrupted: bool | None = Field(None, description="The reply was cut by the caller's next step.")
     hangup: bool | None = Field(None, description="The agent hung up.")
     transfer: bool | None = Field(None, description="The agent transferred the call.")
-    digits: str | None = Field(None, description="The keys the agent pressed, in order.")
-    status: int | None = Field(None, description="The HTTP status the webhook answered with.")
-    findings: list[str] | FindingsExpect | None = Field(
+    digits: Keys | None = Field(None, description="The keys the agent pressed, in order.")
+    status: HttpStatus | None = Field(None, description="The HTTP status the webhook answered with.")
+    findings: list[FindingCode] | FindingsExpect | None = Field(
         None, description="Finding codes this turn must produce, or rules (expect / allow / none_above)."
     )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TurnExpect:
+        if self.silent:
+            heard = [
+                ("text", "a reply with words", self.text is not None and as_match(self.text).needs_words()),
+                (
+                    "interim",
+                    "a reply with words",
+                    self.interim is not None and as_match(self.interim).needs_words(),
+                ),
+                ("hangup: true", "a reply that hangs up", bool(self.hangup)),
+                ("transfer: true", "a reply that transfers", bool(self.transfer)),
+                (f"digits: {self.digits}", "a reply that presses keys", bool(self.digits)),
+            ]
+            found = [
+                ("silent", f"'silent: true' contradicts '{key}': {what} is not silent")
+                for key, what, on in heard
+                if on
+            ]
+            refuse_contradictions(TurnExpect, self, found[:1])
+        return self
 
 
 class DeliveryExpect(Strict):
@@ -181,7 +206,17 @@ class DeliveryExpect(Strict):
         None, description="pending = failed so far, a retry is scheduled."
     )
     attempts: int | None = Field(None, ge=0, description="Attempts made so far.")
-    http_status: int | None = Field(None, description="The last attempt's HTTP status.")
+    http_status: HttpStatus | None = Field(None, description="The last attempt's HTTP status.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DeliveryExpect:
+        if self.status is not None and self.http_status is not None:
+            succeeded = 200 <= self.http_status < 300
+            if succeeded != (self.status == "success"):
+                why = "a delivery succeeds with a 2xx" if self.status == "success" else "a 2xx is a success"
+                message = f"'http_status: {self.http_status}' contradicts 'status: {self.status}': {why}"
+                refuse_contradictions(DeliveryExpect, self, [("http_status", message)])
+        return self
 
 
 class TextExpect(Strict):
@@ -195,14 +230,21 @@ class TextExpect(Strict):
     reply_within_s: float = Field(
         5.0, gt=0, description="Real seconds to wait for the agent's reply text (it may send it later)."
     )
-    findings: list[str] | FindingsExpect | None = None
+    findings: list[FindingCode] | FindingsExpect | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TextExpect:
+        if self.reply is not None and self.no_reply:
+            message = "'no_reply: true' contradicts 'reply': the agent texts back or it does not; keep one"
+            refuse_contradictions(TextExpect, self, [("no_reply", message)])
+        return self
 
 
 class CallExpect(Strict):
     """How a call must have gone (checked once it has ended)."""
 
-    status: str | None = Field(None, description="completed, failed, busy, no-answer ...")
-    reason: str | None = Field(
+    status: CallStatus | None = Field(None, description="The call's status: completed, failed, busy ...")
+    reason: DisconnectionReason | None = Field(
         None, description="disconnectionReason: user_hangup, agent_hangup, call_transfer, inactivity ..."
     )
     transferred_to: str | None = Field(None, description="The number the call was transferred to.")
@@ -211,8 +253,34 @@ class CallExpect(Strict):
     )
     max_duration_s: float | None = Field(None, ge=0, description="The call lasted at most this long.")
     agent_said: Text | None = Field(None, description="Everything the agent said, joined.")
-    key_presses: str | None = Field(None, description="Every key pressed on the call, in order.")
-    findings: list[str] | FindingsExpect | None = None
+    key_presses: Keys | None = Field(None, description="Every key pressed on the call, in order.")
+    findings: list[FindingCode] | FindingsExpect | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CallExpect:
+        found = []
+        if (
+            self.reason is not None
+            and self.status is not None
+            and STATUS_OF_REASON[self.reason] != self.status
+        ):
+            found.append(
+                (
+                    "reason",
+                    f"'reason: {self.reason}' contradicts 'status: {self.status}': a call that ends "
+                    f"{self.reason} is {STATUS_OF_REASON[self.reason]}",
+                )
+            )
+        if self.transferred_to is not None and self.reason not in (None, "call_transfer"):
+            found.append(
+                (
+                    "transferred_to",
+                    f"'transferred_to' contradicts 'reason: {self.reason}': only a call that ends "
+                    "call_transfer was transferred",
+                )
+            )
+        refuse_contradictions(CallExpect, self, found)
+        return self
 
 
 class DeliveriesExpect(Strict):
@@ -230,9 +298,17 @@ class ScenarioExpect(Strict):
     sms_count: int | None = Field(None, ge=0, description="How many texts the agent sent.")
     transcript: Text | None = Field(None, description="The transcripts of every call, joined.")
     deliveries: DeliveriesExpect | None = None
-    findings: list[str] | FindingsExpect | None = Field(
+    findings: list[FindingCode] | FindingsExpect | None = Field(
         None, description="Findings allowed or expected across the scenario (default: no errors)."
     )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScenarioExpect:
+        listed = len(self.sms_received or [])
+        if self.sms_count is not None and self.sms_count < listed:
+            message = f"'sms_count: {self.sms_count}' contradicts 'sms_received': it lists {listed} texts"
+            refuse_contradictions(ScenarioExpect, self, [("sms_count", message)])
+        return self
 
 
 # -- caller actions on a call ------------------------------------------------------------------------
@@ -252,15 +328,8 @@ class InterruptStep(Strict):
 
 
 class PressStep(Strict):
-    press: str = Field(description="Keys the caller presses (0-9, * and #).")
+    press: Keys = Field(min_length=1, description="Keys the caller presses (0-9, * and #).")
     expect: TurnExpect | None = None
-
-    @field_validator("press")
-    @classmethod
-    def _digits(cls, value: str) -> str:
-        if not DIGITS.match(value):
-            raise ValueError("only 0-9, * and # can be pressed")
-        return value
 
 
 class SilenceStep(Strict):
@@ -433,7 +502,7 @@ ProbeKind = Literal[
 
 
 class ProbeExpect(Strict):
-    status: int | list[int] | None = Field(
+    status: HttpStatus | list[HttpStatus] | None = Field(
         None,
         description="The status(es) the server must answer. Default: 400, 401 or 403 for a forged "
         "delivery; any 2xx for a duplicate.",
@@ -480,17 +549,13 @@ Step = Annotated[
 
 def _agent_fields(value: Any) -> Any:
     """An agent under setup.agents takes any field ``POST /v1/agents`` takes, camelCase or snake."""
-    if isinstance(value, Mapping):
-        wire = [f.alias or n for n, f in AgentCreate.model_fields.items()]
-        known = wire + [n for n in AgentCreate.model_fields if n not in wire]
-        unknown = [str(k) for k in value if str(k) not in known]
-        if unknown:
-            raise unknown_key_error(unknown, known, shown=wire)
-    return value
+    wire = [f.alias or n for n, f in AgentCreate.model_fields.items()]
+    known = wire + [n for n in AgentCreate.model_fields if n not in wire]
+    return refuse_unknown_keys(value, AgentSetup, known, shown=wire)
 
 
 def _account_fields(value: Any) -> Any:
-    return refuse_unknown_keys(AccountSettings)(value)
+    return refuse_unknown_keys(value, AccountSettings)
 
 
 class AgentSetup(AgentCreate):

@@ -17,6 +17,7 @@ import io
 import math
 import unicodedata
 from collections.abc import Iterable
+from typing import IO
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -36,6 +37,7 @@ SPEAKER_STYLES = {"caller": "cyan", "texter": "cyan", "agent": "green", "platfor
 SEVERITY_STYLES = {"error": "red", "warning": "yellow"}
 OFFENDING_LIMIT = 200
 INDENT = 2  # each level of the report's nesting
+LOG_WIDTH = 100_000  # the width of a report off a terminal: wider than any line it has, so none wraps
 MIN_WORDS = 40  # columns the transcript's words get before latency and codes move under them
 LABEL_WIDTH = len("expected:")  # the column the ``expected:``, ``got:`` and ``bytes:`` labels share
 INTERRUPTED = " …✂"
@@ -87,12 +89,17 @@ def _escape_char(char: str, keep_newlines: bool) -> str:
 
 
 def sim_clock(seconds: float | None) -> str:
-    """Simulated seconds as ``m:ss.s`` (``2:05.3``); minutes are not wrapped into hours."""
+    """A moment on the simulated timeline: ``0:05.6``, ``2:05.3``, from an hour ``1:00:09.6``.
+
+    The one formatter of transcript times: the run's report, its JUnit file and the pytest plugin's
+    sections all show an utterance's time with it."""
     if seconds is None or not math.isfinite(seconds):
         return "?:??.?"
     tenths = round(max(0.0, seconds) * 10)  # round first, so 59.96 s is 1:00.0 and not 0:60.0
     minutes, rest = divmod(tenths, 600)
-    return f"{minutes}:{rest // 10:02d}.{rest % 10}"
+    hours, minutes = divmod(minutes, 60)
+    second = f"{rest // 10:02d}.{rest % 10}"
+    return f"{hours}:{minutes:02d}:{second}" if hours else f"{minutes}:{second}"
 
 
 def sim_duration(seconds: float | None) -> str:
@@ -100,7 +107,7 @@ def sim_duration(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "-"
     seconds = max(0.0, seconds)
-    if seconds < 60:
+    if round(seconds * 10) < 600:  # rounded as shown: 59.96 s is a minute, not "60.0s"
         return f"{seconds:.1f}s"
     minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
@@ -226,8 +233,26 @@ def transcript_text(result: ScenarioResult) -> str:
 # -- the report ------------------------------------------------------------------------------------
 
 
+def report_console(file: IO[str] | None = None) -> Console:
+    """The console the report prints on (default: stdout). On a terminal, its width. On a pipe or a
+    file (a CI log, where COLUMNS is rarely set and rich would assume 80 columns), no width at all:
+    nothing wraps, a reply stays on its line and a number is never cut."""
+    console = Console(file=file)
+    return console if console.is_terminal else Console(file=file, width=LOG_WIDTH)
+
+
 def print_report(run: RunResult, console: Console, *, verbose: bool = False) -> None:
     """Print the run: a line per scenario, details of the ones that did not pass, a summary."""
+    if console.is_terminal:
+        _print_report(run, console, verbose=verbose)
+        return
+    # Off a terminal no line ends in blanks: rich pads every table cell to its column's width.
+    with console.capture() as captured:
+        _print_report(run, console, verbose=verbose)
+    console.out("\n".join(line.rstrip() for line in captured.get().splitlines()), highlight=False)
+
+
+def _print_report(run: RunResult, console: Console, *, verbose: bool) -> None:
     for result in run.results:
         console.print(header(result))
         if verbose or result.outcome in ("failed", "error"):
@@ -366,7 +391,9 @@ def _transcript_table(result: ScenarioResult, *, wide: bool, words: bool = True)
     if several_calls:  # only then does the reader need to tell the calls apart
         table.add_column("call", style="dim", no_wrap=True, max_width=16 if wide else 10)
     table.add_column("speaker", no_wrap=True)
-    table.add_column("label", style="dim", no_wrap=True, max_width=24 if wide else 12)
+    # Labels fold at spaces rather than lose their end: 'text from +…' hid whose text it was; 16
+    # columns hold any E.164 number.
+    table.add_column("label", style="dim", overflow="fold", max_width=24 if wide else 16)
     table.add_column("text", overflow="fold", min_width=20 if words else None)
     if wide:
         table.add_column("timing", style="dim", no_wrap=True)

@@ -7,7 +7,6 @@ backoffs cost no real time, while the real time the user's server takes is kept 
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import functools
 import json
@@ -22,7 +21,7 @@ from pydantic import BaseModel
 from ..app_reference import is_app_reference
 from ..engine.targets import split_app_reference
 from ..engine.voice import DEFAULT_CALLER
-from ..errors import ApiError, error_detail, one_line
+from ..errors import error_detail, one_line
 from ..server import Emulator
 from ..settings import AccountSettings
 from ..store.findings import Finding
@@ -38,14 +37,12 @@ from .models import (
     Scenario,
     SendTextStep,
     Setup,
-    TextExpect,
     TextStep,
     WaitStep,
 )
 from .results import FindingLine, Path, ScenarioResult, TranscriptLine, format_path
+from .text_steps import TextRunner
 from .variables import UnknownVariable, substitute, substitute_all
-
-REPLY_POLL_SECONDS = 0.01
 
 
 class ScenarioError(Exception):
@@ -111,6 +108,7 @@ class ScenarioRun:
         self.sent_by_scenario: set[str] = set()  # texts the scenario sent as the account (send_text)
         self.transcript: list[TranscriptLine] = []
         self.checker = Checker(loaded.line_of, self.values)
+        self.texts = TextRunner(self)
         self.started = emulator.clock.now()
 
     # -- names ---------------------------------------------------------------------------------------
@@ -217,9 +215,9 @@ class ScenarioRun:
         calls = CallRunner(self)
         for path, step in self.scenario.timeline():
             if isinstance(step, TextStep):
-                await self.text_in(path, step)
+                await self.texts.text_in(path, step)
             elif isinstance(step, SendTextStep):
-                await self.text_out(path, step)
+                await self.texts.text_out(path, step)
             elif isinstance(step, WaitStep):
                 await self.emulator.aadvance(step.wait)
             elif isinstance(step, ProbeStep):
@@ -239,126 +237,6 @@ class ScenarioRun:
             and m.id not in self.sent_by_scenario
             and (to is None or m.to_number == to)
         ]
-
-    async def text_in(self, path: Path, step: TextStep, *, call_id: str | None = None) -> None:
-        sender = self.number((*path, "text", "from"), step.text.from_)
-        to = self.number((*path, "text", "to"), step.text.to)
-        body = self.sub((*path, "text", "body"), step.text.body)
-        await self.receive_text(path, sender, to, body, step.text.media_urls, step.expect, call_id=call_id)
-
-    async def receive_text(
-        self,
-        path: Path,
-        sender: str,
-        to: str,
-        body: str,
-        media_urls: list[str],
-        expect: TextExpect | None,
-        *,
-        call_id: str | None = None,
-    ) -> None:
-        before = {m.id for m in self.outbound_texts(sender)}
-        self.transcript.append(
-            TranscriptLine("texter", body, self.at_s(), call_id=call_id, label=f"text from {sender}")
-        )
-        try:
-            received = await self.emulator.asend_sms(from_=sender, to=to, body=body, media_urls=media_urls)
-        except ApiError as exc:
-            raise ScenarioError((*path, "text"), f"the text could not be sent: {exc}") from None
-        delivery = received.delivery
-        if delivery is not None and delivery.attempts:
-            self.transcript[-1].first_chunk_ms = delivery.attempts[-1].duration_ms
-        await self.emulator.asettle()
-        wait = expect.reply_within_s if expect is not None and expect.reply is not None else 0.0
-        replies = await self._replies_to(sender, before, wait)
-        for reply in replies:
-            self.transcript.append(
-                TranscriptLine("agent", reply.body, self.at_s(), call_id=call_id, label="text")
-            )
-        if expect is not None:
-            self.check_text((*path, "expect"), f"text {body!r}", expect, delivery, replies)
-
-    async def _replies_to(self, sender: str, before: set[str], wait_s: float) -> list[MessageRecord]:
-        """The agent's new texts to ``sender``; waits up to ``wait_s`` real seconds for the first,
-        since an agent may answer after its webhook returned."""
-        deadline = time.perf_counter() + wait_s
-        while True:
-            new = [m for m in self.outbound_texts(sender) if m.id not in before]
-            if new or time.perf_counter() >= deadline:
-                return new
-            await asyncio.sleep(REPLY_POLL_SECONDS)
-
-    def check_text(
-        self, at: Path, where: str, expect: TextExpect, delivery: Any, replies: list[MessageRecord]
-    ) -> None:
-        check = self.checker
-        if expect.delivery is not None:
-            rule = expect.delivery
-            if delivery is None:
-                check.fail((*at, "delivery"), f"{where}: delivery", "a webhook delivery", "none (no webhook)")
-            else:
-                if rule.status is not None:
-                    got = (
-                        "pending"
-                        if delivery.status == "pending" or delivery.next_retry_at
-                        else delivery.status
-                    )
-                    check.equal((*at, "delivery", "status"), f"{where}: delivery status", rule.status, got)
-                if rule.attempts is not None:
-                    check.equal(
-                        (*at, "delivery", "attempts"),
-                        f"{where}: attempts",
-                        rule.attempts,
-                        delivery.attempt_count,
-                    )
-                if rule.http_status is not None:
-                    check.equal(
-                        (*at, "delivery", "http_status"),
-                        f"{where}: HTTP status",
-                        rule.http_status,
-                        delivery.http_status,
-                    )
-        if expect.reply is not None:
-            got = replies[0].body if replies else ""
-            if replies:
-                check.text((*at, "reply"), f"{where}: the agent's reply", expect.reply, got)
-            else:
-                check.fail(
-                    (*at, "reply"),
-                    f"{where}: the agent's reply",
-                    "a text back",
-                    f"no text within {expect.reply_within_s:g} s",
-                )
-        if expect.no_reply is not None:
-            check.equal((*at, "no_reply"), f"{where}: no text back", expect.no_reply, not replies)
-        findings_rule = as_findings_expect(expect.findings)
-        if findings_rule is not None and delivery is not None:
-            found = [f for f in self.account.findings if f.delivery_id == delivery.id]
-            check.findings((*at, "findings"), where, findings_rule, found)
-
-    async def text_out(self, path: Path, step: SendTextStep) -> None:
-        spec = step.send_text
-        number_id = self.number_id((*path, "send_text", "from"), spec.from_)
-        to = self.number((*path, "send_text", "to"), spec.to)
-        body = self.sub((*path, "send_text", "body"), spec.body)
-        before = {m.id for m in self.outbound_texts(to)}
-        sent = await self.api.call(
-            (*path, "send_text"),
-            "POST",
-            "/v1/messages",
-            {"numberId": number_id, "toNumber": to, "body": body},
-        )
-        message_id = sent.get("id") or sent.get("messageId")
-        if isinstance(message_id, str):
-            self.sent_by_scenario.add(message_id)
-        self.transcript.append(
-            TranscriptLine("platform", body, self.at_s(), label=f"sent by the API to {to}")
-        )
-        await self.emulator.asettle()  # the echo of the text reaches the webhook
-        if step.expect is not None:
-            replies = [m for m in self.outbound_texts(to) if m.id not in before]
-            echo = next((d for d in self.account.deliveries.values() if d.message_id == message_id), None)
-            self.check_text((*path, "expect"), f"sent text {body!r}", step.expect, echo, replies)
 
     # -- probes -----------------------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ..errors import bad_request, conflict, not_found, payment_required
 from .account import Account, EmulatorState
@@ -41,7 +41,37 @@ from .records import AgentRecord, CallRecord, CallTurn, NumberRecord
 
 log = logging.getLogger("agentphone_emulator.calls")
 
+CallStatus = Literal["ringing", "in-progress", "completed", "failed", "busy", "no-answer"]
+DisconnectionReason = Literal[
+    "user_hangup",
+    "agent_hangup",
+    "api_hangup",
+    "call_transfer",
+    "inactivity",
+    "voicemail_reached",
+    "dial_busy",
+    "dial_no_answer",
+    "dial_failed",
+    "no_agent",
+    "registered_call_timeout",
+]
 LIVE_STATUSES = frozenset({"ringing", "in-progress"})
+# The status each reason ends a call with. Every ending goes through finish_call, which holds the
+# engine to this table, so a scenario can be checked against it before it runs.
+STATUS_OF_REASON: dict[str, str] = {
+    "user_hangup": "completed",
+    "agent_hangup": "completed",
+    "api_hangup": "completed",
+    "call_transfer": "completed",
+    "inactivity": "completed",
+    "voicemail_reached": "completed",
+    "dial_busy": "busy",
+    "dial_no_answer": "no-answer",
+    "dial_failed": "failed",
+    "no_agent": "failed",
+    "registered_call_timeout": "failed",
+}
+assert set(STATUS_OF_REASON) == set(get_args(DisconnectionReason))
 WEB_TOKEN_TTL = timedelta(seconds=30)
 SNIPPET_CHARS = 120
 
@@ -440,6 +470,7 @@ def append_turn(
     role: str,
     content: str,
     confidence: float | None = None,
+    spoken_at: datetime | None = None,
 ) -> CallTurn:
     """Add an utterance to a live call and tell its followers."""
     if role not in ("user", "agent"):
@@ -447,7 +478,12 @@ def append_turn(
     if not is_live(call):
         raise ValueError(f"call {call.id} is {call.status}: no more turns")
     turn = CallTurn(
-        id=state.ids.new("tr"), role=role, content=content, created_at=state.now(), confidence=confidence
+        id=state.ids.new("tr"),
+        role=role,
+        content=content,
+        created_at=state.now(),
+        confidence=confidence,
+        spoken_at=spoken_at,
     )
     call.turns.append(turn)
     _publish(state, account, call, CallEvent("turn", turn=turn))
@@ -461,8 +497,10 @@ def finish_call(
 
     Ending an ended call changes nothing, so racing hang-ups (caller and API) are harmless.
     """
-    if status in LIVE_STATUSES:
+    if status in LIVE_STATUSES or status not in get_args(CallStatus):
         raise ValueError(f"{status!r} is not a final call status")
+    if reason is not None and STATUS_OF_REASON.get(reason) != status:
+        raise ValueError(f"{reason!r} is not a reason a call ends {status!r} with (see STATUS_OF_REASON)")
     if not is_live(call):
         return call
     call.status = status

@@ -81,6 +81,15 @@ class CallTurn:
     """When it was said, on the emulator's clock."""
     confidence: float | None = None
     """The speech recogniser's confidence in a caller turn (0 to 1); None for the agent's."""
+    spoken_at: datetime | None = None
+    """When an agent's words began to be heard (``created_at`` is when they were all said, or cut);
+    None for the caller, whose turn counts from when it was sent, once the words were said."""
+
+    @property
+    def heard_at(self) -> datetime:
+        """The moment a transcript shows: the caller's turn when sent, the agent's when it starts
+        speaking (so the gap between them is the agent's latency)."""
+        return self.spoken_at or self.created_at
 
 
 @dataclass(slots=True, kw_only=True)
