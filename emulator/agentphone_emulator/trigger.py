@@ -94,8 +94,10 @@ def add_trigger_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         description="Ring one of the account's numbers as a simulated caller, do the steps in the order "
         "given, and print the call: who said what, the agent's first-chunk latency per reply, findings.",
         epilog="Steps run in command-line order, e.g. --interrupt 'Wait' --after 0.5 --say 'Where is my "
-        "order?' --press 1 --silence 3 --hangup. A step on a call that has ended (the agent hung up) is "
-        "not run; that is reported, not an error.",
+        "order?' --press 1 --silence 3 --hangup. Each step waits until the agent has finished its "
+        "reply, except one followed by --interrupt: --say 'What are your hours' --interrupt 'bye' "
+        "--after 1 cuts the answer 1 s in (printed '[cut off]'). A step on a call that has ended (the "
+        "agent hung up) is not run; that is reported, not an error.",
     )
     call.add_argument("--to", required=True, metavar="NUMBER", help="one of the account's numbers (E.164)")
     call.add_argument(
@@ -116,7 +118,7 @@ def add_trigger_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         dest="steps",
         const="interrupt",
         metavar="TEXT",
-        help="talk over the agent's reply",
+        help="talk over the agent's reply to the step before (which is not waited for)",
     )
     call.add_argument(
         "--after",

@@ -151,8 +151,10 @@ class ScriptStep(CamelModel):
     silence: Seconds | None = Field(None, description="Say nothing for this many seconds.")
     listen: bool | None = Field(
         None,
-        description="Alone: let the agent finish what it is saying. With say: false returns as "
-        "soon as the turn is sent, so a following interrupt can talk over the reply.",
+        description="Alone: let the agent finish what it is saying. With say: true waits for the "
+        "reply's end, false returns as soon as the turn is sent; unset, a say (or press, or "
+        "interrupt) followed by an interrupt is not heard to its end, so the interrupt talks over "
+        "its reply, and any other is.",
     )
     hangup: Literal[True] | None = None
     confidence: Confidence | None = Field(None, description="With say or interrupt.")
