@@ -221,10 +221,12 @@ def test_trigger_sms_reaches_the_webhook_signed_and_advance_moves_the_virtual_cl
 
         # Connection flags before the event work as well as after it.
         sent = trigger(
-            "--url", url, "--api-key", KEY, "sms", "--from", TEXTER, "--to", number, "--body", "hello"
-        )
+            "--url", url, "--api-key", KEY, "sms", "--from", TEXTER, "--to", number, "--body", "hello",
+            "--wait", "0.2",
+        )  # fmt: skip
         assert sent.returncode == 0, sent.stderr
-        summary = sent.stdout.strip()
+        summary, no_reply = sent.stdout.strip().splitlines()
+        assert no_reply == "agent: (no text back within 0.2 s)"  # the receiver never texts back
         assert re.fullmatch(
             rf"sms (msg_\w+) \{TEXTER} -> \{number}: delivered to {re.escape(hook)} \(HTTP 200, [\d.]+ ms\)",
             summary,

@@ -9,14 +9,18 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from agentphone import AgentPhone
 
 from tests.helpers import free_port
+from tests.receiver import serve_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "agentphone_emulator"]
@@ -43,13 +47,19 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """``serve --virtual-clock`` with the example agent in-process as its webhook (the agent calls
     the API back to answer texts, so it is told where the emulator is)."""
     port = free_port()
+    with serving(port, "examples.support_agent:app", tmp_path_factory.mktemp("serve")) as served:
+        yield served
+
+
+@contextmanager
+def serving(port: int, webhook: str, folder: Path) -> Iterator[Served]:
     url = f"http://127.0.0.1:{port}"
     env = clean_env(AGENTPHONE_WEBHOOK_SECRET=SECRET, AGENTPHONE_API_KEY=KEY, AGENTPHONE_BASE_URL=url)
     command = [
         *CLI, "serve", "--port", str(port), "--api-key", KEY, "--virtual-clock", "--no-10dlc",
-        "--webhook", "examples.support_agent:app", "--webhook-secret", SECRET,
+        "--webhook", webhook, "--webhook-secret", SECRET,
     ]  # fmt: skip
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    log = folder / "serve.log"
     with log.open("w") as err:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
         try:
@@ -127,3 +137,79 @@ def test_the_readme_call_command_cuts_the_order_answer(served: Served) -> None:
     assert "shipped" not in lines[2]
     assert lines[3] == "caller: Thanks"
     assert re.fullmatch(r"call call_\w+ completed \(user_hangup\)", lines[-1]), lines
+
+
+# -- trigger sms: the agent's texts back ----------------------------------------------------------------
+
+
+def test_trigger_sms_prints_the_agents_text_back(served: Served) -> None:
+    done = trigger(served, "sms", "--from", TEXTER, "--to", served.number, "--body", "Are you open?")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert re.fullmatch(
+        rf"sms msg_\w+ \{TEXTER} -> \{served.number}: delivered to examples\.support_agent:app "
+        r"\(HTTP 200, [\d.]+ ms\)",
+        lines[0],
+    ), lines
+    assert lines[1:] == [
+        "agent: Thanks for texting Acme Support! Text an order number like A-1042 to track it."
+    ]
+
+    as_json = trigger(served, "sms", "--from", TEXTER, "--to", served.number, "--body", "A-2001", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    [reply] = json.loads(as_json.stdout)["replies"]
+    assert (reply["from"], reply["to"], reply["direction"]) == (served.number, TEXTER, "outbound")
+    assert reply["body"] == "Got it: order A-2001. Text STATUS any time for an update."
+
+    # STOP gets no answer (the carrier handles opt-outs): the wait says so.
+    quiet = trigger(served, "sms", "--from", TEXTER, "--to", served.number, "--body", "STOP", "--wait", "0.5")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout.splitlines()[1:] == ["agent: (no text back within 0.5 s)"]
+
+    too_long = trigger(served, "sms", "--from", TEXTER, "--to", served.number, "--wait", "2m")
+    assert too_long.returncode == 2 and too_long.stdout == ""
+    assert too_long.stderr.strip() == "agentphone-emulator: error: --wait is at most 60 seconds, got 120"
+
+
+@contextmanager
+def answering_later(url: str) -> Iterator[str]:
+    """A webhook that answers 200 at once and texts back from a thread afterwards, as an agent
+    with a background task does; yields its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            event = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            data = event.get("data") or {}
+            if event.get("event") == "agent.message" and data.get("direction") == "inbound":
+                threading.Timer(0.3, text_back, (data["numberId"], data["from"])).start()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    def text_back(number_id: str, to: str) -> None:
+        with AgentPhone(api_key=KEY, base_url=url) as client:
+            client.messages.send(number_id=number_id, to_number=to, body="Answered after the webhook.")
+
+    with serve_in_thread(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as port:
+        yield f"http://127.0.0.1:{port}/hook"
+
+
+def test_trigger_sms_waits_for_a_text_sent_after_the_webhook_answered(tmp_path: Path) -> None:
+    port = free_port()
+    with answering_later(f"http://127.0.0.1:{port}") as hook, serving(port, hook, tmp_path) as served:
+        done = trigger(served, "sms", "--from", TEXTER, "--to", served.number, "--body", "hi", "--wait", "30")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[1:] == ["agent: Answered after the webhook."]
+
+
+def test_a_number_with_an_exchange_starting_with_0_is_refused_for_that_reason(served: Served) -> None:
+    done = trigger(served, "sms", "--from", "+14150000000", "--to", served.number, "--body", "hi")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip() == (
+        "agentphone-emulator: error: HTTP 422: from: Invalid phone number '+14150000000': in the North "
+        "American Numbering Plan an exchange (the 3 digits after the area code) cannot start with 0 or 1 "
+        "(exchange 000)"
+    )

@@ -2,6 +2,7 @@
 (``/__emulator``) and print what happened.
 
     agentphone-emulator trigger sms --from +14155550100 --to +14155550123 --body "hello" [--media URL ...]
+                                    [--wait SECONDS]
     agentphone-emulator trigger reaction --message-id msg_... --reaction love [--from +14155550100]
     agentphone-emulator trigger advance SECONDS        (virtual clock only; 90, 5m, 2h, 1d)
     agentphone-emulator trigger fast-forward [--limit DURATION]
@@ -34,6 +35,10 @@ CONTROL_PREFIX = "/__emulator"
 # `trigger sms` answers after the webhook's first attempt, which may take the webhook's whole
 # timeout (at most 120 s); wait a little longer than that before calling the emulator unreachable.
 TRIGGER_TIMEOUT_SECONDS = 150.0
+# `trigger sms`: how long to wait for the agent's text back, by default and at most (the control
+# plane's replyWithinSeconds allows 60). An agent answering from a background task takes a moment.
+DEFAULT_REPLY_WAIT = 2.0
+MAX_REPLY_WAIT = 60.0
 # The emulator is local: never send its API key through an HTTP(S)_PROXY from the environment.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -59,6 +64,15 @@ def add_trigger_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     sms.add_argument("--body", default="", help="the text")
     sms.add_argument(
         "--media", action="append", default=[], metavar="URL", help="an attached media URL; repeatable"
+    )
+    sms.add_argument(
+        "--wait",
+        type=duration,
+        default=DEFAULT_REPLY_WAIT,
+        metavar="SECONDS",
+        help="if the webhook takes the text, wait up to SECONDS of real time for the agent's text back "
+        f"and print it (default {DEFAULT_REPLY_WAIT:g}, at most {MAX_REPLY_WAIT:g}; 0: only texts sent "
+        "before the webhook answered)",
     )
     _add_connection_flags(sms, on_event=True)
 
@@ -247,7 +261,15 @@ def call_control_plane(base_url: str, api_key: str, method: str, path: str, body
 def _request_for(args: argparse.Namespace) -> tuple[str, str, Any]:
     """Method, path and JSON body of the control-plane call behind ``args.event``."""
     if args.event == "sms":
-        body = {"from": args.from_, "to": args.to, "body": args.body, "mediaUrls": args.media}
+        if args.wait > MAX_REPLY_WAIT:
+            raise UsageError(f"--wait is at most {MAX_REPLY_WAIT:g} seconds, got {args.wait:g}")
+        body = {
+            "from": args.from_,
+            "to": args.to,
+            "body": args.body,
+            "mediaUrls": args.media,
+            "replyWithinSeconds": args.wait,
+        }
         return "POST", f"{CONTROL_PREFIX}/sms", body
     if args.event == "reaction":
         reaction: dict[str, str] = {"messageId": args.message_id, "reaction": args.reaction}
@@ -347,19 +369,31 @@ def _reply_marks(reply: dict[str, Any]) -> str:
     return "".join(f" [{mark}]" for mark in marks)
 
 
-def summarize(event: str, answer: dict[str, Any]) -> str:
-    if event == "sms":
-        message = answer["message"]
-        return (
-            f"sms {message['id']} {message['from']} -> {message['to']}: "
-            f"{describe_delivery(answer.get('delivery'))}"
-        )
-    if event == "reaction":
-        return (
+def describe_sms(answer: dict[str, Any], wait: float) -> list[str]:
+    """The text and its delivery, then the agent's texts back (waited for when the webhook took
+    it: saying none came is news; after a failed delivery it is not)."""
+    message = answer["message"]
+    delivery = answer.get("delivery")
+    lines = [f"sms {message['id']} {message['from']} -> {message['to']}: {describe_delivery(delivery)}"]
+    replies: list[dict[str, Any]] = answer.get("replies") or []
+    lines += [f"agent: {reply['body']}" for reply in replies]
+    if not replies and delivery is not None and delivery.get("status") == "success":
+        lines.append(f"agent: (no text back within {wait:g} s)")
+    return lines
+
+
+def summarize(args: argparse.Namespace, answer: dict[str, Any]) -> list[str]:
+    """What the emulator answered to ``args.event``, as lines for a person."""
+    if args.event == "call":
+        return describe_call(answer, len(args.steps))
+    if args.event == "sms":
+        return describe_sms(answer, args.wait)
+    if args.event == "reaction":
+        return [
             f"reaction {answer['reactionType']} from {answer['fromNumber']} on {answer['messageId']}: "
             f"{describe_delivery(answer.get('delivery'))}"
-        )
-    return _describe_clock("advanced" if event == "advance" else "fast-forwarded", answer)
+        ]
+    return [_describe_clock("advanced" if args.event == "advance" else "fast-forwarded", answer)]
 
 
 def run_trigger(args: argparse.Namespace) -> None:
@@ -375,9 +409,6 @@ def run_trigger(args: argparse.Namespace) -> None:
         print(json.dumps(answer, indent=2))
         return
     try:
-        if args.event == "call":
-            print("\n".join(describe_call(answer, len(args.steps))))
-        else:
-            print(summarize(args.event, answer))
+        print("\n".join(summarize(args, answer)))
     except (KeyError, TypeError, AttributeError):
         raise UsageError(f"{base_url} did not answer like an AgentPhone emulator") from None

@@ -112,13 +112,17 @@ def _virtual_only(ctx: Ctx) -> None:
 
 @router.post(f"{PREFIX}/sms", response=InboundSmsOut, body=InboundSmsBody, status=201)
 async def inbound_sms(ctx: Ctx, *, body: InboundSmsBody) -> InboundSmsOut:
-    """A text arrives at one of the account's numbers; answers after the webhook's first attempt"""
-    received = await ctx.platform.sms.receive(
+    """A text arrives at one of the account's numbers; answers after the webhook's first attempt
+    (and up to replyWithinSeconds more for the agent's text back)"""
+    sms = ctx.platform.sms
+    received = await sms.receive(
         to=body.to, from_=body.from_, body=body.body, media_urls=body.media_urls, account=ctx.account
     )
+    replies = await sms.replies(received, within=body.reply_within_seconds)
     return InboundSmsOut(
         message=_message_ref(received.message),
         delivery=delivery_view(received.delivery) if received.delivery else None,
+        replies=[_message_ref(m) for m in replies],
     )
 
 

@@ -23,6 +23,13 @@ class InboundSmsBody(CamelModel):
     )
     body: str = ""
     media_urls: list[str] = Field(default_factory=list)
+    reply_within_seconds: float = Field(
+        0,
+        ge=0,
+        le=60,
+        description="If the webhook takes the text, wait up to this many real seconds for the agent's "
+        "first text back (it may answer after its webhook returned); what it sent is in `replies`.",
+    )
 
 
 class InboundReactionBody(CamelModel):
@@ -74,6 +81,10 @@ class MessageRef(CamelModel):
 class InboundSmsOut(CamelModel):
     message: MessageRef
     delivery: DeliveryOut | None
+    replies: list[MessageRef] = Field(
+        default_factory=list,
+        description="The account's texts back to the sender, sent after this one, oldest first.",
+    )
 
 
 class ReactionOut(CamelModel):
