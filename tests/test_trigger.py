@@ -213,3 +213,64 @@ def test_a_number_with_an_exchange_starting_with_0_is_refused_for_that_reason(se
         "American Numbering Plan an exchange (the 3 digits after the area code) cannot start with 0 or 1 "
         "(exchange 000)"
     )
+
+
+# -- trigger advance / fast-forward: what ran --------------------------------------------------------
+
+
+def closed_port() -> int:
+    return free_port()  # nothing listens on it once free_port's socket is closed
+
+
+def test_fast_forward_lists_each_retry_it_ran_then_says_nothing_was_pending(tmp_path: Path) -> None:
+    hook = f"http://127.0.0.1:{closed_port()}/hook"
+    with serving(free_port(), hook, tmp_path) as served:
+        sent = trigger(served, "sms", "--from", TEXTER, "--to", served.number, "--body", "anyone?")
+        assert sent.returncode == 0, sent.stderr
+        as_json = trigger(served, "sms", "--from", TEXTER, "--to", served.number, "--body", "hi", "--json")
+        assert as_json.returncode == 0, as_json.stderr
+        delivery_id = json.loads(as_json.stdout)["delivery"]["id"]
+
+        done = trigger(served, "fast-forward")
+        assert done.returncode == 0, done.stderr
+        header, *ran = done.stdout.splitlines()
+        assert re.fullmatch(r"clock fast-forwarded [\d.]+s to \S+; nothing scheduled", header), header
+        # Two texts, each retried five times (5 min, 30 min, 2 h, 6 h, 12 h), in time order.
+        assert len(ran) == 10, ran
+        mine = [line for line in ran if delivery_id in line]
+        assert [line.split("  ", 1)[1].split(" of ")[0] for line in mine] == [
+            f"retry {n}" for n in range(1, 6)
+        ]
+        for line in mine[:-1]:
+            assert re.fullmatch(
+                rf"\S+  retry \d of agent\.message {delivery_id} to {re.escape(hook)}: failed: Connection "
+                r"failed\b.*, retry at \S+",
+                line,
+            ), line
+        assert ": failed: Connection failed" in mine[-1] and mine[-1].endswith(", not retried")
+        moments = [line.split("  ", 1)[0] for line in ran]
+        assert moments == sorted(moments)
+
+        again = trigger(served, "fast-forward")
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.splitlines()[1:] == ["nothing ran: nothing was pending"]
+
+
+def test_fast_forward_lists_a_call_it_ended_and_the_event_it_fired(served: Served) -> None:
+    rung = trigger(served, "call", "--to", served.number, "--say", "Hello", "--json")
+    assert rung.returncode == 0, rung.stderr
+    call_id = json.loads(rung.stdout)["callId"]  # left live: the caller says nothing more
+
+    done = trigger(served, "fast-forward")
+    assert done.returncode == 0, done.stderr
+    ran = done.stdout.splitlines()[1:]
+    ended = [line for line in ran if f"call {call_id} ended: " in line]
+    assert len(ended) == 1 and re.fullmatch(rf"\S+  call {call_id} ended: completed \(\w+\)", ended[0]), ran
+    assert any(
+        re.fullmatch(
+            r"\S+  first attempt of agent\.call_ended dlv_\w+ to examples\.support_agent:app: "
+            r"delivered \(HTTP 200\)",
+            line,
+        )
+        for line in ran
+    ), ran

@@ -312,11 +312,31 @@ def describe_delivery(delivery: dict[str, Any] | None) -> str:
     return f"delivery to {target} failed: {why}, not retried"
 
 
-def _describe_clock(verb: str, answer: dict[str, Any]) -> str:
+def describe_clock(verb: str, answer: dict[str, Any]) -> list[str]:
+    """Where the clock went, then what ran on the way, one line each at its simulated moment."""
     seconds = answer.get("advancedSeconds") or 0
     due = answer.get("nextDue")
     after = f"next event due at {due}" if due else "nothing scheduled"
-    return f"clock {verb} {seconds:g}s to {answer['now']}; {after}"
+    lines = [f"clock {verb} {seconds:g}s to {answer['now']}; {after}"]
+    ran: list[dict[str, Any]] = answer.get("ran") or []
+    if not ran:
+        return [*lines, "nothing ran: nothing was pending"]
+    return lines + [f"{run['at']}  {_describe_run(run)}" for run in ran]
+
+
+def _describe_run(run: dict[str, Any]) -> str:
+    if run["kind"] == "call_ended":
+        reason = run.get("disconnectionReason") or "no reason"
+        return f"call {run['callId']} ended: {run.get('status')} ({reason})"
+    attempt = run.get("attempt") or 1
+    what = f"retry {attempt - 1} of" if attempt > 1 else "first attempt of"
+    target = run.get("url") or "the webhook"
+    head = f"{what} {run.get('eventType')} {run.get('deliveryId')} to {target}"
+    if run.get("errorMessage") is None and 200 <= (run.get("httpStatus") or 0) < 300:
+        return f"{head}: delivered (HTTP {run['httpStatus']})"
+    why = run.get("errorMessage") or f"HTTP {run.get('httpStatus')}"
+    then = f"retry at {run['retryAt']}" if run.get("retryAt") else "not retried"
+    return f"{head}: failed: {why}, {then}"
 
 
 def describe_call(answer: dict[str, Any], steps: int) -> list[str]:
@@ -393,7 +413,7 @@ def summarize(args: argparse.Namespace, answer: dict[str, Any]) -> list[str]:
             f"reaction {answer['reactionType']} from {answer['fromNumber']} on {answer['messageId']}: "
             f"{describe_delivery(answer.get('delivery'))}"
         ]
-    return [_describe_clock("advanced" if args.event == "advance" else "fast-forwarded", answer)]
+    return describe_clock("advanced" if args.event == "advance" else "fast-forwarded", answer)
 
 
 def run_trigger(args: argparse.Namespace) -> None:

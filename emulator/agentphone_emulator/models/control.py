@@ -95,11 +95,34 @@ class ReactionOut(CamelModel):
     delivery: DeliveryOut | None
 
 
+class ClockRunOut(CamelModel):
+    """One thing the clock ran while it moved: a webhook delivery's attempt (a retry falling due,
+    or an event a call fired), or a call ended by time (a silent caller, an unjoined web call)."""
+
+    at: Timestamp
+    kind: Literal["webhook_attempt", "call_ended"]
+    delivery_id: str | None = None
+    event_type: str | None = None
+    url: str | None = None
+    attempt: int | None = Field(None, description="1 for the first attempt, 2 for the first retry ...")
+    http_status: int | None = None
+    error_message: str | None = None
+    retry_at: Timestamp | None = Field(
+        None, description="A failed attempt's next one: when it ran, or is scheduled; null if none."
+    )
+    call_id: str | None = None
+    status: str | None = Field(None, description="The call's status, for call_ended.")
+    disconnection_reason: str | None = None
+
+
 class ClockOut(CamelModel):
     now: Timestamp
     virtual: bool
     next_due: Timestamp | None = None
     advanced_seconds: float | None = None
+    ran: list[ClockRunOut] | None = Field(
+        None, description="After advance or fast-forward: what ran on the way, in order (empty: nothing)."
+    )
 
 
 class AdvanceBody(CamelModel):
