@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 import requests
 from agentphone import AgentPhone, verify_webhook
 
@@ -429,3 +430,41 @@ def test_serve_webhook_and_clock_mistakes_exit_2_in_one_line() -> None:
     )
     assert bad_start.returncode == 2 and "Traceback" not in bad_start.stderr
     assert "argument --virtual-clock: expected an ISO-8601 time" in bad_start.stderr
+
+
+# -- output into a closed pipe (`... | head`) ---------------------------------------------------------
+
+
+def into_closed_pipe(*args: str, cwd: Path, unbuffered: bool) -> tuple[int, str]:
+    """Run the CLI with a stdout whose reader has already gone, as ``agentphone-emulator ... | head``
+    is once head has its lines; returns the exit code and stderr. Python's stdout is buffered on a
+    pipe unless PYTHONUNBUFFERED is set: the closed pipe then shows at a flush, not at a write."""
+    env = {k: v for k, v in os.environ.items() if k not in (URL_ENV, KEY_ENV, "PYTHONUNBUFFERED")}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    proc = subprocess.Popen(
+        [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # every write now fails with EPIPE
+    err = proc.stderr.read()
+    proc.stderr.close()
+    return proc.wait(timeout=120), err
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+def test_output_into_a_closed_pipe_ends_quietly_with_the_sigpipe_status(unbuffered: bool) -> None:
+    root = Path(__file__).resolve().parent.parent
+    commands: list[tuple[str, ...]] = [
+        ("schema",),
+        ("run", "scenarios/sms.yaml", "--app", "examples.support_agent:app", "--json", "-"),
+    ]
+    with serving("--api-key", KEY, "--virtual-clock") as (_proc, ready):
+        url = base_url(ready)
+        commands.append(("trigger", "fast-forward", "--url", url, "--api-key", KEY, "--json"))
+        for command in commands:
+            code, err = into_closed_pipe(*command, cwd=root, unbuffered=unbuffered)
+            assert (code, err) == (141, ""), command  # as `yes | head`: 128 + SIGPIPE, no traceback
+    # argparse ignores its own write errors: --help ends as it always does, and quietly.
+    code, err = into_closed_pipe("--help", cwd=root, unbuffered=unbuffered)
+    assert err == "" and code in (0, 141)

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 from . import __version__
 from .agent_env import EMULATOR_KEY_ENV
 from .clock import iso, parse_iso
-from .command_line import RefusedError, UsageError, duration, is_http_url
+from .command_line import RefusedError, UsageError, duration, is_http_url, stdout_closed
 from .errors import one_line
 from .settings import AccountSettings
 from .trigger import CONTROL_PREFIX, add_trigger_parser, run_trigger
@@ -437,6 +437,19 @@ def print_schema(output: str | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Not SIGPIPE's default action instead: `serve` and `mic` write to sockets too, and a peer
+    # that hangs up must not kill them. A closed stdout shows as BrokenPipeError from a write, or
+    # from the flush of what is still buffered (before argparse's SystemExit, too).
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        return stdout_closed()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

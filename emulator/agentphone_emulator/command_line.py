@@ -1,11 +1,16 @@
-"""What the command line's commands share: their two errors, and the duration and URL forms their
-flags take."""
+"""What the command line's commands share: their two errors, the duration and URL forms their
+flags take, and ending quietly when stdout's reader has gone (``... --json | head``)."""
 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import re
+import sys
 from urllib.parse import urlsplit
+
+from rich.console import Console
 
 
 class UsageError(Exception):
@@ -38,3 +43,27 @@ def is_http_url(text: str) -> bool:
         return parts.scheme in ("http", "https") and bool(parts.hostname)
     except ValueError:  # an unclosed [IPv6 literal, a port that is not a number
         return False
+
+
+# What a shell reports for a process that SIGPIPE ended (128 + 13): `yes | head` exits so.
+CLOSED_PIPE_STATUS = 141
+
+
+def stdout_closed() -> int:
+    """stdout's reader has gone (``agentphone-emulator schema | head``): end quietly, as a
+    program that SIGPIPE ends does. Python ignores SIGPIPE, so each write raises instead, and the
+    interpreter's last flush at exit would raise again: stdout now goes to /dev/null."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return CLOSED_PIPE_STATUS
+
+
+class CliConsole(Console):
+    """A rich Console for a command's stdout. Rich ends the program itself on a closed pipe, with
+    SystemExit(1), which ``run`` would seem to report as failed scenarios: here the write fails
+    like any other (BrokenPipeError), and ``cli.main`` ends with :data:`CLOSED_PIPE_STATUS`."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True  # nothing more to write: rich drops what it would have
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))

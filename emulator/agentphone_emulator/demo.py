@@ -11,9 +11,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
+from .command_line import CliConsole
 from .server import Emulator
 
 
@@ -27,7 +27,7 @@ def run_demo() -> int:
         )
         return 2
 
-    console = Console()
+    console = CliConsole()
     table = Table(title="AgentPhone emulator: the official SDK, offline", show_lines=False)
     table.add_column("step")
     table.add_column("SDK call")

@@ -35,6 +35,7 @@ from ..agent_env import (
     agent_environment,
 )
 from ..app_reference import importable_from, is_app_reference
+from ..command_line import CliConsole
 from ..engine.synthesis import Synthesizer, TtsError
 from ..engine.voice import DEFAULT_CALLER
 from ..models.agents import AgentOut
@@ -157,7 +158,7 @@ class _Parts:
 
 
 def mic_command(args: argparse.Namespace, console: Console | None = None) -> int:
-    console = console or Console(highlight=False)
+    console = console or CliConsole(highlight=False)
     try:
         if args.list_devices:
             print(format_devices(list_devices()))
