@@ -338,9 +338,11 @@ def test_webhook_app_reference_imports_from_the_working_directory_and_gets_sms_a
         number = buy_number(url, KEY, kind="imessage")
         env = {URL_ENV: url, KEY_ENV: KEY}
 
-        sent = trigger("sms", "--from", TEXTER, "--to", number, "--body", "hi there", env=env)
+        sent = trigger("sms", "--from", TEXTER, "--to", number, "--body", "hi there", "--wait", "0", env=env)
         assert sent.returncode == 0, sent.stderr
-        assert re.search(rf": delivered to {re.escape(target)} \(HTTP 200, [\d.]+ ms\)$", sent.stdout.strip())
+        delivered, no_reply = sent.stdout.splitlines()
+        assert re.search(rf": delivered to {re.escape(target)} \(HTTP 200, [\d.]+ ms\)$", delivered)
+        assert no_reply == "agent: (no text back within 0 s)"
         message_id = sent.stdout.split()[1]
         reacted = trigger("reaction", "--message-id", message_id, "--reaction", "love", env=env)
         assert reacted.returncode == 0, reacted.stderr
