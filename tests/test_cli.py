@@ -240,10 +240,12 @@ def test_trigger_sms_reaches_the_webhook_signed_and_advance_moves_the_virtual_cl
 
         # Connection flags before the event work as well as after it.
         sent = trigger(
-            "--url", url, "--api-key", KEY, "sms", "--from", TEXTER, "--to", number, "--body", "hello"
-        )
+            "--url", url, "--api-key", KEY, "sms", "--from", TEXTER, "--to", number, "--body", "hello",
+            "--wait", "0.2",
+        )  # fmt: skip
         assert sent.returncode == 0, sent.stderr
-        summary = sent.stdout.strip()
+        summary, no_reply = sent.stdout.strip().splitlines()
+        assert no_reply == "agent: (no text back within 0.2 s)"  # the receiver never texts back
         assert re.fullmatch(
             rf"sms (msg_\w+) \{TEXTER} -> \{number}: delivered to {re.escape(hook)} \(HTTP 200, [\d.]+ ms\)",
             summary,
@@ -267,7 +269,10 @@ def test_trigger_sms_reaches_the_webhook_signed_and_advance_moves_the_virtual_cl
         after = emulator_clock(url)
         assert after["virtual"] is True
         assert moment(after["now"]) - moment(before["now"]) == timedelta(seconds=60)
-        assert moved.stdout.strip() == f"clock advanced 60s to {after['now']}; nothing scheduled"
+        assert moved.stdout.splitlines() == [
+            f"clock advanced 60s to {after['now']}; nothing scheduled",
+            "nothing ran: nothing was pending",
+        ]
 
 
 def test_trigger_reports_a_failing_webhook_fast_forwards_its_retries_and_notes_no_webhook() -> None:
@@ -351,9 +356,11 @@ def test_webhook_app_reference_imports_from_the_working_directory_and_gets_sms_a
         number = buy_number(url, KEY, kind="imessage")
         env = {URL_ENV: url, KEY_ENV: KEY}
 
-        sent = trigger("sms", "--from", TEXTER, "--to", number, "--body", "hi there", env=env)
+        sent = trigger("sms", "--from", TEXTER, "--to", number, "--body", "hi there", "--wait", "0", env=env)
         assert sent.returncode == 0, sent.stderr
-        assert re.search(rf": delivered to {re.escape(target)} \(HTTP 200, [\d.]+ ms\)$", sent.stdout.strip())
+        delivered, no_reply = sent.stdout.splitlines()
+        assert re.search(rf": delivered to {re.escape(target)} \(HTTP 200, [\d.]+ ms\)$", delivered)
+        assert no_reply == "agent: (no text back within 0 s)"
         message_id = sent.stdout.split()[1]
         reacted = trigger("reaction", "--message-id", message_id, "--reaction", "love", env=env)
         assert reacted.returncode == 0, reacted.stderr
@@ -481,3 +488,41 @@ def test_serve_recording_lets_an_http_user_fetch_a_calls_wav() -> None:
         assert max(abs(s) for s in array("h", frames)) > 1000  # someone spoke: not silence
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
+
+
+# -- output into a closed pipe (`... | head`) ---------------------------------------------------------
+
+
+def into_closed_pipe(*args: str, cwd: Path, unbuffered: bool) -> tuple[int, str]:
+    """Run the CLI with a stdout whose reader has already gone, as ``agentphone-emulator ... | head``
+    is once head has its lines; returns the exit code and stderr. Python's stdout is buffered on a
+    pipe unless PYTHONUNBUFFERED is set: the closed pipe then shows at a flush, not at a write."""
+    env = {k: v for k, v in os.environ.items() if k not in (URL_ENV, KEY_ENV, "PYTHONUNBUFFERED")}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    proc = subprocess.Popen(
+        [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # every write now fails with EPIPE
+    err = proc.stderr.read()
+    proc.stderr.close()
+    return proc.wait(timeout=120), err
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+def test_output_into_a_closed_pipe_ends_quietly_with_the_sigpipe_status(unbuffered: bool) -> None:
+    root = Path(__file__).resolve().parent.parent
+    commands: list[tuple[str, ...]] = [
+        ("schema",),
+        ("run", "scenarios/sms.yaml", "--app", "examples.support_agent:app", "--json", "-"),
+    ]
+    with serving("--api-key", KEY, "--virtual-clock") as (_proc, ready):
+        url = base_url(ready)
+        commands.append(("trigger", "fast-forward", "--url", url, "--api-key", KEY, "--json"))
+        for command in commands:
+            code, err = into_closed_pipe(*command, cwd=root, unbuffered=unbuffered)
+            assert (code, err) == (141, ""), command  # as `yes | head`: 128 + SIGPIPE, no traceback
+    # argparse ignores its own write errors: --help ends as it always does, and quietly.
+    code, err = into_closed_pipe("--help", cwd=root, unbuffered=unbuffered)
+    assert err == "" and code in (0, 141)

@@ -20,9 +20,10 @@ import pytest
 from agentphone import AgentPhone, AsyncAgentPhone
 
 from agentphone_emulator import Emulator
-from agentphone_emulator.cli import build_parser, describe_call
+from agentphone_emulator.cli import build_parser
 from agentphone_emulator.engine.hosted import CLOSING_LINE
 from agentphone_emulator.engine.voice import ENDED_SESSIONS_KEPT
+from agentphone_emulator.trigger import describe_call
 from tests.receiver import serve_in_thread
 from tests.voice_app import LONG_ANSWER
 from tests.voice_fixtures import SECOND_API_KEY, emu, sdk  # noqa: F401  (fixtures)

@@ -208,6 +208,12 @@ def test_webhook_mode_with_the_wrong_secret_shows_the_401s_as_findings_and_exits
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``agentphone-emulator serve`` with the example agent in-process as its webhook; yields its URL."""
+    with serving(tmp_path_factory) as base_url:
+        yield base_url
+
+
+@contextmanager
+def serving(tmp_path_factory: pytest.TempPathFactory, *flags: str) -> Iterator[str]:
     need_audio_extra()
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -218,7 +224,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     command = [
         *CLI, "serve", "--port", str(port), "--api-key", SERVE_KEY,
-        "--webhook", "examples.support_agent:app", "--webhook-secret", "whsec_x",
+        "--webhook", "examples.support_agent:app", "--webhook-secret", "whsec_x", *flags,
     ]  # fmt: skip
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with process(command, env, log, read_stdout=True) as proc:
@@ -227,6 +233,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         assert ready == f"AgentPhone emulator ready at {base_url}  api key: {SERVE_KEY}", (
             ready + log.read_text()
         )
+        if "--virtual-clock" in flags:
+            assert read_line(proc.stdout).startswith("clock: virtual")
         assert read_line(proc.stdout).startswith("webhook: ")
         yield base_url
 
@@ -318,3 +326,48 @@ def test_agent_id_mistakes_are_one_line_and_exit_2(served: str, order_only: Path
         assert "connected" not in done.stdout  # no call was made
     with sdk(served) as client:
         assert client.calls.list().total == calls_before  # none of them rang anything
+
+
+def test_agent_id_on_a_virtual_clock_is_refused_in_one_line_before_ringing(
+    tmp_path_factory: pytest.TempPathFactory, order_only: Path, tmp_path: Path
+) -> None:
+    # Mic talks in real time; on `serve --virtual-clock` nothing it says would ever finish playing
+    # (the call hung after the agent's last reply, every utterance "cut off before a word").
+    with serving(tmp_path_factory, "--virtual-clock") as base_url:
+        with sdk(base_url) as client:
+            agent = client.agents.create(name="Acme", begin_message=GREETING)
+            client.numbers.buy(agent_id=agent.id)
+        done = run_mic(
+            "--agent-id", agent.id, "--url", base_url, "--api-key", SERVE_KEY,
+            "--input-wav", str(order_only), "--output-wav", str(tmp_path / "agent.wav"),
+            timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr and "connected" not in done.stdout
+        [line] = done.stderr.strip().splitlines()
+        assert line == (
+            f"agentphone-emulator: error: the emulator at {base_url} runs on a virtual clock (serve "
+            "--virtual-clock), which moves only when told, and mic talks in real time: call this agent "
+            "on an emulator served without --virtual-clock, or let mic start its own (--app / --webhook)"
+        )
+        with sdk(base_url) as client:
+            assert client.calls.list().total == 0  # nothing rang
+
+
+def test_agent_id_on_an_emulator_without_a_control_plane_says_mic_needs_it(
+    tmp_path_factory: pytest.TempPathFactory, order_only: Path, tmp_path: Path
+) -> None:
+    with serving(tmp_path_factory, "--no-control-plane") as base_url:
+        with sdk(base_url) as client:
+            agent = client.agents.create(name="Acme", begin_message=GREETING)
+        done = run_mic(
+            "--agent-id", agent.id, "--url", base_url, "--api-key", SERVE_KEY,
+            "--input-wav", str(order_only), "--output-wav", str(tmp_path / "agent.wav"),
+            timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stdout + done.stderr
+        [line] = done.stderr.strip().splitlines()
+        assert line == (
+            f"agentphone-emulator: error: the emulator at {base_url} serves no control plane (serve "
+            "--no-control-plane?): mic drives its call through /__emulator"
+        )

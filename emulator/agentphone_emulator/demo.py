@@ -14,11 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from .clock import VirtualClock
+from .command_line import CliConsole
 from .server import Emulator
 
 AGENT_URL = "http://demo-agent.test"  # where the demo's agent app is mounted: never dialled
@@ -65,7 +65,7 @@ def run_demo() -> int:
         )
         return 2
 
-    console = Console()
+    console = CliConsole()
     table = Table(title="AgentPhone emulator: the official SDK, offline, then a call", show_lines=False)
     table.add_column("step")
     table.add_column("call")

@@ -33,15 +33,36 @@ def normalize_e164(raw: str) -> str:
             text = "+" + text
     if not _E164.match(text):
         raise InvalidPhoneNumber(f"Invalid phone number {raw!r}: use E.164 format, e.g. +14155551234")
-    if text.startswith("+1") and not _is_nanp_subscriber(text[2:]):
-        raise InvalidPhoneNumber(
-            f"Invalid phone number {raw!r}: a +1 number has a 3-digit area code and 7 digits"
-        )
+    problem = nanp_problem(text[2:]) if text.startswith("+1") else None
+    if problem is not None:
+        raise InvalidPhoneNumber(f"Invalid phone number {raw!r}: {problem}")
     return text
 
 
-def _is_nanp_subscriber(digits: str) -> bool:
-    return len(digits) == 10 and digits[0] in "23456789" and digits[3] in "23456789"
+def nanp_problem(digits: str) -> str | None:
+    """Why the digits after ``+1`` are not a North American number, or None if they are.
+
+    The North American Numbering Plan writes a number NXX-NXX-XXXX: a 3-digit area code, a
+    3-digit exchange and 4 digits, where N is 2-9 (0 and 1 lead operator and long-distance
+    dialling). Each rule gets its own reason: "+14150000000" has the right length, and being told
+    it lacks digits sends a person counting them instead of fixing the exchange.
+    """
+    if len(digits) != 10:
+        return (
+            "a +1 number has 10 digits after the +1 (a 3-digit area code and a 7-digit number), "
+            f"not {len(digits)}"
+        )
+    if digits[0] in "01":
+        return (
+            "in the North American Numbering Plan an area code cannot start with 0 or 1 "
+            f"(area code {digits[:3]})"
+        )
+    if digits[3] in "01":
+        return (
+            "in the North American Numbering Plan an exchange (the 3 digits after the area code) "
+            f"cannot start with 0 or 1 (exchange {digits[3:6]})"
+        )
+    return None
 
 
 def _validate_e164(value: str) -> str:

@@ -22,6 +22,7 @@ from ..models.control import (
     AdvanceBody,
     AttemptOut,
     ClockOut,
+    ClockRunOut,
     DeliveryOut,
     FastForwardBody,
     FindingsOut,
@@ -35,8 +36,10 @@ from ..models.control import (
     WebhookTargetBody,
     WebhookTargetOut,
 )
+from ..store import calls as call_store
 from ..store import webhooks as webhook_store
-from ..store.records import DeliveryRecord, MessageRecord
+from ..store.account import Account
+from ..store.records import DeliveryAttempt, DeliveryRecord, MessageRecord
 from .control_account import router as account_router
 from .control_calls import router as calls_router
 from .framework import Ctx, Route, Router, make_aiohttp_handler
@@ -89,7 +92,7 @@ def _message_ref(message: MessageRecord) -> MessageRef:
     )
 
 
-def _clock_view(ctx: Ctx, advanced: float | None = None) -> ClockOut:
+def _clock_view(ctx: Ctx, advanced: float | None = None, ran: list[ClockRunOut] | None = None) -> ClockOut:
     clock = ctx.state.clock
     virtual = isinstance(clock, VirtualClock)
     return ClockOut(
@@ -97,6 +100,57 @@ def _clock_view(ctx: Ctx, advanced: float | None = None) -> ClockOut:
         virtual=virtual,
         next_due=clock.next_due() if isinstance(clock, VirtualClock) else None,
         advanced_seconds=advanced,
+        ran=ran,
+    )
+
+
+_Before = tuple[dict[str, int], set[str]]
+
+
+def _before_moving(account: Account) -> _Before:
+    """What the account's deliveries and calls were before the clock moved (attempts made, calls
+    live), so :func:`_what_ran` can tell what moving it did."""
+    attempts = {d.id: len(d.attempts) for d in account.deliveries.values()}
+    return attempts, {c.id for c in account.calls.values() if call_store.is_live(c)}
+
+
+def _what_ran(account: Account, before: _Before) -> list[ClockRunOut]:
+    attempts_before, live_before = before
+    ran: list[ClockRunOut] = []
+    for delivery in account.deliveries.values():
+        first_new = attempts_before.get(delivery.id, 0)
+        for index in range(first_new, len(delivery.attempts)):
+            ran.append(_attempt_run(delivery, index))
+    for call in account.calls.values():
+        if call.id in live_before and not call_store.is_live(call) and call.ended_at is not None:
+            ran.append(
+                ClockRunOut(
+                    at=call.ended_at,
+                    kind="call_ended",
+                    call_id=call.id,
+                    status=call.status,
+                    disconnection_reason=call.disconnection_reason,
+                )
+            )
+    return sorted(ran, key=lambda run: run.at)
+
+
+def _attempt_run(delivery: DeliveryRecord, index: int) -> ClockRunOut:
+    attempt: DeliveryAttempt = delivery.attempts[index]
+    failed = attempt.error_message is not None or not (
+        attempt.http_status is not None and 200 <= attempt.http_status < 300
+    )
+    following = delivery.attempts[index + 1].at if index + 1 < len(delivery.attempts) else None
+    return ClockRunOut(
+        at=attempt.at,
+        kind="webhook_attempt",
+        delivery_id=delivery.id,
+        event_type=delivery.event_type,
+        url=delivery.url,
+        attempt=index + 1,
+        http_status=attempt.http_status,
+        error_message=attempt.error_message,
+        retry_at=(following or delivery.next_retry_at) if failed else None,
     )
 
 
@@ -114,13 +168,17 @@ def _virtual_only(ctx: Ctx) -> None:
 
 @router.post(f"{PREFIX}/sms", response=InboundSmsOut, body=InboundSmsBody, status=201)
 async def inbound_sms(ctx: Ctx, *, body: InboundSmsBody) -> InboundSmsOut:
-    """A text arrives at one of the account's numbers; answers after the webhook's first attempt"""
-    received = await ctx.platform.sms.receive(
+    """A text arrives at one of the account's numbers; answers after the webhook's first attempt
+    (and up to replyWithinSeconds more for the agent's text back)"""
+    sms = ctx.platform.sms
+    received = await sms.receive(
         to=body.to, from_=body.from_, body=body.body, media_urls=body.media_urls, account=ctx.account
     )
+    replies = await sms.replies(received, within=body.reply_within_seconds)
     return InboundSmsOut(
         message=_message_ref(received.message),
         delivery=delivery_view(received.delivery) if received.delivery else None,
+        replies=[_message_ref(m) for m in replies],
     )
 
 
@@ -154,16 +212,18 @@ async def get_clock(ctx: Ctx) -> ClockOut:
 async def advance_clock(ctx: Ctx, *, body: AdvanceBody) -> ClockOut:
     """Move a virtual clock forward, running every retry that falls due on the way"""
     _virtual_only(ctx)
+    before = _before_moving(ctx.account)
     await ctx.runtime.aadvance(body.seconds)
-    return _clock_view(ctx, advanced=body.seconds)
+    return _clock_view(ctx, advanced=body.seconds, ran=_what_ran(ctx.account, before))
 
 
 @router.post(f"{PREFIX}/clock/fast-forward", response=ClockOut, body=FastForwardBody, body_required=False)
 async def fast_forward_clock(ctx: Ctx, *, body: FastForwardBody) -> ClockOut:
     """Advance a virtual clock through everything scheduled (at most limitSeconds)"""
     _virtual_only(ctx)
+    before = _before_moving(ctx.account)
     advanced = await ctx.runtime.afast_forward(body.limit_seconds)
-    return _clock_view(ctx, advanced=advanced)
+    return _clock_view(ctx, advanced=advanced, ran=_what_ran(ctx.account, before))
 
 
 # -- deliveries and findings -----------------------------------------------------------------------

@@ -146,20 +146,30 @@ def _live_handle(ctx: Ctx, call_id: str) -> CallHandle:
 # -- ringing and scripts ----------------------------------------------------------------------------
 
 
-async def _run_step(call: CallHandle, step: ScriptStep) -> None:
+async def _run_step(call: CallHandle, step: ScriptStep, *, cut_next: bool = False) -> None:
+    """One caller step. With ``cut_next`` (the next step is an interrupt) the step's reply is not
+    heard to its end: the interrupt must find it still playing, as a scenario's turns do. Else
+    ``say`` then ``interrupt`` interrupted nothing, and the caller's words were just a turn."""
     action = step.action
     if action == "say":
         assert step.say is not None
         confidence = DEFAULT_CONFIDENCE if step.confidence is None else step.confidence  # 0 is a confidence
-        await call.asay(step.say, confidence=confidence, listen=step.listen is not False)
+        listen = not cut_next if step.listen is None else step.listen  # an explicit listen wins
+        await call.asay(step.say, confidence=confidence, listen=listen)
     elif action == "interrupt":
         assert step.interrupt is not None
         after = DEFAULT_BARGE_IN_AFTER if step.after is None else step.after
         confidence = DEFAULT_CONFIDENCE if step.confidence is None else step.confidence
-        await call.ainterrupt(step.interrupt, after=after, confidence=confidence)
+        if cut_next:
+            await _unheard(call, call.session.interrupt(step.interrupt, after=after, confidence=confidence))
+        else:
+            await call.ainterrupt(step.interrupt, after=after, confidence=confidence)
     elif action == "press":
         assert step.press is not None
-        await call.apress(step.press)
+        if cut_next:
+            await _unheard(call, call.session.press(step.press))
+        else:
+            await call.apress(step.press)
     elif action == "silence":
         assert step.silence is not None
         await call.asilence(step.silence)
@@ -169,14 +179,20 @@ async def _run_step(call: CallHandle, step: ScriptStep) -> None:
         await call.ahangup()
 
 
+async def _unheard(call: CallHandle, action: Awaitable[AgentReply]) -> None:
+    """Drive a caller action whose reply is left playing (the next step talks over it)."""
+    await call.session.engine.driver.until(action)
+
+
 async def run_script(call: CallHandle, steps: list[ScriptStep]) -> int | None:
     """Run ``steps`` in order; returns the index of the first step not run because the call had
     ended (the agent hung up, or the caller went silent too long), or None."""
     for index, step in enumerate(steps):
         if not call.live:
             return index
+        upcoming = steps[index + 1] if index + 1 < len(steps) else None
         try:
-            await _run_step(call, step)
+            await _run_step(call, step, cut_next=upcoming is not None and upcoming.action == "interrupt")
         except CallEnded:
             return index
     return None

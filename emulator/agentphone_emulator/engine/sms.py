@@ -9,6 +9,8 @@ number's agent's webhook (or the account's). Messages the API sends fire the sam
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +22,8 @@ from ..store.records import DeliveryRecord, MessageRecord, NumberRecord, Reactio
 from ..store.webhooks import DEFAULT_CONTEXT_LIMIT
 from .delivery import Dispatcher, route_webhook
 from .events import message_event, reaction_event
+
+REPLY_POLL_SECONDS = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,21 @@ class SmsEngine:
         delivery = await self._deliver_message(owner, message, number.agent_id)
         return Received(owner, message, delivery)
 
+    async def replies(self, received: Received, *, within: float = 0.0) -> list[MessageRecord]:
+        """The account's texts back to the sender of ``received``, sent after it, oldest first.
+
+        When the webhook took the text (its first attempt succeeded), waits up to ``within`` real
+        seconds for the first: an agent may answer in its webhook or after it, from a background
+        task. An agent that never got the text will not answer it, so then nothing is waited for.
+        """
+        took_it = received.delivery is not None and received.delivery.status == "success"
+        deadline = time.monotonic() + (within if took_it else 0.0)
+        while True:
+            found = texts_back(received.account, received.message)
+            if found or time.monotonic() >= deadline:
+                return found
+            await asyncio.sleep(REPLY_POLL_SECONDS)
+
     def message_sent(self, account: Account, message: MessageRecord) -> None:
         """The API sent ``message``: echo it to the webhook in the background, as the platform does."""
         if not account.settings.echo_outbound_messages:
@@ -162,3 +181,18 @@ class SmsEngine:
             account, "agent.reaction", envelope, agent_id=agent_id, message_id=message.id
         )
         return Reacted(account, message, record, delivery)
+
+
+def texts_back(account: Account, inbound: MessageRecord) -> list[MessageRecord]:
+    """What ``account`` texted the sender of ``inbound`` after it (a message's time is unique per
+    account, a millisecond apart), from any of its numbers, oldest first."""
+    return sorted(
+        (
+            m
+            for m in account.messages.values()
+            if m.direction == "outbound"
+            and m.to_number == inbound.from_number
+            and m.created_at > inbound.created_at
+        ),
+        key=lambda m: m.created_at,
+    )

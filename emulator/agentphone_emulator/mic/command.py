@@ -35,6 +35,7 @@ from ..agent_env import (
     agent_environment,
 )
 from ..app_reference import importable_from, is_app_reference
+from ..command_line import CliConsole
 from ..engine.synthesis import Synthesizer, TtsError
 from ..engine.voice import DEFAULT_CALLER
 from ..models.agents import AgentOut
@@ -157,7 +158,7 @@ class _Parts:
 
 
 def mic_command(args: argparse.Namespace, console: Console | None = None) -> int:
-    console = console or Console(highlight=False)
+    console = console or CliConsole(highlight=False)
     try:
         if args.list_devices:
             print(format_devices(list_devices()))
@@ -240,11 +241,26 @@ async def _call(args: argparse.Namespace, parts: _Parts, console: Console) -> in
                 f"no API key: pass --api-key or set ${EMULATOR_KEY_ENV} (serve prints its key on the ready line)"
             )
         async with Line(base_url, api_key) as line:
+            await _check_real_clock(line)
             agent = await line.agent(args.agent_id)
             number = _number_of(agent)
             replay = f"agentphone-emulator run {args.record} --webhook YOUR_AGENT_URL"
             return await _talk(args, parts, console, line, agent, number, replay)
     return await _call_own_emulator(args, parts, console)
+
+
+async def _check_real_clock(line: Line) -> None:
+    """Mic talks in real time, so the emulator's clock must be the real one. On a virtual clock
+    the agent's speech only plays out when something moves the clock, and nothing would: each
+    reply would wait for ever (and each utterance cut it before its first word). Driving that
+    clock from here is not sound: every control-plane action jumps it to its own next event."""
+    clock = await line.clock()
+    if clock.virtual:
+        raise MicUsageError(
+            f"the emulator at {line.base_url} runs on a virtual clock (serve --virtual-clock), which "
+            "moves only when told, and mic talks in real time: call this agent on an emulator served "
+            "without --virtual-clock, or let mic start its own (--app / --webhook)"
+        )
 
 
 def _number_of(agent: AgentOut) -> str:

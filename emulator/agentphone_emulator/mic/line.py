@@ -17,13 +17,18 @@ from pydantic import ValidationError
 
 from ..errors import error_detail
 from ..models.agents import AgentOut
-from ..models.control import CallSimOut
+from ..models.control import CallSimOut, ClockOut
 
 REQUEST_TIMEOUT_SECONDS = 30.0
 
 
 class LineError(Exception):
-    """The emulator refused or could not be reached: one line saying which and why."""
+    """The emulator refused or could not be reached: one line saying which and why (``status``:
+    the HTTP status of a refusal, None if there was no answer)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Line:
@@ -46,6 +51,24 @@ class Line:
         if self._http is not None:
             await self._http.close()
             self._http = None
+
+    # -- the emulator -----------------------------------------------------------------------------
+
+    async def clock(self) -> ClockOut:
+        """The emulator's clock (``GET /__emulator/clock``): whether it is virtual, and its time."""
+        try:
+            answer = await self._request("GET", "/__emulator/clock")
+        except LineError as exc:
+            if exc.status == 404:  # a served emulator answers a 401 before a 404: it is one
+                raise LineError(
+                    f"the emulator at {self.base_url} serves no control plane (serve "
+                    "--no-control-plane?): mic drives its call through /__emulator"
+                ) from None
+            raise
+        try:
+            return ClockOut.model_validate(answer)
+        except ValidationError:
+            raise LineError(f"{self.base_url} did not answer like an AgentPhone emulator") from None
 
     # -- the agent --------------------------------------------------------------------------------
 
@@ -129,7 +152,7 @@ class Line:
                             f"HTTP {response.status} from {self.base_url}, which does not answer like an "
                             "AgentPhone emulator"
                         )
-                    raise LineError(f"HTTP {response.status}: {detail}")
+                    raise LineError(f"HTTP {response.status}: {detail}", response.status)
                 try:
                     return json.loads(raw)
                 except ValueError:

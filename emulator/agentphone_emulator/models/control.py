@@ -23,6 +23,13 @@ class InboundSmsBody(CamelModel):
     )
     body: str = ""
     media_urls: list[str] = Field(default_factory=list)
+    reply_within_seconds: float = Field(
+        0,
+        ge=0,
+        le=60,
+        description="If the webhook takes the text, wait up to this many real seconds for the agent's "
+        "first text back (it may answer after its webhook returned); what it sent is in `replies`.",
+    )
 
 
 class InboundReactionBody(CamelModel):
@@ -74,6 +81,10 @@ class MessageRef(CamelModel):
 class InboundSmsOut(CamelModel):
     message: MessageRef
     delivery: DeliveryOut | None
+    replies: list[MessageRef] = Field(
+        default_factory=list,
+        description="The account's texts back to the sender, sent after this one, oldest first.",
+    )
 
 
 class ReactionOut(CamelModel):
@@ -84,11 +95,34 @@ class ReactionOut(CamelModel):
     delivery: DeliveryOut | None
 
 
+class ClockRunOut(CamelModel):
+    """One thing the clock ran while it moved: a webhook delivery's attempt (a retry falling due,
+    or an event a call fired), or a call ended by time (a silent caller, an unjoined web call)."""
+
+    at: Timestamp
+    kind: Literal["webhook_attempt", "call_ended"]
+    delivery_id: str | None = None
+    event_type: str | None = None
+    url: str | None = None
+    attempt: int | None = Field(None, description="1 for the first attempt, 2 for the first retry ...")
+    http_status: int | None = None
+    error_message: str | None = None
+    retry_at: Timestamp | None = Field(
+        None, description="A failed attempt's next one: when it ran, or is scheduled; null if none."
+    )
+    call_id: str | None = None
+    status: str | None = Field(None, description="The call's status, for call_ended.")
+    disconnection_reason: str | None = None
+
+
 class ClockOut(CamelModel):
     now: Timestamp
     virtual: bool
     next_due: Timestamp | None = None
     advanced_seconds: float | None = None
+    ran: list[ClockRunOut] | None = Field(
+        None, description="After advance or fast-forward: what ran on the way, in order (empty: nothing)."
+    )
 
 
 class AdvanceBody(CamelModel):
@@ -151,8 +185,10 @@ class ScriptStep(CamelModel):
     silence: Seconds | None = Field(None, description="Say nothing for this many seconds.")
     listen: bool | None = Field(
         None,
-        description="Alone: let the agent finish what it is saying. With say: false returns as "
-        "soon as the turn is sent, so a following interrupt can talk over the reply.",
+        description="Alone: let the agent finish what it is saying. With say: true waits for the "
+        "reply's end, false returns as soon as the turn is sent; unset, a say (or press, or "
+        "interrupt) followed by an interrupt is not heard to its end, so the interrupt talks over "
+        "its reply, and any other is.",
     )
     hangup: Literal[True] | None = None
     confidence: Confidence | None = Field(None, description="With say or interrupt.")

@@ -22,6 +22,7 @@ from rich.console import Console
 from ..agent_env import EMULATOR_KEY_ENV, SECRET_ENV, agent_environment
 from ..app_reference import importable_from, is_app_reference
 from ..clock import VirtualClock
+from ..command_line import CliConsole
 from ..engine.targets import TargetError
 from ..errors import ApiError, describe_api_error
 from ..server import Emulator, new_api_key
@@ -265,7 +266,7 @@ def run_in_workers(
 
 
 def run_command(args: argparse.Namespace, console: Console | None = None) -> int:
-    console = console or report_console()
+    console = console or report_console(kind=CliConsole)
     try:
         variables = _variables(args.var)
         loaded, problems = load_paths(args.paths, extra_variables=variables)

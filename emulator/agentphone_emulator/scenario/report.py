@@ -233,12 +233,13 @@ def transcript_text(result: ScenarioResult) -> str:
 # -- the report ------------------------------------------------------------------------------------
 
 
-def report_console(file: IO[str] | None = None) -> Console:
-    """The console the report prints on (default: stdout). On a terminal, its width. On a pipe or a
-    file (a CI log, where COLUMNS is rarely set and rich would assume 80 columns), no width at all:
-    nothing wraps, a reply stays on its line and a number is never cut."""
-    console = Console(file=file)
-    return console if console.is_terminal else Console(file=file, width=LOG_WIDTH)
+def report_console(file: IO[str] | None = None, *, kind: type[Console] = Console) -> Console:
+    """The console the report prints on (default: stdout), a ``kind`` of rich Console. On a
+    terminal, its width. On a pipe or a file (a CI log, where COLUMNS is rarely set and rich would
+    assume 80 columns), no width at all: nothing wraps, a reply stays on its line and a number is
+    never cut."""
+    console = kind(file=file)
+    return console if console.is_terminal else kind(file=file, width=LOG_WIDTH)
 
 
 def print_report(run: RunResult, console: Console, *, verbose: bool = False) -> None:
