@@ -178,10 +178,12 @@ def parse_body(model: type[BaseModel], raw: bytes, required: bool) -> BaseModel:
         # Parse and validate in one pass in pydantic's Rust core: the hot path of every write.
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        if not any(err["type"] == "json_invalid" for err in exc.errors()):
+        invalid = [err for err in exc.errors(include_url=False) if err["type"] == "json_invalid"]
+        if not invalid:
             raise ApiError(422, _validation_detail(exc, "body")) from None
+        reason = invalid[0]["msg"]
     try:  # only for malformed JSON: FastAPI reports the decoder's position
-        json.loads(raw)
+        value = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         pos = getattr(exc, "pos", 0)
         raise ApiError(
@@ -196,9 +198,30 @@ def parse_body(model: type[BaseModel], raw: bytes, required: bool) -> BaseModel:
                 }
             ],
         ) from None
+    # Python's json took what the Rust parser refused: most likely a lone surrogate escape
+    # ("\ud83d", a string cut inside an emoji), which no text the emulator stores may hold.
+    if not _encodable(value):
+        reason = "a \\u escape is a lone UTF-16 surrogate, which is not valid Unicode"
     raise ApiError(
-        422, [{"type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error", "input": {}}]
+        422,
+        [
+            {
+                "type": "json_invalid",
+                "loc": ["body", 0],
+                "msg": "JSON decode error",
+                "input": {},
+                "ctx": {"error": reason},
+            }
+        ],
     )
+
+
+def _encodable(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except (UnicodeEncodeError, ValueError, RecursionError):
+        return False
+    return True
 
 
 def authenticate(state: EmulatorState, request: web.Request) -> Account:
@@ -238,18 +261,22 @@ def make_aiohttp_handler(route: Route) -> Callable[[web.Request], Awaitable[web.
             if route.body is not None:
                 kwargs["body"] = parse_body(route.body, await request.read(), route.body_required)
             result = await route.handler(Ctx(state, account, request), **kwargs)
+            if isinstance(result, web.StreamResponse):
+                return result
+            if route.status == 204:
+                return web.Response(status=204)
+            # Serialised inside the try: a value that cannot be encoded is our bug, answered as the
+            # API's JSON 500 rather than aiohttp's plain-text one.
+            body = (
+                adapter.dump_json(result, by_alias=True)
+                if adapter is not None
+                else json.dumps(result).encode()
+            )
         except ApiError as error:
             return error_response(error)
         except Exception:
             log.exception("internal error in %s %s", route.method, route.path)
             return json_response({"detail": "Internal Server Error"}, 500)
-        if isinstance(result, web.StreamResponse):
-            return result
-        if route.status == 204:
-            return web.Response(status=204)
-        body = (
-            adapter.dump_json(result, by_alias=True) if adapter is not None else json.dumps(result).encode()
-        )
         return web.Response(body=body, status=route.status, content_type=_JSON)
 
     aiohttp_handler.__name__ = route.handler.__name__

@@ -16,6 +16,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING
 
+from ..safe_text import scrub
 from ..store.findings import FindingCode
 from ..store.records import CallTurn
 from .agent_reply import AgentReply
@@ -181,13 +182,13 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
             http_status=status,
         )
     except Exception as exc:  # whatever else an in-process app throws: a finding, never a silent turn
-        error = f"{type(exc).__name__}: {exc}"
+        error = scrub(f"{type(exc).__name__}: {exc}")  # the app's message may hold anything
         session.add_finding(
             reply,
             FindingCode.WEBHOOK_APP_EXCEPTION,
-            f"turn {reply.turn}: the webhook's app failed: {type(exc).__name__}: {exc}",
+            f"turn {reply.turn}: the webhook's app failed: {error}",
             offending=bytes(body),
-            detail=traceback.format_exc(),
+            detail=scrub(traceback.format_exc()),
         )
     finally:
         duration_ms = (time.perf_counter() - started) * 1000

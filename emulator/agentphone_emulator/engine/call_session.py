@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..safe_text import require_valid
 from ..store import calls as call_store
 from ..store.account import Account
 from ..store.findings import Finding, FindingCode, clip
@@ -163,6 +164,7 @@ class CallSession:
         that many seconds (a live microphone knows the words once the person has stopped
         talking), so nothing waits, the turn is sent now and a barge-in cuts the agent where the
         person started."""
+        require_valid(text, "the caller's text")  # a test's own mistake: refused before anything
         if said_over is not None:
             started = self.clock.now() - timedelta(seconds=max(0.0, said_over))
             self._check_live()

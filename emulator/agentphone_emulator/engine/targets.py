@@ -36,6 +36,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from ..app_reference import APP_REFERENCE, is_app_reference
+from ..safe_text import scrub
 
 
 class TargetError(Exception):
@@ -140,7 +141,7 @@ async def _http_chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]
 def _describe_client_error(exc: aiohttp.ClientError) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"connection to {exc.host}:{exc.port} failed: {exc.os_error.strerror or exc.os_error}"
-    text = str(exc)
+    text = scrub(str(exc))  # it may quote the server's bytes, decoded with surrogateescape
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -194,7 +195,8 @@ def _scope(request: TargetRequest, state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _error_text(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(exc)).rstrip()
+    # The app's own message may hold anything, lone surrogates included; it is stored and served.
+    return scrub("".join(traceback.format_exception(exc)).rstrip())
 
 
 _INTERNAL_ERROR = b"Internal Server Error"

@@ -56,6 +56,9 @@ class FindingCode(StrEnum):
     """``interim: true`` in a single JSON reply: only an NDJSON stream can keep a turn open."""
     VOICE_INVALID_DIGITS = "voice_invalid_digits"
     """``digits`` / ``press_digit`` / ``dtmf`` other than 0-9, * and #."""
+    VOICE_INVALID_TEXT = "voice_invalid_text"
+    """``text`` holds a lone UTF-16 surrogate (a string cut inside an emoji): not valid Unicode; each
+    one is stored and spoken as U+FFFD."""
     VOICE_MARKUP_IN_TEXT = "voice_markup_in_text"
     """Tags, tool-call markup or code in spoken text (the platform strips common patterns)."""
     VOICE_REPLY_TOO_LARGE = "voice_reply_too_large"
