@@ -60,7 +60,9 @@ def reply_body(rng: random.Random) -> tuple[str, bytes]:
         kind = "cut emoji" if lone_surrogates(cut) else "valid"
         return kind, json.dumps({"text": cut}).encode()
     if roll < 0.7:
-        chars = [chr(rng.choice((rng.randrange(0x20, 0x7F), rng.randrange(0xD800, 0xE000)))) for _ in range(20)]
+        chars = [
+            chr(rng.choice((rng.randrange(0x20, 0x7F), rng.randrange(0xD800, 0xE000)))) for _ in range(20)
+        ]
         text = "".join(chars)
         kind = "random, surrogates" if lone_surrogates(text) else "valid"
         return kind, json.dumps({"text": text}).encode()
