@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 
 from . import __version__
 from .agent_env import DEFAULT_EMULATOR_URL, EMULATOR_KEY_ENV, EMULATOR_URL_ENV
-from .clock import iso, parse_iso
+from .clock import ClockRangeError, check_start, iso, parse_iso
 from .errors import error_detail, one_line
 from .settings import AccountSettings
 
@@ -103,11 +103,15 @@ def _clock_start(text: str) -> datetime:
     if text == "now":
         return datetime.now(UTC).replace(microsecond=0)
     try:
-        return parse_iso(text)
-    except ValueError:
+        start = parse_iso(text)
+    except (ValueError, OverflowError):  # OverflowError: a time zone past datetime's range
         raise argparse.ArgumentTypeError(
             f"expected an ISO-8601 time such as 2026-03-10T15:00:00Z, got {text!r}"
         ) from None
+    try:
+        return check_start(start)
+    except ClockRangeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 _DURATION = re.compile(r"^(?P<amount>\d+(?:\.\d*)?|\.\d+)(?P<unit>[smhd]?)$")

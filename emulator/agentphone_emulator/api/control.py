@@ -14,9 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ..clock import VirtualClock
+from ..clock import ClockRangeError, VirtualClock
 from ..engine.targets import TargetError
-from ..errors import bad_request, not_found
+from ..errors import bad_request, not_found, validation_error
 from ..models.control import (
     AdvanceBody,
     AttemptOut,
@@ -152,7 +152,10 @@ async def get_clock(ctx: Ctx) -> ClockOut:
 async def advance_clock(ctx: Ctx, *, body: AdvanceBody) -> ClockOut:
     """Move a virtual clock forward, running every retry that falls due on the way"""
     _virtual_only(ctx)
-    await ctx.runtime.aadvance(body.seconds)
+    try:
+        await ctx.runtime.aadvance(body.seconds)
+    except ClockRangeError as exc:  # refused before the clock moved
+        raise validation_error(["body", "seconds"], str(exc), body.seconds) from None
     return _clock_view(ctx, advanced=body.seconds)
 
 

@@ -33,6 +33,8 @@ PLATFORM_KEY: web.AppKey[Platform] = web.AppKey("agentphone_platform", Platform)
 Handler = Callable[..., Awaitable[Any]]
 _PATH_PARAM = re.compile(r"\{(\w+)\}")
 _JSON = "application/json"
+MAX_BODY_BYTES = 8 * 1024 * 1024
+"""The largest request body read (aiohttp's ``client_max_size``); past it, 413."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +186,19 @@ def parse_body(model: type[BaseModel], raw: bytes, required: bool) -> BaseModel:
         reason = invalid[0]["msg"]
     try:  # only for malformed JSON: FastAPI reports the decoder's position
         value = json.loads(raw)
+    except RecursionError:  # nested past Python's stack (pydantic's own limit is lower still)
+        raise ApiError(
+            422,
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ["body", 0],
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": reason},
+                }
+            ],
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         pos = getattr(exc, "pos", 0)
         raise ApiError(
@@ -214,6 +229,20 @@ def parse_body(model: type[BaseModel], raw: bytes, required: bool) -> BaseModel:
             }
         ],
     )
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request's body, or a 413 in the API's shape past :data:`MAX_BODY_BYTES` (aiohttp's own
+    refusal is an exception that would otherwise be a 500)."""
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        size = f" ({request.content_length} bytes)" if request.content_length is not None else ""
+        raise ApiError(
+            413,
+            f"Request body too large{size}: the limit is {MAX_BODY_BYTES} bytes",
+            code="PAYLOAD_TOO_LARGE",
+        ) from None
 
 
 def _encodable(value: Any) -> bool:
@@ -259,7 +288,7 @@ def make_aiohttp_handler(route: Route) -> Callable[[web.Request], Awaitable[web.
             if route.query is not None:
                 kwargs["query"] = parse_query(route.query, request.query)
             if route.body is not None:
-                kwargs["body"] = parse_body(route.body, await request.read(), route.body_required)
+                kwargs["body"] = parse_body(route.body, await read_body(request), route.body_required)
             result = await route.handler(Ctx(state, account, request), **kwargs)
             if isinstance(result, web.StreamResponse):
                 return result
