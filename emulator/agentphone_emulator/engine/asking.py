@@ -25,7 +25,7 @@ from .events import voice_message_event
 from .hosted import HostedError, HostedTurn, fill_variables
 from .replies import ReplyProblem, ReplyReader, read_object
 from .signing import signed_headers
-from .targets import AppFailure, TargetError, TargetRequest
+from .targets import AppFailure, BadResponse, TargetError, TargetRequest
 
 if TYPE_CHECKING:
     from .call_session import CallSession
@@ -158,6 +158,14 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
             f"turn {reply.turn}: the app raised while streaming its reply: {exc}",
             offending=bytes(body),
             detail=exc.traceback,
+        )
+    except BadResponse as exc:  # it answered, in a head no HTTP client reads
+        error = f"Unreadable response: {exc}"
+        session.add_finding(
+            reply,
+            FindingCode.WEBHOOK_BAD_RESPONSE,
+            f"turn {reply.turn}: {hook.url} answered, but {exc}, so nothing of it is read and the "
+            "caller hears silence",
         )
     except TargetError as exc:
         if status is None:

@@ -18,6 +18,7 @@ import contextvars
 import importlib
 import inspect
 import io
+import re
 import sys
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
@@ -41,6 +42,11 @@ from ..safe_text import scrub
 
 class TargetError(Exception):
     """The request never got a response: connection refused, DNS failure, app not importable."""
+
+
+class BadResponse(TargetError):
+    """The server was reached and answered, but its response head is not readable HTTP: a header
+    (or the status line) past the client's size limit, too many headers, a malformed line."""
 
 
 class AppFailure(TargetError):
@@ -126,8 +132,30 @@ class HttpTarget:
                     headers=response.headers,
                     chunks=_http_chunks(response),
                 )
+        except aiohttp.ClientResponseError as exc:  # the head arrived and did not parse
+            raise BadResponse(_describe_bad_head(exc)) from None
         except aiohttp.ClientError as exc:
             raise TargetError(_describe_client_error(exc)) from None
+
+
+_LINE_TOO_LONG = re.compile(r"Got more than (\d+) bytes")
+
+
+def _describe_bad_head(exc: aiohttp.ClientResponseError) -> str:
+    """What was wrong with a response head aiohttp's parser refused (its ``status`` is the parser's
+    400, not the server's), in the words of a person reading the response."""
+    message = scrub(str(exc.message)).strip()
+    too_long = _LINE_TOO_LONG.match(message)
+    if too_long:
+        return (
+            f"a response header (or the status line) is longer than {too_long.group(1)} bytes, "
+            "more than an HTTP client reads"
+        )
+    if message.startswith("Too many headers"):
+        return "the response has more headers than an HTTP client reads"
+    # aiohttp's message puts the offending bytes on a second line, a caret under them on a third.
+    flat = " ".join(message.removesuffix("^").split()).rstrip(" ^") or "unparsable"
+    return f"the response head is not valid HTTP ({flat[:200]})"
 
 
 async def _http_chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:

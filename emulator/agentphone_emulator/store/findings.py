@@ -25,6 +25,9 @@ class FindingCode(StrEnum):
     """No response within the webhook's timeout."""
     WEBHOOK_UNREACHABLE = "webhook_unreachable"
     """Connection refused, DNS failure, or an in-process app that cannot be loaded."""
+    WEBHOOK_BAD_RESPONSE = "webhook_bad_response"
+    """The server answered, but its response head is not readable HTTP (a header past the size an
+    HTTP client reads, too many headers, a malformed line): reached, yet nothing it said counts."""
     WEBHOOK_APP_EXCEPTION = "webhook_app_exception"
     """An in-process app raised while handling the event (answered as a 500)."""
     WEBHOOK_RETRIES_EXHAUSTED = "webhook_retries_exhausted"
