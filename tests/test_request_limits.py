@@ -129,7 +129,7 @@ async def test_a_body_over_the_cap_is_a_413_in_the_apis_shape(framing: str) -> N
             length = b"Transfer-Encoding: chunked"
         head = request_head(
             "POST",
-            "/v1/agents",
+            "/v1/contacts",  # a route with the app's own cap (an agent's body has a lower one)
             f"Authorization: Bearer {emu.api_key}".encode(),
             b"Content-Type: application/json",
             length,
@@ -147,7 +147,7 @@ async def test_a_body_over_the_cap_is_a_413_in_the_apis_shape(framing: str) -> N
         headers = {"Authorization": f"Bearer {emu.api_key}"}
         async with (
             aiohttp.ClientSession(headers=headers) as http,
-            http.get(emu.base_url + "/v1/agents") as listed,
+            http.get(emu.base_url + "/v1/contacts") as listed,
         ):
             assert listed.status == 200 and (await listed.json())["total"] == 0
 
