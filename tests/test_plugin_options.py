@@ -433,7 +433,7 @@ def test_port_option_and_a_taken_port(pytester: pytest.Pytester) -> None:
             [],
             "ini agentphone_account: unknown account setting 'xyz'; known: credit_cents, number_price_cents, "
             "number_limit, lookup_price_millicents, recording_addon, require_10dlc, has_payment_method, "
-            "echo_outbound_messages, rate_limits, unavailable_area_codes",
+            "echo_outbound_messages, max_call_minutes, rate_limits, unavailable_area_codes",
             id="unknown account setting, nothing close",
         ),
         pytest.param(

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_CALL_MINUTES = 60
+"""The platform's longest call: the plan's ``maxCallDurationMinutes``, and Retell's default
+``max_call_duration_ms`` (one hour), which the platform runs calls on."""
+
 
 class AccountSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -30,6 +34,15 @@ class AccountSettings(BaseModel):
         description=(
             "Fire agent.message (direction outbound) for messages the API sends, as the platform's "
             "chat adapter expects; an agent must not answer its own echo."
+        ),
+    )
+    max_call_minutes: int = Field(
+        MAX_CALL_MINUTES,
+        ge=1,
+        le=MAX_CALL_MINUTES,
+        description=(
+            "Longest call, in minutes: a call still going then ends completed, reason "
+            "max_duration_reached (lower it to test that without an hour of simulated talk)."
         ),
     )
     rate_limits: bool = Field(
