@@ -24,6 +24,7 @@ from agentphone_emulator.errors import ApiError
 from agentphone_emulator.scenario.loader import ScenarioFileError, load_text
 from agentphone_emulator.store import persistence
 from agentphone_emulator.store.findings import FindingCode
+from tests import hostile_servers as hs
 from tests.scenario_support import run_one
 from tests.voice_agent import VoiceAgent
 from tests.voice_fixtures import emu, sdk  # noqa: F401  (fixtures)
@@ -212,6 +213,25 @@ async def test_an_in_process_app_raising_with_a_lone_surrogate_is_stored_readabl
     status, _ = await api_get(emu, "/__emulator/deliveries")
     assert status == 200
     assert persistence.dump_payload(emu.state)  # the state file can be written
+
+
+async def test_an_sms_webhook_answering_surrogates_is_kept_readable_in_the_delivery_log(
+    emu: Emulator, sdk: AsyncAgentPhone
+) -> None:
+    """A text's webhook answers with a lone surrogate escaped (JSON) and encoded (CESU bytes that
+    are not UTF-8): the delivery log keeps the body as text with U+FFFD for what is not UTF-8."""
+    body = b'{"reply": "Sure \\ud83d", "raw": "\xed\xa0\xbd"}'
+    with hs.hostile(hs.answers("200 OK", "application/json", body)) as server:
+        created = await sdk.agents.create(name="Texter", begin_message=None)
+        number = await sdk.numbers.buy(agent_id=created.id)
+        emu.set_webhook(server.url)
+        received = await emu.asend_sms(from_=CALLER, to=number.phone_number, body="hi")
+    assert received.delivery is not None and received.delivery.status == "success"
+    assert received.delivery.response_body == '{"reply": "Sure \\ud83d", "raw": "' + REPLACEMENT * 3 + '"}'
+    for path in ("/v1/webhooks/deliveries", "/__emulator/deliveries"):
+        status, _ = await api_get(emu, path)
+        assert status == 200, path
+    assert persistence.dump_payload(emu.state)
 
 
 async def test_the_api_refuses_a_lone_surrogate_escape_with_the_reason(emu: Emulator) -> None:
