@@ -278,3 +278,32 @@ def closes_mid_ndjson(conn: Conn) -> None:
         return
     time.sleep(0.1)
     conn.sock.shutdown(socket.SHUT_RDWR)
+
+
+# -- heads no HTTP client reads (tests/test_hostile_heads.py) ------------------------------------------
+
+HUGE_HEADER_BYTES = 64 * 1024
+GOOD_REPLY = b'{"text": "Hello there."}'
+
+
+def _reply_behind(*headers: str) -> Behaviour:
+    """A 200 with a good JSON reply, its head carrying ``headers``."""
+
+    def behaviour(conn: Conn) -> None:
+        if conn.head(
+            "200 OK",
+            "Content-Type: application/json",
+            f"Content-Length: {len(GOOD_REPLY)}",
+            *headers,
+            "Connection: close",
+        ):
+            conn.send(GOOD_REPLY)
+        time.sleep(0.05)
+
+    return behaviour
+
+
+huge_header = _reply_behind("X-Padding: " + "a" * HUGE_HEADER_BYTES)
+"""One 64 KB response header (a session cookie gone wild, a debug header with a whole dump)."""
+too_many_headers = _reply_behind(*(f"X-Trace-{i}: {i}" for i in range(1000)))
+malformed_header = _reply_behind("this is not a header")

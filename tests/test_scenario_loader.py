@@ -11,7 +11,7 @@ import re
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
@@ -36,6 +36,8 @@ from agentphone_emulator.scenario.variables import (
     substitute,
     substitute_all,
 )
+from agentphone_emulator.store.calls import CallStatus, DisconnectionReason
+from agentphone_emulator.store.findings import FindingCode
 
 VALID = """\
 name: order status
@@ -471,17 +473,11 @@ def test_a_misspelt_key_does_not_hide_the_other_problems_of_its_file() -> None:
     ]
 
 
-REASONS = (
-    "'user_hangup', 'agent_hangup', 'api_hangup', 'call_transfer', 'inactivity', 'voicemail_reached', "
-    "'dial_busy', 'dial_no_answer', 'dial_failed', 'no_agent', 'registered_call_timeout'"
-)
-STATUSES = "'ringing', 'in-progress', 'completed', 'failed', 'busy', 'no-answer'"
-CODES = (
-    "'webhook_http_error', 'webhook_timeout', 'webhook_unreachable', 'webhook_app_exception', "
-    "'webhook_retries_exhausted', 'voice_non_object_reply', 'voice_invalid_json', "
-    "'voice_invalid_ndjson_line', 'voice_empty_reply', 'voice_empty_text', 'voice_bytes_after_final', "
-    "... (23 choices)"
-)
+# The choices as the loader lists them, from the engine's own tables (a reason or a finding code
+# added there is a choice here too).
+REASONS = ", ".join(repr(reason) for reason in get_args(DisconnectionReason))
+STATUSES = ", ".join(repr(status) for status in get_args(CallStatus))
+CODES = ", ".join(repr(code.value) for code in list(FindingCode)[:11]) + f", ... ({len(FindingCode)} choices)"
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 from . import __version__
 from .agent_env import EMULATOR_KEY_ENV, SECRET_ENV
 from .app_reference import is_app_reference
-from .clock import iso, parse_iso
+from .clock import ClockRangeError, check_start, iso, parse_iso
 from .command_line import RefusedError, UsageError, duration, is_http_url, stdout_closed
 from .errors import one_line
 from .settings import AccountSettings
@@ -83,11 +83,15 @@ def _clock_start(text: str) -> datetime:
     if text == "now":
         return datetime.now(UTC).replace(microsecond=0)
     try:
-        return parse_iso(text)
-    except ValueError:
+        start = parse_iso(text)
+    except (ValueError, OverflowError):  # OverflowError: a time zone past datetime's range
         raise argparse.ArgumentTypeError(
             f"expected an ISO-8601 time such as 2026-03-10T15:00:00Z, got {text!r}"
         ) from None
+    try:
+        return check_start(start)
+    except ClockRangeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

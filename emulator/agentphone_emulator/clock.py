@@ -26,6 +26,40 @@ log = logging.getLogger("agentphone_emulator.clock")
 
 Callback = Callable[[], Awaitable[None]]
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+"""The range a virtual clock may start in and move through. Far past any test's need, and far
+enough from ``datetime.min`` and ``datetime.max`` that everything computed from now (a year's
+advance, next month's usage bucket, a time zone's offset, the day-long retry schedule) still fits."""
+
+
+class ClockRangeError(ValueError):
+    """A virtual clock asked to start, or move, outside :data:`EARLIEST` .. :data:`LATEST`."""
+
+
+def check_start(start: datetime) -> datetime:
+    """``start`` in UTC if a virtual clock may start there; else :class:`ClockRangeError`."""
+    if start.tzinfo is None:
+        raise ValueError("VirtualClock start must be timezone-aware")
+    start = start.astimezone(UTC)
+    if not EARLIEST <= start <= LATEST:
+        raise ClockRangeError(
+            f"a virtual clock starts between {iso(EARLIEST)} and {iso(LATEST)}, not at {iso(start)}"
+        )
+    return start
+
+
+def moved(moment: datetime, seconds: float) -> datetime:
+    """``moment`` plus ``seconds``, or :class:`ClockRangeError` past :data:`LATEST` (never an
+    OverflowError, whatever ``seconds`` is)."""
+    room = (LATEST - moment).total_seconds()
+    if not seconds <= room:  # NaN too
+        raise ClockRangeError(
+            f"the virtual clock stops at {iso(LATEST)}: from {iso(moment)} it can move at most "
+            f"{max(0.0, room):.0f} seconds, not {seconds:g}"
+        )
+    return moment + timedelta(seconds=seconds)
+
 
 @dataclass(slots=True, eq=False)
 class Timer:
@@ -148,10 +182,7 @@ class VirtualClock:
     """The default start: 2026-01-15 09:00:00 UTC."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        start = start or self.DEFAULT_START
-        if start.tzinfo is None:
-            raise ValueError("VirtualClock start must be timezone-aware")
-        self._start = self._now = start.astimezone(UTC)
+        self._start = self._now = check_start(start or self.DEFAULT_START)
         self._queue: list[tuple[datetime, int, Timer]] = []
         self._order = itertools.count()  # ties run in the order they were scheduled
 
@@ -199,7 +230,9 @@ class VirtualClock:
             if not woken.done():
                 woken.set_result(None)
 
-        timer = self.call_at(self._now + timedelta(seconds=max(0.0, seconds)), wake)
+        # The clock goes no further than LATEST: a longer sleep wakes there (and never overflows).
+        room = (LATEST - self._now).total_seconds()
+        timer = self.call_at(self._now + timedelta(seconds=min(max(0.0, seconds), room)), wake)
         timer._abandon = woken  # a rewind cancels the sleeper instead of stranding it
         try:
             await woken
@@ -263,7 +296,7 @@ class VirtualClock:
         """
         if seconds < 0:
             raise ValueError("the clock cannot go backwards")
-        await self.run_until(self._now + timedelta(seconds=seconds))
+        await self.run_until(moved(self._now, seconds))
         return self._now
 
 

@@ -17,7 +17,7 @@ import secrets
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import Future
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -27,7 +27,7 @@ from .api.control import control_routes
 from .api.framework import LIMITER_KEY
 from .app_reference import is_app_reference
 from .call_handle import CallHandle
-from .clock import Clock, RealClock, VirtualClock
+from .clock import Clock, RealClock, VirtualClock, moved
 from .engine.callees import Callee
 from .engine.platform import Platform
 from .engine.sms import Reacted, Received
@@ -385,9 +385,8 @@ class Emulator:
         clock = self._virtual_clock("advance")
         if seconds < 0:
             raise ValueError("the clock cannot go backwards")
-        await self.on_own_loop(
-            lambda: self.platform.driver.advance_to(clock.now() + timedelta(seconds=seconds))
-        )
+        moment = moved(clock.now(), seconds)  # refused before anything runs
+        await self.on_own_loop(lambda: self.platform.driver.advance_to(moment))
 
     def advance(self, seconds: float) -> None:
         """``aadvance``, blocking (an emulator not serving yet just moves its clock).
@@ -401,7 +400,7 @@ class Emulator:
         """
         clock = self._virtual_clock("advance")
         if self._thread is None and self._runner is None:  # not serving: nothing is scheduled
-            clock.catch_up(clock.now() + timedelta(seconds=seconds))
+            clock.catch_up(moved(clock.now(), seconds))
             return
         self.run_coroutine(lambda: self.aadvance(seconds), name="advance")
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_CALL_MINUTES = 60
+"""The platform's longest call: the plan's ``maxCallDurationMinutes``, and Retell's default
+``max_call_duration_ms`` (one hour), which the platform runs calls on."""
+
 
 class AccountSettings(BaseModel):
     """An account's limits and prices; the defaults are a new real account's.
@@ -43,6 +47,8 @@ class AccountSettings(BaseModel):
     """Fire agent.message (direction outbound) for messages the API sends, as the platform's chat adapter expects; an agent must not answer its own echo."""
     voice_history_includes_utterance: bool = True
     """A voice turn's recentHistory ends with the caller utterance being answered (the platform's streaming examples build their prompt from recentHistory alone); False stops it before that utterance, as a text's history stops before the text."""
+    max_call_minutes: int = Field(MAX_CALL_MINUTES, ge=1, le=MAX_CALL_MINUTES)
+    """Longest call, in minutes: a call still going then ends completed, reason max_duration_reached (lower it to test that without an hour of simulated talk)."""
     rate_limits: bool = False
     """Enforce the documented per-minute rate limits (429 + Retry-After)."""
     unavailable_area_codes: tuple[str, ...] = ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models.agents import (
+    AGENT_BODY_BYTES,
     AgentCreate,
     AgentDeleted,
     AgentList,
@@ -96,7 +97,9 @@ async def list_agents(ctx: Ctx, *, query: ListQuery) -> AgentList:
     return AgentList(data=[agent_out(ctx.account, a) for a in page], has_more=has_more, total=total)
 
 
-@router.post("/v1/agents", response=AgentOut, body=AgentCreate, rate_limit=(30, 60))
+@router.post(
+    "/v1/agents", response=AgentOut, body=AgentCreate, rate_limit=(30, 60), max_body=AGENT_BODY_BYTES
+)
 async def create_agent(ctx: Ctx, *, body: AgentCreate) -> AgentOut:
     """Create Agent"""
     agent = store.create_agent(ctx.state, ctx.account, agent_fields(body))
@@ -109,7 +112,13 @@ async def get_agent(ctx: Ctx, *, agent_id: str) -> AgentOut:
     return agent_out(ctx.account, store.get_agent(ctx.account, agent_id))
 
 
-@router.patch("/v1/agents/{agent_id}", response=AgentOut, body=AgentUpdate, rate_limit=(20, 60))
+@router.patch(
+    "/v1/agents/{agent_id}",
+    response=AgentOut,
+    body=AgentUpdate,
+    rate_limit=(20, 60),
+    max_body=AGENT_BODY_BYTES,
+)
 async def update_agent(ctx: Ctx, *, agent_id: str, body: AgentUpdate) -> AgentOut:
     """Update Agent"""
     agent = store.update_agent(ctx.state, ctx.account, agent_id, agent_fields(body))

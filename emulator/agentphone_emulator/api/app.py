@@ -30,6 +30,7 @@ from . import (
 )
 from .framework import (
     LIMITER_KEY,
+    MAX_BODY_BYTES,
     PLATFORM_KEY,
     RUNTIME_KEY,
     STATE_KEY,
@@ -112,7 +113,7 @@ def build_app(
     runtime: Any = None,
     extra_routes: list[web.RouteDef] | None = None,
 ) -> web.Application:
-    app = web.Application(client_max_size=8 * 1024 * 1024)
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[STATE_KEY] = state
     app[PLATFORM_KEY] = platform or Platform(state, state.clock)
     app[LIMITER_KEY] = RateLimiter()

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pydantic_core
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -33,6 +34,8 @@ PLATFORM_KEY: web.AppKey[Platform] = web.AppKey("agentphone_platform", Platform)
 Handler = Callable[..., Awaitable[Any]]
 _PATH_PARAM = re.compile(r"\{(\w+)\}")
 _JSON = "application/json"
+MAX_BODY_BYTES = 8 * 1024 * 1024
+"""The largest request body read (aiohttp's ``client_max_size``); past it, 413."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,8 @@ class Route:
     auth: bool = True
     rate_limit: tuple[int, int] | None = None
     response_media_type: str = _JSON
+    max_body: int = MAX_BODY_BYTES
+    """The largest body this route reads (413 past it); at most the app's :data:`MAX_BODY_BYTES`."""
     path_params: tuple[str, ...] = ()
     adapter: TypeAdapter[Any] | None = None
 
@@ -137,6 +142,25 @@ def error_response(error: ApiError) -> web.Response:
     return json_response(error.body(), error.status, error.headers)
 
 
+INPUT_ECHO_CHARS = 4096
+"""A 422 echoes each refused ``input`` as FastAPI does, up to this many characters (bytes of JSON); a
+larger one (a 300 KB ``customTools`` refused for its size) is described instead of sent back."""
+
+
+def _echo(value: Any) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= INPUT_ECHO_CHARS else value[:INPUT_ECHO_CHARS] + "…"
+    if not isinstance(value, dict | list):
+        return value
+    try:  # pydantic's Rust core: json.dumps took 17 ms for 250 KB of small objects
+        size = len(pydantic_core.to_json(value))
+    except (pydantic_core.PydanticSerializationError, ValueError, RecursionError):
+        return None
+    if size <= INPUT_ECHO_CHARS:
+        return value
+    return f"({'an object' if isinstance(value, dict) else 'an array'} of {size} bytes of JSON, not echoed)"
+
+
 def _validation_detail(exc: ValidationError, where: str) -> list[dict[str, Any]]:
     detail = []
     for err in exc.errors(include_url=False):
@@ -144,7 +168,7 @@ def _validation_detail(exc: ValidationError, where: str) -> list[dict[str, Any]]
             "type": err["type"],
             "loc": [where, *err["loc"]],
             "msg": err["msg"],
-            "input": err.get("input"),
+            "input": _echo(err.get("input")),
         }
         if err.get("ctx"):
             item["ctx"] = {
@@ -178,10 +202,25 @@ def parse_body(model: type[BaseModel], raw: bytes, required: bool) -> BaseModel:
         # Parse and validate in one pass in pydantic's Rust core: the hot path of every write.
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        if not any(err["type"] == "json_invalid" for err in exc.errors()):
+        invalid = [err for err in exc.errors(include_url=False) if err["type"] == "json_invalid"]
+        if not invalid:
             raise ApiError(422, _validation_detail(exc, "body")) from None
+        reason = invalid[0]["msg"]
     try:  # only for malformed JSON: FastAPI reports the decoder's position
-        json.loads(raw)
+        value = json.loads(raw)
+    except RecursionError:  # nested past Python's stack (pydantic's own limit is lower still)
+        raise ApiError(
+            422,
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ["body", 0],
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": reason},
+                }
+            ],
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         pos = getattr(exc, "pos", 0)
         raise ApiError(
@@ -196,9 +235,52 @@ def parse_body(model: type[BaseModel], raw: bytes, required: bool) -> BaseModel:
                 }
             ],
         ) from None
+    # Python's json took what the Rust parser refused: most likely a lone surrogate escape
+    # ("\ud83d", a string cut inside an emoji), which no text the emulator stores may hold.
+    if not _encodable(value):
+        reason = "a \\u escape is a lone UTF-16 surrogate, which is not valid Unicode"
     raise ApiError(
-        422, [{"type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error", "input": {}}]
+        422,
+        [
+            {
+                "type": "json_invalid",
+                "loc": ["body", 0],
+                "msg": "JSON decode error",
+                "input": {},
+                "ctx": {"error": reason},
+            }
+        ],
     )
+
+
+async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request's body, or a 413 in the API's shape past ``limit`` (aiohttp's own refusal past
+    :data:`MAX_BODY_BYTES` is an exception that would otherwise be a 500). A declared length past
+    the limit is refused before a byte of the body is read."""
+
+    def too_large(size: int | None) -> ApiError:
+        shown = f" ({size} bytes)" if size is not None else ""
+        return ApiError(
+            413, f"Request body too large{shown}: the limit is {limit} bytes", code="PAYLOAD_TOO_LARGE"
+        )
+
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(request.content_length)
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise too_large(request.content_length) from None
+    if len(raw) > limit:  # chunked, with no length declared
+        raise too_large(None)
+    return raw
+
+
+def _encodable(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except (UnicodeEncodeError, ValueError, RecursionError):
+        return False
+    return True
 
 
 def authenticate(state: EmulatorState, request: web.Request) -> Account:
@@ -236,20 +318,25 @@ def make_aiohttp_handler(route: Route) -> Callable[[web.Request], Awaitable[web.
             if route.query is not None:
                 kwargs["query"] = parse_query(route.query, request.query)
             if route.body is not None:
-                kwargs["body"] = parse_body(route.body, await request.read(), route.body_required)
+                raw = await read_body(request, route.max_body)
+                kwargs["body"] = parse_body(route.body, raw, route.body_required)
             result = await route.handler(Ctx(state, account, request), **kwargs)
+            if isinstance(result, web.StreamResponse):
+                return result
+            if route.status == 204:
+                return web.Response(status=204)
+            # Serialised inside the try: a value that cannot be encoded is our bug, answered as the
+            # API's JSON 500 rather than aiohttp's plain-text one.
+            body = (
+                adapter.dump_json(result, by_alias=True)
+                if adapter is not None
+                else json.dumps(result).encode()
+            )
         except ApiError as error:
             return error_response(error)
         except Exception:
             log.exception("internal error in %s %s", route.method, route.path)
             return json_response({"detail": "Internal Server Error"}, 500)
-        if isinstance(result, web.StreamResponse):
-            return result
-        if route.status == 204:
-            return web.Response(status=204)
-        body = (
-            adapter.dump_json(result, by_alias=True) if adapter is not None else json.dumps(result).encode()
-        )
         return web.Response(body=body, status=route.status, content_type=_JSON)
 
     aiohttp_handler.__name__ = route.handler.__name__

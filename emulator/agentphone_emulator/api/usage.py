@@ -44,7 +44,7 @@ async def get_usage(ctx: Ctx) -> UsageResponse:
                 numbers=limit,
                 messages_per_month=store.MESSAGES_PER_MONTH,
                 voice_minutes_per_month=store.VOICE_MINUTES_PER_MONTH,
-                max_call_duration_minutes=store.MAX_CALL_DURATION_MINUTES,
+                max_call_duration_minutes=ctx.account.settings.max_call_minutes,
                 concurrent_calls=store.CONCURRENT_CALLS,
             ),
         ),

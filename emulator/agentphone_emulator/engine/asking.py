@@ -16,6 +16,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING
 
+from ..safe_text import scrub
 from ..store.findings import FindingCode
 from ..store.records import CallTurn
 from .agent_reply import AgentReply
@@ -24,7 +25,7 @@ from .events import voice_message_event
 from .hosted import HostedError, HostedTurn, fill_variables
 from .replies import ReplyProblem, ReplyReader, read_object
 from .signing import signed_headers
-from .targets import AppFailure, TargetError, TargetRequest
+from .targets import AppFailure, BadResponse, TargetError, TargetRequest
 
 if TYPE_CHECKING:
     from .call_session import CallSession
@@ -158,6 +159,14 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
             offending=bytes(body),
             detail=exc.traceback,
         )
+    except BadResponse as exc:  # it answered, in a head no HTTP client reads
+        error = f"Unreadable response: {exc}"
+        session.add_finding(
+            reply,
+            FindingCode.WEBHOOK_BAD_RESPONSE,
+            f"turn {reply.turn}: {hook.url} answered, but {exc}, so nothing of it is read and the "
+            "caller hears silence",
+        )
     except TargetError as exc:
         if status is None:
             error = f"Connection failed: {exc}"
@@ -181,13 +190,13 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
             http_status=status,
         )
     except Exception as exc:  # whatever else an in-process app throws: a finding, never a silent turn
-        error = f"{type(exc).__name__}: {exc}"
+        error = scrub(f"{type(exc).__name__}: {exc}")  # the app's message may hold anything
         session.add_finding(
             reply,
             FindingCode.WEBHOOK_APP_EXCEPTION,
-            f"turn {reply.turn}: the webhook's app failed: {type(exc).__name__}: {exc}",
+            f"turn {reply.turn}: the webhook's app failed: {error}",
             offending=bytes(body),
-            detail=traceback.format_exc(),
+            detail=scrub(traceback.format_exc()),
         )
     finally:
         duration_ms = (time.perf_counter() - started) * 1000

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..safe_text import require_valid
 from ..store import calls as call_store
 from ..store.account import Account
 from ..store.findings import Finding, FindingCode, clip
@@ -83,6 +84,7 @@ class CallSession:
         self._listeners: list[Callable[[AgentReply, HeardChunk], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inactivity: Any = None
+        self._limit: Any = None
         self._closed = asyncio.Event()
 
     # -- reading -------------------------------------------------------------------------------
@@ -163,6 +165,7 @@ class CallSession:
         that many seconds (a live microphone knows the words once the person has stopped
         talking), so nothing waits, the turn is sent now and a barge-in cuts the agent where the
         person started."""
+        require_valid(text, "the caller's text")  # a test's own mistake: refused before anything
         if said_over is not None:
             started = self.clock.now() - timedelta(seconds=max(0.0, said_over))
             self._check_live()
@@ -259,6 +262,16 @@ class CallSession:
 
         self._inactivity = self.clock.call_at(self.clock.now() + timedelta(seconds=limit), silent_too_long)
 
+    def limit_length(self) -> None:
+        """End the call ``max_duration_reached`` once it has lasted the account's longest call."""
+        due = self.call.started_at + call_store.max_call_length(self.account)
+
+        async def too_long() -> None:
+            if self.live:
+                self.end("completed", "max_duration_reached")
+
+        self._limit = self.clock.call_at(due, too_long)
+
     def end(self, status: str, reason: str | None) -> None:
         if self.live:
             call_store.finish_call(self.state, self.account, self.call, status, reason)
@@ -266,8 +279,9 @@ class CallSession:
     def close(self) -> None:
         """Stop everything this call still had going (it ended, or the emulator is resetting)."""
         self._closed.set()
-        if self._inactivity is not None:
-            self._inactivity.cancel()
+        for timer in (self._inactivity, self._limit):
+            if timer is not None:
+                timer.cancel()
         for reply in self.replies:
             for task in (reply._reader, reply._player):
                 if task is not None and not task.done():

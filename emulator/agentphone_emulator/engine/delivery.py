@@ -34,7 +34,7 @@ from ..store.account import Account, EmulatorState
 from ..store.findings import Finding, FindingCode, clip
 from ..store.records import DeliveryAttempt, DeliveryRecord, WebhookRecord
 from .signing import signed_headers
-from .targets import AppFailure, TargetError, TargetRequest, Targets
+from .targets import AppFailure, BadResponse, TargetError, TargetRequest, Targets
 
 log = logging.getLogger("agentphone_emulator.delivery")
 
@@ -87,6 +87,7 @@ class Outcome:
         return self.failure in (
             FindingCode.WEBHOOK_TIMEOUT,
             FindingCode.WEBHOOK_UNREACHABLE,
+            FindingCode.WEBHOOK_BAD_RESPONSE,  # a broken response is a failed attempt, as a reset is
             FindingCode.WEBHOOK_APP_EXCEPTION,
         ) or (self.status is not None and self.status >= 500)
 
@@ -288,6 +289,8 @@ class Dispatcher:
             failure, error = FindingCode.WEBHOOK_TIMEOUT, f"Timed out after {webhook.timeout}s"
         except AppFailure as exc:
             failure, error, app_error = FindingCode.WEBHOOK_APP_EXCEPTION, str(exc), exc.traceback
+        except BadResponse as exc:  # reached, and it answered: not "could not reach"
+            failure, error = FindingCode.WEBHOOK_BAD_RESPONSE, f"Unreadable response: {exc}"
         except TargetError as exc:
             # Not reached at all, or it answered and the connection broke in the body; after an
             # error status that status is the news (the non-2xx check below reports it).
@@ -344,7 +347,11 @@ class Dispatcher:
     def _record_failure(self, account: Account, record: DeliveryRecord, outcome: Outcome) -> None:
         assert outcome.failure is not None
         where = f"{record.event_type} to {record.url}"
-        if outcome.failure in (FindingCode.WEBHOOK_TIMEOUT, FindingCode.WEBHOOK_UNREACHABLE):
+        if outcome.failure in (
+            FindingCode.WEBHOOK_TIMEOUT,
+            FindingCode.WEBHOOK_UNREACHABLE,
+            FindingCode.WEBHOOK_BAD_RESPONSE,
+        ):
             message = f"{where}: {outcome.error}"
         elif outcome.failure is FindingCode.WEBHOOK_APP_EXCEPTION:
             last_line = (outcome.app_error or "").strip().splitlines()[-1:] or ["an exception"]

@@ -18,10 +18,10 @@ import contextlib
 import weakref
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
-from ..clock import Clock, VirtualClock
+from ..clock import LATEST, Clock, VirtualClock, moved
 from .delivery import Dispatcher
 
 T = TypeVar("T")
@@ -133,7 +133,7 @@ class ClockDriver:
         clock = self.clock
         assert isinstance(clock, VirtualClock)
         start = clock.now()
-        end = start + timedelta(seconds=limit_seconds)
+        end = moved(start, min(limit_seconds, (LATEST - start).total_seconds()))  # stops at LATEST
         while await self._step(end):
             pass
         await self.quiet()

@@ -30,6 +30,8 @@ from typing import Any, Protocol
 import aiohttp
 from yarl import URL
 
+from ..safe_text import scrub
+
 ReplyObject = dict[str, Any]
 """The shape of a webhook reply: ``{"text": ..., "hangup": bool, "action": "transfer"|"hangup",
 "digits": "1"}``, every field optional."""
@@ -213,7 +215,7 @@ def _describe(exc: aiohttp.ClientError) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
         reason = exc.os_error.strerror or str(exc.os_error)
         return f"connection to {exc.host}:{exc.port} failed: {reason}"
-    return _excerpt(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    return _excerpt(scrub(f"{type(exc).__name__}: {exc}") if str(exc) else type(exc).__name__)
 
 
 def fill_variables(text: str | None, variables: Mapping[str, str]) -> str | None:

@@ -31,7 +31,7 @@ from ..store.account import Account, EmulatorState
 from ..store.records import NumberRecord, WebhookRecord
 from .delivery import MAX_RESPONSE_BYTES, encode_envelope, route_webhook
 from .signing import signed_headers
-from .targets import AppFailure, TargetError, TargetRequest, Targets
+from .targets import AppFailure, BadResponse, TargetError, TargetRequest, Targets
 
 ProbeKind = Literal[
     "bad_signature", "missing_signature", "wrong_secret", "stale_timestamp", "future_timestamp", "duplicate"
@@ -119,6 +119,8 @@ async def send_probe(
         error = f"no answer within {webhook.timeout}s"
     except AppFailure as exc:
         error = str(exc)
+    except BadResponse as exc:
+        error = f"unreadable response: {exc}"
     except TargetError as exc:
         error = f"connection failed: {exc}"
     return ProbeAnswer(kind, status, body, error, (time.perf_counter() - started) * 1000)

@@ -31,14 +31,15 @@ from dataclasses import dataclass
 from functools import cache
 from io import BytesIO
 
+from ..settings import MAX_CALL_MINUTES
 from .speech import WORDS_PER_MINUTE
 from .synthesis import SAMPLE_RATE, SAMPLE_WIDTH, Synthesizer, TtsError, numpy_or_none  # 16 kHz mono 16-bit
 
 log = logging.getLogger("agentphone_emulator.recording")
 
-MAX_DURATION_SECONDS = 2 * 3600.0
-"""Longest recording made: twice the platform's 60-minute call limit. About 230 MB of PCM, and a
-render holds two copies, so an absurd duration cannot exhaust memory."""
+MAX_DURATION_SECONDS = MAX_CALL_MINUTES * 60.0
+"""Longest recording made: the platform's longest call (the voice engine ends every call there).
+About 115 MB of PCM, and a render holds two copies."""
 
 TONE_HZ = {"agent": 440, "user": 330}
 OTHER_TONE_HZ = 550  # a role the platform does not use, kept audible and distinct

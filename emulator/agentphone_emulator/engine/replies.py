@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from ..safe_text import describe as describe_surrogates
+from ..safe_text import lone_surrogates, scrub
 from ..store.findings import FindingCode
 
 MAX_REPLY_BYTES = 1 << 20
@@ -525,6 +527,16 @@ class ReplyReader:
             problem(
                 FindingCode.VOICE_INVALID_FIELD, f'"text" must be a string, got {_describe(text)}; not spoken'
             )
+        elif raw_text is not None and (lone := lone_surrogates(raw_text)):
+            # Stored as it came, the text would break every later encoding of the call (the API's
+            # answers, the next envelope, the state file): checked here, where it enters.
+            problem(
+                FindingCode.VOICE_INVALID_TEXT,
+                f'"text" holds {describe_surrogates(lone)}: not valid Unicode, so each is spoken as '
+                "U+FFFD; a string cut inside an emoji (JavaScript's .slice() counts UTF-16 units: cut "
+                "Array.from(text) instead)",
+            )
+            raw_text = scrub(raw_text)
 
         interim, complaint = _flag(obj, "interim", line is not None)
         if complaint:
@@ -595,7 +607,7 @@ class ReplyReader:
                     f'{where}"text" contains markup that is not meant to be spoken: {shown}{more}; the '
                     "platform strips it, but your server should not send it (a model's tool-call or "
                     "formatting leaking into speech)",
-                    raw_text.encode("utf-8", "surrogatepass"),
+                    raw_text.encode(),
                     WARNING,
                     line,
                 )

@@ -14,10 +14,16 @@ from urllib.parse import urlsplit
 from multidict import CIMultiDictProxy
 
 from ..app_reference import APP_REFERENCE, is_app_reference
+from ..safe_text import scrub
 
 
 class TargetError(Exception):
     """The request never got a response: connection refused, DNS failure, app not importable."""
+
+
+class BadResponse(TargetError):
+    """The server was reached and answered, but its response head is not readable HTTP: a header
+    (or the status line) past the client's size limit, too many headers, a malformed line."""
 
 
 class AppFailure(TargetError):
@@ -104,7 +110,8 @@ def where_of(url: str) -> Where:
 
 
 def error_text(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(exc)).rstrip()
+    # The app's own message may hold anything, lone surrogates included; it is stored and served.
+    return scrub("".join(traceback.format_exception(exc)).rstrip())
 
 
 INTERNAL_ERROR = b"Internal Server Error"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -30,9 +31,11 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from ..app_reference import is_app_reference
+from ..safe_text import scrub
 from .target_types import (
     INTERNAL_ERROR,
     AppFailure,
+    BadResponse,
     Broken,
     Target,
     TargetError,
@@ -48,6 +51,7 @@ from .wsgi_target import WsgiTarget
 # What the engine and the CLI import from here; their homes are target_types and wsgi_target.
 __all__ = [
     "AppFailure",
+    "BadResponse",
     "Target",
     "TargetError",
     "TargetRequest",
@@ -87,8 +91,30 @@ class HttpTarget:
                     headers=response.headers,
                     chunks=_http_chunks(response),
                 )
+        except aiohttp.ClientResponseError as exc:  # the head arrived and did not parse
+            raise BadResponse(_describe_bad_head(exc)) from None
         except aiohttp.ClientError as exc:
             raise TargetError(_describe_client_error(exc)) from None
+
+
+_LINE_TOO_LONG = re.compile(r"Got more than (\d+) bytes")
+
+
+def _describe_bad_head(exc: aiohttp.ClientResponseError) -> str:
+    """What was wrong with a response head aiohttp's parser refused (its ``status`` is the parser's
+    400, not the server's), in the words of a person reading the response."""
+    message = scrub(str(exc.message)).strip()
+    too_long = _LINE_TOO_LONG.match(message)
+    if too_long:
+        return (
+            f"a response header (or the status line) is longer than {too_long.group(1)} bytes, "
+            "more than an HTTP client reads"
+        )
+    if message.startswith("Too many headers"):
+        return "the response has more headers than an HTTP client reads"
+    # aiohttp's message puts the offending bytes on a second line, a caret under them on a third.
+    flat = " ".join(message.removesuffix("^").split()).rstrip(" ^") or "unparsable"
+    return f"the response head is not valid HTTP ({flat[:200]})"
 
 
 async def _http_chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
@@ -102,7 +128,7 @@ async def _http_chunks(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]
 def _describe_client_error(exc: aiohttp.ClientError) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"connection to {exc.host}:{exc.port} failed: {exc.os_error.strerror or exc.os_error}"
-    text = str(exc)
+    text = scrub(str(exc))  # it may quote the server's bytes, decoded with surrogateescape
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

@@ -78,6 +78,7 @@ class VoiceEngine:
             responder = self.hosted.responder_for(call.agent_id, self.http)
         session = CallSession(self, account, call, agent, responder)
         self.sessions[call.id] = session
+        session.limit_length()
         return session
 
     async def ring(

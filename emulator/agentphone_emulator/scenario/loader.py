@@ -29,6 +29,8 @@ import yaml
 from pydantic import ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ..safe_text import describe as describe_surrogates
+from ..safe_text import lone_surrogates, scrub
 from .error_words import YamlPath, clip, describe, worded
 from .models import Scenario
 from .results import format_path
@@ -196,7 +198,14 @@ class _Builder:
         if node.tag == _VALUE_TAG:  # a plain "=": SafeLoader resolves it but cannot construct it
             return node.value
         try:
-            return self.loader.construct_object(node)
+            value = self.loader.construct_object(node)
+            if isinstance(value, str) and (lone := lone_surrogates(value)):
+                # YAML's "\ud83d" escape makes one; no call or text could carry it.
+                self.problem(
+                    node.start_mark, path, f"this text holds {describe_surrogates(lone)}: not valid Unicode"
+                )
+                return scrub(value)
+            return value
         except yaml.MarkedYAMLError as exc:
             self.problem(exc.problem_mark or node.start_mark, path, exc.problem or "cannot read this value")
         except Exception:  # !!int abc, !!timestamp nonsense ...: the constructors raise anything

@@ -158,8 +158,11 @@ class EmulatorState:
     def find_account_by_key(self, key: str) -> Account | None:
         """The account of an API key, compared in constant time against every known key."""
         found: Account | None = None
+        # The header's bytes as they came: aiohttp decodes headers with surrogateescape, so a key
+        # that is not UTF-8 holds surrogates, which a plain encode() refuses (a 500, not a 401).
+        given = key.encode("utf-8", "surrogatepass")
         for known, account in self.account_by_key.items():
-            if hmac.compare_digest(known.encode(), key.encode()):
+            if hmac.compare_digest(known.encode(), given):
                 found = account
         return found
 

@@ -48,6 +48,7 @@ DisconnectionReason = Literal[
     "api_hangup",
     "call_transfer",
     "inactivity",
+    "max_duration_reached",
     "voicemail_reached",
     "dial_busy",
     "dial_no_answer",
@@ -64,6 +65,7 @@ STATUS_OF_REASON: dict[str, str] = {
     "api_hangup": "completed",
     "call_transfer": "completed",
     "inactivity": "completed",
+    "max_duration_reached": "completed",
     "voicemail_reached": "completed",
     "dial_busy": "busy",
     "dial_no_answer": "no-answer",
@@ -490,6 +492,11 @@ def append_turn(
     return turn
 
 
+def max_call_length(account: Account) -> timedelta:
+    """How long a call on ``account`` may last before it ends ``max_duration_reached``."""
+    return timedelta(minutes=account.settings.max_call_minutes)
+
+
 def finish_call(
     state: EmulatorState, account: Account, call: CallRecord, status: str, reason: str | None
 ) -> CallRecord:
@@ -504,7 +511,9 @@ def finish_call(
     if not is_live(call):
         return call
     call.status = status
-    call.ended_at = state.now()
+    # No call outlives the limit (the voice engine ends it there); a clock that caught up past the
+    # moment, before that timer ran, must not make it longer.
+    call.ended_at = min(state.now(), call.started_at + max_call_length(account))
     call.disconnection_reason = reason
     _publish(state, account, call, CallEvent("ended", status=status, duration_seconds=duration_seconds(call)))
     for hook in list(_call_ended_hooks.get(state, ())):

@@ -28,6 +28,9 @@ class FindingCode(StrEnum):
     """No response within the webhook's timeout."""
     WEBHOOK_UNREACHABLE = "webhook_unreachable"
     """Connection refused, DNS failure, or an in-process app that cannot be loaded."""
+    WEBHOOK_BAD_RESPONSE = "webhook_bad_response"
+    """The server answered, but its response head is not readable HTTP (a header past the size an
+    HTTP client reads, too many headers, a malformed line): reached, yet nothing it said counts."""
     WEBHOOK_APP_EXCEPTION = "webhook_app_exception"
     """An in-process app raised while handling the event (answered as a 500)."""
     WEBHOOK_RETRIES_EXHAUSTED = "webhook_retries_exhausted"
@@ -59,6 +62,9 @@ class FindingCode(StrEnum):
     """``interim: true`` in a single JSON reply: only an NDJSON stream can keep a turn open."""
     VOICE_INVALID_DIGITS = "voice_invalid_digits"
     """``digits`` / ``press_digit`` / ``dtmf`` other than 0-9, * and #."""
+    VOICE_INVALID_TEXT = "voice_invalid_text"
+    """``text`` holds a lone UTF-16 surrogate (a string cut inside an emoji): not valid Unicode; each
+    one is stored and spoken as U+FFFD."""
     VOICE_MARKUP_IN_TEXT = "voice_markup_in_text"
     """Tags, tool-call markup or code in spoken text (the platform strips common patterns)."""
     VOICE_REPLY_TOO_LARGE = "voice_reply_too_large"

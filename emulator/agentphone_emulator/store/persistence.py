@@ -47,7 +47,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .. import __version__
-from ..clock import VirtualClock
+from ..clock import EARLIEST, LATEST, VirtualClock, iso
 from .account import Account, EmulatorState, StateSnapshot
 
 FORMAT = "agentphone-emulator-state"
@@ -375,6 +375,9 @@ def parse(data: bytes, name: str) -> SavedState:
         raise StateFileError(f"{name} is corrupt ({exc})") from None
     except RecursionError:  # a hand-made file nested deeper than Python's stack (no state is)
         raise StateFileError(f"{name} is corrupt (its JSON is nested deeper than any state)") from None
+    moment = saved.virtual_clock_now
+    if moment is not None and not EARLIEST <= moment <= LATEST:
+        raise StateFileError(f"{name} is corrupt (its virtual clock stands at {iso(moment)})")
     for key, account_id in saved.keys.items():
         if account_id not in saved.accounts:
             raise StateFileError(f"{name} is corrupt (API key {key[:12]}... has no account {account_id})")

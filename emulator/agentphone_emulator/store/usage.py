@@ -18,10 +18,10 @@ from .account import Account, EmulatorState
 from .records import CallRecord, MessageRecord
 
 PLAN_NAME = "payg"
-# The pay-as-you-go plan's published ceilings. Informational: nothing enforces them.
+# The pay-as-you-go plan's published ceilings. Informational: nothing enforces them (the longest
+# call, which the voice engine does enforce, is the account's ``max_call_minutes``).
 MESSAGES_PER_MONTH = 10_000
 VOICE_MINUTES_PER_MONTH = 1_000
-MAX_CALL_DURATION_MINUTES = 60
 CONCURRENT_CALLS = 10
 
 UNASSIGNED = "Unassigned"
