@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from .api.access import Access
 from .api.app import build_app
 from .api.control import control_routes
 from .api.framework import LIMITER_KEY
@@ -70,6 +71,12 @@ class Emulator:
         clock: ``VirtualClock()`` for tests (time moves only when told); default the real clock.
         seed: Makes generated ids and phone numbers the same run to run.
         control_plane: Serve the control routes under ``/__emulator`` (same key as ``/v1``).
+        admin_key: The key of the control plane's whole-emulator routes (reset, snapshots,
+            moving the clock, callees, hosted mode). Default: the API key when there is only one,
+            else a random ``sk_admin_`` key (read it from ``admin_key``).
+
+    Raises:
+        ValueError: An empty admin key or one with spaces.
     """
 
     def __init__(
@@ -82,6 +89,7 @@ class Emulator:
         clock: Clock | None = None,
         seed: int | None = None,
         control_plane: bool = True,
+        admin_key: str | None = None,
     ) -> None:
         self.host: str = host
         """The address it listens on."""
@@ -95,10 +103,15 @@ class Emulator:
         """Every account's records (advanced: read them with ``account()`` and the methods here)."""
         self.platform: Platform = Platform(self.state, self.clock)
         """What the platform does by itself: deliveries, texts, voice, the clock's driver (advanced)."""
-        # The control plane (/__emulator) needs the same API key as /v1; without it (serve
-        # --no-control-plane) those paths are 404 like any unknown path.
+        self._access = Access.for_keys(self.state.api_keys, admin_key)
+        # The control plane (/__emulator) needs the same API key as /v1 (or the admin key); without
+        # it (serve --no-control-plane) those paths are 404 like any unknown path.
         self.app: web.Application = build_app(
-            self.state, self.platform, runtime=self, extra_routes=control_routes() if control_plane else None
+            self.state,
+            self.platform,
+            runtime=self,
+            extra_routes=control_routes() if control_plane else None,
+            access=self._access,
         )
         """The aiohttp application serving ``/v1`` and ``/__emulator``."""
         self._runner: web.AppRunner | None = None
@@ -204,6 +217,12 @@ class Emulator:
     def api_keys(self) -> list[str]:
         """Every API key the emulator accepts, one account each."""
         return self.state.api_keys
+
+    @property
+    def admin_key(self) -> str:
+        """The key of the control plane's whole-emulator routes (reset, snapshots, the clock): the
+        API key of a one-key emulator, unless another was given."""
+        return self._access.admin_key
 
     # -- running work on the emulator's loop ------------------------------------------------------
 
