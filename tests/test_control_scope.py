@@ -1,10 +1,12 @@
 """Who may do what on the control plane, over real HTTP on loopback: an account's API key acts on
 its own account only; what touches every account (reset, snapshots, the shared clock, callees,
-hosted mode) takes the emulator's admin key, which is the only key of a one-account emulator."""
+hosted mode) takes the emulator's admin key, which is the only key of a one-account emulator; and
+an HTTP request never gets a module imported into the emulator unless its operator allowed it."""
 
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,3 +173,66 @@ def test_the_control_planes_openapi_marks_the_admin_routes() -> None:
         op = paths[path]["post"]
         assert "403" in op["responses"] and "admin key" in op["description"], path
     assert "403" not in paths["/__emulator/sms"]["post"]["responses"]
+
+
+# -- item 18: importing user code from an HTTP request ------------------------------------------------
+
+
+def side_effect_module(folder: Path) -> tuple[str, Path]:
+    """A module that writes a marker file when imported (and is an app)."""
+    name = f"import_marker_{uuid.uuid4().hex[:10]}"
+    marker = folder / f"{name}.imported"
+    (folder / f"{name}.py").write_text(
+        "from pathlib import Path\n"
+        f"Path({str(marker)!r}).write_text('imported')\n"
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'application/json')])\n"
+        "    return [b'{}']\n"
+    )
+    return name, marker
+
+
+@pytest.fixture
+def importable(tmp_path: Path) -> Iterator[Path]:
+    sys.path.insert(0, str(tmp_path))
+    try:
+        yield tmp_path
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_an_http_request_imports_nothing_by_default(importable: Path) -> None:
+    first, first_marker = side_effect_module(importable)
+    name, marker = side_effect_module(importable)
+    with Emulator.run_in_thread() as emu:
+        refused = control(emu.base_url, emu.api_key, "POST", "/webhook", {"target": f"{first}:app"})
+        assert refused.status_code == 403, refused.text
+        assert not first_marker.exists() and first not in sys.modules
+        # The first refusal may have imported what refusing needs; the second imports nothing.
+        before = set(sys.modules)
+        refused = control(emu.base_url, emu.api_key, "POST", "/webhook", {"target": f"{name}:app/hook"})
+        assert refused.status_code == 403, refused.text
+        assert set(sys.modules) == before
+        assert not marker.exists()
+        body = refused.json()
+        assert body["code"] == "APP_IMPORT_NOT_ALLOWED"
+        assert f"--app-module {name}" in body["detail"] and "http(s) URL" in body["detail"]
+        assert emu.account().webhook is None  # and nothing was set
+
+
+def test_allowed_modules_are_a_dotted_prefix(importable: Path) -> None:
+    name, marker = side_effect_module(importable)
+    (importable / "pkg_allowed").mkdir()
+    (importable / "pkg_allowed" / "__init__.py").write_text("")
+    (importable / "pkg_allowed" / "sub.py").write_text("def app(environ, start_response): ...\n")
+    with Emulator.run_in_thread(app_modules=[name, "pkg_allowed"]) as emu:
+        url, key = emu.base_url, emu.api_key
+        allowed = control(url, key, "POST", "/webhook", {"target": f"{name}:app/hook"})
+        assert allowed.status_code == 200, allowed.text
+        assert marker.read_text() == "imported"
+        assert control(url, key, "POST", "/webhook", {"target": "pkg_allowed.sub:app"}).status_code == 200
+        # A prefix is a whole module path: pkg_allowed allows pkg_allowed.*, not pkg_allowedx.
+        lookalike = control(url, key, "POST", "/webhook", {"target": "pkg_allowedx:app"})
+        assert lookalike.status_code == 403 and lookalike.json()["code"] == "APP_IMPORT_NOT_ALLOWED"
+    with pytest.raises(ValueError, match="module"):
+        Emulator(app_modules=["not a module"])

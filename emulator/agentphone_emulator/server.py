@@ -74,9 +74,13 @@ class Emulator:
         admin_key: The key of the control plane's whole-emulator routes (reset, snapshots,
             moving the clock, callees, hosted mode). Default: the API key when there is only one,
             else a random ``sk_admin_`` key (read it from ``admin_key``).
+        app_modules: Modules (and their submodules) an HTTP request may name as a webhook app
+            (``POST /__emulator/webhook {"target": "myagent.server:app"}``); any other module
+            is refused without being imported. Python's ``set_webhook`` and ``mount`` need none.
 
     Raises:
-        ValueError: An empty admin key or one with spaces.
+        ValueError: An empty admin key or one with spaces, or an app module that is no dotted
+            module name.
     """
 
     def __init__(
@@ -90,6 +94,7 @@ class Emulator:
         seed: int | None = None,
         control_plane: bool = True,
         admin_key: str | None = None,
+        app_modules: Sequence[str] = (),
     ) -> None:
         self.host: str = host
         """The address it listens on."""
@@ -103,7 +108,7 @@ class Emulator:
         """Every account's records (advanced: read them with ``account()`` and the methods here)."""
         self.platform: Platform = Platform(self.state, self.clock)
         """What the platform does by itself: deliveries, texts, voice, the clock's driver (advanced)."""
-        self._access = Access.for_keys(self.state.api_keys, admin_key)
+        self._access = Access.for_keys(self.state.api_keys, admin_key, app_modules)
         # The control plane (/__emulator) needs the same API key as /v1 (or the admin key); without
         # it (serve --no-control-plane) those paths are 404 like any unknown path.
         self.app: web.Application = build_app(

@@ -4,9 +4,9 @@ lacks. Text the agent, react, move the clock, read deliveries and findings, rese
 (api/control_calls.py); the account's settings and 10DLC verdicts (api/control_account.py).
 
 It takes the same API key as ``/v1`` and acts on that key's account; what acts on every account
-(reset, snapshots, moving the shared clock) takes the emulator's admin key instead
-(api/access.py). The Python twin of every route is a method of
-:class:`~agentphone_emulator.Emulator`; these routes call those.
+(reset, snapshots, moving the shared clock) takes the emulator's admin key instead, and a webhook
+app is imported only from a module the emulator was started with (api/access.py). The Python twin
+of every route is a method of :class:`~agentphone_emulator.Emulator`; these routes call those.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..app_reference import is_app_reference
 from ..clock import VirtualClock
 from ..engine.targets import TargetError
 from ..errors import bad_request, not_found
@@ -39,6 +40,7 @@ from ..models.control import (
 )
 from ..store import webhooks as webhook_store
 from ..store.records import DeliveryRecord, MessageRecord
+from .access import ACCESS_KEY
 from .control_account import router as account_router
 from .control_calls import router as calls_router
 from .framework import Ctx, Route, Router, make_aiohttp_handler
@@ -216,6 +218,8 @@ async def clear_findings(ctx: Ctx) -> None:
 @router.post(f"{PREFIX}/webhook", response=WebhookTargetOut, body=WebhookTargetBody)
 async def point_webhook(ctx: Ctx, *, body: WebhookTargetBody) -> WebhookTargetOut:
     """Point the account's (or an agent's) webhook at a URL or an in-process app, optionally with a fixed secret"""
+    if is_app_reference(body.target):  # refused by name, before anything is imported
+        ctx.request.app[ACCESS_KEY].check_app_import(body.target)
     try:
         hook = ctx.runtime.set_webhook(
             body.target,
