@@ -5,9 +5,14 @@ an HTTP request never gets a module imported into the emulator unless its operat
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -236,3 +241,120 @@ def test_allowed_modules_are_a_dotted_prefix(importable: Path) -> None:
         assert lookalike.status_code == 403 and lookalike.json()["code"] == "APP_IMPORT_NOT_ALLOWED"
     with pytest.raises(ValueError, match="module"):
         Emulator(app_modules=["not a module"])
+
+
+# -- serve, in a subprocess ---------------------------------------------------------------------------
+
+
+@contextmanager
+def serving(*args: str, cwd: Path = ROOT) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--port", "0", "--virtual-clock", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env={k: v for k, v in os.environ.items() if not k.startswith("AGENTPHONE_")},
+    )
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()
+        assert "ready at" in ready, proc.stderr.read() if proc.stderr else ""
+        yield proc, ready.split("ready at ", 1)[1].split()[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+
+
+def status_lines(proc: subprocess.Popen[str], count: int) -> list[str]:
+    """The ``count`` lines after the ready line; fewer (serve printed no more) fail, not hang."""
+    lines: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        lines.extend(proc.stdout.readline().rstrip("\n") for _ in range(count))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=30)  # not a timing assertion: a bound on waiting for a line never printed
+    assert len(lines) == count, lines
+    return lines
+
+
+def trigger_advance(url: str, key: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, "trigger", "advance", "60", "--url", url, "--api-key", key],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_serve_with_two_keys_prints_an_admin_key_and_guards_reset() -> None:
+    with serving("--api-key", A, "--api-key", B) as (proc, url):
+        clock, admin = status_lines(proc, 2)
+        assert clock.startswith("clock: virtual")
+        found = re.fullmatch(r"admin key: (sk_admin_[0-9a-f]{32})  \(reset, snapshots, the clock\)", admin)
+        assert found, admin
+        admin_key = found.group(1)
+        add_agent(url, B, "B's agent")
+        assert_admin_required(control(url, A, "POST", "/reset"), "POST /__emulator/reset")
+        assert agent_names(url, B) == ["B's agent"]
+        refused = trigger_advance(url, A)
+        assert refused.returncode == 1 and "admin key" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+        assert trigger_advance(url, admin_key).returncode == 0
+        assert control(url, admin_key, "POST", "/reset").status_code == 200
+        assert agent_names(url, B) == []
+
+
+def test_serve_with_one_key_is_unchanged() -> None:
+    """Today's scripts: one key, reset and move the clock with it; no admin line is printed."""
+    with serving("--api-key", A, "--webhook", "http://127.0.0.1:9/hook") as (proc, url):
+        clock, webhook = status_lines(proc, 2)
+        assert clock.startswith("clock: virtual") and webhook.startswith("webhook: ")
+        add_agent(url, A, "Mine")
+        assert trigger_advance(url, A).returncode == 0
+        assert control(url, A, "POST", "/reset").status_code == 200
+        assert agent_names(url, A) == []
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+        assert "admin key" not in out
+
+
+def test_serve_admin_key_flag() -> None:
+    with serving("--api-key", A, "--api-key", B, "--admin-key", ADMIN) as (proc, url):
+        assert status_lines(proc, 2)[1] == f"admin key: {ADMIN}  (reset, snapshots, the clock)"
+        assert control(url, ADMIN, "POST", "/reset").status_code == 200
+        assert_admin_required(control(url, B, "POST", "/reset"), "POST /__emulator/reset")
+    for bad in [["--admin-key", ""], ["--admin-key", "has space"], ["--app-module", "not-a.module"]]:
+        done = subprocess.run(
+            [*CLI, "serve", "--port", "0", *bad], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 2, bad
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_serve_imports_no_module_an_http_request_names(tmp_path: Path) -> None:
+    name, marker = side_effect_module(tmp_path)
+    with serving("--api-key", A, cwd=tmp_path) as (_proc, url):
+        refused = control(url, A, "POST", "/webhook", {"target": f"{name}:app"})
+        assert refused.status_code == 403 and refused.json()["code"] == "APP_IMPORT_NOT_ALLOWED"
+        assert not marker.exists()
+    with serving("--api-key", A, "--app-module", name, cwd=tmp_path) as (_proc, url):
+        assert not marker.exists()  # allowing is not importing
+        allowed = control(url, A, "POST", "/webhook", {"target": f"{name}:app"})
+        assert allowed.status_code == 200, allowed.text
+        assert marker.read_text() == "imported"
+
+
+def test_serve_webhook_allows_its_own_modules_app_over_http(tmp_path: Path) -> None:
+    name, marker = side_effect_module(tmp_path)
+    with serving("--api-key", A, "--webhook", f"{name}:app/sms", cwd=tmp_path) as (_proc, url):
+        assert marker.exists()  # serve imported it, as its command line said
+        again = control(url, A, "POST", "/webhook", {"target": f"{name}:app/voice"})
+        assert again.status_code == 200, again.text
+        other = control(url, A, "POST", "/webhook", {"target": "json:dumps"})
+        assert other.status_code == 403
