@@ -63,7 +63,8 @@ async def async_client(emu: Emulator) -> AsyncIterator[AsyncAgentPhone]:
 
 @pytest.fixture(scope="session")
 def virtual_emulator_server() -> Iterator[Emulator]:
-    with Emulator.run_in_thread(clock=VirtualClock(VIRTUAL_START)) as emulator:
+    # tests.* apps may be named over HTTP (test_control_plane points the webhook at one).
+    with Emulator.run_in_thread(clock=VirtualClock(VIRTUAL_START), app_modules=["tests"]) as emulator:
         yield emulator
 
 

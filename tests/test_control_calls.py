@@ -59,6 +59,13 @@ async def control(emu: Emulator) -> AsyncIterator[Control]:
         yield Control(http, emu)
 
 
+@pytest.fixture
+async def admin(emu: Emulator) -> AsyncIterator[Control]:
+    """The emulator's admin key: callees and hosted mode act for every account (two here)."""
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {emu.admin_key}"}) as http:
+        yield Control(http, emu)
+
+
 async def voice_number(emu: Emulator, sdk: AsyncAgentPhone, **fields: Any) -> tuple[str, str]:
     """An agent answering with tests/voice_app.py, and its number: (agent id, number)."""
     fields.setdefault("begin_message", GREETING)
@@ -344,10 +351,10 @@ async def test_refusals_are_404_409_and_422(emu: Emulator, sdk: AsyncAgentPhone,
 
 
 async def test_a_scripted_callee_answers_an_outbound_call_played_out_over_http(
-    emu: Emulator, sdk: AsyncAgentPhone, control: Control
+    emu: Emulator, sdk: AsyncAgentPhone, control: Control, admin: Control
 ) -> None:
     agent_id, _ = await voice_number(emu, sdk)
-    status, callee = await control.post(
+    status, callee = await admin.post(
         "/callees",
         {"number": "(415) 555-2671", "lines": ["Hello, who is this?", "Okay, thanks."], "ringSeconds": 1},
     )
@@ -376,13 +383,13 @@ async def test_a_scripted_callee_answers_an_outbound_call_played_out_over_http(
     ]
     assert [r["mode"] for r in call["replies"]] == ["greeting", "webhook", "webhook"]
 
-    status, busy = await control.post("/callees", {"number": "+14155552672", "outcome": "busy"})
+    status, busy = await admin.post("/callees", {"number": "+14155552672", "outcome": "busy"})
     assert status == 201 and busy["outcome"] == "busy"
     placed = await sdk.calls.make(agent_id=agent_id, to_number="+14155552672")
     _, call = await control.post(f"/calls/{placed.id}/play-out")
     assert (call["status"], call["disconnectionReason"], call["transcript"]) == ("busy", "dial_busy", [])
 
-    status, menu = await control.post(
+    status, menu = await admin.post(
         "/callees", {"number": "+14155552673", "outcome": "ivr", "ivr": {"prompt": "Press 1.", "repeats": 0}}
     )
     assert status == 201 and menu["ivr"]["prompt"] == "Press 1." and menu["ivr"]["repeats"] == 0
@@ -392,19 +399,19 @@ async def test_a_scripted_callee_answers_an_outbound_call_played_out_over_http(
         ({"number": "555"}, "number"),
         ({"number": "+14155552674", "outcome": "maybe"}, "outcome"),
     ]:
-        status, refused = await control.post("/callees", bad)
+        status, refused = await admin.post("/callees", bad)
         assert status == 422 and refused["detail"][0]["loc"] == ["body", field]
 
 
 async def test_hosted_replies_are_configured_over_http_and_answer_the_call(
-    emu: Emulator, sdk: AsyncAgentPhone, control: Control, monkeypatch: pytest.MonkeyPatch
+    emu: Emulator, sdk: AsyncAgentPhone, control: Control, admin: Control, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(LLM_KEY_ENV, "sk-secret-never-echoed")
     agent = await sdk.agents.create(
         name="Hosted", voice_mode="hosted", system_prompt="Be brief.", begin_message="Hosted here."
     )
     number = (await sdk.numbers.buy(agent_id=agent.id)).phone_number
-    status, hosted = await control.post(
+    status, hosted = await admin.post(
         "/hosted",
         {
             "llmUrl": "http://user:pass@127.0.0.1:9/v1",
@@ -434,7 +441,7 @@ async def test_hosted_replies_are_configured_over_http_and_answer_the_call(
     assert call["replies"][2]["digits"] == "5" and call["replies"][2]["httpStatus"] is None
     assert (call["disconnectionReason"], call["stoppedAt"]) == ("agent_hangup", 3)
 
-    status, bad = await control.post("/hosted", {"llmUrl": "localhost:11434"})
+    status, bad = await admin.post("/hosted", {"llmUrl": "localhost:11434"})
     assert status == 422 and bad["detail"][0]["loc"] == ["body", "llmUrl"]
 
 

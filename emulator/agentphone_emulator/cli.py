@@ -3,6 +3,7 @@
     agentphone-emulator serve [--host 127.0.0.1] [--port 0] [--api-key KEY ...] [--credit 5.00]
                               [--virtual-clock [START]] [--webhook TARGET [--webhook-secret SECRET]]
                               [--llm-url URL [--llm-model NAME]] [--state FILE [--state-interval 30]]
+                              [--admin-key KEY] [--app-module MODULE ...]
     agentphone-emulator trigger sms --from +14155550100 --to +14155550123 --body "hello" [--media URL ...]
     agentphone-emulator trigger reaction --message-id msg_... --reaction love [--from +14155550100]
     agentphone-emulator trigger advance SECONDS        (virtual clock only; 90, 5m, 2h, 1d)
@@ -43,6 +44,7 @@ from .app_reference import is_app_reference
 from .clock import ClockRangeError, check_start, iso, parse_iso
 from .command_line import RefusedError, UsageError, duration, is_http_url, stdout_closed
 from .errors import one_line
+from .serve_access import access_options, add_access_flags, admin_line
 from .settings import AccountSettings
 from .trigger import CONTROL_PREFIX, add_trigger_parser, run_trigger
 
@@ -141,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"serve only the platform's API: no {CONTROL_PREFIX} routes (ringing, texting, the clock), "
         "for an emulator others can reach",
     )
+    add_access_flags(serve)
     serve.add_argument(
         "--virtual-clock",
         nargs="?",
@@ -289,6 +292,10 @@ async def serve(args: argparse.Namespace) -> None:
             "and knows an API key can use the emulator",
             file=sys.stderr,
         )
+    try:
+        access = access_options(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     keys = args.api_keys or ([os.environ[API_KEY_ENV]] if os.environ.get(API_KEY_ENV) else None)
     saved = _load_state(args)
     if saved is not None:
@@ -303,6 +310,7 @@ async def serve(args: argparse.Namespace) -> None:
         clock=clock,
         seed=args.seed,
         control_plane=args.control_plane,
+        **access,
     )
     if saved is not None:
         from .store.persistence import restore_into
@@ -358,6 +366,8 @@ async def serve(args: argparse.Namespace) -> None:
     if saver is not None:
         what = f"loaded {len(saved.accounts)} account(s) from" if saved is not None else "saving to"
         print(f"state: {what} {args.state}", flush=True)
+    if (admin := admin_line(emulator, args.control_plane)) is not None:
+        print(admin, flush=True)
     saving = None if saver is None else asyncio.create_task(_keep_saving(saver, args, stop))
     try:
         await stop.wait()

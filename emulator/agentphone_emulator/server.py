@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from .api.access import Access
 from .api.app import build_app
 from .api.control import control_routes
 from .api.framework import LIMITER_KEY
@@ -70,6 +71,16 @@ class Emulator:
         clock: ``VirtualClock()`` for tests (time moves only when told); default the real clock.
         seed: Makes generated ids and phone numbers the same run to run.
         control_plane: Serve the control routes under ``/__emulator`` (same key as ``/v1``).
+        admin_key: The key of the control plane's whole-emulator routes (reset, snapshots,
+            moving the clock, callees, hosted mode). Default: the API key when there is only one,
+            else a random ``sk_admin_`` key (read it from ``admin_key``).
+        app_modules: Modules (and their submodules) an HTTP request may name as a webhook app
+            (``POST /__emulator/webhook {"target": "myagent.server:app"}``); any other module
+            is refused without being imported. Python's ``set_webhook`` and ``mount`` need none.
+
+    Raises:
+        ValueError: An empty admin key or one with spaces, or an app module that is no dotted
+            module name.
     """
 
     def __init__(
@@ -82,6 +93,8 @@ class Emulator:
         clock: Clock | None = None,
         seed: int | None = None,
         control_plane: bool = True,
+        admin_key: str | None = None,
+        app_modules: Sequence[str] = (),
     ) -> None:
         self.host: str = host
         """The address it listens on."""
@@ -99,10 +112,15 @@ class Emulator:
         # and a scenario's report give an utterance the same time.
         self.reset_at: datetime = self.clock.now()
         """Where a test's timeline starts: the clock at the last reset."""
-        # The control plane (/__emulator) needs the same API key as /v1; without it (serve
-        # --no-control-plane) those paths are 404 like any unknown path.
+        self._access = Access.for_keys(self.state.api_keys, admin_key, app_modules)
+        # The control plane (/__emulator) needs the same API key as /v1 (or the admin key); without
+        # it (serve --no-control-plane) those paths are 404 like any unknown path.
         self.app: web.Application = build_app(
-            self.state, self.platform, runtime=self, extra_routes=control_routes() if control_plane else None
+            self.state,
+            self.platform,
+            runtime=self,
+            extra_routes=control_routes() if control_plane else None,
+            access=self._access,
         )
         """The aiohttp application serving ``/v1`` and ``/__emulator``."""
         self._runner: web.AppRunner | None = None
@@ -208,6 +226,12 @@ class Emulator:
     def api_keys(self) -> list[str]:
         """Every API key the emulator accepts, one account each."""
         return self.state.api_keys
+
+    @property
+    def admin_key(self) -> str:
+        """The key of the control plane's whole-emulator routes (reset, snapshots, the clock): the
+        API key of a one-key emulator, unless another was given."""
+        return self._access.admin_key
 
     # -- running work on the emulator's loop ------------------------------------------------------
 

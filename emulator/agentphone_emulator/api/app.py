@@ -28,6 +28,7 @@ from . import (
     webhooks,
     whatsapp,
 )
+from .access import ACCESS_KEY, Access
 from .framework import (
     LIMITER_KEY,
     MAX_BODY_BYTES,
@@ -112,9 +113,11 @@ def build_app(
     platform: Platform | None = None,
     runtime: Any = None,
     extra_routes: list[web.RouteDef] | None = None,
+    access: Access | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[STATE_KEY] = state
+    app[ACCESS_KEY] = access or Access.for_keys(state.api_keys)
     app[PLATFORM_KEY] = platform or Platform(state, state.clock)
     app[LIMITER_KEY] = RateLimiter()
     app[RUNTIME_KEY] = runtime

@@ -3,8 +3,10 @@
 lacks. Text the agent, react, move the clock, read deliveries and findings, reset, snapshot; calls
 (api/control_calls.py); the account's settings and 10DLC verdicts (api/control_account.py).
 
-It takes the same API key as ``/v1`` and acts on that key's account. The Python twin of every
-route is a method of :class:`~agentphone_emulator.Emulator`; these routes call those.
+It takes the same API key as ``/v1`` and acts on that key's account; what acts on every account
+(reset, snapshots, moving the shared clock) takes the emulator's admin key instead, and a webhook
+app is imported only from a module the emulator was started with (api/access.py). The Python twin
+of every route is a method of :class:`~agentphone_emulator.Emulator`; these routes call those.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..app_reference import is_app_reference
 from ..clock import ClockRangeError, VirtualClock
 from ..engine.targets import TargetError
 from ..errors import bad_request, not_found, validation_error
@@ -40,6 +43,7 @@ from ..store import calls as call_store
 from ..store import webhooks as webhook_store
 from ..store.account import Account
 from ..store.records import DeliveryAttempt, DeliveryRecord, MessageRecord
+from .access import ACCESS_KEY
 from .control_account import router as account_router
 from .control_calls import router as calls_router
 from .framework import Ctx, Route, Router, make_aiohttp_handler
@@ -202,13 +206,17 @@ async def inbound_reaction(ctx: Ctx, *, body: InboundReactionBody) -> ReactionOu
 # -- the clock ---------------------------------------------------------------------------------------
 
 
-@router.get(f"{PREFIX}/clock", response=ClockOut)
+# One clock for every account: anyone may read it, only the admin key moves it.
+SHARED_CLOCK = "moves the clock every account shares (running every account's retries that fall due)"
+
+
+@router.get(f"{PREFIX}/clock", response=ClockOut, admin_too=True)
 async def get_clock(ctx: Ctx) -> ClockOut:
     """The emulator's time, whether it is virtual, and when the next scheduled event falls due"""
     return _clock_view(ctx)
 
 
-@router.post(f"{PREFIX}/clock/advance", response=ClockOut, body=AdvanceBody)
+@router.post(f"{PREFIX}/clock/advance", response=ClockOut, body=AdvanceBody, admin=SHARED_CLOCK)
 async def advance_clock(ctx: Ctx, *, body: AdvanceBody) -> ClockOut:
     """Move a virtual clock forward, running every retry that falls due on the way"""
     _virtual_only(ctx)
@@ -220,7 +228,13 @@ async def advance_clock(ctx: Ctx, *, body: AdvanceBody) -> ClockOut:
     return _clock_view(ctx, advanced=body.seconds, ran=_what_ran(ctx.account, before))
 
 
-@router.post(f"{PREFIX}/clock/fast-forward", response=ClockOut, body=FastForwardBody, body_required=False)
+@router.post(
+    f"{PREFIX}/clock/fast-forward",
+    response=ClockOut,
+    body=FastForwardBody,
+    body_required=False,
+    admin=SHARED_CLOCK,
+)
 async def fast_forward_clock(ctx: Ctx, *, body: FastForwardBody) -> ClockOut:
     """Advance a virtual clock through everything scheduled (at most limitSeconds)"""
     _virtual_only(ctx)
@@ -267,6 +281,8 @@ async def clear_findings(ctx: Ctx) -> None:
 @router.post(f"{PREFIX}/webhook", response=WebhookTargetOut, body=WebhookTargetBody)
 async def point_webhook(ctx: Ctx, *, body: WebhookTargetBody) -> WebhookTargetOut:
     """Point the account's (or an agent's) webhook at a URL or an in-process app, optionally with a fixed secret"""
+    if is_app_reference(body.target):  # refused by name, before anything is imported
+        ctx.request.app[ACCESS_KEY].check_app_import(body.target)
     try:
         hook = ctx.runtime.set_webhook(
             body.target,
@@ -291,14 +307,18 @@ async def point_webhook(ctx: Ctx, *, body: WebhookTargetBody) -> WebhookTargetOu
 # -- whole-emulator state ---------------------------------------------------------------------------------
 
 
-@router.post(f"{PREFIX}/reset", response=ResetOut)
+# A snapshot holds every account, so taking, restoring (and deleting) one is the admin key's.
+SNAPSHOTS = "saves or puts back every account's state"
+
+
+@router.post(f"{PREFIX}/reset", response=ResetOut, admin="forgets every account's state")
 async def reset(ctx: Ctx) -> ResetOut:
     """Forget everything but the API keys; a virtual clock goes back to its start"""
     ctx.runtime.reset()
     return ResetOut()
 
 
-@router.post(f"{PREFIX}/snapshots", response=SnapshotOut, status=201)
+@router.post(f"{PREFIX}/snapshots", response=SnapshotOut, status=201, admin=SNAPSHOTS)
 async def take_snapshot(ctx: Ctx) -> SnapshotOut:
     """Save the whole state; restore it later by id"""
     snapshot_id = ctx.state.ids.new("snap")
@@ -306,7 +326,7 @@ async def take_snapshot(ctx: Ctx) -> SnapshotOut:
     return SnapshotOut(id=snapshot_id)
 
 
-@router.post(f"{PREFIX}/snapshots/{{snapshot_id}}/restore", response=SnapshotOut)
+@router.post(f"{PREFIX}/snapshots/{{snapshot_id}}/restore", response=SnapshotOut, admin=SNAPSHOTS)
 async def restore_snapshot(ctx: Ctx, *, snapshot_id: str) -> SnapshotOut:
     """Put the state back as it was when the snapshot was taken"""
     snapshot = ctx.platform.snapshots.get(snapshot_id)
@@ -348,6 +368,8 @@ def control_openapi() -> dict[str, Any]:
         "version": document.get("info", {}).get("version", "1"),
         "description": "Drive the emulator from tests in any language: text the agent, call it, move "
         "the clock, read deliveries and findings, change the account's settings, approve or reject "
-        "10DLC registrations, reset, snapshot. Same bearer API key as /v1.",
+        "10DLC registrations, reset, snapshot. Same bearer API key as /v1, acting on that key's account; "
+        "operations on the whole emulator (reset, snapshots, moving the clock, callees, hosted mode) "
+        "take the emulator's admin key (the API key itself when there is only one).",
     }
     return document

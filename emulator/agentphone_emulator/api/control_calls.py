@@ -330,7 +330,13 @@ def callee_view(number: str, callee: Callee) -> CalleeOut:
     )
 
 
-@router.post(f"{PREFIX}/callees", response=CalleeOut, body=CalleeBody, status=201)
+@router.post(
+    f"{PREFIX}/callees",
+    response=CalleeOut,
+    body=CalleeBody,
+    status=201,
+    admin="scripts who answers a number for every account's outbound calls",
+)
 async def script_callee(ctx: Ctx, *, body: CalleeBody) -> CalleeOut:
     """Script who answers outbound calls to a number (emulator-wide), instead of its magic-number behaviour"""
     callee = Callee(outcome=Outcome(body.outcome), hang_up=body.hang_up, ring_seconds=body.ring_seconds)
@@ -355,7 +361,13 @@ async def script_callee(ctx: Ctx, *, body: CalleeBody) -> CalleeOut:
     return callee_view(body.number, callee)
 
 
-@router.post(f"{PREFIX}/hosted", response=HostedOut, body=HostedBody)
+@router.post(
+    f"{PREFIX}/hosted",
+    response=HostedOut,
+    body=HostedBody,
+    # The URL is where every hosted call's prompt goes, with $AGENTPHONE_EMULATOR_LLM_KEY.
+    admin="configures hosted mode for every account (the model's URL gets every hosted call)",
+)
 async def configure_hosted(ctx: Ctx, *, body: HostedBody) -> HostedOut:
     """How hosted-mode agents answer (emulator-wide): scripted replies per agent id, or a chat completions URL"""
     _emulator(ctx).configure_hosted(llm_url=body.llm_url, llm_model=body.llm_model, replies=body.replies)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from ..engine.platform import Platform
 from ..errors import ApiError, not_found, unauthorized
 from ..store.account import Account, EmulatorState
+from .access import ACCESS_KEY, Access, admin_has_no_account, admin_required
 from .ratelimit import RateLimiter
 
 log = logging.getLogger("agentphone_emulator.api")
@@ -70,6 +71,11 @@ class Route:
     summary: str = ""
     tag: str = ""
     auth: bool = True
+    # Why the route acts on the whole emulator (it then takes the admin key, not an account's:
+    # api/access.py), e.g. "forgets every account's state"; None for a route of one account.
+    admin: str | None = None
+    # A per-account route the admin key may call too (reading the shared clock).
+    admin_too: bool = False
     rate_limit: tuple[int, int] | None = None
     response_media_type: str = _JSON
     max_body: int = MAX_BODY_BYTES
@@ -283,16 +289,42 @@ def _encodable(value: Any) -> bool:
     return True
 
 
-def authenticate(state: EmulatorState, request: web.Request) -> Account:
+def bearer_key(request: web.Request) -> str:
+    """The key of ``Authorization: Bearer <key>``; 401 without one."""
     header = request.headers.get("Authorization")
     if not header:
         raise unauthorized("Not authenticated")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise unauthorized("Invalid authorization header: expected 'Bearer <api key>'")
-    account = state.find_account_by_key(key.strip())
-    if account is None:
+    return key.strip()
+
+
+def first_account(state: EmulatorState) -> Account:
+    """The first key's account: what a route that reads no account is handed."""
+    return next(iter(state.account_by_key.values()))
+
+
+def authenticate(state: EmulatorState, request: web.Request, route: Route, access: Access) -> Account:
+    """The account the request acts for. An account's key on a per-account route: its account
+    (or the sub-account ``X-Sub-Account-Id`` names). A whole-emulator route (``route.admin``) wants
+    the admin key, and gets the first account, which it does not read; an account's key there is
+    a 403 saying so, as is the admin key (not also an account's) on a per-account route. Any
+    other key is a 401: an unknown key learns nothing about which keys exist."""
+    key = bearer_key(request)
+    account = state.find_account_by_key(key)
+    if route.admin is not None:
+        if access.is_admin(key):
+            return account or first_account(state)
+        if account is not None:
+            raise admin_required(route.method, route.path, route.admin)
         raise unauthorized("Invalid API key")
+    if account is None:
+        if not access.is_admin(key):
+            raise unauthorized("Invalid API key")
+        if route.admin_too:
+            return first_account(state)
+        raise admin_has_no_account(route.method, route.path)
     sub_account_id = request.headers.get("X-Sub-Account-Id")
     if sub_account_id:
         sub = state.accounts.get(sub_account_id)
@@ -310,7 +342,9 @@ def make_aiohttp_handler(route: Route) -> Callable[[web.Request], Awaitable[web.
         try:
             state = request.app[STATE_KEY]
             account = (
-                authenticate(state, request) if route.auth else next(iter(state.account_by_key.values()))
+                authenticate(state, request, route, request.app[ACCESS_KEY])
+                if route.auth
+                else first_account(state)
             )
             if route.rate_limit is not None and account.settings.rate_limits:
                 request.app[LIMITER_KEY].check(account.id, route, state.now())

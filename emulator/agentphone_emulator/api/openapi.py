@@ -121,6 +121,9 @@ def build_openapi(routes: list[Route]) -> dict[str, Any]:
         }
         if route.auth:
             responses["401"] = {"description": "Missing or invalid API key", **error_ref}
+        if route.admin is not None:
+            op["description"] = f"Takes the emulator's admin key: it {route.admin}."
+            responses["403"] = {"description": "An account's API key, not the admin key", **error_ref}
         responses["4XX"] = {"description": "Client error", **error_ref}
         # Path parameters are validated too (a phone number, a UUID), so any input can earn a 422.
         if route.query is not None or route.body is not None or route.path_params:
