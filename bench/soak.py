@@ -9,8 +9,12 @@ Two accounts on one served emulator (real clock, real loopback HTTP, its own pro
   JSON, a lone surrogate, an NDJSON stream with no final chunk, a stall past the timeout, a 500),
   texts to an agent whose webhook is a dead port (every one a failed delivery with retries
   scheduled), snapshots taken (and deleted, where the emulator can), SSE transcript streams opened
-  on live calls and dropped mid-stream. B is reset every --reset-seconds so its records do not
-  pile up: what is measured is the emulator, not a growing call log.
+  on live calls and dropped mid-stream.
+
+Every --reset-seconds the whole emulator is reset (the admin key: a reset acts on every account),
+so call logs and retries do not pile up and what is measured is the emulator, not its growing
+records. A's writers pause for it, and A's model starts again empty: what is verified at the end
+is every write acknowledged since the last reset.
 
 Sampled: the server's RSS every --sample-seconds. Reported: RSS at one minute and at the end, the
 slope after the first minute (least squares, MB/min), requests per kind and how many were not 2xx,
@@ -50,6 +54,7 @@ from agentphone_emulator.store import persistence
 HERE = Path(__file__).resolve().parent
 KEY_A = "sk_test_soak_writes"
 KEY_B = "sk_test_soak_abuse"
+ADMIN = "sk_admin_soak"
 CALLER = "+14155550123"
 
 
@@ -98,6 +103,8 @@ class Load:
     failures: Counter[str] = field(default_factory=Counter)
     contacts: dict[str, str] = field(default_factory=dict)  # A's model: id -> last acknowledged name
     deleted: set[str] = field(default_factory=set)
+    gate: asyncio.Lock = field(default_factory=asyncio.Lock)  # A's writes pause while a reset runs
+    mine: dict[int, list[str]] = field(default_factory=dict)  # each writer's live contacts
 
     def tally(self, kind: str, status: int) -> bool:
         self.counts[kind] += 1
@@ -110,15 +117,18 @@ class Load:
 async def writer(load: Load, http: aiohttp.ClientSession, seed: int) -> None:
     rng = random.Random(seed)
     headers = {"Authorization": f"Bearer {KEY_A}"}
-    mine: list[str] = []  # this writer's live contacts: writers never race for one
+    mine = load.mine.setdefault(seed, [])  # this writer's live contacts: writers never race for one
     n = 0
     while time.monotonic() < load.deadline:
         n += 1
         name = f"w{seed}-{n}"
         phone = f"+1415{2 + seed % 8}{n % 10**6:06d}"  # unique per writer and round
-        async with http.post(
-            f"{load.url}/v1/contacts", json={"phoneNumber": phone, "name": name}, headers=headers
-        ) as r:
+        async with (
+            load.gate,
+            http.post(
+                f"{load.url}/v1/contacts", json={"phoneNumber": phone, "name": name}, headers=headers
+            ) as r,
+        ):
             body = await r.json(content_type=None)
             if load.tally("contact create", r.status):
                 load.contacts[body["id"]] = name
@@ -126,14 +136,15 @@ async def writer(load: Load, http: aiohttp.ClientSession, seed: int) -> None:
         if n % 3 == 0 and mine:
             target = rng.choice(mine)
             renamed = f"{name}-renamed"
-            async with http.patch(
-                f"{load.url}/v1/contacts/{target}", json={"name": renamed}, headers=headers
-            ) as r:
+            async with (
+                load.gate,
+                http.patch(f"{load.url}/v1/contacts/{target}", json={"name": renamed}, headers=headers) as r,
+            ):
                 if load.tally("contact rename", r.status) and target in load.contacts:
                     load.contacts[target] = renamed
         if n % 5 == 0 and mine:
             target = rng.choice(mine)
-            async with http.delete(f"{load.url}/v1/contacts/{target}", headers=headers) as r:
+            async with load.gate, http.delete(f"{load.url}/v1/contacts/{target}", headers=headers) as r:
                 if load.tally("contact delete", r.status):
                     load.contacts.pop(target, None)
                     load.deleted.add(target)
@@ -166,14 +177,14 @@ async def texter(load: Load, http: aiohttp.ClientSession, numbers: dict[str, str
 
 
 async def snapshotter(load: Load, http: aiohttp.ClientSession) -> None:
-    headers = {"Authorization": f"Bearer {KEY_B}"}
+    headers = admin = {"Authorization": f"Bearer {ADMIN}"}  # snapshots hold every account
     while time.monotonic() < load.deadline:
         async with http.post(f"{load.url}/__emulator/snapshots", headers=headers) as r:
             body = await r.json(content_type=None)
             load.tally("snapshot", r.status)
         snapshot_id = body.get("id") if isinstance(body, dict) else None
         if snapshot_id:
-            async with http.delete(f"{load.url}/__emulator/snapshots/{snapshot_id}", headers=headers) as r:
+            async with http.delete(f"{load.url}/__emulator/snapshots/{snapshot_id}", headers=admin) as r:
                 load.counts["snapshot delete"] += 1
                 if r.status not in (200, 204, 404, 405):
                     load.failures[f"snapshot delete {r.status}"] += 1
@@ -211,13 +222,18 @@ async def streamer(load: Load, http: aiohttp.ClientSession, numbers: dict[str, s
 
 
 async def resetter(load: Load, http: aiohttp.ClientSession, every: float, setup: Any) -> None:
-    headers = {"Authorization": f"Bearer {KEY_B}"}
+    headers = {"Authorization": f"Bearer {ADMIN}"}
     while time.monotonic() + every < load.deadline:
         await asyncio.sleep(every)
-        async with http.post(f"{load.url}/__emulator/reset", headers=headers) as r:
-            await r.read()
-            load.tally("reset B", r.status)
-        await setup()
+        async with load.gate:  # no write of A is in flight, and none starts until B is set up again
+            async with http.post(f"{load.url}/__emulator/reset", headers=headers) as r:
+                await r.read()
+                load.tally("reset (admin)", r.status)
+            load.contacts.clear()
+            load.deleted.clear()
+            for mine in load.mine.values():
+                mine.clear()
+            await setup()
 
 
 def rss_mb(pid: int) -> float:
@@ -269,7 +285,7 @@ async def soak(args: argparse.Namespace, state_file: Path) -> int:
     agent_proc, agent_url = start_process([sys.executable, __file__, "--serve-hostile-agent"])
     server_cmd = [
         sys.executable, "-m", "agentphone_emulator", "serve", "--port", "0",
-        "--api-key", KEY_A, "--api-key", KEY_B, "--credit", "1000", "--number-limit", "50", "--no-10dlc",
+        "--api-key", KEY_A, "--api-key", KEY_B, "--admin-key", ADMIN, "--credit", "1000", "--number-limit", "50", "--no-10dlc",
         "--state", str(state_file), "--state-interval", str(args.state_interval),
     ]  # fmt: skip
     server, url = start_process(server_cmd)
