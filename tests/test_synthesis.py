@@ -243,7 +243,7 @@ def test_a_hung_worker_is_killed_and_replaced(own: Synthesizer) -> None:
     os.kill(first, signal.SIGSTOP)
     began = time.monotonic()
     assert own.speak(SENTENCES[1])
-    assert time.monotonic() - began >= own.timeout  # it was given its whole timeout
+    assert time.monotonic() - began >= own.timeout  # lower bound: it was given its whole timeout
     assert not running(first)
     assert own.pid != first and own.restarts == 1
 
