@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import pytest
 
@@ -22,6 +23,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+T = TypeVar("T")
+
 HANG_GUARD_SECONDS = 60.0
 """How long :func:`eventually` waits before calling it a hang. Not a performance bound: what it
 waits for takes milliseconds; the guard only turns a hang into a failure instead of a stuck run."""
@@ -36,6 +39,19 @@ async def eventually(condition: Callable[[], object], what: str, guard: float = 
         if loop.time() > deadline:
             pytest.fail(f"hang guard: {what} did not happen in {guard} s")
         await asyncio.sleep(0.005)
+
+
+async def hang_guarded(awaitable: Awaitable[T], what: str, guard: float = HANG_GUARD_SECONDS) -> T:
+    """``await awaitable``, failing the test (not blocking the run) if it has not finished after
+    ``guard`` seconds. For something that ends by itself in far less: never a performance bound."""
+    deadline = asyncio.timeout(guard)
+    try:
+        async with deadline:
+            return await awaitable
+    except TimeoutError:
+        if deadline.expired():
+            pytest.fail(f"hang guard: {what} did not finish in {guard} s")
+        raise
 
 
 def wait_until(condition: Callable[[], object], what: str, guard: float = HANG_GUARD_SECONDS) -> None:

@@ -357,7 +357,10 @@ class ExpressReceiver:
         while expected not in self._log:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                pytest.fail(f"the Express receiver never printed {expected!r}; it printed {self._log!r}")
+                pytest.fail(
+                    f"hang guard: the Express receiver did not print {expected!r} in {LOG_WAIT_S} s; "
+                    f"it printed {self._log!r}"
+                )
             try:
                 self._log.append(self._lines.get(timeout=remaining))
             except queue.Empty:

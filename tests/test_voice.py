@@ -17,7 +17,7 @@ from agentphone import AgentPhone, AsyncAgentPhone
 from agentphone_emulator import AccountSettings, Emulator, VirtualClock
 from agentphone_emulator.engine.call_session import CallEnded
 from agentphone_emulator.engine.speech import speech_seconds
-from tests.helpers import HANG_GUARD_SECONDS, eventually
+from tests.helpers import eventually, hang_guarded
 from tests.voice_agent import Scripted, VoiceAgent
 from tests.voice_fixtures import emu, sdk  # noqa: F401  (fixtures)
 
@@ -437,12 +437,15 @@ async def test_a_ten_minute_call_runs_in_a_blink(
 ) -> None:
     _, number = await setup_agent(emu, sdk)
     call = await emu.aring(to=number, from_=CALLER)
-    # A hang guard, not a performance bound (bench/voice_bench.py --long-call measures it: ~20 ms):
-    # speech that slept in real time would take the call's ten minutes.
-    async with asyncio.timeout(HANG_GUARD_SECONDS):
+
+    async def ten_minutes() -> None:
         while (emu.clock.now() - call.record.started_at).total_seconds() < 600:
             await call.asay("Tell me one more thing about the product")
             await call.asilence(10)
+
+    # Not a performance bound (bench/voice_bench.py --long-call measures it: ~20 ms): speech that
+    # slept in real time would take the call's ten minutes, and fail here after one.
+    await hang_guarded(ten_minutes(), "a ten-minute call on the virtual clock")
     assert len(agent_app.voice) > 30 and call.live
 
 
@@ -566,7 +569,7 @@ async def test_the_sdk_streams_the_transcript_live_during_a_call(
     await asyncio.sleep(0.1)
     agent_app.json({"text": "Goodbye.", "hangup": True})
     await call.asay("That is all")
-    await asyncio.wait_for(follower, 5)
+    await hang_guarded(follower, "the transcript stream ending with the call")
     assert events == [
         ("connected", ""),
         ("turn", "Hi, this is Acme support."),
@@ -635,12 +638,13 @@ async def test_a_call_ended_by_the_api_mid_reply_releases_the_listener(
     emu: Emulator, sdk: AsyncAgentPhone, agent_app: VoiceAgent
 ) -> None:
     _, number = await setup_agent(emu, sdk)
-    agent_app.ndjson({"text": "Let me look.", "interim": True}, {"text": "Found it."}, pauses=[0, 0.5])
+    # The rest of the reply would come a minute later: the call ends while it streams.
+    agent_app.ndjson({"text": "Let me look.", "interim": True}, {"text": "Found it."}, pauses=[0, 60])
     call = await emu.aring(to=number, from_=CALLER)
     listening = asyncio.create_task(call.asay("Find my order"))
-    await asyncio.sleep(0.2)  # the reply is streaming
+    await eventually(lambda: any(r.turn == 1 and r.chunks for r in call.replies), "the reply streaming")
     await sdk.calls.end(call.id)
-    reply = await asyncio.wait_for(listening, 5)  # a bug here used to hang forever
+    reply = await hang_guarded(listening, "the turn ending with the call")  # it once hung for ever
     assert reply.state in ("interrupted", "silent")
     assert call.disconnection_reason == "api_hangup"
 
@@ -706,7 +710,7 @@ async def test_many_callers_driving_one_virtual_clock_at_once(emu: Emulator, sdk
             await call.ahangup()
             return call.transcript
 
-        transcripts = await asyncio.wait_for(asyncio.gather(*(caller(i) for i in range(8))), 30)
+        transcripts = await hang_guarded(asyncio.gather(*(caller(i) for i in range(8))), "8 calls of 4 turns")
     words = ("one", "two", "three", "four")
     for index, transcript in enumerate(transcripts):
         assert [c for r, c in transcript if r == "user"] == [f"{w} from {index}" for w in words]

@@ -126,7 +126,9 @@ def uvicorn_url() -> Iterator[str]:
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start the FastAPI voice agent")
+            pytest.fail(
+                f"uvicorn did not start the FastAPI voice agent (hang guard: {SERVER_START_TIMEOUT_S} s)"
+            )
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
