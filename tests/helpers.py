@@ -1,10 +1,15 @@
-"""Test helpers: a free loopback port, and reaching into the emulator's state on its loop for what the
-control plane does not offer."""
+"""Test helpers: a free loopback port, waiting for an event with a hang guard, and reaching into the
+emulator's state on its loop for what the control plane does not offer."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+import pytest
 
 from agentphone_emulator import Emulator
 from agentphone_emulator.store import messages as message_store
@@ -16,6 +21,46 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+T = TypeVar("T")
+
+HANG_GUARD_SECONDS = 60.0
+"""How long :func:`eventually` waits before calling it a hang. Not a performance bound: what it
+waits for takes milliseconds; the guard only turns a hang into a failure instead of a stuck run."""
+
+
+async def eventually(condition: Callable[[], object], what: str, guard: float = HANG_GUARD_SECONDS) -> None:
+    """Wait, polling on the running loop, until ``condition()`` is true: for an event another thread
+    or task brings about (a server saw the client hang up, a chunk arrived)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + guard
+    while not condition():
+        if loop.time() > deadline:
+            pytest.fail(f"hang guard: {what} did not happen in {guard} s")
+        await asyncio.sleep(0.005)
+
+
+async def hang_guarded(awaitable: Awaitable[T], what: str, guard: float = HANG_GUARD_SECONDS) -> T:
+    """``await awaitable``, failing the test (not blocking the run) if it has not finished after
+    ``guard`` seconds. For something that ends by itself in far less: never a performance bound."""
+    deadline = asyncio.timeout(guard)
+    try:
+        async with deadline:
+            return await awaitable
+    except TimeoutError:
+        if deadline.expired():
+            pytest.fail(f"hang guard: {what} did not finish in {guard} s")
+        raise
+
+
+def wait_until(condition: Callable[[], object], what: str, guard: float = HANG_GUARD_SECONDS) -> None:
+    """:func:`eventually` for a test with no event loop: polls from this thread."""
+    deadline = time.monotonic() + guard
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"hang guard: {what} did not happen in {guard} s")
+        time.sleep(0.002)
 
 
 def register_10dlc(emu: Emulator) -> None:

@@ -158,6 +158,6 @@ def _wait_for_port(process: subprocess.Popen[str], lines: queue.Queue[str], what
             return int(text.split()[1])
         before.append(text)
     pytest.fail(
-        f"{what}: the Node server did not start (exit code {process.poll()}); it printed:\n"
-        + "\n".join(before)
+        f"{what}: the Node server did not start (hang guard: {NODE_START_TIMEOUT_S} s; exit code "
+        f"{process.poll()}); it printed:\n" + "\n".join(before)
     )

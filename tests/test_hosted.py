@@ -32,6 +32,7 @@ from agentphone_emulator.engine.hosted import (
     chat_completions_url,
     fill_variables,
 )
+from tests.helpers import hang_guarded
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -263,14 +264,19 @@ async def test_connection_refused(session: aiohttp.ClientSession) -> None:
 
 
 async def test_timeout(llm: FakeLLM, session: aiohttp.ClientSession) -> None:
+    answer = asyncio.Event()
+
     async def slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(5)
+        await answer.wait()  # until the test is over: the responder must not wait for it
         return web.json_response(completion("too late"))
 
     llm.handler = slow
-    with pytest.raises(HostedError) as caught:
-        async with asyncio.timeout(3):  # a broken timeout fails here instead of hanging
-            await responder(session, llm.base_url, timeout=0.2).reply(TURN)
+    try:
+        with pytest.raises(HostedError) as caught:
+            reply = responder(session, llm.base_url, timeout=0.2).reply(TURN)
+            await hang_guarded(reply, "a reply with a 0.2 s timeout from a model that never answers")
+    finally:
+        answer.set()
     message = assert_one_line(caught.value, llm.base_url)
     assert "did not answer within 0.2 s" in message
 

@@ -2,18 +2,22 @@
 answer garbage, redirect, or close mid-stream (``tests/hostile_servers.py``). Each is pointed at
 an agent and hit both ways the platform talks to a webhook: a voice turn (read as it streams, no
 retries) and an SMS delivery (retried on the clock). For each: the right finding, naming the turn
-or the message; the webhook's timeout honoured within a small tolerance; a body bounded by
-``MAX_RESPONSE_BYTES``; and the emulator's own REST API answering quickly all the while."""
+or the message; the webhook's timeout waited out (and the server seeing the emulator hang up); a
+body bounded by ``MAX_RESPONSE_BYTES``; and the emulator's own REST API answering while a server
+holds an exchange open.
+
+Nothing here asserts how long something took on the wall clock: a loaded CI machine makes anything
+slower. Only the cases about the timeout get a short one; the others get one so long that no load
+turns them into a timeout. The figures (how long each exchange took, the API's latency meanwhile)
+are in ``bench/hostile_bench.py``."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 import tracemalloc
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar
 
 import aiohttp
 import pytest
@@ -23,17 +27,15 @@ from agentphone_emulator import Emulator
 from agentphone_emulator.engine.delivery import MAX_ATTEMPTS, MAX_RESPONSE_BYTES, RESPONSE_BODY_LIMIT
 from agentphone_emulator.store.findings import Finding, FindingCode
 from tests import hostile_servers as hs
+from tests.helpers import eventually
 from tests.voice_fixtures import emu, sdk  # noqa: F401  (fixtures: a fresh emulator on a virtual clock, its SDK)
-
-T = TypeVar("T")
 
 CALLER = "+14155550123"
 TIMEOUT = 1.5
-"""The webhook's timeout in these tests (the control plane allows fractions; the API 5-120 s)."""
-TOLERANCE = 0.75
-"""How far past the timeout an exchange may end: scheduling on a busy CI machine, not slack."""
-API_BOUND = 0.5
-"""The slowest a GET /v1/agents round trip may be while a hostile server holds a delivery."""
+"""The webhook's timeout in the cases about it (the control plane allows fractions; the API 5-120 s)."""
+PATIENT = 60.0
+"""The webhook's timeout in every other case: so long that no load on the machine turns a case
+about a flood, a reset or garbage into a ``webhook_timeout``."""
 
 C = FindingCode
 
@@ -114,11 +116,15 @@ REDIRECT = "302-redirect"  # built per test: it points at a second server that m
 # -- fixtures and helpers ------------------------------------------------------------------------------------------
 
 
-async def agent_with_number(emu: Emulator, sdk: AsyncAgentPhone, url: str) -> str:
+async def agent_with_number(emu: Emulator, sdk: AsyncAgentPhone, url: str, timeout: float) -> str:
     agent = await sdk.agents.create(name="Hostile", begin_message=None)
     number = await sdk.numbers.buy(agent_id=agent.id)
-    emu.set_webhook(url, timeout=TIMEOUT)
+    emu.set_webhook(url, timeout=timeout)
     return str(number.phone_number)
+
+
+def timeout_for(case: Case) -> float:
+    return TIMEOUT if case.waits_out_timeout else PATIENT
 
 
 @asynccontextmanager
@@ -135,54 +141,28 @@ async def server_for(case_id: str) -> AsyncIterator[tuple[hs.HostileServer, hs.H
         yield server, None
 
 
-@dataclass
-class Watched:
-    seconds: float
-    api_latencies: list[float]
-
-
-async def watched(emu: Emulator, work: Callable[[], Awaitable[T]]) -> tuple[T, Watched]:
-    """Run ``work`` while polling the emulator's REST API; its result, its real duration and the
-    API's round-trip times meanwhile."""
-    latencies: list[float] = []
-    done = asyncio.Event()
-
-    async def poll() -> None:
-        headers = {"Authorization": f"Bearer {emu.api_key}"}
-        async with aiohttp.ClientSession(headers=headers) as http:
-            while not done.is_set():
-                started = time.perf_counter()
-                async with http.get(f"{emu.base_url}/v1/agents") as response:
-                    assert response.status == 200
-                    await response.read()
-                latencies.append(time.perf_counter() - started)
-                await asyncio.sleep(0.05)
-
-    poller = asyncio.create_task(poll())
-    started = time.perf_counter()
-    try:
-        result = await work()
-    finally:
-        seconds = time.perf_counter() - started
-        done.set()
-        await poller
-    return result, Watched(seconds, latencies)
-
-
 def errors(findings: list[Finding]) -> tuple[FindingCode, ...]:
     return tuple(f.code for f in findings if f.severity == "error")
 
 
-def assert_timing(case_waits: bool, seconds: float) -> None:
-    if case_waits:
-        assert TIMEOUT - 0.05 <= seconds <= TIMEOUT + TOLERANCE, f"took {seconds:.2f} s"
-    else:
-        assert seconds <= TIMEOUT + TOLERANCE, f"took {seconds:.2f} s"
+async def assert_how_it_ended(case: Case, server: hs.HostileServer, duration_ms: float) -> None:
+    """A case about the timeout: the emulator waited the timeout out, then hung up on the server
+    (which the server saw). Any other case: the finding (asserted by the caller) is not a timeout,
+    which under :data:`PATIENT` means the emulator did not wait for one."""
+    if case.waits_out_timeout:
+        # lower bound: the emulator waited at least the timeout; load can only make it later
+        assert duration_ms >= TIMEOUT * 1000 - 50, f"gave up after {duration_ms:.0f} ms"
+        await eventually(lambda: server.hang_ups == 1, "the server seeing the emulator hang up")
 
 
-def assert_api_answered(watch: Watched) -> None:
-    assert watch.api_latencies, "the API was never polled"
-    assert max(watch.api_latencies) < API_BOUND, watch.api_latencies
+async def api_answers(emu: Emulator) -> None:
+    headers = {"Authorization": f"Bearer {emu.api_key}"}
+    async with (
+        aiohttp.ClientSession(headers=headers) as http,
+        http.get(f"{emu.base_url}/v1/agents") as response,
+    ):
+        assert response.status == 200
+        await response.read()
 
 
 def expected(case_id: str) -> Case:
@@ -210,16 +190,14 @@ async def test_a_voice_turn_against_a_hostile_server(
 ) -> None:
     case = expected(case_id)
     async with server_for(case_id) as (server, elsewhere):
-        number = await agent_with_number(emu, sdk, server.url)
+        number = await agent_with_number(emu, sdk, server.url, timeout_for(case))
         call = await emu.aring(to=number, from_=CALLER)
-        reply, watch = await watched(emu, lambda: call.asay("Where is my order?"))
+        reply = await call.asay("Where is my order?")
 
         assert errors(reply.findings) == case.voice, [str(f) for f in reply.findings]
         for finding in reply.findings:
             assert finding.turn == reply.turn and finding.call_id == call.id
             assert finding.message.startswith(f"turn {reply.turn}: ")
-        assert_timing(case.waits_out_timeout, watch.seconds)
-        assert_api_answered(watch)
         assert reply.text == case.spoken
         assert case.says[0] in reply.findings[0].message, reply.findings[0].message
         # The call goes on: the next turn is the agent's chance to do better.
@@ -232,6 +210,7 @@ async def test_a_voice_turn_against_a_hostile_server(
         assert delivery.attempt_count == 1
         assert delivery.status == ("failed" if case.sms is not None else "success")
         assert delivery.response_body is None or len(delivery.response_body) <= RESPONSE_BODY_LIMIT
+        await assert_how_it_ended(case, server, delivery.attempts[0].duration_ms)
 
 
 # -- SMS ----------------------------------------------------------------------------------------------
@@ -243,8 +222,8 @@ async def test_an_sms_delivery_against_a_hostile_server(
 ) -> None:
     case = expected(case_id)
     async with server_for(case_id) as (server, elsewhere):
-        number = await agent_with_number(emu, sdk, server.url)
-        received, watch = await watched(emu, lambda: emu.asend_sms(from_=CALLER, to=number, body="hi"))
+        number = await agent_with_number(emu, sdk, server.url, timeout_for(case))
+        received = await emu.asend_sms(from_=CALLER, to=number, body="hi")
         delivery = received.delivery
         assert delivery is not None
 
@@ -254,9 +233,7 @@ async def test_an_sms_delivery_against_a_hostile_server(
             assert finding.message_id == received.message.id and finding.delivery_id == delivery.id
             assert finding.attempt == 1 and "\n" not in finding.message
             assert case.says[1] in finding.message, finding.message
-        assert_timing(case.waits_out_timeout, watch.seconds)
-        assert delivery.attempts[0].duration_ms <= (TIMEOUT + TOLERANCE) * 1000
-        assert_api_answered(watch)
+        await assert_how_it_ended(case, server, delivery.attempts[0].duration_ms)
         assert delivery.response_body is None or len(delivery.response_body) <= RESPONSE_BODY_LIMIT
         assert delivery.status == case.sms_status
         assert (delivery.next_retry_at is not None) == (case.sms_status == "pending")
@@ -269,7 +246,7 @@ async def test_sms_retries_against_a_hostile_server_run_out_with_one_finding_eac
     emu: Emulator, sdk: AsyncAgentPhone, case_id: str
 ) -> None:
     async with server_for(case_id) as (server, _):
-        number = await agent_with_number(emu, sdk, server.url)
+        number = await agent_with_number(emu, sdk, server.url, PATIENT)
         received = await emu.asend_sms(from_=CALLER, to=number, body="hi")
         await emu.afast_forward()
         assert server.requests == MAX_ATTEMPTS
@@ -288,7 +265,7 @@ async def test_a_50_mb_body_is_read_no_further_than_the_cap(
     emu: Emulator, sdk: AsyncAgentPhone, path: str, flood: hs.Behaviour
 ) -> None:
     with hs.hostile(flood) as server:
-        number = await agent_with_number(emu, sdk, server.url)
+        number = await agent_with_number(emu, sdk, server.url, PATIENT)
         call = await emu.aring(to=number, from_=CALLER) if path == "voice" else None
         tracemalloc.start()
         try:
@@ -308,6 +285,45 @@ async def test_a_50_mb_body_is_read_no_further_than_the_cap(
     assert delivery.response_body is not None and len(delivery.response_body) <= RESPONSE_BODY_LIMIT
 
 
+# -- the gzip bomb is made before its server listens -------------------------------------------------
+
+
+def test_the_gzip_bomb_is_made_before_its_server_listens() -> None:
+    """Made during the request, its 50 MB of deflating ran inside the webhook's timeout (a loaded
+    machine turned ``voice_reply_too_large`` into ``webhook_timeout``)."""
+    hs.gzip_bomb_body.cache_clear()
+    with hs.hostile(hs.gzip_bomb) as server:
+        assert hs.gzip_bomb_body.cache_info().currsize == 1 and server.requests == 0
+
+
+# -- the API while a server holds an exchange open ------------------------------------------------------
+
+HOLDERS = [c.id for c in CASES if c.waits_out_timeout]
+
+
+@pytest.mark.parametrize("path", ["voice", "sms"])
+@pytest.mark.parametrize("case_id", HOLDERS)
+async def test_the_api_answers_while_a_hostile_server_holds_an_exchange_open(
+    emu: Emulator, sdk: AsyncAgentPhone, case_id: str, path: str
+) -> None:
+    """Event order, not latency: a GET /v1/agents completes while the server is holding the
+    exchange (stalled or dripping) and the exchange is still going. The server holds it until it
+    is stopped (the webhook's timeout is :data:`PATIENT`), so load cannot reorder the two."""
+    case = expected(case_id)
+    with hs.hostile(case.behaviour) as server:
+        number = await agent_with_number(emu, sdk, server.url, PATIENT)
+        exchange: asyncio.Task[object]
+        if path == "voice":
+            call = await emu.aring(to=number, from_=CALLER)
+            exchange = asyncio.create_task(call.asay("Where is my order?"))
+        else:
+            exchange = asyncio.create_task(emu.asend_sms(from_=CALLER, to=number, body="hi"))
+        await eventually(lambda: server.holding == 1, "the server holding the exchange open")
+        await api_answers(emu)
+        assert server.holding == 1 and not exchange.done()
+    await exchange  # stopping the server broke the connection: the exchange ends, whatever its finding
+
+
 # -- one hostile server, everyone else ---------------------------------------------------------------
 
 STALLED = 101
@@ -317,28 +333,31 @@ STALLED = 101
 async def test_a_server_holding_a_hundred_deliveries_open_does_not_starve_other_webhooks(
     emu: Emulator, sdk: AsyncAgentPhone
 ) -> None:
+    """Event order: the healthy agent's delivery completes while the stuck server holds all 101
+    of its deliveries, and before any of them ends. With aiohttp's default pool of 100 it waited
+    for a free connection, which came only when the stuck deliveries timed out."""
     healthy_reply = hs.answers("200 OK", "application/json", b'{"ok": true}')
     with hs.hostile(hs.never_answers) as hostile, hs.hostile(healthy_reply) as healthy:
         stuck = await sdk.agents.create(name="Stuck")
         stuck_number = (await sdk.numbers.buy(agent_id=stuck.id)).phone_number
         fine = await sdk.agents.create(name="Fine")
         fine_number = (await sdk.numbers.buy(agent_id=fine.id)).phone_number
-        emu.set_webhook(hostile.url, agent_id=stuck.id, timeout=3 * TIMEOUT)
-        emu.set_webhook(healthy.url, agent_id=fine.id, timeout=TIMEOUT)
+        emu.set_webhook(hostile.url, agent_id=stuck.id, timeout=PATIENT)
+        emu.set_webhook(healthy.url, agent_id=fine.id, timeout=PATIENT)
 
         texts = [
             asyncio.create_task(emu.asend_sms(from_=f"+1415555{i:04d}", to=stuck_number, body="hi"))
             for i in range(STALLED)
         ]
-        for _ in range(100):  # until the stuck server holds every connection it will get
-            await asyncio.sleep(0.02)
-            if hostile.requests >= STALLED - 1:
-                break
-        received, watch = await watched(
-            emu, lambda: emu.asend_sms(from_=CALLER, to=fine_number, body="are you there?")
-        )
-        await asyncio.gather(*texts)
+        # The pool's limit, if any, is full: every connection it lets through is held.
+        await eventually(lambda: hostile.holding >= STALLED - 1, "the stuck server holding 100 deliveries")
+        healthy_text = asyncio.create_task(emu.asend_sms(from_=CALLER, to=fine_number, body="are you there?"))
+        done, _ = await asyncio.wait([healthy_text, *texts], return_when=asyncio.FIRST_COMPLETED)
+        assert done == {healthy_text}, "a stuck delivery ended first: the healthy one waited for it"
+        await api_answers(emu)
+        assert hostile.holding == STALLED and not any(t.done() for t in texts)
+    await asyncio.gather(*texts)  # stopping the stuck server ended them
 
+    received = healthy_text.result()
     assert received.delivery is not None and received.delivery.status == "success"
-    assert healthy.requests == 1 and watch.seconds < TIMEOUT
-    assert_api_answered(watch)
+    assert healthy.requests == 1

@@ -21,6 +21,7 @@ import pytest
 
 from agentphone_emulator.mic.audio import BLOCK_FRAMES, SAMPLE_RATE, AudioError, WavSink
 from agentphone_emulator.mic.speaker import Speaker
+from tests.helpers import wait_until
 from tests.test_mic_audio import raw, requires_devices, run_with_audio
 
 np = pytest.importorskip("numpy", reason="numpy reads the speaker's output back")
@@ -47,13 +48,6 @@ def runs(values: Any) -> list[tuple[int, int]]:
     loud = np.concatenate([[False], values != 0, [False]]).astype(np.int8)
     edges = np.flatnonzero(np.diff(loud))
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
-
-
-def wait_until(condition: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.002)
 
 
 @pytest.fixture
@@ -112,32 +106,36 @@ def test_a_pause_between_sounds_is_silence_on_the_timeline(out: Path) -> None:
 
 
 def test_the_timeline_is_as_long_as_the_session(out: Path) -> None:
-    speaker = Speaker(WavSink(out))
+    """With nothing to play the speaker writes silence, paced: the file is the session's timeline,
+    never ahead of it."""
+    sink = WavSink(out)
+    speaker = Speaker(sink)
     started = time.monotonic()
     speaker.start()
-    time.sleep(0.5)
+    wait_until(lambda: sink.frames >= 0.4 * SAMPLE_RATE, "0.4 s of silence on the timeline")
     speaker.close()
     elapsed = time.monotonic() - started
     played = timeline(out)
-    assert not played.any()
-    assert 0.4 * SAMPLE_RATE <= len(played) <= (elapsed + 0.05) * SAMPLE_RATE
+    assert not played.any() and len(played) >= 0.4 * SAMPLE_RATE
+    # lower bound: the session lasted at least the audio written (a block of slack); load only adds
+    assert elapsed >= len(played) / SAMPLE_RATE - 0.05
 
 
 def test_stop_cuts_the_sound_within_one_block(out: Path) -> None:
     speaker = Speaker(WavSink(out))
-    speech = sound(2.0)
+    speech = sound(10.0)  # long enough that stop() comes before its end, however busy the machine
     speaker.play(speech, "a long reply")
     speaker.start()
-    wait_until(lambda: speaker.played_seconds >= 0.2)
+    wait_until(lambda: speaker.played_seconds >= 0.2, "0.2 s of the reply played")
     dropped = speaker.stop()
     cut_at = speaker.played_seconds  # includes the block the sink already had: it still plays
     assert not speaker.playing or speaker.wait_idle(1)
     time.sleep(0.1)
     speaker.close()
     assert speaker.played_seconds == cut_at  # nothing more came out after stop()
-    assert cut_at + dropped == pytest.approx(2.0)
+    assert cut_at + dropped == pytest.approx(10.0)
     assert speaker.dropped_seconds == pytest.approx(dropped)
-    assert 0.2 <= cut_at <= 1.5
+    assert cut_at >= 0.2 and dropped > 0
     played = timeline(out)
     [(start, end)] = runs(played)
     assert start == 0
@@ -251,7 +249,7 @@ def test_a_failing_sink_stops_the_speaker_without_hanging_anyone(out: Path) -> N
     speaker = Speaker(sink)
     speaker.play(sound(1.0))
     speaker.start()
-    wait_until(lambda: speaker.played_seconds > 0)
+    wait_until(lambda: speaker.played_seconds > 0, "the sound starting")
     sink.close()  # the device goes away under the speaker's thread
     assert speaker.wait_idle(10)  # a waiter is released, not left hanging
     assert isinstance(speaker.error, AudioError)
@@ -264,7 +262,7 @@ def test_the_virtual_speaker_plays_the_sound_and_stop_cuts_it(tmp_path: Path) ->
     """Through a real sounddevice stream on a virtual ALSA speaker (a file): the whole first sound,
     then a second one cut mid-way, with the file holding exactly what the speaker said it played."""
     (tmp_path / "first.raw").write_bytes(sound(0.4, start=1000))
-    (tmp_path / "second.raw").write_bytes(sound(3.0, start=2000))
+    (tmp_path / "second.raw").write_bytes(sound(10.0, start=2000))  # cut long before its end
     result = run_with_audio(
         tmp_path,
         """
@@ -286,12 +284,12 @@ def test_the_virtual_speaker_plays_the_sound_and_stop_cuts_it(tmp_path: Path) ->
     )
     assert result["first"] == pytest.approx(0.4)
     assert result["played_after"] == result["played"]
-    assert result["played"] - 0.4 + result["dropped"] == pytest.approx(3.0)
-    assert result["dropped"] >= 1.0
+    assert result["played"] - 0.4 + result["dropped"] == pytest.approx(10.0)
+    assert result["dropped"] > 0
     played = raw(tmp_path, "spk.raw")
     first, second = runs(played)
     assert played[first[0] : first[1]].tobytes() == sound(0.4, start=1000)
     second_frames = round((result["played"] - 0.4) * SAMPLE_RATE)
     assert second[1] - second[0] == second_frames
-    assert played[second[0] : second[1]].tobytes() == sound(3.0, start=2000)[: 2 * second_frames]
+    assert played[second[0] : second[1]].tobytes() == sound(10.0, start=2000)[: 2 * second_frames]
     assert first[0] % BLOCK_FRAMES == 0 and second[0] % BLOCK_FRAMES == 0

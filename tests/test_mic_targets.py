@@ -72,7 +72,7 @@ def wait_until_healthy(url: str, proc: subprocess.Popen[str], log: Path, timeout
                     return
         except OSError:
             time.sleep(0.1)
-    pytest.fail(f"the example agent did not answer {url} within {timeout} s:\n{log.read_text()}")
+    pytest.fail(f"hang guard: the example agent did not answer {url} in {timeout} s:\n{log.read_text()}")
 
 
 def read_line(stream: IO[str]) -> str:

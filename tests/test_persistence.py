@@ -150,7 +150,7 @@ def test_the_periodic_save_happens_without_a_shutdown(tmp_path: Path) -> None:
                 break
             time.sleep(0.05)
         else:
-            pytest.fail("the state file never got the agent while the emulator ran")
+            pytest.fail("hang guard: the state file did not get the agent in 15 s while the emulator ran")
         assert proc.poll() is None
         # Nothing changed since: the file is not rewritten (same inode, same bytes).
         before = (state.stat().st_ino, state.read_bytes())

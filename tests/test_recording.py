@@ -15,7 +15,6 @@ import logging
 import math
 import statistics
 import threading
-import time
 import wave
 from array import array
 from collections.abc import Sequence
@@ -170,15 +169,12 @@ def test_duration_is_capped() -> None:
     assert frame_count(math.inf) == round(MAX_DURATION_SECONDS * SAMPLE_RATE)
 
 
-def test_a_ten_minute_call_renders_fast() -> None:
+def test_a_ten_minute_call_renders_whole() -> None:
+    """How fast: bench/recording_bench.py (about 0.1 s)."""
     turns = [Utterance("agent" if i % 2 else "user", "...", i * 6.0, i * 6.0 + 5.0) for i in range(100)]
-    began = time.perf_counter()
-    data = render_tones(turns, 600.0)
-    elapsed = time.perf_counter() - began
-    params, samples = read_wav(data)
+    params, samples = read_wav(render_tones(turns, 600.0))
     assert params.nframes == 600 * SAMPLE_RATE
     assert rms(window(samples, 301.0, 302.0)) == pytest.approx(TONE_RMS, rel=0.02)
-    assert elapsed < 1.0, f"600 s of tones took {elapsed:.2f} s"
 
 
 # -- resampling -----------------------------------------------------------------------------------
@@ -271,12 +267,9 @@ def test_synthesised_speech_is_cached_by_text(monkeypatch: pytest.MonkeyPatch) -
 
 @needs_synthesizer
 async def test_render_recording_speaks_when_it_can() -> None:
-    began = time.perf_counter()
-    data = await render_recording(CONVERSATION, 10.0)
-    elapsed = time.perf_counter() - began
-    _, samples = read_wav(data)
+    """How fast: bench/recording_bench.py."""
+    _, samples = read_wav(await render_recording(CONVERSATION, 10.0))
     assert crossing_spread(window(samples, 0.5, 3.5)) > 0.2
-    assert elapsed < 10, f"three utterances took {elapsed:.1f} s"
 
 
 # The regression tests for pyttsx3's save_to_file, which recordings used to synthesise with: it wrote

@@ -87,7 +87,7 @@ async def test_a_reply_sent_after_the_webhook_answered_is_awaited() -> None:
     )
     result = await run_one(text, target=PUPPET)
     assert_passed(result)
-    assert result.wall_s >= 0.3
+    assert result.wall_s >= 0.3  # lower bound: it waited for the reply; load only adds to it
 
 
 async def test_a_reply_that_never_comes_fails_after_reply_within_s() -> None:
@@ -103,7 +103,7 @@ async def test_a_reply_that_never_comes_fails_after_reply_within_s() -> None:
         expected="a text back",
         got="no text within 0.3 s",
     )
-    assert result.wall_s >= 0.3
+    assert result.wall_s >= 0.3  # lower bound: it waited reply_within_s out
 
 
 async def test_a_reply_is_not_awaited_once_the_delivery_of_the_text_has_failed() -> None:

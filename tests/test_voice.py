@@ -8,7 +8,6 @@ import asyncio
 import io
 import queue
 import threading
-import time
 import wave
 from datetime import timedelta
 
@@ -18,6 +17,7 @@ from agentphone import AgentPhone, AsyncAgentPhone
 from agentphone_emulator import AccountSettings, Emulator, VirtualClock
 from agentphone_emulator.engine.call_session import CallEnded
 from agentphone_emulator.engine.speech import speech_seconds
+from tests.helpers import eventually, hang_guarded
 from tests.voice_agent import Scripted, VoiceAgent
 from tests.voice_fixtures import emu, sdk  # noqa: F401  (fixtures)
 
@@ -118,7 +118,7 @@ async def test_ndjson_chunks_are_spoken_as_they_arrive_and_the_server_time_is_si
     assert reply.text == "Let me check on that. It shipped this morning."
     assert reply.first_interim and len(reply.chunks) == 2
     interim, final = reply.chunks
-    assert final.latency_ms >= 300  # the tool call's real time
+    assert final.latency_ms >= 300  # lower bound: the tool call's real time; load only adds to it
     # The interim chunk (2.0 s of speech) covers the 0.3 s tool call: no silence between them.
     assert final.starts_at == interim.ends_at
     assert call.findings == []
@@ -306,22 +306,20 @@ async def test_barge_in_cuts_the_agent_where_it_was_and_cancels_the_stream(
     agent_app.ndjson(
         {"text": "Our plans start at ten dollars a month", "interim": True},
         {"text": "and go up to fifty."},
-        pauses=[0.0, 2.0],  # the rest would come 2 s later; the caller cuts in 1 s into the speech
+        pauses=[0.0, 60.0],  # the rest would come a minute later; the caller cuts in 1 s into the speech
     )
     agent_app.json({"text": "Ten dollars."})
     call = await emu.aring(to=number, from_=CALLER)
-    started = time.perf_counter()
     await call.asay("Tell me about your plans", listen=False)
     answer = await call.ainterrupt("Just the cheapest", after=1.0)
-    assert time.perf_counter() - started < 1.9  # we did not wait for the rest of the stream
 
     cut = call.replies[-2]
     assert cut.state == "interrupted" and cut.text == "Our plans"  # 1.0 s at 0.4 s a word
+    assert len(cut.chunks) == 1  # the next turn was answered with the rest of this stream unsent
     assert cut.interrupted_at == cut.chunks[0].starts_at + timedelta(seconds=1.0)
     assert answer.text == "Ten dollars."
     assert [c for _, c in call.transcript][-3:] == ["Our plans", "Just the cheapest", "Ten dollars."]
-    await asyncio.sleep(0.05)
-    assert agent_app.cancelled == 1
+    await eventually(lambda: agent_app.cancelled == 1, "the agent seeing its stream cancelled")
 
 
 async def test_a_barge_in_after_the_last_word_cuts_nothing(
@@ -439,11 +437,15 @@ async def test_a_ten_minute_call_runs_in_a_blink(
 ) -> None:
     _, number = await setup_agent(emu, sdk)
     call = await emu.aring(to=number, from_=CALLER)
-    started = time.perf_counter()
-    while (emu.clock.now() - call.record.started_at).total_seconds() < 600:
-        await call.asay("Tell me one more thing about the product")
-        await call.asilence(10)
-    assert time.perf_counter() - started < 10  # generous: the bench measures it properly
+
+    async def ten_minutes() -> None:
+        while (emu.clock.now() - call.record.started_at).total_seconds() < 600:
+            await call.asay("Tell me one more thing about the product")
+            await call.asilence(10)
+
+    # Not a performance bound (bench/voice_bench.py --long-call measures it: ~20 ms): speech that
+    # slept in real time would take the call's ten minutes, and fail here after one.
+    await hang_guarded(ten_minutes(), "a ten-minute call on the virtual clock")
     assert len(agent_app.voice) > 30 and call.live
 
 
@@ -567,7 +569,7 @@ async def test_the_sdk_streams_the_transcript_live_during_a_call(
     await asyncio.sleep(0.1)
     agent_app.json({"text": "Goodbye.", "hangup": True})
     await call.asay("That is all")
-    await asyncio.wait_for(follower, 5)
+    await hang_guarded(follower, "the transcript stream ending with the call")
     assert events == [
         ("connected", ""),
         ("turn", "Hi, this is Acme support."),
@@ -636,12 +638,13 @@ async def test_a_call_ended_by_the_api_mid_reply_releases_the_listener(
     emu: Emulator, sdk: AsyncAgentPhone, agent_app: VoiceAgent
 ) -> None:
     _, number = await setup_agent(emu, sdk)
-    agent_app.ndjson({"text": "Let me look.", "interim": True}, {"text": "Found it."}, pauses=[0, 0.5])
+    # The rest of the reply would come a minute later: the call ends while it streams.
+    agent_app.ndjson({"text": "Let me look.", "interim": True}, {"text": "Found it."}, pauses=[0, 60])
     call = await emu.aring(to=number, from_=CALLER)
     listening = asyncio.create_task(call.asay("Find my order"))
-    await asyncio.sleep(0.2)  # the reply is streaming
+    await eventually(lambda: any(r.turn == 1 and r.chunks for r in call.replies), "the reply streaming")
     await sdk.calls.end(call.id)
-    reply = await asyncio.wait_for(listening, 5)  # a bug here used to hang forever
+    reply = await hang_guarded(listening, "the turn ending with the call")  # it once hung for ever
     assert reply.state in ("interrupted", "silent")
     assert call.disconnection_reason == "api_hangup"
 
@@ -707,7 +710,7 @@ async def test_many_callers_driving_one_virtual_clock_at_once(emu: Emulator, sdk
             await call.ahangup()
             return call.transcript
 
-        transcripts = await asyncio.wait_for(asyncio.gather(*(caller(i) for i in range(8))), 30)
+        transcripts = await hang_guarded(asyncio.gather(*(caller(i) for i in range(8))), "8 calls of 4 turns")
     words = ("one", "two", "three", "four")
     for index, transcript in enumerate(transcripts):
         assert [c for r, c in transcript if r == "user"] == [f"{w} from {index}" for w in words]

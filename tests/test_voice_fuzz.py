@@ -4,7 +4,7 @@ An in-process aiohttp agent answers each turn with a body, a Content-Type, a sta
 drawn by hypothesis: arbitrary bytes, or "structured" bodies (JSON values and reply-like objects
 with random fields, as NDJSON with stray newlines, CRLFs, blank lines and garbage between them),
 written in 1..N parts. Through the real engine (signing, the in-process target, the reply reader,
-the speech timeline, actions) every turn must come back within seconds, silent or spoken, with
+the speech timeline, actions) every turn must come back (a hang guard fails one that does not), silent or spoken, with
 findings that carry a stable code, the turn and a one-line message; the API must still serve the
 call; no tool-call markup is ever spoken; and what is spoken is what the reader makes of the
 whole body in one piece (so the network's splitting never changes what the caller hears).
@@ -29,11 +29,11 @@ from hypothesis import strategies as st
 from agentphone_emulator import AccountSettings, Emulator, VirtualClock
 from agentphone_emulator.engine.replies import ReplyReader
 from agentphone_emulator.store.findings import FindingCode
+from tests.helpers import hang_guarded
 
 CALLER = "+14155550123"
 AGENT_BASE = "http://fuzz-agent.test"
 TRANSFER_NUMBER = "+14155559876"
-TURN_LIMIT_S = 5.0
 EXAMPLES = 100
 HOOK_TIMEOUT_S = 0.3
 """The voice turn's timeout; the examples that do not stall answer in milliseconds."""
@@ -283,7 +283,7 @@ def reader_codes(answer: Answer) -> set[FindingCode]:
 async def test_any_reply_leaves_a_working_call_and_well_formed_findings(line: Line, answer: Answer) -> None:
     line.agent.answer = answer
     call = await line.emu.aring(to=line.number, from_=CALLER)
-    reply = await asyncio.wait_for(call.asay("Tell me something"), TURN_LIMIT_S)
+    reply = await hang_guarded(call.asay("Tell me something"), "a turn (at most its 0.3 s timeout)")
 
     assert reply.state in ("done", "silent")
     assert reply.http_status == answer.status
@@ -315,7 +315,7 @@ async def test_any_reply_leaves_a_working_call_and_well_formed_findings(line: Li
         if not 200 <= answer.status < 300:
             assert [f.code for f in findings] == [FindingCode.WEBHOOK_HTTP_ERROR]
 
-    detail = await asyncio.wait_for(line.sdk.calls.get(call.id), TURN_LIMIT_S)
+    detail = await hang_guarded(line.sdk.calls.get(call.id), "GET /v1/calls/{id} after the turn")
     assert detail.id == call.id and detail.status in ("in-progress", "completed")
     if call.live:
         await call.ahangup()

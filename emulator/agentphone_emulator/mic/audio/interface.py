@@ -85,7 +85,10 @@ class Pacer:
     """Holds a clockless source or sink to real time: after :meth:`wait` has counted ``n`` frames it
     returns no earlier than ``start + n / rate - lead`` seconds, where ``start`` is the first
     :meth:`begin` (or :meth:`wait`). Falling more than ``max_lag`` behind starts the count over
-    from now. ``clock`` and ``sleep`` are there for tests of the schedule itself."""
+    from now. ``clock`` and ``sleep`` are there for tests of the schedule itself; left out, they are
+    this module's ``time.monotonic`` and ``time.sleep`` as of when the pacer is made (not when the
+    module was imported), so a test can put every pacer of a source or sink on a fake clock and
+    count its sleeps instead of timing it."""
 
     def __init__(
         self,
@@ -93,14 +96,14 @@ class Pacer:
         *,
         lead: float = 0.0,
         max_lag: float = MAX_LAG_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.rate = rate
         self.lead = lead
         self.max_lag = max_lag
-        self._clock = clock
-        self._sleep = sleep
+        self._clock = clock or time.monotonic
+        self._sleep = sleep or time.sleep
         self._start: float | None = None
         self._frames = 0
         self.restarts = 0  # times it fell more than max_lag behind
