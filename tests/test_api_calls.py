@@ -357,7 +357,7 @@ def test_turns_only_on_live_calls(rich_emu: Emulator, client: AgentPhone) -> Non
     call = client.calls.make(agent.id, CALLEE)
     with pytest.raises(ValueError, match="role"):
         say(rich_emu, call.id, "system", "nope")
-    hang_up(rich_emu, call.id, "failed", "dial_no_answer")
+    hang_up(rich_emu, call.id, "failed", "dial_failed")
     hang_up(rich_emu, call.id, "completed", "user_hangup")  # a second hang-up changes nothing
     after = client.calls.get(call.id)
     assert after.status == "failed"
