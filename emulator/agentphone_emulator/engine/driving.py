@@ -7,7 +7,9 @@ answering, or a 300 ms reply would look like a timeout.
 
 So real work announces itself with :meth:`ClockDriver.io` (a counter), and the driver's loop is:
 wait until nothing is in flight and every woken task has run to its next wait (:meth:`quiet`),
-then run the earliest scheduled callback; repeat until what the caller waits for is done. On a
+then run the earliest scheduled callback; repeat until what the caller waits for is done. In-process
+async apps run on loops of their own (app_loop.py): "every woken task" includes theirs, so an app
+still working after its response (a background task, a blocking call) holds the clock too. On a
 real clock there is nothing to drive: time passes by itself.
 """
 
@@ -69,8 +71,17 @@ class ClockDriver:
                 await self._idle.wait()
                 continue
             await _drain_ready_queue()
+            if await self._settle_apps():
+                continue  # an app worked: it may have called the emulator meanwhile
             if not self._busy and not self.dispatcher.in_flight:
                 return
+
+    async def _settle_apps(self) -> bool:
+        """Wait for each in-process app's loop to run out of ready work; True if any had some."""
+        worked = False
+        for app_loop in self.dispatcher.targets.app_loops():
+            worked = await app_loop.settle() or worked
+        return worked
 
     async def until(self, awaitable: Awaitable[T]) -> T:
         """Await ``awaitable``, moving a virtual clock from one scheduled moment to the next until
