@@ -43,6 +43,8 @@ class AccountSettings(BaseModel):
     """Fire agent.message (direction outbound) for messages the API sends, as the platform's chat adapter expects; an agent must not answer its own echo."""
     voice_history_includes_utterance: bool = True
     """A voice turn's recentHistory ends with the caller utterance being answered (the platform's streaming examples build their prompt from recentHistory alone); False stops it before that utterance, as a text's history stops before the text."""
+    voice_reply_deadline_seconds: float = Field(120.0, gt=0)
+    """Real seconds a voice turn's whole reply may take, from the request to its final chunk; past it the turn ends with what was heard (voice_reply_too_long). The webhook's timeout bounds each wait for the next chunk, so without this an agent streaming interim chunks for ever held the turn for ever. 120 s is the longest timeout the platform accepts."""
     rate_limits: bool = False
     """Enforce the documented per-minute rate limits (429 + Retry-After)."""
     unavailable_area_codes: tuple[str, ...] = ()
