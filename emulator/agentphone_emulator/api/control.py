@@ -16,8 +16,9 @@ from typing import Any
 from aiohttp import web
 
 from ..clock import VirtualClock
+from ..engine.driving import ClockBusy
 from ..engine.targets import TargetError
-from ..errors import bad_request, not_found
+from ..errors import bad_request, conflict, not_found
 from ..models.control import (
     AdvanceBody,
     AttemptOut,
@@ -152,17 +153,23 @@ async def get_clock(ctx: Ctx) -> ClockOut:
 
 @router.post(f"{PREFIX}/clock/advance", response=ClockOut, body=AdvanceBody)
 async def advance_clock(ctx: Ctx, *, body: AdvanceBody) -> ClockOut:
-    """Move a virtual clock forward, running every retry that falls due on the way"""
+    """Move a virtual clock forward, running every retry that falls due on the way (409 CLOCK_BUSY while a turn being driven waits for its webhook)"""
     _virtual_only(ctx)
-    await ctx.runtime.aadvance(body.seconds)
+    try:
+        await ctx.runtime.aadvance(body.seconds)
+    except ClockBusy as exc:
+        raise conflict(str(exc), code="CLOCK_BUSY") from None
     return _clock_view(ctx, advanced=body.seconds)
 
 
 @router.post(f"{PREFIX}/clock/fast-forward", response=ClockOut, body=FastForwardBody, body_required=False)
 async def fast_forward_clock(ctx: Ctx, *, body: FastForwardBody) -> ClockOut:
-    """Advance a virtual clock through everything scheduled (at most limitSeconds)"""
+    """Advance a virtual clock through everything scheduled, at most limitSeconds (409 CLOCK_BUSY as for advance)"""
     _virtual_only(ctx)
-    advanced = await ctx.runtime.afast_forward(body.limit_seconds)
+    try:
+        advanced = await ctx.runtime.afast_forward(body.limit_seconds)
+    except ClockBusy as exc:
+        raise conflict(str(exc), code="CLOCK_BUSY") from None
     return _clock_view(ctx, advanced=advanced)
 
 

@@ -61,7 +61,7 @@ async def ask_webhook(session: CallSession, reply: AgentReply, turn: CallTurn, d
     """Send ``turn`` to the agent's webhook and feed the reply to the call as it streams in. The
     exchange counts as real work (``driver.io``): a virtual clock waits for it."""
     try:
-        async with session.engine.driver.io():
+        async with session.engine.driver.io(f"turn {reply.turn} of call {session.call.id}"):
             await _exchange(session, reply, turn, dtmf)
     finally:
         reply._closed.set()
@@ -254,7 +254,7 @@ async def ask_hosted(session: CallSession, reply: AgentReply) -> None:
     assert session.responder is not None
     started = reply._sent_perf = time.perf_counter()
     try:
-        async with session.engine.driver.io():
+        async with session.engine.driver.io(f"turn {reply.turn} of call {session.call.id} (hosted)"):
             prompt = session.call.system_prompt or (session.agent.system_prompt if session.agent else None)
             question = HostedTurn(
                 system_prompt=fill_variables(prompt, session.call.variables),
