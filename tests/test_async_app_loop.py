@@ -322,3 +322,22 @@ async def test_an_app_writing_faster_than_the_emulator_reads_waits_for_it() -> N
         await target.close()
     assert b"".join([first, *rest]) == b"".join(b"%d\n" % n for n in range(200))
     assert len(written) == 200
+
+
+async def test_an_asgi_app_returning_without_a_response_is_a_500_with_an_app_error() -> None:
+    """What uvicorn answers such an app; the emulator used to wait for a head until its timeout."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        return None
+
+    target = app_target(app, "tests:forgetful")
+    try:
+        async with (
+            asyncio.timeout(10),
+            target.send(TargetRequest("http://agent.test/", b"{}", {})) as response,
+        ):
+            body = await response.read(1000)
+    finally:
+        await target.close()
+    assert (response.status, body) == (500, b"Internal Server Error")
+    assert response.app_error == "tests:forgetful returned without starting a response"
