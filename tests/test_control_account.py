@@ -81,7 +81,8 @@ def test_read_then_change_some_settings_and_the_rest_stay(control: Control, emu:
         "creditCents": 500, "numberPriceCents": 300, "numberLimit": 10, "lookupPriceMillicents": 900,
         "recordingAddon": False, "require10dlc": True, "require10dlcApproval": False,
         "hasPaymentMethod": True, "echoOutboundMessages": True, "voiceHistoryIncludesUtterance": True,
-        "maxCallMinutes": 60, "rateLimits": False, "unavailableAreaCodes": [],
+        "maxCallMinutes": 60, "voiceReplyDeadlineSeconds": 120.0, "rateLimits": False,
+        "unavailableAreaCodes": [],
     }  # fmt: skip
 
     changed = control.patch(

@@ -927,7 +927,8 @@ def test_an_inner_session_leaves_no_thread_behind(pytester: pytest.Pytester) -> 
         return {
             t
             for t in threading.enumerate()
-            if t.name == "agentphone-emulator" or t.name.startswith("agentphone-wsgi-target")
+            if t.name in ("agentphone-emulator", "agentphone-app-loop")
+            or t.name.startswith("agentphone-wsgi-target")
         }
 
     before = ours()  # this process may run emulators of its own (other test files' fixtures)
@@ -936,14 +937,21 @@ def test_an_inner_session_leaves_no_thread_behind(pytester: pytest.Pytester) -> 
         test_threads="""
             import threading
 
+            import pytest
+            from fastapi import FastAPI
             from flask import Flask
 
-            def test_wsgi(make_agent):
+            @pytest.mark.agentphone_account(credit_cents=10_000)
+            def test_wsgi_and_asgi(make_agent):
                 flask_app = Flask("flask_agent")
                 flask_app.post("/")(lambda: {"text": "flask"})
                 assert make_agent(flask_app).ring().say("hi").text == "flask"
+                fastapi_app = FastAPI()
+                fastapi_app.post("/")(lambda: {"text": "fastapi"})
+                assert make_agent(fastapi_app).ring().say("hi").text == "fastapi"
                 names = {t.name.rstrip("_0123456789") for t in threading.enumerate()}
-                assert {"agentphone-emulator", "agentphone-wsgi-target"} <= names  # what must stop
+                # what must stop: the emulator, a WSGI app's workers, an async app's own loop
+                assert {"agentphone-emulator", "agentphone-wsgi-target", "agentphone-app-loop"} <= names
         """,
     )
     result = run(pytester)

@@ -142,7 +142,7 @@ async def test_an_app_reference_carries_path_and_query_to_the_app() -> None:
 
 
 async def test_fastapi_streaming_response_arrives_chunk_by_chunk() -> None:
-    proceed = asyncio.Event()
+    proceed = threading.Event()  # the app runs on a loop (and thread) of its own
     produced: list[bytes] = []
     app = FastAPI()
 
@@ -151,7 +151,7 @@ async def test_fastapi_streaming_response_arrives_chunk_by_chunk() -> None:
         async def lines() -> AsyncIterator[bytes]:
             produced.append(NDJSON_1)
             yield NDJSON_1
-            await proceed.wait()  # set by the test only once it holds chunk 1
+            await asyncio.to_thread(proceed.wait, GUARD)  # set by the test once it holds chunk 1
             produced.append(NDJSON_2)
             yield NDJSON_2
 
@@ -361,7 +361,7 @@ async def test_aiohttp_app_runs_startup_once_and_its_middlewares() -> None:
 
 
 async def test_aiohttp_stream_response_arrives_chunk_by_chunk() -> None:
-    proceed = asyncio.Event()
+    proceed = threading.Event()  # the app runs on a loop (and thread) of its own
     produced: list[bytes] = []
 
     async def stream(request: web.Request) -> web.StreamResponse:
@@ -369,7 +369,7 @@ async def test_aiohttp_stream_response_arrives_chunk_by_chunk() -> None:
         await response.prepare(request)
         produced.append(NDJSON_1)
         await response.write(NDJSON_1)
-        await proceed.wait()
+        await asyncio.to_thread(proceed.wait, GUARD)
         produced.append(NDJSON_2)
         await response.write(NDJSON_2)
         return response
@@ -492,7 +492,16 @@ async def test_flask_by_default_handles_its_own_exception() -> None:
     assert b"<title>500 Internal Server Error</title>" in body
 
 
+def signaller(event: asyncio.Event) -> Callable[[], None]:
+    """Set ``event`` (the test's loop's) from the app's thread: in-process async apps run on a
+    loop of their own, and an asyncio.Event is not thread-safe."""
+    loop = asyncio.get_running_loop()
+    return lambda: loop.call_soon_threadsafe(event.set)
+
+
 def silent_asgi(waiting: asyncio.Event, cancelled: asyncio.Event, *, first_chunk: bool) -> Any:
+    now_waiting, now_cancelled = signaller(waiting), signaller(cancelled)
+
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
@@ -500,26 +509,28 @@ def silent_asgi(waiting: asyncio.Event, cancelled: asyncio.Event, *, first_chunk
             if first_chunk:
                 await send({"type": "http.response.start", "status": 200, "headers": []})
                 await send({"type": "http.response.body", "body": NDJSON_1, "more_body": True})
-            waiting.set()
+            now_waiting()
             await asyncio.Event().wait()
         except asyncio.CancelledError:
-            cancelled.set()
+            now_cancelled()
             raise
 
     return app
 
 
 def silent_aiohttp(waiting: asyncio.Event, cancelled: asyncio.Event, *, first_chunk: bool) -> Any:
+    now_waiting, now_cancelled = signaller(waiting), signaller(cancelled)
+
     async def webhook(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse()
         try:
             if first_chunk:
                 await response.prepare(request)
                 await response.write(NDJSON_1)
-            waiting.set()
+            now_waiting()
             await asyncio.Event().wait()
         except asyncio.CancelledError:
-            cancelled.set()
+            now_cancelled()
             raise
         return response
 
@@ -536,15 +547,19 @@ async def test_an_app_that_never_finishes_is_cancelled_when_the_caller_times_out
     """The caller's ``asyncio.timeout`` expires while the app is parked (before its response
     head, or between body chunks): the caller gets TimeoutError and the app is cancelled.
 
-    The deadline is moved to "now" once the app is known to be waiting, instead of racing a
-    fixed 0.2 s against a slow machine's startup.
+    The deadline is moved to "now" once the app is known to be waiting (and its first chunk,
+    which crosses from the app's loop, has been read), instead of racing a fixed 0.2 s against a
+    slow machine's startup.
     """
     waiting, cancelled = asyncio.Event(), asyncio.Event()
     target = app_target(make(waiting, cancelled, first_chunk=first_chunk))
     chunks: list[bytes] = []
+    chunk_read = asyncio.Event()
 
     async def expire_once_waiting(deadline: asyncio.Timeout) -> None:
         await waiting.wait()
+        if first_chunk:
+            await chunk_read.wait()
         deadline.reschedule(asyncio.get_running_loop().time())
 
     expiry: list[asyncio.Task[None]] = []
@@ -556,6 +571,7 @@ async def test_an_app_that_never_finishes_is_cancelled_when_the_caller_times_out
                 async with target.send(request) as response:
                     async for chunk in response.chunks:
                         chunks.append(chunk)
+                        chunk_read.set()
         assert deadline.expired()  # our deadline, not the GUARD, ended it
         async with asyncio.timeout(GUARD):
             await cancelled.wait()  # the app saw CancelledError

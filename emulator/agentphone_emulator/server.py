@@ -29,7 +29,9 @@ from .api.framework import LIMITER_KEY
 from .app_reference import is_app_reference
 from .call_handle import CallHandle
 from .clock import Clock, RealClock, VirtualClock, moved
+from .engine.app_loop import inside_app
 from .engine.callees import Callee
+from .engine.driving import ClockBusy
 from .engine.platform import Platform
 from .engine.sms import Reacted, Received
 from .engine.voice import DEFAULT_CALLER
@@ -393,6 +395,11 @@ class Emulator:
     def _virtual_clock(self, what: str) -> VirtualClock:
         if not isinstance(self.clock, VirtualClock):
             raise TypeError(f"{what}() needs a virtual clock: Emulator(clock=VirtualClock())")
+        if inside_app():  # the driver waits for the app to go quiet: it would wait for itself
+            raise ClockBusy(
+                f"{what}() called from an in-process app's thread: the clock waits for the app while "
+                "it works, so the app cannot move it; move it from the test"
+            )
         return self.clock
 
     async def aadvance(self, seconds: float) -> None:
@@ -404,6 +411,8 @@ class Emulator:
 
         Raises:
             TypeError: The emulator's clock is not a ``VirtualClock``.
+            ClockBusy: Called from an in-process app's thread, or while a turn being driven
+                waits for its webhook (the move would wait for the one asking).
             ValueError: ``seconds`` is negative.
         """
         clock = self._virtual_clock("advance")
@@ -420,6 +429,8 @@ class Emulator:
 
         Raises:
             TypeError: The emulator's clock is not a ``VirtualClock``.
+            ClockBusy: Called from an in-process app's thread, or while a turn being driven
+                waits for its webhook (the move would wait for the one asking).
             ValueError: ``seconds`` is negative.
         """
         clock = self._virtual_clock("advance")
@@ -443,6 +454,8 @@ class Emulator:
 
         Raises:
             TypeError: The emulator's clock is not a ``VirtualClock``.
+            ClockBusy: Called from an in-process app's thread, or while a turn being driven
+                waits for its webhook (the move would wait for the one asking).
         """
         self._virtual_clock("fast_forward")
         return await self.on_own_loop(lambda: self.platform.driver.run_all(limit))
@@ -455,7 +468,12 @@ class Emulator:
 
         Returns:
             The seconds of simulated time that passed.
+
+        Raises:
+            ClockBusy: Called from an in-process app's thread, or while a turn being driven
+                waits for its webhook (the move would wait for the one asking).
         """
+        self._virtual_clock("fast_forward")  # refused here, on the caller's thread, if it is an app's
         return self.run_coroutine(lambda: self.afast_forward(limit), name="fast_forward")
 
     async def asettle(self) -> None:

@@ -49,6 +49,8 @@ class AccountSettings(BaseModel):
     """A voice turn's recentHistory ends with the caller utterance being answered (the platform's streaming examples build their prompt from recentHistory alone); False stops it before that utterance, as a text's history stops before the text."""
     max_call_minutes: int = Field(MAX_CALL_MINUTES, ge=1, le=MAX_CALL_MINUTES)
     """Longest call, in minutes: a call still going then ends completed, reason max_duration_reached (lower it to test that without an hour of simulated talk)."""
+    voice_reply_deadline_seconds: float = Field(120.0, gt=0)
+    """Real seconds a voice turn's whole reply may take, from the request to its final chunk; past it the turn ends with what was heard (voice_reply_too_long). The webhook's timeout bounds each wait for the next chunk, so without this an agent streaming interim chunks for ever held the turn for ever. 120 s is the longest timeout the platform accepts."""
     rate_limits: bool = False
     """Enforce the documented per-minute rate limits (429 + Retry-After)."""
     unavailable_area_codes: tuple[str, ...] = ()

@@ -19,8 +19,9 @@ from aiohttp import web
 
 from ..app_reference import is_app_reference
 from ..clock import ClockRangeError, VirtualClock
+from ..engine.driving import ClockBusy
 from ..engine.targets import TargetError
-from ..errors import bad_request, not_found, validation_error
+from ..errors import bad_request, conflict, not_found, validation_error
 from ..models.control import (
     AdvanceBody,
     AttemptOut,
@@ -218,13 +219,15 @@ async def get_clock(ctx: Ctx) -> ClockOut:
 
 @router.post(f"{PREFIX}/clock/advance", response=ClockOut, body=AdvanceBody, admin=SHARED_CLOCK)
 async def advance_clock(ctx: Ctx, *, body: AdvanceBody) -> ClockOut:
-    """Move a virtual clock forward, running every retry that falls due on the way"""
+    """Move a virtual clock forward, running every retry that falls due on the way (409 CLOCK_BUSY while a turn being driven waits for its webhook)"""
     _virtual_only(ctx)
     before = _before_moving(ctx.account)
     try:
         await ctx.runtime.aadvance(body.seconds)
     except ClockRangeError as exc:  # refused before the clock moved
         raise validation_error(["body", "seconds"], str(exc), body.seconds) from None
+    except ClockBusy as exc:
+        raise conflict(str(exc), code="CLOCK_BUSY") from None
     return _clock_view(ctx, advanced=body.seconds, ran=_what_ran(ctx.account, before))
 
 
@@ -236,10 +239,13 @@ async def advance_clock(ctx: Ctx, *, body: AdvanceBody) -> ClockOut:
     admin=SHARED_CLOCK,
 )
 async def fast_forward_clock(ctx: Ctx, *, body: FastForwardBody) -> ClockOut:
-    """Advance a virtual clock through everything scheduled (at most limitSeconds)"""
+    """Advance a virtual clock through everything scheduled, at most limitSeconds (409 CLOCK_BUSY as for advance)"""
     _virtual_only(ctx)
     before = _before_moving(ctx.account)
-    advanced = await ctx.runtime.afast_forward(body.limit_seconds)
+    try:
+        advanced = await ctx.runtime.afast_forward(body.limit_seconds)
+    except ClockBusy as exc:
+        raise conflict(str(exc), code="CLOCK_BUSY") from None
     return _clock_view(ctx, advanced=advanced, ran=_what_ran(ctx.account, before))
 
 

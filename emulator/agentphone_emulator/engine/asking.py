@@ -2,9 +2,10 @@
 read chunk by chunk as it arrives, with the findings the exchange itself can show.
 
 The webhook's ``timeout`` bounds the first body byte, then each gap between chunks (bytes that
-complete no chunk do not count, so a server dripping whitespace cannot hold a turn open); after the
-final chunk the stream is read a moment longer (:data:`GRACE_AFTER_FINAL_SECONDS`) so bytes sent
-after it are reported. A body past the reader's cap ends the exchange at once: nothing more is
+complete no chunk do not count, so a server dripping whitespace cannot hold a turn open), and
+``AccountSettings.voice_reply_deadline_seconds`` bounds the whole reply (so a server streaming
+interim chunks for ever cannot either); after the final chunk the stream is read a moment longer
+(:data:`GRACE_AFTER_FINAL_SECONDS`) so bytes sent after it are reported. A body past the reader's cap ends the exchange at once: nothing more is
 read. A turn is never retried: it is logged as one delivery with one attempt.
 Chunks go to :meth:`CallSession.arrive`, which places them on the speech timeline.
 """
@@ -36,11 +37,32 @@ GRACE_AFTER_FINAL_SECONDS = 1.0
 """How long to keep reading after the final chunk, to catch bytes sent after it."""
 
 
+class _Wait:
+    """The exchange's next deadline: the webhook's timeout from now, never past the bound on the
+    whole reply; remembers whether that bound is the one set."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float, whole: float) -> None:
+        self.loop = loop
+        self.timeout = timeout
+        self.whole = whole
+        self.ends = loop.time() + whole
+        self.whole_bound = False
+
+    def next(self) -> float:
+        when = self.loop.time() + self.timeout
+        self.whole_bound = when >= self.ends
+        return min(when, self.ends)
+
+    def grace(self) -> float:
+        self.whole_bound = False  # the turn is closed: only stray bytes are still read
+        return self.loop.time() + GRACE_AFTER_FINAL_SECONDS
+
+
 async def ask_webhook(session: CallSession, reply: AgentReply, turn: CallTurn, dtmf: str | None) -> None:
     """Send ``turn`` to the agent's webhook and feed the reply to the call as it streams in. The
     exchange counts as real work (``driver.io``): a virtual clock waits for it."""
     try:
-        async with session.engine.driver.io():
+        async with session.engine.driver.io(f"turn {reply.turn} of call {session.call.id}"):
             await _exchange(session, reply, turn, dtmf)
     finally:
         reply._closed.set()
@@ -72,7 +94,9 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
     )
     reply.delivery_id = record.id
     headers = signed_headers(hook.secret, "agent.message", record.id, record.payload, int(time.time()))
-    loop = asyncio.get_running_loop()
+    wait = _Wait(
+        asyncio.get_running_loop(), hook.timeout, session.account.settings.voice_reply_deadline_seconds
+    )
     started = reply._sent_perf = time.perf_counter()
     at = session.clock.now()
     status: int | None = None
@@ -81,7 +105,7 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
     error: str | None = None
     try:
         target = session.engine.targets.resolve(hook.url)
-        async with asyncio.timeout(hook.timeout) as deadline:
+        async with asyncio.timeout_at(wait.next()) as deadline:
             async with target.send(TargetRequest(hook.url, record.payload, headers)) as response:
                 status = reply.http_status = response.status
                 if not 200 <= status < 300:
@@ -113,11 +137,12 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
                         break  # hang up: past the cap nothing is read, so a flood stops here
                     if reader.closed and not was_closed:
                         reply._closed.set()
-                        deadline.reschedule(loop.time() + GRACE_AFTER_FINAL_SECONDS)
+                        deadline.reschedule(wait.grace())
                     elif new and not reader.closed:
                         # A new chunk restarts the wait; bare bytes (a space a second) do not, or
-                        # a dripping server could hold the turn open for ever.
-                        deadline.reschedule(loop.time() + hook.timeout)
+                        # a dripping server could hold the turn open for ever; neither moves the
+                        # bound on the whole reply, or interim chunks could.
+                        deadline.reschedule(wait.next())
                 for chunk in reader.finish():
                     session.arrive(reply, chunk, time.perf_counter() - started)
     except TimeoutError:
@@ -133,6 +158,8 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
             )
         elif reader is not None and reader.closed:
             pass  # the final chunk came; the server just kept the stream open afterwards
+        elif wait.whole_bound:
+            error = _too_long(session, reply, wait, time.perf_counter() - started, bytes(body))
         elif not reply.chunks:
             error = f"Timed out after {hook.timeout}s"
             session.add_finding(
@@ -208,13 +235,35 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
         _check_latency(session, reply)
 
 
+def _too_long(session: CallSession, reply: AgentReply, wait: _Wait, elapsed: float, body: bytes) -> str:
+    """The bound on a whole reply ran out: a finding, and the delivery's error."""
+    setting = f"the emulator's {wait.whole:g} s bound on a whole reply (AccountSettings.voice_reply_deadline_seconds)"
+    if not reply.chunks:  # the bound is shorter than the webhook's timeout, and nothing came
+        session.add_finding(
+            reply,
+            FindingCode.WEBHOOK_TIMEOUT,
+            f"turn {reply.turn}: no reply within {setting}: the caller hears silence for this turn",
+        )
+        return f"Timed out after {wait.whole:g}s"
+    interim = sum(1 for heard in reply.chunks if heard.chunk.interim)
+    session.add_finding(
+        reply,
+        FindingCode.VOICE_REPLY_TOO_LONG,
+        f"turn {reply.turn}: the reply was still streaming after {elapsed:.1f} s, {interim} interim "
+        f"chunk(s) and no final one, past {setting}: the turn ends there; send a final chunk "
+        '(without "interim": true) to close it',
+        offending=body,
+    )
+    return f"Still streaming after {wait.whole:g}s ({interim} interim chunks, no final one)"
+
+
 async def ask_hosted(session: CallSession, reply: AgentReply) -> None:
     """Ask the built-in responder (hosted mode); its answer is read like a JSON webhook reply, so
     scripted replies get the same checks."""
     assert session.responder is not None
     started = reply._sent_perf = time.perf_counter()
     try:
-        async with session.engine.driver.io():
+        async with session.engine.driver.io(f"turn {reply.turn} of call {session.call.id} (hosted)"):
             prompt = session.call.system_prompt or (session.agent.system_prompt if session.agent else None)
             question = HostedTurn(
                 system_prompt=fill_variables(prompt, session.call.variables),

@@ -7,8 +7,15 @@ answering, or a 300 ms reply would look like a timeout.
 
 So real work announces itself with :meth:`ClockDriver.io` (a counter), and the driver's loop is:
 wait until nothing is in flight and every woken task has run to its next wait (:meth:`quiet`),
-then run the earliest scheduled callback; repeat until what the caller waits for is done. On a
+then run the earliest scheduled callback; repeat until what the caller waits for is done. In-process
+async apps run on loops of their own (app_loop.py): "every woken task" includes theirs, so an app
+still working after its response (a background task, a blocking call) holds the clock too. On a
 real clock there is nothing to drive: time passes by itself.
+
+A move of the clock asked for while a caller's action drives it and a voice turn's webhook is
+answering (:meth:`ClockDriver.move_refusal`) is refused with :class:`ClockBusy`: it would wait for
+that webhook, and if the webhook itself asked (an agent advancing the clock from its handler), the
+webhook would wait for it, until its own timeout.
 """
 
 from __future__ import annotations
@@ -32,11 +39,16 @@ is not done (it waits on something outside the emulator): poll rather than hang.
 YIELDS_WITHOUT_READY_QUEUE = 50
 
 
+class ClockBusy(RuntimeError):
+    """A move of the virtual clock that would wait for the one asking: refused at once."""
+
+
 class ClockDriver:
     def __init__(self, clock: Clock, dispatcher: Dispatcher) -> None:
         self.clock = clock
         self.dispatcher = dispatcher
         self._busy = 0
+        self._turns: list[str] = []  # voice turns whose webhook is answering, named for messages
         self._idle: asyncio.Event | None = None
         self._lock: asyncio.Lock | None = None  # one mover of the clock at a time
         self._waited: set[asyncio.Future[Any]] = set()  # what callers of until() are waiting for
@@ -48,15 +60,39 @@ class ClockDriver:
         return isinstance(self.clock, VirtualClock)
 
     @asynccontextmanager
-    async def io(self) -> AsyncIterator[None]:
-        """Mark real work in progress (the user's server answering): simulated time waits for it."""
+    async def io(self, turn: str | None = None) -> AsyncIterator[None]:
+        """Mark real work in progress (the user's server answering): simulated time waits for it.
+        ``turn`` names a voice turn's exchange (``turn 2 of call call_...``)."""
         self._busy += 1
+        if turn is not None:
+            self._turns.append(turn)
         try:
             yield
         finally:
             self._busy -= 1
+            if turn is not None:
+                self._turns.remove(turn)
             if self._busy == 0 and self._idle is not None:
                 self._idle.set()
+
+    def move_refusal(self) -> str | None:
+        """Why moving the clock now must be refused, or None. A caller's action is driving the
+        clock (``until``) and a voice turn's webhook is answering: a move would wait for that
+        webhook, and if the webhook asked for it, for ever (until its timeout). The emulator
+        cannot tell who asked, so it refuses either; between turns (or after ``listen: false``,
+        when nothing drives) a move waits for the webhook as always."""
+        if not (self._turns and self._waited):
+            return None
+        return (
+            f"the clock is being driven by a turn in progress ({self._turns[0]}: its webhook has not "
+            "finished answering), and moving it would wait for that webhook; a webhook cannot move "
+            "the clock it is being timed on: move it from the test, between turns"
+        )
+
+    def _refuse_if_busy(self) -> None:
+        why = self.move_refusal()
+        if why is not None:
+            raise ClockBusy(why)
 
     async def quiet(self) -> None:
         """Return once no real work is in flight and every runnable task has run to its next wait."""
@@ -69,8 +105,17 @@ class ClockDriver:
                 await self._idle.wait()
                 continue
             await _drain_ready_queue()
+            if await self._settle_apps():
+                continue  # an app worked: it may have called the emulator meanwhile
             if not self._busy and not self.dispatcher.in_flight:
                 return
+
+    async def _settle_apps(self) -> bool:
+        """Wait for each in-process app's loop to run out of ready work; True if any had some."""
+        worked = False
+        for app_loop in self.dispatcher.targets.app_loops():
+            worked = await app_loop.settle() or worked
+        return worked
 
     async def until(self, awaitable: Awaitable[T]) -> T:
         """Await ``awaitable``, moving a virtual clock from one scheduled moment to the next until
@@ -122,6 +167,7 @@ class ClockDriver:
         stand the clock at ``moment``."""
         clock = self.clock
         assert isinstance(clock, VirtualClock)
+        self._refuse_if_busy()
         while await self._step(moment):
             pass
         async with self._mover():
@@ -132,6 +178,7 @@ class ClockDriver:
         """Run every scheduled moment (at most ``limit_seconds`` ahead); returns the time passed."""
         clock = self.clock
         assert isinstance(clock, VirtualClock)
+        self._refuse_if_busy()
         start = clock.now()
         end = moved(start, min(limit_seconds, (LATEST - start).total_seconds()))  # stops at LATEST
         while await self._step(end):

@@ -3,7 +3,6 @@ chunk), the errors a target raises, and the pieces the in-process targets share.
 
 from __future__ import annotations
 
-import asyncio
 import traceback
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -33,13 +32,6 @@ class AppFailure(TargetError):
         last = traceback_text.strip().splitlines()[-1:] or ["an exception"]
         super().__init__(f"{description} raised {last[0]} after starting its response")
         self.traceback = traceback_text
-
-
-@dataclass(frozen=True, slots=True)
-class Broken:
-    """Put in a body queue instead of a chunk: the app failed mid-body."""
-
-    failure: AppFailure
 
 
 @dataclass(slots=True)
@@ -115,13 +107,6 @@ def error_text(exc: BaseException) -> str:
 
 
 INTERNAL_ERROR = b"Internal Server Error"
-
-
-async def queue_chunks(queue: asyncio.Queue[bytes | Broken | None]) -> AsyncIterator[bytes]:
-    while (chunk := await queue.get()) is not None:
-        if isinstance(chunk, Broken):
-            raise chunk.failure
-        yield chunk
 
 
 async def single_chunk(data: bytes) -> AsyncIterator[bytes]:

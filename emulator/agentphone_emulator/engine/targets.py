@@ -7,9 +7,13 @@ the voice engine times the first NDJSON chunk, so nothing here buffers a whole b
 In-process apps are named ``package.module:attribute`` (like uvicorn and gunicorn do) or passed as
 objects; the kind is recognised from the object: an ``aiohttp.web.Application``, an ASGI app (an
 async callable taking ``scope, receive, send``), or else a WSGI app (Flask, Django, Bottle ...).
-Timeouts are the caller's (``asyncio.timeout`` around the exchange): an ASGI or aiohttp app that
-runs past one is cancelled; a WSGI app cannot be interrupted, so its thread is left to finish.
-The request and response types are in target_types.py, the WSGI target in wsgi_target.py.
+ASGI and aiohttp apps run on an event loop of their own (app_loop.py), never the emulator's: an
+``async def`` handler that blocks (``requests.post`` back to the emulator, ``time.sleep``) must not
+freeze the emulator or keep its timeouts from firing. Timeouts are the caller's
+(``asyncio.timeout`` around the exchange): an ASGI or aiohttp app that runs past one is cancelled
+(at its next await); a WSGI app cannot be interrupted, so its thread is left to finish.
+The request and response types are in target_types.py; the in-process targets in asgi_target.py,
+aiohttp_target.py and wsgi_target.py.
 """
 
 from __future__ import annotations
@@ -20,37 +24,32 @@ import inspect
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any
 
 import aiohttp
 from aiohttp import web
-from aiohttp.abc import AbstractStreamWriter
-from aiohttp.http import HttpVersion11
-from aiohttp.http_parser import RawRequestMessage
-from multidict import CIMultiDict, CIMultiDictProxy
-from yarl import URL
 
 from ..app_reference import is_app_reference
 from ..safe_text import scrub
+from .aiohttp_target import AiohttpTarget
+from .app_loop import AppLoop
+from .asgi_target import AsgiTarget
 from .target_types import (
-    INTERNAL_ERROR,
     AppFailure,
     BadResponse,
-    Broken,
     Target,
     TargetError,
     TargetRequest,
     TargetResponse,
-    error_text,
-    queue_chunks,
     split_app_reference,
-    where_of,
 )
 from .wsgi_target import WsgiTarget
 
 # What the engine and the CLI import from here; their homes are target_types and wsgi_target.
 __all__ = [
+    "AiohttpTarget",
     "AppFailure",
+    "AsgiTarget",
     "BadResponse",
     "Target",
     "TargetError",
@@ -132,321 +131,6 @@ def _describe_client_error(exc: aiohttp.ClientError) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-# -- ASGI -------------------------------------------------------------------------------------------
-
-
-def _scope(request: TargetRequest, state: dict[str, Any]) -> dict[str, Any]:
-    where = where_of(request.url)
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": request.method,
-        "scheme": where.scheme,
-        "path": where.path,
-        "raw_path": where.path.encode(),
-        "query_string": where.query.encode(),
-        "root_path": "",
-        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()]
-        + [(b"host", where.host.encode()), (b"content-length", str(len(request.body)).encode())],
-        "client": ("127.0.0.1", 0),
-        "server": (where.host, where.port),
-        "state": dict(state),  # ASGI: a shallow copy of what the lifespan put in its namespace
-    }
-
-
-class AsgiTarget:
-    """Runs the app's ``lifespan`` startup before the first request (if it speaks lifespan)."""
-
-    def __init__(self, app: Any, description: str) -> None:
-        self.app = app
-        self.description = description
-        self._started: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[None]] = set()
-        self._state: dict[str, Any] = {}  # the lifespan's namespace (FastAPI: what the lifespan yields)
-        self._lifespan: asyncio.Task[None] | None = None
-        self._lifespan_inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._shut_down = asyncio.Event()
-
-    async def _startup(self) -> None:
-        queue = self._lifespan_inbox
-        await queue.put({"type": "lifespan.startup"})
-        done = asyncio.get_running_loop().create_future()
-
-        async def receive() -> dict[str, Any]:
-            return await queue.get()
-
-        async def send(message: dict[str, Any]) -> None:
-            if message["type"].startswith("lifespan.startup") and not done.done():
-                done.set_result(message)
-            elif message["type"].startswith("lifespan.shutdown"):
-                self._shut_down.set()
-
-        async def run() -> None:
-            try:
-                await self.app(
-                    {"type": "lifespan", "asgi": {"version": "3.0"}, "state": self._state}, receive, send
-                )
-            except Exception:
-                pass  # an app that does not speak lifespan raises here; that is allowed
-            finally:
-                if not done.done():
-                    done.set_result({"type": "lifespan.startup.complete"})
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._lifespan = task  # stays alive, waiting for lifespan.shutdown, for the app's lifetime
-        message = await done
-        if message["type"] == "lifespan.startup.failed":
-            raise TargetError(f"{self.description}: lifespan startup failed: {message.get('message', '')}")
-
-    @asynccontextmanager
-    async def send(self, request: TargetRequest) -> AsyncIterator[TargetResponse]:
-        if self._started is None:
-            self._started = asyncio.get_running_loop().create_task(self._startup())
-        await asyncio.shield(self._started)
-        loop = asyncio.get_running_loop()
-        head: asyncio.Future[tuple[int, list[tuple[bytes, bytes]]]] = loop.create_future()
-        body: asyncio.Queue[bytes | Broken | None] = asyncio.Queue()
-        finished = asyncio.Event()
-        delivered = False
-        complete = False  # the app sent its last body chunk
-        error: list[str] = []
-
-        async def receive() -> dict[str, Any]:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": request.body, "more_body": False}
-            await finished.wait()
-            return {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            nonlocal complete
-            if message["type"] == "http.response.start" and not head.done():
-                head.set_result((int(message["status"]), list(message.get("headers", []))))
-            elif message["type"] == "http.response.body":
-                chunk = bytes(message.get("body", b""))
-                if chunk:
-                    await body.put(chunk)
-                if not message.get("more_body", False):
-                    complete = True
-                    await body.put(None)
-
-        async def run() -> None:
-            try:
-                await self.app(_scope(request, self._state), receive, send)
-            except Exception as exc:
-                if complete:  # answered in full, then raised (Starlette re-raises after its 500)
-                    error.append(error_text(exc))
-                elif head.done():  # the head went out: the body is cut short
-                    await body.put(Broken(AppFailure(self.description, error_text(exc))))
-                else:
-                    error.append(error_text(exc))
-                    head.set_result((500, [(b"content-type", b"text/plain")]))
-                    await body.put(INTERNAL_ERROR)
-            await body.put(None)  # an app that returns without finishing its body ends it
-
-        task = loop.create_task(run())
-        try:
-            status, raw_headers = await head
-            headers = CIMultiDict((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers)
-            yield TargetResponse(
-                status=status,
-                headers=CIMultiDictProxy(headers),
-                chunks=queue_chunks(body),
-                app_errors=error,
-            )
-        finally:
-            finished.set()
-            # A finished response may still run the app's background work: let it. One we stopped
-            # reading (a timeout) is abandoned, as a server does when the client hangs up.
-            if not complete:
-                task.cancel()
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-
-    async def close(self) -> None:
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-        if self._lifespan is not None and not self._lifespan.done():
-            # Run the code after the lifespan's yield (closing pools, flushing), as a server does.
-            await self._lifespan_inbox.put({"type": "lifespan.shutdown"})
-            try:
-                async with asyncio.timeout(5):
-                    await self._shut_down.wait()
-            except TimeoutError:
-                pass
-            self._lifespan.cancel()
-            await asyncio.gather(self._lifespan, return_exceptions=True)
-
-
-# -- aiohttp ----------------------------------------------------------------------------------------
-
-
-class _CapturingWriter(AbstractStreamWriter):
-    """Stands in for the socket writer an aiohttp response writes to; hands the head and body
-    chunks to whoever reads the exchange, as they are written."""
-
-    def __init__(self) -> None:
-        self.head: asyncio.Future[tuple[int, CIMultiDict[str]]] = asyncio.get_running_loop().create_future()
-        self.body: asyncio.Queue[bytes | Broken | None] = asyncio.Queue()
-
-    async def write_headers(self, status_line: str, headers: CIMultiDict[str]) -> None:
-        if not self.head.done():
-            self.head.set_result((int(status_line.split(" ")[1]), CIMultiDict(headers)))
-
-    def send_headers(self) -> None:
-        pass
-
-    async def write(self, chunk: bytes | bytearray | memoryview) -> None:
-        if chunk:
-            self.output_size += len(chunk)
-            await self.body.put(bytes(chunk))
-
-    async def write_eof(self, chunk: bytes = b"") -> None:
-        if chunk:
-            await self.write(chunk)
-        await self.body.put(None)
-
-    async def drain(self) -> None:
-        pass
-
-    def enable_compression(self, encoding: str = "deflate", strategy: int | None = None) -> None:
-        pass  # bytes go to the engine uncompressed; there is no wire to save
-
-    def enable_chunking(self) -> None:
-        pass
-
-
-class AiohttpTarget:
-    """An ``aiohttp.web.Application`` driven through its own routing and middlewares, with its
-    startup hooks run once first, and a writer that captures what it would have sent."""
-
-    def __init__(self, app: web.Application, description: str) -> None:
-        self.app = app
-        self.description = description
-        self._runner: web.AppRunner | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def _ensure_started(self) -> None:
-        if self._runner is None:
-            runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-            try:
-                await runner.setup()  # on_startup, cleanup_ctx, freeze: what a server does first
-            except RuntimeError as exc:
-                # An Application is bound to the first event loop that ran it; a second emulator
-                # on another loop (a new test, a second run) cannot serve it again.
-                raise TargetError(
-                    f"{self.description} cannot start: {exc}; an aiohttp Application serves one "
-                    "event loop, so give the emulator a fresh one per loop (build it in a function)"
-                ) from None
-            self._runner = runner
-
-    @asynccontextmanager
-    async def send(self, request: TargetRequest) -> AsyncIterator[TargetResponse]:
-        await self._ensure_started()
-        loop = asyncio.get_running_loop()
-        where = where_of(request.url)
-        writer = _CapturingWriter()
-        protocol = _InMemoryProtocol(writer)
-        payload = aiohttp.StreamReader(cast(Any, protocol), 2**16, loop=loop)
-        payload.feed_data(request.body)
-        payload.feed_eof()
-        headers = CIMultiDict(request.headers)
-        headers.setdefault("Host", where.host)
-        headers["Content-Length"] = str(len(request.body))
-        path = where.path + (f"?{where.query}" if where.query else "")
-        raw_headers = tuple((k.encode(), v.encode()) for k, v in headers.items())
-        message = RawRequestMessage(
-            request.method, path, HttpVersion11, CIMultiDictProxy(headers), raw_headers,
-            False, None, False, False, URL(path),
-        )  # fmt: skip
-        error: list[str] = []
-
-        async def run() -> None:
-            # What aiohttp's server builds per request, with a writer that captures instead of a
-            # socket (aiohttp.test_utils.make_mocked_request does the same with Mock objects, whose
-            # spec inspection cost ~0.6 ms a request: bench/webhook_bench.py).
-            in_memory = web.Request(
-                message,
-                payload,
-                cast(Any, protocol),
-                writer,
-                cast(Any, asyncio.current_task()),
-                loop,
-                client_max_size=self.app._client_max_size,
-            )
-            try:
-                # Application._handle is what aiohttp's own server calls per request: routing,
-                # middlewares, then the handler.
-                response = await self.app._handle(in_memory)
-            except web.HTTPException as exc:
-                response = exc
-            except Exception as exc:
-                if writer.head.done():  # a stream already under way is cut short
-                    await writer.body.put(Broken(AppFailure(self.description, error_text(exc))))
-                    return
-                error.append(error_text(exc))
-                response = web.Response(status=500, body=INTERNAL_ERROR, content_type="text/plain")
-            await response.prepare(in_memory)
-            await response.write_eof()
-
-        task = loop.create_task(run())
-        try:
-            status, head_headers = await writer.head
-            yield TargetResponse(
-                status=status,
-                headers=CIMultiDictProxy(head_headers),
-                chunks=queue_chunks(writer.body),
-                app_errors=error,
-            )
-        finally:
-            if not task.done():
-                task.cancel()
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-
-class _InMemoryTransport:
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 0), "sockname": ("127.0.0.1", 80)}.get(name, default)
-
-    def is_closing(self) -> bool:
-        return False
-
-
-class _InMemoryProtocol:
-    """The connection an in-process request belongs to: no socket, no back-pressure (the body
-    is already in memory), loopback addresses."""
-
-    _reading_paused = False
-    max_field_size = 8190
-    max_line_length = 8190
-    max_headers = 128
-    peername = ("127.0.0.1", 0)
-    sockname = ("127.0.0.1", 80)
-    ssl_context = None
-
-    def __init__(self, writer: _CapturingWriter) -> None:
-        self.writer = writer
-        self.transport = _InMemoryTransport()
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
 # -- naming and finding apps ---------------------------------------------------------------------------
 
 
@@ -496,6 +180,8 @@ class Targets:
         self._session = session
         self._mounts: dict[str, Target] = {}
         self._loaded: dict[str, Target] = {}
+        self._retired: list[Target] = []  # replaced or unmounted, to close
+        self._closing: set[asyncio.Task[None]] = set()
 
     def mount(self, base_url: str, app: Any) -> Target:
         base_url = base_url.rstrip("/")
@@ -504,10 +190,39 @@ class Targets:
             return existing  # mounted again (a fixture per test): keep its started lifespan
         target = app_target(app, description=app if isinstance(app, str) else None)
         self._mounts[base_url] = target
+        if existing is not None:
+            self._retire(existing)
         return target
 
     def unmount(self, base_url: str) -> None:
-        self._mounts.pop(base_url.rstrip("/"), None)
+        target = self._mounts.pop(base_url.rstrip("/"), None)
+        if target is not None:
+            self._retire(target)
+
+    def _retire(self, target: Target) -> None:
+        """Close a target nothing resolves to any more (its app loop's thread, its lifespan) now
+        if this runs on a loop, else when the emulator stops."""
+        if target in self._mounts.values() or target in self._loaded.values():
+            return
+        self._retired.append(target)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self._close_retired())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close_retired(self) -> None:
+        while self._retired:
+            await _close(self._retired.pop())
+
+    def app_loops(self) -> list[AppLoop]:
+        """The loops of the in-process async apps that have started one (the clock driver waits
+        for them to run out of work, as for its own loop)."""
+        targets = [*self._mounts.values(), *self._loaded.values(), *self._retired]
+        loops = [t.app_loop for t in targets if isinstance(t, AsgiTarget | AiohttpTarget)]
+        return [app_loop for app_loop in loops if app_loop.started]
 
     def resolve(self, url: str) -> Target:
         for base in sorted(self._mounts, key=len, reverse=True):
@@ -521,9 +236,15 @@ class Targets:
         return HttpTarget(self._session(), url)
 
     async def close(self) -> None:
-        for target in [*self._mounts.values(), *self._loaded.values()]:
-            closer = getattr(target, "close", None)
-            if closer is not None:
-                await closer()
+        await asyncio.gather(*self._closing, return_exceptions=True)
+        for target in [*self._mounts.values(), *self._loaded.values(), *self._retired]:
+            await _close(target)
         self._mounts.clear()
         self._loaded.clear()
+        self._retired.clear()
+
+
+async def _close(target: Target) -> None:
+    closer = getattr(target, "close", None)
+    if closer is not None:
+        await closer()

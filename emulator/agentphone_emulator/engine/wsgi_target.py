@@ -22,6 +22,7 @@ from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from .app_loop import mark_app_thread
 from .target_types import (
     INTERNAL_ERROR,
     AppFailure,
@@ -196,7 +197,9 @@ class WsgiTarget:
     @property
     def threads(self) -> ThreadPoolExecutor:
         if self._threads is None:
-            self._threads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="agentphone-wsgi-target")
+            self._threads = ThreadPoolExecutor(
+                max_workers=16, thread_name_prefix="agentphone-wsgi-target", initializer=mark_app_thread
+            )
         return self._threads
 
     async def close(self) -> None:

@@ -52,6 +52,9 @@ class FindingCode(StrEnum):
     """NDJSON kept coming after the final (non-interim) chunk closed the turn; it is not spoken."""
     VOICE_NO_FINAL_CHUNK = "voice_no_final_chunk"
     """The NDJSON stream ended (or stalled) with every chunk marked interim."""
+    VOICE_REPLY_TOO_LONG = "voice_reply_too_long"
+    """The NDJSON stream was still sending interim chunks, with no final one, when the bound on a
+    whole reply (``AccountSettings.voice_reply_deadline_seconds``) ran out: the turn ends there."""
     VOICE_WRONG_CONTENT_TYPE = "voice_wrong_content_type"
     """The body and its Content-Type disagree (NDJSON sent as application/json, JSON as text)."""
     VOICE_INVALID_FIELD = "voice_invalid_field"
