@@ -6,8 +6,10 @@ console or the test tools. bench/startup_bench.py has the times these keep."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,8 +53,6 @@ NOT_FOR_SERVE = {
     "agentphone",  # the official SDK (demo)
     "requests",
     "httpx",
-    "urllib.request",
-    "agentphone_emulator.call_handle",
 }
 
 
@@ -124,6 +124,62 @@ def test_help_builds_every_parser_from_the_light_modules(
     assert third_party(names) == set()
     assert under(names, HEAVY_STDLIB) == set()
     assert under(names, {"agentphone_emulator"}) <= COMMAND_LINE
+
+
+def test_serve_reaches_its_ready_line_without_what_it_does_not_use() -> None:
+    # stderr to a file, not a pipe: ~500 lines of import times could fill a pipe nobody reads yet.
+    # C's stderr is unbuffered, so the file holds every import made before the ready line.
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            [SCRIPT, "serve", "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"},
+        )
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            err.seek(0)
+            names = imported(err.read())
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+    assert line.startswith(READY), line
+    assert "agentphone_emulator.server" in names  # the import times were read
+    assert under(names, NOT_FOR_SERVE) == set()
+    own = under(names, {"agentphone_emulator.scenario", "agentphone_emulator.mic"})
+    assert own <= COMMAND_LINE  # their flags only
+
+
+def test_wire_models_are_built_on_first_use_not_at_start() -> None:
+    # In a fresh interpreter: this one's tests have used the models already.
+    code = """
+import asyncio
+from agentphone_emulator.models.base import CamelModel, SnakeModel
+from agentphone_emulator.server import Emulator
+
+def subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from subclasses(sub)
+
+async def main():
+    emulator = Emulator(port=0)
+    await emulator.start()
+    await emulator.stop()
+
+asyncio.run(main())
+models = [m for base in (CamelModel, SnakeModel) for m in subclasses(base)]
+print(len(models), sorted(m.__qualname__ for m in models if m.__pydantic_complete__))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    count, built = done.stdout.split(" ", 1)
+    assert int(count) > 150  # every wire model was found
+    assert built.strip() == "[]"
 
 
 def test_mic_flags_default_to_the_engines_caller() -> None:
