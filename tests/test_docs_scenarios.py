@@ -27,7 +27,8 @@ import yaml
 from pydantic import BaseModel
 
 from agentphone_emulator.scenario import models
-from agentphone_emulator.scenario.command import add_run_arguments, run_loaded
+from agentphone_emulator.scenario.arguments import add_run_arguments
+from agentphone_emulator.scenario.command import run_loaded
 from agentphone_emulator.scenario.loader import ScenarioFileError, load_text
 from agentphone_emulator.scenario.models import Scenario
 from agentphone_emulator.scenario.report import check_location, check_text, visible

@@ -23,12 +23,10 @@ reached. Every error is one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import gc
 import ipaddress
 import json
-import logging
 import os
 import signal
 import sys
@@ -41,15 +39,20 @@ from urllib.parse import urlsplit
 from . import __version__
 from .agent_env import EMULATOR_KEY_ENV, SECRET_ENV
 from .app_reference import is_app_reference
-from .clock import ClockRangeError, check_start, iso, parse_iso
 from .command_line import RefusedError, UsageError, duration, is_http_url, stdout_closed
 from .errors import one_line
+from .mic.arguments import add_mic_arguments
+from .scenario.arguments import add_run_arguments
 from .serve_access import access_options, add_access_flags, admin_line
-from .settings import AccountSettings
 from .trigger import CONTROL_PREFIX, add_trigger_parser, run_trigger
 
+# asyncio, logging, the clock and pydantic (settings) are imported by the functions that use them:
+# `--version`, `trigger` and `--help` need none of them (tests/test_startup.py).
 if TYPE_CHECKING:
+    import asyncio
+
     from .server import Emulator
+    from .settings import AccountSettings
     from .store.persistence import SavedState, Saver
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -84,6 +87,8 @@ def _clock_start(text: str) -> datetime:
     # Whole seconds, so timestamps a test sees read as round numbers from the first event on.
     if text == "now":
         return datetime.now(UTC).replace(microsecond=0)
+    from .clock import ClockRangeError, check_start, parse_iso
+
     try:
         start = parse_iso(text)
     except (ValueError, OverflowError):  # OverflowError: a time zone past datetime's range
@@ -199,15 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
 
     add_trigger_parser(commands)
-    from .scenario.command import add_run_arguments
-
     run = commands.add_parser(
         "run",
         help="run YAML scenarios against your agent and report (exit 0 passed, 1 failed, 2 bad files)",
     )
     add_run_arguments(run)
-    from .mic.command import add_mic_arguments
-
     mic = commands.add_parser(
         "mic",
         help="talk to your agent by voice: microphone, local speech recognition and speech (offline)",
@@ -230,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace) -> AccountSettings:
+    from .settings import AccountSettings  # pydantic: not imported by the commands that do not serve
+
     overrides: dict[str, object] = {}
     if args.credit is not None:
         overrides["credit_cents"] = args.credit
@@ -274,7 +277,9 @@ def _check_llm_flags(args: argparse.Namespace) -> None:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    from .clock import VirtualClock
+    import asyncio
+
+    from .clock import VirtualClock, iso
     from .engine.targets import TargetError
     from .serve_webhook import serve_webhook
     from .server import Emulator
@@ -429,6 +434,8 @@ def _save_error(exc: Exception) -> str:
 async def _keep_saving(saver: Saver, args: argparse.Namespace, stop: asyncio.Event) -> None:
     """Save every ``--state-interval`` seconds of wall time (a virtual clock does not matter here)
     until ``stop``; a failed save is a warning and the next interval tries again."""
+    import asyncio
+
     interval = DEFAULT_STATE_INTERVAL if args.state_interval is None else args.state_interval
     if interval <= 0:
         return
@@ -477,6 +484,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
+        # Before building the parser: scripts ask the version to see the tool is there.
+        print(f"agentphone-emulator {__version__}")
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -484,6 +495,9 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     try:
         if args.command == "serve":
+            import asyncio
+            import logging
+
             logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
             asyncio.run(serve(args))
         elif args.command == "trigger":

@@ -1,16 +1,15 @@
 """What the command line's commands share: their two errors, the duration and URL forms their
-flags take, and ending quietly when stdout's reader has gone (``... --json | head``)."""
+flags take, and ending quietly when stdout's reader has gone (``... --json | head``). Standard
+library only: the console script imports it before knowing the command (command_console.py has
+the rich console the commands print with)."""
 
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import re
 import sys
 from urllib.parse import urlsplit
-
-from rich.console import Console
 
 
 class UsageError(Exception):
@@ -57,13 +56,3 @@ def stdout_closed() -> int:
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
     return CLOSED_PIPE_STATUS
-
-
-class CliConsole(Console):
-    """A rich Console for a command's stdout. Rich ends the program itself on a closed pipe, with
-    SystemExit(1), which ``run`` would seem to report as failed scenarios: here the write fails
-    like any other (BrokenPipeError), and ``cli.main`` ends with :data:`CLOSED_PIPE_STATUS`."""
-
-    def on_broken_pipe(self) -> None:
-        self.quiet = True  # nothing more to write: rich drops what it would have
-        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))

@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .clock import VirtualClock
-from .command_line import CliConsole
+from .command_console import CliConsole
 from .server import Emulator
 
 AGENT_URL = "http://demo-agent.test"  # where the demo's agent app is mounted: never dialled

@@ -8,7 +8,6 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .api.access import check_admin_key, check_module_name
 from .app_reference import APP_REFERENCE
 
 if TYPE_CHECKING:
@@ -39,6 +38,10 @@ def access_options(args: argparse.Namespace) -> dict[str, Any]:
     """``Emulator``'s ``admin_key`` and ``app_modules`` from the flags: ``--webhook``'s module is
     allowed too, since the command line already runs it. A bad flag is a ValueError naming it (the
     CLI's one-line usage error)."""
+    # Imported here, not at the top: the parser is built from this module, and building it must
+    # not import aiohttp (`--help` and `trigger` start in tens of milliseconds; tests/test_startup.py).
+    from .api.access import check_admin_key, check_module_name
+
     checks: list[tuple[str, Callable[[str], str], str]] = []
     if args.admin_key is not None:
         checks.append(("--admin-key", check_admin_key, args.admin_key))

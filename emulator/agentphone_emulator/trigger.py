@@ -19,11 +19,8 @@ either: its findings are printed).
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
-import urllib.error
-import urllib.request
 from typing import Any
 
 from . import __version__
@@ -39,8 +36,6 @@ TRIGGER_TIMEOUT_SECONDS = 150.0
 # plane's replyWithinSeconds allows 60). An agent answering from a background task takes a moment.
 DEFAULT_REPLY_WAIT = 2.0
 MAX_REPLY_WAIT = 60.0
-# The emulator is local: never send its API key through an HTTP(S)_PROXY from the environment.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def add_trigger_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -224,6 +219,14 @@ def _unreachable_reason(reason: object) -> str:
 def call_control_plane(base_url: str, api_key: str, method: str, path: str, body: Any) -> Any:
     """One JSON request to the control plane; errors become :class:`UsageError` (unreachable,
     not an emulator) or :class:`RefusedError` (the emulator said no)."""
+    # Here, not at the top: every command builds trigger's parser, and urllib.request (with
+    # http.client, email and ssl) costs tens of ms to import, which only a request needs.
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    # The emulator is local: never send its API key through an HTTP(S)_PROXY from the environment.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     request = urllib.request.Request(
         base_url + path,
         data=None if body is None else json.dumps(body).encode(),
@@ -236,7 +239,7 @@ def call_control_plane(base_url: str, api_key: str, method: str, path: str, body
         },
     )
     try:
-        with _OPENER.open(request, timeout=TRIGGER_TIMEOUT_SECONDS) as response:
+        with opener.open(request, timeout=TRIGGER_TIMEOUT_SECONDS) as response:
             raw: bytes = response.read()
     except urllib.error.HTTPError as exc:  # before URLError: it is one
         detail = error_detail(exc.read())

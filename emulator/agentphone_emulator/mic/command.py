@@ -35,10 +35,10 @@ from ..agent_env import (
     agent_environment,
 )
 from ..app_reference import importable_from, is_app_reference
-from ..command_line import CliConsole
+from ..command_console import CliConsole
 from ..engine.synthesis import Synthesizer, TtsError
-from ..engine.voice import DEFAULT_CALLER
 from ..models.agents import AgentOut
+from .arguments import VOSK_MODEL_ENV, WEBHOOK_PORT
 from .audio import (
     AudioError,
     AudioSink,
@@ -55,97 +55,14 @@ from .listener import Listener
 from .scenario_writer import scenario_document
 from .segmenter import Segmenter
 from .speaker import Speaker
-from .stt import VOSK_DOWNLOAD_HINT, VOSK_MODEL_ENV, Recognizer, SttError, load_recognizer
+from .stt import VOSK_DOWNLOAD_HINT, Recognizer, SttError, load_recognizer
 from .view import TerminalView
 
-WEBHOOK_PORT = 8787  # with --webhook, the port the user's server calls the API back on (as `run`)
 DEFAULT_AGENT_NAME = "Mic"
 
 
 class MicUsageError(Exception):
     """A mistake on the command line: one line, exit 2."""
-
-
-def add_mic_arguments(parser: argparse.ArgumentParser) -> None:
-    target = parser.add_mutually_exclusive_group()
-    target.add_argument(
-        "--app", metavar="MODULE:ATTR", help="your agent as an app in this process (ASGI, WSGI, aiohttp)"
-    )
-    target.add_argument("--webhook", metavar="URL", help="your agent's webhook URL (a server you started)")
-    target.add_argument(
-        "--agent-id",
-        metavar="ID",
-        help="call this agent on a running `agentphone-emulator serve` (see --url, --api-key)",
-    )
-    parser.add_argument(
-        "--url",
-        help=f"with --agent-id: the emulator's base URL (default: ${EMULATOR_URL_ENV} or {DEFAULT_EMULATOR_URL})",
-    )
-    parser.add_argument(
-        "--api-key",
-        metavar="KEY",
-        help=f"with --agent-id: one of its API keys (default: ${EMULATOR_KEY_ENV})",
-    )
-    parser.add_argument("--begin-message", metavar="TEXT", help="the agent's greeting (--app / --webhook)")
-    parser.add_argument(
-        "--port",
-        type=int,
-        metavar="PORT",
-        help=f"where the emulator mic starts listens (default {WEBHOOK_PORT} with --webhook, any free port with --app)",
-    )
-    parser.add_argument(
-        "--webhook-secret",
-        metavar="SECRET",
-        help=f"sign webhooks with SECRET (default: ${SECRET_ENV} or a fresh one)",
-    )
-    parser.add_argument(
-        "--from",
-        dest="caller",
-        default=DEFAULT_CALLER,
-        metavar="NUMBER",
-        help=f"the caller's number (default {DEFAULT_CALLER})",
-    )
-    parser.add_argument(
-        "--no-barge-in",
-        dest="barge_in",
-        action="store_false",
-        help="ignore what the microphone hears while the agent speaks (loudspeakers, no headphones: "
-        "the agent would hear itself and stop)",
-    )
-    stt = parser.add_argument_group("speech recognition")
-    stt.add_argument(
-        "--stt",
-        choices=["auto", "vosk", "pocketsphinx"],
-        default="auto",
-        help="the recogniser (default auto: vosk when a model is given, else pocketsphinx, which needs no download)",
-    )
-    stt.add_argument(
-        "--vosk-model", metavar="DIR", help=f"an unzipped Vosk model (default: ${VOSK_MODEL_ENV})"
-    )
-    stt.add_argument(
-        "--end-silence-ms",
-        type=int,
-        default=700,
-        metavar="MS",
-        help="how long a pause ends what you are saying (default 700)",
-    )
-    audio = parser.add_argument_group("audio")
-    audio.add_argument("--list-devices", action="store_true", help="list the sound devices and exit")
-    source = audio.add_mutually_exclusive_group()
-    source.add_argument(
-        "--input-device", metavar="DEVICE", help="microphone: an index or name from --list-devices"
-    )
-    source.add_argument(
-        "--input-wav", metavar="FILE", help="play FILE as the caller's voice, in real time, then hang up"
-    )
-    sink = audio.add_mutually_exclusive_group()
-    sink.add_argument(
-        "--output-device", metavar="DEVICE", help="speaker: an index or name from --list-devices"
-    )
-    sink.add_argument(
-        "--output-wav", metavar="FILE", help="write what the agent says to FILE (16 kHz WAV, a timeline)"
-    )
-    parser.add_argument("--record", metavar="FILE", help="write the call as a YAML scenario that replays it")
 
 
 @dataclass(slots=True)

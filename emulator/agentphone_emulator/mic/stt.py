@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..engine.synthesis import AUDIO_EXTRA_INSTALL
+from .arguments import VOSK_MODEL_ENV as VOSK_MODEL_ENV  # with the flags, whose help shows it
 
 log = logging.getLogger("agentphone_emulator.mic.stt")
 
-VOSK_MODEL_ENV = "AGENTPHONE_VOSK_MODEL"
 BACKENDS = ("vosk", "pocketsphinx")
 AUDIO_EXTRA = AUDIO_EXTRA_INSTALL
 VOSK_DOWNLOAD_HINT = (

@@ -32,6 +32,12 @@ Timestamp = Annotated[
 """A datetime that goes on the wire as ``2026-01-15T09:00:00.000Z``."""
 
 
+# defer_build: a wire model builds its validator and serializer on first use, not when its class is
+# made. Building all ~190 at import was most of the models' share of `serve`'s start-up, and a
+# request needs only its own (a route's TypeAdapter of a model defers with it). pydantic >= 2.13.4
+# makes that first build thread-safe: a test's thread and the emulator's may race to it.
+
+
 class CamelModel(BaseModel):
     """Wire names in camelCase (``agentId``); input also takes the snake_case name (``agent_id``)."""
 
@@ -40,6 +46,7 @@ class CamelModel(BaseModel):
         populate_by_name=True,
         serialize_by_alias=True,
         extra="ignore",
+        defer_build=True,
     )
 
 
@@ -51,6 +58,7 @@ class SnakeModel(BaseModel):
         alias_generator=AliasGenerator(validation_alias=lambda name: AliasChoices(name, to_camel(name))),
         populate_by_name=True,
         extra="ignore",
+        defer_build=True,
     )
 
 

@@ -22,7 +22,7 @@ from rich.console import Console
 from ..agent_env import EMULATOR_KEY_ENV, SECRET_ENV, agent_environment
 from ..app_reference import importable_from, is_app_reference
 from ..clock import VirtualClock
-from ..command_line import CliConsole
+from ..command_console import CliConsole
 from ..engine.targets import TargetError
 from ..errors import ApiError, describe_api_error
 from ..server import Emulator, new_api_key
@@ -38,60 +38,6 @@ from .selection import SelectionError, compile_keyword, searchable
 
 class RunUsageError(Exception):
     pass
-
-
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "paths", nargs="+", metavar="PATH", help="scenario files or folders (searched for *.yaml)"
-    )
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--webhook", metavar="URL", help="your agent's webhook URL (a server you started)")
-    target.add_argument(
-        "--app",
-        metavar="MODULE:ATTR",
-        help="your agent as an app in this process (ASGI, WSGI or aiohttp), e.g. myagent.server:app/webhook",
-    )
-    parser.add_argument(
-        "-k", dest="keyword", metavar="EXPR", help="run scenarios whose name, file or tags match"
-    )
-    parser.add_argument(
-        "--json", dest="json_path", metavar="FILE", help="write the results as JSON ('-': stdout)"
-    )
-    parser.add_argument("--junit", dest="junit_path", metavar="FILE", help="write JUnit XML for CI")
-    parser.add_argument(
-        "--var", action="append", default=[], metavar="NAME=VALUE", help="set {{NAME}} in every scenario"
-    )
-    parser.add_argument(
-        "-x", "--exitfirst", action="store_true", help="stop after the first failing scenario"
-    )
-    parser.add_argument(
-        "-j",
-        "--jobs",
-        type=int,
-        default=1,
-        metavar="N",
-        help="run scenarios in N worker processes, each with its own emulator and its own copy of the "
-        "--app (default 1)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="show every scenario's transcript")
-    parser.add_argument(
-        "--webhook-secret",
-        metavar="SECRET",
-        help=f"sign webhooks with SECRET (default: ${SECRET_ENV}, else a fresh whsec_ secret "
-        f"given to an --app as ${SECRET_ENV})",
-    )
-    parser.add_argument(
-        "--port",
-        type=int,
-        default=None,
-        help="the emulator's port (default: 8787 with --webhook, so your server can call the API back; "
-        "any free port with --app)",
-    )
-    parser.add_argument(
-        "--api-key",
-        metavar="KEY",
-        help=f"the emulator's API key (default: ${EMULATOR_KEY_ENV}, else a random sk_test_ key)",
-    )
 
 
 def _variables(pairs: Sequence[str]) -> dict[str, str]:
