@@ -17,7 +17,7 @@ import secrets
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import Future
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -380,14 +380,16 @@ class Emulator:
 
         Raises:
             TypeError: The emulator's clock is not a ``VirtualClock``.
-            ValueError: ``seconds`` is negative.
+            ClockRangeError: ``seconds`` is negative, not a finite number, or would take the clock
+                past ``VirtualClock.HORIZON`` (a ``ValueError``).
         """
         clock = self._virtual_clock("advance")
-        if seconds < 0:
-            raise ValueError("the clock cannot go backwards")
-        await self.on_own_loop(
-            lambda: self.platform.driver.advance_to(clock.now() + timedelta(seconds=seconds))
-        )
+        clock.later(seconds)  # refused here, before anything runs, if the clock cannot go there
+
+        async def advance() -> None:
+            await self.platform.driver.advance_to(clock.later(seconds))
+
+        await self.on_own_loop(advance)
 
     def advance(self, seconds: float) -> None:
         """``aadvance``, blocking (an emulator not serving yet just moves its clock).
@@ -397,11 +399,12 @@ class Emulator:
 
         Raises:
             TypeError: The emulator's clock is not a ``VirtualClock``.
-            ValueError: ``seconds`` is negative.
+            ClockRangeError: ``seconds`` is negative, not a finite number, or would take the clock
+                past ``VirtualClock.HORIZON`` (a ``ValueError``).
         """
         clock = self._virtual_clock("advance")
         if self._thread is None and self._runner is None:  # not serving: nothing is scheduled
-            clock.catch_up(clock.now() + timedelta(seconds=seconds))
+            clock.catch_up(clock.later(seconds))
             return
         self.run_coroutine(lambda: self.aadvance(seconds), name="advance")
 
@@ -413,15 +416,17 @@ class Emulator:
         call in progress plays out (its callee or its inactivity timeout ends it).
 
         Args:
-            limit: The most simulated seconds to run (default a week).
+            limit: The most simulated seconds to run (default a week); a limit past
+                ``VirtualClock.HORIZON`` (``math.inf`` too) runs up to it.
 
         Returns:
             The seconds of simulated time that passed.
 
         Raises:
             TypeError: The emulator's clock is not a ``VirtualClock``.
+            ClockRangeError: ``limit`` is negative or NaN (a ``ValueError``).
         """
-        self._virtual_clock("fast_forward")
+        self._virtual_clock("fast_forward").at_most(limit)
         return await self.on_own_loop(lambda: self.platform.driver.run_all(limit))
 
     def fast_forward(self, limit: float = 7 * 86400) -> float:

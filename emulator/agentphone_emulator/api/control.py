@@ -15,9 +15,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ..clock import VirtualClock
+from ..clock import ClockRangeError, VirtualClock
 from ..engine.targets import TargetError
-from ..errors import bad_request, not_found
+from ..errors import ApiError, bad_request, not_found
 from ..models.control import (
     AdvanceBody,
     AttemptOut,
@@ -213,7 +213,10 @@ async def advance_clock(ctx: Ctx, *, body: AdvanceBody) -> ClockOut:
     """Move a virtual clock forward, running every retry that falls due on the way"""
     _virtual_only(ctx)
     before = _before_moving(ctx.account)
-    await ctx.runtime.aadvance(body.seconds)
+    try:
+        await ctx.runtime.aadvance(body.seconds)
+    except ClockRangeError as exc:  # a year at a time, the clock can still be walked off its end
+        raise ApiError(422, str(exc), code="CLOCK_OUT_OF_RANGE") from None
     return _clock_view(ctx, advanced=body.seconds, ran=_what_ran(ctx.account, before))
 
 

@@ -18,7 +18,7 @@ import contextlib
 import weakref
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from ..clock import Clock, VirtualClock
@@ -133,7 +133,7 @@ class ClockDriver:
         clock = self.clock
         assert isinstance(clock, VirtualClock)
         start = clock.now()
-        end = start + timedelta(seconds=limit_seconds)
+        end = clock.at_most(limit_seconds)
         while await self._step(end):
             pass
         await self.quiet()
