@@ -33,6 +33,15 @@ from ..models.agents import AgentCreate
 from ..settings import AccountSettings
 from ..store.calls import STATUS_OF_REASON, CallStatus, DisconnectionReason
 from ..store.findings import FindingCode
+from .bounds import (
+    Fraction,
+    RealMilliseconds,
+    RealSeconds,
+    RingSeconds,
+    SimulatedLimit,
+    SimulatedSeconds,
+    WebhookTimeout,
+)
 from .strict import Strict, refuse_contradictions, refuse_unknown_keys
 
 Severity = Literal["info", "warning", "error"]
@@ -148,11 +157,11 @@ class TurnExpect(Strict):
     text: Text | None = Field(None, description="What the caller heard, chunk texts joined.")
     interim: Text | None = Field(None, description="The interim chunks' text (NDJSON `interim: true`).")
     interim_first: bool | None = Field(None, description="The first chunk is an interim one.")
-    within_ms: float | None = Field(
-        None, ge=0, description="The first chunk arrives within this many milliseconds (real time)."
+    within_ms: RealMilliseconds | None = Field(
+        None, description="The first chunk arrives within this many milliseconds (real time)."
     )
-    done_within_ms: float | None = Field(
-        None, ge=0, description="The last chunk arrives within this many milliseconds (real time)."
+    done_within_ms: RealMilliseconds | None = Field(
+        None, description="The last chunk arrives within this many milliseconds (real time)."
     )
     chunks: int | None = Field(
         None,
@@ -227,8 +236,8 @@ class TextExpect(Strict):
         None, description="The agent texts back (through the API) something matching this."
     )
     no_reply: bool | None = Field(None, description="The agent does not text back.")
-    reply_within_s: float = Field(
-        5.0, gt=0, description="Real seconds to wait for the agent's reply text (it may send it later)."
+    reply_within_s: RealSeconds = Field(
+        5.0, description="Real seconds to wait for the agent's reply text (it may send it later)."
     )
     findings: list[FindingCode] | FindingsExpect | None = None
 
@@ -251,7 +260,9 @@ class CallExpect(Strict):
     transcript: Text | None = Field(
         None, description="The whole transcript, one 'agent: ...' / 'user: ...' line per utterance."
     )
-    max_duration_s: float | None = Field(None, ge=0, description="The call lasted at most this long.")
+    max_duration_s: SimulatedSeconds | None = Field(
+        None, description="The call lasted at most this many seconds."
+    )
     agent_said: Text | None = Field(None, description="Everything the agent said, joined.")
     key_presses: Keys | None = Field(None, description="Every key pressed on the call, in order.")
     findings: list[FindingCode] | FindingsExpect | None = None
@@ -316,14 +327,14 @@ class ScenarioExpect(Strict):
 
 class SayStep(Strict):
     say: str = Field(description="The caller says this (once the agent is quiet).")
-    confidence: float = Field(0.95, ge=0, le=1, description="The speech-to-text confidence sent along.")
+    confidence: Fraction = Field(0.95, description="The speech-to-text confidence sent along.")
     expect: TurnExpect | None = None
 
 
 class InterruptStep(Strict):
     interrupt: str = Field(description="The caller talks over the agent's current reply.")
-    after: float = Field(1.0, ge=0, description="Seconds into the reply's speech.")
-    confidence: float = Field(0.95, ge=0, le=1)
+    after: SimulatedSeconds = Field(1.0, description="Seconds into the reply's speech.")
+    confidence: Fraction = 0.95
     expect: TurnExpect | None = None
 
 
@@ -333,11 +344,11 @@ class PressStep(Strict):
 
 
 class SilenceStep(Strict):
-    silence: float = Field(ge=0, description="The caller says nothing for this many seconds.")
+    silence: SimulatedSeconds = Field(description="The caller says nothing for this many seconds.")
 
 
 class PauseStep(Strict):
-    pause: float = Field(ge=0, description="A short gap before the caller's next step (seconds).")
+    pause: SimulatedSeconds = Field(description="A short gap before the caller's next step (seconds).")
 
 
 class HangupStep(Strict):
@@ -431,7 +442,7 @@ class CalleeSetup(Strict):
     outcome: Literal["answered", "busy", "no-answer", "voicemail", "failed", "ivr"] = "answered"
     lines: list[str] | None = Field(None, description="What the callee says, one line per agent reply.")
     hang_up: bool = Field(True, description="Hang up after the last line.")
-    ring_seconds: float = Field(3.0, ge=0)
+    ring_seconds: RingSeconds = 3.0
     voicemail_greeting: str | None = None
     ivr: IvrSetup | None = None
 
@@ -452,7 +463,7 @@ class OutboundCall(Strict):
 class OutboundCallStep(Strict):
     outbound_call: OutboundCall
     greeting: TurnExpect | None = None
-    limit_s: float = Field(3600, gt=0, description="Simulated seconds the call may run.")
+    limit_s: SimulatedLimit = Field(3600, description="Simulated seconds the call may run.")
     expect: CallExpect | None = None
 
 
@@ -493,7 +504,7 @@ class SendTextStep(Strict):
 
 
 class WaitStep(Strict):
-    wait: float = Field(ge=0, description="Simulated seconds pass (retries and timers fire).")
+    wait: SimulatedSeconds = Field(description="Simulated seconds pass (retries and timers fire).")
 
 
 ProbeKind = Literal[
@@ -574,8 +585,8 @@ class NumberSetup(Strict):
 class WebhookSetup(Strict):
     """The account webhook (its URL is the run's --webhook / --app)."""
 
-    timeout: float | None = Field(
-        None, gt=0, description="Voice-turn timeout in seconds (fractions allowed here; the API takes 5-120)."
+    timeout: WebhookTimeout | None = Field(
+        None, description="Voice-turn timeout in seconds (fractions allowed here; the API takes 5-120)."
     )
     context_limit: int | None = Field(None, ge=0, le=50, description="recentHistory length.")
     agent: str | None = Field(None, description="Make it the webhook of this agent only (setup.agents name).")
@@ -617,7 +628,7 @@ class Scenario(Strict):
     description: str | None = None
     tags: list[str] = Field(default_factory=list)
     skip: str | bool = Field(False, description="Skip the scenario (a string says why).")
-    variables: dict[str, str | int | float | bool] = Field(
+    variables: dict[str, str | int | Annotated[float, Field(allow_inf_nan=False)] | bool] = Field(
         default_factory=dict, description="Values for {{name}} anywhere in the scenario."
     )
     setup: Setup = Field(default_factory=Setup)
