@@ -34,7 +34,7 @@ from ..clock import Clock, Timer
 from ..store.account import Account, EmulatorState
 from ..store.findings import Finding, FindingCode, clip
 from ..store.records import DeliveryAttempt, DeliveryRecord, WebhookRecord
-from .signing import signed_headers
+from .signing import refusal_hint, signed_headers
 from .targets import AppFailure, TargetError, TargetRequest, Targets
 
 log = logging.getLogger("agentphone_emulator.delivery")
@@ -383,7 +383,7 @@ class Dispatcher:
                 retried = " (3xx: redirects are not followed, nor retried)"
             else:
                 retried = " (4xx: not retried)"
-            message = f"{where}: answered HTTP {outcome.status}, expected 2xx{retried}"
+            message = f"{where}: answered HTTP {outcome.status}, expected 2xx{retried}{refusal_hint(outcome.status)}"
         self._add_finding(
             account,
             record,
