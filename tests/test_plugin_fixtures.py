@@ -285,7 +285,8 @@ def test_a_signature_the_agent_refuses_fails_the_test(pytester: pytest.Pytester)
             "*ERROR at teardown of test_wrong_secret*",
             "the agent broke the platform's contract: 1 finding the test did not expect",
             "webhook_http_error  error  call call_* turn 1 delivery dlv_*  turn 1: the webhook answered "
-            "HTTP 401, so the caller hears silence",
+            "HTTP 401, so the caller hears silence; a 401 usually means the server could not verify the "
+            "signature: does it have this webhook's secret?",
             '     bytes: {"detail": "invalid signature"}',
         ]
     )

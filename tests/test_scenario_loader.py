@@ -18,6 +18,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agentphone_emulator.scenario.bounds import MAX_REAL_MS
 from agentphone_emulator.scenario.loader import (
     LoadedScenario,
     Problem,
@@ -1133,7 +1134,12 @@ SAFE_TEXT = st.text(min_size=1).filter(lambda s: "{{" not in s)
 
 
 @settings(max_examples=200, deadline=None)
-@given(name=SAFE_TEXT, say=SAFE_TEXT, contains=SAFE_TEXT, within=st.floats(0, 1e9) | st.integers(0, 10**9))
+@given(
+    name=SAFE_TEXT,
+    say=SAFE_TEXT,
+    contains=SAFE_TEXT,
+    within=st.floats(0, MAX_REAL_MS) | st.integers(0, MAX_REAL_MS),  # tests/test_scenario_bounds.py: beyond
+)
 def test_valid_scenarios_always_load(name: str, say: str, contains: str, within: float) -> None:
     document = yaml.safe_load(VALID)
     document["name"] = name

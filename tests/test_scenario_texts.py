@@ -137,9 +137,10 @@ async def test_the_echo_of_a_text_the_account_sends_is_delivered_and_not_answere
     result = await run_one(steps(SEND_TEXT, after="expect: {sms_count: 0, deliveries: {count: 1}}"))
     assert_passed(result)
     assert [(line.speaker, line.text) for line in result.transcript] == [("platform", "Your order shipped.")]
+    assert result.findings == []
 
 
-async def test_an_agent_that_answers_its_own_echo_fails_no_reply() -> None:
+async def test_an_agent_that_answers_its_own_echo_fails_no_reply_and_is_warned_of_the_loop() -> None:
     text = steps(SEND_TEXT)
     result = await run_one(text, target=PUPPET)
     the_failure(
@@ -150,6 +151,16 @@ async def test_an_agent_that_answers_its_own_echo_fails_no_reply() -> None:
         expected="True",
         got="False",
     )
+    [finding] = result.findings  # a warning: reported, and the scenario fails only on no_reply
+    assert (finding.code, finding.severity, finding.allowed) == ("sms_echo_answered", "warning", False)
+    assert finding.offending == "Got it: Your order shipped."
+    assert "from its webhook handler: it texted +14155550123 'Got it: Your order shipped.'" in finding.message
+
+
+async def test_an_answered_echo_alone_is_reported_but_does_not_fail_the_scenario() -> None:
+    result = await run_one(steps(SEND_TEXT.replace("    no_reply: true\n", "")), target=PUPPET)
+    assert_passed(result)
+    assert [(f.code, f.severity) for f in result.findings] == [("sms_echo_answered", "warning")]
 
 
 FLAKY = """\

@@ -16,6 +16,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,7 +35,9 @@ advance, next month's usage bucket, a time zone's offset, the day-long retry sch
 
 
 class ClockRangeError(ValueError):
-    """A virtual clock asked to start, or move, outside :data:`EARLIEST` .. :data:`LATEST`."""
+    """A virtual clock asked to start outside :data:`EARLIEST` .. :data:`LATEST`, or to move
+    backwards, by a span that is not a finite number, or past :data:`LATEST`. The message says
+    which, in words."""
 
 
 def check_start(start: datetime) -> datetime:
@@ -80,6 +83,10 @@ class Timer:
         self.cancelled = True
         if self._handle is not None:
             self._handle.cancel()
+
+
+NEVER = datetime.max.replace(tzinfo=UTC)
+"""The due time of a sleep past :attr:`VirtualClock.HORIZON`: never reached."""
 
 
 class Clock(Protocol):
@@ -180,6 +187,11 @@ class VirtualClock:
 
     DEFAULT_START = datetime(2026, 1, 15, 9, 0, 0, tzinfo=UTC)
     """The default start: 2026-01-15 09:00:00 UTC."""
+    HORIZON = LATEST
+    """The latest time the clock can be moved to (:data:`LATEST`), far enough from the last moment
+    a ``datetime`` holds that what the engines schedule relative to now (retries up to 12 h ahead,
+    tokens, timers, next month's usage bucket) still fits. ``advance`` past it raises
+    :class:`ClockRangeError`; a sleep past it never wakes."""
 
     def __init__(self, start: datetime | None = None) -> None:
         self._start = self._now = check_start(start or self.DEFAULT_START)
@@ -222,7 +234,8 @@ class VirtualClock:
         due time (``run_until`` lets it run before moving on); ``rewind`` cancels it.
 
         Args:
-            seconds: Simulated seconds to wait; a negative value waits for the next drive.
+            seconds: Simulated seconds to wait; a negative value (or NaN) waits for the next
+                drive, one that reaches past :attr:`HORIZON` for ever (until a rewind).
         """
         woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -230,9 +243,12 @@ class VirtualClock:
             if not woken.done():
                 woken.set_result(None)
 
-        # The clock goes no further than LATEST: a longer sleep wakes there (and never overflows).
-        room = (LATEST - self._now).total_seconds()
-        timer = self.call_at(self._now + timedelta(seconds=min(max(0.0, seconds), room)), wake)
+        span = 0.0 if math.isnan(seconds) else max(0.0, seconds)
+        if span <= (self.HORIZON - self._now).total_seconds():
+            due = self._now + timedelta(seconds=span)
+        else:
+            due = NEVER  # past the horizon: nothing can drive the clock there, so it never wakes
+        timer = self.call_at(due, wake)
         timer._abandon = woken  # a rewind cancels the sleeper instead of stranding it
         try:
             await woken
@@ -292,12 +308,65 @@ class VirtualClock:
             The new time.
 
         Raises:
-            ValueError: ``seconds`` is negative.
+            ClockRangeError: ``seconds`` is negative, not a finite number, or reaches past
+                :attr:`HORIZON` (a ``ValueError``).
         """
-        if seconds < 0:
-            raise ValueError("the clock cannot go backwards")
-        await self.run_until(moved(self._now, seconds))
+        await self.run_until(self.later(seconds))
         return self._now
+
+    def later(self, seconds: float) -> datetime:
+        """The moment ``seconds`` from now, if the clock may move there.
+
+        Args:
+            seconds: Simulated seconds ahead.
+
+        Returns:
+            ``now() + seconds``.
+
+        Raises:
+            ClockRangeError: ``seconds`` is negative, not a finite number, or reaches past
+                :attr:`HORIZON`.
+        """
+        if not math.isfinite(seconds):
+            raise ClockRangeError(f"cannot move the clock {seconds} seconds: not a finite number")
+        if seconds < 0:
+            raise ClockRangeError("the clock cannot go backwards")
+        if seconds > (self.HORIZON - self._now).total_seconds():
+            raise ClockRangeError(
+                f"cannot move the clock {_seconds(seconds)} seconds from {iso(self._now)}: that is past "
+                f"{iso(self.HORIZON)}, the latest time it can show"
+            )
+        return self._now + timedelta(seconds=seconds)
+
+    def _up_to_horizon(self, seconds: float) -> datetime:
+        """``now() + seconds`` (not negative, not NaN), or :attr:`HORIZON` if that is further."""
+        if seconds >= (self.HORIZON - self._now).total_seconds():
+            return max(self._now, self.HORIZON)
+        return self._now + timedelta(seconds=seconds)
+
+    def at_most(self, seconds: float) -> datetime:
+        """The moment ``seconds`` from now, or :attr:`HORIZON` if that is further (a limit, as
+        ``fast_forward`` takes one: ``inf`` is no limit).
+
+        Args:
+            seconds: Simulated seconds ahead, not negative.
+
+        Returns:
+            The moment to go no further than.
+
+        Raises:
+            ClockRangeError: ``seconds`` is negative or NaN.
+        """
+        if math.isnan(seconds) or seconds < 0:
+            raise ClockRangeError(
+                f"cannot move the clock {seconds} seconds: a limit is a number of seconds ahead"
+            )
+        return self._up_to_horizon(seconds)
+
+
+def _seconds(seconds: float) -> str:
+    """``31622400``, not ``3.16224e+07``; ``1e+300`` stays short."""
+    return str(int(seconds)) if float(seconds).is_integer() and seconds < 1e15 else f"{seconds:g}"
 
 
 async def _run_logged(timer: Timer) -> None:

@@ -28,7 +28,7 @@ from .api.control import control_routes
 from .api.framework import LIMITER_KEY
 from .app_reference import is_app_reference
 from .call_handle import CallHandle
-from .clock import Clock, RealClock, VirtualClock, moved
+from .clock import Clock, RealClock, VirtualClock
 from .engine.app_loop import inside_app
 from .engine.callees import Callee
 from .engine.driving import ClockBusy
@@ -413,12 +413,11 @@ class Emulator:
             TypeError: The emulator's clock is not a ``VirtualClock``.
             ClockBusy: Called from an in-process app's thread, or while a turn being driven
                 waits for its webhook (the move would wait for the one asking).
-            ValueError: ``seconds`` is negative.
+            ClockRangeError: ``seconds`` is negative, not a finite number, or would take the clock
+                past ``VirtualClock.HORIZON`` (a ``ValueError``).
         """
         clock = self._virtual_clock("advance")
-        if seconds < 0:
-            raise ValueError("the clock cannot go backwards")
-        moment = moved(clock.now(), seconds)  # refused before anything runs
+        moment = clock.later(seconds)  # refused here, before anything runs, if the clock cannot go there
         await self.on_own_loop(lambda: self.platform.driver.advance_to(moment))
 
     def advance(self, seconds: float) -> None:
@@ -431,11 +430,12 @@ class Emulator:
             TypeError: The emulator's clock is not a ``VirtualClock``.
             ClockBusy: Called from an in-process app's thread, or while a turn being driven
                 waits for its webhook (the move would wait for the one asking).
-            ValueError: ``seconds`` is negative.
+            ClockRangeError: ``seconds`` is negative, not a finite number, or would take the clock
+                past ``VirtualClock.HORIZON`` (a ``ValueError``).
         """
         clock = self._virtual_clock("advance")
         if self._thread is None and self._runner is None:  # not serving: nothing is scheduled
-            clock.catch_up(moved(clock.now(), seconds))
+            clock.catch_up(clock.later(seconds))
             return
         self.run_coroutine(lambda: self.aadvance(seconds), name="advance")
 
@@ -447,7 +447,8 @@ class Emulator:
         call in progress plays out (its callee or its inactivity timeout ends it).
 
         Args:
-            limit: The most simulated seconds to run (default a week).
+            limit: The most simulated seconds to run (default a week); a limit past
+                ``VirtualClock.HORIZON`` (``math.inf`` too) runs up to it.
 
         Returns:
             The seconds of simulated time that passed.
@@ -456,8 +457,9 @@ class Emulator:
             TypeError: The emulator's clock is not a ``VirtualClock``.
             ClockBusy: Called from an in-process app's thread, or while a turn being driven
                 waits for its webhook (the move would wait for the one asking).
+            ClockRangeError: ``limit`` is negative or NaN (a ``ValueError``).
         """
-        self._virtual_clock("fast_forward")
+        self._virtual_clock("fast_forward").at_most(limit)
         return await self.on_own_loop(lambda: self.platform.driver.run_all(limit))
 
     def fast_forward(self, limit: float = 7 * 86400) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -136,12 +137,27 @@ class Router:
 
 
 def json_response(payload: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+    try:
+        body = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a 422 quoting a request's Infinity or NaN back: valid JSON says them as text
+        body = json.dumps(_finite(payload), separators=(",", ":"))
     return web.Response(
-        body=json.dumps(payload, separators=(",", ":")).encode(),
+        body=body.encode(),
         status=status,
         content_type=_JSON,
         headers=headers,
     )
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float as the text Python's json would have written."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return json.dumps(value)  # "Infinity", "-Infinity", "NaN"
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def error_response(error: ApiError) -> web.Response:

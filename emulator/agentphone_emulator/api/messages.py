@@ -83,7 +83,7 @@ async def send_message(ctx: Ctx, *, body: SendMessageBody) -> SendMessageOut:
     )
     sent = store.send_message(ctx.state, ctx.account, request)
     message = sent.message
-    ctx.platform.sms.message_sent(ctx.account, message)
+    await ctx.platform.sms.sent_through_api(ctx.account, message)
     return SendMessageOut(
         id=message.id,
         status=message.status,

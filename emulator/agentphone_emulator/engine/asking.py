@@ -25,7 +25,7 @@ from .delivery import MAX_RESPONSE_BYTES, log_attempt, route_webhook
 from .events import voice_message_event
 from .hosted import HostedError, HostedTurn, fill_variables
 from .replies import ReplyProblem, ReplyReader, read_object
-from .signing import signed_headers
+from .signing import refusal_hint, signed_headers
 from .targets import AppFailure, BadResponse, TargetError, TargetRequest
 
 if TYPE_CHECKING:
@@ -119,7 +119,8 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
                     session.add_finding(
                         reply,
                         code,
-                        f"turn {reply.turn}: the webhook answered HTTP {status}, so the caller hears silence",
+                        f"turn {reply.turn}: the webhook answered HTTP {status}, so the caller hears silence"
+                        + refusal_hint(status),
                         offending=bytes(body),
                         http_status=status,
                         detail=response.app_error,

@@ -20,6 +20,7 @@ envelope's ``timestamp`` and the delivery log follow the emulator's clock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Coroutine
@@ -33,7 +34,7 @@ from ..clock import Clock, Timer
 from ..store.account import Account, EmulatorState
 from ..store.findings import Finding, FindingCode, clip
 from ..store.records import DeliveryAttempt, DeliveryRecord, WebhookRecord
-from .signing import signed_headers
+from .signing import refusal_hint, signed_headers
 from .targets import AppFailure, BadResponse, TargetError, TargetRequest, Targets
 
 log = logging.getLogger("agentphone_emulator.delivery")
@@ -122,6 +123,9 @@ class Dispatcher:
         self.clock = clock
         self.targets = targets
         self._in_flight: set[asyncio.Task[Any]] = set()
+        # Attempts waiting on the user's server now, oldest first, each with an event set when it
+        # is answered: what a text the account sends meanwhile may be answering (echoes.py).
+        self._attempting: dict[str, tuple[str, DeliveryRecord, asyncio.Event]] = {}
         self._retries: dict[str, Timer] = {}
         self._generation = 0  # bumped by reset(): a retry scheduled before it must not fire after
 
@@ -209,6 +213,21 @@ class Dispatcher:
     def in_flight(self) -> int:
         return len(self._in_flight)
 
+    def attempting(self, account: Account) -> list[DeliveryRecord]:
+        """``account``'s deliveries whose attempt is waiting on the user's server right now (sent,
+        answer not yet read), the earliest started first."""
+        return [record for owner, record, _ in self._attempting.values() if owner == account.id]
+
+    async def answered(self, records: list[DeliveryRecord], within: float) -> list[DeliveryRecord]:
+        """Wait up to ``within`` real seconds for the attempts of ``records`` in flight to be
+        answered; those still waiting on the user's server then, in the order given."""
+        waits = [entry[2].wait() for record in records if (entry := self._attempting.get(record.id))]
+        if waits:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(within):
+                    await asyncio.gather(*waits)
+        return [record for record in records if record.id in self._attempting]
+
     async def settle(self) -> None:
         """Wait until no delivery is in flight (scheduled retries are not in flight)."""
         while self._in_flight:
@@ -249,7 +268,13 @@ class Dispatcher:
         headers = signed_headers(
             webhook.secret, record.event_type, record.id, record.payload, int(time.time())
         )
-        outcome = await self._send(webhook, record.payload, headers)
+        answered = asyncio.Event()
+        self._attempting[record.id] = (account.id, record, answered)
+        try:
+            outcome = await self._send(webhook, record.payload, headers)
+        finally:
+            self._attempting.pop(record.id, None)
+            answered.set()
         # The server's real time is part of the simulated timeline too.
         self.clock.catch_up(at + timedelta(milliseconds=outcome.duration_ms))
         log_attempt(record, at, outcome.status, outcome.body, outcome.error, outcome.duration_ms)
@@ -365,7 +390,7 @@ class Dispatcher:
                 retried = " (3xx: redirects are not followed, nor retried)"
             else:
                 retried = " (4xx: not retried)"
-            message = f"{where}: answered HTTP {outcome.status}, expected 2xx{retried}"
+            message = f"{where}: answered HTTP {outcome.status}, expected 2xx{retried}{refusal_hint(outcome.status)}"
         self._add_finding(
             account,
             record,

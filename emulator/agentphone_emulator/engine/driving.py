@@ -28,7 +28,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from ..clock import LATEST, Clock, VirtualClock, moved
+from ..clock import Clock, VirtualClock
 from .delivery import Dispatcher
 
 T = TypeVar("T")
@@ -180,7 +180,7 @@ class ClockDriver:
         assert isinstance(clock, VirtualClock)
         self._refuse_if_busy()
         start = clock.now()
-        end = moved(start, min(limit_seconds, (LATEST - start).total_seconds()))  # stops at LATEST
+        end = clock.at_most(limit_seconds)
         while await self._step(end):
             pass
         await self.quiet()

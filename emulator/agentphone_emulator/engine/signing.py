@@ -15,6 +15,17 @@ USER_AGENT = "AgentPhone-Webhooks/1.0 (agentphone-emulator)"
 DEFAULT_TOLERANCE = 300  # seconds; the documented replay window, as the SDKs default to
 
 
+REFUSAL_STATUSES = (401, 403)
+"""What a server answers a delivery whose signature it cannot verify."""
+
+
+def refusal_hint(status: int | None) -> str:
+    """For a finding about a 401 or 403: that the signature may not have verified ('' otherwise)."""
+    if status not in REFUSAL_STATUSES:
+        return ""
+    return f"; a {status} usually means the server could not verify the signature: does it have this webhook's secret?"
+
+
 def sign(secret: str, timestamp: int, body: bytes) -> str:
     """The ``X-Webhook-Signature`` value for ``body`` sent at ``timestamp``."""
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)

@@ -4,7 +4,8 @@ API sends one, and when a participant reacts.
 Inbound texts thread into the conversation of their number pair and fire ``agent.message`` at the
 number's agent's webhook (or the account's). Messages the API sends fire the same event with
 ``direction: "outbound"`` (the echo the platform's chat adapter handles) unless the account's
-``echo_outbound_messages`` is off. An agent must not answer its own echo; one that does loops.
+``echo_outbound_messages`` is off. An agent must not answer its own echo; one that does loops,
+and a text sent while its echo is being delivered is a finding (echoes.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..store.account import Account, EmulatorState
 from ..store.records import DeliveryRecord, MessageRecord, NumberRecord, ReactionRecord
 from ..store.webhooks import DEFAULT_CONTEXT_LIMIT
 from .delivery import Dispatcher, route_webhook
+from .echoes import HOLD_SECONDS, answered_echo, waiting_in_conversation
 from .events import message_event, reaction_event
 
 REPLY_POLL_SECONDS = 0.02
@@ -145,8 +147,21 @@ class SmsEngine:
                 return found
             await asyncio.sleep(REPLY_POLL_SECONDS)
 
-    def message_sent(self, account: Account, message: MessageRecord) -> None:
-        """The API sent ``message``: echo it to the webhook in the background, as the platform does."""
+    async def sent_through_api(self, account: Account, message: MessageRecord) -> None:
+        """The API sent ``message``: echo it, and if an echo of its conversation is being
+        delivered, hold the API's answer until the conversation's deliveries in flight are
+        answered (up to ``echoes.HOLD_SECONDS``): an echo that is not was being answered with
+        this text, a finding (echoes.py)."""
+        waiting = waiting_in_conversation(account, self.dispatcher.attempting(account), message)
+        self._echo(account, message)
+        if waiting:
+            unanswered = await self.dispatcher.answered(waiting, HOLD_SECONDS)
+            finding = answered_echo(account, unanswered, message)
+            if finding is not None:
+                account.findings.append(finding)
+
+    def _echo(self, account: Account, message: MessageRecord) -> None:
+        """Echo ``message`` to the webhook in the background, as the platform does."""
         if not account.settings.echo_outbound_messages:
             return
         number = account.numbers.get(message.number_id)

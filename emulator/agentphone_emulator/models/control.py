@@ -11,6 +11,11 @@ from ..phone import E164
 from .base import CamelModel, Timestamp
 from .webhooks import WebhookUrl
 
+MAX_RING_SECONDS = 600
+"""The longest a simulated callee's phone rings (seconds)."""
+MAX_CLOCK_MOVE_SECONDS = 366 * 86400
+"""The most one advance or fast-forward of the clock may move it: a year."""
+
 
 class InboundSmsBody(CamelModel):
     from_: str = Field(
@@ -27,6 +32,7 @@ class InboundSmsBody(CamelModel):
         0,
         ge=0,
         le=60,
+        allow_inf_nan=False,
         description="If the webhook takes the text, wait up to this many real seconds for the agent's "
         "first text back (it may answer after its webhook returned); what it sent is in `replies`.",
     )
@@ -126,11 +132,11 @@ class ClockOut(CamelModel):
 
 
 class AdvanceBody(CamelModel):
-    seconds: float = Field(ge=0, le=366 * 86400)
+    seconds: float = Field(ge=0, le=MAX_CLOCK_MOVE_SECONDS, allow_inf_nan=False)
 
 
 class FastForwardBody(CamelModel):
-    limit_seconds: float = Field(7 * 86400, gt=0, le=366 * 86400)
+    limit_seconds: float = Field(7 * 86400, gt=0, le=MAX_CLOCK_MOVE_SECONDS, allow_inf_nan=False)
 
 
 class FindingsOut(CamelModel):
@@ -143,7 +149,7 @@ class WebhookTargetBody(CamelModel):
     secret: str | None = Field(None, min_length=1)
     context_limit: int | None = Field(None, ge=0, le=50)
     # Fractions of a second are allowed here (not through /v1): a timeout test need not wait 5 s.
-    timeout: float | None = Field(None, gt=0, le=120)
+    timeout: float | None = Field(None, gt=0, le=120, allow_inf_nan=False)
 
 
 class WebhookTargetOut(CamelModel):
@@ -166,8 +172,10 @@ class ResetOut(CamelModel):
 # -- simulated calls -------------------------------------------------------------------------------
 
 Digits = Annotated[str, Field(pattern=r"^[0-9*#]+$", max_length=64, description="DTMF keys: 0-9, * and #.")]
-Confidence = Annotated[float, Field(ge=0, le=1, description="The speech recogniser's confidence (0-1).")]
-Seconds = Annotated[float, Field(ge=0, le=86400)]
+Confidence = Annotated[
+    float, Field(ge=0, le=1, allow_inf_nan=False, description="The speech recogniser's confidence (0-1).")
+]
+Seconds = Annotated[float, Field(ge=0, le=86400, allow_inf_nan=False)]
 STEP_ACTIONS = ("say", "interrupt", "press", "silence", "listen", "hangup")
 
 
@@ -351,7 +359,7 @@ class CalleeBody(CamelModel):
     outcome: Literal["answered", "busy", "no-answer", "voicemail", "failed", "ivr"] = "answered"
     lines: list[str] | None = Field(None, description="Said one at a time, each after the agent's reply.")
     hang_up: bool = Field(True, description="Hang up after the last line (else stay silent on the line).")
-    ring_seconds: float = Field(3.0, ge=0, le=600)
+    ring_seconds: float = Field(3.0, ge=0, le=MAX_RING_SECONDS, allow_inf_nan=False)
     voicemail_greeting: str | None = None
     ivr: IvrMenuBody | None = None
 

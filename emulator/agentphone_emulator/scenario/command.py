@@ -7,12 +7,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import multiprocessing
 import os
 import secrets
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ from .report_files import write_json, write_junit
 from .results import RunResult, ScenarioResult
 from .runner import run_scenario
 from .selection import SelectionError, compile_keyword, searchable
+from .signing_hints import RunSecret, fresh_secret_notice, refused_hint
 
 
 class RunUsageError(Exception):
@@ -48,6 +50,22 @@ def _variables(pairs: Sequence[str]) -> dict[str, str]:
             raise RunUsageError(f"--var expects NAME=VALUE, got {pair!r}")
         values[name] = value
     return values
+
+
+def _run_secret(args: argparse.Namespace) -> RunSecret:
+    """``--webhook-secret``, else ``$AGENTPHONE_WEBHOOK_SECRET``, else a fresh ``whsec_`` secret."""
+    app = args.app is not None
+    if args.webhook_secret:
+        return RunSecret(args.webhook_secret, "--webhook-secret", app)
+    if os.environ.get(SECRET_ENV):
+        return RunSecret(os.environ[SECRET_ENV], f"${SECRET_ENV}", app)
+    return RunSecret("whsec_" + secrets.token_hex(24), "fresh", app)
+
+
+def _announce(secret: RunSecret) -> None:
+    """Once the run can start (a taken port or a bad URL stays a one-line error): the secret."""
+    for line in fresh_secret_notice(secret):
+        print(line, file=sys.stderr)
 
 
 def select(loaded: list[LoadedScenario], keyword: str | None) -> list[LoadedScenario]:
@@ -70,6 +88,7 @@ async def _run_on(
     variables: Mapping[str, str] | None,
     app_env: bool,
     exit_first: bool,
+    ready: Callable[[], None] | None = None,
 ) -> list[ScenarioResult]:
     # The agent calls the API back (texts, conversation state) and verifies signatures: in this
     # process it reads where and how from the environment, as it would in production.
@@ -84,6 +103,8 @@ async def _run_on(
             raise RunUsageError(f"{target}: {exc}") from None
         except ApiError as exc:
             raise RunUsageError(f"{target}: {describe_api_error(exc)}") from None
+        if ready is not None:
+            ready()
         results: list[ScenarioResult] = []
         headers = {"Authorization": f"Bearer {emulator.api_key}"}
         async with aiohttp.ClientSession(headers=headers) as session:
@@ -116,8 +137,10 @@ async def run_loaded(
     variables: Mapping[str, str] | None = None,
     app_env: bool = False,
     exit_first: bool = False,
+    ready: Callable[[], None] | None = None,
 ) -> RunResult:
-    """Run scenarios one after the other on one emulator, each on a fresh state."""
+    """Run scenarios one after the other on one emulator, each on a fresh state; ``ready()`` is
+    called once the emulator listens and has taken the target, before the first scenario."""
     started = time.perf_counter()
     emulator = Emulator(clock=VirtualClock(), port=port, api_keys=[api_key or new_api_key()])
     try:
@@ -136,6 +159,7 @@ async def run_loaded(
             variables=variables,
             app_env=app_env,
             exit_first=exit_first,
+            ready=ready,
         )
     finally:
         await emulator.stop()
@@ -235,7 +259,8 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
                 raise RunUsageError(f"--app expects module:attr (e.g. myagent.server:app), got {args.app!r}")
             importable_from(os.getcwd())
         port = args.port if args.port is not None else (0 if args.app else 8787)
-        secret = args.webhook_secret or os.environ.get(SECRET_ENV) or "whsec_" + secrets.token_hex(24)
+        run_secret = _run_secret(args)
+        secret = run_secret.value
         if args.jobs < 1:
             raise RunUsageError(f"--jobs must be at least 1, got {args.jobs}")
         if args.jobs > 1 and args.app is None:
@@ -263,12 +288,16 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
                     variables=variables,
                     app_env=args.app is not None,
                     exit_first=args.exitfirst,
+                    ready=functools.partial(_announce, run_secret),
                 )
             )
     except RunUsageError as exc:
         print(f"agentphone-emulator: error: {exc}", file=sys.stderr)
         return 2
     print_report(run, console, verbose=args.verbose)
+    hint = refused_hint(run, run_secret)
+    if hint is not None:
+        print(hint, file=sys.stderr)
     if args.json_path:
         write_json(run, args.json_path)
     if args.junit_path:

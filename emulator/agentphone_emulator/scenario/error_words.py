@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import difflib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from . import models
+from .bounds import BOUND_WORDS
 from .strict import known_keys
 
 YamlPath = tuple[str | int, ...]
@@ -215,8 +217,10 @@ def describe(value: Any) -> str:
         return "nothing"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else ".inf" if value > 0 else "-.inf"  # as YAML writes them
     if isinstance(value, int | float):
-        return str(value)
+        return _short_number(value)
     if isinstance(value, str):
         return json.dumps(clip(value), ensure_ascii=False)
     if isinstance(value, Mapping):
@@ -234,8 +238,23 @@ def clip(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _short_number(value: int | float) -> str:
+    """A number as written, but a 300-digit integer as ``1.0000e+299``: "got ..." stays short."""
+    text = str(value)
+    if isinstance(value, float) or len(text.lstrip("-")) <= 20:
+        return text
+    sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+    return f"{sign}{digits[0]}.{digits[1:5]}e+{len(digits) - 1}"
+
+
 def _number(value: Any) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _bound(value: Any) -> str:
+    """An upper or lower bound, with its meaning in words when it is one of bounds.py's."""
+    words = BOUND_WORDS.get(value) if isinstance(value, int | float) else None
+    return f"{_number(value)} ({words})" if words else _number(value)
 
 
 def _message(error: _Error) -> str:
@@ -254,6 +273,8 @@ def _message(error: _Error) -> str:
     }  # fmt: skip
     if kind == "missing":
         return "required"
+    if kind == "finite_number":
+        return f"must be a finite number, got {got}"
     if kind in expected:
         return f"expected {expected[kind]}, got {got}"
     if kind == "string_type":
@@ -263,7 +284,7 @@ def _message(error: _Error) -> str:
         return _literal_message(error)
     if kind in bounds:
         words, name = bounds[kind]
-        return f"must be {words} {_number(ctx.get(name))}, got {got}"
+        return f"must be {words} {_bound(ctx.get(name))}, got {got}"
     if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):
         return _length_message(error)
     if kind == "string_pattern_mismatch":

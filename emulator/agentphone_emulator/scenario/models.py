@@ -19,8 +19,6 @@ import regex
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -29,11 +27,22 @@ from pydantic import (
 )
 
 from ..engine.voice import DEFAULT_CALLER
-from ..models.agents import AgentCreate
-from ..settings import AccountSettings
 from ..store.calls import STATUS_OF_REASON, CallStatus, DisconnectionReason
 from ..store.findings import FindingCode
-from .strict import Strict, refuse_contradictions, refuse_unknown_keys
+from .bounds import (
+    Fraction,
+    RealMilliseconds,
+    RealSeconds,
+    RingSeconds,
+    SimulatedLimit,
+    SimulatedSeconds,
+)
+from .setup_models import AgentSetup as AgentSetup  # the setup's models, re-exported: the language is here
+from .setup_models import HostedSetup as HostedSetup
+from .setup_models import NumberSetup as NumberSetup
+from .setup_models import Setup as Setup
+from .setup_models import WebhookSetup as WebhookSetup
+from .strict import Strict, refuse_contradictions
 
 Severity = Literal["info", "warning", "error"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
@@ -148,11 +157,11 @@ class TurnExpect(Strict):
     text: Text | None = Field(None, description="What the caller heard, chunk texts joined.")
     interim: Text | None = Field(None, description="The interim chunks' text (NDJSON `interim: true`).")
     interim_first: bool | None = Field(None, description="The first chunk is an interim one.")
-    within_ms: float | None = Field(
-        None, ge=0, description="The first chunk arrives within this many milliseconds (real time)."
+    within_ms: RealMilliseconds | None = Field(
+        None, description="The first chunk arrives within this many milliseconds (real time)."
     )
-    done_within_ms: float | None = Field(
-        None, ge=0, description="The last chunk arrives within this many milliseconds (real time)."
+    done_within_ms: RealMilliseconds | None = Field(
+        None, description="The last chunk arrives within this many milliseconds (real time)."
     )
     chunks: int | None = Field(
         None,
@@ -227,8 +236,8 @@ class TextExpect(Strict):
         None, description="The agent texts back (through the API) something matching this."
     )
     no_reply: bool | None = Field(None, description="The agent does not text back.")
-    reply_within_s: float = Field(
-        5.0, gt=0, description="Real seconds to wait for the agent's reply text (it may send it later)."
+    reply_within_s: RealSeconds = Field(
+        5.0, description="Real seconds to wait for the agent's reply text (it may send it later)."
     )
     findings: list[FindingCode] | FindingsExpect | None = None
 
@@ -251,7 +260,9 @@ class CallExpect(Strict):
     transcript: Text | None = Field(
         None, description="The whole transcript, one 'agent: ...' / 'user: ...' line per utterance."
     )
-    max_duration_s: float | None = Field(None, ge=0, description="The call lasted at most this long.")
+    max_duration_s: SimulatedSeconds | None = Field(
+        None, description="The call lasted at most this many seconds."
+    )
     agent_said: Text | None = Field(None, description="Everything the agent said, joined.")
     key_presses: Keys | None = Field(None, description="Every key pressed on the call, in order.")
     findings: list[FindingCode] | FindingsExpect | None = None
@@ -316,14 +327,14 @@ class ScenarioExpect(Strict):
 
 class SayStep(Strict):
     say: str = Field(description="The caller says this (once the agent is quiet).")
-    confidence: float = Field(0.95, ge=0, le=1, description="The speech-to-text confidence sent along.")
+    confidence: Fraction = Field(0.95, description="The speech-to-text confidence sent along.")
     expect: TurnExpect | None = None
 
 
 class InterruptStep(Strict):
     interrupt: str = Field(description="The caller talks over the agent's current reply.")
-    after: float = Field(1.0, ge=0, description="Seconds into the reply's speech.")
-    confidence: float = Field(0.95, ge=0, le=1)
+    after: SimulatedSeconds = Field(1.0, description="Seconds into the reply's speech.")
+    confidence: Fraction = 0.95
     expect: TurnExpect | None = None
 
 
@@ -333,11 +344,11 @@ class PressStep(Strict):
 
 
 class SilenceStep(Strict):
-    silence: float = Field(ge=0, description="The caller says nothing for this many seconds.")
+    silence: SimulatedSeconds = Field(description="The caller says nothing for this many seconds.")
 
 
 class PauseStep(Strict):
-    pause: float = Field(ge=0, description="A short gap before the caller's next step (seconds).")
+    pause: SimulatedSeconds = Field(description="A short gap before the caller's next step (seconds).")
 
 
 class HangupStep(Strict):
@@ -431,7 +442,7 @@ class CalleeSetup(Strict):
     outcome: Literal["answered", "busy", "no-answer", "voicemail", "failed", "ivr"] = "answered"
     lines: list[str] | None = Field(None, description="What the callee says, one line per agent reply.")
     hang_up: bool = Field(True, description="Hang up after the last line.")
-    ring_seconds: float = Field(3.0, ge=0)
+    ring_seconds: RingSeconds = 3.0
     voicemail_greeting: str | None = None
     ivr: IvrSetup | None = None
 
@@ -452,7 +463,7 @@ class OutboundCall(Strict):
 class OutboundCallStep(Strict):
     outbound_call: OutboundCall
     greeting: TurnExpect | None = None
-    limit_s: float = Field(3600, gt=0, description="Simulated seconds the call may run.")
+    limit_s: SimulatedLimit = Field(3600, description="Simulated seconds the call may run.")
     expect: CallExpect | None = None
 
 
@@ -493,7 +504,7 @@ class SendTextStep(Strict):
 
 
 class WaitStep(Strict):
-    wait: float = Field(ge=0, description="Simulated seconds pass (retries and timers fire).")
+    wait: SimulatedSeconds = Field(description="Simulated seconds pass (retries and timers fire).")
 
 
 ProbeKind = Literal[
@@ -544,72 +555,6 @@ Step = Annotated[
 ]
 
 
-# -- setup ---------------------------------------------------------------------------------------------
-
-
-def _agent_fields(value: Any) -> Any:
-    """An agent under setup.agents takes any field ``POST /v1/agents`` takes, camelCase or snake."""
-    wire = [f.alias or n for n, f in AgentCreate.model_fields.items()]
-    known = wire + [n for n in AgentCreate.model_fields if n not in wire]
-    return refuse_unknown_keys(value, AgentSetup, known, shown=wire)
-
-
-def _account_fields(value: Any) -> Any:
-    return refuse_unknown_keys(value, AccountSettings)
-
-
-class AgentSetup(AgentCreate):
-    """Any field ``POST /v1/agents`` takes (``beginMessage`` or ``begin_message``)."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field("", max_length=200, description="Default: the agent's key in setup.agents.")
-
-
-class NumberSetup(Strict):
-    agent: str | None = Field(None, description="A name from setup.agents.")
-    area_code: str | None = None
-    type: Literal["sms", "imessage"] = "sms"
-
-
-class WebhookSetup(Strict):
-    """The account webhook (its URL is the run's --webhook / --app)."""
-
-    timeout: float | None = Field(
-        None, gt=0, description="Voice-turn timeout in seconds (fractions allowed here; the API takes 5-120)."
-    )
-    context_limit: int | None = Field(None, ge=0, le=50, description="recentHistory length.")
-    agent: str | None = Field(None, description="Make it the webhook of this agent only (setup.agents name).")
-    path: str | None = Field(
-        None,
-        pattern=r"^/",
-        description="Replace the path of the run's target (e.g. /buggy: another route of the same app).",
-    )
-
-
-class HostedSetup(Strict):
-    replies: dict[str, list[str | dict[str, Any]]] = Field(
-        default_factory=dict,
-        description="Per agent name, what a hosted-mode agent answers, one reply per turn.",
-    )
-
-
-class Setup(Strict):
-    account: Annotated[AccountSettings, BeforeValidator(_account_fields)] | None = Field(
-        None, description="Account settings: credit_cents, recording_addon, require_10dlc ..."
-    )
-    agents: dict[str, Annotated[AgentSetup, BeforeValidator(_agent_fields)]] = Field(default_factory=dict)
-    numbers: dict[str, NumberSetup | str] = Field(
-        default_factory=dict, description="Name -> number to buy (a string is the agent's name)."
-    )
-    webhook: WebhookSetup | Literal[False] | None = Field(
-        None, description="The account webhook; false for none (hosted-only scenarios)."
-    )
-    hosted: HostedSetup | None = None
-    contacts: list[dict[str, str]] = Field(
-        default_factory=list, description="Contacts to create (name, phoneNumber ...)."
-    )
-
-
 class Scenario(Strict):
     """One scenario: a name, the setup, the timeline of steps and what must hold at the end."""
 
@@ -617,7 +562,7 @@ class Scenario(Strict):
     description: str | None = None
     tags: list[str] = Field(default_factory=list)
     skip: str | bool = Field(False, description="Skip the scenario (a string says why).")
-    variables: dict[str, str | int | float | bool] = Field(
+    variables: dict[str, str | int | Annotated[float, Field(allow_inf_nan=False)] | bool] = Field(
         default_factory=dict, description="Values for {{name}} anywhere in the scenario."
     )
     setup: Setup = Field(default_factory=Setup)

@@ -87,6 +87,7 @@ class FindingLine:
     turn: int | None = None
     delivery_id: str | None = None
     offending: str | None = None
+    http_status: int | None = None
 
     @classmethod
     def of(cls, finding: Finding, *, allowed: bool = False) -> FindingLine:
@@ -101,6 +102,7 @@ class FindingLine:
             offending=None
             if finding.offending is None
             else finding.offending.decode(errors="backslashreplace"),
+            http_status=finding.http_status,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,6 +115,7 @@ class FindingLine:
             "turn": self.turn,
             "deliveryId": self.delivery_id,
             "offending": self.offending,
+            "httpStatus": self.http_status,
         }
 
 

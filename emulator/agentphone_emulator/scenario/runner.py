@@ -19,6 +19,7 @@ import aiohttp
 from pydantic import BaseModel
 
 from ..app_reference import is_app_reference
+from ..clock import ClockRangeError
 from ..engine.targets import split_app_reference
 from ..engine.voice import DEFAULT_CALLER
 from ..errors import error_detail, one_line
@@ -219,7 +220,10 @@ class ScenarioRun:
             elif isinstance(step, SendTextStep):
                 await self.texts.text_out(path, step)
             elif isinstance(step, WaitStep):
-                await self.emulator.aadvance(step.wait)
+                try:
+                    await self.emulator.aadvance(step.wait)
+                except ClockRangeError as exc:  # each wait is bounded, but enough of them add up
+                    raise ScenarioError((*path, "wait"), str(exc)) from None
             elif isinstance(step, ProbeStep):
                 await self.probe(path, step)
             else:

@@ -36,6 +36,12 @@ class FindingCode(StrEnum):
     WEBHOOK_RETRIES_EXHAUSTED = "webhook_retries_exhausted"
     """Every attempt failed: the event was never delivered."""
 
+    # Texts
+    SMS_ECHO_ANSWERED = "sms_echo_answered"
+    """The account texted a conversation while the echo of its own text there (``agent.message``
+    with ``direction: "outbound"``) was being delivered, and nothing else of that conversation
+    was: the agent answered its own echo, which loops in production (a warning, once per echo)."""
+
     # Voice turns: the reply to an ``agent.message`` on the ``voice`` channel (the transport
     # failures above apply to voice turns too, with the call and turn set)
     VOICE_NON_OBJECT_REPLY = "voice_non_object_reply"
