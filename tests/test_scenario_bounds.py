@@ -251,7 +251,9 @@ def test_a_run_of_a_file_with_an_endless_wait_exits_2_saying_where(tmp_path: Pat
 
 
 @settings(max_examples=300, deadline=None)
-@given(seconds=st.floats(), start_days_before=st.integers(0, 2_590_000))  # back to 1909 (the clock starts from 1900)
+@given(
+    seconds=st.floats(), start_days_before=st.integers(0, 2_590_000)
+)  # back to 1909 (the clock starts from 1900)
 def test_the_clock_moves_within_its_horizon_or_refuses_in_words(
     seconds: float, start_days_before: int
 ) -> None:
