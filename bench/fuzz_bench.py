@@ -4,7 +4,8 @@ The same cases and checks as tests/test_api_fuzz.py (tests/api_fuzz_support.py: 
 restored before every case, path parameters half the time real ids, positive and negative cases),
 at hundreds of examples per operation and mode. Printed: per resource, the cases run, the answers
 by class, schema violations, 4xx not in the real error shape, other problems; then every problem
-with a curl to replay it. Exit status 1 if anything was found.
+with a curl to replay it. Exit status 1 if anything was found. The seed differs every run and is
+printed first; ``AGENTPHONE_FUZZ_SEED=N`` replays a run.
 
 The baseline row: the same runner against a bare aiohttp app (same process, its own thread, as the
 emulator) serving a two-operation schema with no validation or state, so "cases/s" has a yardstick:
@@ -16,14 +17,10 @@ the ratio is what the emulator (and its per-case state restore) costs over schem
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from aiohttp import web
@@ -33,7 +30,16 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/api_fuzz_support.py
 
 from agentphone_emulator import Emulator
-from tests.api_fuzz_support import Tally, api_operations, load_schema, run_operation, seed
+from tests.api_fuzz_support import (
+    Tally,
+    api_operations,
+    load_schema,
+    operation_seed,
+    run_operation,
+    seed,
+    serve_in_thread,
+)
+from tests.fuzz_seed import SEED_ENV, run_seed
 
 BARE_SCHEMA = {
     "openapi": "3.1.0",
@@ -80,38 +86,6 @@ def bare_app() -> web.Application:
     return app
 
 
-@contextmanager
-def serve_in_thread(app: web.Application) -> Iterator[str]:
-    """Serve ``app`` on a loopback port from a thread of this process, as Emulator.run_in_thread."""
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    url: list[str] = []
-    runner = web.AppRunner(app, access_log=None)
-
-    async def start() -> None:
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        url.append(f"http://127.0.0.1:{port}")
-        started.set()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(start())
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    started.wait(10)
-    try:
-        yield url[0]
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-
-
 def merge(into: Tally, other: Tally, label: str) -> None:
     into.cases += other.cases
     into.statuses.update(other.statuses)
@@ -133,6 +107,8 @@ def main() -> None:
     parser.add_argument("--only", default="", help="fuzz one resource (tag) only")
     args = parser.parse_args()
     examples = 50 if args.quick else args.examples
+    run_seed_value = run_seed()
+    print(f"fuzz seed: {run_seed_value} (replay: {SEED_ENV}={run_seed_value})", file=sys.stderr)
 
     groups: dict[str, Tally] = {}
     seconds: Counter[str] = Counter()
@@ -141,12 +117,12 @@ def main() -> None:
         seeded = seed(emulator)
         operations = api_operations(load_schema(emulator.base_url))
         started = time.perf_counter()
-        for index, operation in enumerate(operations):
+        for operation in operations:
             tag = operation.tags[0] if operation.tags else "untagged"
             if args.only and tag != args.only:
                 continue
             t0 = time.perf_counter()
-            tally = seeded.run(operation, examples, seed_value=index)
+            tally = seeded.run(operation, examples, seed_value=operation_seed(run_seed_value, operation))
             seconds[tag] += time.perf_counter() - t0
             operations_per_group[tag] += 1
             merge(groups.setdefault(tag, Tally()), tally, operation.label)
@@ -160,15 +136,18 @@ def main() -> None:
         # The emulator on the baseline's own two operations, for a like-for-like ratio.
         agents_ops = [op for op in operations if op.path == "/v1/agents"]
         t0 = time.perf_counter()
-        agents_cases = sum(seeded.run(op, examples, seed_value=i).cases for i, op in enumerate(agents_ops))
+        agents_cases = sum(
+            seeded.run(op, examples, seed_value=operation_seed(run_seed_value, op)).cases for op in agents_ops
+        )
         agents_rate = agents_cases / (time.perf_counter() - t0)
 
     with serve_in_thread(bare_app()) as bare_url:
         bare_ops = api_operations(load_schema(bare_url))
         bare = Tally()
         t0 = time.perf_counter()
-        for i, op in enumerate(bare_ops):
-            merge(bare, run_operation(bare_url, "bare", op, examples, seed_value=i), op.label)
+        for op in bare_ops:
+            seed_value = operation_seed(run_seed_value, op)
+            merge(bare, run_operation(bare_url, "bare", op, examples, seed_value=seed_value), op.label)
         bare_rate = bare.cases / (time.perf_counter() - t0)
 
     table = Table(title=f"API fuzzing: schemathesis, {examples} examples per operation and mode")

@@ -7,23 +7,32 @@ real ids, so fuzzing reaches past the 404 into the handlers' own code.
 
 Checks on every answer: no 5xx, the answer matches the operation's documented schema, and every
 4xx is the real error shape: ``{"detail": str, ...}``, or for 422 FastAPI's
-``{"detail": [{"type", "loc", "msg", "input"}, ...]}``.
+``{"detail": [{"type", "loc", "msg", "input"}, ...]}``. An operation whose cases cannot be
+generated (its strategy unsatisfiable, or tripping one of Hypothesis' health checks) is a problem
+too: a fuzzer that silently generates nothing is not fuzzing.
+
+The seed varies per run and is printed; ``AGENTPHONE_FUZZ_SEED`` replays one (tests/fuzz_seed.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
+import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from aiohttp import web
+from hypothesis import Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
-from hypothesis.errors import Unsatisfiable
+from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.schemas import APIOperation, BaseSchema
@@ -45,6 +54,11 @@ CALLEE = "+14155550199"
 def examples_per_operation(default: int) -> int:
     raw = os.environ.get(EXAMPLES_ENV, "")
     return int(raw) if raw.strip() else default
+
+
+def operation_seed(run_seed: int, operation: APIOperation) -> int:
+    """One operation's seed, from the run's: stable for a given run seed whatever else is run."""
+    return run_seed ^ zlib.crc32(operation.label.encode())
 
 
 @dataclass
@@ -120,6 +134,18 @@ def api_operations(schema: BaseSchema) -> list[APIOperation]:
     return [op for op in operations if not op.path.startswith("/__emulator")]
 
 
+def can_be_invalid(operation: APIOperation) -> bool:
+    """Whether a negative case of ``operation`` can exist: it checks a key (a wrong one is a negative
+    case), takes a body, or has a parameter whose schema says more than "a string". A public
+    operation whose only input is a free-form string in the URL (a recording's call id) has nothing
+    to get wrong, so every negative draw would be filtered out: asking for some is an unsatisfiable
+    strategy, not a test."""
+    if operation.definition.raw.get("security") or len(operation.body):
+        return True
+    params = [*operation.path_parameters, *operation.query, *operation.headers, *operation.cookies]
+    return any(dict(param.definition.get("schema") or {}) != {"type": "string"} for param in params)
+
+
 def with_real_ids(ids: dict[str, str]) -> Callable[[Case], st.SearchStrategy[Case]]:
     """A case as generated, or with its path parameters swapped for the seeded resources' ids."""
 
@@ -173,9 +199,10 @@ class Tally:
     statuses: Counter[str] = field(default_factory=Counter)
     problems: dict[str, str] = field(default_factory=dict)
 
-    def add_problem(self, kind: str, message: str, case: Case) -> None:
+    def add_problem(self, kind: str, message: str, case: Case | None) -> None:
         key = f"{kind}: {message.splitlines()[0] if message else ''}"[:300]
-        self.problems.setdefault(key, case.as_curl_command(headers={"Authorization": "Bearer ***"}))
+        replay = "no case" if case is None else case.as_curl_command(headers={"Authorization": "Bearer ***"})
+        self.problems.setdefault(key, replay)
 
 
 # Not `positive_data_acceptance`: the schema cannot say "E.164", "a CIDR", "an IANA timezone" or a
@@ -230,23 +257,56 @@ def run_operation(
 
     swap = with_real_ids(ids or {})
     modes = [GenerationMode.POSITIVE]
-    if len(operation.path_parameters) or len(operation.query) or len(operation.body):
-        modes.append(GenerationMode.NEGATIVE)  # with no input there is nothing to get wrong
+    if can_be_invalid(operation):
+        modes.append(GenerationMode.NEGATIVE)
     for mode in modes:
         strategy = operation.as_strategy(generation_mode=mode).flatmap(swap)
         test = settings(
             max_examples=examples,
             phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
+            # Every health check on: one that trips means cases are not being generated as meant.
             database=None,
             deadline=None,
             derandomize=False,
             print_blob=False,
         )(given(strategy)(one))
-        # A fixed seed: the same cases every run, so CI is stable and a failure replays.
         try:
             hypothesis_seed(seed_value)(test)()
-        except Unsatisfiable:
-            # Negative cases of a lone optional field can all be filtered out as "still valid".
-            tally.statuses["unsatisfiable"] += 1
+        except (Unsatisfiable, FailedHealthCheck) as exc:
+            # Not fuzzing is a failure: recorded like any other problem, so the run lists it.
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            tally.add_problem(f"{type(exc).__name__} ({mode.value} cases)", first, None)
     return tally
+
+
+@contextmanager
+def serve_in_thread(app: web.Application) -> Iterator[str]:
+    """Serve ``app`` on a loopback port from a thread of this process, as Emulator.run_in_thread."""
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    url: list[str] = []
+    runner = web.AppRunner(app, access_log=None)
+
+    async def start() -> None:
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        url.append(f"http://127.0.0.1:{port}")
+        started.set()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(start())
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    started.wait(10)
+    try:
+        yield url[0]
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

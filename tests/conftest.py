@@ -20,6 +20,7 @@ from tests.receiver import Receiver
 pytest_plugins = [
     "pytester",  # the plugin's own tests run pytest as a user would (tests/test_plugin_*.py)
     "tests.skip_policy",  # in CI (.ci/run) a skipped test fails the run
+    "tests.fuzz_seed",  # the fuzz tests' seed: random per run, printed, AGENTPHONE_FUZZ_SEED replays
 ]
 
 RICH = AccountSettings(credit_cents=100_000, number_limit=50)
