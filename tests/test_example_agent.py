@@ -12,6 +12,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,12 +90,14 @@ async def test_order_tool_call_streams_a_filler_then_the_answer(
     line = await new_line(sdk)
     emu.set_webhook(APP, secret=SECRET)
     call = await emu.aring(to=line.phone, from_=CALLER)
-    # Streamed, not buffered: the filler reaches the emulator while the lookup is held back.
-    lookup_may_run = asyncio.Event()
+    # Streamed, not buffered: the filler reaches the emulator while the lookup is held back. The
+    # app runs on a loop of its own (engine/app_loop.py), so the signal is a thread-safe one.
+    lookup_may_run = threading.Event()
     look_up_order = support_agent.look_up_order
 
     async def held_lookup(order_id: str, seconds: float) -> str:
-        await lookup_may_run.wait()
+        while not lookup_may_run.is_set():
+            await asyncio.sleep(0.005)
         return await look_up_order(order_id, seconds)
 
     monkeypatch.setattr(support_agent, "look_up_order", held_lookup)

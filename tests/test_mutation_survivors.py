@@ -153,7 +153,7 @@ def test_every_rule_of_a_turn_is_one_exact_check() -> None:
         ((*TURN, "interim_first"), 104, "turn 1 starts with an interim chunk", True, "True", "True"),
         ((*TURN, "within_ms"), 104, "turn 1 first chunk", False, "at most 100 ms", "120 ms"),
         ((*TURN, "done_within_ms"), 104, "turn 1 last chunk", True, "at most 2000 ms", "1831 ms"),
-        ((*TURN, "chunks"), 104, "turn 1 chunks", True, "2", "2"),
+        ((*TURN, "chunks"), 104, "turn 1 chunks heard", True, "2", "2"),
         ((*TURN, "silent"), 104, "turn 1 is silent", True, "False", "False"),
         ((*TURN, "interrupted"), 104, "turn 1 is cut by the caller", False, "True", "False"),
         ((*TURN, "hangup"), 104, "turn 1 hangs up", True, "True", "True"),
@@ -198,7 +198,7 @@ def test_the_opposite_answers_fail_each_rule() -> None:
     checker.turn(TURN, "turn 2", expect, cut)
     assert checks_of(checker) == [
         ((*TURN, "interim_first"), 104, "turn 2 starts with an interim chunk", False, "True", "False"),
-        ((*TURN, "chunks"), 104, "turn 2 chunks", True, "1", "1"),
+        ((*TURN, "chunks"), 104, "turn 2 chunks heard", True, "1", "1"),
         ((*TURN, "interrupted"), 104, "turn 2 is cut by the caller", True, "True", "True"),
         ((*TURN, "hangup"), 104, "turn 2 hangs up", False, "True", "False"),
         ((*TURN, "transfer"), 104, "turn 2 transfers", True, "True", "True"),
@@ -444,6 +444,7 @@ def test_the_json_report_names_every_field_and_rounds_every_figure() -> None:
                         "turn": 2,
                         "deliveryId": "dlv_1",
                         "offending": "\\xff{oops",  # bytes that are not UTF-8, escaped, never dropped
+                        "httpStatus": None,
                     },
                     {
                         "code": "voice_slow_first_chunk",
@@ -454,6 +455,7 @@ def test_the_json_report_names_every_field_and_rounds_every_figure() -> None:
                         "turn": None,
                         "deliveryId": None,
                         "offending": None,
+                        "httpStatus": None,
                     },
                 ],
                 "log": ["agent: hi"],

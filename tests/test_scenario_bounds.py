@@ -252,20 +252,18 @@ def test_a_run_of_a_file_with_an_endless_wait_exits_2_saying_where(tmp_path: Pat
 
 @settings(max_examples=300, deadline=None)
 @given(
-    seconds=st.floats(), start_days_before=st.integers(0, 2_590_000)
+    span=st.floats(), start_days_before=st.integers(0, 2_590_000)
 )  # back to 1909 (the clock starts from 1900)
-def test_the_clock_moves_within_its_horizon_or_refuses_in_words(
-    seconds: float, start_days_before: int
-) -> None:
+def test_the_clock_moves_within_its_horizon_or_refuses_in_words(span: float, start_days_before: int) -> None:
     clock = VirtualClock(VirtualClock.HORIZON - timedelta(days=start_days_before))
     try:
-        moment = clock.later(seconds)
+        moment = clock.later(span)
     except ClockRangeError as exc:
         assert str(exc) and "\n" not in str(exc)
-        assert not (0 <= seconds <= start_days_before * 86400), seconds
+        assert not (0 <= span <= start_days_before * 86400), span
         return
     assert clock.now() <= moment <= VirtualClock.HORIZON
-    limit = clock.at_most(seconds)
+    limit = clock.at_most(span)
     assert limit == moment
 
 

@@ -1237,3 +1237,14 @@ def test_the_schema_says_which_chunks_each_key_counts() -> None:
     [loaded] = load_text(turns("- say: a\n  expect: {chunks: 1, chunks_sent: 2}\n"))
     expect = loaded.scenario.turns[0].expect  # type: ignore[union-attr]
     assert (expect.chunks, expect.chunks_sent) == (1, 2)
+
+
+def test_keys_may_be_a_variable_checked_once_filled_in() -> None:
+    """``digits: "{{keys}}"`` loads (its keys are known when the scenario runs); keys written out
+    are checked at load time. (Checking every value as keys refused variables for a while.)"""
+    text = 'name: x\nvariables: {keys: "12#"}\ncall: {to: a}\nturns:\n  - say: a\n    expect: {digits: "{{keys}}"}\n'
+    [loaded] = load_text(text, "x.yaml")
+    assert loaded.scenario.turns[0].expect.digits == "{{keys}}"  # type: ignore[union-attr]
+    with pytest.raises(ScenarioFileError) as refused:
+        load_text(text.replace('"{{keys}}"', '"12a"'), "x.yaml")
+    assert [p.message for p in refused.value.problems] == ["only 0-9, * and # can be pressed"]

@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from agentphone_emulator import AccountSettings, Emulator
 from agentphone_emulator.store.findings import Finding
 from tests import echo_agents
+from tests.helpers import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 TEXTER = "+14155550123"
@@ -161,11 +162,8 @@ def _texts_back(emu: Emulator) -> int:
     return len([m for m in emu.account().messages.values() if m.direction == "outbound"])
 
 
-def _until(done: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, "the agent did not send its texts"
-        time.sleep(0.01)
+def _until(done: Callable[[], bool]) -> None:
+    wait_until(done, "the agent sending its texts")
 
 
 def test_the_scenario_library_never_answers_an_echo(tmp_path: Path) -> None:
