@@ -34,7 +34,7 @@ from agentphone_emulator import Emulator, VirtualClock
 from agentphone_emulator.settings import AccountSettings
 from agentphone_emulator.store import agents as agent_store
 from agentphone_emulator.store import numbers as number_store
-from agentphone_emulator.store import persistence
+from agentphone_emulator.store import persistence, state_file
 from agentphone_emulator.store.account import Account, EmulatorState
 from agentphone_emulator.store.findings import Finding
 
@@ -116,7 +116,7 @@ def test_state_survives_a_restart_with_the_same_key(tmp_path: Path) -> None:
         stop(proc, signal.SIGTERM)
 
     # Both keys are in the file now, each with its account.
-    saved = persistence.load(state)
+    saved = state_file.load(state)
     assert saved is not None and set(saved.keys) == {KEY, "sk_test_new"}
     assert len(saved.accounts[saved.keys[KEY]].agents) == 2
 
@@ -128,7 +128,7 @@ def test_the_periodic_save_happens_without_a_shutdown(tmp_path: Path) -> None:
             agent_id = sdk.agents.create(name="Saved while running").id
         deadline = time.monotonic() + 15  # generous: a save every 0.2 s
         while time.monotonic() < deadline:
-            saved = persistence.load(state)
+            saved = state_file.load(state)
             assert saved is not None
             if agent_id in saved.accounts[saved.keys[KEY]].agents:
                 break
@@ -165,7 +165,7 @@ def test_a_kill_at_any_moment_leaves_the_previous_good_state(tmp_path: Path) -> 
             proc.wait(timeout=10)
             halt.set()
             writer.join(timeout=20)
-        saved = persistence.load(state)  # parses: never a torn or half-written file
+        saved = state_file.load(state)  # parses: never a torn or half-written file
         assert saved is not None
         agents = len(saved.accounts[saved.keys[KEY]].agents)
         assert agents >= agents_seen  # what an earlier run saved is still there

@@ -51,7 +51,6 @@ from .settings import AccountSettings
 
 if TYPE_CHECKING:
     from .server import Emulator
-    from .store.persistence import SavedState, Saver
     from .store.records import WebhookRecord
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -464,6 +463,7 @@ def _check_llm_flags(args: argparse.Namespace) -> None:
 async def serve(args: argparse.Namespace) -> None:
     from .clock import VirtualClock
     from .server import Emulator
+    from .serving import StateKeeper
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
@@ -479,7 +479,10 @@ async def serve(args: argparse.Namespace) -> None:
             file=sys.stderr,
         )
     keys = args.api_keys or ([os.environ[API_KEY_ENV]] if os.environ.get(API_KEY_ENV) else None)
-    saved = _load_state(args)
+    if args.state_interval is not None and args.state is None:
+        raise UsageError("--state-interval needs --state (the file it saves to)")
+    keeper = StateKeeper(args.state) if args.state is not None else None
+    saved = keeper.load() if keeper is not None else None
     if saved is not None:
         # The flags' keys first (the ready line prints the first), then the file's others.
         keys = [*(keys or []), *(key for key in saved.keys if key not in (keys or []))]
@@ -502,7 +505,8 @@ async def serve(args: argparse.Namespace) -> None:
     hook = configure_webhook(emulator, args.webhook, args.webhook_secret) if args.webhook else None
     if args.llm_url is not None:
         emulator.configure_hosted(llm_url=args.llm_url, llm_model=args.llm_model)
-    saver = _first_save(args, emulator)
+    if keeper is not None:
+        keeper.first_save(emulator.state)
     try:
         await emulator.start()
     except OSError as exc:
@@ -534,10 +538,11 @@ async def serve(args: argparse.Namespace) -> None:
             f"hosted voice: {args.llm_url}  model: {hosted.llm_model}  key: ${LLM_KEY_ENV} ({key})",
             flush=True,
         )
-    if saver is not None:
+    if keeper is not None:
         what = f"loaded {len(saved.accounts)} account(s) from" if saved is not None else "saving to"
         print(f"state: {what} {args.state}", flush=True)
-    saving = None if saver is None else asyncio.create_task(_keep_saving(saver, args, stop))
+    interval = DEFAULT_STATE_INTERVAL if args.state_interval is None else args.state_interval
+    saving = None if keeper is None else asyncio.create_task(keeper.keep_saving(interval, stop))
     try:
         await stop.wait()
     finally:
@@ -548,73 +553,8 @@ async def serve(args: argparse.Namespace) -> None:
         finally:
             await emulator.stop()
             print("AgentPhone emulator stopped", file=sys.stderr, flush=True)
-        if saver is not None:
-            try:
-                await saver.save()
-            except (OSError, TypeError, ValueError) as exc:
-                raise UsageError(f"cannot save the state to {args.state}: {_save_error(exc)}") from None
-
-
-def _load_state(args: argparse.Namespace) -> SavedState | None:
-    """The state in ``--state FILE`` (None without the flag or the file); a file that is not a
-    readable state file is a usage error, and the file is left exactly as it is."""
-    if args.state_interval is not None and args.state is None:
-        raise UsageError("--state-interval needs --state (the file it saves to)")
-    if args.state is None:
-        return None
-    from .store.persistence import StateFileError, load, remove_stale_temps
-
-    if args.state.is_dir():
-        raise UsageError(f"--state {args.state} is a directory, not a file")
-    remove_stale_temps(args.state)
-    try:
-        return load(args.state)
-    except StateFileError as exc:
-        raise UsageError(f"--state {exc}; the file was left as it is") from None
-
-
-def _first_save(args: argparse.Namespace, emulator: Emulator) -> Saver | None:
-    """Write the state file once before serving: a folder that cannot take it is an error now,
-    not at shutdown, when the state would be lost."""
-    if args.state is None:
-        return None
-    from .store.persistence import Saver
-
-    saver = Saver(args.state, emulator.state)
-    try:
-        saver.save_blocking()
-    except OSError as exc:
-        raise UsageError(f"cannot write --state {args.state}: {exc.strerror or exc}") from None
-    return saver
-
-
-def _save_error(exc: Exception) -> str:
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    return one_line(str(exc))
-
-
-async def _keep_saving(saver: Saver, args: argparse.Namespace, stop: asyncio.Event) -> None:
-    """Save every ``--state-interval`` seconds of wall time (a virtual clock does not matter here)
-    until ``stop``; a failed save is a warning and the next interval tries again."""
-    interval = DEFAULT_STATE_INTERVAL if args.state_interval is None else args.state_interval
-    if interval <= 0:
-        return
-    while True:
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-            return
-        except TimeoutError:
-            pass
-        try:
-            await saver.save()
-        except (OSError, TypeError, ValueError) as exc:  # a full disk; a value JSON cannot hold
-            print(
-                f"warning: cannot save the state to {args.state}: {_save_error(exc)}; "
-                f"trying again in {interval:g} s",
-                file=sys.stderr,
-                flush=True,
-            )
+        if keeper is not None:
+            await keeper.final_save()
 
 
 # -- trigger -----------------------------------------------------------------------------------------
@@ -831,8 +771,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         if args.command == "serve":
+            from .serving import ServeError
+
             logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-            asyncio.run(serve(args))
+            try:
+                asyncio.run(serve(args))
+            except ServeError as exc:
+                raise UsageError(str(exc)) from None
         elif args.command == "trigger":
             trigger(args)
         elif args.command == "run":

@@ -1,0 +1,83 @@
+"""``serve --state FILE``: the state file's side of a serving emulator. Load it before serving,
+write it once before listening (a folder that cannot take it is an error at start, not at
+shutdown), save it every interval while it changes, and a last time when serving stops.
+
+Every problem is a :class:`ServeError`: one line, which the CLI prints and exits 2 with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from .errors import one_line
+from .store.account import EmulatorState
+from .store.persistence import SavedState, StateFileError
+from .store.saver import Saver
+from .store.state_file import load, remove_stale_temps
+
+
+class ServeError(Exception):
+    """A problem ``serve`` reports in one line, exit 2."""
+
+
+def save_error(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return one_line(str(exc))
+
+
+class StateKeeper:
+    """One state file for one serving emulator."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path  # as the user named it: every message says it this way
+        self.saver: Saver | None = None
+
+    def load(self) -> SavedState | None:
+        """The state in the file (None when there is no file yet); a file that is not a readable
+        state file is a ServeError, and the file is left exactly as it is."""
+        if self.path.is_dir():
+            raise ServeError(f"--state {self.path} is a directory, not a file")
+        remove_stale_temps(self.path)
+        try:
+            return load(self.path)
+        except StateFileError as exc:
+            raise ServeError(f"--state {exc}; the file was left as it is") from None
+
+    def first_save(self, state: EmulatorState) -> None:
+        self.saver = Saver(self.path, state)
+        try:
+            self.saver.save_blocking()
+        except OSError as exc:
+            raise ServeError(f"cannot write --state {self.path}: {exc.strerror or exc}") from None
+
+    async def keep_saving(self, interval: float, stop: asyncio.Event) -> None:
+        """Save every ``interval`` seconds of wall time (a virtual clock does not matter here)
+        until ``stop``; a failed save is a warning and the next interval tries again."""
+        if interval <= 0 or self.saver is None:
+            return
+        while True:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await self.saver.save()
+            except (OSError, TypeError, ValueError) as exc:  # a full disk; a value JSON cannot hold
+                print(
+                    f"warning: cannot save the state to {self.path}: {save_error(exc)}; "
+                    f"trying again in {interval:g} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+    async def final_save(self) -> None:
+        if self.saver is None:
+            return
+        try:
+            await self.saver.save()
+        except (OSError, TypeError, ValueError) as exc:
+            raise ServeError(f"cannot save the state to {self.path}: {save_error(exc)}") from None
