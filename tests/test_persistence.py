@@ -177,6 +177,67 @@ def test_a_kill_at_any_moment_leaves_the_previous_good_state(tmp_path: Path) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
 
 
+def test_a_second_serve_on_the_same_file_is_refused_and_the_first_keeps_its_data(tmp_path: Path) -> None:
+    """Two emulators on one file would each save their own state over the other's: the second
+    one is refused (one line naming the file and the owner's pid, exit 2) and writes nothing."""
+    state = tmp_path / "state.json"
+    link = tmp_path / "same-file.json"
+    link.symlink_to(state)  # another name for the same file is the same file
+    with serving("--api-key", KEY, "--state", str(state), "--state-interval", "0") as (proc, ready):
+        with AgentPhone(api_key=KEY, base_url=base_url(ready)) as sdk:
+            agent_id = sdk.agents.create(name="First owner").id
+        before = state.read_bytes()
+        results = run_all(
+            *(
+                [*CLI, "serve", "--port", "0", "--api-key", "sk_test_other", "--state", str(path)]
+                for path in (state, link)
+            )
+        )
+        for path, result in zip((state, link), results, strict=True):
+            assert result.returncode == 2, result.stdout + result.stderr
+            assert "ready at" not in result.stdout
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+            assert lines[0].startswith(f"agentphone-emulator: error: --state {path} is in use by "), lines[0]
+            assert f"(pid {proc.pid})" in lines[0], lines[0]
+        assert state.read_bytes() == before  # the refused ones wrote nothing
+        stop(proc)
+    saved = state_file.load(state)
+    assert saved is not None and agent_id in saved.accounts[saved.keys[KEY]].agents
+    assert "sk_test_other" not in saved.keys
+    # The owner's lock goes with it: the file can be served again, and no lock file is left.
+    with serving("--api-key", KEY, "--state", str(state)) as (proc, _ready):
+        stop(proc)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["same-file.json", "state.json"]
+
+
+def test_a_state_path_that_is_a_symlink_stays_one_and_its_target_is_saved(tmp_path: Path) -> None:
+    """``--state`` naming a symlink (a dotfiles setup, a shared volume) saves into the file it
+    points to; the link is not replaced by a regular file that leaves the target stale."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "conf").mkdir()
+    target = tmp_path / "data" / "state.json"
+    link = tmp_path / "conf" / "state.json"
+    link.symlink_to(target)  # dangling until the first save creates the target
+    with serving("--api-key", KEY, "--state", str(link), "--state-interval", "0") as (proc, ready):
+        with AgentPhone(api_key=KEY, base_url=base_url(ready)) as sdk:
+            agent_id = sdk.agents.create(name="Through the link").id
+        stop(proc, signal.SIGTERM)
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    saved = state_file.load(target)
+    assert saved is not None and agent_id in saved.accounts[saved.keys[KEY]].agents
+    assert target.stat().st_mode & 0o777 == 0o600
+    # Nothing left beside either name (temporary files go beside the target, and are renamed).
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["state.json"]
+    assert [p.name for p in (tmp_path / "conf").iterdir()] == ["state.json"]
+    # And the link's state loads again through the link.
+    with serving("--api-key", KEY, "--state", str(link)) as (proc, ready):
+        with AgentPhone(api_key=KEY, base_url=base_url(ready)) as sdk:
+            assert [a.id for a in sdk.agents.list().data] == [agent_id]
+        stop(proc)
+    assert link.is_symlink()
+
+
 # -- files that are not good state files ------------------------------------------------------------------
 
 
@@ -220,9 +281,15 @@ def run_all(*commands: list[str]) -> list[subprocess.CompletedProcess[str]]:
     """Run the commands side by side (each is a Python start-up: CI time), wait for all."""
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in commands]
     results = []
-    for command, proc in zip(commands, procs, strict=True):
-        out, err = proc.communicate(timeout=60)
-        results.append(subprocess.CompletedProcess(command, proc.returncode, out, err))
+    try:
+        for command, proc in zip(commands, procs, strict=True):
+            out, err = proc.communicate(timeout=60)
+            results.append(subprocess.CompletedProcess(command, proc.returncode, out, err))
+    finally:  # one that serves instead of failing must not outlive the test
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
     return results
 
 

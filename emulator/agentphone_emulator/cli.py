@@ -51,6 +51,8 @@ from .settings import AccountSettings
 
 if TYPE_CHECKING:
     from .server import Emulator
+    from .serving import StateKeeper
+    from .store.persistence import SavedState
     from .store.records import WebhookRecord
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -461,8 +463,6 @@ def _check_llm_flags(args: argparse.Namespace) -> None:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    from .clock import VirtualClock
-    from .server import Emulator
     from .serving import StateKeeper
 
     if not 0 <= args.port <= 65535:
@@ -483,6 +483,19 @@ async def serve(args: argparse.Namespace) -> None:
         raise UsageError("--state-interval needs --state (the file it saves to)")
     keeper = StateKeeper(args.state) if args.state is not None else None
     saved = keeper.load() if keeper is not None else None
+    try:
+        await _serve(args, keys, saved, keeper)
+    finally:
+        if keeper is not None:
+            keeper.close()
+
+
+async def _serve(
+    args: argparse.Namespace, keys: list[str] | None, saved: SavedState | None, keeper: StateKeeper | None
+) -> None:
+    from .clock import VirtualClock
+    from .server import Emulator
+
     if saved is not None:
         # The flags' keys first (the ready line prints the first), then the file's others.
         keys = [*(keys or []), *(key for key in saved.keys if key not in (keys or []))]

@@ -15,7 +15,7 @@ from .errors import one_line
 from .store.account import EmulatorState
 from .store.persistence import SavedState, StateFileError
 from .store.saver import Saver
-from .store.state_file import load, remove_stale_temps
+from .store.state_file import StateLock, load, real_path, remove_stale_temps
 
 
 class ServeError(Exception):
@@ -29,25 +29,41 @@ def save_error(exc: Exception) -> str:
 
 
 class StateKeeper:
-    """One state file for one serving emulator."""
+    """One state file for one serving emulator, owned (locked) from :meth:`load` to :meth:`close`."""
 
     def __init__(self, path: Path) -> None:
         self.path = path  # as the user named it: every message says it this way
+        self.target = real_path(path)  # what is written: the file a symlink points to
         self.saver: Saver | None = None
+        self._lock: StateLock | None = None
 
     def load(self) -> SavedState | None:
-        """The state in the file (None when there is no file yet); a file that is not a readable
-        state file is a ServeError, and the file is left exactly as it is."""
+        """Become the file's one owner, then read it (None when there is no file yet). Another
+        emulator on the file, or a file that is not a readable state file, is a ServeError, and
+        the file is left exactly as it is."""
         if self.path.is_dir():
             raise ServeError(f"--state {self.path} is a directory, not a file")
-        remove_stale_temps(self.path)
+        try:
+            self._lock = StateLock.acquire(self.target, str(self.path))
+        except StateFileError as exc:
+            raise ServeError(f"--state {exc}") from None
+        except OSError as exc:
+            raise ServeError(f"cannot write --state {self.path}: {exc.strerror or exc}") from None
+        remove_stale_temps(self.target)
         try:
             return load(self.path)
         except StateFileError as exc:
+            self.close()
             raise ServeError(f"--state {exc}; the file was left as it is") from None
 
+    def close(self) -> None:
+        """Stop owning the file (the process's exit would do it too, leaving the lock file)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
     def first_save(self, state: EmulatorState) -> None:
-        self.saver = Saver(self.path, state)
+        self.saver = Saver(self.target, state)
         try:
             self.saver.save_blocking()
         except OSError as exc:
