@@ -519,7 +519,7 @@ async def _serve(
     if args.llm_url is not None:
         emulator.configure_hosted(llm_url=args.llm_url, llm_model=args.llm_model)
     if keeper is not None:
-        keeper.first_save(emulator.state)
+        keeper.first_save(emulator)
     try:
         await emulator.start()
     except OSError as exc:

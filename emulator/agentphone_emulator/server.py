@@ -171,13 +171,20 @@ class Emulator:
         a request being served.
         """
         loop = self._loop
+
+        def counted() -> T:
+            try:
+                return fn()
+            finally:
+                self.state.touch()  # a control call may change the state (EmulatorState.changes)
+
         if self._thread is None or loop is None or not loop.is_running():
-            return fn()
+            return counted()
         if _running_loop() is loop:
-            return fn()
+            return counted()
 
         async def run() -> T:
-            return fn()
+            return counted()
 
         return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=30)
 
@@ -206,9 +213,12 @@ class Emulator:
         thread while the test's loop stays free, to answer webhooks if the agent lives there.
         """
         loop = self._loop
-        if self._thread is None or loop is None or _running_loop() is loop:
-            return await make()
-        return await asyncio.wrap_future(self._submit(make, loop))
+        try:
+            if self._thread is None or loop is None or _running_loop() is loop:
+                return await make()
+            return await asyncio.wrap_future(self._submit(make, loop))
+        finally:
+            self.state.touch()  # what it did is a change (EmulatorState.changes)
 
     @staticmethod
     def _submit(make: Callable[[], Awaitable[T]], loop: asyncio.AbstractEventLoop) -> Future[T]:

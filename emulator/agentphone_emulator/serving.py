@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import one_line
-from .store.account import EmulatorState
 from .store.persistence import SavedState, StateFileError
 from .store.saver import Saver
 from .store.state_file import StateLock, load, real_path, remove_stale_temps
+
+if TYPE_CHECKING:
+    from .server import Emulator
 
 
 class ServeError(Exception):
@@ -62,8 +65,11 @@ class StateKeeper:
             self._lock.release()
             self._lock = None
 
-    def first_save(self, state: EmulatorState) -> None:
-        self.saver = Saver(self.target, state)
+    def first_save(self, emulator: Emulator) -> None:
+        lock = self._lock.fd if self._lock is not None else None
+        self.saver = Saver(
+            self.target, emulator.state, emulator.platform.busy, keep_fds=() if lock is None else (lock,)
+        )
         try:
             self.saver.save_blocking()
         except OSError as exc:
@@ -94,6 +100,6 @@ class StateKeeper:
         if self.saver is None:
             return
         try:
-            await self.saver.save()
+            await self.saver.save(final=True)
         except (OSError, TypeError, ValueError) as exc:
             raise ServeError(f"cannot save the state to {self.path}: {save_error(exc)}") from None

@@ -223,26 +223,33 @@ def authenticate(state: EmulatorState, request: web.Request) -> Account:
 def make_aiohttp_handler(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     path_params = route.path_params
     adapter = route.adapter
+    # Every write route may change the state, done or refused, however it ends: counted once it
+    # has (EmulatorState.changes). Reads change nothing (tests/test_persistence.py holds them to it).
+    counts = route.method not in ("GET", "HEAD")
 
     async def aiohttp_handler(request: web.Request) -> web.StreamResponse:
+        state = request.app[STATE_KEY]
         try:
-            state = request.app[STATE_KEY]
-            account = (
-                authenticate(state, request) if route.auth else next(iter(state.account_by_key.values()))
-            )
-            if route.rate_limit is not None and account.settings.rate_limits:
-                request.app[LIMITER_KEY].check(account.id, route, state.now())
-            kwargs: dict[str, Any] = {name: request.match_info[name] for name in path_params}
-            if route.query is not None:
-                kwargs["query"] = parse_query(route.query, request.query)
-            if route.body is not None:
-                kwargs["body"] = parse_body(route.body, await request.read(), route.body_required)
-            result = await route.handler(Ctx(state, account, request), **kwargs)
-        except ApiError as error:
-            return error_response(error)
-        except Exception:
-            log.exception("internal error in %s %s", route.method, route.path)
-            return json_response({"detail": "Internal Server Error"}, 500)
+            try:
+                account = (
+                    authenticate(state, request) if route.auth else next(iter(state.account_by_key.values()))
+                )
+                if route.rate_limit is not None and account.settings.rate_limits:
+                    request.app[LIMITER_KEY].check(account.id, route, state.now())
+                kwargs: dict[str, Any] = {name: request.match_info[name] for name in path_params}
+                if route.query is not None:
+                    kwargs["query"] = parse_query(route.query, request.query)
+                if route.body is not None:
+                    kwargs["body"] = parse_body(route.body, await request.read(), route.body_required)
+                result = await route.handler(Ctx(state, account, request), **kwargs)
+            except ApiError as error:
+                return error_response(error)
+            except Exception:
+                log.exception("internal error in %s %s", route.method, route.path)
+                return json_response({"detail": "Internal Server Error"}, 500)
+        finally:
+            if counts:
+                state.touch()
         if isinstance(result, web.StreamResponse):
             return result
         if route.status == 204:

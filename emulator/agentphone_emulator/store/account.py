@@ -6,6 +6,14 @@ accounts (a phone number rings exactly one account).
 
 All mutation happens on the emulator's event loop, in handlers that do not await between reading
 and writing, so no locks are needed for the REST API.
+
+:attr:`EmulatorState.changes` counts the moments the state may have changed, so ``serve --state``
+can tell "nothing changed since the last save" without encoding the state. It is bumped at a few
+choke points rather than by every store operation: the end of every API request that is not a
+GET/HEAD (api/framework.py), every call of the Emulator's Python API (server.py), the end of every
+background delivery task and every clock callback (engine/platform.py wires both), a call ending,
+and reset/restore/configure here. Work still running (a live call, a delivery in flight) counts as
+a change until it ends (``Platform.busy``).
 """
 
 from __future__ import annotations
@@ -96,6 +104,7 @@ class EmulatorState:
         self._api_keys = list(api_keys)
         self.ids = IdFactory(seed)
         self._resets = -1  # reset() below makes it 0
+        self.changes = 0  # see the module's docstring
         self.accounts: dict[str, Account] = {}
         self.account_by_key: dict[str, Account] = {}
         # E.164 -> (account id, number id) for every number ever sold: a number is unique
@@ -107,7 +116,12 @@ class EmulatorState:
     def api_keys(self) -> list[str]:
         return list(self._api_keys)
 
+    def touch(self) -> None:
+        """Something may have changed (see the module's docstring)."""
+        self.changes += 1
+
     def reset(self, settings: AccountSettings | None = None) -> None:
+        self.touch()
         if settings is not None:
             self.default_settings = settings
         # A seeded emulator gives the same ids run after run, but not reset after reset: a receiver
@@ -141,6 +155,7 @@ class EmulatorState:
     def configure(self, api_key: str, settings: AccountSettings) -> Account:
         """Replace one account's settings (balance restarts from the new credit)."""
         account = self.account_by_key[api_key]
+        self.touch()
         account.settings = settings
         account.balance_cents = settings.credit_cents - sum(e.cents for e in account.ledger)
         return account
@@ -168,6 +183,7 @@ class EmulatorState:
         )
 
     def restore(self, snap: StateSnapshot) -> None:
+        self.touch()
         self.accounts = copy.deepcopy(snap.accounts)
         self.number_owner = dict(snap.number_owner)
         self.account_by_key = {k: self.accounts[i] for k, i in snap.keys.items()}

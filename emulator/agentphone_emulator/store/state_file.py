@@ -79,6 +79,10 @@ class StateLock:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)  # for the refusal message of the next one
         return cls(fd, path)
 
+    @property
+    def fd(self) -> int | None:
+        return self._fd
+
     def release(self) -> None:
         """Let go, removing the lock file (before unlocking it: see :meth:`acquire`)."""
         if self._fd is None:
