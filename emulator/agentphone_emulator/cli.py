@@ -33,7 +33,6 @@ import json
 import logging
 import os
 import re
-import signal
 import sys
 import urllib.error
 import urllib.request
@@ -495,6 +494,7 @@ async def _serve(
 ) -> None:
     from .clock import VirtualClock
     from .server import Emulator
+    from .serving import StopSignals, serve_until_stopped
 
     if saved is not None:
         # The flags' keys first (the ready line prints the first), then the file's others.
@@ -530,10 +530,7 @@ async def _serve(
     # schemas) out of the collector's sight so full collections only scan the emulator's state.
     gc.collect()
     gc.freeze()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    signals = StopSignals()
     # The ready line stays first and unchanged: scripts wait for it, then read on if they care.
     print(f"AgentPhone emulator ready at {emulator.base_url}  api key: {emulator.api_key}", flush=True)
     if clock is not None:
@@ -555,19 +552,7 @@ async def _serve(
         what = f"loaded {len(saved.accounts)} account(s) from" if saved is not None else "saving to"
         print(f"state: {what} {args.state}", flush=True)
     interval = DEFAULT_STATE_INTERVAL if args.state_interval is None else args.state_interval
-    saving = None if keeper is None else asyncio.create_task(keeper.keep_saving(interval, stop))
-    try:
-        await stop.wait()
-    finally:
-        try:
-            if saving is not None:
-                stop.set()  # also when leaving by an exception
-                await saving  # it ends at `stop`, after finishing a save it had begun
-        finally:
-            await emulator.stop()
-            print("AgentPhone emulator stopped", file=sys.stderr, flush=True)
-        if keeper is not None:
-            await keeper.final_save()
+    await serve_until_stopped(emulator, keeper, interval, signals)
 
 
 # -- trigger -----------------------------------------------------------------------------------------

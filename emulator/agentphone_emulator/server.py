@@ -43,6 +43,11 @@ from .store.records import CallRecord, DeliveryRecord, WebhookRecord
 log = logging.getLogger("agentphone_emulator")
 T = TypeVar("T")
 
+# How long stop() lets requests under way finish (transcript streams are ended at once). aiohttp
+# waits this long, then cancels them and waits as long again at most: a stop takes seconds, well
+# inside docker's 10 s and systemd's 90 s before their SIGKILL. aiohttp's default is 60 s.
+SHUTDOWN_GRACE_SECONDS = 3.0
+
 
 def new_api_key() -> str:
     return "sk_test_" + secrets.token_hex(16)
@@ -88,7 +93,9 @@ class Emulator:
         if self._runner is not None:
             raise RuntimeError("emulator already started")
         self._loop = asyncio.get_running_loop()
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
         await site.start()
@@ -100,10 +107,15 @@ class Emulator:
         return self
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        await self.platform.stop()
+        """Stop serving: end open streams, give requests under way a few seconds
+        (:data:`SHUTDOWN_GRACE_SECONDS`), stop the platform. Cancelled (a second Ctrl-C), it
+        abandons the requests at once but still stops the platform."""
+        try:
+            if self._runner is not None:
+                runner, self._runner = self._runner, None
+                await runner.cleanup()
+        finally:
+            await self.platform.stop()
 
     async def __aenter__(self) -> Emulator:
         return await self.start()

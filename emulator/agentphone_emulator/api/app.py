@@ -11,6 +11,7 @@ from aiohttp import web
 
 from ..engine.platform import Platform
 from ..store.account import EmulatorState
+from ..store.calls import close_followers
 from . import (
     agents,
     calls,
@@ -124,4 +125,11 @@ def build_app(
     if extra_routes:
         app.add_routes(extra_routes)
     app.router.add_route("*", "/{unmatched:.*}", _unmatched)
+    app.on_shutdown.append(_close_streams)
     return app
+
+
+async def _close_streams(app: web.Application) -> None:
+    """Stopping: end the open transcript streams now, before aiohttp waits for requests under way
+    (a stream is a request that never finishes by itself)."""
+    close_followers(app[STATE_KEY])

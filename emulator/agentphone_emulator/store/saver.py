@@ -104,6 +104,7 @@ class Saver:
         self._last_digest: str | None = None
         self._lock = asyncio.Lock()
         self._child: int | None = None
+        self._child_mark: int | None = None  # the mark of the state the child is saving
         self._abandoned = False
         self._die_with_parent: Callable[[int], None] | None = None
 
@@ -142,6 +143,7 @@ class Saver:
             mark = self._mark()
             if self._unchanged(mark):
                 return False
+            self._child_mark = mark
             outcome = await self._save_in_child() if self.in_child and not final else "no child"
             if outcome == "abandoned":
                 return False  # not saved: the next save (the final one) still has it to do
@@ -154,8 +156,15 @@ class Saver:
             self._saved_mark = mark
             return outcome == "wrote"
 
+    def before_final_save(self) -> None:
+        """The emulator is stopping: a child save of the state as it stands is the final save, so
+        it is let finish; one of an older state is killed (the final save supersedes it)."""
+        mark = self._mark()
+        if self._child is not None and (mark is None or mark != self._child_mark):
+            self.abandon()
+
     def abandon(self) -> None:
-        """Kill a child save under way (the emulator is stopping; its final save supersedes it)."""
+        """Kill a child save under way."""
         if self._child is not None:
             self._abandoned = True
             with contextlib.suppress(ProcessLookupError):
