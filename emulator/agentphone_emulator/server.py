@@ -266,12 +266,13 @@ class Emulator:
     def snapshot(self) -> StateSnapshot:
         return self.call_soon(self.state.snapshot)
 
-    def restore(self, snapshot: StateSnapshot) -> None:
-        """Bring back a snapshot, including the webhook retries it was waiting for."""
+    def restore(self, snapshot: StateSnapshot, *, owned: bool = False) -> None:
+        """Bring back a snapshot, including the webhook retries it was waiting for. ``owned``: the
+        snapshot was made for this restore and is used by nothing else, so it is not copied."""
 
         def do_restore() -> None:
             self.platform.voice.drop_sessions()
-            self.state.restore(snapshot)
+            self.state.restore(snapshot, copy=not owned)
             self.platform.dispatcher.reschedule()
 
         self.call_soon(do_restore)

@@ -1,6 +1,7 @@
 """The control plane over HTTP, under one reserved prefix (``/__emulator``, as moto has
 ``/moto-api`` and WireMock ``/__admin``): what a test in another language needs that the real API
-lacks. Text the agent, react, move the clock, read deliveries and findings, reset, snapshot.
+lacks. Text the agent, react, move the clock, read deliveries and findings, reset (snapshots:
+api/control_snapshots.py).
 
 It takes the same API key as ``/v1`` and acts on that key's account. The Python twin of every
 route is a method of :class:`~agentphone_emulator.Emulator`; these routes call those.
@@ -30,13 +31,13 @@ from ..models.control import (
     MessageRef,
     ReactionOut,
     ResetOut,
-    SnapshotOut,
     WebhookTargetBody,
     WebhookTargetOut,
 )
 from ..store import webhooks as webhook_store
 from ..store.records import DeliveryRecord, MessageRecord
 from .control_calls import router as calls_router
+from .control_snapshots import router as snapshots_router
 from .framework import Ctx, Route, Router, make_aiohttp_handler
 from .openapi import build_openapi
 
@@ -233,24 +234,6 @@ async def reset(ctx: Ctx) -> ResetOut:
     return ResetOut()
 
 
-@router.post(f"{PREFIX}/snapshots", response=SnapshotOut, status=201)
-async def take_snapshot(ctx: Ctx) -> SnapshotOut:
-    """Save the whole state; restore it later by id"""
-    snapshot_id = ctx.state.ids.new("snap")
-    ctx.platform.snapshots[snapshot_id] = ctx.state.snapshot()
-    return SnapshotOut(id=snapshot_id)
-
-
-@router.post(f"{PREFIX}/snapshots/{{snapshot_id}}/restore", response=SnapshotOut)
-async def restore_snapshot(ctx: Ctx, *, snapshot_id: str) -> SnapshotOut:
-    """Put the state back as it was when the snapshot was taken"""
-    snapshot = ctx.platform.snapshots.get(snapshot_id)
-    if snapshot is None:
-        raise not_found("Snapshot")
-    ctx.runtime.restore(snapshot)
-    return SnapshotOut(id=snapshot_id)
-
-
 @functools.cache
 def _control_document() -> bytes:
     """Built on first request, once per process (see ``app.openapi_document``)."""
@@ -271,8 +254,9 @@ def control_routes() -> list[web.RouteDef]:
 
 
 def _routes() -> list[Route]:
-    """Every control route: this module's and the simulated calls' (api/control_calls.py)."""
-    return [*router.routes, *calls_router.routes]
+    """Every control route: this module's, the simulated calls' (api/control_calls.py) and the
+    snapshots' (api/control_snapshots.py)."""
+    return [*router.routes, *calls_router.routes, *snapshots_router.routes]
 
 
 def control_openapi() -> dict[str, Any]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import aiohttp
 
 from ..clock import Clock, RealClock, VirtualClock
-from ..store.account import EmulatorState, StateSnapshot
+from ..store.account import EmulatorState
+from ..store.snapshots import Snapshots
 from .delivery import Dispatcher
 from .driving import ClockDriver
 from .sms import SmsEngine
@@ -28,7 +29,7 @@ class Platform:
         self.sms = SmsEngine(state, self.dispatcher)
         self.driver = ClockDriver(clock, self.dispatcher)
         self.voice = VoiceEngine(state, clock, self.dispatcher, self.targets, self.driver, self._session)
-        self.snapshots: dict[str, StateSnapshot] = {}  # taken through the control plane, by id
+        self.snapshots = Snapshots()  # taken through the control plane, by id
         if isinstance(clock, RealClock | VirtualClock):
             clock.after_callback = state.touch  # a retry, a call's timer: each may change the state
 

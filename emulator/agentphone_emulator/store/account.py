@@ -18,8 +18,8 @@ a change until it ends (``Platform.busy``).
 
 from __future__ import annotations
 
-import copy
 import hmac
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -177,14 +177,16 @@ class EmulatorState:
 
     def snapshot(self) -> StateSnapshot:
         return StateSnapshot(
-            accounts=copy.deepcopy(self.accounts),
+            accounts=deepcopy(self.accounts),
             number_owner=dict(self.number_owner),
             keys={k: a.id for k, a in self.account_by_key.items()},
         )
 
-    def restore(self, snap: StateSnapshot) -> None:
+    def restore(self, snap: StateSnapshot, *, copy: bool = True) -> None:
+        """Make ``snap`` the state; ``copy=False`` uses its records as they are (a snapshot made
+        for this restore alone), instead of a deep copy that leaves it reusable."""
         self.touch()
-        self.accounts = copy.deepcopy(snap.accounts)
+        self.accounts = deepcopy(snap.accounts) if copy else dict(snap.accounts)
         self.number_owner = dict(snap.number_owner)
         self.account_by_key = {k: self.accounts[i] for k, i in snap.keys.items()}
 
