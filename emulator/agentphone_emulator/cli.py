@@ -493,6 +493,7 @@ async def _serve(
     args: argparse.Namespace, keys: list[str] | None, saved: SavedState | None, keeper: StateKeeper | None
 ) -> None:
     from .clock import VirtualClock
+    from .connections import raise_open_file_limit
     from .server import Emulator
     from .serving import StopSignals, serve_until_stopped
 
@@ -520,6 +521,7 @@ async def _serve(
         emulator.configure_hosted(llm_url=args.llm_url, llm_model=args.llm_model)
     if keeper is not None:
         keeper.first_save(emulator)
+    raise_open_file_limit()  # its descriptors are its connections (connections.py)
     try:
         await emulator.start()
     except OSError as exc:

@@ -28,6 +28,7 @@ from .api.framework import LIMITER_KEY
 from .app_reference import is_app_reference
 from .call_handle import CallHandle
 from .clock import Clock, RealClock, VirtualClock
+from .connections import ConnectionLimits, Connections, GuardedSite
 from .engine.callees import Callee
 from .engine.platform import Platform
 from .engine.sms import Reacted, Received
@@ -70,6 +71,7 @@ class Emulator:
         clock: Clock | None = None,
         seed: int | None = None,
         control_plane: bool = True,
+        limits: ConnectionLimits | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -80,8 +82,14 @@ class Emulator:
         self.platform = Platform(self.state, self.clock)
         # The control plane (/__emulator) needs the same API key as /v1; without it (serve
         # --no-control-plane) those paths are 404 like any unknown path.
+        # How many connections at once and how long a half-sent request may take (connections.py).
+        self.connections = Connections(limits or ConnectionLimits())
         self.app = build_app(
-            self.state, self.platform, runtime=self, extra_routes=control_routes() if control_plane else None
+            self.state,
+            self.platform,
+            runtime=self,
+            extra_routes=control_routes() if control_plane else None,
+            connections=self.connections,
         )
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -94,14 +102,16 @@ class Emulator:
             raise RuntimeError("emulator already started")
         self._loop = asyncio.get_running_loop()
         runner = web.AppRunner(
-            self.app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
+            **self.connections.limits.runner_options(),
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        site = GuardedSite(runner, self.host, self.port, self.connections)
         await site.start()
-        server = site._server
-        assert server is not None and isinstance(server, asyncio.base_events.Server)
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = site.port
         self._runner = runner
         await self.platform.start()
         return self

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..connections import ConnectionLimits, Connections
 from ..engine.platform import Platform
 from ..store.account import EmulatorState
 from ..store.calls import close_followers
@@ -30,6 +31,7 @@ from . import (
     whatsapp,
 )
 from .framework import (
+    CONNECTIONS_KEY,
     LIMITER_KEY,
     PLATFORM_KEY,
     RUNTIME_KEY,
@@ -112,9 +114,11 @@ def build_app(
     platform: Platform | None = None,
     runtime: Any = None,
     extra_routes: list[web.RouteDef] | None = None,
+    connections: Connections | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=8 * 1024 * 1024)
     app[STATE_KEY] = state
+    app[CONNECTIONS_KEY] = connections or Connections(ConnectionLimits())
     app[PLATFORM_KEY] = platform or Platform(state, state.clock)
     app[LIMITER_KEY] = RateLimiter()
     app[RUNTIME_KEY] = runtime

@@ -8,6 +8,7 @@ that return a pydantic model, a dict/list, ``None`` (for 204), or an aiohttp res
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -18,6 +19,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from ..connections import Connections
 from ..engine.platform import Platform
 from ..errors import ApiError, not_found, unauthorized
 from ..store.account import Account, EmulatorState
@@ -29,6 +31,7 @@ STATE_KEY: web.AppKey[EmulatorState] = web.AppKey("agentphone_state", EmulatorSt
 LIMITER_KEY: web.AppKey[RateLimiter] = web.AppKey("agentphone_rate_limiter", RateLimiter)
 RUNTIME_KEY: web.AppKey[Any] = web.AppKey("agentphone_runtime", object)
 PLATFORM_KEY: web.AppKey[Platform] = web.AppKey("agentphone_platform", Platform)
+CONNECTIONS_KEY: web.AppKey[Connections] = web.AppKey("agentphone_connections", Connections)
 
 Handler = Callable[..., Awaitable[Any]]
 _PATH_PARAM = re.compile(r"\{(\w+)\}")
@@ -220,15 +223,41 @@ def authenticate(state: EmulatorState, request: web.Request) -> Account:
     return account
 
 
+def _body_too_slow(seconds: float) -> web.Response:
+    """A body that did not arrive in time (a slow or stalled client): 408, and the connection goes."""
+    response = json_response({"detail": f"The request body did not arrive within {seconds:g} s"}, 408)
+    response.force_close()
+    return response
+
+
+def _too_large(exc: web.HTTPRequestEntityTooLarge) -> web.Response:
+    """A body over the app's limit: 413 in the API's error shape (it was a 500 and a traceback)."""
+    response = json_response({"detail": f"Request body too large: {exc.text}"}, 413)
+    response.force_close()
+    return response
+
+
+def _gone() -> web.Response:
+    """An answer nobody will read (the connection is closed), for the handler to return."""
+    response = web.Response(status=400)
+    response.force_close()
+    return response
+
+
 def make_aiohttp_handler(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     path_params = route.path_params
     adapter = route.adapter
     # Every write route may change the state, done or refused, however it ends: counted once it
     # has (EmulatorState.changes). Reads change nothing (tests/test_persistence.py holds them to it).
     counts = route.method not in ("GET", "HEAD")
+    reads_body = route.body is not None
 
     async def aiohttp_handler(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE_KEY]
+        connections = request.app[CONNECTIONS_KEY]
+        protocol = request.protocol
+        if not reads_body:  # one whose body is still coming is half-sent: it may be evicted
+            connections.busy.add(protocol)  # a request under way: never closed for a new connection
         try:
             try:
                 account = (
@@ -240,7 +269,17 @@ def make_aiohttp_handler(route: Route) -> Callable[[web.Request], Awaitable[web.
                 if route.query is not None:
                     kwargs["query"] = parse_query(route.query, request.query)
                 if route.body is not None:
-                    kwargs["body"] = parse_body(route.body, await request.read(), route.body_required)
+                    try:
+                        async with asyncio.timeout(connections.limits.body_timeout):
+                            raw = await request.read()
+                    except TimeoutError:
+                        return _body_too_slow(connections.limits.body_timeout)
+                    except ConnectionError:  # the client went, or its connection was evicted
+                        return _gone()
+                    except web.HTTPRequestEntityTooLarge as exc:  # over client_max_size (app.py)
+                        return _too_large(exc)
+                    connections.busy.add(protocol)
+                    kwargs["body"] = parse_body(route.body, raw, route.body_required)
                 result = await route.handler(Ctx(state, account, request), **kwargs)
             except ApiError as error:
                 return error_response(error)
@@ -248,6 +287,7 @@ def make_aiohttp_handler(route: Route) -> Callable[[web.Request], Awaitable[web.
                 log.exception("internal error in %s %s", route.method, route.path)
                 return json_response({"detail": "Internal Server Error"}, 500)
         finally:
+            connections.busy.discard(protocol)
             if counts:
                 state.touch()
         if isinstance(result, web.StreamResponse):
