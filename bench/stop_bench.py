@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -118,6 +119,7 @@ def one_case(hold: str, signals: list[signal.Signals], code: Path | None) -> tup
     kept = saved is not None and any(
         agent_id in a.agents and call_id in a.calls for a in saved.accounts.values()
     )
+    shutil.rmtree(folder)
     return seconds, exit_code, kept
 
 
