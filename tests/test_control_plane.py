@@ -146,6 +146,50 @@ def test_react_reset_and_snapshots(
     assert control.post("/snapshots/snap_nope/restore").status_code == 404
 
 
+def test_snapshots_can_be_listed_and_deleted_and_at_most_twenty_are_kept(
+    control: Control, vemu: Emulator, vclient: AgentPhone, number: str
+) -> None:
+    """Snapshots held memory for ever (a deep copy of the state each, none could be freed): one is
+    deleted at once, the 21st evicts the oldest, and a restore of a deleted or evicted one says so."""
+    for earlier in control.get("/snapshots").json()["data"]:  # other tests' (they outlive resets)
+        assert control.delete(f"/snapshots/{earlier['id']}").status_code == 204
+    vclient.agents.create(name="In every snapshot")
+    first = control.post("/snapshots")
+    assert first.status_code == 201 and first.json()["evicted"] is None
+    first_id = first.json()["id"]
+
+    listed = control.get("/snapshots").json()
+    assert listed["limit"] == 20
+    [kept] = listed["data"]
+    assert kept["id"] == first_id and kept["sizeBytes"] > 0 and kept["createdAt"]
+
+    assert control.delete(f"/snapshots/{first_id}").status_code == 204
+    assert control.get("/snapshots").json()["data"] == []
+    gone = control.post(f"/snapshots/{first_id}/restore")
+    assert gone.status_code == 404 and gone.json()["detail"] == "Snapshot not found"
+    assert control.delete(f"/snapshots/{first_id}").status_code == 404
+
+    taken = [control.post("/snapshots").json() for _ in range(21)]
+    assert [t["evicted"] for t in taken] == [None] * 20 + [taken[0]["id"]]
+    assert [s["id"] for s in control.get("/snapshots").json()["data"]] == [t["id"] for t in taken[1:]]
+    evicted = control.post(f"/snapshots/{taken[0]['id']}/restore")
+    assert evicted.status_code == 404
+    assert "evicted" in evicted.json()["detail"] and "20 newest" in evicted.json()["detail"]
+
+    # What a kept snapshot holds comes back whole, after a reset too.
+    vclient.agents.create(name="Later")
+    assert control.post("/reset").status_code == 200
+    assert control.post(f"/snapshots/{taken[-1]['id']}/restore").status_code == 200
+    assert sorted(a.name for a in vclient.agents.list().data) == ["Controlled", "In every snapshot"]
+    for t in taken[1:]:
+        assert control.delete(f"/snapshots/{t['id']}").status_code == 204
+    assert control.get("/snapshots").json()["data"] == []
+
+    paths = control.get("/openapi.json").json()["paths"]
+    assert set(paths["/__emulator/snapshots"]) == {"get", "post"}
+    assert set(paths["/__emulator/snapshots/{snapshot_id}"]) == {"delete"}
+
+
 def test_bad_requests_are_fastapi_shaped(control: Control, vemu: Emulator, number: str) -> None:
     missing = control.post("/sms", {"to": number})
     assert missing.status_code == 422

@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .clock import RealClock, VirtualClock
+    from .connections import ConnectionLimits
     from .errors import ApiError
     from .server import Emulator
     from .settings import AccountSettings
@@ -20,12 +21,21 @@ if TYPE_CHECKING:
 _WHERE = {
     "AccountSettings": ".settings",
     "ApiError": ".errors",
+    "ConnectionLimits": ".connections",
     "Emulator": ".server",
     "RealClock": ".clock",
     "VirtualClock": ".clock",
 }
 
-__all__ = ["AccountSettings", "ApiError", "Emulator", "RealClock", "VirtualClock", "__version__"]
+__all__ = [
+    "AccountSettings",
+    "ApiError",
+    "ConnectionLimits",
+    "Emulator",
+    "RealClock",
+    "VirtualClock",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -28,12 +28,11 @@ import gc
 import ipaddress
 import json
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import __version__
@@ -49,11 +48,9 @@ from .trigger import CONTROL_PREFIX, add_trigger_parser, run_trigger
 # asyncio, logging, the clock and pydantic (settings) are imported by the functions that use them:
 # `--version`, `trigger` and `--help` need none of them (tests/test_startup.py).
 if TYPE_CHECKING:
-    import asyncio
-
-    from .server import Emulator
+    from .serving import StateKeeper
     from .settings import AccountSettings
-    from .store.persistence import SavedState, Saver
+    from .store.persistence import SavedState
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 API_KEY_ENV = EMULATOR_KEY_ENV
@@ -277,12 +274,7 @@ def _check_llm_flags(args: argparse.Namespace) -> None:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    import asyncio
-
-    from .clock import VirtualClock, iso
-    from .engine.targets import TargetError
-    from .serve_webhook import serve_webhook
-    from .server import Emulator
+    from .serving import StateKeeper
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, got {args.port}")
@@ -302,7 +294,31 @@ async def serve(args: argparse.Namespace) -> None:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     keys = args.api_keys or ([os.environ[API_KEY_ENV]] if os.environ.get(API_KEY_ENV) else None)
-    saved = _load_state(args)
+    if args.state_interval is not None and args.state is None:
+        raise UsageError("--state-interval needs --state (the file it saves to)")
+    keeper = StateKeeper(args.state) if args.state is not None else None
+    saved = keeper.load() if keeper is not None else None
+    try:
+        await _serve(args, keys, saved, keeper, access)
+    finally:
+        if keeper is not None:
+            keeper.close()
+
+
+async def _serve(
+    args: argparse.Namespace,
+    keys: list[str] | None,
+    saved: SavedState | None,
+    keeper: StateKeeper | None,
+    access: dict[str, Any],
+) -> None:
+    from .clock import VirtualClock, iso
+    from .connections import raise_open_file_limit
+    from .engine.targets import TargetError
+    from .serve_webhook import serve_webhook
+    from .server import Emulator
+    from .serving import StopSignals, serve_until_stopped
+
     if saved is not None:
         # The flags' keys first (the ready line prints the first), then the file's others.
         keys = [*(keys or []), *(key for key in saved.keys if key not in (keys or []))]
@@ -326,6 +342,7 @@ async def serve(args: argparse.Namespace) -> None:
         _check_webhook_url(args.webhook)
     if args.llm_url is not None:
         emulator.configure_hosted(llm_url=args.llm_url, llm_model=args.llm_model)
+    raise_open_file_limit()  # its descriptors are its connections (connections.py)
     try:
         await emulator.start()
     except OSError as exc:
@@ -334,7 +351,8 @@ async def serve(args: argparse.Namespace) -> None:
     agent = contextlib.ExitStack()
     try:
         hook = agent.enter_context(serve_webhook(emulator, args.webhook, args.webhook_secret))
-        saver = _first_save(args, emulator)
+        if keeper is not None:
+            keeper.first_save(emulator)
     except BaseException as exc:
         agent.close()
         await emulator.stop()
@@ -347,10 +365,7 @@ async def serve(args: argparse.Namespace) -> None:
     # schemas) out of the collector's sight so full collections only scan the emulator's state.
     gc.collect()
     gc.freeze()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    signals = StopSignals()
     # The ready line stays first and unchanged: scripts wait for it, then read on if they care.
     print(f"AgentPhone emulator ready at {emulator.base_url}  api key: {emulator.api_key}", flush=True)
     if clock is not None:
@@ -368,92 +383,16 @@ async def serve(args: argparse.Namespace) -> None:
             f"hosted voice: {args.llm_url}  model: {hosted.llm_model}  key: ${LLM_KEY_ENV} ({key})",
             flush=True,
         )
-    if saver is not None:
+    if keeper is not None:
         what = f"loaded {len(saved.accounts)} account(s) from" if saved is not None else "saving to"
         print(f"state: {what} {args.state}", flush=True)
     if (admin := admin_line(emulator, args.control_plane)) is not None:
         print(admin, flush=True)
-    saving = None if saver is None else asyncio.create_task(_keep_saving(saver, args, stop))
-    try:
-        await stop.wait()
-    finally:
-        try:
-            if saving is not None:
-                stop.set()  # also when leaving by an exception
-                await saving  # it ends at `stop`, after finishing a save it had begun
-        finally:
-            await emulator.stop()
-            agent.close()
-            print("AgentPhone emulator stopped", file=sys.stderr, flush=True)
-        if saver is not None:
-            try:
-                await saver.save()
-            except (OSError, TypeError, ValueError) as exc:
-                raise UsageError(f"cannot save the state to {args.state}: {_save_error(exc)}") from None
-
-
-def _load_state(args: argparse.Namespace) -> SavedState | None:
-    """The state in ``--state FILE`` (None without the flag or the file); a file that is not a
-    readable state file is a usage error, and the file is left exactly as it is."""
-    if args.state_interval is not None and args.state is None:
-        raise UsageError("--state-interval needs --state (the file it saves to)")
-    if args.state is None:
-        return None
-    from .store.persistence import StateFileError, load, remove_stale_temps
-
-    if args.state.is_dir():
-        raise UsageError(f"--state {args.state} is a directory, not a file")
-    remove_stale_temps(args.state)
-    try:
-        return load(args.state)
-    except StateFileError as exc:
-        raise UsageError(f"--state {exc}; the file was left as it is") from None
-
-
-def _first_save(args: argparse.Namespace, emulator: Emulator) -> Saver | None:
-    """Write the state file once before serving: a folder that cannot take it is an error now,
-    not at shutdown, when the state would be lost."""
-    if args.state is None:
-        return None
-    from .store.persistence import Saver
-
-    saver = Saver(args.state, emulator.state)
-    try:
-        saver.save_blocking()
-    except OSError as exc:
-        raise UsageError(f"cannot write --state {args.state}: {exc.strerror or exc}") from None
-    return saver
-
-
-def _save_error(exc: Exception) -> str:
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    return one_line(str(exc))
-
-
-async def _keep_saving(saver: Saver, args: argparse.Namespace, stop: asyncio.Event) -> None:
-    """Save every ``--state-interval`` seconds of wall time (a virtual clock does not matter here)
-    until ``stop``; a failed save is a warning and the next interval tries again."""
-    import asyncio
-
     interval = DEFAULT_STATE_INTERVAL if args.state_interval is None else args.state_interval
-    if interval <= 0:
-        return
-    while True:
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-            return
-        except TimeoutError:
-            pass
-        try:
-            await saver.save()
-        except (OSError, TypeError, ValueError) as exc:  # a full disk; a value JSON cannot hold
-            print(
-                f"warning: cannot save the state to {args.state}: {_save_error(exc)}; "
-                f"trying again in {interval:g} s",
-                file=sys.stderr,
-                flush=True,
-            )
+    try:
+        await serve_until_stopped(emulator, keeper, interval, signals)
+    finally:
+        agent.close()
 
 
 def print_schema(output: str | None) -> None:
@@ -498,8 +437,13 @@ def _main(argv: Sequence[str] | None) -> int:
             import asyncio
             import logging
 
+            from .serving import ServeError
+
             logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-            asyncio.run(serve(args))
+            try:
+                asyncio.run(serve(args))
+            except ServeError as exc:
+                raise UsageError(str(exc)) from None
         elif args.command == "trigger":
             run_trigger(args)
         elif args.command == "run":

@@ -113,6 +113,7 @@ class RealClock:
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
+        self.after_callback: Callable[[], None] | None = None  # run after each callback, however it ended
 
     def now(self) -> datetime:
         """The current time.
@@ -141,7 +142,7 @@ class RealClock:
     def _spawn(self, timer: Timer) -> None:
         if timer.cancelled:
             return
-        task = asyncio.get_running_loop().create_task(_run_logged(timer))
+        task = asyncio.get_running_loop().create_task(_run_logged(timer, self.after_callback))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -197,6 +198,7 @@ class VirtualClock:
         self._start = self._now = check_start(start or self.DEFAULT_START)
         self._queue: list[tuple[datetime, int, Timer]] = []
         self._order = itertools.count()  # ties run in the order they were scheduled
+        self.after_callback: Callable[[], None] | None = None  # run after each callback, however it ended
 
     def now(self) -> datetime:
         """The simulated current time.
@@ -290,7 +292,7 @@ class VirtualClock:
         while (due := self.next_due()) is not None and due <= moment:
             _, _, timer = heapq.heappop(self._queue)
             self._now = max(self._now, due)
-            await _run_logged(timer)
+            await _run_logged(timer, self.after_callback)
             ran += 1
             # Let what the callback woke (a sleeper) run now, at this instant, before time moves
             # on: a loop sleeping 10 s ticks six times in advance(60), as on a real clock.
@@ -369,7 +371,7 @@ def _seconds(seconds: float) -> str:
     return str(int(seconds)) if float(seconds).is_integer() and seconds < 1e15 else f"{seconds:g}"
 
 
-async def _run_logged(timer: Timer) -> None:
+async def _run_logged(timer: Timer, after: Callable[[], None] | None = None) -> None:
     """Run a scheduled callback; a failure is our bug, logged, and must not stop the clock."""
     if timer.cancelled:
         return
@@ -379,6 +381,9 @@ async def _run_logged(timer: Timer) -> None:
         raise
     except Exception:
         log.exception("scheduled callback failed")
+    finally:
+        if after is not None:
+            after()
 
 
 @lru_cache(maxsize=65_536)

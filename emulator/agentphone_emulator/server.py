@@ -29,6 +29,7 @@ from .api.framework import LIMITER_KEY
 from .app_reference import is_app_reference
 from .call_handle import CallHandle
 from .clock import Clock, RealClock, VirtualClock
+from .connections import ConnectionLimits, Connections, GuardedSite
 from .engine.app_loop import inside_app
 from .engine.callees import Callee
 from .engine.driving import ClockBusy
@@ -45,6 +46,11 @@ from .store.records import CallRecord, DeliveryRecord, WebhookRecord
 
 log = logging.getLogger("agentphone_emulator")
 T = TypeVar("T")
+
+# How long stop() lets requests under way finish (transcript streams are ended at once). aiohttp
+# waits this long, then cancels them and waits as long again at most: a stop takes seconds, well
+# inside docker's 10 s and systemd's 90 s before their SIGKILL. aiohttp's default is 60 s.
+SHUTDOWN_GRACE_SECONDS = 3.0
 
 
 def new_api_key() -> str:
@@ -97,6 +103,7 @@ class Emulator:
         control_plane: bool = True,
         admin_key: str | None = None,
         app_modules: Sequence[str] = (),
+        limits: ConnectionLimits | None = None,
     ) -> None:
         self.host: str = host
         """The address it listens on."""
@@ -117,12 +124,15 @@ class Emulator:
         self._access = Access.for_keys(self.state.api_keys, admin_key, app_modules)
         # The control plane (/__emulator) needs the same API key as /v1 (or the admin key); without
         # it (serve --no-control-plane) those paths are 404 like any unknown path.
+        # How many connections at once and how long a half-sent request may take (connections.py).
+        self.connections = Connections(limits or ConnectionLimits())
         self.app: web.Application = build_app(
             self.state,
             self.platform,
             runtime=self,
             extra_routes=control_routes() if control_plane else None,
             access=self._access,
+            connections=self.connections,
         )
         """The aiohttp application serving ``/v1`` and ``/__emulator``."""
         self._runner: web.AppRunner | None = None
@@ -144,23 +154,31 @@ class Emulator:
         if self._runner is not None:
             raise RuntimeError("emulator already started")
         self._loop = asyncio.get_running_loop()
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
+            **self.connections.limits.runner_options(),
+        )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        site = GuardedSite(runner, self.host, self.port, self.connections)
         await site.start()
-        server = site._server
-        assert server is not None and isinstance(server, asyncio.base_events.Server)
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = site.port
         self._runner = runner
         await self.platform.start()
         return self
 
     async def stop(self) -> None:
-        """Stop serving and stop the platform (scheduled retries and live calls are dropped)."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        await self.platform.stop()
+        """Stop serving: end open streams, give requests under way a few seconds
+        (:data:`SHUTDOWN_GRACE_SECONDS`), stop the platform. Cancelled (a second Ctrl-C), it
+        abandons the requests at once but still stops the platform."""
+        try:
+            if self._runner is not None:
+                runner, self._runner = self._runner, None
+                await runner.cleanup()
+        finally:
+            await self.platform.stop()
 
     async def __aenter__(self) -> Emulator:
         return await self.start()
@@ -250,13 +268,20 @@ class Emulator:
             What ``fn`` returned.
         """
         loop = self._loop
+
+        def counted() -> T:
+            try:
+                return fn()
+            finally:
+                self.state.touch()  # a control call may change the state (EmulatorState.changes)
+
         if self._thread is None or loop is None or not loop.is_running():
-            return fn()
+            return counted()
         if _running_loop() is loop:
-            return fn()
+            return counted()
 
         async def run() -> T:
-            return fn()
+            return counted()
 
         return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=30)
 
@@ -304,9 +329,12 @@ class Emulator:
             The coroutine's result.
         """
         loop = self._loop
-        if self._thread is None or loop is None or _running_loop() is loop:
-            return await make()
-        return await asyncio.wrap_future(self._submit(make, loop))
+        try:
+            if self._thread is None or loop is None or _running_loop() is loop:
+                return await make()
+            return await asyncio.wrap_future(self._submit(make, loop))
+        finally:
+            self.state.touch()  # what it did is a change (EmulatorState.changes)
 
     @staticmethod
     def _submit(make: Callable[[], Awaitable[T]], loop: asyncio.AbstractEventLoop) -> Future[T]:
@@ -356,17 +384,19 @@ class Emulator:
         """
         return self.call_soon(self.state.snapshot)
 
-    def restore(self, snapshot: StateSnapshot) -> None:
+    def restore(self, snapshot: StateSnapshot, *, owned: bool = False) -> None:
         """Bring back a snapshot, including the webhook retries it was waiting for; live calls are
         dropped.
 
         Args:
             snapshot: What ``snapshot()`` returned.
+            owned: The snapshot was made for this restore and is used by nothing else, so it is
+                not copied.
         """
 
         def do_restore() -> None:
             self.platform.voice.drop_sessions()
-            self.state.restore(snapshot)
+            self.state.restore(snapshot, copy=not owned)
             self.platform.dispatcher.reschedule()
 
         self.call_soon(do_restore)

@@ -9,8 +9,10 @@ from typing import Any
 
 from aiohttp import web
 
+from ..connections import ConnectionLimits, Connections
 from ..engine.platform import Platform
 from ..store.account import EmulatorState
+from ..store.calls import close_followers
 from . import (
     agents,
     calls,
@@ -30,6 +32,7 @@ from . import (
 )
 from .access import ACCESS_KEY, Access
 from .framework import (
+    CONNECTIONS_KEY,
     LIMITER_KEY,
     MAX_BODY_BYTES,
     PLATFORM_KEY,
@@ -114,10 +117,12 @@ def build_app(
     runtime: Any = None,
     extra_routes: list[web.RouteDef] | None = None,
     access: Access | None = None,
+    connections: Connections | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[STATE_KEY] = state
     app[ACCESS_KEY] = access or Access.for_keys(state.api_keys)
+    app[CONNECTIONS_KEY] = connections or Connections(ConnectionLimits())
     app[PLATFORM_KEY] = platform or Platform(state, state.clock)
     app[LIMITER_KEY] = RateLimiter()
     app[RUNTIME_KEY] = runtime
@@ -128,4 +133,11 @@ def build_app(
     if extra_routes:
         app.add_routes(extra_routes)
     app.router.add_route("*", "/{unmatched:.*}", _unmatched)
+    app.on_shutdown.append(_close_streams)
     return app
+
+
+async def _close_streams(app: web.Application) -> None:
+    """Stopping: end the open transcript streams now, before aiohttp waits for requests under way
+    (a stream is a request that never finishes by itself)."""
+    close_followers(app[STATE_KEY])

@@ -241,6 +241,8 @@ async def stream_call_transcript(ctx: Ctx, *, call_id: str) -> web.StreamRespons
                     await response.write(_sse("turn", _turn_data(event.turn)))
                 elif event.kind == "ended":
                     ended, status, duration = True, event.status or status, event.duration_seconds
+                elif event.kind == "closing":  # the emulator is stopping: end the stream, no "ended"
+                    break
             if ended:
                 await response.write(
                     _sse("ended", {"callId": call.id, "status": status, "durationSeconds": duration})

@@ -1,7 +1,8 @@
 """The control plane over HTTP, under one reserved prefix (``/__emulator``, as moto has
 ``/moto-api`` and WireMock ``/__admin``): what a test in another language needs that the real API
-lacks. Text the agent, react, move the clock, read deliveries and findings, reset, snapshot; calls
-(api/control_calls.py); the account's settings and 10DLC verdicts (api/control_account.py).
+lacks. Text the agent, react, move the clock, read deliveries and findings, reset; calls
+(api/control_calls.py); the account's settings and 10DLC verdicts (api/control_account.py);
+snapshots (api/control_snapshots.py).
 
 It takes the same API key as ``/v1`` and acts on that key's account; what acts on every account
 (reset, snapshots, moving the shared clock) takes the emulator's admin key instead, and a webhook
@@ -36,7 +37,6 @@ from ..models.control import (
     MessageRef,
     ReactionOut,
     ResetOut,
-    SnapshotOut,
     WebhookTargetBody,
     WebhookTargetOut,
 )
@@ -47,6 +47,7 @@ from ..store.records import DeliveryAttempt, DeliveryRecord, MessageRecord
 from .access import ACCESS_KEY
 from .control_account import router as account_router
 from .control_calls import router as calls_router
+from .control_snapshots import router as snapshots_router
 from .framework import Ctx, Route, Router, make_aiohttp_handler
 from .openapi import build_openapi
 
@@ -314,7 +315,6 @@ async def point_webhook(ctx: Ctx, *, body: WebhookTargetBody) -> WebhookTargetOu
 
 
 # A snapshot holds every account, so taking, restoring (and deleting) one is the admin key's.
-SNAPSHOTS = "saves or puts back every account's state"
 
 
 @router.post(f"{PREFIX}/reset", response=ResetOut, admin="forgets every account's state")
@@ -322,24 +322,6 @@ async def reset(ctx: Ctx) -> ResetOut:
     """Forget everything but the API keys; a virtual clock goes back to its start"""
     ctx.runtime.reset()
     return ResetOut()
-
-
-@router.post(f"{PREFIX}/snapshots", response=SnapshotOut, status=201, admin=SNAPSHOTS)
-async def take_snapshot(ctx: Ctx) -> SnapshotOut:
-    """Save the whole state; restore it later by id"""
-    snapshot_id = ctx.state.ids.new("snap")
-    ctx.platform.snapshots[snapshot_id] = ctx.state.snapshot()
-    return SnapshotOut(id=snapshot_id)
-
-
-@router.post(f"{PREFIX}/snapshots/{{snapshot_id}}/restore", response=SnapshotOut, admin=SNAPSHOTS)
-async def restore_snapshot(ctx: Ctx, *, snapshot_id: str) -> SnapshotOut:
-    """Put the state back as it was when the snapshot was taken"""
-    snapshot = ctx.platform.snapshots.get(snapshot_id)
-    if snapshot is None:
-        raise not_found("Snapshot")
-    ctx.runtime.restore(snapshot)
-    return SnapshotOut(id=snapshot_id)
 
 
 @functools.cache
@@ -363,8 +345,8 @@ def control_routes() -> list[web.RouteDef]:
 
 def _routes() -> list[Route]:
     """Every control route: this module's, the simulated calls' (api/control_calls.py) and the
-    account's (api/control_account.py)."""
-    return [*router.routes, *calls_router.routes, *account_router.routes]
+    account's (api/control_account.py), and snapshots' (api/control_snapshots.py)."""
+    return [*router.routes, *calls_router.routes, *account_router.routes, *snapshots_router.routes]
 
 
 def control_openapi() -> dict[str, Any]:

@@ -8,6 +8,7 @@ that return a pydantic model, a dict/list, ``None`` (for 204), or an aiohttp res
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -20,6 +21,7 @@ import pydantic_core
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from ..connections import Connections
 from ..engine.platform import Platform
 from ..errors import ApiError, not_found, unauthorized
 from ..store.account import Account, EmulatorState
@@ -32,6 +34,7 @@ STATE_KEY: web.AppKey[EmulatorState] = web.AppKey("agentphone_state", EmulatorSt
 LIMITER_KEY: web.AppKey[RateLimiter] = web.AppKey("agentphone_rate_limiter", RateLimiter)
 RUNTIME_KEY: web.AppKey[Any] = web.AppKey("agentphone_runtime", object)
 PLATFORM_KEY: web.AppKey[Platform] = web.AppKey("agentphone_platform", Platform)
+CONNECTIONS_KEY: web.AppKey[Connections] = web.AppKey("agentphone_connections", Connections)
 
 Handler = Callable[..., Awaitable[Any]]
 _PATH_PARAM = re.compile(r"\{(\w+)\}")
@@ -350,43 +353,77 @@ def authenticate(state: EmulatorState, request: web.Request, route: Route, acces
     return account
 
 
+def _body_too_slow(seconds: float) -> web.Response:
+    """A body that did not arrive in time (a slow or stalled client): 408, and the connection goes."""
+    response = json_response({"detail": f"The request body did not arrive within {seconds:g} s"}, 408)
+    response.force_close()
+    return response
+
+
+def _gone() -> web.Response:
+    """An answer nobody will read (the connection is closed), for the handler to return."""
+    response = web.Response(status=400)
+    response.force_close()
+    return response
+
+
 def make_aiohttp_handler(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     path_params = route.path_params
     adapter = route.adapter
+    # Every write route may change the state, done or refused, however it ends: counted once it
+    # has (EmulatorState.changes). Reads change nothing (tests/test_persistence.py holds them to it).
+    counts = route.method not in ("GET", "HEAD")
+    reads_body = route.body is not None
 
     async def aiohttp_handler(request: web.Request) -> web.StreamResponse:
+        state = request.app[STATE_KEY]
+        connections = request.app[CONNECTIONS_KEY]
+        protocol = request.protocol
+        if not reads_body:  # one whose body is still coming is half-sent: it may be evicted
+            connections.busy.add(protocol)  # a request under way: never closed for a new connection
         try:
-            state = request.app[STATE_KEY]
-            account = (
-                authenticate(state, request, route, request.app[ACCESS_KEY])
-                if route.auth
-                else first_account(state)
-            )
-            if route.rate_limit is not None and account.settings.rate_limits:
-                request.app[LIMITER_KEY].check(account.id, route, state.now())
-            kwargs: dict[str, Any] = {name: request.match_info[name] for name in path_params}
-            if route.query is not None:
-                kwargs["query"] = parse_query(route.query, request.query)
-            if route.body is not None:
-                raw = await read_body(request, route.max_body)
-                kwargs["body"] = parse_body(route.body, raw, route.body_required)
-            result = await route.handler(Ctx(state, account, request), **kwargs)
-            if isinstance(result, web.StreamResponse):
-                return result
-            if route.status == 204:
-                return web.Response(status=204)
-            # Serialised inside the try: a value that cannot be encoded is our bug, answered as the
-            # API's JSON 500 rather than aiohttp's plain-text one.
-            body = (
-                adapter.dump_json(result, by_alias=True)
-                if adapter is not None
-                else json.dumps(result).encode()
-            )
-        except ApiError as error:
-            return error_response(error)
-        except Exception:
-            log.exception("internal error in %s %s", route.method, route.path)
-            return json_response({"detail": "Internal Server Error"}, 500)
+            try:
+                account = (
+                    authenticate(state, request, route, request.app[ACCESS_KEY])
+                    if route.auth
+                    else first_account(state)
+                )
+                if route.rate_limit is not None and account.settings.rate_limits:
+                    request.app[LIMITER_KEY].check(account.id, route, state.now())
+                kwargs: dict[str, Any] = {name: request.match_info[name] for name in path_params}
+                if route.query is not None:
+                    kwargs["query"] = parse_query(route.query, request.query)
+                if route.body is not None:
+                    try:
+                        async with asyncio.timeout(connections.limits.body_timeout):
+                            raw = await read_body(request, route.max_body)  # 413 past the route's cap
+                    except TimeoutError:
+                        return _body_too_slow(connections.limits.body_timeout)
+                    except ConnectionError:  # the client went, or its connection was evicted
+                        return _gone()
+                    connections.busy.add(protocol)
+                    kwargs["body"] = parse_body(route.body, raw, route.body_required)
+                result = await route.handler(Ctx(state, account, request), **kwargs)
+                if isinstance(result, web.StreamResponse):
+                    return result
+                if route.status == 204:
+                    return web.Response(status=204)
+                # Serialised inside the try: a value that cannot be encoded is our bug, answered as
+                # the API's JSON 500 rather than aiohttp's plain-text one.
+                body = (
+                    adapter.dump_json(result, by_alias=True)
+                    if adapter is not None
+                    else json.dumps(result).encode()
+                )
+            except ApiError as error:
+                return error_response(error)
+            except Exception:
+                log.exception("internal error in %s %s", route.method, route.path)
+                return json_response({"detail": "Internal Server Error"}, 500)
+        finally:
+            connections.busy.discard(protocol)
+            if counts:
+                state.touch()
         return web.Response(body=body, status=route.status, content_type=_JSON)
 
     aiohttp_handler.__name__ = route.handler.__name__

@@ -206,6 +206,7 @@ class Dispatcher:
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._in_flight.discard(task)
+        self.state.touch()  # what it did is a change (EmulatorState.changes)
         if not task.cancelled() and task.exception() is not None:
             log.error("webhook delivery failed inside the emulator", exc_info=task.exception())
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import aiohttp
 
-from ..clock import Clock, RealClock
-from ..store.account import EmulatorState, StateSnapshot
+from ..clock import Clock, RealClock, VirtualClock
+from ..store.account import EmulatorState
+from ..store.snapshots import Snapshots
 from .delivery import Dispatcher
 from .driving import ClockDriver
 from .sms import SmsEngine
@@ -28,7 +29,14 @@ class Platform:
         self.sms = SmsEngine(state, self.dispatcher)
         self.driver = ClockDriver(clock, self.dispatcher)
         self.voice = VoiceEngine(state, clock, self.dispatcher, self.targets, self.driver, self._session)
-        self.snapshots: dict[str, StateSnapshot] = {}  # taken through the control plane, by id
+        self.snapshots = Snapshots()  # taken through the control plane, by id
+        if isinstance(clock, RealClock | VirtualClock):
+            clock.after_callback = state.touch  # a retry, a call's timer: each may change the state
+
+    def busy(self) -> bool:
+        """Work that changes the state is under way (a live call, a delivery in flight): the state
+        may differ from what ``state.changes`` last said until it ends."""
+        return bool(self.voice.sessions) or self.dispatcher.in_flight > 0
 
     def _session(self) -> aiohttp.ClientSession:
         if self.http is None or self.http.closed:

@@ -146,6 +146,7 @@ class VoiceEngine:
     # -- ending ------------------------------------------------------------------------------------
 
     def _call_ended(self, state: EmulatorState, account: Account, call: CallRecord) -> None:
+        state.touch()  # a live call is a change until it ends (Platform.busy); its end is one too
         session = self.sessions.pop(call.id, None)
         if session is not None:
             session.close()

@@ -165,6 +165,24 @@ class SnapshotOut(CamelModel):
     id: str
 
 
+class SnapshotTakenOut(CamelModel):
+    id: str
+    evicted: str | None = Field(
+        description="The oldest snapshot, dropped to keep at most the limit (GET /__emulator/snapshots); null if none."
+    )
+
+
+class SnapshotInfo(CamelModel):
+    id: str
+    created_at: Timestamp
+    size_bytes: int = Field(description="The memory it holds: the state compressed.")
+
+
+class SnapshotList(CamelModel):
+    data: list[SnapshotInfo] = Field(description="Oldest first.")
+    limit: int = Field(description="How many are kept; taking one more drops the oldest.")
+
+
 class ResetOut(CamelModel):
     reset: bool = True
 

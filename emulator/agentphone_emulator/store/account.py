@@ -6,12 +6,20 @@ accounts (a phone number rings exactly one account).
 
 All mutation happens on the emulator's event loop, in handlers that do not await between reading
 and writing, so no locks are needed for the REST API.
+
+:attr:`EmulatorState.changes` counts the moments the state may have changed, so ``serve --state``
+can tell "nothing changed since the last save" without encoding the state. It is bumped at a few
+choke points rather than by every store operation: the end of every API request that is not a
+GET/HEAD (api/framework.py), every call of the Emulator's Python API (server.py), the end of every
+background delivery task and every clock callback (engine/platform.py wires both), a call ending,
+and reset/restore/configure here. Work still running (a live call, a delivery in flight) counts as
+a change until it ends (``Platform.busy``).
 """
 
 from __future__ import annotations
 
-import copy
 import hmac
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -96,6 +104,7 @@ class EmulatorState:
         self._api_keys = list(api_keys)
         self.ids = IdFactory(seed)
         self._resets = -1  # reset() below makes it 0
+        self.changes = 0  # see the module's docstring
         self.accounts: dict[str, Account] = {}
         self.account_by_key: dict[str, Account] = {}
         # E.164 -> (account id, number id) for every number ever sold: a number is unique
@@ -107,7 +116,12 @@ class EmulatorState:
     def api_keys(self) -> list[str]:
         return list(self._api_keys)
 
+    def touch(self) -> None:
+        """Something may have changed (see the module's docstring)."""
+        self.changes += 1
+
     def reset(self, settings: AccountSettings | None = None) -> None:
+        self.touch()
         if settings is not None:
             self.default_settings = settings
         # A seeded emulator gives the same ids run after run, but not reset after reset: a receiver
@@ -145,6 +159,7 @@ class EmulatorState:
     def change_settings(self, account: Account, settings: AccountSettings) -> Account:
         """Replace ``account``'s settings: its balance restarts from the new credit, less what it
         has spent; its sub-accounts, created with its settings and spending its balance, follow."""
+        self.touch()
         account.settings = settings
         account.balance_cents = settings.credit_cents - sum(e.cents for e in account.ledger)
         for sub_id in account.sub_account_ids:
@@ -172,13 +187,16 @@ class EmulatorState:
 
     def snapshot(self) -> StateSnapshot:
         return StateSnapshot(
-            accounts=copy.deepcopy(self.accounts),
+            accounts=deepcopy(self.accounts),
             number_owner=dict(self.number_owner),
             keys={k: a.id for k, a in self.account_by_key.items()},
         )
 
-    def restore(self, snap: StateSnapshot) -> None:
-        self.accounts = copy.deepcopy(snap.accounts)
+    def restore(self, snap: StateSnapshot, *, copy: bool = True) -> None:
+        """Make ``snap`` the state; ``copy=False`` uses its records as they are (a snapshot made
+        for this restore alone), instead of a deep copy that leaves it reusable."""
+        self.touch()
+        self.accounts = deepcopy(snap.accounts) if copy else dict(snap.accounts)
         self.number_owner = dict(snap.number_owner)
         self.account_by_key = {k: self.accounts[i] for k, i in snap.keys.items()}
 

@@ -415,9 +415,10 @@ def _verify_token(state: EmulatorState, token: str) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class CallEvent:
-    """What a follower of a call hears: a new ``turn``, or that the call ``ended``."""
+    """What a follower of a call hears: a new ``turn``, that the call ``ended``, or that the
+    emulator is ``closing`` (stopping: nothing more will come)."""
 
-    kind: Literal["turn", "ended"]
+    kind: Literal["turn", "ended", "closing"]
     turn: CallTurn | None = None
     status: str | None = None
     duration_seconds: int | None = None
@@ -445,6 +446,14 @@ def subscribe(state: EmulatorState, account: Account, call: CallRecord) -> Itera
             queues.remove(queue)
         if not queues:
             registry.pop(key, None)
+
+
+def close_followers(state: EmulatorState) -> None:
+    """The emulator is stopping: every open follower hears ``closing`` (an open transcript stream
+    would otherwise hold the stop until its client let go)."""
+    for queues in _followers.get(state, {}).values():
+        for queue in queues:
+            queue.put_nowait(CallEvent("closing"))
 
 
 def _publish(state: EmulatorState, account: Account, call: CallRecord, event: CallEvent) -> None:

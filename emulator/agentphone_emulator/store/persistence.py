@@ -18,22 +18,19 @@ touching this module; a field with ``compare=False`` is a cache (``AgentRecord.v
 state, and is left out. A field missing from a file takes its default (files from before the
 field existed still load); an unknown field is an error.
 
-Writes are atomic: a temporary file in the same folder, fsync, ``os.replace``, fsync of the
-folder. A kill at any moment leaves either the previous file or the new one, never a mix.
+The file itself (one owner, atomic writes, leftovers of a killed writer) is
+:mod:`.state_file`'s; saving only when something changed is :mod:`.saver`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import random
-import tempfile
 import types
 import typing
 from collections.abc import Callable
@@ -41,7 +38,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -54,7 +50,6 @@ FORMAT = "agentphone-emulator-state"
 VERSION = 1
 # The header is one short line; a first line longer than this is not ours.
 _HEADER_LIMIT = 4096
-_TEMP_PREFIX = "tmp-"  # ".{name}.tmp-{pid}-{random}": the pid says whether its writer is still alive
 
 
 class StateFileError(Exception):
@@ -384,70 +379,6 @@ def parse(data: bytes, name: str) -> SavedState:
     return saved
 
 
-# -- the file ------------------------------------------------------------------------------------------
-
-
-def load(path: Path) -> SavedState | None:
-    """The state saved at ``path``, or None when there is no file yet."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise StateFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return parse(data, str(path))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash at any moment leaves the old file or the new
-    one. The file is created readable by its owner only: it holds API keys and webhook secrets."""
-    folder = path.parent
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{_TEMP_PREFIX}{os.getpid()}-")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    # The rename itself is durable only once the folder is synced.
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
-def remove_stale_temps(path: Path) -> None:
-    """Delete temporary files a killed writer left next to ``path`` (those of live processes stay)."""
-    prefix = f".{path.name}.{_TEMP_PREFIX}"
-    with contextlib.suppress(OSError):
-        for entry in path.parent.iterdir():
-            if not entry.name.startswith(prefix):
-                continue
-            pid_text = entry.name[len(prefix) :].split("-", 1)[0]
-            if not pid_text.isdigit() or _alive(int(pid_text)):
-                continue
-            with contextlib.suppress(OSError):
-                entry.unlink()
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # someone else's process: alive
-        return True
-    return True
-
-
 # -- bringing a saved state into a new emulator -----------------------------------------------------------
 
 
@@ -478,43 +409,3 @@ def restore_into(saved: SavedState, state: EmulatorState) -> None:
         accounts[account.id] = account
         keys[key] = account.id
     state.restore(StateSnapshot(accounts=accounts, number_owner=dict(saved.number_owner), keys=keys))
-
-
-class Saver:
-    """Saves one emulator's state to one file, only when it changed since the last save.
-
-    Knowing whether it changed costs an encoding of the state (tens of milliseconds for thousands
-    of records, on the loop); writing and fsyncing, the slow part, happens on a worker thread and
-    only when the bytes differ. Saves never overlap: a later one waits for the earlier one's
-    rename, so the file always ends with the newest state.
-    """
-
-    def __init__(self, path: Path, state: EmulatorState) -> None:
-        self.path = path
-        self.state = state
-        self._last_digest: str | None = None
-        self._lock = asyncio.Lock()
-
-    def _prepare(self) -> tuple[bytes, str] | None:
-        payload = dump_payload(self.state)
-        digest = hashlib.sha256(payload).hexdigest()
-        return None if digest == self._last_digest else (frame(payload, digest), digest)
-
-    def save_blocking(self) -> bool:
-        """Save from outside the loop's tasks (before serving starts). OSError if it cannot write."""
-        prepared = self._prepare()
-        if prepared is None:
-            return False
-        write_atomic(self.path, prepared[0])
-        self._last_digest = prepared[1]
-        return True
-
-    async def save(self) -> bool:
-        """Save if anything changed; True if the file was written. OSError if it cannot write."""
-        async with self._lock:
-            prepared = self._prepare()
-            if prepared is None:
-                return False
-            await asyncio.to_thread(write_atomic, self.path, prepared[0])
-            self._last_digest = prepared[1]
-            return True
