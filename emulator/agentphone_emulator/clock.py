@@ -113,7 +113,8 @@ class RealClock:
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
-        self.after_callback: Callable[[], None] | None = None  # run after each callback, however it ended
+        self.after_callback: Callable[[], None] | None = None
+        """Run after each scheduled callback, however it ended (the platform counts a change)."""
 
     def now(self) -> datetime:
         """The current time.
@@ -198,7 +199,8 @@ class VirtualClock:
         self._start = self._now = check_start(start or self.DEFAULT_START)
         self._queue: list[tuple[datetime, int, Timer]] = []
         self._order = itertools.count()  # ties run in the order they were scheduled
-        self.after_callback: Callable[[], None] | None = None  # run after each callback, however it ended
+        self.after_callback: Callable[[], None] | None = None
+        """Run after each scheduled callback, however it ended (the platform counts a change)."""
 
     def now(self) -> datetime:
         """The simulated current time.

@@ -85,6 +85,8 @@ class Emulator:
         app_modules: Modules (and their submodules) an HTTP request may name as a webhook app
             (``POST /__emulator/webhook {"target": "myagent.server:app"}``); any other module
             is refused without being imported. Python's ``set_webhook`` and ``mount`` need none.
+        limits: How many connections it keeps at once and how long a half-sent request may take
+            (``connections.ConnectionLimits``; the defaults suit ``serve``).
 
     Raises:
         ValueError: An empty admin key or one with spaces, or an app module that is no dotted
@@ -125,7 +127,8 @@ class Emulator:
         # The control plane (/__emulator) needs the same API key as /v1 (or the admin key); without
         # it (serve --no-control-plane) those paths are 404 like any unknown path.
         # How many connections at once and how long a half-sent request may take (connections.py).
-        self.connections = Connections(limits or ConnectionLimits())
+        self.connections: Connections = Connections(limits or ConnectionLimits())
+        """The open connections and their limits (advanced: ``connections.py``)."""
         self.app: web.Application = build_app(
             self.state,
             self.platform,
