@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 from agentphone_emulator.store import persistence
+from agentphone_emulator.store import saver as saver_module
+from agentphone_emulator.store import state_file as files
 from agentphone_emulator.store.account import EmulatorState
 
 KEY = "sk_test_atomic_save"
@@ -69,7 +71,7 @@ def state_bytes(label: str) -> bytes:
 
 
 def saved_name(path: Path) -> str:
-    saved = persistence.load(path)
+    saved = files.load(path)
     assert saved is not None
     return str(next(iter(saved.accounts.values())).name)
 
@@ -84,7 +86,7 @@ def state_file(tmp_path: Path) -> Path:
 def test_a_save_writes_a_synced_temporary_file_and_renames_it_over_the_old_one(
     state_file: Path, syscalls: list[tuple[str, Any]]
 ) -> None:
-    persistence.write_atomic(state_file, state_bytes("new"))
+    files.write_atomic(state_file, state_bytes("new"))
     assert saved_name(state_file) == "new"
 
     target = state_file.resolve()
@@ -110,7 +112,7 @@ def test_a_save_writes_a_synced_temporary_file_and_renames_it_over_the_old_one(
 def test_the_saver_saves_through_the_atomic_write(state_file: Path, syscalls: list[tuple[str, Any]]) -> None:
     """What ``serve --state`` calls, not just the helper: the same opens, syncs and rename."""
     state = EmulatorState(api_keys=[KEY])
-    saver = persistence.Saver(state_file, state)
+    saver = saver_module.Saver(state_file, state)
     assert saver.save_blocking()
     assert state_file.resolve() not in [p.resolve() for kind, p in syscalls if kind == "open-for-writing"]
     assert [kind for kind, _ in syscalls if kind != "open-for-writing"] == ["fsync", "rename", "fsync"]
@@ -135,7 +137,7 @@ def test_a_crash_at_any_step_leaves_the_old_file_whole_and_no_temporary_file(
         monkeypatch.setattr(os, "rename", crash)
 
     with pytest.raises(OSError, match="No space left"):
-        persistence.write_atomic(state_file, state_bytes("new"))
+        files.write_atomic(state_file, state_bytes("new"))
     assert state_file.read_bytes() == before
     assert saved_name(state_file) == "old"
     assert [p.name for p in state_file.parent.iterdir()] == [state_file.name]
@@ -176,7 +178,7 @@ def test_a_state_file_nested_100k_deep_is_one_line_not_a_traceback(tmp_path: Pat
     else:
         path.write_bytes(deep + b"\n{}\n")
     with pytest.raises(persistence.StateFileError) as refused:
-        persistence.load(path)
+        files.load(path)
     message = str(refused.value)
     assert "\n" not in message
     assert message == (

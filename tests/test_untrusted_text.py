@@ -23,6 +23,8 @@ from agentphone_emulator.engine.replies import ReplyReader
 from agentphone_emulator.errors import ApiError
 from agentphone_emulator.scenario.loader import ScenarioFileError, load_text
 from agentphone_emulator.store import persistence
+from agentphone_emulator.store import saver as saver_module
+from agentphone_emulator.store import state_file as files
 from agentphone_emulator.store.findings import FindingCode
 from tests import hostile_servers as hs
 from tests.scenario_support import run_one
@@ -80,9 +82,9 @@ async def test_a_reply_cut_inside_an_emoji_is_a_finding_and_the_call_keeps_worki
         assert all(agent.verified)
 
     # serve --state's save works, and reads back.
-    saver = persistence.Saver(tmp_path / "state.json", emu.state)
+    saver = saver_module.Saver(tmp_path / "state.json", emu.state)
     assert await saver.save()
-    saved = persistence.load(tmp_path / "state.json")
+    saved = files.load(tmp_path / "state.json")
     assert saved is not None
     [stored] = saved.accounts[emu.account().id].calls.values()
     assert [t.content for t in stored.turns][1] == STORED
