@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from agentphone_emulator import Emulator
 from agentphone_emulator.engine.agent_reply import AgentReply, HeardChunk, ReplyState
-from agentphone_emulator.engine.replies import NDJSON_TYPE, ReplyReader
+from agentphone_emulator.engine.replies import NDJSON_TYPE, ReplyReader, clean_spoken_text, read_object
 from agentphone_emulator.engine.signing import sign, verify
 from agentphone_emulator.scenario.checker import Checker
 from agentphone_emulator.scenario.matching import describe, text_matches
@@ -28,6 +29,10 @@ from agentphone_emulator.scenario.results import (
     percentile,
 )
 from agentphone_emulator.store.findings import Finding, FindingCode
+from pytest_agentphone.agents import provision
+from pytest_agentphone.findings import assert_findings, assert_no_findings, findings_of, unexpected
+from pytest_agentphone.findings import describe as describe_findings
+from tests.receiver import Receiver
 
 # -- scenario/matching.py: the text rules ---------------------------------------------------------------
 
@@ -491,3 +496,492 @@ def test_a_percentile_is_the_qth_of_99_cut_points(q: float, value: float) -> Non
 def test_a_percentile_of_one_value_or_none() -> None:
     assert percentile([7.0], 95) == 7.0
     assert percentile([], 50) is None
+
+
+# -- engine/replies.py: the reply reader's every message, line and offending byte ------------------------
+
+JSON_TYPE = "application/json"
+WHAT_TO_DO_AFTER_FINAL = (
+    "closed the turn, and none of it is spoken; mark the chunks before the last "
+    '"interim": true, or end the stream after the final chunk'
+)
+INVALID_LINE = "each NDJSON line must be one complete JSON object, and this line is skipped"
+MARKUP = (
+    "the platform strips it, but your server should not send it (a model's tool-call or formatting "
+    "leaking into speech)"
+)
+DTMF = '"digits" must be a string of DTMF keys (0-9, * and #)'
+SILENCE = "the caller hears silence"
+PLAIN_TEXT = ' (it looks like plain text: send {"text": "..."})'
+
+Problem = tuple[str, str, int | None, str, bytes | None]
+
+
+def read_reply(content_type: str | None, *feeds: bytes | memoryview, max_bytes: int = 1 << 20) -> ReplyReader:
+    reader = ReplyReader(content_type, max_bytes=max_bytes)
+    for data in feeds:
+        reader.feed(data)  # type: ignore[arg-type]
+    reader.finish()
+    return reader
+
+
+def problems_of(reader: ReplyReader) -> list[Problem]:
+    return [(str(p.code), p.severity, p.line, p.message, p.offending) for p in reader.problems]
+
+
+def spoken(reader: ReplyReader) -> list[tuple[int | None, str, bool, bool, bool, str | None]]:
+    return [(c.line, c.text, c.interim, c.hangup, c.transfer, c.digits) for c in reader.chunks]
+
+
+def one_problem(content_type: str | None, body: bytes) -> Problem:
+    (problem,) = problems_of(read_reply(content_type, body))
+    return problem
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            b'{"action":"Transfer"}',
+            '"action" must be "transfer" or "hangup", got string "Transfer" (values are lowercase); ignored',
+        ),
+        (b'{"action":"sideways"}', '"action" must be "transfer" or "hangup", got string "sideways"; ignored'),
+        (
+            b'{"action":"' + b"a" * 61 + b'"}',
+            '"action" must be "transfer" or "hangup", got string "' + "a" * 60 + '…"; ignored',
+        ),
+        (b'{"hangup":1}', '"hangup" must be true or false, got number 1; treated as false'),
+        (b'{"text":false}', '"text" must be a string, got boolean false; not spoken'),
+        (b'{"text":true}', '"text" must be a string, got boolean true; not spoken'),
+        (b'{"speak":"x"}', 'unknown field "speak" is ignored by the platform; did you mean "text"?'),
+        (b'{"zzqq":"x"}', 'unknown field "zzqq" is ignored by the platform'),
+        (
+            b'{"p - r - e - s - s - d - i - g - i - t":"1"}',
+            'unknown field "p - r - e - s - s - d - i - g - i - t" is ignored by the platform; did you mean '
+            '"press_digit"?',
+        ),
+        # Spaces and underscores aside, it is the field: found without difflib's help.
+        (
+            b'{"p r e s s _ d i g i t":"1"}',
+            'unknown field "p r e s s _ d i g i t" is ignored by the platform; did you mean "press_digit"?',
+        ),
+        (b'{"' + b"k" * 60 + b'":1}', 'unknown field "' + "k" * 60 + '" is ignored by the platform'),
+        (b'{"' + b"k" * 61 + b'":1}', 'unknown field "' + "k" * 60 + '…" is ignored by the platform'),
+        ('{"a\u2029b":1}'.encode(), 'unknown field "a\\u2029b" is ignored by the platform'),
+        ('{"c\x85d":1}'.encode(), 'unknown field "c\\u0085d" is ignored by the platform'),
+        (
+            '{"te\u2028xt":1}'.encode(),
+            'unknown field "te\\u2028xt" is ignored by the platform; did you mean "text"?',
+        ),
+        ('{"café":1}'.encode(), 'unknown field "café" is ignored by the platform'),
+        (
+            b'{"digits":0}',
+            f'{DTMF}, got number 0; send it as a string ("0"), which also keeps leading zeros; nothing is pressed',
+        ),
+        (b'{"digits":"abc"}', f'{DTMF}, got string "abc"; nothing is pressed'),
+        (b'{"digits":"1-2"}', f'{DTMF}, got string "1-2"; did you mean "12"?; nothing is pressed'),
+        (b'{"digits":[1]}', f"{DTMF}, got an array of 1 item; nothing is pressed"),
+        (b'{"digits":[1,2]}', f"{DTMF}, got an array of 2 items; nothing is pressed"),
+        (
+            b'{"digits":-123456789012345678901234567890123456789012345678901}',
+            f"{DTMF}, got number -123456789012345678901234567890123456789; nothing is pressed",
+        ),
+        (
+            b'{"interim":true}',
+            '"interim": true has no effect in a single JSON reply, which always closes the turn; '
+            "stream Content-Type: application/x-ndjson to keep the turn open",
+        ),
+    ],
+)
+def test_a_json_reply_field_problem_says_exactly_what_and_has_no_line(body: bytes, message: str) -> None:
+    _code, _severity, line, said, offending = one_problem(JSON_TYPE, body)
+    assert (said, line, offending) == (message, None, body)
+
+
+def test_a_field_problem_on_an_ndjson_line_names_the_line_and_carries_it() -> None:
+    reader = read_reply(NDJSON_TYPE, b'{"text":"a","interim":true}\n{"text":"hi","hangup":"yes"}\n')
+    assert problems_of(reader) == [
+        (
+            "voice_invalid_field",
+            "error",
+            2,
+            'line 2: "hangup" must be true or false, got string "yes"; treated as false',
+            b'{"text":"hi","hangup":"yes"}',
+        )
+    ]
+    assert spoken(reader) == [(1, "a", True, False, False, None), (2, "hi", False, False, False, None)]
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (
+            b"\xef\xbb\xbf{}",
+            "the reply is not valid JSON (it starts with a UTF-8 byte-order mark; remove it); " + SILENCE,
+        ),
+        (b"\x0b", f"the reply is not valid JSON (Expecting value at line 1 column 1){PLAIN_TEXT}; {SILENCE}"),
+        (
+            b"\x0b{",
+            f"the reply is not valid JSON (Expecting value at line 1 column 1){PLAIN_TEXT}; {SILENCE}",
+        ),
+        (
+            b"hello",
+            f"the reply is not valid JSON (Expecting value at line 1 column 1){PLAIN_TEXT}; {SILENCE}",
+        ),
+        (
+            b"  {bad",
+            "the reply is not valid JSON (Expecting property name enclosed in double quotes at line 1 column 4); "
+            + SILENCE,
+        ),
+        (b"[bad", f"the reply is not valid JSON (Expecting value at line 1 column 2); {SILENCE}"),
+        (
+            b'"bad',
+            f"the reply is not valid JSON (Unterminated string starting at at line 1 column 1); {SILENCE}",
+        ),
+        (
+            b"[" * 100_000 + b"]" * 100_000,
+            f"the reply is not valid JSON (nested too deeply to parse); {SILENCE}",
+        ),
+        (b"[1]", f"the reply is JSON but not an object (got an array); {SILENCE}"),
+        (
+            b'"' + b"y" * 61 + b'"',
+            'the reply is JSON but not an object (got a string) (send {"text": "'
+            + "y" * 60
+            + '…"}); '
+            + SILENCE,
+        ),
+    ],
+)
+def test_a_json_reply_that_cannot_be_read_says_why(body: bytes, problem: str) -> None:
+    assert one_problem(JSON_TYPE, body)[3] == problem
+
+
+def test_ndjson_sent_as_json_counts_its_object_lines() -> None:
+    message = (
+        'the body is NDJSON (2 lines, each a JSON object) but Content-Type is "application/json", so it is '
+        "read as one JSON document, which does not parse, and the caller hears silence: send Content-Type: "
+        "application/x-ndjson"
+    )
+    assert one_problem(JSON_TYPE, b'{"a":1}\n\n{"b":2}\r\n')[3] == message
+    # A line of a vertical tab is not a blank line: the body is simply not JSON.
+    assert one_problem(JSON_TYPE, b'{"a":1}\n\x0b\n{"b":2}\n')[0] == "voice_invalid_json"
+
+
+def test_a_missing_content_type_is_named_missing() -> None:
+    assert problems_of(read_reply(None, b"{bad"))[0] == (
+        "voice_wrong_content_type",
+        "warning",
+        None,
+        "Content-Type is missing; the reply is parsed as JSON anyway, but send Content-Type: application/json "
+        "(or application/x-ndjson to stream)",
+        None,
+    )
+
+
+def test_only_the_media_type_before_the_first_semicolon_counts() -> None:
+    assert read_reply("application/x-ndjson; a=b; c=d", b'{"text":"hi"}\n').mode == "ndjson"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "feeds", "max_bytes", "expected"),
+    [
+        (
+            JSON_TYPE,
+            [b'{"text":"hello"}'],
+            10,
+            [(None, "the reply is larger than 10 bytes; nothing past that is read")],
+        ),
+        (JSON_TYPE, [b"{"], 0, [(None, "the reply is larger than 0 bytes; nothing past that is read")]),
+        (
+            NDJSON_TYPE,
+            [b'{"text":"a","interim":true}\n{"text":"bbbbbbbb"}\n'],
+            40,
+            [(2, "line 2: the reply is larger than 40 bytes; nothing past that is read")],
+        ),
+    ],
+)
+def test_a_reply_too_large_names_its_line_only_in_ndjson(
+    content_type: str, feeds: list[bytes], max_bytes: int, expected: list[tuple[int | None, str]]
+) -> None:
+    reader = read_reply(content_type, *feeds, max_bytes=max_bytes)
+    too_large = [(p.line, p.message) for p in reader.problems if p.code == FindingCode.VOICE_REPLY_TOO_LARGE]
+    assert too_large == expected
+
+
+def test_a_new_reader_is_open_and_not_too_large_and_finishing_twice_adds_nothing() -> None:
+    reader = ReplyReader(NDJSON_TYPE)
+    assert reader.closed is False and reader.too_large is False
+    reader.feed(b'{"text":"a","interim":true}\n')
+    assert len(reader.finish()) == 0 and len(reader.problems) == 1  # no final chunk
+    assert reader.finish() == [] and len(reader.problems) == 1 and reader.closed is True
+
+
+def test_a_memoryview_is_read_like_bytes() -> None:
+    reader = read_reply(NDJSON_TYPE, memoryview(b'{"text":"a","interim":true}\n{"text":"b"}\n'))
+    assert spoken(reader) == [(1, "a", True, False, False, None), (2, "b", False, False, False, None)]
+
+
+def test_a_pretty_printed_object_fed_in_pieces_is_still_recognised() -> None:
+    reader = read_reply(NDJSON_TYPE, b'{\n  "text":', b' "hi"\n}\n')
+    assert problems_of(reader)[-1] == (
+        "voice_wrong_content_type",
+        "error",
+        None,
+        "the body is one JSON object spread over several lines, but NDJSON needs one object per line: put it "
+        "on one line, or send it as Content-Type: application/json",
+        b'{\n  "text": "hi"\n}\n',
+    )
+
+
+def test_a_pretty_printed_array_is_not_called_an_object() -> None:
+    reader = read_reply(NDJSON_TYPE, b"[\n1\n]\n")
+    assert [p[0] for p in problems_of(reader)] == [
+        "voice_invalid_ndjson_line",
+        "voice_non_object_reply",
+        "voice_invalid_ndjson_line",
+    ]
+    assert problems_of(reader)[1] == (
+        "voice_non_object_reply",
+        "error",
+        2,
+        "line 2: is JSON but not an object (got a number); the platform skips it",
+        b"1",
+    )
+
+
+def test_an_interim_flag_that_is_not_a_boolean_closes_the_turn_and_says_so() -> None:
+    reader = read_reply(NDJSON_TYPE, b'{"text":"hi","interim":"yes"}\n')
+    assert problems_of(reader) == [
+        (
+            "voice_invalid_field",
+            "error",
+            1,
+            'line 1: "interim" must be true or false, got string "yes"; treated as false, so this chunk is '
+            "final and closes the turn",
+            b'{"text":"hi","interim":"yes"}',
+        )
+    ]
+
+
+def test_a_line_of_a_vertical_tab_is_an_invalid_line_not_a_blank_one() -> None:
+    reader = read_reply(NDJSON_TYPE, b'\x0b\n{"text":"hi"}\n')
+    assert problems_of(reader) == [
+        (
+            "voice_invalid_ndjson_line",
+            "error",
+            1,
+            f"line 1: not valid JSON (Expecting value at line 1 column 1); {INVALID_LINE}",
+            b"\x0b",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("feeds", "line", "offending"),
+    [
+        ([b'{"text":"hi"}\n\x0b'], 2, b"\x0b"),  # not JSON whitespace: content
+        ([b'{"text":"hi"}\n\n\n', b"junk\n"], 4, b"junk"),  # lines counted across feeds
+        ([b'{"text":"hi"}\nx', b"y\x0c"], 2, b"xy\x0c"),  # grows as the stream goes on
+    ],
+)
+def test_bytes_after_the_final_chunk_are_one_problem_at_their_line(
+    feeds: list[bytes], line: int, offending: bytes
+) -> None:
+    reader = read_reply(NDJSON_TYPE, *feeds)
+    assert problems_of(reader) == [
+        (
+            "voice_bytes_after_final",
+            "error",
+            line,
+            f"line {line}: the stream went on after the final chunk on line 1 {WHAT_TO_DO_AFTER_FINAL}",
+            offending,
+        )
+    ]
+
+
+def test_bytes_after_the_final_chunk_keep_counting_lines_until_the_reply_is_too_large() -> None:
+    reader = read_reply(NDJSON_TYPE, b'{"text":"hi"}\na\n', b"b\nc\n", b"z" * 100, max_bytes=60)
+    assert [(p.code, p.line) for p in reader.problems] == [
+        (FindingCode.VOICE_BYTES_AFTER_FINAL, 2),
+        (FindingCode.VOICE_REPLY_TOO_LARGE, 5),
+    ]
+
+
+def test_bytes_after_the_final_chunk_are_kept_up_to_4096() -> None:
+    reader = read_reply(NDJSON_TYPE, b'{"text":"hi"}\n' + b"q" * 4095, b"rs")
+    offending = reader.problems[0].offending
+    assert offending == b"q" * 4095 + b"r"
+
+
+def test_no_final_chunk_points_at_the_last_chunk() -> None:
+    body = b'{"text":"a","interim":true}\n{"text":"b","interim":true}\n{"text":"c","interim":true}\n'
+    assert problems_of(read_reply(NDJSON_TYPE, body)) == [
+        (
+            "voice_no_final_chunk",
+            "error",
+            3,
+            "line 3: the stream ended with every chunk marked interim; the platform takes the last chunk as "
+            'final anyway, but send the last chunk without "interim": true',
+            b'{"text":"c","interim":true}',
+        )
+    ]
+
+
+@pytest.mark.parametrize("count", [20, 21])
+def test_unknown_fields_past_twenty_are_summed_up_in_one_warning(count: int) -> None:
+    fields = {f"k{i:02d}": 1 for i in range(count)}
+    line = json.dumps({"text": "hi", **fields}).encode()
+    found = problems_of(read_reply(NDJSON_TYPE, line + b"\n"))
+    assert len(found) == 20 + (count > 20)
+    assert found[0] == (
+        "voice_unknown_field",
+        "warning",
+        1,
+        'line 1: unknown field "k00" is ignored by the platform',
+        line,
+    )
+    if count > 20:
+        assert found[-1] == (
+            "voice_unknown_field",
+            "warning",
+            1,
+            "line 1: 1 more unknown fields are ignored by the platform; it reads only action, digits, dtmf, "
+            "hangup, interim, press_digit, text",
+            line,
+        )
+
+
+def test_markup_shows_three_fragments_clipped_and_counts_the_rest() -> None:
+    text = 'a <span title="' + "z" * 50 + '">b</span> <i>c</i> <u>d</u>'
+    body = json.dumps({"text": text}).encode()
+    assert problems_of(read_reply(JSON_TYPE, body)) == [
+        (
+            "voice_markup_in_text",
+            "warning",
+            None,
+            '"text" contains markup that is not meant to be spoken: "<span title=\\"' + "z" * 27 + '…", '
+            f'"</span>", "<i>" and 3 more; {MARKUP}',
+            text.encode(),
+        )
+    ]
+
+
+def test_three_markup_fragments_are_all_shown_and_nothing_is_counted() -> None:
+    found = problems_of(read_reply(JSON_TYPE, b'{"text":"<b>x</b><i>y"}'))
+    assert (
+        found[0][3]
+        == f'"text" contains markup that is not meant to be spoken: "<b>", "</b>", "<i>"; {MARKUP}'
+    )
+
+
+def test_markup_on_an_ndjson_line_keeps_non_ascii_and_shows_a_lone_surrogate_as_replaced() -> None:
+    # The lone surrogate is its own error first (voice_invalid_text); the markup finding then
+    # quotes the text as it will be spoken, with U+FFFD where the surrogate was.
+    body = b'{"text": "<b title=\\"caf\\u00e9\\">x</b> <i title=\\"\\ud800\\">y</i>"}\n'
+    reader = read_reply(NDJSON_TYPE, body)
+    assert spoken(reader) == [(1, "x y", False, False, False, None)]
+    found = problems_of(reader)
+    assert [(code, severity, line) for code, severity, line, _, _ in found] == [
+        ("voice_invalid_text", "error", 1),
+        ("voice_markup_in_text", "warning", 1),
+    ]
+    assert found[1][3:] == (
+        'line 1: "text" contains markup that is not meant to be spoken: "<b title=\\"café\\">", "</b>", '
+        f'"<i title=\\"\ufffd\\">" and 1 more; {MARKUP}',
+        '<b title="café">x</b> <i title="\ufffd">y</i>'.encode(),
+    )
+
+
+def test_an_object_reply_is_read_as_a_json_webhook_answer() -> None:
+    reader = read_object({"text": "Hi <b>there</b>", "interim": True})
+    assert spoken(reader) == [(None, "Hi there", False, False, False, None)]
+    assert [(p[0], p[2]) for p in problems_of(reader)] == [
+        ("voice_interim_in_json", None),
+        ("voice_markup_in_text", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "cleaned", "found"),
+    [
+        # Markup between two words leaves a space, even one letter after a space.
+        ("Say a<break/>b", "Say a b", ["<break/>"]),
+        # Markup whose removal makes markup: the second pass finds it as it then reads.
+        ("<b <x>>", "", ["<x>", "<b >"]),
+        # Four levels need more passes than are made: what is left is neutralised, and reported.
+        ('Q <b x=<i x=<u x=<s>"1">"2">"3">!', 'Q b x="3" !', ["<s>", '<u x="1">', '<i x="2">', '<b x="3">']),
+    ],
+)
+def test_markup_removal(text: str, cleaned: str, found: list[str]) -> None:
+    assert clean_spoken_text(text) == (cleaned, found)
+
+
+# -- pytest_plugin/pytest_agentphone/findings.py: the findings policy --------------------------------------
+
+
+def policy_findings() -> list[Finding]:
+    return [
+        finding(FindingCode.VOICE_SLOW_FIRST_CHUNK, "warning", "slow"),
+        finding(FindingCode.VOICE_EMPTY_TEXT, "error", "empty"),
+        finding(FindingCode.VOICE_MARKUP_IN_TEXT, "info", "markup"),
+    ]
+
+
+def test_asking_for_no_code_or_an_unknown_severity_is_a_usage_error() -> None:
+    with pytest.raises(ValueError) as no_code:
+        assert_findings([])
+    assert (
+        str(no_code.value) == "assert_findings() needs at least one code; use assert_no_findings() for none"
+    )
+    with pytest.raises(ValueError) as severity:
+        assert_no_findings([], severity="fatal")
+    assert str(severity.value) == "severity must be one of info, warning, error, got 'fatal'"
+
+
+def test_assert_findings_names_every_missing_code_and_lists_what_was_found() -> None:
+    with pytest.raises(AssertionError) as missing:
+        assert_findings(policy_findings()[:1], "voice_empty_text", "webhook_timeout")
+    assert str(missing.value) == (
+        "expected finding voice_empty_text, webhook_timeout; got:\nvoice_slow_first_chunk  warning  slow"
+    )
+
+
+def test_describe_marks_the_codes_a_test_named_as_allowed() -> None:
+    assert describe_findings(policy_findings(), ["voice_empty_text"]) == (
+        "voice_slow_first_chunk  warning  slow\n"
+        "voice_empty_text  error (allowed)  empty\n"
+        "voice_markup_in_text  info  markup"
+    )
+
+
+@pytest.mark.parametrize(
+    ("severity", "found"),
+    [("error", ["voice_empty_text"]), ("warning", ["voice_slow_first_chunk", "voice_empty_text"])],
+)
+def test_assert_no_findings_counts_what_is_at_or_above_the_severity(severity: str, found: list[str]) -> None:
+    with pytest.raises(AssertionError) as failed:
+        assert_no_findings(policy_findings(), severity=severity)
+    message = str(failed.value)
+    noun = "finding" if len(found) == 1 else "findings"
+    assert message.startswith(f"expected no findings, got {len(found)} {noun}:\n")
+    assert [line.split()[0] for line in message.splitlines()[1:]] == found
+    assert unexpected(policy_findings(), [], severity) == [
+        f for f in policy_findings() if str(f.code) in found
+    ]
+
+
+def test_a_finding_of_unknown_severity_counts_as_an_error() -> None:
+    odd = [finding(FindingCode.WEBHOOK_TIMEOUT, "fatal", "odd")]
+    with pytest.raises(AssertionError, match="got 1 finding:"):
+        assert_no_findings(odd, severity="error")
+    assert unexpected(odd, [], "error") == odd
+    assert unexpected(odd, ["webhook_timeout"], "error") == []
+
+
+def test_an_agents_own_findings_are_asserted_through_it(vemu: Emulator, receiver: Receiver) -> None:
+    receiver.replies["/broken"] = (500, b"down")
+    agent = provision(vemu, receiver.url("/broken"), default_secret="whsec_x", index=1, options={})
+    vemu.send_sms(from_="+14155550100", to=agent.number, body="hello")
+    [found] = assert_findings(agent, "webhook_http_error")
+    assert found.agent_id == agent.id
+    assert findings_of(agent) == [found]

@@ -186,3 +186,77 @@ def test_a_state_file_nested_100k_deep_is_one_line_not_a_traceback(tmp_path: Pat
         if where == "payload"
         else f"{path} is not an agentphone-emulator state file"
     )
+
+
+# -- found by mutation testing (bench/mutation.py store.state_file, store.saver) ------------------------------
+
+
+def test_a_writer_killed_mid_save_leaves_a_temporary_file_the_next_start_removes(state_file: Path) -> None:
+    files.write_atomic(state_file, state_bytes("saved"))
+    writer = os.fork()
+    if writer == 0:  # a writer that dies after writing its temporary file, before the rename
+        try:
+            os.fsync = lambda fd: os._exit(0)  # type: ignore[assignment]
+            files.write_atomic(state_file, state_bytes("lost"))
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(writer, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    [left] = [p for p in state_file.parent.iterdir() if p != state_file]
+    # Named after the file and its writer's pid, which is how the next start knows it is stale.
+    assert left.name.startswith(f".{state_file.name}.tmp-{writer}-")
+    files.remove_stale_temps(state_file)
+    assert list(state_file.parent.iterdir()) == [state_file]
+    assert saved_name(state_file) == "saved"
+
+
+def test_a_rename_that_fails_after_the_temporary_file_vanished_reports_the_rename(
+    state_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def vanish_then_fail(source: str, target: object) -> None:
+        os.unlink(source)  # gone already: cleaning it up fails too, and that must not hide why
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "replace", vanish_then_fail)
+    with pytest.raises(OSError, match="cross-device"):
+        files.write_atomic(state_file, state_bytes("new"))
+    assert saved_name(state_file) == "old"
+
+
+def test_a_folder_that_cannot_be_synced_does_not_fail_the_save(
+    state_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            raise OSError(22, "Invalid argument")  # some file systems cannot fsync a directory
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    files.write_atomic(state_file, state_bytes("new"))
+    assert saved_name(state_file) == "new"
+
+
+def test_the_saver_writes_only_when_the_state_changed(state_file: Path) -> None:
+    state = EmulatorState(api_keys=[KEY])
+    saver = saver_module.Saver(state_file, state)
+    assert saver.save_blocking() is True
+    written = state_file.read_bytes()
+    assert saver.save_blocking() is False
+    next(iter(state.accounts.values())).name = "renamed"
+    state.touch()  # what every write through the API does (the saver trusts the change counter)
+    assert saver.save_blocking() is True
+    assert state_file.read_bytes() != written and saved_name(state_file) == "renamed"
+
+
+async def test_the_saver_saves_from_the_loop_only_when_the_state_changed(state_file: Path) -> None:
+    state = EmulatorState(api_keys=[KEY])
+    saver = saver_module.Saver(state_file, state)
+    assert await saver.save() is True
+    assert files.load(state_file) is not None
+    assert await saver.save() is False
+    next(iter(state.accounts.values())).name = "renamed"
+    state.touch()  # what every write through the API does (the saver trusts the change counter)
+    assert await saver.save() is True
+    assert saved_name(state_file) == "renamed"

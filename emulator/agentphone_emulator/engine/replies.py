@@ -56,6 +56,7 @@ object with thousands of keys cannot flood the findings."""
 # JSON's insignificant whitespace (RFC 8259). bytes.strip() would also drop \x0b and \x0c, which make
 # a line invalid JSON; a line of those is content, not a blank line.
 _JSON_WS = b" \t\r\n"
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 _DIGITS_RE = re.compile(r"[0-9*#]+")
 _DIGIT_SEPARATORS_RE = re.compile(r"[\s\-.,()]+")
@@ -456,7 +457,8 @@ class ReplyReader:
                 return []
             self._json_type_warning()
             hint = ""
-            if body.lstrip(_JSON_WS)[:1] not in (b"{", b"[", b'"'):
+            # JSON behind a byte-order mark is not plain text: the BOM is the problem, and said so.
+            if body.lstrip(_JSON_WS).removeprefix(_UTF8_BOM)[:1] not in (b"{", b"[", b'"'):
                 hint = ' (it looks like plain text: send {"text": "..."})'
             self._problem(
                 FindingCode.VOICE_INVALID_JSON,
