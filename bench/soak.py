@@ -49,7 +49,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from agentphone_emulator.store import persistence
+from agentphone_emulator.store import state_file as state_files
 
 HERE = Path(__file__).resolve().parent
 KEY_A = "sk_test_soak_writes"
@@ -333,7 +333,7 @@ async def soak(args: argparse.Namespace, state_file: Path) -> int:
             server.kill()
 
     load_started = time.monotonic()
-    saved = persistence.load(state_file)
+    saved = state_files.load(state_file)
     load_s = time.monotonic() - load_started
     assert saved is not None
     account_a = saved.accounts[saved.keys[KEY_A]]

@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/voice_agen
 
 from agentphone_emulator import AccountSettings, Emulator, VirtualClock
 from agentphone_emulator.engine.replies import ReplyReader
-from agentphone_emulator.store import persistence
+from agentphone_emulator.store import saver as state_saver
+from agentphone_emulator.store import state_file as state_files
 from tests.voice_agent import VoiceAgent
 
 TURNS = 3
@@ -108,8 +109,8 @@ async def run(calls: int, seed: int) -> bool:
         ended = sum(1 for e in agent.events if e["event"] == "agent.call_ended")
         with tempfile.TemporaryDirectory() as folder:
             try:
-                saved = await persistence.Saver(Path(folder) / "state.json", emu.state).save()
-                loaded = persistence.load(Path(folder) / "state.json") is not None
+                saved = await state_saver.Saver(Path(folder) / "state.json", emu.state).save()
+                loaded = state_files.load(Path(folder) / "state.json") is not None
             except Exception as exc:  # what happened before the fix: "surrogates not allowed"
                 console.print(f"save failed: {exc}")
                 saved = loaded = False
