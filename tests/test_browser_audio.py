@@ -17,11 +17,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentphone_emulator import AccountSettings, Emulator
+from agentphone_emulator.engine.speech import speech_seconds
 from agentphone_emulator.mic.browser_bridge import (
     BAD_FRAME,
     MAX_RATE,
     MIN_RATE,
+    Ears,
     ProtocolError,
+    RecognizerPool,
     Start,
     check_audio_frame,
     max_frame_bytes,
@@ -29,13 +32,14 @@ from agentphone_emulator.mic.browser_bridge import (
     parse_start,
 )
 from tests.browser_audio_client import AudioClient
+from tests.helpers import hang_guarded
 from tests.mic_support import flite_pcm, need_audio_extra, silence, voiced_seconds
 from tests.voice_agent import VoiceAgent
 
 KEY = "sk_test_browser_a"
 OTHER_KEY = "sk_test_browser_b"
 ADMIN_KEY = "sk_admin_browser"
-GREETING = "Hi."
+GREETING = "Hi, this is Acme support."
 AGENT_URL = "http://agent.test/voice"
 
 
@@ -112,7 +116,7 @@ async def test_speech_through_the_socket_is_the_callers_turn_and_the_reply_comes
     async with AudioClient(emu.base_url, call_id) as client:
         await client.start(KEY, sample_rate=rate)
         await client.until(lambda h: "ready" in h.kinds(), "ready")
-        pcm = silence(2.0) + speech["Where is my order?"] + silence(1.2)  # after the greeting
+        pcm = silence(3.0) + speech["Where is my order?"] + silence(1.2)  # after the greeting
         await client.stream(pcm if rate == 16_000 else resample(pcm, rate), rate)
         await client.until(lambda h: len(h.of("reply")) >= 3, "the reply's two chunks")
         await client.until(lambda h: len(h.audio) >= 3, "the greeting's and the reply's speech")
@@ -131,9 +135,14 @@ async def test_speech_through_the_socket_is_the_callers_turn_and_the_reply_comes
             {"type": "reply", "text": "Your order shipped this morning.", "final": True, "turn": 1},
         ]
         assert "bargeIn" not in heard.kinds()  # the caller waited for the greeting to end
-        # Speech, 16 kHz mono: the greeting and both chunks, each as long as its words.
-        assert voiced_seconds(heard.audio[0]) > 0.2
-        assert voiced_seconds(b"".join(heard.audio[1:])) > 2.0
+        # Speech, 16 kHz mono, one frame a chunk: the greeting and both chunks, each about as long
+        # as the engine's model of its words (150 words a minute; espeak-ng's pauses differ a little).
+        texts = [GREETING, "Let me check on that.", "Your order shipped this morning."]
+        assert len(heard.audio) == len(texts)
+        for pcm, text in zip(heard.audio, texts, strict=True):
+            played = len(pcm) / 32_000
+            assert 0.5 * speech_seconds(text) < played < 2 * speech_seconds(text), (text, played)
+            assert voiced_seconds(pcm) > 0.5 * played, text  # speech, not silence
 
         await client.send_json({"type": "hangup"})
         await client.until(lambda h: "ended" in h.kinds(), "ended")
@@ -159,7 +168,7 @@ async def test_talking_over_the_agent_cuts_its_reply_and_tells_the_page_to_stop(
     async with AudioClient(emu.base_url, call_id) as client:
         await client.start(KEY)
         await client.until(lambda h: "ready" in h.kinds(), "ready")
-        await client.stream(silence(2.0) + speech["Where is my order?"] + silence(1.0))
+        await client.stream(silence(3.0) + speech["Where is my order?"] + silence(1.0))
         await client.until(lambda h: len(h.of("reply")) >= 1 + len(long_reply), "the long reply")
         # Two seconds into the reply (of ~12), the caller talks over it.
         await client.stream(silence(1.0) + speech["Stop please."] + silence(1.2))
@@ -384,3 +393,54 @@ def test_an_audio_frame_is_refused_exactly_past_one_second(rate: int, size: int)
         with pytest.raises(ProtocolError) as refused_frame:
             check_audio_frame(size, rate)
         assert refused_frame.value.code == 4413
+
+
+async def test_stopping_the_emulator_closes_an_open_audio_socket(http: aiohttp.ClientSession) -> None:
+    settings = AccountSettings(credit_cents=100_000, has_payment_method=True)
+    own = Emulator(api_keys=[KEY], settings=settings)
+    await own.start()
+    app = VoiceAgent()
+    own.mount("http://agent.test", app.app())
+    try:
+        call_id = await ring(own, http, app)
+        async with AudioClient(own.base_url, call_id) as client:
+            await client.start(KEY)
+            await client.until(lambda h: "ready" in h.kinds(), "ready")
+            await own.stop()
+            await asyncio.wait_for(client.closed.wait(), 30)
+            assert client.heard.close_code == 1001 and "stopping" in client.heard.close_reason
+    finally:
+        await own.stop()
+
+
+# -- the pieces: the recogniser pool, the ears' bound --------------------------------------------------
+
+
+def test_recognisers_are_lent_reused_and_capped() -> None:
+    need_audio_extra()
+    pool = RecognizerPool("pocketsphinx", limit=1, idle=1)
+    first = pool.take()
+    with pytest.raises(ProtocolError) as busy:
+        pool.take()
+    assert busy.value.code == 4429 and "1 audio connections are open" in busy.value.message
+    pool.give_back(first)
+    assert pool.take() is first and pool.loaded == 1  # loaded once, lent twice
+
+
+async def test_the_ears_queue_is_bounded_so_a_fast_client_waits() -> None:
+    need_audio_extra()
+    pool = RecognizerPool("pocketsphinx", limit=1, idle=0)
+    heard: list[object] = []
+    ears = Ears(16_000, pool.take(), heard.append, give_back=pool.give_back, queue_frames=4)
+    frame = silence(0.02)
+    for _ in range(4):
+        await ears.feed(frame)  # room for four
+    fifth = asyncio.ensure_future(ears.feed(frame))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not fifth.done()  # held: the caller reads its socket no further
+    ears.start()  # the thread takes frames, making room
+    await hang_guarded(fifth, "the fifth frame")
+    ears.stop()
+    await hang_guarded(asyncio.to_thread(ears.done.wait), "the ears' thread")
+    assert heard == []  # silence: nothing heard

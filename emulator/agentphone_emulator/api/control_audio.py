@@ -284,6 +284,7 @@ async def _converse(ctx: Ctx, ws: web.WebSocketResponse, call_id: str) -> None:
         raise _Refused(exc.code, exc.message) from None
     account = _account(ctx.state, ctx.request, start.api_key, start.sub_account_id)
     session = _session(ctx, account, call_id)
+    current = session.current  # what the agent is saying as the page connects (the greeting)
 
     pool = recognizers()
     try:
@@ -310,8 +311,7 @@ async def _converse(ctx: Ctx, ws: web.WebSocketResponse, call_id: str) -> None:
     bridge.start()
     try:
         bridge.send({"type": "ready"})
-        current = session.current  # what the agent is saying now (the greeting): heard from its start
-        if current is not None:
+        if current is not None:  # heard from its start, the chunks in so far (the rest as they come)
             for heard in current.chunks:
                 bridge.chunk(current.turn, heard.chunk.text, heard.chunk.interim)
         receiving = asyncio.ensure_future(_receive(ws, ears, port, start.sample_rate))
