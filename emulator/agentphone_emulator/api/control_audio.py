@@ -53,6 +53,17 @@ DRAIN_SECONDS = 5.0  # the agent's last words, synthesised and sent before "ende
 WATCH_SECONDS = 1.0  # how often the end watcher looks for a reset under it
 
 
+_speech: tuple[str, str | None] = ("auto", None)
+
+
+def configure_speech(stt: str = "auto", model: str | None = None) -> None:
+    """The recogniser for connections opened from now on, in this process (``serve --stt``):
+    ``auto`` (Vosk when ``$AGENTPHONE_VOSK_MODEL`` names a model, else pocketsphinx), ``pocketsphinx``,
+    or ``vosk`` with ``model``, a model directory; whatever ``mic/stt.py``'s ``load_recognizer`` knows."""
+    global _speech
+    _speech = (stt, model)
+
+
 class _Refused(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
@@ -286,7 +297,7 @@ async def _converse(ctx: Ctx, ws: web.WebSocketResponse, call_id: str) -> None:
     session = _session(ctx, account, call_id)
     current = session.current  # what the agent is saying as the page connects (the greeting)
 
-    pool = recognizers()
+    pool = recognizers(*_speech)
     try:
         recognizer = await asyncio.to_thread(pool.take)  # a model load the first time: seconds
     except ProtocolError as exc:

@@ -516,21 +516,21 @@ class BrowserCall:
 
 # -- what every connection shares ----------------------------------------------------------------------
 
-_pool = RecognizerPool()
+_pools: dict[tuple[str, str | None], RecognizerPool] = {}
+_pools_lock = threading.Lock()
+
+
+def recognizers(kind: str = "auto", model: str | None = None) -> RecognizerPool:
+    """The process's pool of ``kind`` recognisers (``auto``: as mic mode chooses)."""
+    with _pools_lock:
+        pool = _pools.get((kind, model))
+        if pool is None:
+            pool = _pools[(kind, model)] = RecognizerPool(kind, model)
+        return pool
+
+
 _synthesizer: Synthesizer | None = None
 _synthesizer_lock = threading.Lock()
-
-
-def recognizers() -> RecognizerPool:
-    """The process's recogniser pool (``auto``: as mic mode chooses; :func:`configure_speech`)."""
-    return _pool
-
-
-def configure_speech(stt: str = "auto", model: str | None = None) -> None:
-    """Choose the recogniser for browser audio (``auto``, ``pocketsphinx``, ``vosk`` with a model
-    directory); connections opened afterwards use it."""
-    global _pool
-    _pool = RecognizerPool(stt, model)
 
 
 def shared_synthesizer() -> Synthesizer:
