@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentphone_emulator import AccountSettings, Emulator
+from agentphone_emulator import AccountSettings, Emulator, VirtualClock
 from agentphone_emulator.engine.speech import speech_seconds
 from agentphone_emulator.mic.browser_bridge import (
     BAD_FRAME,
@@ -411,6 +411,30 @@ async def test_stopping_the_emulator_closes_an_open_audio_socket(http: aiohttp.C
             assert client.heard.close_code == 1001 and "stopping" in client.heard.close_reason
     finally:
         await own.stop()
+
+
+async def test_a_reset_under_an_open_socket_ends_it(
+    emu: Emulator, http: aiohttp.ClientSession, agent: VoiceAgent
+) -> None:
+    call_id = await ring(emu, http, agent)
+    async with AudioClient(emu.base_url, call_id) as client:
+        await client.start(KEY)
+        await client.until(lambda h: "ready" in h.kinds(), "ready")
+        emu.reset()
+        await client.until(lambda h: "ended" in h.kinds(), "ended")
+        await asyncio.wait_for(client.closed.wait(), 30)
+    assert client.heard.of("ended") == [{"type": "ended", "reason": "emulator_reset", "status": None}]
+
+
+async def test_a_virtual_clock_is_refused_as_mic_mode_refuses_it() -> None:
+    settings = AccountSettings(credit_cents=100_000, has_payment_method=True)
+    async with Emulator(api_keys=[KEY], settings=settings, clock=VirtualClock()) as virtual:
+        app = VoiceAgent()
+        virtual.mount("http://agent.test", app.app())
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"}) as own_http:
+            call_id = await ring(virtual, own_http, app)
+            code, _, message = await refused(virtual, call_id, start())
+    assert code == 4409 and "virtual clock" in message
 
 
 # -- the pieces: the recogniser pool, the ears' bound --------------------------------------------------

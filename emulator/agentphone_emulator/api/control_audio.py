@@ -164,8 +164,11 @@ class _EnginePort:
     async def _drive(self, action: Any) -> Any:
         from ..mic.browser_bridge import CallOver
 
+        # Shielded: a socket closing right after the caller's last words does not cancel their
+        # turn half way through the engine (a cut, a turn appended, its reply started).
+        work = asyncio.ensure_future(self.session.engine.driver.until(action))
         try:
-            return await self.session.engine.driver.until(action)
+            return await asyncio.shield(work)
         except CallEnded:
             raise CallOver() from None
         finally:
@@ -215,15 +218,22 @@ async def _watch_end(ctx: Ctx, account: Account, session: CallSession) -> dict[s
     """The ``ended`` frame once the call ends; None if the emulator is stopping."""
     call = session.call
     with call_store.subscribe(ctx.state, account, call) as events:
-        while call_store.is_live(call):
-            try:
-                event = await asyncio.wait_for(events.get(), WATCH_SECONDS)
-            except TimeoutError:
-                if ctx.platform.voice.sessions.get(call.id) is not session:  # a reset, a restore
-                    return {"type": "ended", "reason": "emulator_reset", "status": None}
-                continue
-            if event.kind == "closing":
-                return None
+        waiting: asyncio.Task[call_store.CallEvent] | None = None
+        try:
+            while call_store.is_live(call):
+                # One get() kept across the checks: wait_for's timeout could lose an event it took.
+                waiting = waiting or asyncio.ensure_future(events.get())
+                done, _ = await asyncio.wait({waiting}, timeout=WATCH_SECONDS)
+                if not done:
+                    if call_store.is_live(call) and ctx.platform.voice.sessions.get(call.id) is not session:
+                        return {"type": "ended", "reason": "emulator_reset", "status": None}  # or a restore
+                    continue
+                event, waiting = waiting.result(), None
+                if event.kind == "closing":
+                    return None
+        finally:
+            if waiting is not None:
+                waiting.cancel()
     return {"type": "ended", "reason": call.disconnection_reason, "status": call.status}
 
 

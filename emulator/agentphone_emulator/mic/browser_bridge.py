@@ -401,6 +401,19 @@ class BrowserCall:
             loop.create_task(self._voice(), name="browser-voice"),
             loop.create_task(self._writer(), name="browser-writer"),
         ]
+        for task in self._tasks:
+            task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        """A task that stops by itself ends the connection (the route closes it): its ears failed,
+        the socket broke under the writer, or a bug of ours."""
+        if task.cancelled() or self.failure.is_set():
+            return
+        exc = task.exception()
+        if exc is not None and not isinstance(exc, ConnectionError):
+            log.error("browser audio: %s failed", task.get_name(), exc_info=exc)
+        self.failed = self.failed or f"{task.get_name()} stopped: {exc!r}"
+        self.failure.set()
 
     async def stop(self) -> None:
         for task in self._tasks:
