@@ -24,6 +24,7 @@ class Heard:
     frame_times: list[float] = field(default_factory=list)
     audio: list[bytes] = field(default_factory=list)
     audio_times: list[float] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)  # every frame's type in arrival order, "audio" for speech
     close_code: int | None = None
     close_reason: str = ""
     started: float = 0.0  # perf_counter when the first audio frame went up
@@ -92,9 +93,11 @@ class AudioClient:
                 if message.type is aiohttp.WSMsgType.TEXT:
                     self.heard.frames.append(json.loads(message.data))
                     self.heard.frame_times.append(now)
+                    self.heard.order.append(str(self.heard.frames[-1].get("type")))
                 elif message.type is aiohttp.WSMsgType.BINARY:
                     self.heard.audio.append(message.data)
                     self.heard.audio_times.append(now)
+                    self.heard.order.append("audio")
                 else:  # CLOSE (its reason in extra), CLOSED, ERROR
                     if message.type is aiohttp.WSMsgType.CLOSE:
                         self.heard.close_reason = str(message.extra or "")

@@ -54,7 +54,7 @@ async def test_a_served_emulator_hears_the_browser_and_the_agents_hangup_closes_
         assert heard.close_code == 1000
         # The goodbye's speech came before the end: the page plays the agent's last words.
         assert voiced_seconds(heard.audio[-1]) > 1.0
-        assert heard.audio_times[-1] < heard.frame_times[heard.kinds().index("ended")]
+        assert heard.order[-2:] == ["audio", "ended"]
 
 
 @pytest.mark.parametrize(
