@@ -348,8 +348,9 @@ async def _converse(ctx: Ctx, ws: web.WebSocketResponse, call_id: str) -> None:
             if ended is None:
                 raise _Refused(1001, "the emulator is stopping")
             await bridge.drain(DRAIN_SECONDS)
-            await ws.send_json(ended)
-            await ws.close(code=1000, message=b"call ended")
+            with contextlib.suppress(ConnectionError):  # the page went at that moment: nobody to tell
+                await ws.send_json(ended)
+                await ws.close(code=1000, message=b"call ended")
         elif replaced.is_set():
             raise _Refused(4409, "another connection took this call's audio")
         elif bridge.failed is not None:
