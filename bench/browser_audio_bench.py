@@ -24,7 +24,8 @@ the listener's own ``ended``):
 
 The ratio is browser / mic on the medians (below 1: the browser's path is quicker). Also reported:
 how long a connection waits for ``ready`` (the first one loads the recogniser; later ones borrow it
-from the pool), which is what decided pooling over a recogniser per connection.
+from the pool), and what a recogniser per connection would cost instead (three pocketsphinx loads,
+their time and the peak-RSS growth each), which is what decided pooling.
 
     python bench/browser_audio_bench.py [--rounds 2] [--sentences 5]
 """
@@ -228,6 +229,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return {"browser": browser, "mic": mic, "ready": ready, "loaded": loaded, "turns_expected": len(ends)}
 
 
+def recognizer_cost(count: int = 3) -> tuple[list[float], float]:
+    """What a recogniser per connection would cost: each pocketsphinx load's seconds, and the peak
+    RSS growth per recogniser kept (ru_maxrss, MB)."""
+    import resource
+
+    from agentphone_emulator.mic.stt import load_recognizer
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kept, loads = [], []
+    for _ in range(count):
+        started = time.perf_counter()
+        kept.append(load_recognizer("pocketsphinx"))
+        loads.append(time.perf_counter() - started)
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 / count
+    return loads, grown
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -236,6 +254,7 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=len(SENTENCES), help=f"sentences ({len(SENTENCES)})")
     args = parser.parse_args()
     started = time.perf_counter()
+    loads, grown = recognizer_cost()  # first: the RSS growth is then the recognisers' own
     got = asyncio.run(run(args))
     rows = []
     summary: dict[str, float] = {}
@@ -263,6 +282,14 @@ def main() -> None:
         f"later {', '.join(f'{r * 1e3:,.0f}' for r in ready[1:])} ms (borrowed from the pool); "
         f"recognisers loaded: {got['loaded']} for {len(ready)} connections"
     )
+    print(
+        f"a recogniser per connection instead: each load {', '.join(f'{x * 1e3:,.0f}' for x in loads)} ms "
+        f"and ~{grown:,.0f} MB kept per open connection (pocketsphinx)"
+    )
+    summary["ready_first_ms"] = round(ready[0] * 1e3, 1)
+    summary["ready_pooled_ms"] = round(statistics.median(ready[1:]) * 1e3, 1) if len(ready) > 1 else -1
+    summary["recognizer_load_ms"] = round(statistics.median(loads) * 1e3, 1)
+    summary["recognizer_mb"] = round(grown, 1)
     heard = [t["text"] for t in got["browser"]]
     print(f"browser heard: {heard}")
     print(json.dumps(summary))
