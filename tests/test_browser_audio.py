@@ -186,6 +186,27 @@ async def test_talking_over_the_agent_cuts_its_reply_and_tells_the_page_to_stop(
     assert len(agent.transcripts) == 2
 
 
+async def test_the_pages_interrupt_button_cuts_the_reply_as_speech_would(
+    emu: Emulator, http: aiohttp.ClientSession, agent: VoiceAgent, speech: dict[str, bytes]
+) -> None:
+    hours = ["We're open Monday to Friday, nine to five.", "On Saturdays we open at ten and close at two."]
+    agent.ndjson({"text": hours[0], "interim": True}, {"text": hours[1]})
+    call_id = await ring(emu, http, agent)
+    async with AudioClient(emu.base_url, call_id) as client:
+        await client.start(KEY)
+        await client.until(lambda h: "ready" in h.kinds(), "ready")
+        await client.stream(silence(3.0) + speech["Where is my order?"] + silence(1.0))
+        await client.until(lambda h: len([r for r in h.of("reply") if r["turn"] == 1]) == 2, "the reply")
+        await client.until(lambda h: len(h.audio) == 3, "its speech")  # the greeting's and both chunks'
+        await client.send_json({"type": "bargeIn"})  # the button, a second or so into ~5 s of speech
+        await client.until(lambda h: "bargeIn" in h.kinds(), "bargeIn back")
+    view = await request(http, emu, "GET", f"/__emulator/calls/{call_id}")
+    cut = next(r for r in view["replies"] if r["turn"] == 1)
+    assert cut["state"] == "interrupted"
+    assert view["transcript"][-1]["content"] != " ".join(hours)  # the words said by the cut only
+    assert view["live"] is True  # the agent stopped; the call goes on
+
+
 async def test_closing_the_socket_leaves_the_call_up_and_a_new_connection_takes_it(
     emu: Emulator, http: aiohttp.ClientSession, agent: VoiceAgent
 ) -> None:
@@ -378,9 +399,9 @@ def test_a_valid_start_frame_is_read_back(rate: int, key: str | None) -> None:
 
 
 @given(st.text(max_size=100))
-def test_any_later_text_frame_is_hangup_or_a_bad_frame(text: str) -> None:
+def test_any_later_text_frame_is_hangup_barge_in_or_a_bad_frame(text: str) -> None:
     try:
-        assert parse_control(text) == "hangup"
+        assert parse_control(text) in ("hangup", "bargeIn")
     except ProtocolError as exc:
         assert exc.code == BAD_FRAME
 

@@ -335,7 +335,7 @@ async def _converse(ctx: Ctx, ws: web.WebSocketResponse, call_id: str) -> None:
         if current is not None:  # heard from its start, the chunks in so far (the rest as they come)
             for heard in current.chunks:
                 bridge.chunk(current.turn, heard.chunk.text, heard.chunk.interim)
-        receiving = asyncio.ensure_future(_receive(ws, ears, port, start.sample_rate))
+        receiving = asyncio.ensure_future(_receive(ws, ears, bridge, start.sample_rate))
         ending = asyncio.ensure_future(_watch_end(ctx, account, session))
         others = [asyncio.ensure_future(e.wait()) for e in (replaced, bridge.failure)]
         done, _ = await asyncio.wait([receiving, ending, *others], return_when=asyncio.FIRST_COMPLETED)
@@ -362,9 +362,9 @@ async def _converse(ctx: Ctx, ws: web.WebSocketResponse, call_id: str) -> None:
         await bridge.stop()
 
 
-async def _receive(ws: web.WebSocketResponse, ears: Ears, port: _EnginePort, rate: int) -> None:
+async def _receive(ws: web.WebSocketResponse, ears: Ears, bridge: BrowserCall, rate: int) -> None:
     """Read the client's frames until it closes: audio to the ears (waiting while they are full,
-    so a fast client is held back by TCP), ``hangup`` to the call."""
+    so a fast client is held back by TCP), ``hangup`` to the call, ``bargeIn`` to the bridge."""
     from ..mic.browser_bridge import CallOver, ProtocolError, check_audio_frame, parse_control
 
     while True:
@@ -377,12 +377,15 @@ async def _receive(ws: web.WebSocketResponse, ears: Ears, port: _EnginePort, rat
             await ears.feed(message.data)
         elif message.type is WSMsgType.TEXT:
             try:
-                parse_control(message.data)
+                kind = parse_control(message.data)
             except ProtocolError as exc:
                 await ws.send_json({"type": "error", "message": exc.message})
                 continue
+            if kind == "bargeIn":  # in line with the audio: after what the caller said before it
+                await bridge.interrupt()
+                continue
             with contextlib.suppress(CallOver):
-                await port.hangup()
+                await bridge.port.hangup()
         elif message.type is WSMsgType.ERROR:  # e.g. a frame past aiohttp's cap: it closed with 1009
             log.debug("browser audio: %s", ws.exception())
             return

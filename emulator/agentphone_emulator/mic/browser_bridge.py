@@ -53,6 +53,8 @@ DEFAULT_CONFIDENCE = 0.95  # what mic mode sends with each turn (its recognisers
 MAX_RECOGNIZERS = 8  # audio connections at once (each holds a recogniser: ~90 MB for pocketsphinx)
 IDLE_RECOGNIZERS = 2  # kept loaded between connections
 
+CONTROL_FRAMES = ("hangup", "bargeIn")  # what a client may send as text after its start frame
+
 # Close codes (4000-4999 are the application's); the reason says what to do.
 BAD_FRAME = 4400
 UNAUTHORIZED = 4401
@@ -117,12 +119,13 @@ def parse_start(text: str) -> Start:
 
 
 def parse_control(text: str) -> str:
-    """A text frame after the first: its ``type`` (only ``hangup`` is known), or ProtocolError."""
+    """A text frame after the first: its ``type`` (``hangup``, or ``bargeIn``: the page's interrupt
+    button), or ProtocolError."""
     frame = _object(text, "a text frame")
     kind = frame.get("type")
-    if not isinstance(kind, str) or kind != "hangup":
+    if not isinstance(kind, str) or kind not in CONTROL_FRAMES:
         raise ProtocolError(
-            BAD_FRAME, f'unknown frame type {kind!r}: after "start", only "hangup" is sent as text'
+            BAD_FRAME, f'unknown frame type {kind!r}: after "start", text frames are "hangup" or "bargeIn"'
         )
     return kind
 
@@ -511,6 +514,11 @@ class BrowserCall:
         self._muted_through = max(self._muted_through, self.port.latest_turn())
         if cut and not told:
             self.send({"type": "bargeIn"})
+
+    async def interrupt(self) -> None:
+        """The page's interrupt button: the agent stops now, as if the caller had started talking
+        (the page hears ``bargeIn`` back if something was playing or cut, and stops its playback)."""
+        await self._events.put(SpeechBegan(time.perf_counter()))
 
     async def _heard(self, heard: Heard) -> None:
         if not heard.text.strip():
