@@ -341,17 +341,6 @@ class Wire(Protocol):
     async def send_bytes(self, data: bytes) -> None: ...
 
 
-@dataclass(slots=True)
-class TurnTimes:
-    """perf_counter moments of one caller turn, for the bench: the end of speech (the last voiced
-    moment), the utterance frame sent, the reply's first audio frame sent."""
-
-    ended: float
-    utterance_sent: float
-    turn: int | None = None
-    first_audio: float | None = None
-
-
 @dataclass(frozen=True, slots=True)
 class _Audio:
     turn: int
@@ -374,7 +363,6 @@ class BrowserCall:
         self.wire = wire
         self.synthesizer = synthesizer
         self.confidence = confidence
-        self.turns: list[TurnTimes] = []
         self._events: asyncio.Queue[ListenerEvent] = asyncio.Queue()
         self._speech: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
         self._outbox: asyncio.Queue[dict[str, Any] | _Audio] = asyncio.Queue()
@@ -478,9 +466,6 @@ class BrowserCall:
             await self.wire.send_bytes(item.pcm)
             seconds = len(item.pcm) / (SAMPLE_RATE * SAMPLE_WIDTH)
             self._playing_until = max(now, self._playing_until) + seconds
-            for times in self.turns:
-                if times.turn == item.turn and times.first_audio is None:
-                    times.first_audio = now
 
     # -- the caller ------------------------------------------------------------------------------
 
@@ -525,14 +510,10 @@ class BrowserCall:
             self.send({"type": "partial", "text": ""})  # nothing recognised: clear the live line
             return
         self.send({"type": "utterance", "text": heard.text, "confidence": self.confidence})
-        times = TurnTimes(ended=heard.ended, utterance_sent=time.perf_counter())
-        self.turns.append(times)
-        try:
-            times.turn = await self.port.say(
+        with contextlib.suppress(CallOver):  # the call ended as they spoke: the watcher says so
+            await self.port.say(
                 heard.text, said_over=max(0.0, time.perf_counter() - heard.began), confidence=self.confidence
             )
-        except CallOver:
-            return
 
 
 # -- what every connection shares ----------------------------------------------------------------------
