@@ -320,6 +320,24 @@ async def test_the_key_in_a_header_and_the_pages_own_origin_are_accepted(
         await client.until(lambda h: "ready" in h.kinds(), "ready")
 
 
+async def test_a_sub_accounts_call_takes_its_id_in_the_start_frame(
+    emu: Emulator, http: aiohttp.ClientSession
+) -> None:
+    sub = await request(http, emu, "POST", "/v1/sub-accounts", {"name": "Branch"})
+    headers = {"Authorization": f"Bearer {KEY}", "X-Sub-Account-Id": sub["id"]}
+    async with aiohttp.ClientSession(headers=headers) as branch:
+        created = await request(branch, emu, "POST", "/v1/agents", {"name": "Branch agent"})
+        number = await request(branch, emu, "POST", "/v1/numbers", {"agentId": created["id"]})
+        call = await request(branch, emu, "POST", "/__emulator/calls", {"to": number["phoneNumber"]})
+    code, _, message = await refused(emu, call["callId"], start())  # the parent's own calls: not there
+    assert code == 4404 and "Call not found" in message
+    code, _, message = await refused(emu, call["callId"], {**start(), "subAccountId": "sub_nope"})
+    assert code == 4404 and "Sub-account not found" in message
+    async with AudioClient(emu.base_url, call["callId"]) as client:
+        await client.start(KEY, subAccountId=sub["id"])
+        await client.until(lambda h: "ready" in h.kinds(), "ready")
+
+
 async def test_unknown_and_ended_calls_and_oversized_frames_are_refused(
     emu: Emulator, http: aiohttp.ClientSession, agent: VoiceAgent
 ) -> None:
@@ -328,6 +346,8 @@ async def test_unknown_and_ended_calls_and_oversized_frames_are_refused(
     assert code == 4404 and "Call not found" in message
     code, _, message = await refused(emu, call_id, start(), then=bytes(max_frame_bytes(16_000) + 2))
     assert code == 4413 and "over 1 s at 16000 Hz" in message
+    code, _, _ = await refused(emu, call_id, start(), then=bytes(300 * 1024))  # past aiohttp's own cap
+    assert code == 1009  # "message too big", closed by aiohttp before the frame is read whole
     await request(http, emu, "POST", f"/__emulator/calls/{call_id}/hangup")
     code, _, message = await refused(emu, call_id, start())
     assert code == 4409 and "has ended (completed, user_hangup)" in message
