@@ -347,9 +347,10 @@ async def _converse(ctx: Ctx, ws: web.WebSocketResponse, call_id: str) -> None:
             ended = ending.result()
             if ended is None:
                 raise _Refused(1001, "the emulator is stopping")
+            await bridge.drain(DRAIN_SECONDS)  # the agent's last words, synthesised and written
+            bridge.send(ended)  # then "ended", through the same writer (never beside it)
             await bridge.drain(DRAIN_SECONDS)
             with contextlib.suppress(ConnectionError):  # the page went at that moment: nobody to tell
-                await ws.send_json(ended)
                 await ws.close(code=1000, message=b"call ended")
         elif replaced.is_set():
             raise _Refused(4409, "another connection took this call's audio")

@@ -371,6 +371,7 @@ class BrowserCall:
         self._muted_through = -1  # replies up to this turn are not played (talked over)
         self._playing_until = 0.0  # perf_counter: when the speech sent so far ends, played as it came
         self._synthesising = False
+        self._writing = False
         self._tasks: list[asyncio.Task[None]] = []
         self.failed: str | None = None  # the ears failed: the route closes the connection
         self.failure = asyncio.Event()
@@ -416,10 +417,15 @@ class BrowserCall:
         self._outbox.put_nowait(frame)
 
     async def drain(self, limit: float) -> None:
-        """Wait (at most ``limit`` s) until every chunk so far is synthesised and sent."""
+        """Wait (at most ``limit`` s) until every chunk so far is synthesised and every frame
+        queued is written."""
+
+        def busy() -> bool:
+            return self._synthesising or self._writing or not (self._speech.empty() and self._outbox.empty())
+
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(limit):
-                while self._synthesising or not self._speech.empty() or not self._outbox.empty():
+                while busy():
                     await asyncio.sleep(0.01)
 
     # -- the agent -------------------------------------------------------------------------------
@@ -456,16 +462,23 @@ class BrowserCall:
     async def _writer(self) -> None:
         while True:
             item = await self._outbox.get()
-            if isinstance(item, dict):
-                await self.wire.send_json(item)
-                continue
-            self._queued_audio -= len(item.pcm)
-            if item.turn <= self._muted_through:
-                continue
-            now = time.perf_counter()
-            await self.wire.send_bytes(item.pcm)
-            seconds = len(item.pcm) / (SAMPLE_RATE * SAMPLE_WIDTH)
-            self._playing_until = max(now, self._playing_until) + seconds
+            self._writing = True
+            try:
+                await self._write(item)
+            finally:
+                self._writing = False
+
+    async def _write(self, item: dict[str, Any] | _Audio) -> None:
+        if isinstance(item, dict):
+            await self.wire.send_json(item)
+            return
+        self._queued_audio -= len(item.pcm)
+        if item.turn <= self._muted_through:
+            return
+        now = time.perf_counter()
+        await self.wire.send_bytes(item.pcm)
+        seconds = len(item.pcm) / (SAMPLE_RATE * SAMPLE_WIDTH)
+        self._playing_until = max(now, self._playing_until) + seconds
 
     # -- the caller ------------------------------------------------------------------------------
 
