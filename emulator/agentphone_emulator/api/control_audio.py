@@ -380,7 +380,7 @@ async def _receive(ws: web.WebSocketResponse, ears: Ears, bridge: BrowserCall, r
             try:
                 kind = parse_control(message.data)
             except ProtocolError as exc:
-                await ws.send_json({"type": "error", "message": exc.message})
+                bridge.send({"type": "error", "message": exc.message})  # through its one writer
                 continue
             if kind == "bargeIn":  # in line with the audio: after what the caller said before it
                 await bridge.interrupt()
