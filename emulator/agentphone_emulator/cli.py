@@ -198,6 +198,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --state: save this often, wall time, if anything changed; 0 saves only at "
         f"shutdown (default {DEFAULT_STATE_INTERVAL:g}; also 90s, 5m ...)",
     )
+    serve.add_argument(
+        "--stt",
+        metavar="BACKEND",
+        help="the recogniser for a browser's microphone on a call (/__emulator/calls/{id}/audio), as "
+        "mic's --stt: auto (default: vosk when a model is given, else pocketsphinx), vosk or pocketsphinx",
+    )
+    serve.add_argument(
+        "--vosk-model", metavar="DIR", help="a Vosk model for --stt (default: $AGENTPHONE_VOSK_MODEL)"
+    )
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
 
     add_trigger_parser(commands)
@@ -273,6 +282,29 @@ def _check_llm_flags(args: argparse.Namespace) -> None:
         raise UsageError("--llm-model cannot be empty")
 
 
+def _speech_flags(args: argparse.Namespace) -> None:
+    """``--stt`` / ``--vosk-model``: checked now (a one-line error, not a refusal at the first
+    browser connection), then given to the audio route. Without them nothing of mic mode is imported."""
+    if args.stt is None and args.vosk_model is None:
+        return
+    from .api.control_audio import configure_speech
+    from .mic.stt import BACKENDS, SttError, find_vosk_model
+
+    kind = args.stt or "auto"
+    if kind not in ("auto", *BACKENDS):
+        raise UsageError(f"--stt must be one of auto, {', '.join(BACKENDS)}, not {kind!r}")
+    if kind == "pocketsphinx" and args.vosk_model is not None:
+        raise UsageError("--vosk-model is for --stt vosk (pocketsphinx uses its built-in English model)")
+    if kind != "pocketsphinx" and (kind == "vosk" or args.vosk_model is not None):
+        try:
+            model = str(find_vosk_model(args.vosk_model))
+        except SttError as exc:
+            raise UsageError(str(exc)) from None
+        configure_speech("vosk", model)
+    else:
+        configure_speech(kind)
+
+
 async def serve(args: argparse.Namespace) -> None:
     from .serving import StateKeeper
 
@@ -283,6 +315,7 @@ async def serve(args: argparse.Namespace) -> None:
     if args.webhook_secret == "":
         raise UsageError("--webhook-secret cannot be empty")
     _check_llm_flags(args)
+    _speech_flags(args)
     if not _is_loopback(args.host):
         print(
             f"warning: listening on {args.host}, reachable from other machines; anyone who can reach it "

@@ -46,6 +46,7 @@ from ..store.account import Account
 from ..store.records import DeliveryAttempt, DeliveryRecord, MessageRecord
 from .access import ACCESS_KEY
 from .control_account import router as account_router
+from .control_audio import router as audio_router
 from .control_calls import router as calls_router
 from .control_snapshots import router as snapshots_router
 from .framework import Ctx, Route, Router, make_aiohttp_handler
@@ -344,9 +345,16 @@ def control_routes() -> list[web.RouteDef]:
 
 
 def _routes() -> list[Route]:
-    """Every control route: this module's, the simulated calls' (api/control_calls.py) and the
-    account's (api/control_account.py), and snapshots' (api/control_snapshots.py)."""
-    return [*router.routes, *calls_router.routes, *account_router.routes, *snapshots_router.routes]
+    """Every control route: this module's, the simulated calls' (api/control_calls.py), a call's
+    audio from a browser (api/control_audio.py), the account's (api/control_account.py), and
+    snapshots' (api/control_snapshots.py)."""
+    return [
+        *router.routes,
+        *calls_router.routes,
+        *audio_router.routes,
+        *account_router.routes,
+        *snapshots_router.routes,
+    ]
 
 
 def control_openapi() -> dict[str, Any]:
