@@ -50,6 +50,14 @@ class CamelModel(BaseModel):
     )
 
 
+class StrictCamelModel(CamelModel):
+    """A control-plane body: camelCase like :class:`CamelModel`, but an unknown key is a 422, not
+    ignored (a misspelt setting or option must not pass as 'changed nothing'). The platform's own
+    ``/v1`` bodies ignore unknown keys, as FastAPI does; the control plane is ours to be strict."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class SnakeModel(BaseModel):
     """Wire names in snake_case, as the Python attribute names; input also takes each field's
     camelCase twin (``phoneNumber``)."""
