@@ -119,8 +119,7 @@ ALLOWED_UNTYPED: dict[str, str] = {
     "DeliveryOut.payload": "the webhook envelope as the platform sends it (its contract is the platform's "
     "AsyncAPI, not ours to restate); its exact bytes are each attempt's request.body",
     "CustomTool.parameters": "a custom tool's parameters are a JSON Schema: any JSON object",
-    "AgentOut.customTools[]": "the /v1 agent as the platform answers it: each tool in its wire form, as "
-    "CustomTool (the request schema) describes it",
+    "AgentOut.customTools[].parameters": "CustomTool.parameters, as an agent answers it",
     "HostedBody.replies{}[]": "a scripted reply is text or a reply object like a webhook's, read by the "
     "same reply reader, which reports unknown fields as findings instead of refusing them",
     "HostedOut.replies{}[]": "HostedBody.replies, as configured",
