@@ -406,3 +406,51 @@ def test_every_control_route_refuses_an_unknown_key(emu: Emulator, a: Control, a
             assert_422(answer, ["body", "definitelyNotAnOption"], "extra_forbidden")
             checked += 1
     assert checked >= 25
+
+
+# -- findings per agent, verification codes ---------------------------------------------------------------
+
+
+def test_findings_can_be_read_per_agent_or_call(a: Control, receiver: Receiver) -> None:
+    receiver.replies["/refuses"] = (400, b"nope")
+    failing = provision(a, {"webhook": {"target": receiver.url("/refuses")}})
+    fine = provision(a, {"webhook": {"target": receiver.url("/fine")}})
+    for made in (failing, fine):
+        a.post("/sms", {"from": TEXTER, "to": made["number"]["phoneNumber"], "body": "hi"})
+    [finding] = a.get(f"/findings?agentId={failing['agent']['id']}").json()["findings"]
+    assert (finding["code"], finding["severity"], finding["httpStatus"]) == (
+        "webhook_http_error",
+        "error",
+        400,
+    )
+    assert finding["agentId"] == failing["agent"]["id"] and finding["offending"] == "nope"
+    assert a.get(f"/findings?agentId={fine['agent']['id']}").json() == {"findings": []}
+    assert a.get("/findings?callId=call_nope").json() == {"findings": []}
+    assert len(a.get("/findings").json()["findings"]) == 1
+    assert_422(a.get("/findings?agent=x"), ["query", "agent"], "extra_forbidden")
+
+
+def test_read_the_verification_code_a_text_carried(emu: Emulator, a: Control, b: Control) -> None:
+    with requests.Session() as api:
+        api.headers["Authorization"] = f"Bearer {A}"
+        sent = api.post(emu.base_url + "/v1/verify/send", json={"phone_number": "+14155550123"}, timeout=30)
+        assert sent.status_code == 200, sent.text
+        latest = a.get("/verifications/latest?phoneNumber=%2B14155550123")
+        assert latest.status_code == 200, latest.text
+        code = latest.json()
+        assert code["id"] == sent.json()["verification_id"] and len(code["code"]) == 6
+        assert (code["phoneNumber"], code["attemptsRemaining"], code["verified"]) == (
+            "+14155550123",
+            5,
+            False,
+        )
+        checked = api.post(
+            emu.base_url + "/v1/verify/check",
+            json={"verification_id": code["id"], "code": code["code"]},
+            timeout=30,
+        )
+        assert checked.json()["result"] == "ok"
+    assert a.get("/verifications/latest?phoneNumber=%2B14155550123").json()["verified"] is True
+    assert b.get("/verifications/latest?phoneNumber=%2B14155550123").status_code == 404  # A's text
+    assert_422(a.get("/verifications/latest"), ["query", "phoneNumber"], "missing")
+    assert_422(a.get("/verifications/latest?phoneNumber=banana"), ["query", "phoneNumber"])

@@ -39,6 +39,7 @@ from ..models.control import (
     message_ref,
 )
 from ..models.control_account import ResetBody
+from ..models.control_probes import FindingsQuery
 from ..models.findings import finding_out
 from ..store import calls as call_store
 from ..store.account import Account
@@ -52,6 +53,7 @@ from .control_deliveries import delivery_view
 from .control_deliveries import router as deliveries_router
 from .control_probes import router as probes_router
 from .control_snapshots import router as snapshots_router
+from .control_verify import router as verify_router
 from .framework import Ctx, Route, Router, make_aiohttp_handler
 from .openapi import build_openapi
 
@@ -214,11 +216,17 @@ async def fast_forward_clock(ctx: Ctx, *, body: FastForwardBody) -> ClockOut:
 # -- deliveries and findings -----------------------------------------------------------------------
 
 
-@router.get(f"{PREFIX}/findings", response=FindingsOut)
-async def list_findings(ctx: Ctx) -> FindingsOut:
-    """What the user's server did against the contract, oldest first"""
+@router.get(f"{PREFIX}/findings", response=FindingsOut, query=FindingsQuery)
+async def list_findings(ctx: Ctx, *, query: FindingsQuery) -> FindingsOut:
+    """What the user's server did against the contract, oldest first (agentId, callId: only theirs)"""
     await ctx.platform.dispatcher.settle()
-    return FindingsOut(findings=[finding_out(f) for f in ctx.account.findings])
+    found = [
+        f
+        for f in ctx.account.findings
+        if (query.agent_id is None or f.agent_id in (None, query.agent_id))
+        and (query.call_id is None or f.call_id == query.call_id)
+    ]
+    return FindingsOut(findings=[finding_out(f) for f in found])
 
 
 @router.delete(f"{PREFIX}/findings", response=None, status=204)
@@ -302,7 +310,7 @@ def _routes() -> list[Route]:
     """Every control route: this module's, deliveries and settle (api/control_deliveries.py),
     probes (api/control_probes.py), provisioning (api/control_agents.py), the simulated calls'
     (api/control_calls.py), the account's (api/control_account.py) and snapshots'
-    (api/control_snapshots.py)."""
+    (api/control_snapshots.py), and verification codes (api/control_verify.py)."""
     return _CONTROL_ROUTES
 
 
@@ -324,6 +332,7 @@ _CONTROL_ROUTES = _strict(
         *calls_router.routes,
         *account_router.routes,
         *snapshots_router.routes,
+        *verify_router.routes,
     ]
 )
 

@@ -75,3 +75,28 @@ class ProbeOut(CamelModel):
         description="Texts the account sent to the probe's sender because of it: a safe webhook sends none."
     )
     passed: bool = Field(description="The answer is the expected verdict's, and no text was sent back.")
+
+
+class FindingsQuery(StrictCamelModel):
+    agent_id: str | None = Field(
+        None,
+        description="Only this agent's findings, and those tied to no agent (what make_agent's "
+        "agent.findings() lists).",
+    )
+    call_id: str | None = Field(None, description="Only the findings on this call.")
+
+
+class VerificationQuery(StrictCamelModel):
+    phone_number: str = Field(description="The number the code was sent to (E.164).")
+
+
+class VerificationCodeOut(CamelModel):
+    """The code a verification text carried: there is no handset to read it from."""
+
+    id: str
+    phone_number: str
+    code: str
+    created_at: Timestamp
+    expires_at: Timestamp
+    attempts_remaining: int
+    verified: bool
