@@ -89,6 +89,10 @@ ENUMS: list[tuple[str, str, Any]] = [
     ("CalleeBody", "outcome", Outcome),
     ("CalleeOut", "outcome", Outcome),
     ("RegistrationControlOut", "status", vocabulary.RegistrationStatus),
+    ("NumberOut", "status", vocabulary.NumberStatus),
+    ("NumberOut", "type", vocabulary.NumberType),
+    ("AgentNumberOut", "status", vocabulary.NumberStatus),
+    ("ProvisionNumber", "type", vocabulary.NumberType),
 ]
 
 

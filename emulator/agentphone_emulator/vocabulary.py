@@ -68,3 +68,9 @@ MessageDirection = Literal["inbound", "outbound"]
 
 RegistrationStatus = Literal["pending", "approved", "rejected"]
 """A 10DLC registration the carriers decide on."""
+
+NumberStatus = Literal["active", "released"]
+"""A phone number: ``released`` numbers leave the lists, their history kept."""
+
+NumberType = Literal["sms", "imessage"]
+"""What kind of line a number is."""

@@ -8,6 +8,7 @@ import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..phone import E164OrEmpty
+from ..vocabulary import NumberStatus, NumberType
 from .base import CamelModel, Timestamp
 
 VoiceMode = Literal["webhook", "hosted"]
@@ -105,8 +106,8 @@ class AgentUpdate(_AgentFields):
 class AgentNumberOut(CamelModel):
     id: str
     phone_number: str
-    status: str
-    type: str = "sms"
+    status: NumberStatus
+    type: NumberType = "sms"
 
 
 def _tools_schema(schema: dict[str, Any]) -> None:

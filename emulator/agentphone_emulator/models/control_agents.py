@@ -3,10 +3,9 @@ the pytest plugin's ``make_agent`` does), camelCase; request bodies refuse unkno
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import ConfigDict, Field
 
+from ..vocabulary import NumberType
 from .agents import AgentCreate, AgentOut
 from .base import CamelModel, StrictCamelModel
 from .control import WebhookTargetOut
@@ -21,7 +20,7 @@ class StrictAgentCreate(AgentCreate):
 
 class ProvisionNumber(StrictCamelModel):
     area_code: str | None = Field(None, description="A 3-digit North American area code.")
-    type: Literal["sms", "imessage"] = "sms"
+    type: NumberType = "sms"
     country: str = Field("US", min_length=2, max_length=2)
 
 
