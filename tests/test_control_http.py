@@ -202,7 +202,7 @@ def test_each_attempt_carries_the_exact_request_sent(
             secret,
             request["headers"]["X-Webhook-Timestamp"],
         )
-        assert attempt["durationMs"] >= 0
+        assert isinstance(attempt["durationMs"], float | int)
     assert delivery["payload"]["data"]["message"] == "héllo ☎"
     assert [d["id"] for d in a.get("/deliveries").json()] == [delivery_id]
     assert a.get("/deliveries").json()[0]["attempts"] == delivery["attempts"]

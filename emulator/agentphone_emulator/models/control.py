@@ -20,7 +20,7 @@ from ..vocabulary import (
     ReplyMode,
     ReplyState,
 )
-from .base import CamelModel, StrictCamelModel, Timestamp
+from .base import CamelModel, ControlOut, StrictCamelModel, Timestamp
 from .findings import FindingOut
 from .messages import Channel
 from .webhooks import WebhookUrl
@@ -58,7 +58,7 @@ class InboundReactionBody(StrictCamelModel):
     from_: str | None = Field(None, validation_alias=AliasChoices("from", "from_", "fromNumber"))
 
 
-class RequestOut(CamelModel):
+class RequestOut(ControlOut):
     """One attempt's request exactly as the emulator sent it to the webhook."""
 
     method: Literal["POST"]
@@ -77,7 +77,7 @@ class RequestOut(CamelModel):
     )
 
 
-class AttemptOut(CamelModel):
+class AttemptOut(ControlOut):
     at: Timestamp
     request: RequestOut | None = Field(
         description="The request as sent; null only for an attempt restored from a state file written "
@@ -91,7 +91,7 @@ class AttemptOut(CamelModel):
     duration_ms: float = Field(description="Real milliseconds the server took (on a virtual clock too).")
 
 
-class DeliveryOut(CamelModel):
+class DeliveryOut(ControlOut):
     """A delivery with everything the emulator knows: every attempt with its exact request, the payload."""
 
     id: str = Field(description="dlv_...; also every attempt's X-Webhook-ID.")
@@ -141,7 +141,7 @@ def message_ref(message: MessageRecord) -> MessageRef:
     )
 
 
-class InboundSmsOut(CamelModel):
+class InboundSmsOut(ControlOut):
     message: MessageRef
     delivery: DeliveryOut | None
     replies: list[MessageRef] = Field(
@@ -150,7 +150,7 @@ class InboundSmsOut(CamelModel):
     )
 
 
-class ReactionOut(CamelModel):
+class ReactionOut(ControlOut):
     id: str
     message_id: str
     reaction_type: str
@@ -158,7 +158,7 @@ class ReactionOut(CamelModel):
     delivery: DeliveryOut | None
 
 
-class ClockRunOut(CamelModel):
+class ClockRunOut(ControlOut):
     """One thing the clock ran while it moved: a webhook delivery's attempt (a retry falling due,
     or an event a call fired), or a call ended by time (a silent caller, an unjoined web call)."""
 
@@ -178,7 +178,7 @@ class ClockRunOut(CamelModel):
     disconnection_reason: DisconnectionReason | None = None
 
 
-class ClockOut(CamelModel):
+class ClockOut(ControlOut):
     now: Timestamp
     virtual: bool
     next_due: Timestamp | None = None
@@ -196,7 +196,7 @@ class FastForwardBody(StrictCamelModel):
     limit_seconds: float = Field(7 * 86400, gt=0, le=MAX_CLOCK_MOVE_SECONDS, allow_inf_nan=False)
 
 
-class FindingsOut(CamelModel):
+class FindingsOut(ControlOut):
     findings: list[FindingOut]
 
 
@@ -209,7 +209,7 @@ class WebhookTargetBody(StrictCamelModel):
     timeout: float | None = Field(None, gt=0, le=120, allow_inf_nan=False)
 
 
-class WebhookTargetOut(CamelModel):
+class WebhookTargetOut(ControlOut):
     id: str
     url: str
     secret: str
@@ -218,11 +218,11 @@ class WebhookTargetOut(CamelModel):
     timeout: int | float
 
 
-class SnapshotOut(CamelModel):
+class SnapshotOut(ControlOut):
     id: str
 
 
-class SnapshotTakenOut(CamelModel):
+class SnapshotTakenOut(ControlOut):
     id: str
     evicted: str | None = Field(
         description="The oldest snapshot, dropped to keep at most the limit (GET /__emulator/snapshots); null if none."
@@ -240,7 +240,7 @@ class SnapshotList(CamelModel):
     limit: int = Field(description="How many are kept; taking one more drops the oldest.")
 
 
-class ResetOut(CamelModel):
+class ResetOut(ControlOut):
     reset: Literal[True] = True
 
 
@@ -359,7 +359,7 @@ class WebCallJoinBody(StrictCamelModel):
     access_token: str = Field(min_length=1, description="The accessToken of POST /v1/calls/web.")
 
 
-class ChunkOut(CamelModel):
+class ChunkOut(ControlOut):
     text: str
     spoken: str = Field(description="What the caller heard of it: all of it, unless cut by a barge-in.")
     interim: bool
@@ -369,7 +369,7 @@ class ChunkOut(CamelModel):
     ends_at: Timestamp
 
 
-class ReplyOut(CamelModel):
+class ReplyOut(ControlOut):
     turn: int = Field(description="0 for the greeting, then one per caller utterance or key press.")
     utterance: str
     mode: ReplyMode = Field(
@@ -390,18 +390,18 @@ class ReplyOut(CamelModel):
     findings: list[FindingOut]
 
 
-class TranscriptLineOut(CamelModel):
+class TranscriptLineOut(ControlOut):
     role: Party
     content: str
 
 
-class KeyPressOut(CamelModel):
+class KeyPressOut(ControlOut):
     by: Party = Field(description="user: the person on the call; agent: a reply's digits.")
     digits: str
     at: Timestamp
 
 
-class CallSimOut(CamelModel):
+class CallSimOut(ControlOut):
     """A call as the simulated caller experienced it: each agent reply with its timing, the
     transcript, keys pressed, and what the agent's server got wrong."""
 
@@ -445,14 +445,14 @@ class CalleeBody(StrictCamelModel):
     ivr: IvrMenuBody | None = None
 
 
-class IvrMenuOut(CamelModel):
+class IvrMenuOut(ControlOut):
     prompt: str
     options: dict[str, str]
     invalid: str
     repeats: int
 
 
-class CalleeOut(CamelModel):
+class CalleeOut(ControlOut):
     number: str
     outcome: CalleeOutcome
     lines: list[str]
@@ -472,7 +472,7 @@ class HostedBody(StrictCamelModel):
     )
 
 
-class HostedOut(CamelModel):
+class HostedOut(ControlOut):
     llm_url: str | None = Field(description="Without any user or password it contained.")
     llm_model: str
     llm_key_env: str = Field(description="The variable the key is read from (the key is never shown).")

@@ -16,7 +16,7 @@ from pydantic_core import PydanticUndefined
 
 from ..settings import AccountSettings
 from ..vocabulary import RegistrationStatus
-from .base import CamelModel, StrictCamelModel, Timestamp
+from .base import CamelModel, ControlOut, StrictCamelModel, Timestamp
 from .register import RegistrationType
 
 
@@ -70,7 +70,7 @@ AccountOut: type[BaseModel] = create_model(
 )
 
 
-class RegistrationControlOut(CamelModel):
+class RegistrationControlOut(ControlOut):
     """A 10DLC registration as the carriers see it: what the control plane decides on."""
 
     id: str = Field(description="The campaign id (cmp_...), as GET /v1/register shows it.")

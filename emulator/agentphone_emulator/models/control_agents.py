@@ -7,7 +7,7 @@ from pydantic import ConfigDict, Field
 
 from ..vocabulary import NumberType
 from .agents import AgentCreate, AgentOut
-from .base import CamelModel, StrictCamelModel
+from .base import ControlOut, StrictCamelModel
 from .control import WebhookTargetOut
 from .numbers import NumberOut
 
@@ -46,7 +46,7 @@ class ProvisionBody(StrictCamelModel):
     )
 
 
-class ProvisionOut(CamelModel):
+class ProvisionOut(ControlOut):
     agent: AgentOut = Field(description="As GET /v1/agents/{id} shows it, the number included.")
     number: NumberOut = Field(description="As GET /v1/numbers/{id} shows it.")
     webhook: WebhookTargetOut | None = Field(

@@ -8,14 +8,14 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 
 from ..vocabulary import ProbeKind, ProbeVerdict
-from .base import CamelModel, StrictCamelModel, Timestamp
+from .base import ControlOut, StrictCamelModel, Timestamp
 from .control import MessageRef, RequestOut
 
 
-class SettleOut(CamelModel):
+class SettleOut(ControlOut):
     """What ``POST /__emulator/settle`` waited for (the Python ``Emulator.settle()``)."""
 
-    settled: Literal[True] = True
+    settled: Literal[True] = True  # always true: the answer comes once settled
     deliveries: int = Field(
         description="How many of the account's deliveries made an attempt while settle waited "
         "(in flight, or started meanwhile: an echo, an event a call fired)."
@@ -53,7 +53,7 @@ class ProbeBody(StrictCamelModel):
     body: str = Field("Is this thing on?", description="The probe's text.")
 
 
-class ProbeOut(CamelModel):
+class ProbeOut(ControlOut):
     """What the webhook did with a probe, and whether that is what a safe webhook does."""
 
     kind: ProbeKind
@@ -90,7 +90,7 @@ class VerificationQuery(StrictCamelModel):
     phone_number: str = Field(description="The number the code was sent to (E.164).")
 
 
-class VerificationCodeOut(CamelModel):
+class VerificationCodeOut(ControlOut):
     """The code a verification text carried: there is no handset to read it from."""
 
     id: str

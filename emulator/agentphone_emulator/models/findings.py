@@ -8,10 +8,10 @@ from pydantic import Field
 
 from ..store.findings import Finding, FindingCode
 from ..vocabulary import EventChannel, EventType, Severity
-from .base import CamelModel, Timestamp
+from .base import ControlOut, Timestamp
 
 
-class FindingOut(CamelModel):
+class FindingOut(ControlOut):
     """The user's server broke the platform's contract: what, where, and the bytes."""
 
     code: FindingCode = Field(description="What went wrong, as a stable code.")
