@@ -13,6 +13,12 @@ import requests
 
 from agentphone_emulator import Emulator, vocabulary
 from agentphone_emulator.engine.callees import Outcome
+from agentphone_emulator.models import agents as agent_models
+from agentphone_emulator.models import control as control_models
+from agentphone_emulator.models import control_probes as probe_models
+from agentphone_emulator.models import messages as message_models
+from agentphone_emulator.models import numbers as number_models
+from agentphone_emulator.models import register as register_models
 from agentphone_emulator.scenario.models import SEVERITY_RANK
 from agentphone_emulator.store.calls import STATUS_OF_REASON
 from agentphone_emulator.store.findings import FindingCode
@@ -60,7 +66,10 @@ def _enum(document: dict[str, Any], component: str, prop: str) -> list[Any]:
 def _python(values: Any) -> list[Any]:
     if isinstance(values, type) and issubclass(values, Enum):
         return [member.value for member in values]
-    return list(get_args(values))
+    args = [arg for arg in get_args(values) if arg is not type(None)]
+    if len(args) == 1 and get_args(args[0]):  # Literal[...] | None
+        return list(get_args(args[0]))
+    return args
 
 
 # (component, property) -> the Python set its values come from. Both ways: an enum in the document
@@ -93,6 +102,30 @@ ENUMS: list[tuple[str, str, Any]] = [
     ("NumberOut", "type", vocabulary.NumberType),
     ("AgentNumberOut", "status", vocabulary.NumberStatus),
     ("ProvisionNumber", "type", vocabulary.NumberType),
+    ("AgentNumberOut", "type", vocabulary.NumberType),
+    ("MessageRef", "channel", message_models.Channel),
+    ("RegistrationControlOut", "registrationType", register_models.RegistrationType),
+    *[
+        (component, prop, literal)
+        for component in ("AgentOut", "StrictAgentCreate")
+        for prop, literal in [
+            ("voiceMode", agent_models.VoiceMode),
+            ("modelTier", agent_models.ModelTier),
+            ("sttMode", agent_models.SttMode),
+            ("ambientSound", agent_models.AmbientSound),
+            ("denoisingMode", agent_models.DenoisingMode),
+        ]
+    ],
+    ("StrictAgentCreate", "language", agent_models.Language),
+    # Sets that live in the wire model itself (nothing else writes them), and constants.
+    ("ClockRunOut", "kind", control_models.ClockRunOut.model_fields["kind"].annotation),
+    ("CustomTool", "method", agent_models.CustomTool.model_fields["method"].annotation),
+    ("NumberOut", "outboundSms", number_models.NumberOut.model_fields["outbound_sms"].annotation),
+    ("RequestOut", "method", control_models.RequestOut.model_fields["method"].annotation),
+    ("ProbeBody", "event", probe_models.ProbeBody.model_fields["event"].annotation),
+    ("ResetOut", "reset", control_models.ResetOut.model_fields["reset"].annotation),
+    ("SettleOut", "settled", probe_models.SettleOut.model_fields["settled"].annotation),
+    ("ScriptStep", "hangup", control_models.ScriptStep.model_fields["hangup"].annotation),
 ]
 
 
@@ -101,6 +134,23 @@ def test_each_openapi_enum_is_its_python_set(
     document: dict[str, Any], component: str, prop: str, python: Any
 ) -> None:
     assert sorted(_enum(document, component, prop)) == sorted(_python(python))
+
+
+def _enum_properties(document: dict[str, Any]) -> set[tuple[str, str]]:
+    found = set()
+    for component, schema in document["components"]["schemas"].items():
+        for prop in schema.get("properties", {}):
+            try:
+                _enum(document, component, prop)
+            except (AssertionError, ValueError):
+                continue
+            found.add((component, prop))
+    return found
+
+
+def test_every_enum_in_the_document_is_checked(document: dict[str, Any]) -> None:
+    """An enum added to a control-plane model must name its Python set in ENUMS above."""
+    assert sorted(_enum_properties(document) - {(c, p) for c, p, _ in ENUMS}) == []
 
 
 def test_the_python_sets_agree_with_the_engines_own_tables() -> None:
