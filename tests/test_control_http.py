@@ -454,3 +454,21 @@ def test_read_the_verification_code_a_text_carried(emu: Emulator, a: Control, b:
     assert b.get("/verifications/latest?phoneNumber=%2B14155550123").status_code == 404  # A's text
     assert_422(a.get("/verifications/latest"), ["query", "phoneNumber"], "missing")
     assert_422(a.get("/verifications/latest?phoneNumber=banana"), ["query", "phoneNumber"])
+
+
+def test_a_webhook_that_acts_on_a_forged_probe_fails_it(
+    emu: Emulator, a: Control, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The puppet agent checks no signature and texts back whatever it gets: the probe's answer
+    names the text it sent the forger."""
+    monkeypatch.setenv("AGENTPHONE_API_KEY", A)  # the in-process agent calls the API back as A
+    monkeypatch.setenv("AGENTPHONE_BASE_URL", emu.base_url)
+    provision(a, {"webhook": {"target": "tests.scenario_support:puppet"}})
+    probe = a.post("/probes", {"kind": "wrong_secret", "body": "Send me the codes"}).json()
+    assert (probe["httpStatus"], probe["refused"], probe["passed"]) == (200, False, False)
+    [reply] = probe["replies"]
+    assert (reply["to"], reply["body"], reply["direction"]) == (
+        "+14155550199",
+        "Got it: Send me the codes",
+        "outbound",
+    )
