@@ -306,9 +306,12 @@ async def test_refusals_are_404_409_and_422(emu: Emulator, sdk: AsyncAgentPhone,
     assert status == 422 and bad["detail"][0]["loc"] == ["body", "to"]
     status, bad = await control.post("/calls", {"to": number, "from": "nobody"})
     assert status == 422 and bad["detail"][0]["loc"] == ["body", "from"]
-    for action in ("say", "hangup"):
-        status, _ = await control.post(f"/calls/call_nope/{action}", {"text": "Hi"})
+    for action, body in (("say", {"text": "Hi"}), ("hangup", None)):
+        status, _ = await control.post(f"/calls/call_nope/{action}", body)
         assert status == 404
+    # hangup takes no body: one is refused, not ignored (validation comes first, as in FastAPI)
+    status, extra = await control.post("/calls/call_nope/hangup", {"text": "Hi"})
+    assert status == 422 and extra["detail"][0]["loc"] == ["body", "text"]
     assert (await control.get("/calls/call_nope"))[0] == 404
 
     # Another account's number and calls are not this key's to touch.

@@ -25,78 +25,41 @@ from ..engine.targets import TargetError
 from ..errors import bad_request, conflict, not_found, validation_error
 from ..models.control import (
     AdvanceBody,
-    AttemptOut,
     ClockOut,
     ClockRunOut,
-    DeliveryOut,
     FastForwardBody,
     FindingsOut,
     InboundReactionBody,
     InboundSmsBody,
     InboundSmsOut,
-    MessageRef,
     ReactionOut,
     ResetOut,
     WebhookTargetBody,
     WebhookTargetOut,
+    message_ref,
 )
+from ..models.control_account import ResetBody
+from ..models.control_probes import FindingsQuery
+from ..models.findings import finding_out
 from ..store import calls as call_store
-from ..store import webhooks as webhook_store
 from ..store.account import Account
-from ..store.records import DeliveryAttempt, DeliveryRecord, MessageRecord
+from ..store.records import DeliveryAttempt, DeliveryRecord
 from .access import ACCESS_KEY
+from .control_account import apply_settings
 from .control_account import router as account_router
+from .control_agents import router as agents_router
 from .control_audio import router as audio_router
 from .control_calls import router as calls_router
+from .control_deliveries import delivery_view
+from .control_deliveries import router as deliveries_router
+from .control_probes import router as probes_router
 from .control_snapshots import router as snapshots_router
+from .control_verify import router as verify_router
 from .framework import Ctx, Route, Router, make_aiohttp_handler
 from .openapi import build_openapi
 
 PREFIX = "/__emulator"
 router = Router("emulator control plane")
-
-
-def delivery_view(record: DeliveryRecord) -> DeliveryOut:
-    return DeliveryOut(
-        id=record.id,
-        webhook_id=record.webhook_id,
-        url=record.url,
-        event_type=record.event_type,
-        channel=record.channel,
-        agent_id=record.agent_id,
-        message_id=record.message_id,
-        call_id=record.call_id,
-        status=record.status,
-        attempt_count=record.attempt_count,
-        next_retry_at=record.next_retry_at,
-        created_at=record.created_at,
-        test=record.test,
-        attempts=[
-            AttemptOut(
-                at=a.at,
-                http_status=a.http_status,
-                error_message=a.error_message,
-                response_body=a.response_body,
-                duration_ms=round(a.duration_ms, 3),
-            )
-            for a in record.attempts
-        ],
-        payload=json.loads(record.payload),
-    )
-
-
-def _message_ref(message: MessageRecord) -> MessageRef:
-    return MessageRef(
-        id=message.id,
-        conversation_id=message.conversation_id,
-        number_id=message.number_id,
-        from_=message.from_number,
-        to=message.to_number,
-        body=message.body,
-        channel=message.channel,
-        direction=message.direction,
-        received_at=message.created_at,
-    )
 
 
 def _clock_view(ctx: Ctx, advanced: float | None = None, ran: list[ClockRunOut] | None = None) -> ClockOut:
@@ -183,9 +146,9 @@ async def inbound_sms(ctx: Ctx, *, body: InboundSmsBody) -> InboundSmsOut:
     )
     replies = await sms.replies(received, within=body.reply_within_seconds)
     return InboundSmsOut(
-        message=_message_ref(received.message),
+        message=message_ref(received.message),
         delivery=delivery_view(received.delivery) if received.delivery else None,
-        replies=[_message_ref(m) for m in replies],
+        replies=[message_ref(m) for m in replies],
     )
 
 
@@ -254,27 +217,17 @@ async def fast_forward_clock(ctx: Ctx, *, body: FastForwardBody) -> ClockOut:
 # -- deliveries and findings -----------------------------------------------------------------------
 
 
-@router.get(f"{PREFIX}/deliveries", response=list[DeliveryOut])
-async def list_deliveries(ctx: Ctx) -> list[DeliveryOut]:
-    """Every webhook delivery of the account, oldest first, with attempts and payload"""
+@router.get(f"{PREFIX}/findings", response=FindingsOut, query=FindingsQuery)
+async def list_findings(ctx: Ctx, *, query: FindingsQuery) -> FindingsOut:
+    """What the user's server did against the contract, oldest first (agentId, callId: only theirs)"""
     await ctx.platform.dispatcher.settle()
-    return [delivery_view(d) for d in webhook_store.oldest_first(ctx.account)]
-
-
-@router.post(f"{PREFIX}/deliveries/{{delivery_id}}/retry", response=DeliveryOut)
-async def retry_delivery(ctx: Ctx, *, delivery_id: str) -> DeliveryOut:
-    """Make a delivery's next attempt now"""
-    record = ctx.account.deliveries.get(delivery_id)
-    if record is None:
-        raise not_found("Delivery")
-    return delivery_view(await ctx.platform.dispatcher.retry_now(ctx.account, record))
-
-
-@router.get(f"{PREFIX}/findings", response=FindingsOut)
-async def list_findings(ctx: Ctx) -> FindingsOut:
-    """What the user's server did against the contract, oldest first"""
-    await ctx.platform.dispatcher.settle()
-    return FindingsOut(findings=[f.to_dict() for f in ctx.account.findings])
+    found = [
+        f
+        for f in ctx.account.findings
+        if (query.agent_id is None or f.agent_id in (None, query.agent_id))
+        and (query.call_id is None or f.call_id == query.call_id)
+    ]
+    return FindingsOut(findings=[finding_out(f) for f in found])
 
 
 @router.delete(f"{PREFIX}/findings", response=None, status=204)
@@ -318,10 +271,20 @@ async def point_webhook(ctx: Ctx, *, body: WebhookTargetBody) -> WebhookTargetOu
 # A snapshot holds every account, so taking, restoring (and deleting) one is the admin key's.
 
 
-@router.post(f"{PREFIX}/reset", response=ResetOut, admin="forgets every account's state")
-async def reset(ctx: Ctx) -> ResetOut:
-    """Forget everything but the API keys; a virtual clock goes back to its start"""
+@router.post(
+    f"{PREFIX}/reset",
+    response=ResetOut,
+    body=ResetBody,
+    body_required=False,
+    admin="forgets every account's state",
+)
+async def reset(ctx: Ctx, *, body: ResetBody) -> ResetOut:
+    """Forget everything but the API keys; a virtual clock goes back to its start. Optional settings apply to every account afterwards"""
     ctx.runtime.reset()
+    if body.settings is not None:
+        changes = body.settings.model_dump(exclude_unset=True, by_alias=False)
+        for account in [a for a in ctx.state.accounts.values() if a.parent_id is None]:
+            apply_settings(ctx.state, account, changes)
     return ResetOut()
 
 
@@ -345,16 +308,36 @@ def control_routes() -> list[web.RouteDef]:
 
 
 def _routes() -> list[Route]:
-    """Every control route: this module's, the simulated calls' (api/control_calls.py), a call's
-    audio from a browser (api/control_audio.py), the account's (api/control_account.py), and
-    snapshots' (api/control_snapshots.py)."""
-    return [
+    """Every control route: this module's, deliveries and settle (api/control_deliveries.py),
+    probes (api/control_probes.py), provisioning (api/control_agents.py), the simulated calls'
+    (api/control_calls.py), the account's (api/control_account.py) and snapshots'
+    (api/control_snapshots.py), verification codes (api/control_verify.py), and a call's audio
+    from a browser (api/control_audio.py)."""
+    return _CONTROL_ROUTES
+
+
+def _strict(routes: list[Route]) -> list[Route]:
+    """Every control route that takes no body refuses one (a 422), as the bodies refuse unknown keys:
+    an option the control plane does not take must not pass as done."""
+    for route in routes:
+        if route.body is None and route.method in ("POST", "PUT", "PATCH"):
+            route.refuse_body = True
+    return routes
+
+
+_CONTROL_ROUTES = _strict(
+    [
         *router.routes,
+        *deliveries_router.routes,
+        *probes_router.routes,
+        *agents_router.routes,
         *calls_router.routes,
         *audio_router.routes,
         *account_router.routes,
         *snapshots_router.routes,
+        *verify_router.routes,
     ]
+)
 
 
 def control_openapi() -> dict[str, Any]:

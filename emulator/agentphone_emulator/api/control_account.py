@@ -21,7 +21,7 @@ from ..models.control_account import (
 )
 from ..settings import AccountSettings
 from ..store import register as register_store
-from ..store.account import Account
+from ..store.account import Account, EmulatorState
 from ..store.records import RegistrationRecord
 from .framework import Ctx, Router
 
@@ -66,11 +66,16 @@ async def get_account(ctx: Ctx) -> Any:
 async def update_account(ctx: Ctx, *, body: BaseModel) -> Any:
     """Change some of the key's account settings; the rest stay. A new creditCents sets the balance to it less what was spent"""
     account = _key_account(ctx)
-    changes = body.model_dump(exclude_unset=True, by_alias=False)
+    apply_settings(ctx.state, account, body.model_dump(exclude_unset=True, by_alias=False))
+    return _account_view(account)
+
+
+def apply_settings(state: EmulatorState, account: Account, changes: dict[str, Any]) -> None:
+    """Change some of ``account``'s settings (by Python name), as ``PATCH /__emulator/account`` and a
+    reset with settings do; a new ``credit_cents`` sets the balance to it less what was spent."""
     # Valid already: the body's fields are AccountSettings' own, bounds included.
     settings = AccountSettings.model_validate({**account.settings.model_dump(), **changes})
-    ctx.state.change_settings(account, settings)
-    return _account_view(account)
+    state.change_settings(account, settings)
 
 
 @router.get(f"{PREFIX}/registrations", response=list[RegistrationControlOut])

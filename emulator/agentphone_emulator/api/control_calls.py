@@ -46,6 +46,7 @@ from ..models.control import (
     TranscriptLineOut,
     WebCallJoinBody,
 )
+from ..models.findings import finding_out
 from ..store import calls as call_store
 from ..store.calls import InvalidWebToken
 from ..store.records import CallRecord
@@ -88,7 +89,7 @@ def reply_view(reply: AgentReply) -> ReplyOut:
             )
             for heard in reply.chunks
         ],
-        findings=[f.to_dict() for f in reply.findings],
+        findings=[finding_out(f) for f in reply.findings],
     )
 
 
@@ -111,7 +112,7 @@ async def call_view(
         replies=[reply_view(r) for r in session.replies] if session is not None else [],
         transcript=[TranscriptLineOut(role=t.role, content=t.content) for t in call.turns],
         key_presses=[KeyPressOut(by=k.by, digits=k.digits, at=k.at) for k in call.key_presses],
-        findings=[f.to_dict() for f in ctx.account.findings if f.call_id == call.id],
+        findings=[finding_out(f) for f in ctx.account.findings if f.call_id == call.id],
         stopped_at=stopped_at,
     )
 

@@ -84,6 +84,9 @@ class Route:
     response_media_type: str = _JSON
     max_body: int = MAX_BODY_BYTES
     """The largest body this route reads (413 past it); at most the app's :data:`MAX_BODY_BYTES`."""
+    refuse_body: bool = False
+    """A route without a body model that answers a body other than ``{}`` with a 422 instead of
+    ignoring it (the control plane's: an option it does not take must not pass silently)."""
     path_params: tuple[str, ...] = ()
     adapter: TypeAdapter[Any] | None = None
 
@@ -278,6 +281,29 @@ def parse_body(model: type[BaseModel], raw: bytes, required: bool) -> BaseModel:
     )
 
 
+def refuse_any_body(raw: bytes) -> None:
+    """A 422 unless ``raw`` is empty or ``{}``: for a route that takes no body."""
+    if not raw.strip():
+        return
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        value = None
+    if value == {}:
+        return
+    keys = list(value) if isinstance(value, dict) else []
+    detail = [
+        {
+            "type": "extra_forbidden",
+            "loc": ["body", key],
+            "msg": "Extra inputs are not permitted",
+            "input": _echo(value[key]),
+        }
+        for key in keys[:20]
+    ] or [{"type": "extra_forbidden", "loc": ["body"], "msg": "This operation takes no body", "input": None}]
+    raise ApiError(422, detail)
+
+
 async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request's body, or a 413 in the API's shape past ``limit`` (aiohttp's own refusal past
     :data:`MAX_BODY_BYTES` is an exception that would otherwise be a 500). A declared length past
@@ -373,7 +399,7 @@ def make_aiohttp_handler(route: Route) -> Callable[[web.Request], Awaitable[web.
     # Every write route may change the state, done or refused, however it ends: counted once it
     # has (EmulatorState.changes). Reads change nothing (tests/test_persistence.py holds them to it).
     counts = route.method not in ("GET", "HEAD")
-    reads_body = route.body is not None
+    reads_body = route.body is not None or route.refuse_body
 
     async def aiohttp_handler(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE_KEY]
@@ -393,7 +419,7 @@ def make_aiohttp_handler(route: Route) -> Callable[[web.Request], Awaitable[web.
                 kwargs: dict[str, Any] = {name: request.match_info[name] for name in path_params}
                 if route.query is not None:
                     kwargs["query"] = parse_query(route.query, request.query)
-                if route.body is not None:
+                if reads_body:
                     try:
                         async with asyncio.timeout(connections.limits.body_timeout):
                             raw = await read_body(request, route.max_body)  # 413 past the route's cap
@@ -402,7 +428,10 @@ def make_aiohttp_handler(route: Route) -> Callable[[web.Request], Awaitable[web.
                     except ConnectionError:  # the client went, or its connection was evicted
                         return _gone()
                     connections.busy.add(protocol)
-                    kwargs["body"] = parse_body(route.body, raw, route.body_required)
+                    if route.body is not None:
+                        kwargs["body"] = parse_body(route.body, raw, route.body_required)
+                    else:
+                        refuse_any_body(raw)
                 result = await route.handler(Ctx(state, account, request), **kwargs)
                 if isinstance(result, web.StreamResponse):
                     return result

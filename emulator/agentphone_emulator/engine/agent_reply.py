@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 
 from ..store.findings import Finding
+from ..vocabulary import ReplyMode
+from ..vocabulary import ReplyState as ReplyState  # the words live in vocabulary.py
 from .replies import ReplyChunk
-
-ReplyState = Literal["waiting", "speaking", "done", "interrupted", "silent"]
 
 
 @dataclass(slots=True)
@@ -53,7 +52,7 @@ class AgentReply:
     greeting, the callee's voicemail greeting for a voicemail message."""
     requested_at: datetime
     """When the turn was sent to the agent, on the emulator's clock."""
-    mode: Literal["webhook", "hosted", "greeting", "voicemail"]
+    mode: ReplyMode
     """Who answered: the user's ``webhook``, the ``hosted`` responder, or the agent's own words
     (its ``greeting``, or the ``voicemail`` message it left)."""
     chunks: list[HeardChunk] = field(default_factory=list)

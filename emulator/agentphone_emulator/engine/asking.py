@@ -228,7 +228,7 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
         )
     finally:
         duration_ms = (time.perf_counter() - started) * 1000
-        log_attempt(record, at, status, bytes(body), error, duration_ms)
+        log_attempt(record, at, status, bytes(body), error, duration_ms, url=hook.url, headers=headers)
         record.status = "success" if error is None and status is not None else "failed"
         if reader is not None:
             for problem in reader.problems:

@@ -100,12 +100,22 @@ def log_attempt(
     body: bytes | None,
     error: str | None,
     duration_ms: float,
+    *,
+    url: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> None:
-    """Add one attempt to the delivery log (the record's status is the caller's to set)."""
+    """Add one attempt to the delivery log (the record's status is the caller's to set), with the
+    request as sent: its ``url`` and ``headers`` (the body is the record's payload)."""
     body_text = None if body is None else body.decode(errors="replace")[:RESPONSE_BODY_LIMIT]
     record.attempts.append(
         DeliveryAttempt(
-            at=at, http_status=status, error_message=error, response_body=body_text, duration_ms=duration_ms
+            at=at,
+            http_status=status,
+            error_message=error,
+            response_body=body_text,
+            duration_ms=duration_ms,
+            url=url,
+            headers=headers,
         )
     )
     record.attempt_count += 1
@@ -278,7 +288,16 @@ class Dispatcher:
             answered.set()
         # The server's real time is part of the simulated timeline too.
         self.clock.catch_up(at + timedelta(milliseconds=outcome.duration_ms))
-        log_attempt(record, at, outcome.status, outcome.body, outcome.error, outcome.duration_ms)
+        log_attempt(
+            record,
+            at,
+            outcome.status,
+            outcome.body,
+            outcome.error,
+            outcome.duration_ms,
+            url=webhook.url,
+            headers=headers,
+        )
         if outcome.ok:
             record.status = "success"
             return

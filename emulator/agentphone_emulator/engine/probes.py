@@ -15,6 +15,8 @@ duplicate           a real text's delivery, sent a second time with the same X-W
 ==================  ====================================================================  ==========
 
 A probe is not a delivery: it is not logged in the account's deliveries and never retried.
+:func:`run_probe` sends one and judges the answer: what a scenario's ``probe`` step and
+``POST /__emulator/probes`` both do.
 """
 
 from __future__ import annotations
@@ -24,18 +26,20 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING
 
 from ..clock import iso
 from ..store.account import Account, EmulatorState
-from ..store.records import NumberRecord, WebhookRecord
+from ..store.records import MessageRecord, NumberRecord, WebhookRecord
+from ..vocabulary import ProbeKind as ProbeKind  # the words live in vocabulary.py
+from ..vocabulary import ProbeVerdict
 from .delivery import MAX_RESPONSE_BYTES, encode_envelope, route_webhook
 from .signing import signed_headers
 from .targets import AppFailure, BadResponse, TargetError, TargetRequest, Targets
 
-ProbeKind = Literal[
-    "bad_signature", "missing_signature", "wrong_secret", "stale_timestamp", "future_timestamp", "duplicate"
-]
+if TYPE_CHECKING:
+    from .platform import Platform
+
 FORGED_KINDS: tuple[ProbeKind, ...] = (
     "bad_signature",
     "missing_signature",
@@ -54,6 +58,46 @@ class ProbeAnswer:
     body: bytes
     error: str | None
     duration_ms: float
+    url: str | None = None  # the request as sent (None: nothing was sent)
+    headers: dict[str, str] | None = None
+    payload: bytes = b""
+
+
+class NoWebhook(Exception):
+    """The probe has nowhere to go: no webhook receives the agent's events."""
+
+
+@dataclass(slots=True)
+class ProbeRun:
+    """A probe sent: what the webhook answered, what the account texted the probe's sender because
+    of it, and whether that is what a safe webhook does."""
+
+    kind: ProbeKind
+    number: NumberRecord
+    from_: str
+    answer: ProbeAnswer
+    replies: list[MessageRecord]
+
+    @property
+    def expected(self) -> ProbeVerdict:
+        """A forged delivery must be refused (400/401/403); a duplicate accepted (2xx), once."""
+        return "accepted" if self.kind == "duplicate" else "refused"
+
+    @property
+    def refused(self) -> bool:
+        return self.answer.status in REFUSALS
+
+    @property
+    def answered_as_expected(self) -> bool:
+        status = self.answer.status
+        if status is None:
+            return False
+        return 200 <= status < 300 if self.kind == "duplicate" else status in REFUSALS
+
+    @property
+    def passed(self) -> bool:
+        """The answer is the expected verdict's, and the webhook did not act on it (no text back)."""
+        return self.answered_as_expected and not self.replies
 
 
 def forged_envelope(state: EmulatorState, number: NumberRecord, from_: str, body: str) -> dict[str, object]:
@@ -123,7 +167,8 @@ async def send_probe(
         error = f"unreadable response: {exc}"
     except TargetError as exc:
         error = f"connection failed: {exc}"
-    return ProbeAnswer(kind, status, body, error, (time.perf_counter() - started) * 1000)
+    duration_ms = (time.perf_counter() - started) * 1000
+    return ProbeAnswer(kind, status, body, error, duration_ms, webhook.url, dict(headers), payload)
 
 
 async def probe_forged(
@@ -154,3 +199,47 @@ async def resend(targets: Targets, account: Account, delivery_id: str) -> ProbeA
     now = int(time.time())
     headers = signed_headers(webhook.secret, record.event_type, record.id, record.payload, now)
     return await send_probe(targets, webhook, "duplicate", record.payload, headers)
+
+
+def _texts_to(account: Account, to: str) -> set[str]:
+    return {m.id for m in account.messages.values() if m.direction == "outbound" and m.to_number == to}
+
+
+async def run_probe(
+    platform: Platform,
+    account: Account,
+    number: NumberRecord,
+    kind: ProbeKind,
+    *,
+    from_: str,
+    body: str,
+) -> ProbeRun:
+    """Send one probe for ``number`` to the webhook its agent's events go to, on the emulator's loop:
+    a forged text event, or (``duplicate``) a real text's delivery sent a second time. Waits for
+    deliveries the probe set off, and collects the texts the account sent ``from_`` meanwhile.
+
+    Raises:
+        NoWebhook: A duplicate probe with no webhook to duplicate a delivery to.
+    """
+    before = _texts_to(account, from_)
+    if kind == "duplicate":
+        received = await platform.sms.receive(to=number.phone_number, from_=from_, body=body, account=account)
+        await platform.dispatcher.settle()
+        if received.delivery is None:
+            raise NoWebhook("a duplicate probe needs a webhook")
+        before = _texts_to(account, from_)  # answering the real text is right: only the repeat counts
+        answer = await resend(platform.targets, account, received.delivery.id)
+    else:
+        answer = await probe_forged(
+            platform.state, platform.targets, account, number, kind, from_=from_, body=body
+        )
+    await platform.dispatcher.settle()
+    replies = sorted(
+        (
+            m
+            for m in account.messages.values()
+            if m.direction == "outbound" and m.to_number == from_ and m.id not in before
+        ),
+        key=lambda m: m.created_at,
+    )
+    return ProbeRun(kind, number, from_, answer, replies)

@@ -404,7 +404,7 @@ class MicCall:
                 state.reported.add(reply.turn)
                 self.view.reply_finished(reply, self.timings.get(reply.turn))
         for finding in view.findings[state.findings_seen :]:
-            self.view.finding(finding)
+            self.view.finding(finding.model_dump(mode="json", by_alias=True))
         state.findings_seen = len(view.findings)
 
     def _all_answered(self, view: CallSimOut) -> bool:

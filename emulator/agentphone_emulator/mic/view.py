@@ -156,10 +156,10 @@ def summary_lines(result: MicResult) -> list[str]:
             f"worst {max(latencies):.2f} s over {len(latencies)} turns"
         )
     if call.findings:
-        counts = Counter(str(f.get("severity", "error")) for f in call.findings)
+        counts = Counter(f.severity for f in call.findings)
         lines.append("findings: " + ", ".join(f"{n} {severity}" for severity, n in sorted(counts.items())))
         for finding in call.findings:
-            lines.append(f"  {finding.get('severity')} {finding.get('code')}: {finding.get('message')}")
+            lines.append(f"  {finding.severity} {finding.code}: {finding.message}")
     else:
         lines.append("findings: none")
     if call.transcript:

@@ -8,6 +8,7 @@ import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..phone import E164OrEmpty
+from ..vocabulary import NumberStatus, NumberType
 from .base import CamelModel, Timestamp
 
 VoiceMode = Literal["webhook", "hosted"]
@@ -105,8 +106,15 @@ class AgentUpdate(_AgentFields):
 class AgentNumberOut(CamelModel):
     id: str
     phone_number: str
-    status: str
-    type: str = "sms"
+    status: NumberStatus
+    type: NumberType = "sms"
+
+
+def _tools_schema(schema: dict[str, Any]) -> None:
+    """``AgentOut.customTools`` in the OpenAPI: a list of :class:`CustomTool` objects, or null."""
+    tool = CustomTool.model_json_schema(mode="serialization")
+    schema.clear()
+    schema.update({"anyOf": [{"type": "array", "items": tool}, {"type": "null"}], "title": "Customtools"})
 
 
 class AgentOut(CamelModel):
@@ -129,7 +137,9 @@ class AgentOut(CamelModel):
     interruption_sensitivity: float
     voice_speed: float
     language: str
-    custom_tools: list[dict[str, Any]] | None
+    # Stored and served in the wire form the client sent (CustomTool, absent fields left out), so
+    # the value stays dicts; the schema says what they hold (built when a document asks for it).
+    custom_tools: list[dict[str, Any]] | None = Field(json_schema_extra=_tools_schema)
     call_screening_identity: str | None
     call_screening_purpose: str | None
     numbers: list[AgentNumberOut]

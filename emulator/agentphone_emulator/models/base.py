@@ -50,6 +50,22 @@ class CamelModel(BaseModel):
     )
 
 
+class StrictCamelModel(CamelModel):
+    """A control-plane body: camelCase like :class:`CamelModel`, but an unknown key is a 422, not
+    ignored (a misspelt setting or option must not pass as 'changed nothing'). The platform's own
+    ``/v1`` bodies ignore unknown keys, as FastAPI does; the control plane is ours to be strict."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ControlOut(CamelModel):
+    """A control-plane answer: camelCase like :class:`CamelModel`, and its OpenAPI schema marks every
+    field required, since every one is always sent (null when empty): a client generated from
+    ``/__emulator/openapi.json`` gets ``T | null``, not an optional key."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
 class SnakeModel(BaseModel):
     """Wire names in snake_case, as the Python attribute names; input also takes each field's
     camelCase twin (``phoneNumber``)."""

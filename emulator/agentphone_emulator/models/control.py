@@ -5,10 +5,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 
 from ..phone import E164
-from .base import CamelModel, Timestamp
+from ..store.records import MessageRecord
+from ..vocabulary import (
+    CallStatus,
+    DeliveryStatus,
+    DisconnectionReason,
+    EventChannel,
+    EventType,
+    MessageDirection,
+    Party,
+    ReplyMode,
+    ReplyState,
+)
+from .base import CamelModel, ControlOut, StrictCamelModel, Timestamp
+from .findings import FindingOut
+from .messages import Channel
 from .webhooks import WebhookUrl
 
 MAX_RING_SECONDS = 600
@@ -17,7 +31,7 @@ MAX_CLOCK_MOVE_SECONDS = 366 * 86400
 """The most one advance or fast-forward of the clock may move it: a year."""
 
 
-class InboundSmsBody(CamelModel):
+class InboundSmsBody(StrictCamelModel):
     from_: str = Field(
         validation_alias=AliasChoices("from", "from_", "fromNumber"),
         serialization_alias="from",
@@ -38,38 +52,66 @@ class InboundSmsBody(CamelModel):
     )
 
 
-class InboundReactionBody(CamelModel):
+class InboundReactionBody(StrictCamelModel):
     message_id: str
     reaction: str = Field(description="love, like, dislike, laugh, emphasize, question, or one emoji")
     from_: str | None = Field(None, validation_alias=AliasChoices("from", "from_", "fromNumber"))
 
 
-class AttemptOut(CamelModel):
+class RequestOut(ControlOut):
+    """One attempt's request exactly as the emulator sent it to the webhook."""
+
+    method: Literal["POST"]
+    url: str = Field(description="A URL, or an in-process app as 'module:attribute' plus its path.")
+    headers: dict[str, str] = Field(
+        description="Every header the emulator set, as sent: Content-Type, User-Agent, X-Webhook-ID, "
+        "X-Webhook-Event, X-Webhook-Timestamp and X-Webhook-Signature (the HMAC of the webhook's own "
+        "secret: this is a loopback test tool). An HTTP client adds its own (Host, Content-Length ...)."
+    )
+    body: str | None = Field(
+        description="The exact body, as text (UTF-8 JSON, byte for byte what was signed); null only "
+        "if the bytes are not UTF-8, then see bodyBase64."
+    )
+    body_base64: str | None = Field(
+        None, description="The exact body base64-encoded, only when it is not UTF-8 (else null)."
+    )
+
+
+class AttemptOut(ControlOut):
     at: Timestamp
-    http_status: int | None
+    request: RequestOut | None = Field(
+        description="The request as sent; null only for an attempt restored from a state file written "
+        "before requests were recorded."
+    )
+    http_status: int | None = Field(description="The status the server answered; null if it never did.")
     error_message: str | None
-    response_body: str | None
-    duration_ms: float
+    response_body: str | None = Field(
+        description="The start of the server's answer (1,000 characters at most), as text."
+    )
+    duration_ms: float = Field(description="Real milliseconds the server took (on a virtual clock too).")
 
 
-class DeliveryOut(CamelModel):
-    """A delivery with everything the emulator knows: every attempt, the exact payload."""
+class DeliveryOut(ControlOut):
+    """A delivery with everything the emulator knows: every attempt with its exact request, the payload."""
 
-    id: str
+    id: str = Field(description="dlv_...; also every attempt's X-Webhook-ID.")
     webhook_id: str
     url: str | None
-    event_type: str
-    channel: str | None
+    event_type: EventType
+    channel: EventChannel | None
     agent_id: str | None
     message_id: str | None
     call_id: str | None
-    status: str
+    status: DeliveryStatus
     attempt_count: int
     next_retry_at: Timestamp | None
     created_at: Timestamp
     test: bool
     attempts: list[AttemptOut]
-    payload: dict[str, Any]
+    payload: dict[str, Any] = Field(
+        description="The envelope, parsed (its exact bytes are each attempt's request.body); its shape is "
+        "the platform's webhook contract."
+    )
 
 
 class MessageRef(CamelModel):
@@ -79,12 +121,27 @@ class MessageRef(CamelModel):
     from_: str = Field(serialization_alias="from")
     to: str
     body: str
-    channel: str
-    direction: str
+    channel: Channel
+    direction: MessageDirection
     received_at: Timestamp
 
 
-class InboundSmsOut(CamelModel):
+def message_ref(message: MessageRecord) -> MessageRef:
+    """A stored text as the control plane shows it."""
+    return MessageRef(
+        id=message.id,
+        conversation_id=message.conversation_id,
+        number_id=message.number_id,
+        from_=message.from_number,
+        to=message.to_number,
+        body=message.body,
+        channel=message.channel,
+        direction=message.direction,
+        received_at=message.created_at,
+    )
+
+
+class InboundSmsOut(ControlOut):
     message: MessageRef
     delivery: DeliveryOut | None
     replies: list[MessageRef] = Field(
@@ -93,7 +150,7 @@ class InboundSmsOut(CamelModel):
     )
 
 
-class ReactionOut(CamelModel):
+class ReactionOut(ControlOut):
     id: str
     message_id: str
     reaction_type: str
@@ -101,14 +158,14 @@ class ReactionOut(CamelModel):
     delivery: DeliveryOut | None
 
 
-class ClockRunOut(CamelModel):
+class ClockRunOut(ControlOut):
     """One thing the clock ran while it moved: a webhook delivery's attempt (a retry falling due,
     or an event a call fired), or a call ended by time (a silent caller, an unjoined web call)."""
 
     at: Timestamp
     kind: Literal["webhook_attempt", "call_ended"]
     delivery_id: str | None = None
-    event_type: str | None = None
+    event_type: EventType | None = None
     url: str | None = None
     attempt: int | None = Field(None, description="1 for the first attempt, 2 for the first retry ...")
     http_status: int | None = None
@@ -117,11 +174,11 @@ class ClockRunOut(CamelModel):
         None, description="A failed attempt's next one: when it ran, or is scheduled; null if none."
     )
     call_id: str | None = None
-    status: str | None = Field(None, description="The call's status, for call_ended.")
-    disconnection_reason: str | None = None
+    status: CallStatus | None = Field(None, description="The call's status, for call_ended.")
+    disconnection_reason: DisconnectionReason | None = None
 
 
-class ClockOut(CamelModel):
+class ClockOut(ControlOut):
     now: Timestamp
     virtual: bool
     next_due: Timestamp | None = None
@@ -131,19 +188,19 @@ class ClockOut(CamelModel):
     )
 
 
-class AdvanceBody(CamelModel):
+class AdvanceBody(StrictCamelModel):
     seconds: float = Field(ge=0, le=MAX_CLOCK_MOVE_SECONDS, allow_inf_nan=False)
 
 
-class FastForwardBody(CamelModel):
+class FastForwardBody(StrictCamelModel):
     limit_seconds: float = Field(7 * 86400, gt=0, le=MAX_CLOCK_MOVE_SECONDS, allow_inf_nan=False)
 
 
-class FindingsOut(CamelModel):
-    findings: list[dict[str, Any]]
+class FindingsOut(ControlOut):
+    findings: list[FindingOut]
 
 
-class WebhookTargetBody(CamelModel):
+class WebhookTargetBody(StrictCamelModel):
     target: str = Field(description="A URL, or an in-process app as 'package.module:attribute'.")
     agent_id: str | None = None
     secret: str | None = Field(None, min_length=1)
@@ -152,7 +209,7 @@ class WebhookTargetBody(CamelModel):
     timeout: float | None = Field(None, gt=0, le=120, allow_inf_nan=False)
 
 
-class WebhookTargetOut(CamelModel):
+class WebhookTargetOut(ControlOut):
     id: str
     url: str
     secret: str
@@ -161,11 +218,11 @@ class WebhookTargetOut(CamelModel):
     timeout: int | float
 
 
-class SnapshotOut(CamelModel):
+class SnapshotOut(ControlOut):
     id: str
 
 
-class SnapshotTakenOut(CamelModel):
+class SnapshotTakenOut(ControlOut):
     id: str
     evicted: str | None = Field(
         description="The oldest snapshot, dropped to keep at most the limit (GET /__emulator/snapshots); null if none."
@@ -183,8 +240,8 @@ class SnapshotList(CamelModel):
     limit: int = Field(description="How many are kept; taking one more drops the oldest.")
 
 
-class ResetOut(CamelModel):
-    reset: bool = True
+class ResetOut(ControlOut):
+    reset: Literal[True] = True
 
 
 # -- simulated calls -------------------------------------------------------------------------------
@@ -197,13 +254,12 @@ Seconds = Annotated[float, Field(ge=0, le=86400, allow_inf_nan=False)]
 STEP_ACTIONS = ("say", "interrupt", "press", "silence", "listen", "hangup")
 
 
-class ScriptStep(CamelModel):
+class ScriptStep(StrictCamelModel):
     """One thing the caller does. Exactly one action key: ``{"say": "Hi", "listen": true,
     "confidence": 0.9}``, ``{"interrupt": "Wait", "after": 1.0}``, ``{"press": "12#"}``,
     ``{"silence": 3}``, ``{"listen": true}`` (let the agent finish) or ``{"hangup": true}``."""
 
-    # A misspelt key ("sya") would otherwise be dropped and the step read as another action.
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a misspelt key ("sya") would otherwise be dropped and the step read as another action.
 
     say: str | None = Field(None, min_length=1, description="Say this once the agent is quiet.")
     interrupt: str | None = Field(None, min_length=1, description="Talk over the agent's reply.")
@@ -242,7 +298,7 @@ class ScriptStep(CamelModel):
         return next(name for name in STEP_ACTIONS if getattr(self, name) is not None)
 
 
-class CallRingBody(CamelModel):
+class CallRingBody(StrictCamelModel):
     to: str = Field(description="One of the account's numbers (E.164).")
     from_: str | None = Field(
         None,
@@ -261,7 +317,7 @@ class CallRingBody(CamelModel):
     )
 
 
-class SayBody(CamelModel):
+class SayBody(StrictCamelModel):
     text: str = Field(min_length=1)
     listen: bool = Field(True, description="false: answer as soon as the turn is sent, not after the reply.")
     confidence: Confidence = 0.95
@@ -275,35 +331,35 @@ class SayBody(CamelModel):
     )
 
 
-class BargeInBody(CamelModel):
+class BargeInBody(StrictCamelModel):
     started_ago: Seconds = Field(
         0, description="The caller started talking this many seconds ago (a voice detector needs a moment)."
     )
 
 
-class InterruptBody(CamelModel):
+class InterruptBody(StrictCamelModel):
     text: str = Field(min_length=1)
     after: Seconds = Field(1.0, description="Seconds into the agent's current reply.")
     confidence: Confidence = 0.95
 
 
-class PressBody(CamelModel):
+class PressBody(StrictCamelModel):
     digits: Digits
 
 
-class SilenceBody(CamelModel):
+class SilenceBody(StrictCamelModel):
     seconds: Seconds
 
 
-class PlayOutBody(CamelModel):
+class PlayOutBody(StrictCamelModel):
     limit: Seconds = Field(3600, description="At most this many seconds of call time.")
 
 
-class WebCallJoinBody(CamelModel):
+class WebCallJoinBody(StrictCamelModel):
     access_token: str = Field(min_length=1, description="The accessToken of POST /v1/calls/web.")
 
 
-class ChunkOut(CamelModel):
+class ChunkOut(ControlOut):
     text: str
     spoken: str = Field(description="What the caller heard of it: all of it, unless cut by a barge-in.")
     interim: bool
@@ -313,11 +369,14 @@ class ChunkOut(CamelModel):
     ends_at: Timestamp
 
 
-class ReplyOut(CamelModel):
+class ReplyOut(ControlOut):
     turn: int = Field(description="0 for the greeting, then one per caller utterance or key press.")
     utterance: str
-    mode: str
-    state: str = Field(description="waiting, speaking, done, interrupted or silent.")
+    mode: ReplyMode = Field(
+        description="Who answered: the user's webhook, the hosted responder, or the agent's own words "
+        "(its greeting, or the voicemail message it left)."
+    )
+    state: ReplyState
     text: str
     first_chunk_ms: float | None
     last_chunk_ms: float | None
@@ -328,28 +387,28 @@ class ReplyOut(CamelModel):
     http_status: int | None
     delivery_id: str | None
     chunks: list[ChunkOut]
-    findings: list[dict[str, Any]]
+    findings: list[FindingOut]
 
 
-class TranscriptLineOut(CamelModel):
-    role: str
+class TranscriptLineOut(ControlOut):
+    role: Party
     content: str
 
 
-class KeyPressOut(CamelModel):
-    by: str
+class KeyPressOut(ControlOut):
+    by: Party = Field(description="user: the person on the call; agent: a reply's digits.")
     digits: str
     at: Timestamp
 
 
-class CallSimOut(CamelModel):
+class CallSimOut(ControlOut):
     """A call as the simulated caller experienced it: each agent reply with its timing, the
     transcript, keys pressed, and what the agent's server got wrong."""
 
     call_id: str
-    status: str
+    status: CallStatus
     live: bool
-    disconnection_reason: str | None
+    disconnection_reason: DisconnectionReason | None
     transferred_to: str | None
     replies: list[ReplyOut] = Field(
         description="Every agent reply, the greeting first (for an ended call, only while it is one of the "
@@ -357,24 +416,28 @@ class CallSimOut(CamelModel):
     )
     transcript: list[TranscriptLineOut]
     key_presses: list[KeyPressOut]
-    findings: list[dict[str, Any]]
+    findings: list[FindingOut]
     stopped_at: int | None = Field(
         None, description="The index of the first script step not run because the call had ended."
     )
 
 
-class IvrMenuBody(CamelModel):
+CalleeOutcome = Literal["answered", "busy", "no-answer", "voicemail", "failed", "ivr"]
+"""How a simulated callee answers (engine/callees.py's ``Outcome``)."""
+
+
+class IvrMenuBody(StrictCamelModel):
     prompt: str | None = None
     options: dict[str, str] | None = Field(None, description="Key pressed -> what the menu says then.")
     invalid: str | None = None
     repeats: int | None = Field(None, ge=0, le=20)
 
 
-class CalleeBody(CamelModel):
+class CalleeBody(StrictCamelModel):
     """Who answers outbound calls to ``number`` (any account's), instead of its magic-number behaviour."""
 
     number: E164
-    outcome: Literal["answered", "busy", "no-answer", "voicemail", "failed", "ivr"] = "answered"
+    outcome: CalleeOutcome = "answered"
     lines: list[str] | None = Field(None, description="Said one at a time, each after the agent's reply.")
     hang_up: bool = Field(True, description="Hang up after the last line (else stay silent on the line).")
     ring_seconds: float = Field(3.0, ge=0, le=MAX_RING_SECONDS, allow_inf_nan=False)
@@ -382,16 +445,16 @@ class CalleeBody(CamelModel):
     ivr: IvrMenuBody | None = None
 
 
-class IvrMenuOut(CamelModel):
+class IvrMenuOut(ControlOut):
     prompt: str
     options: dict[str, str]
     invalid: str
     repeats: int
 
 
-class CalleeOut(CamelModel):
+class CalleeOut(ControlOut):
     number: str
-    outcome: str
+    outcome: CalleeOutcome
     lines: list[str]
     hang_up: bool
     ring_seconds: float
@@ -399,7 +462,7 @@ class CalleeOut(CamelModel):
     ivr: IvrMenuOut | None
 
 
-class HostedBody(CamelModel):
+class HostedBody(StrictCamelModel):
     llm_url: WebhookUrl | None = Field(
         None, description="An OpenAI-compatible base URL; its key is read from $AGENTPHONE_EMULATOR_LLM_KEY."
     )
@@ -409,7 +472,7 @@ class HostedBody(CamelModel):
     )
 
 
-class HostedOut(CamelModel):
+class HostedOut(ControlOut):
     llm_url: str | None = Field(description="Without any user or password it contained.")
     llm_model: str
     llm_key_env: str = Field(description="The variable the key is read from (the key is never shown).")

@@ -11,18 +11,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, Field, create_model
 from pydantic_core import PydanticUndefined
 
 from ..settings import AccountSettings
-from .base import CamelModel, Timestamp
-
-
-class StrictCamelModel(CamelModel):
-    """A body where an unknown key is a 422, not ignored: a misspelt setting must not pass as
-    'changed nothing'."""
-
-    model_config = ConfigDict(extra="forbid")
+from ..vocabulary import RegistrationStatus
+from .base import CamelModel, ControlOut, StrictCamelModel, Timestamp
+from .register import RegistrationType
 
 
 def _no_default_in_schema(schema: dict[str, Any]) -> None:
@@ -75,21 +70,32 @@ AccountOut: type[BaseModel] = create_model(
 )
 
 
-class RegistrationControlOut(CamelModel):
+class RegistrationControlOut(ControlOut):
     """A 10DLC registration as the carriers see it: what the control plane decides on."""
 
     id: str = Field(description="The campaign id (cmp_...), as GET /v1/register shows it.")
     brand_id: str
     account_id: str = Field(description="The account holding it: the key's own, or its sub-account.")
     sub_account_id: str | None
-    registration_type: str
-    status: str = Field(description="pending, approved or rejected.")
+    registration_type: RegistrationType
+    status: RegistrationStatus
     rejection_reason: str | None
     submitted_at: Timestamp
     decided_at: Timestamp | None
 
 
-class RejectBody(CamelModel):
+class RejectBody(StrictCamelModel):
     reason: str = Field(
         min_length=1, max_length=500, description="What the carriers say (GET /v1/register shows it)."
+    )
+
+
+class ResetBody(StrictCamelModel):
+    """``POST /__emulator/reset``'s optional body: settings every account starts with after this reset."""
+
+    settings: AccountSettingsPatch | None = Field(  # type: ignore[valid-type]  # made by create_model
+        None,
+        description="Settings applied to every account once it is reset, as PATCH /__emulator/account "
+        "takes them (creditCents sets the balance); the rest are the emulator's defaults. For this reset "
+        "only: the next reset without settings goes back to the defaults.",
     )

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from ..vocabulary import NumberStatus, NumberType
 from .base import CamelModel, Timestamp
 
 
@@ -13,7 +14,7 @@ class NumberCreate(CamelModel):
     country: str = Field("US", min_length=2, max_length=2)
     area_code: str | None = None
     agent_id: str | None = None
-    type: Literal["sms", "imessage"] = "sms"
+    type: NumberType = "sms"
     imessage_type: str | None = None
     external_id: str | None = None
     expires_at: Timestamp | None = None
@@ -33,8 +34,8 @@ class NumberOut(CamelModel):
     id: str
     phone_number: str
     country: str
-    status: str
-    type: str
+    status: NumberStatus
+    type: NumberType
     agent_id: str | None
     outbound_sms: Literal["enabled", "activating", "registration_required"]
     inbound_calls_enabled: bool

@@ -29,6 +29,7 @@ from pydantic import (
 from ..engine.voice import DEFAULT_CALLER
 from ..store.calls import STATUS_OF_REASON, CallStatus, DisconnectionReason
 from ..store.findings import FindingCode
+from ..vocabulary import ProbeKind, Severity
 from .bounds import (
     Fraction,
     RealMilliseconds,
@@ -44,7 +45,6 @@ from .setup_models import Setup as Setup
 from .setup_models import WebhookSetup as WebhookSetup
 from .strict import Strict, refuse_contradictions
 
-Severity = Literal["info", "warning", "error"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
 DIGITS = re.compile(r"^[0-9*#]*$")
 PATTERN_TIMEOUT_S = 1.0
@@ -507,11 +507,6 @@ class SendTextStep(Strict):
 
 class WaitStep(Strict):
     wait: SimulatedSeconds = Field(description="Simulated seconds pass (retries and timers fire).")
-
-
-ProbeKind = Literal[
-    "bad_signature", "missing_signature", "wrong_secret", "stale_timestamp", "future_timestamp", "duplicate"
-]
 
 
 class ProbeExpect(Strict):

@@ -266,20 +266,12 @@ class ScenarioRun:
                 (*path, "probe", "to"),
                 f"the probe could not be sent: {to} is not one of the account's numbers",
             )
-        before = {m.id for m in self.outbound_texts(sender)}
-        if kind == "duplicate":
-            received = await self.emulator.asend_sms(from_=sender, to=to, body=body)
-            await self.emulator.asettle()
-            if received.delivery is None:
-                raise ScenarioError((*path, "probe"), "a duplicate probe needs a webhook")
-            before = {m.id for m in self.outbound_texts(sender)}
-            answer = await probes.resend(platform.targets, self.account, received.delivery.id)
-        else:
-            answer = await probes.probe_forged(
-                self.emulator.state, platform.targets, self.account, number, kind, from_=sender, body=body
-            )
-        await self.emulator.asettle()
-        replies = [m for m in self.outbound_texts(sender) if m.id not in before]
+        try:
+            run = await probes.run_probe(platform, self.account, number, kind, from_=sender, body=body)
+        except probes.NoWebhook as exc:
+            raise ScenarioError((*path, "probe"), str(exc)) from None
+        answer = run.answer
+        replies = [m for m in run.replies if m.id not in self.sent_by_scenario]
         shown = str(answer.status) if answer.status is not None else answer.error or "no answer"
         self.transcript.append(
             TranscriptLine(
@@ -294,9 +286,7 @@ class ScenarioRun:
         at = (*path, "expect")
         wanted = expect.status if expect is not None and expect.status is not None else None
         if wanted is None:
-            ok = answer.status is not None and (
-                200 <= answer.status < 300 if kind == "duplicate" else answer.status in probes.REFUSALS
-            )
+            ok = run.answered_as_expected
             expected = "2xx" if kind == "duplicate" else "400, 401 or 403"
             self.checker.record((*at, "status"), f"probe {kind}: the server's answer", ok, expected, shown)
         else:

@@ -35,27 +35,14 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
 from ..errors import bad_request, conflict, not_found, payment_required
+from ..vocabulary import CallStatus as CallStatus  # the words live in vocabulary.py
+from ..vocabulary import DisconnectionReason as DisconnectionReason
 from .account import Account, EmulatorState
 from .agents import get_agent
 from .records import AgentRecord, CallRecord, CallTurn, NumberRecord
 
 log = logging.getLogger("agentphone_emulator.calls")
 
-CallStatus = Literal["ringing", "in-progress", "completed", "failed", "busy", "no-answer"]
-DisconnectionReason = Literal[
-    "user_hangup",
-    "agent_hangup",
-    "api_hangup",
-    "call_transfer",
-    "inactivity",
-    "max_duration_reached",
-    "voicemail_reached",
-    "dial_busy",
-    "dial_no_answer",
-    "dial_failed",
-    "no_agent",
-    "registered_call_timeout",
-]
 LIVE_STATUSES = frozenset({"ringing", "in-progress"})
 # The status each reason ends a call with. Every ending goes through finish_call, which holds the
 # engine to this table, so a scenario can be checked against it before it runs.

@@ -289,6 +289,12 @@ class DeliveryAttempt:
     """The start of the server's answer (1,000 characters at most); None if there was none."""
     duration_ms: float
     """Real milliseconds the server took (on a virtual clock too)."""
+    url: str | None = None
+    """Where this attempt was sent (a retry goes to the webhook as configured then); None for an
+    attempt restored from a state file that predates it."""
+    headers: dict[str, str] | None = None
+    """The request headers exactly as sent, signature included (the body is the delivery's
+    ``payload``); None for an attempt restored from a state file that predates it."""
 
 
 @dataclass(slots=True, kw_only=True)

@@ -61,8 +61,14 @@ def check_code(state: EmulatorState, account: Account, verification_id: str, cod
 
 def latest_code(account: Account, phone_number: str) -> str:
     """The code most recently sent to ``phone_number`` by ``account`` (for tests). KeyError if none."""
+    return latest(account, phone_number).code
+
+
+def latest(account: Account, phone_number: str) -> VerificationRecord:
+    """The verification most recently sent to ``phone_number`` by ``account`` (``GET
+    /__emulator/verifications/latest``). KeyError if none; InvalidPhoneNumber for no number."""
     phone = normalize_e164(phone_number)
     sent = [v for v in account.verifications.values() if v.phone_number == phone]
     if not sent:
         raise KeyError(f"no verification code was sent to {phone}")
-    return max(sent, key=lambda v: v.created_at).code
+    return max(sent, key=lambda v: v.created_at)
