@@ -111,7 +111,8 @@ export interface RunningEmulator {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGTERM, then SIGKILL after stopTimeoutMs; settles when it has exited. Safe to call twice. */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  [Symbol.asyncDispose](): Promise<unknown>;
+  /** `await using emulator = await startEmulator()` stops it at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Start `agentphone-emulator serve` and wait for its ready line. Throws EmulatorStartError. */

@@ -291,6 +291,6 @@ export async function startEmulator(options = {}) {
     output: () => output.slice(),
     exited,
     stop,
-    ...(Symbol.asyncDispose ? { [Symbol.asyncDispose]: stop } : {}),
+    ...(Symbol.asyncDispose ? { [Symbol.asyncDispose]: async () => void (await stop()) } : {}),
   };
 }

@@ -141,7 +141,7 @@ export class Call {
     return this.replies.length > before ? this.replies.at(-1) : null;
   }
 
-  /** The caller says `text` once the agent is quiet; the agent's reply (null with listen: false). */
+  /** The caller says `text` once the agent is quiet; the agent's reply (with listen: false, as far as it got). */
   say(text, options) {
     return this._act(() => this.harness.control.say(this.id, text, options));
   }

@@ -741,7 +741,7 @@ export interface components {
              * @description The caller started talking this many seconds ago (a voice detector needs a moment).
              * @default 0
              */
-            startedAgo: number;
+            startedAgo?: number;
         };
         /**
          * CalleeBody
@@ -753,15 +753,15 @@ export interface components {
              * @description Hang up after the last line (else stay silent on the line).
              * @default true
              */
-            hangUp: boolean;
+            hangUp?: boolean;
             /** @default null */
-            ivr: components["schemas"]["IvrMenuBody"] | null;
+            ivr?: components["schemas"]["IvrMenuBody"] | null;
             /**
              * Lines
              * @description Said one at a time, each after the agent's reply.
              * @default null
              */
-            lines: string[] | null;
+            lines?: string[] | null;
             /** Number */
             number: string;
             /**
@@ -769,17 +769,17 @@ export interface components {
              * @default answered
              * @enum {string}
              */
-            outcome: "answered" | "busy" | "no-answer" | "voicemail" | "failed" | "ivr";
+            outcome?: "answered" | "busy" | "no-answer" | "voicemail" | "failed" | "ivr";
             /**
              * Ringseconds
              * @default 3
              */
-            ringSeconds: number;
+            ringSeconds?: number;
             /**
              * Voicemailgreeting
              * @default null
              */
-            voicemailGreeting: string | null;
+            voicemailGreeting?: string | null;
         };
         /** CalleeOut */
         CalleeOut: {
@@ -804,19 +804,19 @@ export interface components {
              * @description The caller's number (default +14155550123).
              * @default null
              */
-            from: string | null;
+            from?: string | null;
             /**
              * Limit
              * @description After the script, let the call play out (the caller silent) until it ends or this many seconds of call time pass; without it the answer comes as soon as the script is done.
              * @default null
              */
-            limit: number | null;
+            limit?: number | null;
             /**
              * Script
              * @description What the caller does, in order; without it the answer comes as the greeting starts.
              * @default null
              */
-            script: components["schemas"]["ScriptStep"][] | null;
+            script?: components["schemas"]["ScriptStep"][] | null;
             /**
              * To
              * @description One of the account's numbers (E.164).
@@ -853,7 +853,7 @@ export interface components {
              * @description The index of the first script step not run because the call had ended.
              * @default null
              */
-            stoppedAt: number | null;
+            stoppedAt?: number | null;
             /** Transcript */
             transcript: components["schemas"]["TranscriptLineOut"][];
             /** Transferredto */
@@ -897,12 +897,12 @@ export interface components {
              * Advancedseconds
              * @default null
              */
-            advancedSeconds: number | null;
+            advancedSeconds?: number | null;
             /**
              * Nextdue
              * @default null
              */
-            nextDue: string | null;
+            nextDue?: string | null;
             /**
              * Now
              * Format: date-time
@@ -913,7 +913,7 @@ export interface components {
              * @description After advance or fast-forward: what ran on the way, in order (empty: nothing).
              * @default null
              */
-            ran: components["schemas"]["ClockRunOut"][] | null;
+            ran?: components["schemas"]["ClockRunOut"][] | null;
             /** Virtual */
             virtual: boolean;
         };
@@ -933,37 +933,37 @@ export interface components {
              * @description 1 for the first attempt, 2 for the first retry ...
              * @default null
              */
-            attempt: number | null;
+            attempt?: number | null;
             /**
              * Callid
              * @default null
              */
-            callId: string | null;
+            callId?: string | null;
             /**
              * Deliveryid
              * @default null
              */
-            deliveryId: string | null;
+            deliveryId?: string | null;
             /**
              * Disconnectionreason
              * @default null
              */
-            disconnectionReason: string | null;
+            disconnectionReason?: string | null;
             /**
              * Errormessage
              * @default null
              */
-            errorMessage: string | null;
+            errorMessage?: string | null;
             /**
              * Eventtype
              * @default null
              */
-            eventType: string | null;
+            eventType?: string | null;
             /**
              * Httpstatus
              * @default null
              */
-            httpStatus: number | null;
+            httpStatus?: number | null;
             /**
              * Kind
              * @enum {string}
@@ -974,18 +974,18 @@ export interface components {
              * @description A failed attempt's next one: when it ran, or is scheduled; null if none.
              * @default null
              */
-            retryAt: string | null;
+            retryAt?: string | null;
             /**
              * Status
              * @description The call's status, for call_ended.
              * @default null
              */
-            status: string | null;
+            status?: string | null;
             /**
              * Url
              * @default null
              */
-            url: string | null;
+            url?: string | null;
         };
         /**
          * DeliveryOut
@@ -1039,7 +1039,7 @@ export interface components {
              * Limitseconds
              * @default 604800
              */
-            limitSeconds: number;
+            limitSeconds?: number;
         };
         /** FindingsOut */
         FindingsOut: {
@@ -1054,19 +1054,19 @@ export interface components {
              * Llmmodel
              * @default null
              */
-            llmModel: string | null;
+            llmModel?: string | null;
             /**
              * Llmurl
              * @description An OpenAI-compatible base URL; its key is read from $AGENTPHONE_EMULATOR_LLM_KEY.
              * @default null
              */
-            llmUrl: string | null;
+            llmUrl?: string | null;
             /**
              * Replies
              * @description Agent id -> its replies in order (text, or a reply object like a webhook's).
              * @default null
              */
-            replies: {
+            replies?: {
                 [key: string]: (string | {
                     [key: string]: unknown;
                 })[];
@@ -1111,7 +1111,7 @@ export interface components {
              * From
              * @default null
              */
-            from: string | null;
+            from?: string | null;
             /** Messageid */
             messageId: string;
             /**
@@ -1126,7 +1126,7 @@ export interface components {
              * Body
              * @default
              */
-            body: string;
+            body?: string;
             /**
              * From
              * @description The texter's number (E.164), or an email address for iMessage lines.
@@ -1139,7 +1139,7 @@ export interface components {
              * @description If the webhook takes the text, wait up to this many real seconds for the agent's first text back (it may answer after its webhook returned); what it sent is in `replies`.
              * @default 0
              */
-            replyWithinSeconds: number;
+            replyWithinSeconds?: number;
             /**
              * To
              * @description One of the account's numbers (E.164).
@@ -1163,13 +1163,13 @@ export interface components {
              * @description Seconds into the agent's current reply.
              * @default 1
              */
-            after: number;
+            after?: number;
             /**
              * Confidence
              * @description The speech recogniser's confidence (0-1).
              * @default 0.95
              */
-            confidence: number;
+            confidence?: number;
             /** Text */
             text: string;
         };
@@ -1179,25 +1179,25 @@ export interface components {
              * Invalid
              * @default null
              */
-            invalid: string | null;
+            invalid?: string | null;
             /**
              * Options
              * @description Key pressed -> what the menu says then.
              * @default null
              */
-            options: {
+            options?: {
                 [key: string]: string;
             } | null;
             /**
              * Prompt
              * @default null
              */
-            prompt: string | null;
+            prompt?: string | null;
             /**
              * Repeats
              * @default null
              */
-            repeats: number | null;
+            repeats?: number | null;
         };
         /** IvrMenuOut */
         IvrMenuOut: {
@@ -1255,7 +1255,7 @@ export interface components {
              * @description At most this many seconds of call time.
              * @default 3600
              */
-            limit: number;
+            limit?: number;
         };
         /** PressBody */
         PressBody: {
@@ -1368,7 +1368,7 @@ export interface components {
              * Reset
              * @default true
              */
-            reset: boolean;
+            reset?: boolean;
         };
         /** SayBody */
         SayBody: {
@@ -1377,25 +1377,25 @@ export interface components {
              * @description true: talk now, cutting the agent off where it is (else wait until it is quiet).
              * @default false
              */
-            bargeIn: boolean;
+            bargeIn?: boolean;
             /**
              * Confidence
              * @description The speech recogniser's confidence (0-1).
              * @default 0.95
              */
-            confidence: number;
+            confidence?: number;
             /**
              * Listen
              * @description false: answer as soon as the turn is sent, not after the reply.
              * @default true
              */
-            listen: boolean;
+            listen?: boolean;
             /**
              * Saidover
              * @description The words were already said, over the last this many seconds (a live microphone): the turn is sent at once, and a barge-in cuts the agent where the caller started.
              * @default null
              */
-            saidOver: number | null;
+            saidOver?: number | null;
             /** Text */
             text: string;
         };
@@ -1411,47 +1411,47 @@ export interface components {
              * @description With interrupt: seconds into the reply (default 1).
              * @default null
              */
-            after: number | null;
+            after?: number | null;
             /**
              * Confidence
              * @description With say or interrupt.
              * @default null
              */
-            confidence: number | null;
+            confidence?: number | null;
             /**
              * Hangup
              * @default null
              */
-            hangup: true | null;
+            hangup?: true | null;
             /**
              * Interrupt
              * @description Talk over the agent's reply.
              * @default null
              */
-            interrupt: string | null;
+            interrupt?: string | null;
             /**
              * Listen
              * @description Alone: let the agent finish what it is saying. With say: true waits for the reply's end, false returns as soon as the turn is sent; unset, a say (or press, or interrupt) followed by an interrupt is not heard to its end, so the interrupt talks over its reply, and any other is.
              * @default null
              */
-            listen: boolean | null;
+            listen?: boolean | null;
             /**
              * Press
              * @default null
              */
-            press: string | null;
+            press?: string | null;
             /**
              * Say
              * @description Say this once the agent is quiet.
              * @default null
              */
-            say: string | null;
+            say?: string | null;
             /**
              * Silence
              * @description Say nothing for this many seconds.
              * @default null
              */
-            silence: number | null;
+            silence?: number | null;
         };
         /** SilenceBody */
         SilenceBody: {
@@ -1522,17 +1522,17 @@ export interface components {
              * Agentid
              * @default null
              */
-            agentId: string | null;
+            agentId?: string | null;
             /**
              * Contextlimit
              * @default null
              */
-            contextLimit: number | null;
+            contextLimit?: number | null;
             /**
              * Secret
              * @default null
              */
-            secret: string | null;
+            secret?: string | null;
             /**
              * Target
              * @description A URL, or an in-process app as 'package.module:attribute'.
@@ -1542,7 +1542,7 @@ export interface components {
              * Timeout
              * @default null
              */
-            timeout: number | null;
+            timeout?: number | null;
         };
         /** WebhookTargetOut */
         WebhookTargetOut: {

@@ -18,7 +18,7 @@ function voiceReply(said) {
   if (text.includes("open")) return { text: "We're open nine to five, Monday to Friday." };
   if (text.includes("person")) return { text: "Putting you through.", action: "transfer" };
   if (text.includes("bye")) return { text: "Goodbye!", hangup: true };
-  if (text.includes("broken")) return "not an object"; // a contract breach: voice_reply_not_object
+  if (text.includes("broken")) return "not an object"; // a contract breach: voice_non_object_reply
   if (text.includes("story")) return { text: "Once upon a time there was a very long story that went on and on for many words indeed." };
   return { text: `You said: ${said}` };
 }
