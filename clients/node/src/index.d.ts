@@ -238,6 +238,8 @@ export type WebhookTarget = string | RequestListener | Server;
 export interface HarnessOptions {
   /** Where agents' webhooks go unless makeAgent says otherwise. */
   webhook?: WebhookTarget;
+  /** The webhook's path on that server ("/webhook"), unless makeAgent says otherwise. */
+  path?: string;
   /** What webhooks are signed with (default a fresh whsec_ one); also $AGENTPHONE_WEBHOOK_SECRET. */
   secret?: string;
   /** The account each test starts with (camelCase AccountSettings fields). */

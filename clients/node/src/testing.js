@@ -269,11 +269,11 @@ function isListener(target) {
  */
 export class AgentPhoneHarness {
   constructor(options = {}) {
-    const { webhook, secret, account, findings = "error", emulator, setEnv = true } = options;
+    const { webhook, path, secret, account, findings = "error", emulator, setEnv = true } = options;
     if (!["error", "warning", "info", "off"].includes(findings)) {
       throw new TypeError(`findings is one of error, warning, info, off; got ${JSON.stringify(findings)}`);
     }
-    this.options = { webhook, account, findings, emulator: emulator ?? {}, setEnv };
+    this.options = { webhook, path, account, findings, emulator: emulator ?? {}, setEnv };
     /** What every agent's webhooks are signed with, unless makeAgent is given its own. */
     this.secret = secret ?? `whsec_${randomBytes(18).toString("base64url")}`;
     this.emulator = undefined;
@@ -443,7 +443,7 @@ export class AgentPhoneHarness {
    */
   async makeAgent(fields = {}) {
     const { webhook, path, secret, timeout, contextLimit, areaCode, numberType, ...agentFields } = fields;
-    const url = await this._webhookUrl(webhook ?? this.options.webhook, path);
+    const url = await this._webhookUrl(webhook ?? this.options.webhook, path ?? this.options.path);
     this._count += 1;
     const body = { name: `Agent ${this._count}`, ...agentFields };
     const control = this.control;

@@ -85,7 +85,7 @@ test("a failed assertion says what was expected and lists what was found", async
     assert.match(error.message, /^expected a finding \{code: "webhook_timeout"\}; found 1:\n {2}\[voice_non_object_reply\] error: /);
     return true;
   });
-  await assert.rejects(agent.assertNoFindings(), /^expected no findings at warning or above; found 1:\n {2}\[voice_non_object_reply\] error: .*\(agent\.message\/voice, call call_\w+ turn 1/);
+  await assert.rejects(agent.assertNoFindings(), /: expected no findings at warning or above; found 1:\n {2}\[voice_non_object_reply\] error: .*\(agent\.message\/voice, call call_\w+ turn 1/);
   await agent.assertNoFindings({ allow: ["voice_non_object_reply"] });
   phone.allowFindings("voice_non_object_reply");
 });
