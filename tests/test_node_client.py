@@ -12,8 +12,10 @@ outside CI and is a failure in CI.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import agentphone_emulator
-from tests.node_support import ROOT, ensure_installed, node_env, node_executable
+from tests.node_support import ROOT, ensure_installed, in_ci, node_env, node_executable
 
 CLIENT_DIR = ROOT / "clients" / "node"
 TIMEOUT_S = 300  # a hang guard for a whole suite on a loaded machine, not a performance check
@@ -106,3 +108,36 @@ def test_generated_types_match_the_served_openapi() -> None:
         "the generated control-plane types are stale: run `npm run generate` in clients/node and "
         f"commit src/generated/control-plane.d.ts\n{_output(done)}"
     )
+
+
+def test_the_package_is_publish_ready() -> None:
+    """What ``npm publish`` would ship: every export's target, the README and LICENSE, no tests,
+    and nothing that runs at install time."""
+    manifest = json.loads((CLIENT_DIR / "package.json").read_text(encoding="utf-8"))
+    assert manifest["name"] == "agentphone-emulator" and manifest["license"] == "MIT"
+    assert not {"preinstall", "install", "postinstall", "prepare"} & set(manifest.get("scripts", {}))
+    npm = shutil.which("npm")
+    if npm is None:
+        message = "npm is not installed: npm pack checks what the package ships"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    done = subprocess.run(
+        [npm, "pack", "--dry-run", "--json", "--ignore-scripts"],
+        cwd=CLIENT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    assert done.returncode == 0, _output(done)
+    shipped = {entry["path"] for entry in json.loads(done.stdout)[0]["files"]}
+    targets = {
+        target.removeprefix("./")
+        for export in manifest["exports"].values()
+        for target in ([export] if isinstance(export, str) else export.values())
+    }
+    assert targets | {"README.md", "LICENSE", "package.json"} <= shipped, sorted(shipped)
+    assert not [
+        path for path in shipped if path.startswith(("test/", "examples/", "scripts/", "node_modules/"))
+    ]
