@@ -4,6 +4,9 @@
   clients/node/examples/, byte for byte; tests/test_node_client.py runs those files (the Express
   agent under the node:test suite). The README's node:test example is clients/node/examples/
   readme.test.mjs, run the same way.
+- Its ``run --webhook`` lines run: the Express agent as its own process (``node agent.mjs``) and
+  ``agentphone-emulator run hours.yaml`` against it, with the secret given as the page says (and,
+  given none, the run's fresh secret refused by the agent, as the page warns).
 - Its payload tables (each after a ``<!-- payload: ... -->`` line) list exactly the fields the
   emulator sends: every event is produced here through a real webhook and its keys compared with
   the table's, rows that begin "Only ..." being the fields some events of the kind lack.
@@ -11,8 +14,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import socket
+import subprocess
+import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -21,12 +29,13 @@ import pytest
 
 from agentphone_emulator import AccountSettings, Emulator, VirtualClock
 from pytest_agentphone.agents import provision
-from tests.node_support import ROOT
+from tests.node_support import ROOT, ensure_installed, node_env, node_executable
 from tests.receiver import Receiver
 
 DOC = (ROOT / "docs" / "other-languages.md").read_text(encoding="utf-8")
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 EXAMPLES = ROOT / "clients" / "node" / "examples"
+RUN_TIMEOUT_S = 300  # a hang guard for a run on a loaded machine
 
 
 def _blocks(text: str, language: str) -> list[str]:
@@ -52,12 +61,97 @@ def test_the_pages_examples_are_the_files_the_suite_runs() -> None:
         )
 
 
+def test_the_pages_scenario_is_the_file() -> None:
+    [block] = [b for b in _blocks(DOC, "yaml") if b.startswith("# hours.yaml")]
+    assert block == (EXAMPLES / "hours.yaml").read_text(encoding="utf-8")
+
+
 def test_the_readmes_node_example_is_a_file_the_suite_runs() -> None:
     section = README.split("## From Node and other languages", 1)[1].split("\n## ", 1)[0]
     [block] = _blocks(section, "js")
     assert block == (EXAMPLES / "readme.test.mjs").read_text(encoding="utf-8")
     code_lines = [line for line in block.splitlines() if line.strip()]
     assert len(code_lines) <= 11, "the README's example stays short"
+
+
+# -- run --webhook against the agent in its own process -------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@contextlib.contextmanager
+def express_agent(env: dict[str, str]) -> Iterator[str]:
+    """``node agent.mjs`` on a free port; yields its webhook URL from the line it prints."""
+    node = node_executable("the page's Express agent needs Node >= 20")
+    ensure_installed("express", "agentphone", directory=ROOT / "clients" / "node")
+    process = subprocess.Popen(
+        [node, "agent.mjs"],
+        cwd=EXAMPLES,
+        env=node_env(PORT="0", **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()  # the agent's first line, or "" if it died
+        found = re.search(r"agent listening on (http://\S+)", first)
+        assert found, (
+            f"node agent.mjs did not start: {first}{process.stdout.read() if process.poll() is not None else ''}"
+        )
+        yield found.group(1)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _run_hours(webhook: str, port: int, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``agentphone-emulator run hours.yaml --webhook ...`` as the page has it, on ``port``."""
+    argv = ["run", "hours.yaml", "--webhook", webhook, "--api-key", "sk_test_mine", "--port", str(port)]
+    return subprocess.run(
+        [sys.executable, "-m", "agentphone_emulator", *argv],
+        cwd=EXAMPLES,
+        env={**env, "COLUMNS": "160"},
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+
+
+def test_run_webhook_signs_with_the_secret_the_agent_was_given() -> None:
+    section = DOC.split("## Signing, and giving your server the secret", 1)[1].split("\n## ", 1)[0]
+    [commands] = _blocks(section, "bash")
+    assert "export AGENTPHONE_WEBHOOK_SECRET=whsec_local_testing_only" in commands
+    assert "agentphone-emulator run hours.yaml --webhook" in commands
+    secret = "whsec_local_testing_only"
+    port = _free_port()
+    agent_env = {
+        "AGENTPHONE_WEBHOOK_SECRET": secret,
+        "AGENTPHONE_BASE_URL": f"http://127.0.0.1:{port}",
+        "AGENTPHONE_API_KEY": "sk_test_mine",
+    }
+    with express_agent(agent_env) as webhook:
+        done = _run_hours(webhook, port, {**os.environ, "AGENTPHONE_WEBHOOK_SECRET": secret})
+        assert done.returncode == 0, done.stdout + done.stderr
+        [expected] = re.findall(r"<!-- output -->\n```text\n(.*?)```", section, re.S)
+        for line in expected.splitlines():
+            assert line in done.stdout, f"{line!r} not in:\n{done.stdout}"
+
+        # Given no secret, the run signs with a fresh one and says so; the agent refuses it.
+        os_env = {k: v for k, v in os.environ.items() if k != "AGENTPHONE_WEBHOOK_SECRET"}
+        refused = _run_hours(webhook, _free_port(), os_env)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert "whsec_" in refused.stderr, refused.stderr
 
 
 # -- payload fields ------------------------------------------------------------------------------------
