@@ -138,3 +138,14 @@ test("a finding the test did not expect fails it after it ends, listing the find
   assert.match(output, /ℹ pass 1\n/, `the test that named the finding passed:\n${output}`);
   assert.match(output, /ℹ fail 1\n/);
 });
+
+test("vitest: a finding the test did not expect fails it after it ends", () => {
+  const vitest = fileURLToPath(new URL("../node_modules/vitest/vitest.mjs", import.meta.url));
+  const root = fileURLToPath(new URL("./vitest-fixtures/", import.meta.url));
+  const { NODE_TEST_CONTEXT, ...env } = process.env;
+  const done = spawnSync(process.execPath, [vitest, "run", "--root", root, "--testTimeout", "60000", "--hookTimeout", "60000"], { encoding: "utf8", env });
+  const output = done.stdout + done.stderr;
+  assert.equal(done.status, 1, output);
+  assert.match(output, /the agent broke the platform's contract: 1 finding the test did not expect/);
+  assert.match(output, /Tests\s+1 failed \| 1 passed \(2\)/, output);
+});
