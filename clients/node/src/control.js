@@ -198,9 +198,35 @@ export class ControlClient {
     return this.request("POST", "/__emulator/deliveries/{delivery_id}/retry", { params: { delivery_id: deliveryId } });
   }
 
-  /** What the user's server did against the contract, oldest first (after in-flight deliveries). */
-  async findings() {
-    return (await this.request("GET", "/__emulator/findings")).findings;
+  /**
+   * What the user's server did against the contract, oldest first (after in-flight deliveries).
+   * `agentId`: that agent's and those tied to no agent; `callId`: one call's (filtered by the
+   * emulator where it takes these query parameters, else here).
+   */
+  async findings({ agentId, callId } = {}) {
+    const filtered = agentId !== undefined || callId !== undefined;
+    if (filtered && (await this._takesQuery("get", "/__emulator/findings", "agentId"))) {
+      const query = { ...(agentId !== undefined ? { agentId } : {}), ...(callId !== undefined ? { callId } : {}) };
+      return (await this.request("GET", "/__emulator/findings", { query })).findings;
+    }
+    const all = (await this.request("GET", "/__emulator/findings")).findings;
+    return all.filter(
+      (finding) =>
+        (agentId === undefined || finding.agentId === null || finding.agentId === agentId) &&
+        (callId === undefined || finding.callId === callId),
+    );
+  }
+
+  async _takesQuery(method, path, name) {
+    const document = await this.openapi();
+    const parameters = document.paths?.[path]?.[method]?.parameters ?? [];
+    return parameters.some((parameter) => parameter.in === "query" && parameter.name === name);
+  }
+
+  /** The code POST /v1/verify/send texted last to `phoneNumber` (GET /__emulator/verifications/latest). */
+  async latestVerification(phoneNumber) {
+    await this._require("GET", "/__emulator/verifications/latest", "verification codes (GET /__emulator/verifications/latest)");
+    return this.request("GET", "/__emulator/verifications/latest", { query: { phoneNumber } });
   }
 
   /** Forget the findings so far. */
@@ -223,9 +249,9 @@ export class ControlClient {
    * kind is bad_signature, missing_signature, wrong_secret, stale_timestamp, future_timestamp or
    * duplicate.
    */
-  async probe(kind, { agentId } = {}) {
+  async probe(kind, { agentId, from, body, event } = {}) {
     await this._require("POST", "/__emulator/probes", "webhook probes (POST /__emulator/probes)");
-    return this.request("POST", "/__emulator/probes", { body: { kind, ...(agentId ? { agentId } : {}) } });
+    return this.request("POST", "/__emulator/probes", { body: { kind, agentId, from, body, event } });
   }
 
   // -- webhooks and agents ----------------------------------------------------------------------------
@@ -235,7 +261,11 @@ export class ControlClient {
     return this.request("POST", "/__emulator/webhook", { body: { target, agentId, secret, contextLimit, timeout } });
   }
 
-  /** An agent, its number and its webhook in one request (POST /__emulator/agents). */
+  /**
+   * An agent, its number and its webhook in one request, all or nothing (POST /__emulator/agents):
+   * `{agent: POST /v1/agents's body, number: {areaCode, type, country}, webhook: {target, secret,
+   * contextLimit, timeout}}`, every part optional; answers `{agent, number, webhook}`.
+   */
   async createAgent(body) {
     await this._require("POST", "/__emulator/agents", "agents in one request (POST /__emulator/agents)");
     return this.request("POST", "/__emulator/agents", { body });

@@ -55,13 +55,46 @@ export type ProbeKind =
   | "future_timestamp"
   | "duplicate";
 
-/** POST /__emulator/probes' answer (the route is new; fields beyond these are passed through). */
+/** POST /__emulator/probes' answer. */
 export interface ProbeResult {
-  kind: ProbeKind | string;
-  status?: number | null;
-  refused?: boolean;
-  passed?: boolean;
-  [field: string]: unknown;
+  kind: ProbeKind;
+  agentId: string | null;
+  /** The agent's number the probe texted, and its sender. */
+  to: string;
+  from: string;
+  /** The request as sent: method, url, headers, body (bodyBase64 for bytes that are not UTF-8). */
+  request: { method: string; url: string; headers: Record<string, string>; body: string | null; bodyBase64: string | null };
+  httpStatus: number | null;
+  responseBody: string | null;
+  errorMessage: string | null;
+  durationMs: number;
+  /** It answered 400, 401 or 403. */
+  refused: boolean;
+  /** "refused" for a forged delivery, "accepted" (a 2xx) for a duplicate. */
+  expected: "refused" | "accepted";
+  /** Texts the account sent the probe's sender because of it. */
+  replies: unknown[];
+  /** The answer was the expected one and no text went back. */
+  passed: boolean;
+}
+
+/** POST /__emulator/agents' body: each part optional. */
+export interface CreateAgentBody {
+  /** POST /v1/agents's body (default {name: "Agent <n>"}). */
+  agent?: Record<string, unknown>;
+  number?: { areaCode?: string; type?: "sms" | "imessage"; country?: string };
+  webhook?: { target: string; secret?: string; contextLimit?: number; timeout?: number };
+}
+
+/** GET /__emulator/verifications/latest's answer. */
+export interface VerificationCode {
+  id: string;
+  phoneNumber: string;
+  code: string;
+  createdAt: string;
+  expiresAt: string;
+  attemptsRemaining: number;
+  verified: boolean;
 }
 
 // -- starting the emulator ---------------------------------------------------------------------------
@@ -180,17 +213,26 @@ export class ControlClient {
   deliveries(): Promise<Delivery[]>;
   delivery(deliveryId: string): Promise<Delivery>;
   retryDelivery(deliveryId: string): Promise<Delivery>;
-  findings(): Promise<Finding[]>;
+  /** `agentId`: that agent's and those tied to no agent; `callId`: one call's. */
+  findings(filter?: { agentId?: string; callId?: string }): Promise<Finding[]>;
   clearFindings(): Promise<void>;
-  settle(): Promise<{ settled: true; [field: string]: unknown }>;
-  probe(kind: ProbeKind, options?: { agentId?: string }): Promise<ProbeResult>;
+  /** POST /__emulator/settle (on an older emulator: reading the findings settles the same way). */
+  settle(): Promise<{
+    settled: true;
+    deliveries?: number;
+    deliveryIds?: string[];
+    pendingRetries?: number;
+    nextRetryAt?: string | null;
+  }>;
+  probe(kind: ProbeKind, options?: { agentId?: string; from?: string; body?: string; event?: string }): Promise<ProbeResult>;
+  latestVerification(phoneNumber: string): Promise<VerificationCode>;
 
   setWebhook(body: Schemas["WebhookTargetBody"]): Promise<Schemas["WebhookTargetOut"]>;
-  /** POST /__emulator/agents: an agent, its number and its webhook in one request. */
-  createAgent(body: Record<string, unknown>): Promise<{
+  /** POST /__emulator/agents: an agent, its number and its webhook in one request, all or nothing. */
+  createAgent(body: CreateAgentBody): Promise<{
     agent: Record<string, any>;
-    webhook: { url: string; secret: string; [field: string]: unknown };
-    [field: string]: unknown;
+    number: { id: string; phoneNumber: string; agentId: string | null; [field: string]: unknown };
+    webhook: { id: string; url: string; secret: string; agentId: string | null; [field: string]: unknown } | null;
   }>;
 
   reset(settings?: AccountSettings): Promise<Schemas["ResetOut"]>;
@@ -334,6 +376,6 @@ export class AgentPhoneHarness {
   deliveries(): Promise<Delivery[]>;
   advance(seconds: number): Promise<Clock>;
   fastForward(limitSeconds?: number): Promise<Clock>;
-  settle(): Promise<{ settled: true; [field: string]: unknown }>;
+  settle(): ReturnType<ControlClient["settle"]>;
   configure(settings: AccountSettings): Promise<AccountView>;
 }

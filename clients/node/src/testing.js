@@ -243,8 +243,8 @@ export class Agent {
   }
 
   /** The findings on this agent's events (and those tied to no agent), oldest first. */
-  async findings() {
-    return (await this.harness.findings()).filter((finding) => finding.agentId === null || finding.agentId === this.id);
+  findings() {
+    return this.harness.control.findings({ agentId: this.id });
   }
 
   /** Assert findings on this agent's events; names them as expected for the teardown check. */
@@ -256,6 +256,22 @@ export class Agent {
   async assertNoFindings(options) {
     assertNoFindings(await this.findings(), options);
   }
+}
+
+/** Which part of POST /__emulator/agents a refusal was about, as the three-request path says it. */
+function partOf(error, url) {
+  const where = Array.isArray(error.body?.detail) ? error.body.detail.map((item) => item.loc?.[1]) : [];
+  if (error.status === 402 || where.includes("number") || (error.status === 409 && /number/i.test(error.detail ?? ""))) {
+    return "buying its number";
+  }
+  if (where.includes("webhook") || error.code === "APP_IMPORT_NOT_ALLOWED") return url;
+  return "creating the agent";
+}
+
+function creditHint(error) {
+  if (error.status === 402) return " (more credit: useAgentPhone({ account: { creditCents: 10000 } }) or configure())";
+  if (error.status === 409 && /number/i.test(error.detail ?? "")) return " (more numbers: account: { numberLimit: ... })";
+  return "";
 }
 
 function isListener(target) {
@@ -447,6 +463,29 @@ export class AgentPhoneHarness {
     this._count += 1;
     const body = { name: `Agent ${this._count}`, ...agentFields };
     const control = this.control;
+    const signedWith = secret ?? this.secret;
+    if (await control.has("POST", "/__emulator/agents")) {
+      // One request, all or nothing, with the /v1 routes' own validation of each part.
+      let made;
+      try {
+        made = await control.createAgent({
+          agent: body,
+          number: { ...(areaCode ? { areaCode } : {}), ...(numberType ? { type: numberType } : {}) },
+          webhook: { target: url, secret: signedWith, timeout, contextLimit },
+        });
+      } catch (error) {
+        throw new ProvisionError(`${partOf(error, url)}: ${error.status} ${error.detail}${creditHint(error)}`);
+      }
+      return new Agent(this, {
+        id: made.agent.id,
+        name: made.agent.name,
+        number: made.number.phoneNumber,
+        numberId: made.number.id,
+        webhookUrl: url,
+        secret: made.webhook?.secret ?? signedWith,
+        agent: made.agent,
+      });
+    }
     let agent;
     try {
       agent = await control.v1("POST", "/v1/agents", body);
@@ -462,12 +501,8 @@ export class AgentPhoneHarness {
       });
     } catch (error) {
       await control.v1("DELETE", `/v1/agents/${agent.id}`).catch(() => {}); // all or nothing
-      let hint = "";
-      if (error.status === 402) hint = " (more credit: useAgentPhone({ account: { creditCents: 10000 } }) or configure())";
-      else if (error.status === 409) hint = " (more numbers: account: { numberLimit: ... })";
-      throw new ProvisionError(`buying its number: ${error.status} ${error.detail}${hint}`);
+      throw new ProvisionError(`buying its number: ${error.status} ${error.detail}${creditHint(error)}`);
     }
-    const signedWith = secret ?? this.secret;
     try {
       await control.setWebhook({ target: url, agentId: agent.id, secret: signedWith, timeout, contextLimit });
     } catch (error) {

@@ -157,13 +157,39 @@ describe("deliveries and findings", () => {
     const agent = await newAgent();
     for (const kind of ["bad_signature", "missing_signature", "wrong_secret"]) {
       const result = await control.probe(kind, { agentId: agent.id });
-      assert.equal(result.status, 401, `${kind}: the agent refuses it`);
+      assert.equal(result.httpStatus, 401, `${kind}: the agent refuses it`);
       assert.equal(result.refused, true, kind);
+      assert.equal(result.expected, "refused", kind);
       assert.equal(result.passed, true, kind);
     }
-    const duplicate = await control.probe("duplicate", { agentId: agent.id });
-    assert.equal(typeof duplicate.passed, "boolean");
+    const duplicate = await control.probe("duplicate", { agentId: agent.id, body: "hello twice" });
+    assert.equal(duplicate.expected, "accepted");
+    assert.equal(duplicate.httpStatus, 200);
+    assert.equal(duplicate.passed, false, "the test agent texts back on a duplicate too");
     await assert.rejects(control.probe("no_such_kind", { agentId: agent.id }), (error) => error.status === 422);
+  });
+
+  test("GET /__emulator/findings?agentId=&callId=: one agent's, one call's", async () => {
+    const broken = await newAgent();
+    const fine = await newAgent();
+    const call = await control.ring({ to: broken.number });
+    await control.say(call.callId, "this is broken");
+    const mine = await control.findings({ agentId: broken.id });
+    assert.deepEqual([...new Set(mine.map((finding) => finding.code))], ["voice_non_object_reply"]);
+    assert.deepEqual(await control.findings({ agentId: fine.id }), []);
+    assert.equal((await control.findings({ callId: call.callId })).length, mine.length);
+    await control.clearFindings();
+  });
+
+  test("GET /__emulator/verifications/latest: the code a verification texted", async (t) => {
+    if (!(await serves("GET", "/__emulator/verifications/latest"))) return t.skip("the emulator does not serve GET /__emulator/verifications/latest yet");
+    const sent = await control.v1("POST", "/v1/verify/send", { phone_number: "+14155550142" });
+    const latest = await control.latestVerification("+14155550142");
+    assert.equal(latest.phoneNumber, "+14155550142");
+    assert.match(latest.code, /^\d+$/);
+    const checked = await control.v1("POST", "/v1/verify/check", { verification_id: sent.verification_id, code: latest.code });
+    assert.ok(checked);
+    await assert.rejects(control.latestVerification("+14155550143"), (error) => error.status === 404);
   });
 });
 
@@ -181,10 +207,20 @@ describe("webhooks and agents", () => {
 
   test("POST /__emulator/agents: an agent, its number and its webhook in one request", async (t) => {
     if (!(await serves("POST", "/__emulator/agents"))) return t.skip("the emulator does not serve POST /__emulator/agents yet");
-    const made = await control.createAgent({ name: "One call", beginMessage: "Hi.", webhook: { url: "http://127.0.0.1:9/webhook" } });
+    const made = await control.createAgent({
+      agent: { name: "One call", beginMessage: "Hi." },
+      number: { areaCode: "415" },
+      webhook: { target: "http://127.0.0.1:9/webhook", secret: "whsec_one" },
+    });
     assert.ok(made.agent.id.startsWith("agt_"));
-    assert.ok(made.webhook.secret);
-    assert.ok(made.number ?? made.numbers, "the agent's number");
+    assert.equal(made.number.agentId, made.agent.id);
+    assert.match(made.number.phoneNumber, /^\+1415/);
+    assert.equal(made.webhook.secret, "whsec_one");
+    await assert.rejects(control.createAgent({ agent: { name: "x" }, number: { areaCod: "415" } }), (error) => {
+      assert.equal(error.status, 422);
+      assert.match(error.message, /body\.number\.areaCod/);
+      return true;
+    });
   });
 });
 
