@@ -37,6 +37,15 @@ export function describeErrorBody(body, fallback) {
   return fallback;
 }
 
+/** A request that got no answer at all: one line, naming the emulator's URL (did it exit?). */
+function unreachable(method, path, baseUrl, cause) {
+  const why = cause?.cause?.code ?? cause?.code ?? cause?.cause?.message ?? cause?.message ?? String(cause);
+  const error = new Error(`${method.toUpperCase()} ${path}: no answer from the emulator at ${baseUrl} (${why}): has it stopped?`);
+  error.name = "EmulatorUnreachableError";
+  error.cause = cause;
+  return error;
+}
+
 const DEFAULT_CALLER = "+14155550123"; // the emulator's default caller and texter
 
 /** Turn a route template and its parameters into the path for messages: /__emulator/calls/call_1/say. */
@@ -76,7 +85,13 @@ export class ControlClient {
       ...(admin ? { headers: { Authorization: `Bearer ${this.adminKey}` } } : {}),
       parseAs: "text",
     };
-    const { data, error, response } = await this.api.request(method.toLowerCase(), path, init);
+    let answer;
+    try {
+      answer = await this.api.request(method.toLowerCase(), path, init);
+    } catch (cause) {
+      throw unreachable(method, fill(path, params), this.baseUrl, cause);
+    }
+    const { data, error, response } = answer;
     const text = response.ok ? data : error;
     let parsed = text;
     if (typeof text === "string" && text.length > 0) {
@@ -422,14 +437,19 @@ export class ControlClient {
 
   /** A request to the platform's REST API with the account's key: `control.v1("POST", "/v1/agents", body)`. */
   async v1(method, path, body) {
-    const response = await fetch(this.baseUrl + path, {
-      method,
-      headers: {
-        Authorization: `Bearer ${this.apiKey}`,
-        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    let response;
+    try {
+      response = await fetch(this.baseUrl + path, {
+        method,
+        headers: {
+          Authorization: `Bearer ${this.apiKey}`,
+          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (cause) {
+      throw unreachable(method, path, this.baseUrl, cause);
+    }
     const text = await response.text();
     let parsed;
     try {

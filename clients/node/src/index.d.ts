@@ -158,6 +158,15 @@ export function locateEmulator(options?: {
   env?: NodeJS.ProcessEnv;
 }): { command: string; prefix: string[]; how: string };
 
+/**
+ * A control-plane or /v1 request got no answer at all (the emulator stopped or crashed):
+ * `GET /__emulator/clock: no answer from the emulator at http://127.0.0.1:PORT (ECONNREFUSED): has it stopped?`
+ */
+export interface EmulatorUnreachableError extends Error {
+  name: "EmulatorUnreachableError";
+  cause: unknown;
+}
+
 /** The emulator could not start: one line saying why and what to do. */
 export class EmulatorStartError extends Error {}
 

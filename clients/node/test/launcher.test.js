@@ -47,6 +47,11 @@ test("the ready line gives the URL and key; the control plane answers; stop() en
     assert.deepEqual(exit, { code: 0, signal: null }, "serve stops cleanly on SIGTERM");
   }
   assert.deepEqual(await emulator.stop(), { code: 0, signal: null }, "stop() twice is fine");
+  await assert.rejects(emulator.control.clock(), (error) => {
+    assert.equal(error.name, "EmulatorUnreachableError");
+    assert.equal(error.message, `GET /__emulator/clock: no answer from the emulator at ${emulator.url} (ECONNREFUSED): has it stopped?`);
+    return true;
+  });
 });
 
 test("several keys: an admin key of its own, needed for reset; --webhook's line is read too", async () => {
