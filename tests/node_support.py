@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-NODE_DIR = Path(__file__).parent / "node"
+ROOT = Path(__file__).resolve().parents[1]
+NODE_DIR = ROOT / "tests" / "node"
 NODE_START_TIMEOUT_S = 20
-INSTALL_HINT = "run npm ci --prefix tests/node"
 INSTALL_TIMEOUT_S = 300
 
 
@@ -53,36 +53,37 @@ def node_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def ensure_installed(*packages: str) -> None:
-    """Make sure every npm package in ``packages`` is in tests/node/node_modules.
+def ensure_installed(*packages: str, directory: Path = NODE_DIR) -> None:
+    """Make sure every npm package in ``packages`` is in ``directory``/node_modules (tests/node by
+    default; clients/node for the npm package's own tests).
 
     The check and the install hold a lock: under pytest-xdist two workers may both find a stale
     node_modules, and two ``npm ci`` runs in one directory delete each other's files.
     """
-    with _install_lock():
-        missing = [p for p in packages if not (NODE_DIR / "node_modules" / p / "package.json").is_file()]
+    where = directory.resolve().relative_to(ROOT).as_posix()
+    hint = f"run npm ci --prefix {where}"
+    with _install_lock(directory):
+        missing = [p for p in packages if not (directory / "node_modules" / p / "package.json").is_file()]
         if not missing:
             return
         if in_ci():
-            pytest.fail(f"{', '.join(missing)} not installed in tests/node/node_modules: {INSTALL_HINT}")
+            pytest.fail(f"{', '.join(missing)} not installed in {where}/node_modules: {hint}")
         npm = shutil.which("npm")
         if npm is None:
-            pytest.skip(f"npm is not available to install {', '.join(missing)}; {INSTALL_HINT}")
+            pytest.skip(f"npm is not available to install {', '.join(missing)}; {hint}")
         done = subprocess.run(
-            [npm, "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund"],
+            [npm, "ci", "--prefix", str(directory), "--no-audit", "--no-fund"],
             capture_output=True,
             text=True,
             timeout=INSTALL_TIMEOUT_S,
             check=False,
         )
         if done.returncode != 0:
-            pytest.fail(
-                f"npm ci --prefix tests/node failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
-            )
+            pytest.fail(f"npm ci --prefix {where} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
 
 @contextlib.contextmanager
-def _install_lock() -> Iterator[None]:
+def _install_lock(directory: Path = NODE_DIR) -> Iterator[None]:
     try:
         import fcntl
     except ImportError:  # Windows: no flock; parallel first installs there are the user's lookout
@@ -90,7 +91,7 @@ def _install_lock() -> Iterator[None]:
         return
     # In the temp directory, not in tests/node (an untracked file in the checkout) nor in
     # node_modules (npm ci deletes it first); named after the checkout so two checkouts don't share.
-    digest = hashlib.sha256(str(NODE_DIR.resolve()).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:16]
     with open(Path(tempfile.gettempdir()) / f"agentphone-emulator-npm-{digest}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:

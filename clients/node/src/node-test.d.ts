@@ -1,0 +1,6 @@
+import type { AgentPhoneHarness, HarnessOptions } from "./index.js";
+
+export * from "./index.js";
+
+/** Register the node-test hooks (start once, reset before each test, check findings after each, stop at the end) and return the harness. */
+export function useAgentPhone(options?: HarnessOptions): AgentPhoneHarness;
