@@ -21,6 +21,23 @@ export interface paths {
         patch: operations["update-account"];
         trace?: never;
     };
+    "/__emulator/agents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An agent, a number for it and its webhook in one call (the pytest plugin's make_agent); answers all three, the secret included */
+        post: operations["provision-agent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/__emulator/callees": {
         parameters: {
             query?: never;
@@ -67,6 +84,23 @@ export interface paths {
         };
         /** A call as the simulated caller knows it (replies while it is live and for the last 100 ended calls) */
         get: operations["get-call"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/__emulator/calls/{call_id}/audio": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Talk on a live call through a browser's microphone: a WebSocket (first frame {"type": "start", "apiKey", "sampleRate"}, then PCM16LE) */
+        get: operations["call-audio"];
         put?: never;
         post?: never;
         delete?: never;
@@ -275,8 +309,25 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every webhook delivery of the account, oldest first, with attempts and payload */
+        /** Every webhook delivery of the account, oldest first: each attempt's exact request (headers, body) and answer */
         get: operations["list-deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/__emulator/deliveries/{delivery_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One delivery of the account, by id (its X-Webhook-ID), with each attempt's exact request and answer */
+        get: operations["get-delivery"];
         put?: never;
         post?: never;
         delete?: never;
@@ -309,7 +360,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** What the user's server did against the contract, oldest first */
+        /** What the user's server did against the contract, oldest first (agentId, callId: only theirs) */
         get: operations["list-findings"];
         put?: never;
         post?: never;
@@ -334,6 +385,23 @@ export interface paths {
          * @description Takes the emulator's admin key: it configures hosted mode for every account (the model's URL gets every hosted call).
          */
         post: operations["configure-hosted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/__emulator/probes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send the agent's webhook a forged, stale or repeated delivery (as a scenario's probe step); answers how it reacted and whether that passes */
+        post: operations["send-probe"];
         delete?: never;
         options?: never;
         head?: never;
@@ -418,10 +486,27 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Forget everything but the API keys; a virtual clock goes back to its start
+         * Forget everything but the API keys; a virtual clock goes back to its start. Optional settings apply to every account afterwards
          * @description Takes the emulator's admin key: it forgets every account's state.
          */
         post: operations["reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/__emulator/settle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Wait for webhook deliveries in flight (Emulator.settle()); scheduled retries are left to the clock */
+        post: operations["settle"];
         delete?: never;
         options?: never;
         head?: never;
@@ -503,6 +588,23 @@ export interface paths {
          * @description Takes the emulator's admin key: it saves or puts back every account's state.
          */
         post: operations["restore-snapshot"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/__emulator/verifications/latest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The code most recently texted to a number by the key's account (store.verify.latest_code) */
+        get: operations["latest-verification"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -718,6 +820,140 @@ export interface components {
             /** Seconds */
             seconds: number;
         };
+        /** AgentNumberOut */
+        AgentNumberOut: {
+            /** Id */
+            id: string;
+            /** Phonenumber */
+            phoneNumber: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "released";
+            /**
+             * Type
+             * @default sms
+             * @enum {string}
+             */
+            type?: "sms" | "imessage";
+        };
+        /** AgentOut */
+        AgentOut: {
+            /**
+             * Ambientsound
+             * @enum {string}
+             */
+            ambientSound: "none" | "office" | "coffee-shop" | "outdoor";
+            /** Beginmessage */
+            beginMessage: string | null;
+            /** Callscreeningidentity */
+            callScreeningIdentity: string | null;
+            /** Callscreeningpurpose */
+            callScreeningPurpose: string | null;
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /** Customtools */
+            customTools: {
+                /** Description */
+                description: string;
+                /**
+                 * Executionmessage
+                 * @default null
+                 */
+                executionMessage?: string | null;
+                /**
+                 * Headers
+                 * @default null
+                 */
+                headers?: {
+                    [key: string]: string;
+                } | null;
+                /**
+                 * Method
+                 * @default POST
+                 * @enum {string}
+                 */
+                method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+                /** Name */
+                name: string;
+                /**
+                 * Parameters
+                 * @default null
+                 */
+                parameters?: {
+                    [key: string]: unknown;
+                } | null;
+                /**
+                 * Speakduringexecution
+                 * @default null
+                 */
+                speakDuringExecution?: boolean | null;
+                /**
+                 * Timeoutms
+                 * @default null
+                 */
+                timeoutMs?: number | null;
+                /** Url */
+                url: string;
+            }[] | null;
+            /**
+             * Denoisingmode
+             * @enum {string}
+             */
+            denoisingMode: "noise-cancellation" | "noise-and-background-speech-cancellation";
+            /** Description */
+            description: string | null;
+            /** Enablebackchannel */
+            enableBackchannel: boolean;
+            /** Enablemessaging */
+            enableMessaging: boolean;
+            /** Id */
+            id: string;
+            /** Interruptionsensitivity */
+            interruptionSensitivity: number;
+            /** Language */
+            language: string;
+            /** Maxsilencems */
+            maxSilenceMs: number;
+            /**
+             * Modeltier
+             * @enum {string}
+             */
+            modelTier: "turbo" | "balanced" | "max";
+            /** Name */
+            name: string;
+            /** Numbers */
+            numbers: components["schemas"]["AgentNumberOut"][];
+            /**
+             * Sttmode
+             * @enum {string}
+             */
+            sttMode: "fast" | "accurate";
+            /** Systemprompt */
+            systemPrompt: string | null;
+            /** Transfernumber */
+            transferNumber: string | null;
+            /**
+             * Updatedat
+             * Format: date-time
+             */
+            updatedAt: string;
+            /** Voice */
+            voice: string;
+            /** Voicemailmessage */
+            voicemailMessage: string | null;
+            /**
+             * Voicemode
+             * @enum {string}
+             */
+            voiceMode: "webhook" | "hosted";
+            /** Voicespeed */
+            voiceSpeed: number;
+        };
         /** AttemptOut */
         AttemptOut: {
             /**
@@ -725,13 +961,24 @@ export interface components {
              * Format: date-time
              */
             at: string;
-            /** Durationms */
+            /**
+             * Durationms
+             * @description Real milliseconds the server took (on a virtual clock too).
+             */
             durationMs: number;
             /** Errormessage */
             errorMessage: string | null;
-            /** Httpstatus */
+            /**
+             * Httpstatus
+             * @description The status the server answered; null if it never did.
+             */
             httpStatus: number | null;
-            /** Responsebody */
+            /** @description The request as sent; null only for an attempt restored from a state file written before requests were recorded. */
+            request: components["schemas"]["RequestOut"] | null;
+            /**
+             * Responsebody
+             * @description The start of the server's answer (1,000 characters at most), as text.
+             */
             responseBody: string | null;
         };
         /** BargeInBody */
@@ -790,8 +1037,11 @@ export interface components {
             lines: string[];
             /** Number */
             number: string;
-            /** Outcome */
-            outcome: string;
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "answered" | "busy" | "no-answer" | "voicemail" | "failed" | "ivr";
             /** Ringseconds */
             ringSeconds: number;
             /** Voicemailgreeting */
@@ -832,11 +1082,9 @@ export interface components {
             /** Callid */
             callId: string;
             /** Disconnectionreason */
-            disconnectionReason: string | null;
+            disconnectionReason: ("user_hangup" | "agent_hangup" | "api_hangup" | "call_transfer" | "inactivity" | "max_duration_reached" | "voicemail_reached" | "dial_busy" | "dial_no_answer" | "dial_failed" | "no_agent" | "registered_call_timeout") | null;
             /** Findings */
-            findings: {
-                [key: string]: unknown;
-            }[];
+            findings: components["schemas"]["FindingOut"][];
             /** Keypresses */
             keyPresses: components["schemas"]["KeyPressOut"][];
             /** Live */
@@ -846,14 +1094,17 @@ export interface components {
              * @description Every agent reply, the greeting first (for an ended call, only while it is one of the last 100 to end).
              */
             replies: components["schemas"]["ReplyOut"][];
-            /** Status */
-            status: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ringing" | "in-progress" | "completed" | "failed" | "busy" | "no-answer";
             /**
              * Stoppedat
              * @description The index of the first script step not run because the call had ended.
              * @default null
              */
-            stoppedAt?: number | null;
+            stoppedAt: number | null;
             /** Transcript */
             transcript: components["schemas"]["TranscriptLineOut"][];
             /** Transferredto */
@@ -897,12 +1148,12 @@ export interface components {
              * Advancedseconds
              * @default null
              */
-            advancedSeconds?: number | null;
+            advancedSeconds: number | null;
             /**
              * Nextdue
              * @default null
              */
-            nextDue?: string | null;
+            nextDue: string | null;
             /**
              * Now
              * Format: date-time
@@ -913,7 +1164,7 @@ export interface components {
              * @description After advance or fast-forward: what ran on the way, in order (empty: nothing).
              * @default null
              */
-            ran?: components["schemas"]["ClockRunOut"][] | null;
+            ran: components["schemas"]["ClockRunOut"][] | null;
             /** Virtual */
             virtual: boolean;
         };
@@ -933,37 +1184,37 @@ export interface components {
              * @description 1 for the first attempt, 2 for the first retry ...
              * @default null
              */
-            attempt?: number | null;
+            attempt: number | null;
             /**
              * Callid
              * @default null
              */
-            callId?: string | null;
+            callId: string | null;
             /**
              * Deliveryid
              * @default null
              */
-            deliveryId?: string | null;
+            deliveryId: string | null;
             /**
              * Disconnectionreason
              * @default null
              */
-            disconnectionReason?: string | null;
+            disconnectionReason: ("user_hangup" | "agent_hangup" | "api_hangup" | "call_transfer" | "inactivity" | "max_duration_reached" | "voicemail_reached" | "dial_busy" | "dial_no_answer" | "dial_failed" | "no_agent" | "registered_call_timeout") | null;
             /**
              * Errormessage
              * @default null
              */
-            errorMessage?: string | null;
+            errorMessage: string | null;
             /**
              * Eventtype
              * @default null
              */
-            eventType?: string | null;
+            eventType: ("agent.message" | "agent.reaction" | "agent.call_ended") | null;
             /**
              * Httpstatus
              * @default null
              */
-            httpStatus?: number | null;
+            httpStatus: number | null;
             /**
              * Kind
              * @enum {string}
@@ -974,22 +1225,73 @@ export interface components {
              * @description A failed attempt's next one: when it ran, or is scheduled; null if none.
              * @default null
              */
-            retryAt?: string | null;
+            retryAt: string | null;
             /**
              * Status
              * @description The call's status, for call_ended.
              * @default null
              */
-            status?: string | null;
+            status: ("ringing" | "in-progress" | "completed" | "failed" | "busy" | "no-answer") | null;
             /**
              * Url
              * @default null
              */
-            url?: string | null;
+            url: string | null;
+        };
+        /** CustomTool */
+        CustomTool: {
+            /** Description */
+            description: string;
+            /**
+             * Executionmessage
+             * @default null
+             */
+            executionMessage?: string | null;
+            /**
+             * Headers
+             * @default null
+             */
+            headers?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Method
+             * @default POST
+             * @enum {string}
+             */
+            method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+            /** Name */
+            name: string;
+            /**
+             * Parameters
+             * @default null
+             */
+            parameters?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Speakduringexecution
+             * @default null
+             */
+            speakDuringExecution?: boolean | null;
+            /**
+             * Timeoutms
+             * @default null
+             */
+            timeoutMs?: number | null;
+            /** Url */
+            url: string;
+        };
+        /** DailyNewContacts */
+        DailyNewContacts: {
+            /** Limit */
+            limit: number;
+            /** Used */
+            used: number;
         };
         /**
          * DeliveryOut
-         * @description A delivery with everything the emulator knows: every attempt, the exact payload.
+         * @description A delivery with everything the emulator knows: every attempt with its exact request, the payload.
          */
         DeliveryOut: {
             /** Agentid */
@@ -1001,26 +1303,38 @@ export interface components {
             /** Callid */
             callId: string | null;
             /** Channel */
-            channel: string | null;
+            channel: ("sms" | "mms" | "imessage" | "whatsapp" | "rcs" | "voice") | null;
             /**
              * Createdat
              * Format: date-time
              */
             createdAt: string;
-            /** Eventtype */
-            eventType: string;
-            /** Id */
+            /**
+             * Eventtype
+             * @enum {string}
+             */
+            eventType: "agent.message" | "agent.reaction" | "agent.call_ended";
+            /**
+             * Id
+             * @description dlv_...; also every attempt's X-Webhook-ID.
+             */
             id: string;
             /** Messageid */
             messageId: string | null;
             /** Nextretryat */
             nextRetryAt: string | null;
-            /** Payload */
+            /**
+             * Payload
+             * @description The envelope, parsed (its exact bytes are each attempt's request.body); its shape is the platform's webhook contract.
+             */
             payload: {
                 [key: string]: unknown;
             };
-            /** Status */
-            status: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "success" | "failed";
             /** Test */
             test: boolean;
             /** Url */
@@ -1041,12 +1355,78 @@ export interface components {
              */
             limitSeconds?: number;
         };
+        /**
+         * FindingCode
+         * @description Every finding's stable code. A ``StrEnum``: ``FindingCode.WEBHOOK_TIMEOUT == "webhook_timeout"``,
+         *     so tests may name codes as strings.
+         * @enum {string}
+         */
+        FindingCode: "webhook_http_error" | "webhook_timeout" | "webhook_unreachable" | "webhook_bad_response" | "webhook_app_exception" | "webhook_retries_exhausted" | "sms_echo_answered" | "voice_non_object_reply" | "voice_invalid_json" | "voice_invalid_ndjson_line" | "voice_empty_reply" | "voice_empty_text" | "voice_bytes_after_final" | "voice_no_final_chunk" | "voice_reply_too_long" | "voice_wrong_content_type" | "voice_invalid_field" | "voice_unknown_field" | "voice_interim_in_json" | "voice_invalid_digits" | "voice_invalid_text" | "voice_markup_in_text" | "voice_reply_too_large" | "voice_slow_first_chunk" | "voice_transfer_without_number" | "voice_no_webhook" | "hosted_llm_error";
+        /**
+         * FindingOut
+         * @description The user's server broke the platform's contract: what, where, and the bytes.
+         */
+        FindingOut: {
+            /** Agentid */
+            agentId: string | null;
+            /**
+             * At
+             * Format: date-time
+             * @description When, on the emulator's clock.
+             */
+            at: string;
+            /**
+             * Attempt
+             * @description Which attempt of that delivery, 1-based.
+             */
+            attempt: number | null;
+            /** Callid */
+            callId: string | null;
+            /** Channel */
+            channel: ("sms" | "mms" | "imessage" | "whatsapp" | "rcs" | "voice") | null;
+            /** @description What went wrong, as a stable code. */
+            code: components["schemas"]["FindingCode"];
+            /**
+             * Deliveryid
+             * @description The delivery (its X-Webhook-ID) it happened on.
+             */
+            deliveryId: string | null;
+            /**
+             * Detail
+             * @description More, when there is more: an in-process app's traceback.
+             */
+            detail: string | null;
+            /** Event */
+            event: ("agent.message" | "agent.reaction" | "agent.call_ended") | null;
+            /** Httpstatus */
+            httpStatus: number | null;
+            /**
+             * Message
+             * @description One line a person can act on.
+             */
+            message: string;
+            /** Messageid */
+            messageId: string | null;
+            /**
+             * Offending
+             * @description The offending bytes (2,000 at most) as text; bytes that are not UTF-8 become U+FFFD.
+             */
+            offending: string | null;
+            /**
+             * Severity
+             * @enum {string}
+             */
+            severity: "info" | "warning" | "error";
+            /**
+             * Turn
+             * @description The call's turn (0 is the greeting).
+             */
+            turn: number | null;
+        };
         /** FindingsOut */
         FindingsOut: {
             /** Findings */
-            findings: {
-                [key: string]: unknown;
-            }[];
+            findings: components["schemas"]["FindingOut"][];
         };
         /** HostedBody */
         HostedBody: {
@@ -1154,7 +1534,7 @@ export interface components {
              * Replies
              * @description The account's texts back to the sender, sent after this one, oldest first.
              */
-            replies?: components["schemas"]["MessageRef"][];
+            replies: components["schemas"]["MessageRef"][];
         };
         /** InterruptBody */
         InterruptBody: {
@@ -1219,8 +1599,12 @@ export interface components {
              * Format: date-time
              */
             at: string;
-            /** By */
-            by: string;
+            /**
+             * By
+             * @description user: the person on the call; agent: a reply's digits.
+             * @enum {string}
+             */
+            by: "user" | "agent";
             /** Digits */
             digits: string;
         };
@@ -1228,12 +1612,18 @@ export interface components {
         MessageRef: {
             /** Body */
             body: string;
-            /** Channel */
-            channel: string;
+            /**
+             * Channel
+             * @enum {string}
+             */
+            channel: "sms" | "mms" | "imessage" | "whatsapp" | "rcs";
             /** Conversationid */
             conversationId: string;
-            /** Direction */
-            direction: string;
+            /**
+             * Direction
+             * @enum {string}
+             */
+            direction: "inbound" | "outbound";
             /** From */
             from: string;
             /** Id */
@@ -1247,6 +1637,55 @@ export interface components {
             receivedAt: string;
             /** To */
             to: string;
+        };
+        /** NumberOut */
+        NumberOut: {
+            /** Agentid */
+            agentId: string | null;
+            /** Country */
+            country: string;
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            dailyNewContacts: components["schemas"]["DailyNewContacts"];
+            /** Expiresat */
+            expiresAt: string | null;
+            /** Externalid */
+            externalId: string | null;
+            /** Id */
+            id: string;
+            /** Inboundcallsenabled */
+            inboundCallsEnabled: boolean;
+            /**
+             * Outboundsms
+             * @enum {string}
+             */
+            outboundSms: "enabled" | "activating" | "registration_required";
+            /** Phonenumber */
+            phoneNumber: string;
+            /**
+             * Purchasedat
+             * Format: date-time
+             */
+            purchasedAt: string;
+            /** Readreceiptsenabled */
+            readReceiptsEnabled: boolean;
+            /** Releasedat */
+            releasedAt: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "released";
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "sms" | "imessage";
+            /** Whatsappenabled */
+            whatsappEnabled: boolean;
         };
         /** PlayOutBody */
         PlayOutBody: {
@@ -1264,6 +1703,174 @@ export interface components {
              * @description DTMF keys: 0-9, * and #.
              */
             digits: string;
+        };
+        /** ProbeBody */
+        ProbeBody: {
+            /**
+             * Agentid
+             * @description Probe the webhook this agent's events go to, as if texting its first number (default: the account's first number's agent).
+             * @default null
+             */
+            agentId?: string | null;
+            /**
+             * Body
+             * @description The probe's text.
+             * @default Is this thing on?
+             */
+            body?: string;
+            /**
+             * Event
+             * @description The event the probe carries: agent.message (an inbound text; the only one for now).
+             * @default agent.message
+             * @constant
+             */
+            event?: "agent.message";
+            /**
+             * From
+             * @description The texter the probe's text claims to come from.
+             * @default +14155550199
+             */
+            from?: string;
+            /**
+             * Kind
+             * @description bad_signature, missing_signature, wrong_secret, stale_timestamp (an hour old), future_timestamp (an hour ahead): a forged delivery the webhook must refuse (400/401/403); duplicate: a real text's delivery sent again with the same X-Webhook-ID, which it must accept (2xx) without acting twice.
+             * @enum {string}
+             */
+            kind: "bad_signature" | "missing_signature" | "wrong_secret" | "stale_timestamp" | "future_timestamp" | "duplicate";
+        };
+        /**
+         * ProbeOut
+         * @description What the webhook did with a probe, and whether that is what a safe webhook does.
+         */
+        ProbeOut: {
+            /** Agentid */
+            agentId: string | null;
+            /**
+             * Durationms
+             * @description Real milliseconds the webhook took.
+             */
+            durationMs: number;
+            /**
+             * Errormessage
+             * @description Why there was no answer (a timeout, a refused connection).
+             */
+            errorMessage: string | null;
+            /**
+             * Expected
+             * @description refused (400/401/403) for a forged delivery; accepted (2xx) for a duplicate.
+             * @enum {string}
+             */
+            expected: "refused" | "accepted";
+            /** From */
+            from: string;
+            /**
+             * Httpstatus
+             * @description The webhook's answer; null if it never answered.
+             */
+            httpStatus: number | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "bad_signature" | "missing_signature" | "wrong_secret" | "stale_timestamp" | "future_timestamp" | "duplicate";
+            /**
+             * Passed
+             * @description The answer is the expected verdict's, and no text was sent back.
+             */
+            passed: boolean;
+            /**
+             * Refused
+             * @description It answered 400, 401 or 403.
+             */
+            refused: boolean;
+            /**
+             * Replies
+             * @description Texts the account sent to the probe's sender because of it: a safe webhook sends none.
+             */
+            replies: components["schemas"]["MessageRef"][];
+            /** @description The probe's request exactly as sent (headers and body). */
+            request: components["schemas"]["RequestOut"];
+            /**
+             * Responsebody
+             * @description The start of its answer (1,000 characters at most).
+             */
+            responseBody: string | null;
+            /**
+             * To
+             * @description The number the probe's text claims to reach.
+             */
+            to: string;
+        };
+        /** ProvisionBody */
+        ProvisionBody: {
+            /**
+             * @description POST /v1/agents's body (default: {"name": "Agent <n>"}).
+             * @default null
+             */
+            agent?: components["schemas"]["StrictAgentCreate"] | null;
+            /**
+             * @description The number bought for it (default: any US SMS number).
+             * @default null
+             */
+            number?: components["schemas"]["ProvisionNumber"] | null;
+            /**
+             * @description Its own webhook; without it the agent's events go to the account's webhook, if any.
+             * @default null
+             */
+            webhook?: components["schemas"]["ProvisionWebhook"] | null;
+        };
+        /** ProvisionNumber */
+        ProvisionNumber: {
+            /**
+             * Areacode
+             * @description A 3-digit North American area code.
+             * @default null
+             */
+            areaCode?: string | null;
+            /**
+             * Country
+             * @default US
+             */
+            country?: string;
+            /**
+             * Type
+             * @default sms
+             * @enum {string}
+             */
+            type?: "sms" | "imessage";
+        };
+        /** ProvisionOut */
+        ProvisionOut: {
+            /** @description As GET /v1/agents/{id} shows it, the number included. */
+            agent: components["schemas"]["AgentOut"];
+            /** @description As GET /v1/numbers/{id} shows it. */
+            number: components["schemas"]["NumberOut"];
+            /** @description Its webhook with the signing secret; null if none was given. */
+            webhook: components["schemas"]["WebhookTargetOut"] | null;
+        };
+        /** ProvisionWebhook */
+        ProvisionWebhook: {
+            /**
+             * Contextlimit
+             * @default null
+             */
+            contextLimit?: number | null;
+            /**
+             * Secret
+             * @description The signing secret (default: a new whsec_ one).
+             * @default null
+             */
+            secret?: string | null;
+            /**
+             * Target
+             * @description A URL, or an in-process app as 'package.module:attribute' plus a path.
+             */
+            target: string;
+            /**
+             * Timeout
+             * @default null
+             */
+            timeout?: number | null;
         };
         /** ReactionOut */
         ReactionOut: {
@@ -1296,15 +1903,18 @@ export interface components {
              * @description The campaign id (cmp_...), as GET /v1/register shows it.
              */
             id: string;
-            /** Registrationtype */
-            registrationType: string;
+            /**
+             * Registrationtype
+             * @enum {string}
+             */
+            registrationType: "sole_proprietor" | "standard_brand" | "high_volume";
             /** Rejectionreason */
             rejectionReason: string | null;
             /**
              * Status
-             * @description pending, approved or rejected.
+             * @enum {string}
              */
-            status: string;
+            status: "pending" | "approved" | "rejected";
             /** Subaccountid */
             subAccountId: string | null;
             /**
@@ -1330,9 +1940,7 @@ export interface components {
             /** Digits */
             digits: string;
             /** Findings */
-            findings: {
-                [key: string]: unknown;
-            }[];
+            findings: components["schemas"]["FindingOut"][];
             /** Firstchunkms */
             firstChunkMs: number | null;
             /** Hangup */
@@ -1343,13 +1951,17 @@ export interface components {
             interruptedAt: string | null;
             /** Lastchunkms */
             lastChunkMs: number | null;
-            /** Mode */
-            mode: string;
+            /**
+             * Mode
+             * @description Who answered: the user's webhook, the hosted responder, or the agent's own words (its greeting, or the voicemail message it left).
+             * @enum {string}
+             */
+            mode: "webhook" | "hosted" | "greeting" | "voicemail";
             /**
              * State
-             * @description waiting, speaking, done, interrupted or silent.
+             * @enum {string}
              */
-            state: string;
+            state: "waiting" | "speaking" | "done" | "interrupted" | "silent";
             /** Text */
             text: string;
             /** Transfer */
@@ -1362,13 +1974,59 @@ export interface components {
             /** Utterance */
             utterance: string;
         };
+        /**
+         * RequestOut
+         * @description One attempt's request exactly as the emulator sent it to the webhook.
+         */
+        RequestOut: {
+            /**
+             * Body
+             * @description The exact body, as text (UTF-8 JSON, byte for byte what was signed); null only if the bytes are not UTF-8, then see bodyBase64.
+             */
+            body: string | null;
+            /**
+             * Bodybase64
+             * @description The exact body base64-encoded, only when it is not UTF-8 (else null).
+             * @default null
+             */
+            bodyBase64: string | null;
+            /**
+             * Headers
+             * @description Every header the emulator set, as sent: Content-Type, User-Agent, X-Webhook-ID, X-Webhook-Event, X-Webhook-Timestamp and X-Webhook-Signature (the HMAC of the webhook's own secret: this is a loopback test tool). An HTTP client adds its own (Host, Content-Length ...).
+             */
+            headers: {
+                [key: string]: string;
+            };
+            /**
+             * Method
+             * @constant
+             */
+            method: "POST";
+            /**
+             * Url
+             * @description A URL, or an in-process app as 'module:attribute' plus its path.
+             */
+            url: string;
+        };
+        /**
+         * ResetBody
+         * @description ``POST /__emulator/reset``'s optional body: settings every account starts with after this reset.
+         */
+        ResetBody: {
+            /**
+             * @description Settings applied to every account once it is reset, as PATCH /__emulator/account takes them (creditCents sets the balance); the rest are the emulator's defaults. For this reset only: the next reset without settings goes back to the defaults.
+             * @default null
+             */
+            settings?: components["schemas"]["AccountSettingsPatch"] | null;
+        };
         /** ResetOut */
         ResetOut: {
             /**
              * Reset
              * @default true
+             * @constant
              */
-            reset?: boolean;
+            reset: true;
         };
         /** SayBody */
         SayBody: {
@@ -1453,6 +2111,38 @@ export interface components {
              */
             silence?: number | null;
         };
+        /**
+         * SettleOut
+         * @description What ``POST /__emulator/settle`` waited for (the Python ``Emulator.settle()``).
+         */
+        SettleOut: {
+            /**
+             * Deliveries
+             * @description How many of the account's deliveries made an attempt while settle waited (in flight, or started meanwhile: an echo, an event a call fired).
+             */
+            deliveries: number;
+            /**
+             * Deliveryids
+             * @description Those deliveries' ids, oldest first.
+             */
+            deliveryIds: string[];
+            /**
+             * Nextretryat
+             * @description The earliest of those retries; null if none.
+             */
+            nextRetryAt: string | null;
+            /**
+             * Pendingretries
+             * @description The account's deliveries still pending with a retry scheduled on the clock: not waited for (move a virtual clock, or wait on the real one, to run them).
+             */
+            pendingRetries: number;
+            /**
+             * Settled
+             * @default true
+             * @constant
+             */
+            settled: true;
+        };
         /** SilenceBody */
         SilenceBody: {
             /** Seconds */
@@ -1501,12 +2191,149 @@ export interface components {
             /** Id */
             id: string;
         };
+        /**
+         * StrictAgentCreate
+         * @description ``POST /v1/agents``'s body, its validation included, but an unknown key is a 422.
+         */
+        StrictAgentCreate: {
+            /**
+             * Ambientsound
+             * @default null
+             */
+            ambientSound?: ("none" | "office" | "coffee-shop" | "outdoor") | null;
+            /**
+             * Beginmessage
+             * @default null
+             */
+            beginMessage?: string | null;
+            /**
+             * Callscreeningidentity
+             * @default null
+             */
+            callScreeningIdentity?: string | null;
+            /**
+             * Callscreeningpurpose
+             * @default null
+             */
+            callScreeningPurpose?: string | null;
+            /**
+             * Customtools
+             * @default null
+             */
+            customTools?: components["schemas"]["CustomTool"][] | null;
+            /**
+             * Denoisingmode
+             * @default null
+             */
+            denoisingMode?: ("noise-cancellation" | "noise-and-background-speech-cancellation") | null;
+            /**
+             * Description
+             * @default null
+             */
+            description?: string | null;
+            /**
+             * Enablebackchannel
+             * @default null
+             */
+            enableBackchannel?: boolean | null;
+            /**
+             * Enablemessaging
+             * @default null
+             */
+            enableMessaging?: boolean | null;
+            /**
+             * Interruptionsensitivity
+             * @default null
+             */
+            interruptionSensitivity?: number | null;
+            /**
+             * Language
+             * @default null
+             */
+            language?: ("af-ZA" | "ar-SA" | "az-AZ" | "bg-BG" | "bs-BA" | "ca-ES" | "cs-CZ" | "cy-GB" | "da-DK" | "de-DE" | "el-GR" | "en-AU" | "en-GB" | "en-IN" | "en-NZ" | "en-US" | "es-419" | "es-ES" | "fa-IR" | "fi-FI" | "fil-PH" | "fr-CA" | "fr-FR" | "gl-ES" | "he-IL" | "hi-IN" | "hr-HR" | "hu-HU" | "hy-AM" | "id-ID" | "is-IS" | "it-IT" | "ja-JP" | "kk-KZ" | "kn-IN" | "ko-KR" | "lt-LT" | "lv-LV" | "mk-MK" | "mr-IN" | "ms-MY" | "ne-NP" | "nl-BE" | "nl-NL" | "no-NO" | "pl-PL" | "pt-BR" | "pt-PT" | "ro-RO" | "ru-RU" | "sk-SK" | "sl-SI" | "sr-RS" | "sv-SE" | "sw-KE" | "ta-IN" | "th-TH" | "tr-TR" | "uk-UA" | "ur-IN" | "vi-VN" | "yue-CN" | "zh-CN") | null;
+            /**
+             * Maxsilencems
+             * @default null
+             */
+            maxSilenceMs?: number | null;
+            /**
+             * Modeltier
+             * @default null
+             */
+            modelTier?: ("turbo" | "balanced" | "max") | null;
+            /** Name */
+            name: string;
+            /**
+             * Sttmode
+             * @default null
+             */
+            sttMode?: ("fast" | "accurate") | null;
+            /**
+             * Systemprompt
+             * @default null
+             */
+            systemPrompt?: string | null;
+            /**
+             * Transfernumber
+             * @default null
+             */
+            transferNumber?: string | null;
+            /**
+             * Voice
+             * @default null
+             */
+            voice?: string | null;
+            /**
+             * Voicemailmessage
+             * @default null
+             */
+            voicemailMessage?: string | null;
+            /**
+             * Voicemode
+             * @default null
+             */
+            voiceMode?: ("webhook" | "hosted") | null;
+            /**
+             * Voicespeed
+             * @default null
+             */
+            voiceSpeed?: number | null;
+        };
         /** TranscriptLineOut */
         TranscriptLineOut: {
             /** Content */
             content: string;
-            /** Role */
-            role: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "user" | "agent";
+        };
+        /**
+         * VerificationCodeOut
+         * @description The code a verification text carried: there is no handset to read it from.
+         */
+        VerificationCodeOut: {
+            /** Attemptsremaining */
+            attemptsRemaining: number;
+            /** Code */
+            code: string;
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /**
+             * Expiresat
+             * Format: date-time
+             */
+            expiresAt: string;
+            /** Id */
+            id: string;
+            /** Phonenumber */
+            phoneNumber: string;
+            /** Verified */
+            verified: boolean;
         };
         /** WebCallJoinBody */
         WebCallJoinBody: {
@@ -1635,6 +2462,57 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AccountOut"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "provision-agent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ProvisionBody"];
+            };
+        };
+        responses: {
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProvisionOut"];
                 };
             };
             /** @description Missing or invalid API key */
@@ -1804,6 +2682,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "call-audio": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Successful Response */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
                 };
             };
             /** @description Validation Error */
@@ -2429,6 +3347,55 @@ export interface operations {
             };
         };
     };
+    "get-delivery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryOut"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "retry-delivery": {
         parameters: {
             query?: never;
@@ -2480,7 +3447,10 @@ export interface operations {
     };
     "list-findings": {
         parameters: {
-            query?: never;
+            query?: {
+                agentId?: string | null;
+                callId?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2512,6 +3482,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
@@ -2594,6 +3573,57 @@ export interface operations {
             };
             /** @description An account's API key, not the admin key */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "send-probe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProbeBody"];
+            };
+        };
+        responses: {
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProbeOut"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2810,7 +3840,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ResetBody"];
+            };
+        };
         responses: {
             /** @description Client error */
             "4XX": {
@@ -2841,6 +3875,53 @@ export interface operations {
             };
             /** @description An account's API key, not the admin key */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    settle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettleOut"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3091,6 +4172,55 @@ export interface operations {
             };
             /** @description An account's API key, not the admin key */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "latest-verification": {
+        parameters: {
+            query: {
+                phoneNumber: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerificationCodeOut"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
