@@ -260,3 +260,26 @@ async def test_the_saver_saves_from_the_loop_only_when_the_state_changed(state_f
     state.touch()  # what every write through the API does (the saver trusts the change counter)
     assert await saver.save() is True
     assert saved_name(state_file) == "renamed"
+
+
+def test_a_temporary_file_of_an_exited_writer_not_yet_reaped_is_removed(tmp_path: Path) -> None:
+    """A saving child killed with its serve stays a zombie until init reaps it, and a zombie still
+    answers kill(pid, 0): the next start kept its temporary file as a live writer's (a flake of
+    test_a_kill_at_any_moment_leaves_the_previous_good_state under load)."""
+    path = tmp_path / "state.json"
+    path.write_bytes(b"x")
+    child = os.fork()
+    if child == 0:
+        os._exit(0)
+    try:
+        # It has exited once its /proc entry says so; until waitpid below it stays a zombie.
+        while (Path(f"/proc/{child}/stat").read_bytes().rsplit(b")", 1)[-1].split() or [b"?"])[0] != b"Z":
+            os.sched_yield()
+        left = tmp_path / f".state.json.tmp-{child}-abc"
+        left.write_bytes(b"half")
+        live = tmp_path / f".state.json.tmp-{os.getpid()}-def"  # this process: a live writer
+        live.write_bytes(b"half")
+        files.remove_stale_temps(path)
+        assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "state.json"]
+    finally:
+        os.waitpid(child, 0)

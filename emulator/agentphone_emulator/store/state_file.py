@@ -154,4 +154,16 @@ def _alive(pid: int) -> bool:
         return False
     except OSError:  # someone else's process: alive
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process that has exited but not been reaped still answers ``kill(pid, 0)``: a saving
+    child killed with its ``serve`` (SIGKILL) is one until init reaps it, and its temporary file
+    would be kept as a live writer's by the next start."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[-1].split()
+    except OSError:  # no /proc (not Linux), or gone meanwhile
+        return False
+    return bool(fields) and fields[0] in (b"Z", b"X")
