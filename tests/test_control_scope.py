@@ -358,3 +358,29 @@ def test_serve_webhook_allows_its_own_modules_app_over_http(tmp_path: Path) -> N
         assert again.status_code == 200, again.text
         other = control(url, A, "POST", "/webhook", {"target": "json:dumps"})
         assert other.status_code == 403
+
+
+def test_a_sub_accounts_webhook_is_set_on_that_sub_account_and_no_other(two_accounts: Emulator) -> None:
+    """POST /__emulator/webhook with X-Sub-Account-Id looked its account up by the sub-account's
+    key, which it has none of, and fell back to the emulator's first key: B's sub-account's
+    webhook was set on account A."""
+    url = two_accounts.base_url
+    created = requests.post(
+        f"{url}/v1/sub-accounts",
+        json={"name": "B's team"},
+        headers={"Authorization": f"Bearer {B}"},
+        timeout=30,
+    )
+    assert created.status_code in (200, 201), created.text
+    sub_id = created.json()["id"]
+    answer = requests.post(
+        f"{url}/__emulator/webhook",
+        json={"target": "https://b-team.example.com/hook"},
+        headers={"Authorization": f"Bearer {B}", "X-Sub-Account-Id": sub_id},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    sub = two_accounts.state.accounts[sub_id]
+    assert sub.webhook is not None and sub.webhook.url == "https://b-team.example.com/hook"
+    assert two_accounts.account(A).webhook is None
+    assert two_accounts.account(B).webhook is None

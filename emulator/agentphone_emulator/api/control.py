@@ -41,7 +41,9 @@ from ..models.control import (
 from ..models.control_account import ResetBody
 from ..models.control_probes import FindingsQuery
 from ..models.findings import finding_out
+from ..models.webhooks import check_webhook_target
 from ..store import calls as call_store
+from ..store import webhooks as webhook_store
 from ..store.account import Account
 from ..store.records import DeliveryAttempt, DeliveryRecord
 from .access import ACCESS_KEY
@@ -242,19 +244,27 @@ async def clear_findings(ctx: Ctx) -> None:
 @router.post(f"{PREFIX}/webhook", response=WebhookTargetOut, body=WebhookTargetBody)
 async def point_webhook(ctx: Ctx, *, body: WebhookTargetBody) -> WebhookTargetOut:
     """Point the account's (or an agent's) webhook at a URL or an in-process app, optionally with a fixed secret"""
-    if is_app_reference(body.target):  # refused by name, before anything is imported
-        ctx.request.app[ACCESS_KEY].check_app_import(body.target)
-    try:
-        hook = ctx.runtime.set_webhook(
-            body.target,
-            agent_id=body.agent_id,
-            secret=body.secret,
-            context_limit=body.context_limit,
-            timeout=body.timeout,
-            api_key=ctx.account.api_key,
-        )
-    except TargetError as exc:  # an app reference that does not import
-        raise bad_request(str(exc), code="BAD_TARGET") from None
+    # The key's own account (or the sub-account X-Sub-Account-Id names), not "the account of
+    # ctx.account.api_key": a sub-account has no key, and that lookup fell back to the emulator's
+    # first key, so a webhook meant for one account's sub-account was set on another account.
+    if is_app_reference(body.target):
+        ctx.request.app[ACCESS_KEY].check_app_import(body.target)  # by name, before any import
+        try:
+            ctx.platform.targets.resolve(body.target)  # import now: a typo fails here, not at delivery
+        except TargetError as exc:  # an app reference that does not import
+            raise bad_request(str(exc), code="BAD_TARGET") from None
+    else:
+        check_webhook_target(body.target)
+    hook = webhook_store.set_webhook(
+        ctx.state,
+        ctx.account,
+        body.agent_id,
+        url=body.target,
+        context_limit=body.context_limit,
+        timeout=body.timeout,
+    )
+    if body.secret is not None:
+        hook.secret = body.secret
     return WebhookTargetOut(
         id=hook.id,
         url=hook.url,
