@@ -40,8 +40,12 @@ def _emulator_env() -> dict[str, str]:
         extra["AGENTPHONE_EMULATOR"] = str(script)
     else:  # no console script beside the interpreter: `python -m agentphone_emulator` on PATH
         extra["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", "")))
+    # NO_COLOR: vitest colours its summary when CI is set (as .ci/run sets it), and the escapes
+    # split the lines these tests match.
+    extra["NO_COLOR"] = "1"
     env = node_env(**extra)
     env.pop("NODE_TEST_CONTEXT", None)
+    env.pop("FORCE_COLOR", None)
     return env
 
 

@@ -33,11 +33,11 @@ from aiohttp import WSMsgType, web
 from ..clock import VirtualClock
 from ..engine.agent_reply import AgentReply, HeardChunk
 from ..engine.call_session import CallEnded, CallSession
-from ..errors import ApiError
+from ..errors import ApiError, unauthorized
 from ..store import calls as call_store
 from ..store.account import Account, EmulatorState
 from .access import ACCESS_KEY
-from .framework import Ctx, Router
+from .framework import Ctx, Router, bearer_key
 
 if TYPE_CHECKING:
     from ..mic.browser_bridge import BrowserCall, Ears
@@ -251,6 +251,11 @@ async def call_audio(ctx: Ctx, *, call_id: str) -> web.StreamResponse:
     """Talk on a live call through a browser's microphone: a WebSocket (first frame {"type": "start", "apiKey", "sampleRate"}, then PCM16LE)"""
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=30.0)
     if not ws.can_prepare(ctx.request).ok:
+        # A plain HTTP request is answered as on every other route first: without a valid key,
+        # 401 (and nothing about what the route is); with one, the hint to upgrade.
+        key = bearer_key(ctx.request)
+        if ctx.state.find_account_by_key(key) is None and not ctx.request.app[ACCESS_KEY].is_admin(key):
+            raise unauthorized("Invalid API key")
         raise ApiError(
             426,
             "This is a WebSocket: connect with one (Upgrade: websocket), sending "
