@@ -1,0 +1,107 @@
+"""Bench only: ``python bench/_traced_serve.py serve ARGS...`` is ``agentphone-emulator serve ARGS``
+with tracemalloc on, so a soak can ask what the server holds (``bench/soak.py --traced DIR``).
+
+Each SIGUSR1 (the soak sends one after every reset, once the accounts are set up again) collects
+garbage, then appends a line to ``DIR/series.tsv``: the dump's number, tracemalloc's traced total,
+its peak since the last dump, the gc-tracked objects (those made since ``serve`` froze its start-up
+objects), the entries of the process-wide caches, and the RSS. The first dump keeps a snapshot;
+the second and the one at exit (after SIGTERM's stop) write ``DIR/diff-N.txt``: the allocation
+sites (by traceback, ``SOAK_TRACE_FRAMES`` frames, 6 by default) that grew most since the first
+dump, and the object types whose counts grew most: what a reset leaves behind. Those two take
+seconds to tens of seconds on a loaded box (the loop stands still meanwhile); the others are cheap.
+
+Nothing here is in the product: the emulator runs as ``serve`` runs it, in this process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import linecache
+import os
+import signal
+import sys
+import time
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+from types import FrameType
+
+OUT = Path(os.environ.get("SOAK_TRACE_DIR", "."))
+FRAMES = int(os.environ.get("SOAK_TRACE_FRAMES", "6"))
+IGNORED = [
+    tracemalloc.Filter(False, tracemalloc.__file__),
+    tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
+    tracemalloc.Filter(False, "<frozen importlib._bootstrap_external>"),
+    tracemalloc.Filter(False, "<unknown>"),
+    tracemalloc.Filter(False, linecache.__file__),  # the diff's own source lines
+]
+
+first: tracemalloc.Snapshot | None = None
+first_types: Counter[str] = Counter()
+dumps = 0
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def object_types() -> Counter[str]:
+    return Counter(type(o).__qualname__ for o in gc.get_objects())
+
+
+def cache_entries() -> str:
+    """The process-wide caches that outlive a reset, by their entries (all bounded)."""
+    from agentphone_emulator.clock import iso
+    from agentphone_emulator.engine.recording import speech_cache
+
+    return f"iso {iso.cache_info().currsize}, speech {len(speech_cache)}"
+
+
+def dump(signum: int = 0, frame: FrameType | None = None, *, diff: bool = False) -> None:
+    global first, first_types, dumps
+    dumps += 1
+    began = time.monotonic()
+    gc.collect()
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    types = object_types()
+    with (OUT / "series.tsv").open("a") as series:
+        if dumps == 1:
+            series.write("dump\ttraced_mb\tpeak_mb\tgc_objects\tcaches\trss_mb\tdump_s\n")
+        series.write(
+            f"{dumps}\t{current / 1e6:.2f}\t{peak / 1e6:.2f}\t{sum(types.values())}\t{cache_entries()}\t{rss_mb():.1f}\t{time.monotonic() - began:.1f}\n"
+        )
+    if first is not None and not (diff or dumps == 2):
+        return
+    snapshot = tracemalloc.take_snapshot().filter_traces(IGNORED)
+    if first is None:
+        first, first_types = snapshot, types
+        return
+    lines = [f"dump {dumps} against dump 1: traced {current / 1e6:.2f} MB", "", "-- grown most, by traceback"]
+    for stat in snapshot.compare_to(first, "traceback")[:25]:
+        lines.append(
+            f"{stat.size_diff / 1e3:+10.1f} KB {stat.count_diff:+8d} blocks (now {stat.size / 1e3:.1f} KB)"
+        )
+        lines.extend(f"      {line}" for line in stat.traceback.format(most_recent_first=True)[: 2 * FRAMES])
+    lines += ["", "-- gc-tracked objects grown most, by type"]
+    grown = sorted(((types[t] - first_types[t], t) for t in types), reverse=True)[:30]
+    lines.extend(f"{d:+8d}  {t} (now {types[t]})" for d, t in grown if d > 0)
+    (OUT / f"diff-{dumps}.txt").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    tracemalloc.start(FRAMES)
+    signal.signal(signal.SIGUSR1, dump)
+    atexit.register(lambda: dump(diff=True) if first is not None else None)
+    from agentphone_emulator.cli import main as cli_main
+
+    sys.exit(cli_main(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()
