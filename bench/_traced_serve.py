@@ -4,9 +4,13 @@ with tracemalloc on, so a soak can ask what the server holds (``bench/soak.py --
 Each SIGUSR1 (the soak sends one after every reset, once the accounts are set up again) collects
 garbage, then appends a line to ``DIR/series.tsv``: the dump's number, tracemalloc's traced total,
 its peak since the last dump, the gc-tracked objects (those made since ``serve`` froze its start-up
-objects), the entries of the process-wide caches, and the RSS. The first dump keeps a snapshot;
+objects), the entries of the process-wide caches, where the memory is (pymalloc's arenas and the
+bytes in their used and free blocks; glibc malloc's bytes in use, free in its heaps, and mapped by
+itself), and the RSS before and after ``malloc_trim(0)`` (which returns glibc's free pages: what
+it gives back was free, not held). The first dump keeps a snapshot;
 the second and the one at exit (after SIGTERM's stop) write ``DIR/diff-N.txt``: the allocation
-sites (by traceback, ``SOAK_TRACE_FRAMES`` frames, 6 by default) that grew most since the first
+sites (by traceback, ``SOAK_TRACE_FRAMES`` frames, 6 by default; 0: no tracemalloc, and the
+allocators' figures without its overhead) that grew most since the first
 dump, and the object types whose counts grew most: what a reset leaves behind. Those two take
 seconds to tens of seconds on a loaded box (the loop stands still meanwhile); the others are cheap.
 
@@ -16,11 +20,13 @@ Nothing here is in the product: the emulator runs as ``serve`` runs it, in this 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import gc
 import linecache
 import os
 import signal
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections import Counter
@@ -53,6 +59,69 @@ def object_types() -> Counter[str]:
     return Counter(type(o).__qualname__ for o in gc.get_objects())
 
 
+def pymalloc() -> dict[str, int]:
+    """``sys._debugmallocstats()``'s totals (it prints them on stderr, so through a file)."""
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as out:
+        os.dup2(out.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        text = out.read().decode()
+    return {
+        name.strip(): int(value.replace(",", ""))
+        for line in text.splitlines()
+        if line.startswith("# ") and "=" in line
+        for name, value in [line[2:].split("=", 1)]
+    }
+
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+LIBC = ctypes.CDLL(None)
+LIBC.mallinfo2.restype = MallInfo2
+
+
+def memory_columns() -> str:
+    arenas = pymalloc()  # empty while tracemalloc runs: pymalloc then says nothing
+    nan = float("nan")
+    info = LIBC.mallinfo2()
+    before = rss_mb()
+    LIBC.malloc_trim(0)
+    return "\t".join(
+        f"{value:.1f}"
+        for value in (
+            arenas.get("arenas allocated current", nan) * 1.048576,
+            arenas.get("bytes in allocated blocks", nan) / 1e6,
+            arenas.get("bytes in available blocks", nan) / 1e6,
+            info.uordblks / 1e6,
+            info.fordblks / 1e6,
+            info.hblkhd / 1e6,
+            before,
+            rss_mb(),
+        )
+    )
+
+
 def cache_entries() -> str:
     """The process-wide caches that outlive a reset, by their entries (all bounded)."""
     from agentphone_emulator.clock import iso
@@ -66,16 +135,19 @@ def dump(signum: int = 0, frame: FrameType | None = None, *, diff: bool = False)
     dumps += 1
     began = time.monotonic()
     gc.collect()
-    current, peak = tracemalloc.get_traced_memory()
+    current, peak = tracemalloc.get_traced_memory()  # 0, 0 with SOAK_TRACE_FRAMES=0
     tracemalloc.reset_peak()
     types = object_types()
     with (OUT / "series.tsv").open("a") as series:
         if dumps == 1:
-            series.write("dump\ttraced_mb\tpeak_mb\tgc_objects\tcaches\trss_mb\tdump_s\n")
+            series.write(
+                "dump\ttraced_mb\tpeak_mb\tgc_objects\tcaches\tpymalloc_arenas_mb\tpymalloc_used_mb"
+                "\tpymalloc_free_mb\tmalloc_used_mb\tmalloc_free_mb\tmalloc_mmapped_mb\trss_mb\trss_trimmed_mb\tdump_s\n"
+            )
         series.write(
-            f"{dumps}\t{current / 1e6:.2f}\t{peak / 1e6:.2f}\t{sum(types.values())}\t{cache_entries()}\t{rss_mb():.1f}\t{time.monotonic() - began:.1f}\n"
+            f"{dumps}\t{current / 1e6:.2f}\t{peak / 1e6:.2f}\t{sum(types.values())}\t{cache_entries()}\t{memory_columns()}\t{time.monotonic() - began:.1f}\n"
         )
-    if first is not None and not (diff or dumps == 2):
+    if not tracemalloc.is_tracing() or (first is not None and not (diff or dumps == 2)):
         return
     snapshot = tracemalloc.take_snapshot().filter_traces(IGNORED)
     if first is None:
@@ -95,7 +167,8 @@ def dump(signum: int = 0, frame: FrameType | None = None, *, diff: bool = False)
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    tracemalloc.start(FRAMES)
+    if FRAMES > 0:  # 0: no tracemalloc, so pymalloc's own figures can be read (and no overhead)
+        tracemalloc.start(FRAMES)
     signal.signal(signal.SIGUSR1, dump)
     atexit.register(lambda: dump(diff=True) if first is not None else None)
     from agentphone_emulator.cli import main as cli_main

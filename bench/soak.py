@@ -124,6 +124,30 @@ class Load:
             return False
         return True
 
+    def lost(
+        self, kind: str, exc: BaseException, contact: str | None = None, mine: list[str] | None = None
+    ) -> None:
+        """A request that got no answer (the connection broke, or it timed out). A contact it
+        was changing may or may not have changed: it leaves A's model, unverified."""
+        self.counts[kind] += 1
+        self.failures[f"{kind} {type(exc).__name__}"] += 1
+        if contact is not None and mine is not None:
+            self.contacts.pop(contact, None)
+            mine.remove(contact)
+
+
+NO_ANSWER = (aiohttp.ClientError, TimeoutError)
+
+
+async def keep_going(load: Load, kind: str, loader: Any) -> None:
+    """Run one of B's loaders to the deadline, starting it again after a request with no answer."""
+    while time.monotonic() < load.deadline:
+        try:
+            await loader()
+        except NO_ANSWER as exc:
+            load.lost(kind, exc)
+            await asyncio.sleep(0.5)
+
 
 async def writer(load: Load, http: aiohttp.ClientSession, seed: int) -> None:
     rng = random.Random(seed)
@@ -134,32 +158,43 @@ async def writer(load: Load, http: aiohttp.ClientSession, seed: int) -> None:
         n += 1
         name = f"w{seed}-{n}"
         phone = f"+1415{2 + seed % 8}{n % 10**6:06d}"  # unique per writer and round
-        async with (
-            load.gate,
-            http.post(
-                f"{load.url}/v1/contacts", json={"phoneNumber": phone, "name": name}, headers=headers
-            ) as r,
-        ):
-            body = await r.json(content_type=None)
-            if load.tally("contact create", r.status):
-                load.contacts[body["id"]] = name
-                mine.append(body["id"])
+        try:
+            async with (
+                load.gate,
+                http.post(
+                    f"{load.url}/v1/contacts", json={"phoneNumber": phone, "name": name}, headers=headers
+                ) as r,
+            ):
+                body = await r.json(content_type=None)
+                if load.tally("contact create", r.status):
+                    load.contacts[body["id"]] = name
+                    mine.append(body["id"])
+        except NO_ANSWER as exc:
+            load.lost("contact create", exc)  # not acknowledged: not in the model
         if n % 3 == 0 and mine:
             target = rng.choice(mine)
             renamed = f"{name}-renamed"
-            async with (
-                load.gate,
-                http.patch(f"{load.url}/v1/contacts/{target}", json={"name": renamed}, headers=headers) as r,
-            ):
-                if load.tally("contact rename", r.status) and target in load.contacts:
-                    load.contacts[target] = renamed
+            try:
+                async with (
+                    load.gate,
+                    http.patch(
+                        f"{load.url}/v1/contacts/{target}", json={"name": renamed}, headers=headers
+                    ) as r,
+                ):
+                    if load.tally("contact rename", r.status) and target in load.contacts:
+                        load.contacts[target] = renamed
+            except NO_ANSWER as exc:
+                load.lost("contact rename", exc, target, mine)
         if n % 5 == 0 and mine:
             target = rng.choice(mine)
-            async with load.gate, http.delete(f"{load.url}/v1/contacts/{target}", headers=headers) as r:
-                if load.tally("contact delete", r.status):
-                    load.contacts.pop(target, None)
-                    load.deleted.add(target)
-                    mine.remove(target)
+            try:
+                async with load.gate, http.delete(f"{load.url}/v1/contacts/{target}", headers=headers) as r:
+                    if load.tally("contact delete", r.status):
+                        load.contacts.pop(target, None)
+                        load.deleted.add(target)
+                        mine.remove(target)
+            except NO_ANSWER as exc:
+                load.lost("contact delete", exc, target, mine)
 
 
 async def caller(load: Load, http: aiohttp.ClientSession, numbers: dict[str, str]) -> None:
@@ -341,10 +376,15 @@ async def soak(args: argparse.Namespace, state_file: Path) -> int:
             await setup_b()
             only = set(args.only)
             tasks = [writer(load, http, seed) for seed in range(args.writers)] if "writes" in only else []
-            tasks += [caller(load, http, numbers)] if "calls" in only else []
-            tasks += [texter(load, http, numbers)] if "texts" in only else []
-            tasks += [snapshotter(load, http)] if "snapshots" in only else []
-            tasks += [streamer(load, http, numbers)] if "streams" in only else []
+            b_loads = {
+                "calls": ("hostile call", lambda: caller(load, http, numbers)),
+                "texts": ("text to a dead webhook", lambda: texter(load, http, numbers)),
+                "snapshots": ("snapshot", lambda: snapshotter(load, http)),
+                "streams": ("live call", lambda: streamer(load, http, numbers)),
+            }
+            tasks += [
+                keep_going(load, kind, loader) for name, (kind, loader) in b_loads.items() if name in only
+            ]
             dump = (lambda: server.send_signal(signal.SIGUSR1)) if args.traced else None
             tasks += [
                 resetter(load, http, args.reset_seconds, setup_b, dump),
