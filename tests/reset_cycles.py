@@ -5,7 +5,9 @@ One emulator on the real clock, served on loopback, and the work ``bench/soak.py
 a little of each kind per cycle, over HTTP: contacts created, renamed and deleted; texts to an agent
 whose webhook is a closed port (each a failed delivery with a retry scheduled); a call whose turns
 cannot reach their webhook; a live call whose transcript stream is opened, read and dropped, then
-hung up; a snapshot taken and deleted. Then the admin key's reset, and once nothing is in flight
+hung up; a snapshot taken and deleted; and a call still being driven when the reset comes: its
+turn held by its webhook until the reset is done, then another turn and a hangup, as the soak's
+hostile calls are caught by its resets. Then the admin key's reset, and once nothing is in flight
 any more, one JSON line: the counts of :func:`leftovers` before the reset and after it. The test
 compares every cycle's "after" with the first's (the first warms what a process keeps for good:
 imports, the bounded caches) and checks that "before" held what the work makes.
@@ -21,6 +23,7 @@ from collections import Counter
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from agentphone_emulator import AccountSettings, Emulator
 from agentphone_emulator.clock import RealClock
@@ -32,7 +35,41 @@ ADMIN = "sk_admin_reset_cycles"
 CALLER = "+14155550123"
 
 
-async def work(http: aiohttp.ClientSession, url: str, round_: int) -> None:
+class HeldWebhook:
+    """A webhook on loopback that holds each voice turn until :attr:`release` is set; texts and
+    events get a 200 at once."""
+
+    def __init__(self) -> None:
+        self.asked = asyncio.Event()
+        self.release = asyncio.Event()
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def __aenter__(self) -> HeldWebhook:
+        async def hook(request: web.Request) -> web.Response:
+            if (await request.json()).get("channel") == "voice":
+                self.asked.set()
+                await self.release.wait()
+            return web.json_response({"text": "Still here."})
+
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/hook"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+async def work(http: aiohttp.ClientSession, url: str, round_: int, held: HeldWebhook) -> asyncio.Task[Any]:
+    """The cycle's work; returns the request driving a call whose turn ``held`` holds."""
+
     async def call(method: str, path: str, key: str = KEY, **kwargs: Any) -> Any:
         async with http.request(
             method, url + path, headers={"Authorization": f"Bearer {key}"}, **kwargs
@@ -41,10 +78,14 @@ async def work(http: aiohttp.ClientSession, url: str, round_: int) -> None:
             return await r.json(content_type=None) if r.content_type == "application/json" else None
 
     numbers = {}
-    for name in ("deadend", "hostile"):
+    for name, hook, timeout in (
+        ("deadend", closed_port_url(), 1),
+        ("hostile", closed_port_url(), 1),
+        ("held", held.url, 60),
+    ):
         agent = await call("POST", "/v1/agents", json={"name": name})
         numbers[name] = (await call("POST", "/v1/numbers", json={"agentId": agent["id"]}))["phoneNumber"]
-        target = {"target": closed_port_url(), "agentId": agent["id"], "timeout": 1}
+        target = {"target": hook, "agentId": agent["id"], "timeout": timeout}
         await call("POST", "/__emulator/webhook", json=target)
 
     contacts = [
@@ -79,6 +120,21 @@ async def work(http: aiohttp.ClientSession, url: str, round_: int) -> None:
     snapshot = await call("POST", "/__emulator/snapshots", key=ADMIN)
     await call("DELETE", f"/__emulator/snapshots/{snapshot['id']}", key=ADMIN)
 
+    held.asked.clear()
+    held.release.clear()
+    script = [{"say": "Hold on"}, {"say": "Still there?"}, {"hangup": True}]
+    body = {"to": numbers["held"], "from": CALLER, "script": script}
+
+    async def caught_by_the_reset() -> None:
+        async with http.post(
+            f"{url}/__emulator/calls", json=body, headers={"Authorization": f"Bearer {KEY}"}
+        ) as r:
+            await r.read()  # whatever the answer: the call's account is gone by then
+
+    caught = asyncio.create_task(caught_by_the_reset())
+    await held.asked.wait()  # its first turn waits on the webhook
+    return caught
+
 
 async def reset(http: aiohttp.ClientSession, url: str) -> None:
     async with http.post(f"{url}/__emulator/reset", headers={"Authorization": f"Bearer {ADMIN}"}) as r:
@@ -91,6 +147,7 @@ def busy(emu: Emulator) -> list[str]:
     server = emu._runner.server if emu._runner else None
     clock = emu.clock
     going = {
+        "tasks": len(asyncio.all_tasks()) - 1,
         "deliveries in flight": platform.dispatcher.in_flight,
         "live calls": len(platform.voice.sessions),
         "transcript streams": len(call_store._followers.get(emu.state, {})),
@@ -123,12 +180,14 @@ def leftovers(emu: Emulator) -> dict[str, int]:
 
 async def main(cycles: int) -> None:
     settings = AccountSettings(credit_cents=100_000, number_limit=50, require_10dlc=False)
-    async with Emulator(api_keys=[KEY], admin_key=ADMIN, settings=settings) as emu:
+    async with HeldWebhook() as held, Emulator(api_keys=[KEY], admin_key=ADMIN, settings=settings) as emu:
         for round_ in range(cycles):
             async with aiohttp.ClientSession() as http:
-                await work(http, emu.base_url, round_)
+                caught = await work(http, emu.base_url, round_, held)
                 before = leftovers(emu)
                 await reset(http, emu.base_url)
+                held.release.set()
+                await caught
             for _ in range(3000):  # a hang guard, not a timing: each wait is a turn of the loop or 10 ms
                 if not busy(emu):
                     break

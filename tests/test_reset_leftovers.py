@@ -5,6 +5,13 @@ Cycles of the soak's kinds of work then a reset run in a process of their own
 (``tests/reset_cycles.py``); after each reset the emulator's own objects are counted by type, with
 the loop's tasks and live timers and what the engines keep by id. Counts, never bytes or time: after
 every reset they are exactly what they were after the first.
+
+The bug it caught: a call still being driven when a reset came (the soak's hostile calls, one per
+reset) had its session closed, but its record still said live, so its next turn re-armed the
+inactivity timer, which nothing cancelled any more: for ``maxSilenceMs`` (10 minutes) the timer
+held the session and, through it, the whole forgotten account (its calls, texts, deliveries,
+findings, contacts). One account per reset, ten minutes each: the soak's +2 MB/min that levelled
+off only after ten minutes.
 """
 
 from __future__ import annotations
