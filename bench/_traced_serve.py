@@ -11,7 +11,8 @@ it gives back was free, not held). The first dump keeps a snapshot;
 the second and the one at exit (after SIGTERM's stop) write ``DIR/diff-N.txt``: the allocation
 sites (by traceback, ``SOAK_TRACE_FRAMES`` frames, 6 by default; 0: no tracemalloc, and the
 allocators' figures without its overhead) that grew most since the first
-dump, and the object types whose counts grew most: what a reset leaves behind. Those two take
+dump, and the object types whose counts grew most: what a reset leaves behind (every dump from the
+second writes those types to ``DIR/types-N.txt``, tracemalloc or not). Those two take
 seconds to tens of seconds on a loaded box (the loop stands still meanwhile); the others are cheap.
 
 Nothing here is in the product: the emulator runs as ``serve`` runs it, in this process.
@@ -19,6 +20,7 @@ Nothing here is in the product: the emulator runs as ``serve`` runs it, in this 
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import ctypes
 import gc
@@ -31,7 +33,7 @@ import time
 import tracemalloc
 from collections import Counter
 from pathlib import Path
-from types import FrameType
+from types import CoroutineType, FrameType
 
 OUT = Path(os.environ.get("SOAK_TRACE_DIR", "."))
 FRAMES = int(os.environ.get("SOAK_TRACE_FRAMES", "6"))
@@ -130,6 +132,61 @@ def cache_entries() -> str:
     return f"iso {iso.cache_info().currsize}, speech {len(speech_cache)}"
 
 
+def holders(limit: int = 3, depth: int = 10) -> str:
+    """What holds calls of a state a reset has let go of: the first referrers, up to ``depth``
+    steps from each of ``limit`` such call records (the emulator's state is found through gc)."""
+    from agentphone_emulator.store.account import EmulatorState
+    from agentphone_emulator.store.records import CallRecord
+
+    objects = gc.get_objects()
+    states = [o for o in objects if isinstance(o, EmulatorState)]
+    current = {id(c) for st in states for a in st.accounts.values() for c in a.calls.values()}
+    orphans = [o for o in objects if isinstance(o, CallRecord) and id(o) not in current]
+    # Not the oldest (the first state's, made before serve froze its start-up objects, whose
+    # cycles the collector never looks at) nor the newest (a call in flight at the reset).
+    orphans = sorted(orphans, key=lambda call: call.started_at)
+    middle = len(orphans) // 2
+    orphans = orphans[max(0, middle - limit // 2) : middle - limit // 2 + limit]
+    del objects
+    ignore = {id(orphans), id(states)}
+    out = []
+    for orphan in orphans:
+        out.append(f"call {orphan.id} ({orphan.status}, {orphan.disconnection_reason})")
+        node: object = orphan
+        for _ in range(depth):
+            here = sys._getframe()
+            refs = [r for r in gc.get_referrers(node) if id(r) not in ignore and r is not here]
+            ignore.add(id(refs))  # this list refers to the next node too
+            if not refs:
+                break
+            node = refs[0]
+            ignore.add(id(node))
+            what = type(node).__qualname__
+            if isinstance(node, dict):
+                what += f" keys {list(node)[:6]}"
+            elif isinstance(node, FrameType):
+                what += f" {node.f_code.co_filename}:{node.f_lineno} {node.f_code.co_name}"
+            elif isinstance(node, CoroutineType):
+                frame = node.cr_frame
+                where = f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame else "finished"
+                what += f" {node.cr_code.co_qualname} at {where}"
+            out.append(f"  <- {what}  (of {len(refs)}: {sorted({type(r).__qualname__ for r in refs})})")
+    return "\n".join(out) + "\n"
+
+
+def tasks() -> str:
+    """The event loop's tasks, grouped by where each is suspended (its innermost frames)."""
+    where: Counter[str] = Counter()
+    for task in asyncio.all_tasks(asyncio.get_running_loop()):
+        chain: list[str] = []
+        coro: object = task.get_coro()
+        while isinstance(coro, CoroutineType) and coro.cr_frame is not None:
+            chain.append(f"{coro.cr_code.co_qualname}:{coro.cr_frame.f_lineno}")
+            coro = coro.cr_await
+        where[" -> ".join(chain[-5:])] += 1
+    return "\n".join(f"{n:5d}  {stack}" for stack, n in where.most_common()) + "\n"
+
+
 def dump(signum: int = 0, frame: FrameType | None = None, *, diff: bool = False) -> None:
     global first, first_types, dumps
     dumps += 1
@@ -147,11 +204,19 @@ def dump(signum: int = 0, frame: FrameType | None = None, *, diff: bool = False)
         series.write(
             f"{dumps}\t{current / 1e6:.2f}\t{peak / 1e6:.2f}\t{sum(types.values())}\t{cache_entries()}\t{memory_columns()}\t{time.monotonic() - began:.1f}\n"
         )
+    if first_types:
+        grown = sorted(((types[t] - first_types[t], t) for t in types), reverse=True)[:30]
+        lines = [f"{d:+8d}  {t} (now {types[t]})" for d, t in grown if d > 0]
+        (OUT / f"types-{dumps}.txt").write_text("\n".join(lines) + "\n")
+        (OUT / f"holders-{dumps}.txt").write_text(holders())
+        (OUT / f"tasks-{dumps}.txt").write_text(tasks())
+    else:
+        first_types = types
     if not tracemalloc.is_tracing() or (first is not None and not (diff or dumps == 2)):
         return
     snapshot = tracemalloc.take_snapshot().filter_traces(IGNORED)
     if first is None:
-        first, first_types = snapshot, types
+        first = snapshot
         return
     lines = [f"dump {dumps} against dump 1: traced {current / 1e6:.2f} MB", "", "-- grown most, by traceback"]
     for stat in snapshot.compare_to(first, "traceback")[:25]:
