@@ -17,12 +17,22 @@ records. A's writers pause for it, and A's model starts again empty: what is ver
 is every write acknowledged since the last reset.
 
 Sampled: the server's RSS every --sample-seconds. Reported: RSS at one minute and at the end, the
-slope after the first minute (least squares, MB/min), requests per kind and how many were not 2xx,
+slope after the first minute (least squares, MB/min), the lowest and highest sample of each minute
+(the load fills the state between resets, so RSS is a saw: what matters is whether its teeth keep
+rising), requests per kind and how many were not 2xx,
 the stop time after SIGTERM, the file's size and load time, and the verification of A (each
 acknowledged contact present with its last acknowledged name, each acknowledged delete absent).
 Exit 1 if the verification fails or the server did not stop within --stop-limit seconds.
 
+--only runs some of the loads (writes: A's contacts; calls: B's hostile calls; texts: to the dead
+webhook; snapshots; streams: live calls and their SSE streams), to tell which one a growth follows.
+--traced DIR serves through bench/_traced_serve.py (tracemalloc on) and has it dump after each
+reset: DIR/series.tsv (traced MB, gc-tracked objects, RSS per reset) and DIR/diff-N.txt (what grew
+since the first reset, by traceback and by type). Traced runs are slower; their RSS includes
+tracemalloc's own.
+
     python bench/soak.py [--minutes 10] [--sample-seconds 5] [--writers 4] [--reset-seconds 60]
+                         [--only writes,calls,texts,snapshots,streams] [--traced DIR]
 """
 
 from __future__ import annotations
@@ -52,6 +62,7 @@ from rich.table import Table
 from agentphone_emulator.store import state_file as state_files
 
 HERE = Path(__file__).resolve().parent
+LOADS = ("writes", "calls", "texts", "snapshots", "streams")
 KEY_A = "sk_test_soak_writes"
 KEY_B = "sk_test_soak_abuse"
 ADMIN = "sk_admin_soak"
@@ -113,6 +124,30 @@ class Load:
             return False
         return True
 
+    def lost(
+        self, kind: str, exc: BaseException, contact: str | None = None, mine: list[str] | None = None
+    ) -> None:
+        """A request that got no answer (the connection broke, or it timed out). A contact it
+        was changing may or may not have changed: it leaves A's model, unverified."""
+        self.counts[kind] += 1
+        self.failures[f"{kind} {type(exc).__name__}"] += 1
+        if contact is not None and mine is not None:
+            self.contacts.pop(contact, None)
+            mine.remove(contact)
+
+
+NO_ANSWER = (aiohttp.ClientError, TimeoutError)
+
+
+async def keep_going(load: Load, kind: str, loader: Any) -> None:
+    """Run one of B's loaders to the deadline, starting it again after a request with no answer."""
+    while time.monotonic() < load.deadline:
+        try:
+            await loader()
+        except NO_ANSWER as exc:
+            load.lost(kind, exc)
+            await asyncio.sleep(0.5)
+
 
 async def writer(load: Load, http: aiohttp.ClientSession, seed: int) -> None:
     rng = random.Random(seed)
@@ -123,32 +158,43 @@ async def writer(load: Load, http: aiohttp.ClientSession, seed: int) -> None:
         n += 1
         name = f"w{seed}-{n}"
         phone = f"+1415{2 + seed % 8}{n % 10**6:06d}"  # unique per writer and round
-        async with (
-            load.gate,
-            http.post(
-                f"{load.url}/v1/contacts", json={"phoneNumber": phone, "name": name}, headers=headers
-            ) as r,
-        ):
-            body = await r.json(content_type=None)
-            if load.tally("contact create", r.status):
-                load.contacts[body["id"]] = name
-                mine.append(body["id"])
+        try:
+            async with (
+                load.gate,
+                http.post(
+                    f"{load.url}/v1/contacts", json={"phoneNumber": phone, "name": name}, headers=headers
+                ) as r,
+            ):
+                body = await r.json(content_type=None)
+                if load.tally("contact create", r.status):
+                    load.contacts[body["id"]] = name
+                    mine.append(body["id"])
+        except NO_ANSWER as exc:
+            load.lost("contact create", exc)  # not acknowledged: not in the model
         if n % 3 == 0 and mine:
             target = rng.choice(mine)
             renamed = f"{name}-renamed"
-            async with (
-                load.gate,
-                http.patch(f"{load.url}/v1/contacts/{target}", json={"name": renamed}, headers=headers) as r,
-            ):
-                if load.tally("contact rename", r.status) and target in load.contacts:
-                    load.contacts[target] = renamed
+            try:
+                async with (
+                    load.gate,
+                    http.patch(
+                        f"{load.url}/v1/contacts/{target}", json={"name": renamed}, headers=headers
+                    ) as r,
+                ):
+                    if load.tally("contact rename", r.status) and target in load.contacts:
+                        load.contacts[target] = renamed
+            except NO_ANSWER as exc:
+                load.lost("contact rename", exc, target, mine)
         if n % 5 == 0 and mine:
             target = rng.choice(mine)
-            async with load.gate, http.delete(f"{load.url}/v1/contacts/{target}", headers=headers) as r:
-                if load.tally("contact delete", r.status):
-                    load.contacts.pop(target, None)
-                    load.deleted.add(target)
-                    mine.remove(target)
+            try:
+                async with load.gate, http.delete(f"{load.url}/v1/contacts/{target}", headers=headers) as r:
+                    if load.tally("contact delete", r.status):
+                        load.contacts.pop(target, None)
+                        load.deleted.add(target)
+                        mine.remove(target)
+            except NO_ANSWER as exc:
+                load.lost("contact delete", exc, target, mine)
 
 
 async def caller(load: Load, http: aiohttp.ClientSession, numbers: dict[str, str]) -> None:
@@ -221,7 +267,9 @@ async def streamer(load: Load, http: aiohttp.ClientSession, numbers: dict[str, s
         await asyncio.sleep(0.5)
 
 
-async def resetter(load: Load, http: aiohttp.ClientSession, every: float, setup: Any) -> None:
+async def resetter(
+    load: Load, http: aiohttp.ClientSession, every: float, setup: Any, after: Any = None
+) -> None:
     headers = {"Authorization": f"Bearer {ADMIN}"}
     while time.monotonic() + every < load.deadline:
         await asyncio.sleep(every)
@@ -234,6 +282,8 @@ async def resetter(load: Load, http: aiohttp.ClientSession, every: float, setup:
             for mine in load.mine.values():
                 mine.clear()
             await setup()
+            if after is not None:
+                after()
 
 
 def rss_mb(pid: int) -> float:
@@ -261,6 +311,14 @@ def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
     return 60 * sum((t - mean_t) * (m - mean_m) for t, m in later) / var if var else 0.0
 
 
+def per_minute(samples: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The lowest and highest RSS sampled in each whole minute (a last part minute included)."""
+    minutes: dict[int, list[float]] = {}
+    for t, m in samples:
+        minutes.setdefault(int(t // 60), []).append(m)
+    return [(min(ms), max(ms)) for _, ms in sorted(minutes.items())]
+
+
 # -- the run ----------------------------------------------------------------------------------------------
 
 
@@ -283,18 +341,26 @@ def start_process(cmd: list[str], **kwargs: Any) -> tuple[subprocess.Popen[str],
 
 async def soak(args: argparse.Namespace, state_file: Path) -> int:
     agent_proc, agent_url = start_process([sys.executable, __file__, "--serve-hostile-agent"])
+    launcher = (
+        [sys.executable, str(HERE / "_traced_serve.py")]
+        if args.traced
+        else [sys.executable, "-m", "agentphone_emulator"]
+    )
     server_cmd = [
-        sys.executable, "-m", "agentphone_emulator", "serve", "--port", "0",
+        *launcher, "serve", "--port", "0",
         "--api-key", KEY_A, "--api-key", KEY_B, "--admin-key", ADMIN, "--credit", "1000", "--number-limit", "50", "--no-10dlc",
         "--state", str(state_file), "--state-interval", str(args.state_interval),
     ]  # fmt: skip
-    server, url = start_process(server_cmd)
+    env = {**os.environ, "SOAK_TRACE_DIR": str(args.traced)} if args.traced else None
+    server, url = start_process(server_cmd, env=env)
     samples: list[tuple[float, float]] = []
     started = time.monotonic()
     load = Load(url, deadline=started + args.minutes * 60)
     numbers: dict[str, str] = {}
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+        # A traced server stops its loop while it dumps (a minute or more on a loaded box).
+        patience = aiohttp.ClientTimeout(total=600 if args.traced else 60)
+        async with aiohttp.ClientSession(timeout=patience) as http:
             b = {"Authorization": f"Bearer {KEY_B}"}
 
             async def setup_b() -> None:
@@ -308,13 +374,20 @@ async def soak(args: argparse.Namespace, state_file: Path) -> int:
                         assert r.status == 200, await r.text()
 
             await setup_b()
-            tasks = [writer(load, http, seed) for seed in range(args.writers)]
+            only = set(args.only)
+            tasks = [writer(load, http, seed) for seed in range(args.writers)] if "writes" in only else []
+            b_loads = {
+                "calls": ("hostile call", lambda: caller(load, http, numbers)),
+                "texts": ("text to a dead webhook", lambda: texter(load, http, numbers)),
+                "snapshots": ("snapshot", lambda: snapshotter(load, http)),
+                "streams": ("live call", lambda: streamer(load, http, numbers)),
+            }
             tasks += [
-                caller(load, http, numbers),
-                texter(load, http, numbers),
-                snapshotter(load, http),
-                streamer(load, http, numbers),
-                resetter(load, http, args.reset_seconds, setup_b),
+                keep_going(load, kind, loader) for name, (kind, loader) in b_loads.items() if name in only
+            ]
+            dump = (lambda: server.send_signal(signal.SIGUSR1)) if args.traced else None
+            tasks += [
+                resetter(load, http, args.reset_seconds, setup_b, dump),
                 sampler(load, server.pid, args.sample_seconds, samples, started),
             ]
             await asyncio.gather(*tasks)
@@ -342,7 +415,9 @@ async def soak(args: argparse.Namespace, state_file: Path) -> int:
     resurrected = [cid for cid in load.deleted if cid in stored]
 
     at_one_minute = next((m for t, m in samples if t >= 60), samples[0][1])
-    table = Table(title=f"soak: {args.minutes:g} min, serve --state, mixed load", box=box.SIMPLE_HEAVY)
+    loads = "mixed load" if set(args.only) == set(LOADS) else "only " + ", ".join(args.only)
+    traced = ", traced" if args.traced else ""
+    table = Table(title=f"soak: {args.minutes:g} min, serve --state, {loads}{traced}", box=box.SIMPLE_HEAVY)
     table.add_column("measure")
     table.add_column("value", justify="right")
     rows = [
@@ -354,6 +429,10 @@ async def soak(args: argparse.Namespace, state_file: Path) -> int:
             f"{samples[0][1]:.0f} / {at_one_minute:.0f} / {samples[-1][1]:.0f} MB",
         ),
         ("RSS slope after 1 min", f"{slope_mb_per_min(samples):+.2f} MB/min"),
+        *(
+            (f"  RSS in minute {i + 1}, low / high", f"{low:.0f} / {high:.0f} MB")
+            for i, (low, high) in enumerate(per_minute(samples))
+        ),
         ("stop after SIGTERM", f"{stop_s:.2f} s (exit {code})"),
         ("state file", f"{state_file.stat().st_size / 1e6:.2f} MB, loads in {load_s:.2f} s"),
         (
@@ -366,6 +445,7 @@ async def soak(args: argparse.Namespace, state_file: Path) -> int:
         table.add_row(*row)
     Console().print(table)
     print(json.dumps({"rss_slope_mb_per_min": round(slope_mb_per_min(samples), 3), "stop_s": round(stop_s, 2),
+                      "rss_per_minute_low_high": [[round(lo, 1), round(hi, 1)] for lo, hi in per_minute(samples)],
                       "missing": len(missing), "resurrected": len(resurrected), "exit": code}))  # fmt: skip
     ok = not missing and not resurrected and code == 0 and stop_s <= args.stop_limit
     return 0 if ok else 1
@@ -387,7 +467,18 @@ def main() -> None:
     parser.add_argument("--reset-seconds", type=float, default=60.0)
     parser.add_argument("--state-interval", type=float, default=5.0)
     parser.add_argument("--stop-limit", type=float, default=5.0, help="seconds SIGTERM may take (default 5)")
+    parser.add_argument(
+        "--only",
+        type=lambda text: [kind.strip() for kind in text.split(",") if kind.strip()],
+        default=list(LOADS),
+        help=f"the loads to run, comma-separated, of {', '.join(LOADS)} (default: all)",
+    )
+    parser.add_argument(
+        "--traced", type=Path, default=None, metavar="DIR", help="tracemalloc dumps after each reset into DIR"
+    )
     args = parser.parse_args()
+    if unknown := [kind for kind in args.only if kind not in LOADS]:
+        parser.error(f"--only: unknown load {', '.join(unknown)} (choose from {', '.join(LOADS)})")
     with tempfile.TemporaryDirectory() as folder:
         code = asyncio.run(soak(args, Path(folder) / "soak.json"))
     os._exit(code)

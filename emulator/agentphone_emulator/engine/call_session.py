@@ -250,7 +250,10 @@ class CallSession:
         """Caller or agent activity: restart the inactivity timer (``maxSilenceMs``)."""
         if self._inactivity is not None:
             self._inactivity.cancel()
-        if not self.live or self.agent is None:
+        # Closed while its record still says live (a reset, a restore, the emulator stopping): a
+        # request still driving the call may touch it, but nothing cancels a timer set from now
+        # on, and the timer would hold the session and its forgotten account for maxSilenceMs.
+        if self._closed.is_set() or not self.live or self.agent is None:
             return
         limit = self.agent.max_silence_ms / 1000
         if limit <= 0:
