@@ -14,6 +14,8 @@ WEBHOOK_PORT = 8787  # with --webhook, the port the user's server calls the API 
 VOSK_MODEL_ENV = "AGENTPHONE_VOSK_MODEL"
 # engine.voice.DEFAULT_CALLER, which would import the engine; tests/test_startup.py keeps them equal.
 DEFAULT_CALLER = "+14155550123"
+# speech.profiles.PROFILES' names, which tests/test_speech_line.py keeps equal (mic --line).
+LINE_PROFILES = ("clean", "landline", "landline-alaw", "mobile", "mobile-weak", "speakerphone-cafe")
 
 
 def add_mic_arguments(parser: argparse.ArgumentParser) -> None:
