@@ -14,6 +14,12 @@ decodes greedily, about ten times faster; on short windows (5 s) Whisper starts 
 10 s it writes what the 30 s window does on our test sentences (bench/speech_bench.py measures both).
 Utterances longer than 28 s go through faster-whisper's own 30 s windows.
 
+**Speculation** hides the decode in the end-of-speech wait: once the utterance has been quiet for
+``speculate_after_ms`` (120), the audio up to its last loud moment is decoded on a worker thread while
+the segmenter waits out its hang-over. If nothing loud came since, :meth:`WhisperRecognizer.finish`
+takes that result (waiting for it if need be); otherwise it decodes the whole utterance then. Trailing
+quiet changes nothing of what Whisper writes: the window is padded with silence anyway.
+
 Partial hypotheses (the live transcript) come from decoding the audio so far again every
 ``partial_every_s`` seconds of speech (0: none); each costs one decode (50-100 ms) on the thread that
 feeds the recogniser.
@@ -24,6 +30,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +45,9 @@ DEFAULT_CONTEXT_S = 10.0
 LONGEST_SHORT_WINDOW_S = 28.0
 NO_SPEECH = 0.6  # Whisper's no-speech probability above which a low-confidence text is dropped
 TOKENS_PER_SECOND = 8  # a bound on how much text a second of speech can be (stops runaway loops)
+FRAME_BYTES = 640  # 20 ms, the grid quiet is judged on
+LOUD_BELOW_PEAK_DB = 35.0  # a frame this far below the utterance's loudest is quiet
+LOUD_FLOOR = 32768.0**2 * 10 ** (-50 / 10)  # ... and so is anything under -50 dBFS
 
 _EDGE_PUNCTUATION = re.compile(r"^[^\w']+|[^\w']+$")
 
@@ -71,6 +81,7 @@ class WhisperRecognizer:
         model_dir: str | Path | None = None,
         context_s: float = DEFAULT_CONTEXT_S,
         partial_every_s: float = 0.0,
+        speculate_after_ms: int | None = 120,
         threads: int = 2,
     ) -> None:
         if not 1.0 <= context_s <= 30.0:
@@ -101,6 +112,17 @@ class WhisperRecognizer:
         self._next_partial = 0
         self._partial = ""
         self._lock = threading.Lock()
+        self._speculate_after = None if speculate_after_ms is None else speculate_after_ms * 32  # bytes
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="whisper-speculation")
+        self._reset_utterance()
+
+    def _reset_utterance(self) -> None:
+        self._judged = 0  # bytes of the utterance judged loud or quiet
+        self._peak = 0.0
+        self._loud_end = 0  # bytes up to the end of the last loud frame
+        self._speculation: tuple[int, Future[tuple[str, float]]] | None = None
+        self.speculated = False
+        """Whether the last final text came from a decode made during the end-of-speech wait."""
 
     # -- the Recognizer interface
 
@@ -108,10 +130,15 @@ class WhisperRecognizer:
         self._audio.clear()
         self._next_partial = int(self.partial_every_s * RATE) * 2
         self._partial = ""
+        self._reset_utterance()
 
     def accept(self, pcm: bytes) -> str | None:
         self._audio += pcm
-        if not self.partial_every_s or len(self._audio) < self._next_partial:
+        self._judge_quiet()
+        if self._speculate_after is not None:
+            self._speculate()
+        speculating = self._speculation is not None and not self._speculation[1].done()
+        if not self.partial_every_s or len(self._audio) < self._next_partial or speculating:
             return None
         self._next_partial = len(self._audio) + int(self.partial_every_s * RATE) * 2
         partial, _ = self.transcribe(bytes(self._audio))
@@ -121,10 +148,43 @@ class WhisperRecognizer:
         return partial
 
     def finish(self) -> str:
-        text, self.confidence = self.transcribe(bytes(self._audio)) if self._audio else ("", 0.0)
+        speculation = self._speculation
+        if speculation is not None and speculation[0] == self._loud_end:
+            text, self.confidence = speculation[1].result()
+            speculated = True
+        else:
+            text, self.confidence = self.transcribe(bytes(self._audio)) if self._audio else ("", 0.0)
+            speculated = False
         self._audio.clear()
         self._partial = ""
+        self._reset_utterance()
+        self.speculated = speculated
         return text
+
+    def close(self) -> None:
+        """Stop the speculation thread (it is a daemon-like pool thread; this is tidiness)."""
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+    def _judge_quiet(self) -> None:
+        while self._judged + FRAME_BYTES <= len(self._audio):
+            frame = np.frombuffer(bytes(self._audio[self._judged : self._judged + FRAME_BYTES]), np.int16)
+            power = float(np.mean(frame.astype(np.float64) ** 2))
+            self._judged += FRAME_BYTES
+            self._peak = max(self._peak, power)
+            if power > LOUD_FLOOR and power >= self._peak * 10 ** (-LOUD_BELOW_PEAK_DB / 10):
+                self._loud_end = self._judged
+
+    def _speculate(self) -> None:
+        assert self._speculate_after is not None
+        quiet = self._judged - self._loud_end
+        if self._loud_end == 0 or quiet < self._speculate_after:
+            return
+        if self._speculation is not None and self._speculation[0] == self._loud_end:
+            return  # already decoding (or decoded) exactly this
+        if self._speculation is not None and not self._speculation[1].done():
+            return  # the model is busy with an older guess; finish() decodes afresh if need be
+        audio = bytes(self._audio[: self._loud_end + FRAME_BYTES * 5])  # and 100 ms of the quiet
+        self._speculation = (self._loud_end, self._worker.submit(self.transcribe, audio))
 
     # -- one clip
 
