@@ -12,11 +12,12 @@
    of bench/mic_bench.py: a caller WAV paced to real time, Listener, MicCall, the control plane, the
    voice engine, a webhook app in this process noting each arrival). The caller is Piper speaking
    --sentences of UTTERANCES, each after 2.5 s of silence; the end of speech is each utterance's last
-   sample above -40 dBFS in that WAV (the truth, not what a detector says). Rows: Silero VAD
-   (300 ms hang-over) + Whisper, the energy segmenter (700 ms) + Whisper, and today's former default,
-   energy + pocketsphinx.
+   sample above -40 dBFS in that WAV (the truth, not what a detector says). Rows: Silero VAD with a
+   250 and a 300 ms (mic's default) hang-over + Whisper, the energy segmenter (700 ms) + Whisper, and
+   the former default, energy + pocketsphinx. Whisper decodes during the hang-over (speculation) and
+   re-decodes once a second for partials, as in mic mode.
 
-    python bench/speech_bench.py              # both (about 6 minutes on two shared cores)
+    python bench/speech_bench.py              # both (10-25 minutes on two shared cores)
     python bench/speech_bench.py --wer --quick
 """
 
@@ -222,6 +223,11 @@ def bench_latency(args: argparse.Namespace, out: Console) -> dict[str, Any]:
         wav.writeframes(b"".join(bytes(pause * 2) + pcm for pcm in pieces) + bytes(pause * 2))
     ends = true_ends(pieces, pause)
     rows: list[tuple[str, Callable[[], Any], Callable[[], Recognizer]]] = [
+        (
+            "silero 250 ms + whisper",
+            lambda: SileroSegmenter(end_silence_ms=250),
+            lambda: load_recognizer("whisper"),
+        ),
         ("silero 300 ms + whisper", lambda: SileroSegmenter(), lambda: load_recognizer("whisper")),
         ("energy 700 ms + whisper", lambda: Segmenter(), lambda: load_recognizer("whisper")),
         ("energy 700 ms + pocketsphinx", lambda: Segmenter(), lambda: load_recognizer("pocketsphinx")),

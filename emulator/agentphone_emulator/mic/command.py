@@ -171,7 +171,20 @@ def _parts(args: argparse.Namespace, console: Console) -> Iterator[_Parts]:
         synthesizer = load_voice(args.tts, variation=True)
         stack.callback(synthesizer.close)
         synthesizer.start()
+        console.print(f"[dim]{_speech_line(kind, synthesizer, segmenter, args)}[/]")
         yield _Parts(source, sink, recognizer, kind, synthesizer, segmenter)
+
+
+def _speech_line(kind: str, voice: Voice, segmenter: EndOfSpeech, args: argparse.Namespace) -> str:
+    """One line saying what hears and speaks: "whisper tiny.en · voice piper-joe · ..."."""
+    from .vad import SileroSegmenter
+
+    ear = "whisper tiny.en" if kind == "whisper" else kind
+    mouth = getattr(voice, "name", "espeak-ng")
+    end = "silero" if isinstance(segmenter, SileroSegmenter) else "energy"
+    silence = args.end_silence_ms or (SILERO_END_SILENCE_MS if end == "silero" else ENERGY_END_SILENCE_MS)
+    line = "no phone line" if args.line == "clean" else f"line {args.line} (seed {args.line_seed})"
+    return f"speech: {ear} · voice {mouth} · end of speech {end} {silence} ms · {line}"
 
 
 def _device(text: str | None) -> int | str | None:
