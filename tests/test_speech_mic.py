@@ -19,19 +19,19 @@ def test_the_flags_default_is_the_detectors() -> None:
     assert SILERO_END_SILENCE_MS == DEFAULT_END_SILENCE_MS
 
 
-def test_english_over_a_mobile_line_is_heard_and_answered_in_the_piper_voice(tmp_path: Path) -> None:
+def test_english_over_a_landline_is_heard_and_answered_in_the_piper_voice(tmp_path: Path) -> None:
     need_audio_extra()
     caller = caller_wav(tmp_path / "caller.wav", [(0.8, "Where is my order?")], tail=1.0)
     spoken = tmp_path / "agent.wav"
     done = run_mic(
         "--app", "examples.support_agent:app", "--begin-message", "Acme support.",
-        "--input-wav", str(caller), "--output-wav", str(spoken), "--line", "mobile", "--line-seed", "3",
+        "--input-wav", str(caller), "--output-wav", str(spoken), "--line", "landline", "--line-seed", "3",
         env=clean_env(),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr + done.stdout
     out = done.stdout
     assert (
-        "speech: whisper tiny.en · voice piper-joe · end of speech silero 300 ms · line mobile (seed 3)"
+        "speech: whisper tiny.en · voice piper-joe · end of speech silero 300 ms · line landline (seed 3)"
         in out
     )
     assert "user: where is my order" in out.split("transcript:")[1]

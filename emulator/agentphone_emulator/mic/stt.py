@@ -4,7 +4,8 @@ Three backends behind one small interface (:class:`Recognizer`):
 
 - ``whisper``: Whisper tiny.en (``agentphone_emulator.speech.whisper``, the ``speech`` extra, whose
   wheels ship the model): the English default when installed. Not streaming: it reads the utterance
-  once it has ended (50-100 ms on two cores), and partials come from decoding it again now and then.
+  once it has ended (50-100 ms on two cores, mostly hidden in the end-of-speech wait), and partials
+  come from decoding it again every half second on a worker thread.
 - ``pocketsphinx``: its wheel ships an English model, so it works with nothing to download. Rough
   (it hears "a blue lamp" as "a blimp") and fast enough (about 0.2 of real time on one core).
   Words it does not know can be given pronunciations (``words``, ARPAbet phones).
@@ -38,7 +39,9 @@ from .arguments import VOSK_MODEL_ENV as VOSK_MODEL_ENV  # with the flags, whose
 
 log = logging.getLogger("agentphone_emulator.mic.stt")
 
-WHISPER_PARTIAL_EVERY_S = 1.0  # the live transcript: one more decode per second of speech
+WHISPER_PARTIAL_EVERY_S = (
+    0.5  # the live transcript: a decode every half second of speech, off the feeding thread
+)
 
 BACKENDS = ("whisper", "vosk", "pocketsphinx")
 AUDIO_EXTRA = AUDIO_EXTRA_INSTALL

@@ -176,14 +176,14 @@ class CallRunner:
     async def turn(self, at: Path, turn: Any, handle: CallHandle, *, cut_next: bool) -> AgentReply | None:
         sub = self.scenario.sub
         if isinstance(turn, SayStep):
-            text, confidence = self.spoken.hear(at, sub((*at, "say"), turn.say), turn.confidence, turn.line)
+            text, confidence = self._hear(at, sub((*at, "say"), turn.say), turn.confidence, turn.line)
             reply = await handle.asay(text, confidence=confidence, listen=not cut_next)
             self.spoken.sent(handle.id, reply)
             return reply
         # Fix: only a say left its reply unheard for an interrupt next; a press or an interrupt heard
         # theirs to the end, so the interrupt after them silently became a plain utterance.
         if isinstance(turn, InterruptStep):
-            said, confidence = self.spoken.hear(
+            said, confidence = self._hear(
                 at, sub((*at, "interrupt"), turn.interrupt), turn.confidence, turn.line
             )
             if cut_next:
@@ -222,6 +222,16 @@ class CallRunner:
             await self.scenario.texts.receive_text(at, theirs, ours, body, [], turn.expect, call_id=call.id)
             return None
         raise AssertionError(f"unhandled turn {turn!r}")
+
+    def _hear(self, at: Path, text: str, confidence: float, line: str | None) -> tuple[str, float]:
+        """What the agent is sent for a say or interrupt (recognised speech with speech: synthesised)."""
+        from ..engine.synthesis import TtsError
+        from ..speech.install import SpeechUnavailable
+
+        try:
+            return self.spoken.hear(at, text, confidence, line)
+        except (SpeechUnavailable, TtsError) as exc:
+            raise _error(at, f"speech: synthesised cannot run: {exc}") from None
 
     async def _unheard(self, action: Awaitable[AgentReply]) -> AgentReply:
         """A caller action whose reply is not heard to its end: the next step talks over it."""

@@ -42,7 +42,7 @@ from .setup_models import HostedSetup as HostedSetup
 from .setup_models import NumberSetup as NumberSetup
 from .setup_models import Setup as Setup
 from .setup_models import WebhookSetup as WebhookSetup
-from .speech_models import CallerSpeech, TurnLine
+from .speech_models import TURN_LINE, CallerSpeech
 from .strict import Strict, refuse_contradictions
 
 Severity = Literal["info", "warning", "error"]
@@ -328,17 +328,19 @@ class ScenarioExpect(Strict):
 # -- caller actions on a call ------------------------------------------------------------------------
 
 
-class SayStep(TurnLine):
+class SayStep(Strict):
     say: str = Field(description="The caller says this (once the agent is quiet).")
     confidence: Fraction = Field(0.95, description="The speech-to-text confidence sent along.")
     expect: TurnExpect | None = None
+    line: Annotated[str | None, TURN_LINE] = Field(None, description="speech: synthesised: this turn's line.")
 
 
-class InterruptStep(TurnLine):
+class InterruptStep(Strict):
     interrupt: str = Field(description="The caller talks over the agent's current reply.")
     after: SimulatedSeconds = Field(1.0, description="Seconds into the reply's speech.")
     confidence: Fraction = 0.95
     expect: TurnExpect | None = None
+    line: Annotated[str | None, TURN_LINE] = Field(None, description="speech: synthesised: this turn's line.")
 
 
 class PressStep(Strict):

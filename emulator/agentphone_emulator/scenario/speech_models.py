@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ..speech.profiles import PROFILES
 from .strict import Strict
@@ -42,9 +42,6 @@ class CallerSpeech(Strict):
         return self
 
 
-class TurnLine(Strict):
-    """A spoken turn's own line (a caller walking into a café), over the call's."""
-
-    line: str | None = Field(None, description="With the call's speech: synthesised, this turn's line.")
-
-    _line = field_validator("line")(classmethod(lambda cls, value: _known_line(value)))
+TURN_LINE = AfterValidator(_known_line)
+"""A spoken turn's own line (a caller walking into a café), over the call's: ``say`` and ``interrupt``
+take ``line`` with the call's ``speech: synthesised``."""

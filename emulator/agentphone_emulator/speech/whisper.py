@@ -21,8 +21,8 @@ takes that result (waiting for it if need be); otherwise it decodes the whole ut
 quiet changes nothing of what Whisper writes: the window is padded with silence anyway.
 
 Partial hypotheses (the live transcript) come from decoding the audio so far again every
-``partial_every_s`` seconds of speech (0: none); each costs one decode (50-100 ms) on the thread that
-feeds the recogniser.
+``partial_every_s`` seconds of speech (0: none), on the same worker thread: ``accept`` never waits for
+a decode, and returns a partial once one is ready (a block or two later).
 """
 
 from __future__ import annotations
@@ -121,6 +121,7 @@ class WhisperRecognizer:
         self._peak = 0.0
         self._loud_end = 0  # bytes up to the end of the last loud frame
         self._speculation: tuple[int, Future[tuple[str, float]]] | None = None
+        self._partial_job: Future[tuple[str, float]] | None = None  # its result is dropped after finish()
         self.speculated = False
         """Whether the last final text came from a decode made during the end-of-speech wait."""
 
@@ -137,15 +138,19 @@ class WhisperRecognizer:
         self._judge_quiet()
         if self._speculate_after is not None:
             self._speculate()
+        fresh = None
+        job = self._partial_job
+        if job is not None and job.done():
+            self._partial_job = None
+            text, _ = job.result()
+            if text and text != self._partial:
+                self._partial = fresh = text
         speculating = self._speculation is not None and not self._speculation[1].done()
-        if not self.partial_every_s or len(self._audio) < self._next_partial or speculating:
-            return None
-        self._next_partial = len(self._audio) + int(self.partial_every_s * RATE) * 2
-        partial, _ = self.transcribe(bytes(self._audio))
-        if partial == self._partial:
-            return None
-        self._partial = partial
-        return partial
+        due = self.partial_every_s and len(self._audio) >= self._next_partial
+        if due and self._partial_job is None and not speculating:
+            self._next_partial = len(self._audio) + int(self.partial_every_s * RATE) * 2
+            self._partial_job = self._worker.submit(self.transcribe, bytes(self._audio))
+        return fresh
 
     def finish(self) -> str:
         speculation = self._speculation
