@@ -144,8 +144,9 @@ def test_on_a_terminal_the_recognisers_guesses_show_on_one_line_rewritten_as_the
     caller = caller_wav(tmp_path / "caller.wav", [(0.5, "Where is my order?")], tail=1.0)
     main, terminal = pty.openpty()
     process = subprocess.Popen(
+        # pocketsphinx: a streaming recogniser, whose guesses change word by word
         [*CLI, "mic", "--app", "examples.support_agent:app", "--input-wav", str(caller),
-         "--output-wav", str(tmp_path / "o.wav")],
+         "--output-wav", str(tmp_path / "o.wav"), "--stt", "pocketsphinx"],
         cwd=ROOT, stdin=terminal, stdout=terminal, stderr=terminal, env=clean_env(COLUMNS="60"),
     )  # fmt: skip
     os.close(terminal)

@@ -250,7 +250,7 @@ def test_the_issue_example_comes_out_exactly() -> None:
         pytest.param(
             "- say: a\n  expct: {silent: true}\n",
             "x.yaml:5:5: turns[0].expct: unknown key 'expct' (did you mean 'expect'?); "
-            "expected one of: say, confidence, expect",
+            "expected one of: say, confidence, expect, line",
             id="unknown_key",
         ),
         pytest.param(
@@ -419,7 +419,7 @@ def test_every_problem_of_every_document_is_reported_in_file_order() -> None:
     ]
 
 
-SAY_KEYS = "expected one of: say, confidence, expect"
+SAY_KEYS = "expected one of: say, confidence, expect, line"
 
 
 def test_two_misspelt_keys_of_one_mapping_are_reported_at_once_each_at_its_key() -> None:

@@ -43,6 +43,7 @@ from .setup_models import HostedSetup as HostedSetup
 from .setup_models import NumberSetup as NumberSetup
 from .setup_models import Setup as Setup
 from .setup_models import WebhookSetup as WebhookSetup
+from .speech_models import TURN_LINE, CallerSpeech
 from .strict import Strict, refuse_contradictions
 
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
@@ -331,6 +332,7 @@ class SayStep(Strict):
     say: str = Field(description="The caller says this (once the agent is quiet).")
     confidence: Fraction = Field(0.95, description="The speech-to-text confidence sent along.")
     expect: TurnExpect | None = None
+    line: Annotated[str | None, TURN_LINE] = Field(None, description="speech: synthesised: this turn's line.")
 
 
 class InterruptStep(Strict):
@@ -338,6 +340,7 @@ class InterruptStep(Strict):
     after: SimulatedSeconds = Field(1.0, description="Seconds into the reply's speech.")
     confidence: Fraction = 0.95
     expect: TurnExpect | None = None
+    line: Annotated[str | None, TURN_LINE] = Field(None, description="speech: synthesised: this turn's line.")
 
 
 class PressStep(Strict):
@@ -404,7 +407,7 @@ Turn = Annotated[
 # -- calls ----------------------------------------------------------------------------------------------
 
 
-class InboundCall(Strict):
+class InboundCall(CallerSpeech):
     to: str = Field(description="The number called: a name from setup.numbers, or +E.164.")
     from_: str = Field(DEFAULT_CALLER, alias="from", description="The caller's number.")
 
@@ -469,7 +472,7 @@ class OutboundCallStep(Strict):
     expect: CallExpect | None = None
 
 
-class WebCall(Strict):
+class WebCall(CallerSpeech):
     agent: str = Field(description="A name from setup.agents, or an id.")
     join: bool = Field(True, description="Whether the browser joins (unjoined tokens expire in 30 s).")
     variables: dict[str, str] | None = None
