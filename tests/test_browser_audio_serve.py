@@ -60,7 +60,7 @@ async def test_a_served_emulator_hears_the_browser_and_the_agents_hangup_closes_
 @pytest.mark.parametrize(
     "flags, says",
     [
-        (["--stt", "whisper"], "--stt must be one of auto, vosk, pocketsphinx, not 'whisper'"),
+        (["--stt", "klingon"], "--stt must be one of auto, whisper, vosk, pocketsphinx, not 'klingon'"),
         (["--stt", "vosk", "--vosk-model", "/no/such/model"], "Vosk model /no/such/model: no such directory"),
         (["--stt", "pocketsphinx", "--vosk-model", "/tmp"], "--vosk-model is for --stt vosk"),
     ],

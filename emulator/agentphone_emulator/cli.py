@@ -202,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--stt",
         metavar="BACKEND",
         help="the recogniser for a browser's microphone on a call (/__emulator/calls/{id}/audio), as "
-        "mic's --stt: auto (default: vosk when a model is given, else pocketsphinx), vosk or pocketsphinx",
+        "mic's --stt: auto (default: vosk when a model is given, else whisper tiny.en when the speech "
+        "extra is installed, else pocketsphinx), whisper, vosk or pocketsphinx",
     )
     serve.add_argument(
         "--vosk-model", metavar="DIR", help="a Vosk model for --stt (default: $AGENTPHONE_VOSK_MODEL)"
