@@ -42,6 +42,7 @@ from .settings import AccountSettings
 from .store import webhooks as webhook_store
 from .store.account import Account, EmulatorState, StateSnapshot
 from .store.findings import Finding
+from .store.live import publish
 from .store.records import CallRecord, DeliveryRecord, WebhookRecord
 
 log = logging.getLogger("agentphone_emulator")
@@ -367,6 +368,7 @@ class Emulator:
             self.platform.reset()
             self.state.reset(settings)
             self.app[LIMITER_KEY].reset()
+            publish(self.state, None, "reset")  # the live event streams start over
 
         self.call_soon(do_reset)
 
@@ -401,6 +403,7 @@ class Emulator:
             self.platform.voice.drop_sessions()
             self.state.restore(snapshot, copy=not owned)
             self.platform.dispatcher.reschedule()
+            publish(self.state, None, "reset")
 
         self.call_soon(do_restore)
 

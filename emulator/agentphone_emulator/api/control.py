@@ -47,6 +47,7 @@ from ..store.records import DeliveryAttempt, DeliveryRecord, MessageRecord
 from .access import ACCESS_KEY
 from .control_account import router as account_router
 from .control_calls import router as calls_router
+from .control_events import router as events_router
 from .control_snapshots import router as snapshots_router
 from .framework import Ctx, Route, Router, make_aiohttp_handler
 from .openapi import build_openapi
@@ -345,8 +346,15 @@ def control_routes() -> list[web.RouteDef]:
 
 def _routes() -> list[Route]:
     """Every control route: this module's, the simulated calls' (api/control_calls.py) and the
-    account's (api/control_account.py), and snapshots' (api/control_snapshots.py)."""
-    return [*router.routes, *calls_router.routes, *account_router.routes, *snapshots_router.routes]
+    account's (api/control_account.py), snapshots' (api/control_snapshots.py) and the live event
+    stream (api/control_events.py)."""
+    return [
+        *router.routes,
+        *calls_router.routes,
+        *account_router.routes,
+        *snapshots_router.routes,
+        *events_router.routes,
+    ]
 
 
 def control_openapi() -> dict[str, Any]:

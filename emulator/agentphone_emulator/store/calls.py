@@ -37,6 +37,7 @@ from typing import Any, Literal, get_args
 from ..errors import bad_request, conflict, not_found, payment_required
 from .account import Account, EmulatorState
 from .agents import get_agent
+from .live import publish
 from .records import AgentRecord, CallRecord, CallTurn, NumberRecord
 
 log = logging.getLogger("agentphone_emulator.calls")
@@ -279,6 +280,7 @@ def start_outbound_call(
         call_screening_purpose=call_screening_purpose or agent.call_screening_purpose,
     )
     account.calls[call.id] = call
+    publish(state, account, "call", call)
     return call
 
 
@@ -301,6 +303,7 @@ def start_inbound_call(
         voice=agent.voice if agent else None,
     )
     account.calls[call.id] = call
+    publish(state, account, "call", call)
     return call
 
 
@@ -347,6 +350,7 @@ def start_web_call(
         },
     )
     account.calls[call.id] = call
+    publish(state, account, "call", call)
     return call
 
 
@@ -498,6 +502,7 @@ def append_turn(
     )
     call.turns.append(turn)
     _publish(state, account, call, CallEvent("turn", turn=turn))
+    publish(state, account, "turn", (call, turn))
     return turn
 
 
@@ -525,6 +530,7 @@ def finish_call(
     call.ended_at = min(state.now(), call.started_at + max_call_length(account))
     call.disconnection_reason = reason
     _publish(state, account, call, CallEvent("ended", status=status, duration_seconds=duration_seconds(call)))
+    publish(state, account, "call", call)
     for hook in list(_call_ended_hooks.get(state, ())):
         try:
             hook(state, account, call)
