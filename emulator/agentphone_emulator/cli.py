@@ -368,6 +368,8 @@ async def _serve(
     signals = StopSignals()
     # The ready line stays first and unchanged: scripts wait for it, then read on if they care.
     print(f"AgentPhone emulator ready at {emulator.base_url}  api key: {emulator.api_key}", flush=True)
+    if args.control_plane:  # the page, the key in its fragment (docs/console.md)
+        print(f"console: {emulator.console_url}", flush=True)
     if clock is not None:
         print(
             f"clock: virtual, at {iso(clock.now())}; it moves only when told "

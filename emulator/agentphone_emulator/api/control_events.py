@@ -27,6 +27,9 @@ from ..errors import validation_error
 from ..models.control import ChunkOut
 from ..models.control_events import (
     EVENT_TYPES,
+    BoardNumberOut,
+    BoardOut,
+    BoardQuery,
     CallEventOut,
     CallSummaryOut,
     ChunkEventOut,
@@ -46,6 +49,7 @@ from ..models.control_events import (
     TurnEventOut,
 )
 from ..store import calls as call_store
+from ..store import webhooks as webhook_store
 from ..store.account import Account, EmulatorState
 from ..store.live import LiveKind, watch
 from ..store.records import CallRecord, DeliveryRecord, MessageRecord
@@ -167,6 +171,7 @@ def call_summary(call: CallRecord) -> CallSummaryOut:
         ended_at=call.ended_at,
         disconnection_reason=call.disconnection_reason,
         transferred_to=call.transferred_to,
+        has_recording=call.recording is not None,
     )
 
 
@@ -321,3 +326,27 @@ async def stream_events(ctx: Ctx, *, query: EventsQuery) -> web.StreamResponse:
     finally:
         hub.close(stream)
     return response
+
+
+@router.get(f"{PREFIX}/board", response=BoardOut, query=BoardQuery)
+async def board(ctx: Ctx, *, query: BoardQuery) -> BoardOut:
+    """The account's calls, texts, deliveries, findings and numbers now, in the event stream's shapes"""
+    account, limit = ctx.account, query.limit
+    return BoardOut(
+        at=ctx.state.now(),
+        virtual_clock=isinstance(ctx.state.clock, VirtualClock),
+        numbers=[
+            BoardNumberOut(
+                id=number.id,
+                phone_number=number.phone_number,
+                type=number.type,
+                agent_id=number.agent_id,
+                agent_name=agent.name if (agent := account.agents.get(number.agent_id or "")) else None,
+            )
+            for number in account.active_numbers()
+        ],
+        calls=[call_summary(c) for c in sorted(account.calls.values(), key=lambda c: c.started_at)][-limit:],
+        texts=[text_view(m) for m in list(account.messages.values())[-limit:]],
+        deliveries=[delivery_summary(d) for d in webhook_store.oldest_first(account)[-limit:]],
+        findings=[f.to_dict() for f in account.findings[-limit:]],
+    )

@@ -57,6 +57,9 @@ class CallSummaryOut(CamelModel):
     ended_at: Timestamp | None
     disconnection_reason: str | None
     transferred_to: str | None
+    has_recording: bool = Field(
+        description="GET /v1/calls/{id}/recording answers its WAV (the add-on, once ended)."
+    )
 
 
 class CallEventOut(_Event):
@@ -210,3 +213,28 @@ class EventsQuery(BaseModel):
         description="Only this call's events (call, turn, reply, chunk, keys, its findings and deliveries).",
         max_length=100,
     )
+
+
+class BoardNumberOut(CamelModel):
+    id: str
+    phone_number: str
+    type: str
+    agent_id: str | None
+    agent_name: str | None
+
+
+class BoardOut(CamelModel):
+    """What the event stream keeps current, as it is now: read after ``ready`` (and after
+    ``reset`` or ``overflow``), then apply the events. Newest last; the latest ``limit`` of each."""
+
+    at: Timestamp
+    virtual_clock: bool
+    numbers: list[BoardNumberOut] = Field(description="The account's active numbers and their agents.")
+    calls: list[CallSummaryOut]
+    texts: list[TextOut]
+    deliveries: list[DeliverySummaryOut]
+    findings: list[dict[str, Any]]
+
+
+class BoardQuery(BaseModel):
+    limit: int = Field(500, ge=1, le=10_000, description="The most of each list (the newest).")
