@@ -231,3 +231,15 @@ async def _until_unwatched(emu: Emulator) -> None:
         # The server notices a client gone at its next write: a reset makes one.
         control_events.hub_of(emu.state).changed("reset", None, None)
         await asyncio.sleep(0.01)
+
+
+async def test_without_the_control_plane_there_is_no_console() -> None:
+    async with Emulator(control_plane=False) as emu, aiohttp.ClientSession() as http:
+        async with http.get(emu.base_url + "/") as response:
+            assert response.status == 404
+        async with http.get(emu.base_url + "/__emulator/console/app.js") as response:
+            assert response.status == 404
+        with pytest.raises(RuntimeError, match="control plane"):
+            _ = emu.console_url
+    async with Emulator() as emu:
+        assert emu.console_url == f"{emu.base_url}/#key={emu.api_key}"

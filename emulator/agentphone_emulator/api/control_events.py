@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from ..clock import VirtualClock
 from ..engine.agent_reply import HeardChunk
-from ..errors import validation_error
+from ..errors import conflict, not_found, validation_error
 from ..models.control import ChunkOut
 from ..models.control_events import (
     EVENT_TYPES,
@@ -349,4 +349,58 @@ async def board(ctx: Ctx, *, query: BoardQuery) -> BoardOut:
         texts=[text_view(m) for m in list(account.messages.values())[-limit:]],
         deliveries=[delivery_summary(d) for d in webhook_store.oldest_first(account)[-limit:]],
         findings=[f.to_dict() for f in account.findings[-limit:]],
+    )
+
+
+@router.get(f"{PREFIX}/calls/{{call_id}}/scenario", response=None, response_media_type="application/yaml")
+async def export_scenario(ctx: Ctx, *, call_id: str) -> web.Response:
+    """A call as a scenario YAML that replays it with `agentphone-emulator run` (live calls and the last 100 ended)"""
+    from ..mic.conversation import MicResult, Utterance  # mic mode's writer (mic/scenario_writer.py)
+    from ..mic.scenario_writer import scenario_document
+    from .agents import agent_out
+    from .control_calls import call_view
+
+    call = ctx.account.calls.get(call_id)
+    if call is None:
+        raise not_found("Call")
+    session = ctx.platform.voice.known_session(call_id)
+    if session is None:
+        raise conflict(
+            f"call {call_id} is no longer known turn by turn (only live calls and the last ended ones are)",
+            code="CALL_FORGOTTEN",
+        )
+    view = await call_view(ctx, call, session)
+    replies = {reply.turn: reply for reply in view.replies}
+    user_keys = {press.digits for press in call.key_presses if press.by == "user"}
+    utterances: list[Utterance] = []
+    for reply in view.replies:
+        if reply.turn == 0:
+            continue
+        before = replies.get(reply.turn - 1)
+        cut_after = None
+        if before is not None and before.state == "interrupted" and before.interrupted_at and before.chunks:
+            spoken_from = before.chunks[0].starts_at
+            cut_after = round(max(0.0, (before.interrupted_at - spoken_from).total_seconds()), 3)
+        utterances.append(
+            Utterance(
+                text=reply.utterance,
+                began=0.0,
+                ended=0.0,
+                turn=reply.turn,
+                cut_after=cut_after,
+                keys=reply.utterance in user_keys and reply.utterance.strip("0123456789*#") == "",
+            )
+        )
+    agent = ctx.account.agents.get(call.agent_id or "")
+    result = MicResult(call=view, utterances=utterances, timings={}, replies=replies, ended_by="caller")
+    text = scenario_document(
+        result,
+        agent=agent_out(ctx.account, agent) if agent is not None else None,
+        replay_command="agentphone-emulator run FILE --app your.module:app",
+        stt_name="none: typed in the console",
+    )
+    return web.Response(
+        text=text,
+        content_type="application/yaml",
+        headers={"Content-Disposition": f'attachment; filename="{call_id}.scenario.yaml"'},
     )

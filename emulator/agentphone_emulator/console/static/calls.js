@@ -80,7 +80,9 @@ async function exportScenario() {
   const response = await fetch(path("scenario"), { headers: { Authorization: `Bearer ${currentKey()}` } });
   const text = await response.text();
   if (!response.ok) throw new Error(`${response.status}: ${text}`);
-  detail.querySelector("#scenario").textContent = text;
+  const shown = detail.querySelector("#scenario");
+  shown.textContent = text;
+  shown.hidden = false;
   const link = detail.querySelector("#scenario-download");
   link.href = URL.createObjectURL(new Blob([text], { type: "application/yaml" }));
   link.download = `call-${S.selected.call}.scenario.yaml`;
