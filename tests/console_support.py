@@ -65,7 +65,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         match = re.match(r"AgentPhone emulator ready at (\S+)", ready)
         assert match, ready + log.read_text()
         console = proc.stdout.readline()
-        assert console.startswith("console: "), console
+        while not console.startswith("console: "):  # after the webhook's (and any other) line
+            assert console, log.read_text()
+            console = proc.stdout.readline()
         url = match.group(1)
         with AgentPhone(api_key=KEY, base_url=url) as client:
             agent = client.agents.create(name="Acme", begin_message=GREETING)

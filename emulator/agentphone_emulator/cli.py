@@ -368,8 +368,6 @@ async def _serve(
     signals = StopSignals()
     # The ready line stays first and unchanged: scripts wait for it, then read on if they care.
     print(f"AgentPhone emulator ready at {emulator.base_url}  api key: {emulator.api_key}", flush=True)
-    if args.control_plane:  # the page, the key in its fragment (docs/console.md)
-        print(f"console: {emulator.console_url}", flush=True)
     if clock is not None:
         print(
             f"clock: virtual, at {iso(clock.now())}; it moves only when told "
@@ -390,6 +388,8 @@ async def _serve(
         print(f"state: {what} {args.state}", flush=True)
     if (admin := admin_line(emulator, args.control_plane)) is not None:
         print(admin, flush=True)
+    if args.control_plane:  # last, so the lines scripts read keep their places: the page, the key in its fragment (docs/console.md)
+        print(f"console: {emulator.console_url}", flush=True)
     interval = DEFAULT_STATE_INTERVAL if args.state_interval is None else args.state_interval
     try:
         await serve_until_stopped(emulator, keeper, interval, signals)
