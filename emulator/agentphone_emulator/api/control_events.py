@@ -1,68 +1,52 @@
 """The live event stream, ``GET /__emulator/events``: every call, transcript line, reply, chunk,
 key press, finding, text and webhook delivery of the key's account as it happens, as server-sent
-events (the console page reads it; so can any tool). Shapes: models/control_events.py.
+events (the console page reads it; so can any tool). Shapes: models/control_events.py; what the
+stream keeps current, as it is now: ``GET /__emulator/board``.
 
-Each change is encoded once, when it happens (store/live.py calls :class:`Hub` inside the
-writer), and the same bytes are queued for every stream that wants them. A stream's queue is
-bounded (:data:`QUEUE_LIMIT` events): a client that reads too slowly loses the events past it and
-then gets one ``overflow`` event saying how many, so a stuck page costs a fixed amount of memory
-and never slows the calls it watches.
+Cheap for the calls it watches. A change costs the engine one append (store/live.py calls
+:meth:`Hub.changed` inside the writer); every :data:`BATCH_SECONDS` the hub encodes what changed,
+once for all streams, each object once however often it changed in the batch (a reply's start,
+chunks and end in one ``reply`` event, a delivery's logging and answer in one ``delivery``), and
+hands the bytes to each stream that wants them. A stream's queue is bounded (:data:`QUEUE_LIMIT`
+events): a client that reads too slowly loses the events past it and then gets one ``overflow``
+event saying how many, so a stuck page costs a fixed amount of memory and never slows the calls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import weakref
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
 
-from ..clock import VirtualClock
-from ..engine.agent_reply import HeardChunk
+from ..clock import VirtualClock, iso
 from ..errors import conflict, not_found, validation_error
-from ..models.control import ChunkOut
-from ..models.control_events import (
-    EVENT_TYPES,
-    BoardNumberOut,
-    BoardOut,
-    BoardQuery,
-    CallEventOut,
-    CallSummaryOut,
-    ChunkEventOut,
-    DeliveryEventOut,
-    DeliverySummaryOut,
-    EventsQuery,
-    FindingEventOut,
-    KeysEventOut,
-    LastAttemptOut,
-    LiveEventOut,
-    OverflowEventOut,
-    ReadyEvent,
-    ReplyEventOut,
-    ResetEventOut,
-    TextEventOut,
-    TextOut,
-    TurnEventOut,
-)
-from ..store import calls as call_store
+from ..models.control_events import EVENT_TYPES, BoardOut, BoardQuery, EventsQuery, LiveEventOut
 from ..store import webhooks as webhook_store
 from ..store.account import Account, EmulatorState
 from ..store.live import LiveKind, watch
-from ..store.records import CallRecord, DeliveryRecord, MessageRecord
-from .control_calls import reply_view
 from .framework import Ctx, Router
+from .live_wire import call_data, chunk_data, delivery_data, reply_data, text_data, turn_data
 
 PREFIX = "/__emulator"
 router = Router("emulator events")
 
 QUEUE_LIMIT = 4096
 """Events held for one stream that reads slower than they come; past it they are dropped."""
+BATCH_SECONDS = 0.02
+"""How long (real time) changes gather before they are encoded and written: one write per batch
+rather than one per event, each changed object encoded once. A page draws at most once a frame."""
 HEARTBEAT_SECONDS = 15.0
 """A comment line this often while nothing happens, so proxies and clients keep the stream."""
+
+# Kinds whose subject is one object that changes: a batch sends its latest state once.
+_COALESCED = frozenset({"call", "reply", "delivery", "text"})
 
 
 @dataclass(eq=False, slots=True)
@@ -88,8 +72,18 @@ class Stream:
         self.wake.set()
 
 
+@dataclass(slots=True)
+class _Change:
+    kind: LiveKind
+    account_id: str | None
+    call_id: str | None
+    subject: Any
+    at: datetime
+    index: int = 0  # a chunk's place in its reply, when it arrived
+
+
 class Hub:
-    """The streams open on one emulator's state, and the encoding of its changes for them."""
+    """The streams open on one emulator's state, and the batching and encoding of its changes."""
 
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
@@ -98,6 +92,9 @@ class Hub:
         self.produced = 0
         """Events encoded so far (what a bench compares with what clients received)."""
         self._watching: contextlib.ExitStack | None = None
+        self._pending: list[_Change] = []
+        self._pending_keys: set[tuple[str, int]] = set()
+        self._flush: asyncio.TimerHandle | None = None
 
     def open(self, stream: Stream) -> None:
         self.streams.add(stream)
@@ -110,31 +107,59 @@ class Hub:
         if not self.streams and self._watching is not None:
             self._watching.close()  # nobody left: the engine's publishes are free again
             self._watching = None
+            self._pending.clear()
+            self._pending_keys.clear()
 
-    def frame(self, event: BaseModel) -> bytes:
-        data = event.model_dump_json(by_alias=True)
-        return f"id: {event.seq}\nevent: {event.type}\ndata: {data}\n\n".encode()  # type: ignore[attr-defined]
+    def frame(self, seq: int, kind: str, data: dict[str, Any]) -> bytes:
+        data = {"seq": seq, "type": kind, **data}
+        return f"id: {seq}\nevent: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
 
     def changed(self, kind: LiveKind, account: Account | None, subject: Any) -> None:
-        """store/live.py's watcher: encode the change once, queue it for each stream that wants it."""
+        """store/live.py's watcher: note the change; the batch encodes it (:meth:`flush`)."""
         if kind == "closing":
             for stream in self.streams:
                 stream.closing = True
                 stream.wake.set()
             return
-        call_id = _call_id_of(kind, subject)
-        streams = [
-            s
-            for s in self.streams
-            if (account is None or s.account_id == account.id) and s.wants(kind, call_id)
-        ]
-        if not streams:
-            return
-        self.seq += 1
-        self.produced += 1
-        frame = self.frame(_event(kind, subject, self.seq, self.state.now()))
-        for stream in streams:
-            stream.put(frame)
+        if kind in _COALESCED:
+            key = (kind, id(subject if kind != "reply" else subject[1]))
+            if key in self._pending_keys:
+                return  # already in this batch: it goes with its latest state
+            self._pending_keys.add(key)
+        index = len(subject[1].chunks) - 1 if kind == "chunk" else 0
+        account_id = None if account is None else account.id
+        self._pending.append(
+            _Change(kind, account_id, _call_id_of(kind, subject), subject, self.state.now(), index)
+        )
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(BATCH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        """Encode the batch's changes, each once, and queue them for the streams that want them."""
+        self._flush = None
+        pending, self._pending = self._pending, []
+        self._pending_keys.clear()
+        replies = {id(change.subject[1]) for change in pending if change.kind == "reply"}
+        for change in pending:
+            if change.kind == "chunk" and id(change.subject[1]) in replies:
+                continue  # its reply, in this batch too, carries it
+            streams = [
+                s
+                for s in self.streams
+                if (change.account_id is None or s.account_id == change.account_id)
+                and s.wants(change.kind, change.call_id)
+            ]
+            if not streams:
+                continue
+            self.produced += 1
+            data = {"at": iso(change.at), **_data(change)}
+            frame = self.frame(self.next_seq(), change.kind, data)
+            for stream in streams:
+                stream.put(frame)
 
 
 _hubs: weakref.WeakKeyDictionary[EmulatorState, Hub] = weakref.WeakKeyDictionary()
@@ -158,111 +183,28 @@ def _call_id_of(kind: str, subject: Any) -> str | None:
     return None
 
 
-def call_summary(call: CallRecord) -> CallSummaryOut:
-    return CallSummaryOut(
-        id=call.id,
-        agent_id=call.agent_id,
-        from_=call.from_number,
-        to=call.to_number,
-        direction=call.direction,
-        status=call.status,
-        live=call_store.is_live(call),
-        started_at=call.started_at,
-        ended_at=call.ended_at,
-        disconnection_reason=call.disconnection_reason,
-        transferred_to=call.transferred_to,
-        has_recording=call.recording is not None,
-    )
-
-
-def delivery_summary(record: DeliveryRecord) -> DeliverySummaryOut:
-    last = record.attempts[-1] if record.attempts else None
-    return DeliverySummaryOut(
-        id=record.id,
-        event_type=record.event_type,
-        channel=record.channel,
-        url=record.url,
-        agent_id=record.agent_id,
-        call_id=record.call_id,
-        message_id=record.message_id,
-        status=record.status,
-        attempt_count=record.attempt_count,
-        next_retry_at=record.next_retry_at,
-        created_at=record.created_at,
-        test=record.test,
-        last_attempt=None
-        if last is None
-        else LastAttemptOut(
-            at=last.at,
-            http_status=last.http_status,
-            error_message=last.error_message,
-            duration_ms=round(last.duration_ms, 3),
-        ),
-    )
-
-
-def text_view(message: MessageRecord) -> TextOut:
-    return TextOut(
-        id=message.id,
-        conversation_id=message.conversation_id,
-        number_id=message.number_id,
-        from_=message.from_number,
-        to=message.to_number,
-        body=message.body,
-        channel=message.channel,
-        direction=message.direction,
-        status=message.status,
-        created_at=message.created_at,
-        media_urls=list(message.media_urls),
-    )
-
-
-def _event(kind: LiveKind, subject: Any, seq: int, at: Any) -> BaseModel:
+def _data(change: _Change) -> dict[str, Any]:
+    kind, subject = change.kind, change.subject
     if kind == "call":
-        return CallEventOut(seq=seq, at=at, call=call_summary(subject))
+        return {"call": call_data(subject)}
     if kind == "turn":
-        call, turn = subject
-        return TurnEventOut(
-            seq=seq,
-            at=at,
-            call_id=call.id,
-            id=turn.id,
-            role=turn.role,
-            content=turn.content,
-            confidence=turn.confidence,
-        )
+        return turn_data(*subject)
     if kind == "reply":
         call, reply = subject
-        return ReplyEventOut(seq=seq, at=at, call_id=call.id, reply=reply_view(reply))
+        return {"callId": call.id, "reply": reply_data(reply)}
     if kind == "chunk":
         call, reply, heard = subject
-        view = chunk_view(heard)
-        return ChunkEventOut(
-            seq=seq, at=at, call_id=call.id, turn=reply.turn, index=len(reply.chunks) - 1, chunk=view
-        )
+        return {"callId": call.id, "turn": reply.turn, "index": change.index, "chunk": chunk_data(heard)}
     if kind == "keys":
         call, press = subject
-        return KeysEventOut(seq=seq, at=at, call_id=call.id, by=press.by, digits=press.digits)
+        return {"callId": call.id, "by": press.by, "digits": press.digits}
     if kind == "finding":
-        return FindingEventOut(seq=seq, at=at, finding=subject.to_dict())
+        return {"finding": subject.to_dict()}
     if kind == "text":
-        return TextEventOut(seq=seq, at=at, message=text_view(subject))
+        return {"message": text_data(subject)}
     if kind == "delivery":
-        return DeliveryEventOut(seq=seq, at=at, delivery=delivery_summary(subject))
-    return ResetEventOut(seq=seq, at=at)
-
-
-def chunk_view(heard: HeardChunk) -> ChunkOut:
-    """One heard chunk as ``ReplyOut.chunks`` has it."""
-    return ChunkOut(
-        text=heard.chunk.text,
-        spoken=heard.spoken,
-        interim=heard.chunk.interim,
-        latency_ms=round(heard.latency_ms, 3),
-        arrived_at=heard.arrived_at,
-        starts_at=heard.starts_at,
-        ends_at=heard.ends_at,
-    )
+        return {"delivery": delivery_data(subject)}
+    return {}  # reset
 
 
 def _types(query: EventsQuery) -> frozenset[str]:
@@ -295,15 +237,13 @@ async def stream_events(ctx: Ctx, *, query: EventsQuery) -> web.StreamResponse:
     hub.open(stream)
     try:
         await response.prepare(ctx.request)
-        hub.seq += 1
-        ready = ReadyEvent(
-            seq=hub.seq,
-            at=ctx.state.now(),
-            account_id=ctx.account.id,
-            virtual_clock=isinstance(ctx.state.clock, VirtualClock),
-            queue_limit=QUEUE_LIMIT,
-        )
-        await response.write(b"retry: 1000\n" + hub.frame(ready))
+        ready = {
+            "at": iso(ctx.state.now()),
+            "accountId": ctx.account.id,
+            "virtualClock": isinstance(ctx.state.clock, VirtualClock),
+            "queueLimit": QUEUE_LIMIT,
+        }
+        await response.write(b"retry: 1000\n" + hub.frame(hub.next_seq(), "ready", ready))
         while not stream.closing:
             if not stream.frames and not stream.dropped:
                 stream.wake.clear()
@@ -316,10 +256,9 @@ async def stream_events(ctx: Ctx, *, query: EventsQuery) -> web.StreamResponse:
             stream.frames.clear()
             await response.write(batch)
             if stream.dropped:
-                hub.seq += 1
                 dropped, stream.dropped = stream.dropped, 0
-                overflow = OverflowEventOut(seq=hub.seq, at=ctx.state.now(), dropped=dropped)
-                await response.write(hub.frame(overflow))
+                overflow = {"at": iso(ctx.state.now()), "dropped": dropped}
+                await response.write(hub.frame(hub.next_seq(), "overflow", overflow))
         await response.write_eof()
     except ConnectionResetError:
         pass  # the client went away: unsubscribing is all there is to do
@@ -332,23 +271,27 @@ async def stream_events(ctx: Ctx, *, query: EventsQuery) -> web.StreamResponse:
 async def board(ctx: Ctx, *, query: BoardQuery) -> BoardOut:
     """The account's calls, texts, deliveries, findings and numbers now, in the event stream's shapes"""
     account, limit = ctx.account, query.limit
-    return BoardOut(
-        at=ctx.state.now(),
-        virtual_clock=isinstance(ctx.state.clock, VirtualClock),
-        numbers=[
-            BoardNumberOut(
-                id=number.id,
-                phone_number=number.phone_number,
-                type=number.type,
-                agent_id=number.agent_id,
-                agent_name=agent.name if (agent := account.agents.get(number.agent_id or "")) else None,
-            )
-            for number in account.active_numbers()
-        ],
-        calls=[call_summary(c) for c in sorted(account.calls.values(), key=lambda c: c.started_at)][-limit:],
-        texts=[text_view(m) for m in list(account.messages.values())[-limit:]],
-        deliveries=[delivery_summary(d) for d in webhook_store.oldest_first(account)[-limit:]],
-        findings=[f.to_dict() for f in account.findings[-limit:]],
+    numbers = [
+        {
+            "id": number.id,
+            "phoneNumber": number.phone_number,
+            "type": number.type,
+            "agentId": number.agent_id,
+            "agentName": agent.name if (agent := account.agents.get(number.agent_id or "")) else None,
+        }
+        for number in account.active_numbers()
+    ]
+    calls = sorted(account.calls.values(), key=lambda c: c.started_at)[-limit:]
+    return BoardOut.model_validate(
+        {
+            "at": ctx.state.now(),
+            "virtualClock": isinstance(ctx.state.clock, VirtualClock),
+            "numbers": numbers,
+            "calls": [call_data(c) for c in calls],
+            "texts": [text_data(m) for m in list(account.messages.values())[-limit:]],
+            "deliveries": [delivery_data(d) for d in webhook_store.oldest_first(account)[-limit:]],
+            "findings": [f.to_dict() for f in account.findings[-limit:]],
+        }
     )
 
 

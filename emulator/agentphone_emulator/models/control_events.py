@@ -48,7 +48,7 @@ class ReadyEvent(_Event):
 class CallSummaryOut(CamelModel):
     id: str
     agent_id: str | None
-    from_: str = Field(serialization_alias="from")
+    from_: str = Field(alias="from")
     to: str
     direction: str = Field(description="inbound, outbound or web.")
     status: str
@@ -119,7 +119,7 @@ class TextOut(CamelModel):
     id: str
     conversation_id: str
     number_id: str
-    from_: str = Field(serialization_alias="from")
+    from_: str = Field(alias="from")
     to: str
     body: str
     channel: str

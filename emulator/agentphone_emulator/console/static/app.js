@@ -31,6 +31,8 @@ async function connect() {
   stream = controller;
   try {
     for await (const { event, data } of events("/__emulator/events", controller.signal)) {
+      window.__consoleEvents = (window.__consoleEvents || 0) + 1;  // what bench/console_bench.py reads
+      if (event === "overflow") window.__consoleDropped = (window.__consoleDropped || 0) + data.dropped;
       if (event === "ready") {
         live.textContent = "live"; live.className = "badge on"; document.body.dataset.live = "1";
         await reload();

@@ -1,7 +1,7 @@
 // The call board: every call live and past, one call's timeline, and the dialer's controls.
 import { api, currentKey, features } from "./api.js";
 import { startMic } from "./mic.js";
-import { S, changed, esc, onChange, repliesOf, showError, time } from "./store.js";
+import { S, onScreen, changed, esc, onChange, repliesOf, showError, time } from "./store.js";
 
 const list = document.getElementById("call-list");
 const detail = document.getElementById("call-detail");
@@ -90,6 +90,7 @@ async function exportScenario() {
 }
 
 function render() {
+  if (!onScreen("calls")) return;
   const numbers = S.numbers.filter((n) => n.agentId);
   const options = numbers.map((n) => `<option value="${esc(n.phoneNumber)}">${esc(n.phoneNumber)} · ${esc(n.agentName || n.agentId)}</option>`).join("");
   if (dialTo.dataset.options !== options) { const kept = dialTo.value; dialTo.innerHTML = options; dialTo.dataset.options = options; if (kept) dialTo.value = kept; }

@@ -1,5 +1,5 @@
 // Findings: what the agent's server did against the contract, filtered by code, severity, call.
-import { S, esc, onChange, time } from "./store.js";
+import { S, onScreen, esc, onChange, time } from "./store.js";
 
 const filters = { code: document.getElementById("filter-code"), severity: document.getElementById("filter-severity"), call: document.getElementById("filter-call") };
 
@@ -16,6 +16,7 @@ function options(select, values) {
 }
 
 function render() {
+  if (!onScreen("findings")) return;
   options(filters.code, new Set(S.findings.map((f) => f.code)));
   options(filters.severity, new Set(S.findings.map((f) => f.severity)));
   options(filters.call, new Set(S.findings.map((f) => f.callId).filter(Boolean)));

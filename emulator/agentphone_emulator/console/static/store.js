@@ -59,6 +59,9 @@ export function apply(event) {
   changed();
 }
 
+// Whether a tab is on screen: hidden tabs skip their rendering (it runs again when shown).
+export function onScreen(tab) { return document.getElementById(`tab-${tab}`).classList.contains("active"); }
+
 export function esc(value) {
   return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }

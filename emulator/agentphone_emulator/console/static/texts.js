@@ -1,6 +1,6 @@
 // Texts: one thread per pair of numbers (ours and theirs), like a messaging app.
 import { api } from "./api.js";
-import { S, changed, esc, onChange, showError, time } from "./store.js";
+import { S, onScreen, changed, esc, onChange, showError, time } from "./store.js";
 
 const threads = document.getElementById("thread-list");
 const thread = document.getElementById("thread");
@@ -35,6 +35,7 @@ export function initTexts() {
 }
 
 function render() {
+  if (!onScreen("texts")) return;
   const options = S.numbers.map((n) => `<option value="${esc(n.phoneNumber)}">${esc(n.phoneNumber)}${n.agentName ? ` · ${esc(n.agentName)}` : ""}</option>`).join("");
   if (to.dataset.options !== options) { const kept = to.value; to.innerHTML = options; to.dataset.options = options; if (kept) to.value = kept; }
   const byThread = new Map();

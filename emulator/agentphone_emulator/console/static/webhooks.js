@@ -1,7 +1,7 @@
 // The webhook inspector: every delivery and attempt, the payload and (where the emulator serves
 // them) the exact request bytes; replay, fast-forward the retries, send a probe.
 import { api, features } from "./api.js";
-import { S, changed, esc, onChange, showError, time } from "./store.js";
+import { S, onScreen, changed, esc, onChange, showError, time } from "./store.js";
 
 const rows = document.getElementById("delivery-list");
 const detail = document.getElementById("delivery-detail");
@@ -40,6 +40,7 @@ async function read() {
 function statusClass(d) { return d.status === "success" ? "ok" : d.status === "failed" ? "bad" : "warn"; }
 
 function render() {
+  if (!onScreen("webhooks")) return;
   const deliveries = [...S.deliveries.values()].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
   rows.innerHTML = deliveries.map((d) => `<tr data-id="${esc(d.id)}" class="${d.id === S.selected.delivery ? "selected" : ""}">
     <td>${esc(d.eventType)}<div class="muted">${esc(d.id)} · ${time(d.createdAt)}</div></td>
