@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from agentphone import AgentPhone
 
 from agentphone_emulator.console import asset_names
 from tests.console_support import KEY, ROOT, Served, browser, page, screenshot, served  # noqa: F401
 
 # Seconds of the agent's speech are real seconds here (serve runs on the real clock, as a person's does).
 WAIT_MS = 30_000
+CONSOLE_CALLEE = "+14155550106"  # the magic number whose callee is the person in the console
 
 
 def test_a_typed_call_with_an_interrupt_and_keys_then_exported_and_replayed_green(
@@ -151,3 +153,29 @@ def test_only_the_static_assets_are_served_without_a_key(served: Served) -> None
     for name in asset_names():  # no font, script or style from elsewhere
         text = requests.get(f"{served.url}/__emulator/console/{name}", timeout=10).text
         assert "http://" not in text and "https://" not in text, name
+
+
+def test_an_outbound_call_rings_in_the_page_and_is_answered_there(page: Any, served: Served) -> None:
+    """The agent calls the magic number that rings in the console: the person answers, talks,
+    hangs up; a second call is declined as busy."""
+    with AgentPhone(api_key=KEY, base_url=served.url) as client:
+        call = client.calls.make(agent_id=served.agent_id, to_number=CONSOLE_CALLEE)
+    page.wait_for_selector(f"[data-ringing='{call.id}']", timeout=WAIT_MS)
+    screenshot(page, "ringing")
+    page.click(f"[data-ringing='{call.id}'] button[data-choice=answer]")
+    page.wait_for_selector("li[data-turn='0'] .chunk", timeout=WAIT_MS)  # the agent speaks first
+    assert "Hi, this is Acme support." in page.inner_text("li[data-turn='0']")
+    page.fill("#say-text", "Where is my order A-2077?")
+    page.click("#say button[type=submit]")
+    page.wait_for_selector("li[data-turn='1'].done", timeout=WAIT_MS)
+    assert "A-2077" in page.inner_text("li[data-turn='1']")
+    page.click("#hangup")
+    page.wait_for_selector("#call-reason", timeout=WAIT_MS)
+    assert page.inner_text("#call-reason") == "user_hangup"
+
+    with AgentPhone(api_key=KEY, base_url=served.url) as client:
+        declined = client.calls.make(agent_id=served.agent_id, to_number=CONSOLE_CALLEE)
+        page.click(f"[data-ringing='{declined.id}'] button[data-choice=busy]")
+        page.wait_for_selector("#call-reason", timeout=WAIT_MS)
+        assert page.inner_text("#call-reason") == "dial_busy"
+        assert client.calls.get(declined.id).status == "busy"

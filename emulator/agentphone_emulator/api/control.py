@@ -47,6 +47,7 @@ from ..store.records import DeliveryAttempt, DeliveryRecord, MessageRecord
 from .access import ACCESS_KEY
 from .control_account import router as account_router
 from .control_calls import router as calls_router
+from .control_console import router as console_router
 from .control_events import router as events_router
 from .control_snapshots import router as snapshots_router
 from .framework import Ctx, Route, Router, make_aiohttp_handler
@@ -354,6 +355,7 @@ def _routes() -> list[Route]:
         *account_router.routes,
         *snapshots_router.routes,
         *events_router.routes,
+        *console_router.routes,
     ]
 
 

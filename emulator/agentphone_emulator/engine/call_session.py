@@ -274,6 +274,11 @@ class CallSession:
 
         self._limit = self.clock.call_at(due, too_long)
 
+    def ringing(self, ringing: bool) -> None:
+        """The call rings in the console (status ``ringing``), or stopped ringing."""
+        if self.live:
+            call_store.set_ringing(self.state, self.account, self.call, ringing)
+
     def end(self, status: str, reason: str | None) -> None:
         if self.live:
             call_store.finish_call(self.state, self.account, self.call, status, reason)

@@ -374,7 +374,7 @@ class CalleeBody(CamelModel):
     """Who answers outbound calls to ``number`` (any account's), instead of its magic-number behaviour."""
 
     number: E164
-    outcome: Literal["answered", "busy", "no-answer", "voicemail", "failed", "ivr"] = "answered"
+    outcome: Literal["answered", "busy", "no-answer", "voicemail", "failed", "ivr", "console"] = "answered"
     lines: list[str] | None = Field(None, description="Said one at a time, each after the agent's reply.")
     hang_up: bool = Field(True, description="Hang up after the last line (else stay silent on the line).")
     ring_seconds: float = Field(3.0, ge=0, le=MAX_RING_SECONDS, allow_inf_nan=False)

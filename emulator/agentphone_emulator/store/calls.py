@@ -506,6 +506,13 @@ def append_turn(
     return turn
 
 
+def set_ringing(state: EmulatorState, account: Account, call: CallRecord, ringing: bool) -> None:
+    """A live outbound call rings at a person in the console (``ringing``), or has stopped."""
+    if is_live(call):
+        call.status = "ringing" if ringing else "in-progress"
+        publish(state, account, "call", call)
+
+
 def max_call_length(account: Account) -> timedelta:
     """How long a call on ``account`` may last before it ends ``max_duration_reached``."""
     return timedelta(minutes=account.settings.max_call_minutes)

@@ -6,6 +6,7 @@ import { S, onScreen, changed, esc, onChange, repliesOf, showError, time } from 
 const list = document.getElementById("call-list");
 const detail = document.getElementById("call-detail");
 const dialTo = document.getElementById("dial-to");
+const ringingBox = document.getElementById("ringing");
 let feature = {};
 let mic = null;
 
@@ -23,6 +24,13 @@ export function initCalls() {
   list.addEventListener("click", (event) => {
     const row = event.target.closest("[data-call-id]");
     if (row) select(row.dataset.callId);
+  });
+  ringingBox.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-choice]");
+    if (!button) return;
+    const callId = button.dataset.call;
+    await act(api("POST", `/__emulator/calls/${callId}/answer`, { choice: button.dataset.choice }));
+    select(callId);
   });
   detail.addEventListener("submit", (event) => { event.preventDefault(); say(); });
   detail.addEventListener("click", (event) => {
@@ -95,6 +103,11 @@ function render() {
   const options = numbers.map((n) => `<option value="${esc(n.phoneNumber)}">${esc(n.phoneNumber)} · ${esc(n.agentName || n.agentId)}</option>`).join("");
   if (dialTo.dataset.options !== options) { const kept = dialTo.value; dialTo.innerHTML = options; dialTo.dataset.options = options; if (kept) dialTo.value = kept; }
   const calls = [...S.calls.values()].sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1));
+  // Outbound calls ringing here (their callee is "console"): the person decides.
+  const choices = [["answer", "Answer"], ["busy", "Busy"], ["no-answer", "No answer"], ["voicemail", "Voicemail"]];
+  ringingBox.innerHTML = calls.filter((c) => c.status === "ringing").map((c) => `<div class="card ring" data-ringing="${esc(c.id)}">
+      <strong>${esc(c.from)} is calling ${esc(c.to)}</strong>
+      <div class="row">${choices.map(([choice, label]) => `<button type="button" data-call="${esc(c.id)}" data-choice="${choice}">${label}</button>`).join("")}</div></div>`).join("");
   list.innerHTML = calls.map((c) => `<li data-call-id="${esc(c.id)}" class="${c.id === S.selected.call ? "selected" : ""}">
       <span class="status ${c.live ? "live" : ""}">${esc(c.live ? c.status : c.disconnectionReason || c.status)}</span>
       ${esc(c.from)} → ${esc(c.to)} <span class="muted">${esc(c.direction)} · ${time(c.startedAt)}</span></li>`).join("")
