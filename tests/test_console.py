@@ -12,6 +12,7 @@ from typing import Any
 import requests
 from agentphone import AgentPhone
 
+from agentphone_emulator import Emulator, VirtualClock
 from agentphone_emulator.console import asset_names
 from tests.console_support import KEY, ROOT, Served, browser, page, screenshot, served  # noqa: F401
 
@@ -179,3 +180,45 @@ def test_an_outbound_call_rings_in_the_page_and_is_answered_there(page: Any, ser
         page.wait_for_selector("#call-reason", timeout=WAIT_MS)
         assert page.inner_text("#call-reason") == "dial_busy"
         assert client.calls.get(declined.id).status == "busy"
+
+
+def test_findings_are_filtered_and_the_clock_and_state_are_driven_from_the_page(browser: Any) -> None:
+    """On a virtual clock (an in-process emulator): a webhook nobody answers leaves findings that
+    the page filters by code; advancing the clock runs the retries; a snapshot is taken; a reset
+    empties the page."""
+    with Emulator.run_in_thread(clock=VirtualClock()) as emu:
+        with AgentPhone(api_key=emu.api_key, base_url=emu.base_url) as client:
+            agent = client.agents.create(name="Texts")
+            number = client.numbers.buy(agent_id=agent.id).phone_number
+        emu.set_webhook("http://127.0.0.1:9/nobody-listens")
+        emu.send_sms(from_="+14155550100", to=number, body="Hello?")
+        context = browser.new_context(viewport={"width": 1280, "height": 820})
+        page = context.new_page()
+        page.on("dialog", lambda dialog: dialog.accept())  # "Forget everything?" -> yes
+        try:
+            page.goto(emu.console_url)
+            page.wait_for_selector("body[data-live]")
+            page.click("#tabs button[data-tab=findings]")
+            page.wait_for_selector("#finding-list tr", timeout=WAIT_MS)
+            page.select_option("#filter-code", "webhook_unreachable")
+            assert page.locator("#finding-list tr").count() == 1
+            assert page.inner_text("#finding-count") == "1"
+
+            page.click("#tabs button[data-tab=state]")
+            page.fill("#advance-seconds", "300")
+            page.click("#advance button[type=submit]")
+            page.wait_for_selector("#state-info:has-text('Advanced 300 s')", timeout=WAIT_MS)
+            page.click("#tabs button[data-tab=findings]")
+            page.wait_for_selector("#finding-list tr:nth-child(2)", timeout=WAIT_MS)  # the retry failed too
+            screenshot(page, "findings")
+
+            page.click("#tabs button[data-tab=state]")
+            page.click("#snapshot")
+            page.wait_for_selector("#snapshots option", state="attached", timeout=WAIT_MS)
+            page.click("#reset")
+            page.wait_for_selector("#state-info:has-text('Reset.')", timeout=WAIT_MS)
+            page.click("#tabs button[data-tab=findings]")
+            page.wait_for_selector("#finding-list:empty", state="attached", timeout=WAIT_MS)
+            assert page.inner_text("#finding-count") == ""
+        finally:
+            context.close()
