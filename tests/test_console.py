@@ -51,6 +51,9 @@ def test_a_typed_call_with_an_interrupt_and_keys_then_exported_and_replayed_gree
     page.click("#hangup")
     page.wait_for_selector("#call-reason", timeout=WAIT_MS)
     assert page.inner_text("#call-reason") == "user_hangup"
+    player = page.wait_for_selector("audio[src$='/recording']", state="attached", timeout=WAIT_MS)
+    recording = requests.get(served.url + player.get_attribute("src"), timeout=30)  # serve --recording
+    assert recording.status_code == 200 and recording.content[:4] == b"RIFF"
     page.click("#export")
     page.wait_for_selector("#scenario:not(:empty)", timeout=WAIT_MS)
     yaml_text = page.inner_text("#scenario")

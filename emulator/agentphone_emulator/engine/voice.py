@@ -26,6 +26,7 @@ from ..errors import not_found, validation_error
 from ..phone import InvalidPhoneNumber, normalize_e164
 from ..store import calls as call_store
 from ..store.account import Account, EmulatorState
+from ..store.live import publish
 from ..store.records import CallRecord
 from .call_session import CallSession
 from .callees import Callee, callee_for, run_callee
@@ -167,12 +168,13 @@ class VoiceEngine:
                 )
             )
         if call_store.should_record(state, account, call):
-            self.dispatcher.fire(self._record(call, session))
+            self.dispatcher.fire(self._record(account, call, session))
 
-    async def _record(self, call: CallRecord, session: CallSession | None) -> None:
+    async def _record(self, account: Account, call: CallRecord, session: CallSession | None) -> None:
         ended = call.ended_at or self.clock.now()
         duration = (ended - call.started_at).total_seconds()
         call.recording = await render_recording(_utterances(call, session), duration)
+        publish(self.state, account, "call", call)  # its recording is there now (the console's player)
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
