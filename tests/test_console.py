@@ -58,6 +58,7 @@ def test_a_typed_call_with_an_interrupt_and_keys_then_exported_and_replayed_gree
     page.wait_for_selector("#scenario:not(:empty)", timeout=WAIT_MS)
     yaml_text = page.inner_text("#scenario")
     assert "interrupt: Wait, do you open on Sunday?" in yaml_text and "press: '1'" in yaml_text
+    assert yaml_text.startswith("# Exported from the agentphone-emulator console on ")
     screenshot(page, "export")
 
     scenario = tmp_path / "exported.yaml"

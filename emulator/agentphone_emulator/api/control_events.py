@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import weakref
 from collections import deque
 from dataclasses import dataclass, field
@@ -341,6 +342,13 @@ async def export_scenario(ctx: Ctx, *, call_id: str) -> web.Response:
         agent=agent_out(ctx.account, agent) if agent is not None else None,
         replay_command="agentphone-emulator run FILE --app your.module:app",
         stt_name="none: typed in the console",
+    )
+    # mic mode's header, said of the console: the words were typed (or heard by the audio bridge).
+    text = re.sub(
+        r"^# Recorded by `agentphone-emulator mic` on (.*?) \(speech recognised by [^)]*\)\.",
+        r"# Exported from the agentphone-emulator console on \1 (the caller's words as the call had them).",
+        text,
+        count=1,
     )
     return web.Response(
         text=text,
