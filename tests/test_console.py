@@ -181,8 +181,8 @@ def test_an_outbound_call_rings_in_the_page_and_is_answered_there(page: Any, ser
     with AgentPhone(api_key=KEY, base_url=served.url) as client:
         declined = client.calls.make(agent_id=served.agent_id, to_number=CONSOLE_CALLEE)
         page.click(f"[data-ringing='{declined.id}'] button[data-choice=busy]")
-        page.wait_for_selector("#call-reason", timeout=WAIT_MS)
-        assert page.inner_text("#call-reason") == "dial_busy"
+        reason = page.wait_for_selector(f"[data-call='{declined.id}'] #call-reason", timeout=WAIT_MS)
+        assert reason.inner_text() == "dial_busy"
         assert client.calls.get(declined.id).status == "busy"
 
 
