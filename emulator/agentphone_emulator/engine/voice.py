@@ -13,6 +13,7 @@ placed with a ``systemPrompt`` (:mod:`.hosted`), the webhook otherwise.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from ..errors import not_found, validation_error
 from ..phone import InvalidPhoneNumber, normalize_e164
 from ..store import calls as call_store
 from ..store.account import Account, EmulatorState
+from ..store.live import publish
 from ..store.records import CallRecord
 from .call_session import CallSession
 from .callees import Callee, callee_for, run_callee
@@ -63,6 +65,8 @@ class VoiceEngine:
         self.hosted = HostedConfig()
         self.callees: dict[str, Callee] = {}  # scripted callees by E.164 number
         self.sessions: dict[str, CallSession] = {}  # live calls by id
+        # Outbound calls ringing in the console, by id: the person's choice (callees.CONSOLE_CHOICES).
+        self.ringing: dict[str, asyncio.Future[str]] = {}
         # Calls that just ended, newest last: a caller reads how its call went (the reply that
         # hung up, its timing) after the engine has let go of it.
         self.ended_sessions: OrderedDict[str, CallSession] = OrderedDict()
@@ -164,12 +168,13 @@ class VoiceEngine:
                 )
             )
         if call_store.should_record(state, account, call):
-            self.dispatcher.fire(self._record(call, session))
+            self.dispatcher.fire(self._record(account, call, session))
 
-    async def _record(self, call: CallRecord, session: CallSession | None) -> None:
+    async def _record(self, account: Account, call: CallRecord, session: CallSession | None) -> None:
         ended = call.ended_at or self.clock.now()
         duration = (ended - call.started_at).total_seconds()
         call.recording = await render_recording(_utterances(call, session), duration)
+        publish(self.state, account, "call", call)  # its recording is there now (the console's player)
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
