@@ -304,8 +304,10 @@ def test_a_bad_vosk_model_path_is_one_line(
 
 def test_an_unknown_backend_names_the_known_ones() -> None:
     with pytest.raises(SttError) as caught:
-        load_recognizer("whisper")
-    assert one_line(caught) == "unknown speech-to-text backend 'whisper': use one of vosk, pocketsphinx"
+        load_recognizer("wav2vec")
+    assert (
+        one_line(caught) == "unknown speech-to-text backend 'wav2vec': use one of whisper, vosk, pocketsphinx"
+    )
 
 
 def test_pocketsphinx_takes_no_model_path() -> None:

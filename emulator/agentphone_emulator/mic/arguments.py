@@ -14,6 +14,10 @@ WEBHOOK_PORT = 8787  # with --webhook, the port the user's server calls the API 
 VOSK_MODEL_ENV = "AGENTPHONE_VOSK_MODEL"
 # engine.voice.DEFAULT_CALLER, which would import the engine; tests/test_startup.py keeps them equal.
 DEFAULT_CALLER = "+14155550123"
+# speech.profiles.PROFILES' names, which tests/test_speech_line.py keeps equal (mic --line).
+ENERGY_END_SILENCE_MS = 700
+SILERO_END_SILENCE_MS = 300  # mic/vad.py's DEFAULT_END_SILENCE_MS (tests/test_speech_mic.py)
+LINE_PROFILES = ("clean", "landline", "landline-alaw", "mobile", "mobile-weak", "speakerphone-cafe")
 
 
 def add_mic_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,22 +66,49 @@ def add_mic_arguments(parser: argparse.ArgumentParser) -> None:
         help="ignore what the microphone hears while the agent speaks (loudspeakers, no headphones: "
         "the agent would hear itself and stop)",
     )
-    stt = parser.add_argument_group("speech recognition")
+    stt = parser.add_argument_group("speech")
     stt.add_argument(
         "--stt",
-        choices=["auto", "vosk", "pocketsphinx"],
+        choices=["auto", "whisper", "vosk", "pocketsphinx"],
         default="auto",
-        help="the recogniser (default auto: vosk when a model is given, else pocketsphinx, which needs no download)",
+        help="the recogniser (default auto: vosk when a model is given, else whisper tiny.en when the "
+        "speech extra is installed, else pocketsphinx)",
     )
     stt.add_argument(
         "--vosk-model", metavar="DIR", help=f"an unzipped Vosk model (default: ${VOSK_MODEL_ENV})"
     )
     stt.add_argument(
+        "--tts",
+        "--voice",
+        dest="tts",
+        choices=["auto", "piper", "espeak"],
+        default="auto",
+        help="the agent's voice (default auto: piper when the speech extra is installed, else espeak-ng)",
+    )
+    stt.add_argument(
+        "--vad",
+        choices=["auto", "silero", "energy"],
+        default="auto",
+        help="end of speech: silero (a neural detector, the speech extra) or energy (a level with a "
+        "noise floor); default auto: silero when installed",
+    )
+    stt.add_argument(
         "--end-silence-ms",
         type=int,
-        default=700,
         metavar="MS",
-        help="how long a pause ends what you are saying (default 700)",
+        help=f"how long a pause ends what you are saying (default {SILERO_END_SILENCE_MS} with silero, "
+        f"{ENERGY_END_SILENCE_MS} with energy)",
+    )
+    stt.add_argument(
+        "--line",
+        choices=LINE_PROFILES,
+        default="clean",
+        help="the phone line between you and the recogniser: "
+        + ", ".join(LINE_PROFILES)
+        + " (default clean)",
+    )
+    stt.add_argument(
+        "--line-seed", type=int, default=0, metavar="N", help="the line's noise and losses (default 0)"
     )
     audio = parser.add_argument_group("audio")
     audio.add_argument("--list-devices", action="store_true", help="list the sound devices and exit")

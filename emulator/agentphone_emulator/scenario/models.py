@@ -43,6 +43,7 @@ from .setup_models import HostedSetup as HostedSetup
 from .setup_models import NumberSetup as NumberSetup
 from .setup_models import Setup as Setup
 from .setup_models import WebhookSetup as WebhookSetup
+from .speech_models import CallerSpeech, TurnLine
 from .strict import Strict, refuse_contradictions
 
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
@@ -327,13 +328,13 @@ class ScenarioExpect(Strict):
 # -- caller actions on a call ------------------------------------------------------------------------
 
 
-class SayStep(Strict):
+class SayStep(TurnLine):
     say: str = Field(description="The caller says this (once the agent is quiet).")
     confidence: Fraction = Field(0.95, description="The speech-to-text confidence sent along.")
     expect: TurnExpect | None = None
 
 
-class InterruptStep(Strict):
+class InterruptStep(TurnLine):
     interrupt: str = Field(description="The caller talks over the agent's current reply.")
     after: SimulatedSeconds = Field(1.0, description="Seconds into the reply's speech.")
     confidence: Fraction = 0.95
@@ -404,7 +405,7 @@ Turn = Annotated[
 # -- calls ----------------------------------------------------------------------------------------------
 
 
-class InboundCall(Strict):
+class InboundCall(CallerSpeech):
     to: str = Field(description="The number called: a name from setup.numbers, or +E.164.")
     from_: str = Field(DEFAULT_CALLER, alias="from", description="The caller's number.")
 
@@ -469,7 +470,7 @@ class OutboundCallStep(Strict):
     expect: CallExpect | None = None
 
 
-class WebCall(Strict):
+class WebCall(CallerSpeech):
     agent: str = Field(description="A name from setup.agents, or an id.")
     join: bool = Field(True, description="Whether the browser joins (unjoined tokens expire in 30 s).")
     variables: dict[str, str] | None = None

@@ -142,8 +142,16 @@ def said(line: TranscriptLine) -> str:
     """What the transcript shows as the line's words: escaped, silence and interruptions marked."""
     if line.state == "silent" and not line.text:
         return SILENCE
-    text = visible(line.text, keep_newlines=True)
+    text = visible(line.text, keep_newlines=True) + spoken_note(line)
     return text + INTERRUPTED if line.state == "interrupted" else text
+
+
+def spoken_note(line: TranscriptLine) -> str:
+    """A synthesised caller turn (the text is what the recogniser heard): what was said, over which
+    line, and the word error rate; empty for any other line."""
+    if line.said is None:
+        return ""
+    return f'  ← said "{visible(line.said)}" over {line.line}, WER {line.word_error_rate or 0:.2f}'
 
 
 def check_location(result: ScenarioResult, check: Check) -> str:
@@ -427,8 +435,8 @@ def natural_width(renderable: RenderableType) -> int:
 def _said_text(line: TranscriptLine) -> Text:
     if line.state == "silent" and not line.text:
         return Text(SILENCE, style="dim italic")
-    words = visible(line.text, keep_newlines=True)
-    return Text.assemble(words, (INTERRUPTED, "yellow")) if line.state == "interrupted" else Text(words)
+    words = Text.assemble(visible(line.text, keep_newlines=True), (spoken_note(line), "dim"))
+    return Text.assemble(words, (INTERRUPTED, "yellow")) if line.state == "interrupted" else words
 
 
 def _allowed_codes(findings: list[FindingLine]) -> set[str]:

@@ -60,8 +60,14 @@ class TranscriptLine:
     last_chunk_ms: float | None = None  # ... and to the last
     state: str | None = None  # agent replies: done, interrupted, silent
     findings: list[str] = field(default_factory=list)  # codes found on this reply
+    said: str | None = None  # a synthesised caller turn: what the caller said (text is what was heard)
+    word_error_rate: float | None = None  # ... text against said
+    line: str | None = None  # ... the phone line it crossed
 
     def to_dict(self) -> dict[str, Any]:
+        spoken: dict[str, Any] = {}
+        if self.said is not None:
+            spoken = {"said": self.said, "wordErrorRate": self.word_error_rate, "line": self.line}
         return {
             "speaker": self.speaker,
             "text": self.text,
@@ -72,7 +78,7 @@ class TranscriptLine:
             "lastChunkMs": _round(self.last_chunk_ms),
             "state": self.state,
             "findings": list(self.findings),
-        }
+        } | spoken
 
 
 @dataclass(slots=True)

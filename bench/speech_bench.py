@@ -1,0 +1,271 @@
+"""English speech in mic mode and the phone line: word error rate, speed, and end-of-speech latency.
+
+1. --wer: a fixed set of UTTERANCES (34 things callers say to a support line) spoken by two voices
+   (Piper en_US-joe, deterministic; flite kal16), each sent through every line profile (seed 1) and
+   recognised by Whisper tiny.en (10 s encoder window: what mic mode runs; and the stock 30 s window
+   on clean, to show what the short one costs) and pocketsphinx (its bundled en-us model). Word error
+   rate = (substitutions + deletions + insertions) / reference words, over all utterances, after the
+   same normalisation of both sides (lower case, no punctuation, common contractions spelt out,
+   digits read one by one). Real-time factor = recognition seconds / audio seconds (two shared cores).
+
+2. --latency: end of speech -> webhook through the whole of mic mode on the real clock (the harness
+   of bench/mic_bench.py: a caller WAV paced to real time, Listener, MicCall, the control plane, the
+   voice engine, a webhook app in this process noting each arrival). The caller is Piper speaking
+   --sentences of UTTERANCES, each after 2.5 s of silence; the end of speech is each utterance's last
+   sample above -40 dBFS in that WAV (the truth, not what a detector says). Rows: Silero VAD
+   (300 ms hang-over) + Whisper, the energy segmenter (700 ms) + Whisper, and today's former default,
+   energy + pocketsphinx.
+
+    python bench/speech_bench.py              # both (about 6 minutes on two shared cores)
+    python bench/speech_bench.py --wer --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mic_bench import QuietView, WebhookClock
+
+from agentphone_emulator.mic.stt import Recognizer, load_recognizer
+from agentphone_emulator.speech.line import PROFILES, apply_line
+from agentphone_emulator.speech.piper_voice import PiperSynthesizer
+from agentphone_emulator.speech.wer import word_errors
+from agentphone_emulator.speech.whisper import WhisperRecognizer
+
+RATE = 16_000
+UTTERANCES = [
+    "Hello, where is my order?",
+    "I ordered a blue lamp last week and it has not arrived.",
+    "Can you check the tracking number for me, please?",
+    "I would like to cancel my subscription.",
+    "What are your opening hours on Saturday?",
+    "I want to speak to a human, please.",
+    "My account number is four five seven two.",
+    "The package was damaged when it arrived.",
+    "Can I change the delivery address?",
+    "I need to reset my password.",
+    "Yes, that is correct.",
+    "No, that is not what I asked for.",
+    "Could you send me a refund?",
+    "I was charged twice this month.",
+    "Please book a table for two people tonight.",
+    "Is there a store near the train station?",
+    "I would like to pay my bill.",
+    "My phone screen is cracked.",
+    "How long does shipping take to Canada?",
+    "Thank you very much, goodbye.",
+    "Can you repeat that, please?",
+    "I have a question about my invoice.",
+    "The internet in my house keeps dropping.",
+    "I am calling about an appointment tomorrow morning.",
+    "Please transfer me to the billing department.",
+    "What is the price of the premium plan?",
+    "I lost my credit card yesterday.",
+    "Do you have this jacket in a larger size?",
+    "My flight was cancelled and I need a new one.",
+    "Can you text me the confirmation code?",
+    "I would like to upgrade my plan.",
+    "The heating in my apartment is broken.",
+    "How do I return an item?",
+    "Where can I park my car?",
+]
+
+
+def flite(text: str, folder: Path) -> bytes:
+    path = folder / f"flite-{abs(hash(text))}.wav"
+    subprocess.run(["flite", "-voice", "kal16", "-t", text, "-o", str(path)], check=True, timeout=60)
+    with wave.open(str(path), "rb") as wav:
+        return wav.readframes(wav.getnframes())
+
+
+def recognise(recognizer: Recognizer, pcm: bytes) -> str:
+    recognizer.start()
+    for i in range(0, len(pcm), 640):
+        recognizer.accept(pcm[i : i + 640])
+    return recognizer.finish()
+
+
+def bench_wer(args: argparse.Namespace, out: Console) -> dict[str, Any]:
+    utterances = UTTERANCES[: args.utterances]
+    folder = Path(tempfile.mkdtemp(prefix="speech_bench_"))
+    piper = PiperSynthesizer()
+    voices: dict[str, Callable[[str], bytes]] = {
+        "piper-joe": piper.speak,
+        "flite-kal16": lambda t: flite(t, folder),
+    }
+    pad = bytes(int(0.3 * RATE) * 2)
+    audio = {(v, t): pad + speak(t) + pad for v, speak in voices.items() for t in utterances}
+    recognizers: dict[str, Recognizer] = {
+        "whisper tiny.en": WhisperRecognizer(),
+        "pocketsphinx": load_recognizer("pocketsphinx"),
+    }
+    stock = WhisperRecognizer(context_s=30.0)
+    profiles = list(PROFILES) if not args.quick else ["clean", "landline", "mobile-weak"]
+    results: dict[str, dict[str, float]] = {}
+    spent = {name: 0.0 for name in [*recognizers, "whisper 30 s window"]}
+    heard_s = {name: 0.0 for name in spent}
+    table = Table(title="Word error rate (lower is better)", box=box.MARKDOWN)
+    for column in ("voice", "line", *recognizers, "whisper 30 s window"):
+        table.add_column(column, justify="left" if column in ("voice", "line") else "right")
+    for voice in voices:
+        for profile in profiles:
+            row = [voice, profile]
+            options = list(recognizers.items()) + (
+                [("whisper 30 s window", stock)] if profile == "clean" else []
+            )
+            for name, recognizer in options:
+                errors = words = 0
+                for text in utterances:
+                    pcm = apply_line(audio[voice, text], profile, seed=1)
+                    started = time.perf_counter()
+                    heard = recognise(recognizer, pcm)
+                    spent[name] += time.perf_counter() - started
+                    heard_s[name] += len(pcm) / 2 / RATE
+                    wrong, said = word_errors(text, heard)
+                    errors += wrong
+                    words += said
+                wer = errors / words
+                results.setdefault(f"{voice}/{profile}", {})[name] = round(wer, 3)
+                row.append(f"{wer:.3f}")
+            row += ["-"] * (len(options) < 3)
+            table.add_row(*row)
+    out.print(table)
+    speed = Table(title="Recognition real-time factor (two shared cores)", box=box.MARKDOWN)
+    speed.add_column("recogniser")
+    speed.add_column("RTF", justify="right")
+    for name in spent:
+        speed.add_row(name, f"{spent[name] / heard_s[name]:.3f}")
+    out.print(speed)
+    return {"wer": results, "rtf": {n: round(spent[n] / heard_s[n], 3) for n in spent}}
+
+
+# -- end of speech -> webhook ------------------------------------------------------------------------
+
+
+def true_ends(pieces: list[bytes], pause: int) -> list[float]:
+    """Each utterance's last sample above -40 dBFS, in seconds from the start of the caller WAV."""
+    ends, at = [], 0
+    for pcm in pieces:
+        at += pause
+        samples = np.abs(np.frombuffer(pcm, np.int16))
+        loud = np.nonzero(samples > 328)[0]
+        ends.append((at + (int(loud[-1]) if len(loud) else 0)) / RATE)
+        at += len(samples)
+    return ends
+
+
+async def run_call(
+    caller: Path, ends: list[float], segmenter: Any, recognizer: Recognizer, folder: Path
+) -> list[float]:
+    from agentphone_emulator.engine.synthesis import Synthesizer
+    from agentphone_emulator.mic.audio import WavSink, WavSource
+    from agentphone_emulator.mic.conversation import MicCall
+    from agentphone_emulator.mic.line import Line
+    from agentphone_emulator.mic.listener import Listener
+    from agentphone_emulator.mic.speaker import Speaker
+    from agentphone_emulator.server import Emulator
+
+    app = WebhookClock()
+    async with Emulator() as emulator:
+        emulator.mount("http://bench-agent.test", app)
+        emulator.set_webhook("http://bench-agent.test/", secret="whsec_bench")
+        async with Line(emulator.base_url, emulator.api_key) as line:
+            agent = await line.create_agent("Bench")
+            listener = Listener(WavSource(caller), segmenter, recognizer)
+            with Synthesizer() as synthesizer:
+                speaker = Speaker(WavSink(folder / "agent.wav"))
+                call = MicCall(line, listener, speaker, synthesizer, QuietView())  # type: ignore[arg-type]
+                try:
+                    await call.run(agent.numbers[0].phone_number, "+14155550123")
+                finally:
+                    speaker.close()
+            t0 = listener._t0
+    # each arrival belongs to the latest true end before it
+    latencies = []
+    for _, arrived in app.arrivals:
+        before = [end for end in ends if t0 + end <= arrived]
+        if before:
+            latencies.append(arrived - (t0 + before[-1]))
+    return latencies
+
+
+def bench_latency(args: argparse.Namespace, out: Console) -> dict[str, Any]:
+    from agentphone_emulator.mic.segmenter import Segmenter
+    from agentphone_emulator.mic.vad import SileroSegmenter
+
+    folder = Path(tempfile.mkdtemp(prefix="speech_bench_latency_"))
+    piper = PiperSynthesizer()
+    pieces = [piper.speak(text) for text in UTTERANCES[: args.sentences]]
+    pause = int(2.5 * RATE)
+    caller = folder / "caller.wav"
+    with wave.open(str(caller), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(RATE)
+        wav.writeframes(b"".join(bytes(pause * 2) + pcm for pcm in pieces) + bytes(pause * 2))
+    ends = true_ends(pieces, pause)
+    rows: list[tuple[str, Callable[[], Any], Callable[[], Recognizer]]] = [
+        ("silero 300 ms + whisper", lambda: SileroSegmenter(), lambda: load_recognizer("whisper")),
+        ("energy 700 ms + whisper", lambda: Segmenter(), lambda: load_recognizer("whisper")),
+        ("energy 700 ms + pocketsphinx", lambda: Segmenter(), lambda: load_recognizer("pocketsphinx")),
+    ]
+    table = Table(title="End of speech -> webhook (ms), Piper caller paced to real time", box=box.MARKDOWN)
+    for column in ("end of speech + recogniser", "turns", "p50", "p90", "worst"):
+        table.add_column(column, justify="left" if column.startswith("end") else "right")
+    summary = {}
+    for label, segmenter, recognizer in rows:
+        latencies = asyncio.run(run_call(caller, ends, segmenter(), recognizer(), folder))
+        if not latencies:
+            table.add_row(label, "0", "-", "-", "-")
+            continue
+        ms = sorted(x * 1e3 for x in latencies)
+        p90 = ms[min(len(ms) - 1, round(0.9 * (len(ms) - 1)))]
+        table.add_row(label, str(len(ms)), f"{statistics.median(ms):.0f}", f"{p90:.0f}", f"{ms[-1]:.0f}")
+        summary[label] = {"turns": len(ms), "p50_ms": round(statistics.median(ms)), "worst_ms": round(ms[-1])}
+    out.print(table)
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--wer", action="store_true", help="section 1: word error rate and real-time factor")
+    parser.add_argument("--latency", action="store_true", help="section 2: end of speech -> webhook")
+    parser.add_argument("--utterances", type=int, default=len(UTTERANCES), help="for --wer (all 34)")
+    parser.add_argument("--sentences", type=int, default=10, help="for --latency (10)")
+    parser.add_argument("--quick", action="store_true", help="three profiles, 8 utterances, 4 sentences")
+    parser.add_argument("--json", metavar="FILE", help="write the figures to FILE")
+    args = parser.parse_args()
+    if args.quick:
+        args.utterances, args.sentences = min(args.utterances, 8), min(args.sentences, 4)
+    both = not (args.wer or args.latency)
+    out = Console(highlight=False)
+    figures: dict[str, Any] = {}
+    if args.wer or both:
+        figures["wer"] = bench_wer(args, out)
+    if args.latency or both:
+        figures["latency"] = bench_latency(args, out)
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
