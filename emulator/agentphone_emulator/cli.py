@@ -421,6 +421,8 @@ async def _serve(
         print(f"state: {what} {args.state}", flush=True)
     if (admin := admin_line(emulator, args.control_plane)) is not None:
         print(admin, flush=True)
+    if args.control_plane:  # last, so the lines scripts read keep their places: the page, the key in its fragment (docs/console.md)
+        print(f"console: {emulator.console_url}", flush=True)
     interval = DEFAULT_STATE_INTERVAL if args.state_interval is None else args.state_interval
     try:
         await serve_until_stopped(emulator, keeper, interval, signals)

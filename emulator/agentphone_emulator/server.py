@@ -30,6 +30,7 @@ from .app_reference import is_app_reference
 from .call_handle import CallHandle
 from .clock import Clock, RealClock, VirtualClock
 from .connections import ConnectionLimits, Connections, GuardedSite
+from .console import console_routes
 from .engine.app_loop import inside_app
 from .engine.callees import Callee
 from .engine.driving import ClockBusy
@@ -42,6 +43,7 @@ from .settings import AccountSettings
 from .store import webhooks as webhook_store
 from .store.account import Account, EmulatorState, StateSnapshot
 from .store.findings import Finding
+from .store.live import publish
 from .store.records import CallRecord, DeliveryRecord, WebhookRecord
 
 log = logging.getLogger("agentphone_emulator")
@@ -124,6 +126,7 @@ class Emulator:
         self.reset_at: datetime = self.clock.now()
         """Where a test's timeline starts: the clock at the last reset."""
         self._access = Access.for_keys(self.state.api_keys, admin_key, app_modules)
+        self._control_plane = control_plane
         # The control plane (/__emulator) needs the same API key as /v1 (or the admin key); without
         # it (serve --no-control-plane) those paths are 404 like any unknown path.
         # How many connections at once and how long a half-sent request may take (connections.py).
@@ -133,7 +136,7 @@ class Emulator:
             self.state,
             self.platform,
             runtime=self,
-            extra_routes=control_routes() if control_plane else None,
+            extra_routes=[*control_routes(), *console_routes()] if control_plane else None,
             access=self._access,
             connections=self.connections,
         )
@@ -239,6 +242,18 @@ class Emulator:
         """Where it serves, e.g. ``http://127.0.0.1:54321``: the SDKs' ``base_url``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def console_url(self) -> str:
+        """The console page, with the API key in the URL's fragment (which browsers never send):
+        ``http://127.0.0.1:54321/#key=sk_test_...`` (docs/console.md).
+
+        Raises:
+            RuntimeError: The emulator serves no control plane (``control_plane=False``).
+        """
+        if not self._control_plane:
+            raise RuntimeError("the console is part of the control plane, which this emulator does not serve")
+        return f"{self.base_url}/#key={self.api_key}"
 
     @property
     def api_key(self) -> str:
@@ -367,6 +382,7 @@ class Emulator:
             self.platform.reset()
             self.state.reset(settings)
             self.app[LIMITER_KEY].reset()
+            publish(self.state, None, "reset")  # the live event streams start over
 
         self.call_soon(do_reset)
 
@@ -401,6 +417,7 @@ class Emulator:
             self.platform.voice.drop_sessions()
             self.state.restore(snapshot, copy=not owned)
             self.platform.dispatcher.reschedule()
+            publish(self.state, None, "reset")
 
         self.call_soon(do_restore)
 

@@ -13,6 +13,7 @@ from ..connections import ConnectionLimits, Connections
 from ..engine.platform import Platform
 from ..store.account import EmulatorState
 from ..store.calls import close_followers
+from ..store.live import publish
 from . import (
     agents,
     calls,
@@ -141,3 +142,4 @@ async def _close_streams(app: web.Application) -> None:
     """Stopping: end the open transcript streams now, before aiohttp waits for requests under way
     (a stream is a request that never finishes by itself)."""
     close_followers(app[STATE_KEY])
+    publish(app[STATE_KEY], None, "closing")  # and the live event streams (api/control_events.py)

@@ -52,8 +52,10 @@ from .control_account import router as account_router
 from .control_agents import router as agents_router
 from .control_audio import router as audio_router
 from .control_calls import router as calls_router
+from .control_console import router as console_router
 from .control_deliveries import delivery_view
 from .control_deliveries import router as deliveries_router
+from .control_events import router as events_router
 from .control_probes import router as probes_router
 from .control_snapshots import router as snapshots_router
 from .control_verify import router as verify_router
@@ -321,8 +323,9 @@ def _routes() -> list[Route]:
     """Every control route: this module's, deliveries and settle (api/control_deliveries.py),
     probes (api/control_probes.py), provisioning (api/control_agents.py), the simulated calls'
     (api/control_calls.py), the account's (api/control_account.py) and snapshots'
-    (api/control_snapshots.py), verification codes (api/control_verify.py), and a call's audio
-    from a browser (api/control_audio.py)."""
+    (api/control_snapshots.py), verification codes (api/control_verify.py), a call's audio
+    from a browser (api/control_audio.py), the live event stream (api/control_events.py) and the
+    console's own reads (api/control_console.py)."""
     return _CONTROL_ROUTES
 
 
@@ -346,6 +349,8 @@ _CONTROL_ROUTES = _strict(
         *account_router.routes,
         *snapshots_router.routes,
         *verify_router.routes,
+        *events_router.routes,
+        *console_router.routes,
     ]
 )
 

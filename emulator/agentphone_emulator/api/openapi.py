@@ -39,7 +39,7 @@ _VALIDATION_ERROR = {
     "title": "HTTPValidationError",
 }
 
-_SSE_EVENT = {
+_SSE_EVENT: dict[str, Any] = {
     "type": "object",
     "properties": {
         "event": {"type": "string"},
@@ -100,9 +100,17 @@ def build_openapi(routes: list[Route]) -> dict[str, Any]:
         elif route.response_media_type == "text/event-stream":
             # Before Open API 3.2's `itemSchema`, an event stream's `schema` describes one event
             # as a client parses it (what schemathesis validates): a named event, JSON data.
+            # A declared response model is the events' data: its schema is the `data` field's
+            # contentSchema (JSON Schema 2020-12), so a client generator sees every event's shape.
+            event: dict[str, Any] = _SSE_EVENT
+            if route.response is not None:
+                fields: dict[str, Any] = dict(_SSE_EVENT["properties"])
+                data = _schema(components, route.response, "serialization")
+                fields["data"] = {**fields["data"], "contentSchema": data}
+                event = {**_SSE_EVENT, "properties": fields}
             responses[str(route.status)] = {
                 "description": "Successful Response",
-                "content": {route.response_media_type: {"schema": _SSE_EVENT}},
+                "content": {route.response_media_type: {"schema": event}},
             }
         elif route.response_media_type != "application/json":
             responses[str(route.status)] = {

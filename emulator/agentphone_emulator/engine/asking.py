@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..safe_text import scrub
 from ..store.findings import FindingCode
+from ..store.live import publish
 from ..store.records import CallTurn
 from .agent_reply import AgentReply
 from .delivery import MAX_RESPONSE_BYTES, log_attempt, route_webhook
@@ -230,6 +231,7 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
         duration_ms = (time.perf_counter() - started) * 1000
         log_attempt(record, at, status, bytes(body), error, duration_ms, url=hook.url, headers=headers)
         record.status = "success" if error is None and status is not None else "failed"
+        publish(session.state, session.account, "delivery", record)
         if reader is not None:
             for problem in reader.problems:
                 _problem(session, reply, problem)

@@ -31,6 +31,7 @@ from ..safe_text import require_valid
 from ..store import calls as call_store
 from ..store.account import Account
 from ..store.findings import Finding, FindingCode, clip
+from ..store.live import publish
 from ..store.records import AgentRecord, CallRecord, CallTurn, KeyPress
 from .agent_reply import AgentReply, HeardChunk, ReplyState
 from .asking import ask_hosted, ask_webhook
@@ -223,6 +224,7 @@ class CallSession:
         """The caller presses keys; the agent gets them as a turn (``transcript`` and ``dtmf``)."""
         await self._take_turn(False)
         self.call.key_presses.append(KeyPress(by="user", digits=digits, at=self.clock.now()))
+        publish(self.state, self.account, "keys", (self.call, self.call.key_presses[-1]))
         await self.clock.sleep(digits_seconds(digits))
         self._check_live()
         turn = call_store.append_turn(self.state, self.account, self.call, "user", digits, 1.0)
@@ -272,6 +274,11 @@ class CallSession:
 
         self._limit = self.clock.call_at(due, too_long)
 
+    def ringing(self, ringing: bool) -> None:
+        """The call rings in the console (status ``ringing``), or stopped ringing."""
+        if self.live:
+            call_store.set_ringing(self.state, self.account, self.call, ringing)
+
     def end(self, status: str, reason: str | None) -> None:
         if self.live:
             call_store.finish_call(self.state, self.account, self.call, status, reason)
@@ -291,6 +298,7 @@ class CallSession:
                 reply.interrupted_at = self.clock.now()
                 for event in (reply._first, reply._closed, reply._done):
                     event.set()
+                publish(self.state, self.account, "reply", (self.call, reply))
         for task in list(self._tasks):
             task.cancel()
 
@@ -328,6 +336,7 @@ class CallSession:
     def _new_reply(self, turn: int, utterance: str, mode: Any) -> AgentReply:
         reply = AgentReply(turn=turn, utterance=utterance, requested_at=self.clock.now(), mode=mode)
         self.replies.append(reply)
+        publish(self.state, self.account, "reply", (self.call, reply))
         return reply
 
     def _start_reply(self, turn: CallTurn, utterance: str, dtmf: str | None = None) -> AgentReply:
@@ -361,6 +370,7 @@ class CallSession:
         self.speaking_until = ends
         reply.state = "speaking"
         reply._first.set()
+        publish(self.state, self.account, "chunk", (self.call, reply, heard))
         for listener in self._listeners:
             listener(reply, heard)
 
@@ -397,6 +407,7 @@ class CallSession:
             if chunk.digits:
                 reply.digits += chunk.digits
                 self.call.key_presses.append(KeyPress(by="agent", digits=chunk.digits, at=heard.ends_at))
+                publish(self.state, self.account, "keys", (self.call, self.call.key_presses[-1]))
             if chunk.hangup or chunk.transfer:
                 reply.chunks = kept
                 self._finish_reply(reply, "done")
@@ -427,6 +438,7 @@ class CallSession:
             call_store.append_turn(
                 self.state, self.account, self.call, "agent", reply.text, spoken_at=reply.speech_starts_at
             )
+        publish(self.state, self.account, "reply", (self.call, reply))
         reply._done.set()
         self.touch()
 
@@ -541,6 +553,7 @@ class CallSession:
         )
         reply.findings.append(finding)
         self.account.findings.append(finding)
+        publish(self.state, self.account, "finding", finding)
 
 
 async def _first_of(*awaitables: Awaitable[Any]) -> None:

@@ -15,16 +15,20 @@ number ends     the callee
                 tone, the call ends ``completed`` (``voicemail_reached``)
 ``555 0104``    the call cannot be placed: ``failed`` (``dial_failed``)
 ``555 0105``    an IVR menu ("press 1 for sales, 2 for support") that answers the agent's digits
+``555 0106``    rings in the console (docs/console.md) until a person there answers, says busy, lets
+                it ring out or sends it to voicemail (60 s unanswered: ``no-answer``); answered,
+                that person talks through the control plane (say, press, hang up)
 anything else   a person who says "Hello?", answers the agent once, and says goodbye and hangs up
 ==============  =============================================================================
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .agent_reply import AgentReply
 from .call_session import CallEnded
@@ -40,6 +44,7 @@ class Outcome(StrEnum):
     VOICEMAIL = "voicemail"
     FAILED = "failed"
     IVR = "ivr"
+    CONSOLE = "console"  # a person in the console decides (POST /__emulator/calls/{id}/answer)
 
 
 DEFAULT_LINES = ("Hello?", "Okay, thanks for letting me know. Goodbye.")
@@ -84,6 +89,7 @@ MAGIC_CALLEES: dict[str, Callee] = {
     "02": Callee(outcome=Outcome.NO_ANSWER, ring_seconds=30.0),
     "03": Callee(outcome=Outcome.VOICEMAIL, ring_seconds=15.0),
     "04": Callee(outcome=Outcome.FAILED, ring_seconds=0.5),
+    "06": Callee(outcome=Outcome.CONSOLE, lines=[], hang_up=False, ring_seconds=60.0),
     "05": Callee(
         outcome=Outcome.IVR, lines=["Sure, I can help with that.", "Thanks, goodbye."], ivr=IvrMenu()
     ),
@@ -108,7 +114,10 @@ def callee_for(number: str, scripted: dict[str, Callee]) -> Callee:
 async def run_callee(session: CallSession, callee: Callee, greeting: str | None) -> None:
     """Play ``callee``'s side of an outbound call, from the ring to the hang-up."""
     try:
-        await session.clock.sleep(callee.ring_seconds)
+        if callee.outcome is Outcome.CONSOLE:
+            callee = await _ring_in_console(session, callee)
+        else:
+            await session.clock.sleep(callee.ring_seconds)
         if not session.live:
             return
         if callee.outcome in FINAL_STATUS:
@@ -126,6 +135,32 @@ async def run_callee(session: CallSession, callee: Callee, greeting: str | None)
         await _talk(session, callee)
     except CallEnded:
         pass  # the agent (or the API) hung up first
+
+
+CONSOLE_CHOICES: dict[str, Callee] = {
+    "answer": Callee(lines=[], hang_up=False, ring_seconds=0.0),
+    "busy": Callee(outcome=Outcome.BUSY, ring_seconds=0.0),
+    "no-answer": Callee(outcome=Outcome.NO_ANSWER, ring_seconds=0.0),
+    "voicemail": Callee(outcome=Outcome.VOICEMAIL, ring_seconds=0.0),
+}
+"""What a person in the console may do with a ringing call, as the callee it makes."""
+
+
+async def _ring_in_console(session: CallSession, callee: Callee) -> Callee:
+    """The call rings (status ``ringing``) until someone in the console decides
+    (:meth:`VoiceEngine.answer`) or ``ring_seconds`` pass on the clock (then nobody answered)."""
+    decided: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    session.engine.ringing[session.call.id] = decided
+    session.ringing(True)
+    timeout = asyncio.ensure_future(session.clock.sleep(callee.ring_seconds))
+    try:
+        waits: set[asyncio.Future[Any]] = {decided, timeout}
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timeout.cancel()
+        session.engine.ringing.pop(session.call.id, None)
+        session.ringing(False)
+    return CONSOLE_CHOICES[decided.result() if decided.done() else "no-answer"]
 
 
 async def _talk(session: CallSession, callee: Callee) -> None:

@@ -33,6 +33,7 @@ import pydantic_core
 from ..clock import Clock, Timer
 from ..store.account import Account, EmulatorState
 from ..store.findings import Finding, FindingCode, clip
+from ..store.live import publish
 from ..store.records import DeliveryAttempt, DeliveryRecord, WebhookRecord
 from .signing import refusal_hint, signed_headers
 from .targets import AppFailure, BadResponse, TargetError, TargetRequest, Targets
@@ -205,6 +206,7 @@ class Dispatcher:
             retries_allowed=retries_allowed,
         )
         account.deliveries[record.id] = record
+        publish(self.state, account, "delivery", record)
         return record
 
     def fire(self, work: Coroutine[Any, Any, Any]) -> None:
@@ -272,6 +274,12 @@ class Dispatcher:
     # -- one attempt -----------------------------------------------------------------------------
 
     async def _attempt(self, account: Account, record: DeliveryRecord, webhook: WebhookRecord) -> None:
+        try:
+            await self._attempt_once(account, record, webhook)
+        finally:  # sent or not, the attempt's outcome and the delivery's status are news
+            publish(self.state, account, "delivery", record)
+
+    async def _attempt_once(self, account: Account, record: DeliveryRecord, webhook: WebhookRecord) -> None:
         at = self.state.now()
         record.url = webhook.url
         record.status = "pending"
@@ -432,20 +440,20 @@ class Dispatcher:
         offending: bytes | None = None,
         detail: str | None = None,
     ) -> None:
-        account.findings.append(
-            Finding(
-                code=code,
-                message=message,
-                at=self.state.now(),
-                event=record.event_type,
-                channel=record.channel,
-                agent_id=record.agent_id,
-                delivery_id=record.id,
-                attempt=record.attempt_count,
-                message_id=record.message_id,
-                call_id=record.call_id,
-                http_status=http_status,
-                offending=offending,
-                detail=detail,
-            )
+        finding = Finding(
+            code=code,
+            message=message,
+            at=self.state.now(),
+            event=record.event_type,
+            channel=record.channel,
+            agent_id=record.agent_id,
+            delivery_id=record.id,
+            attempt=record.attempt_count,
+            message_id=record.message_id,
+            call_id=record.call_id,
+            http_status=http_status,
+            offending=offending,
+            detail=detail,
         )
+        account.findings.append(finding)
+        publish(self.state, account, "finding", finding)

@@ -20,6 +20,7 @@ from ..phone import InvalidPhoneNumber, normalize_e164
 from ..safe_text import lone_surrogates, scrub
 from ..store import messages as store
 from ..store.account import Account, EmulatorState
+from ..store.live import publish
 from ..store.records import DeliveryRecord, MessageRecord, NumberRecord, ReactionRecord
 from ..store.webhooks import DEFAULT_CONTEXT_LIMIT
 from .delivery import Dispatcher, route_webhook
@@ -159,6 +160,7 @@ class SmsEngine:
             finding = answered_echo(account, unanswered, message)
             if finding is not None:
                 account.findings.append(finding)
+                publish(self.state, account, "finding", finding)
 
     def _echo(self, account: Account, message: MessageRecord) -> None:
         """Echo ``message`` to the webhook in the background, as the platform does."""

@@ -13,6 +13,7 @@ placed with a ``systemPrompt`` (:mod:`.hosted`), the webhook otherwise.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -63,6 +64,8 @@ class VoiceEngine:
         self.hosted = HostedConfig()
         self.callees: dict[str, Callee] = {}  # scripted callees by E.164 number
         self.sessions: dict[str, CallSession] = {}  # live calls by id
+        # Outbound calls ringing in the console, by id: the person's choice (callees.CONSOLE_CHOICES).
+        self.ringing: dict[str, asyncio.Future[str]] = {}
         # Calls that just ended, newest last: a caller reads how its call went (the reply that
         # hung up, its timing) after the engine has let go of it.
         self.ended_sessions: OrderedDict[str, CallSession] = OrderedDict()

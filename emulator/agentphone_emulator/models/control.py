@@ -422,7 +422,7 @@ class CallSimOut(ControlOut):
     )
 
 
-CalleeOutcome = Literal["answered", "busy", "no-answer", "voicemail", "failed", "ivr"]
+CalleeOutcome = Literal["answered", "busy", "no-answer", "voicemail", "failed", "ivr", "console"]
 """How a simulated callee answers (engine/callees.py's ``Outcome``)."""
 
 

@@ -39,6 +39,7 @@ from ..vocabulary import CallStatus as CallStatus  # the words live in vocabular
 from ..vocabulary import DisconnectionReason as DisconnectionReason
 from .account import Account, EmulatorState
 from .agents import get_agent
+from .live import publish
 from .records import AgentRecord, CallRecord, CallTurn, NumberRecord
 
 log = logging.getLogger("agentphone_emulator.calls")
@@ -266,6 +267,7 @@ def start_outbound_call(
         call_screening_purpose=call_screening_purpose or agent.call_screening_purpose,
     )
     account.calls[call.id] = call
+    publish(state, account, "call", call)
     return call
 
 
@@ -288,6 +290,7 @@ def start_inbound_call(
         voice=agent.voice if agent else None,
     )
     account.calls[call.id] = call
+    publish(state, account, "call", call)
     return call
 
 
@@ -334,6 +337,7 @@ def start_web_call(
         },
     )
     account.calls[call.id] = call
+    publish(state, account, "call", call)
     return call
 
 
@@ -485,7 +489,15 @@ def append_turn(
     )
     call.turns.append(turn)
     _publish(state, account, call, CallEvent("turn", turn=turn))
+    publish(state, account, "turn", (call, turn))
     return turn
+
+
+def set_ringing(state: EmulatorState, account: Account, call: CallRecord, ringing: bool) -> None:
+    """A live outbound call rings at a person in the console (``ringing``), or has stopped."""
+    if is_live(call):
+        call.status = "ringing" if ringing else "in-progress"
+        publish(state, account, "call", call)
 
 
 def max_call_length(account: Account) -> timedelta:
@@ -512,6 +524,7 @@ def finish_call(
     call.ended_at = min(state.now(), call.started_at + max_call_length(account))
     call.disconnection_reason = reason
     _publish(state, account, call, CallEvent("ended", status=status, duration_seconds=duration_seconds(call)))
+    publish(state, account, "call", call)
     for hook in list(_call_ended_hooks.get(state, ())):
         try:
             hook(state, account, call)

@@ -24,6 +24,7 @@ from ..errors import bad_request, forbidden, not_found, validation_error
 from ..phone import InvalidPhoneNumber, normalize_e164
 from .account import Account, EmulatorState
 from .agents import get_agent
+from .live import publish
 from .numbers import get_active_number, get_number
 from .records import ConversationRecord, MessageRecord, NumberRecord, ReactionRecord
 from .register import ten_dlc_block_reason
@@ -147,7 +148,11 @@ def find_or_create_conversation(
 
 
 def _thread(
-    account: Account, conversation: ConversationRecord, number: NumberRecord, message: MessageRecord
+    state: EmulatorState,
+    account: Account,
+    conversation: ConversationRecord,
+    number: NumberRecord,
+    message: MessageRecord,
 ) -> None:
     account.messages[message.id] = message
     conversation.message_ids.append(message.id)
@@ -155,6 +160,7 @@ def _thread(
     # A conversation follows its number: once the number has an agent, the agent sees the thread.
     if number.agent_id is not None:
         conversation.agent_id = number.agent_id
+    publish(state, account, "text", message)
 
 
 def sort_key(conversation: ConversationRecord) -> datetime:
@@ -404,7 +410,7 @@ def send_message(state: EmulatorState, account: Account, request: SendRequest) -
         reply_to_message_id=reply_to,
         send_style=request.send_style,
     )
-    _thread(account, conversation, number, message)
+    _thread(state, account, conversation, number, message)
     return SentMessage(
         message=message, conversation=conversation, reply_parent_unresolved=reply_parent_unresolved
     )
@@ -489,7 +495,7 @@ def receive_message(
         created_at=at,
         media_urls=list(media_urls),
     )
-    _thread(account, conversation, number, message)
+    _thread(state, account, conversation, number, message)
     return message
 
 

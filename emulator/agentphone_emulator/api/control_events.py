@@ -1,0 +1,349 @@
+"""The live event stream, ``GET /__emulator/events``: every call, transcript line, reply, chunk,
+key press, finding, text and webhook delivery of the key's account as it happens, as server-sent
+events (the console page reads it; so can any tool). Shapes: models/control_events.py; what the
+stream keeps current, as it is now: ``GET /__emulator/board``.
+
+Cheap for the calls it watches. A change costs the engine one append (store/live.py calls
+:meth:`Hub.changed` inside the writer); every :data:`BATCH_SECONDS` the hub encodes what changed,
+once for all streams, each object once however often it changed in the batch (a reply's start,
+chunks and end in one ``reply`` event, a delivery's logging and answer in one ``delivery``), and
+hands the bytes to each stream that wants them. A stream's queue is bounded (:data:`QUEUE_LIMIT`
+events): a client that reads too slowly loses the events past it and then gets one ``overflow``
+event saying how many, so a stuck page costs a fixed amount of memory and never slows the calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import weakref
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from ..clock import VirtualClock, iso
+from ..errors import conflict, not_found, validation_error
+from ..models.control_events import EVENT_TYPES, BoardOut, BoardQuery, EventsQuery, LiveEventOut
+from ..store import webhooks as webhook_store
+from ..store.account import Account, EmulatorState
+from ..store.live import LiveKind, watch
+from .framework import Ctx, Router
+from .live_wire import call_data, chunk_data, delivery_data, reply_data, text_data, turn_data
+
+PREFIX = "/__emulator"
+router = Router("emulator events")
+
+QUEUE_LIMIT = 4096
+"""Events held for one stream that reads slower than they come; past it they are dropped."""
+BATCH_SECONDS = 0.02
+"""How long (real time) changes gather before they are encoded and written: one write per batch
+rather than one per event, each changed object encoded once. A page draws at most once a frame."""
+HEARTBEAT_SECONDS = 15.0
+"""A comment line this often while nothing happens, so proxies and clients keep the stream."""
+
+# Kinds whose subject is one object that changes: a batch sends its latest state once.
+_COALESCED = frozenset({"call", "reply", "delivery", "text"})
+
+
+@dataclass(eq=False, slots=True)
+class Stream:
+    """One open ``/__emulator/events`` stream: what it wants and what waits to be written."""
+
+    account_id: str
+    types: frozenset[str]
+    call_id: str | None
+    frames: deque[bytes] = field(default_factory=deque)
+    dropped: int = 0
+    closing: bool = False
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def wants(self, kind: str, call_id: str | None) -> bool:
+        return kind in self.types and (self.call_id is None or call_id == self.call_id)
+
+    def put(self, frame: bytes) -> None:
+        if len(self.frames) >= QUEUE_LIMIT:
+            self.dropped += 1
+        else:
+            self.frames.append(frame)
+        self.wake.set()
+
+
+@dataclass(slots=True)
+class _Change:
+    kind: LiveKind
+    account_id: str | None
+    call_id: str | None
+    subject: Any
+    at: datetime
+    index: int = 0  # a chunk's place in its reply, when it arrived
+
+
+class Hub:
+    """The streams open on one emulator's state, and the batching and encoding of its changes."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+        self.streams: set[Stream] = set()
+        self.seq = 0
+        self.produced = 0
+        """Events encoded so far (what a bench compares with what clients received)."""
+        self._watching: contextlib.ExitStack | None = None
+        self._pending: list[_Change] = []
+        self._pending_keys: set[tuple[str, int]] = set()
+        self._flush: asyncio.TimerHandle | None = None
+
+    def open(self, stream: Stream) -> None:
+        self.streams.add(stream)
+        if self._watching is None:
+            self._watching = contextlib.ExitStack()
+            self._watching.enter_context(watch(self.state, self.changed))
+
+    def close(self, stream: Stream) -> None:
+        self.streams.discard(stream)
+        if not self.streams and self._watching is not None:
+            self._watching.close()  # nobody left: the engine's publishes are free again
+            self._watching = None
+            self._pending.clear()
+            self._pending_keys.clear()
+
+    def frame(self, seq: int, kind: str, data: dict[str, Any]) -> bytes:
+        data = {"seq": seq, "type": kind, **data}
+        return f"id: {seq}\nevent: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def changed(self, kind: LiveKind, account: Account | None, subject: Any) -> None:
+        """store/live.py's watcher: note the change; the batch encodes it (:meth:`flush`)."""
+        if kind == "closing":
+            for stream in self.streams:
+                stream.closing = True
+                stream.wake.set()
+            return
+        if kind in _COALESCED:
+            key = (kind, id(subject if kind != "reply" else subject[1]))
+            if key in self._pending_keys:
+                return  # already in this batch: it goes with its latest state
+            self._pending_keys.add(key)
+        index = len(subject[1].chunks) - 1 if kind == "chunk" else 0
+        account_id = None if account is None else account.id
+        self._pending.append(
+            _Change(kind, account_id, _call_id_of(kind, subject), subject, self.state.now(), index)
+        )
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(BATCH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        """Encode the batch's changes, each once, and queue them for the streams that want them."""
+        self._flush = None
+        pending, self._pending = self._pending, []
+        self._pending_keys.clear()
+        replies = {id(change.subject[1]) for change in pending if change.kind == "reply"}
+        for change in pending:
+            if change.kind == "chunk" and id(change.subject[1]) in replies:
+                continue  # its reply, in this batch too, carries it
+            streams = [
+                s
+                for s in self.streams
+                if (change.account_id is None or s.account_id == change.account_id)
+                and s.wants(change.kind, change.call_id)
+            ]
+            if not streams:
+                continue
+            self.produced += 1
+            data = {"at": iso(change.at), **_data(change)}
+            frame = self.frame(self.next_seq(), change.kind, data)
+            for stream in streams:
+                stream.put(frame)
+
+
+_hubs: weakref.WeakKeyDictionary[EmulatorState, Hub] = weakref.WeakKeyDictionary()
+
+
+def hub_of(state: EmulatorState) -> Hub:
+    """The event streams' hub of ``state`` (made on first use)."""
+    hub = _hubs.get(state)
+    if hub is None:
+        hub = _hubs[state] = Hub(state)
+    return hub
+
+
+def _call_id_of(kind: str, subject: Any) -> str | None:
+    if kind == "call":
+        return str(subject.id)
+    if kind in ("turn", "reply", "chunk", "keys"):
+        return str(subject[0].id)
+    if kind in ("finding", "delivery"):
+        return subject.call_id  # type: ignore[no-any-return]
+    return None
+
+
+def _data(change: _Change) -> dict[str, Any]:
+    kind, subject = change.kind, change.subject
+    if kind == "call":
+        return {"call": call_data(subject)}
+    if kind == "turn":
+        return turn_data(*subject)
+    if kind == "reply":
+        call, reply = subject
+        return {"callId": call.id, "reply": reply_data(reply)}
+    if kind == "chunk":
+        call, reply, heard = subject
+        return {"callId": call.id, "turn": reply.turn, "index": change.index, "chunk": chunk_data(heard)}
+    if kind == "keys":
+        call, press = subject
+        return {"callId": call.id, "by": press.by, "digits": press.digits}
+    if kind == "finding":
+        return {"finding": subject.to_dict()}
+    if kind == "text":
+        return {"message": text_data(subject)}
+    if kind == "delivery":
+        return {"delivery": delivery_data(subject)}
+    return {}  # reset
+
+
+def _types(query: EventsQuery) -> frozenset[str]:
+    if query.types is None:
+        return frozenset(EVENT_TYPES)
+    asked = frozenset(query.types.split(","))
+    unknown = sorted(asked - frozenset(EVENT_TYPES))
+    if unknown:
+        raise validation_error(
+            ["query", "types"],
+            f"unknown event type(s) {', '.join(unknown)}: the types are {', '.join(EVENT_TYPES)}",
+            query.types,
+        )
+    return asked | {"ready", "overflow", "reset"}
+
+
+@router.get(
+    f"{PREFIX}/events",
+    response=LiveEventOut,
+    query=EventsQuery,
+    response_media_type="text/event-stream",
+)
+async def stream_events(ctx: Ctx, *, query: EventsQuery) -> web.StreamResponse:
+    """Live events of the account (SSE): calls, turns, replies, chunks, keys, findings, texts, deliveries"""
+    stream = Stream(account_id=ctx.account.id, types=_types(query), call_id=query.call_id)
+    hub = hub_of(ctx.state)
+    response = web.StreamResponse(headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response.content_type = "text/event-stream"
+    response.charset = "utf-8"
+    hub.open(stream)
+    try:
+        await response.prepare(ctx.request)
+        ready = {
+            "at": iso(ctx.state.now()),
+            "accountId": ctx.account.id,
+            "virtualClock": isinstance(ctx.state.clock, VirtualClock),
+            "queueLimit": QUEUE_LIMIT,
+        }
+        await response.write(b"retry: 1000\n" + hub.frame(hub.next_seq(), "ready", ready))
+        while not stream.closing:
+            if not stream.frames and not stream.dropped:
+                stream.wake.clear()
+                try:
+                    await asyncio.wait_for(stream.wake.wait(), HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    await response.write(b": heartbeat\n\n")
+                continue
+            batch = b"".join(stream.frames)
+            stream.frames.clear()
+            await response.write(batch)
+            if stream.dropped:
+                dropped, stream.dropped = stream.dropped, 0
+                overflow = {"at": iso(ctx.state.now()), "dropped": dropped}
+                await response.write(hub.frame(hub.next_seq(), "overflow", overflow))
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client went away: unsubscribing is all there is to do
+    finally:
+        hub.close(stream)
+    return response
+
+
+@router.get(f"{PREFIX}/board", response=BoardOut, query=BoardQuery)
+async def board(ctx: Ctx, *, query: BoardQuery) -> BoardOut:
+    """The account's calls, texts, deliveries, findings and numbers now, in the event stream's shapes"""
+    account, limit = ctx.account, query.limit
+    numbers = [
+        {
+            "id": number.id,
+            "phoneNumber": number.phone_number,
+            "type": number.type,
+            "agentId": number.agent_id,
+            "agentName": agent.name if (agent := account.agents.get(number.agent_id or "")) else None,
+        }
+        for number in account.active_numbers()
+    ]
+    calls = sorted(account.calls.values(), key=lambda c: c.started_at)[-limit:]
+    return BoardOut.model_validate(
+        {
+            "at": ctx.state.now(),
+            "virtualClock": isinstance(ctx.state.clock, VirtualClock),
+            "numbers": numbers,
+            "calls": [call_data(c) for c in calls],
+            "texts": [text_data(m) for m in list(account.messages.values())[-limit:]],
+            "deliveries": [delivery_data(d) for d in webhook_store.oldest_first(account)[-limit:]],
+            "findings": [f.to_dict() for f in account.findings[-limit:]],
+        }
+    )
+
+
+@router.get(f"{PREFIX}/calls/{{call_id}}/scenario", response=None, response_media_type="application/yaml")
+async def export_scenario(ctx: Ctx, *, call_id: str) -> web.Response:
+    """A call as a scenario YAML that replays it with `agentphone-emulator run` (live calls and the last 100 ended)"""
+    from ..mic.conversation import MicResult, Utterance  # mic mode's writer (mic/scenario_writer.py)
+    from ..mic.scenario_writer import scenario_document
+    from .agents import agent_out
+    from .control_calls import call_view
+
+    call = ctx.account.calls.get(call_id)
+    if call is None:
+        raise not_found("Call")
+    session = ctx.platform.voice.known_session(call_id)
+    if session is None:
+        raise conflict(
+            f"call {call_id} is no longer known turn by turn (only live calls and the last ended ones are)",
+            code="CALL_FORGOTTEN",
+        )
+    view = await call_view(ctx, call, session)
+    replies = {reply.turn: reply for reply in view.replies}
+    user_keys = {press.digits for press in call.key_presses if press.by == "user"}
+    utterances: list[Utterance] = []
+    for reply in view.replies:
+        if reply.turn == 0:
+            continue
+        before = replies.get(reply.turn - 1)
+        cut_after = None
+        if before is not None and before.state == "interrupted" and before.interrupted_at and before.chunks:
+            spoken_from = before.chunks[0].starts_at
+            cut_after = round(max(0.0, (before.interrupted_at - spoken_from).total_seconds()), 3)
+        utterances.append(
+            Utterance(
+                text=reply.utterance,
+                began=0.0,
+                ended=0.0,
+                turn=reply.turn,
+                cut_after=cut_after,
+                keys=reply.utterance in user_keys and reply.utterance.strip("0123456789*#") == "",
+            )
+        )
+    agent = ctx.account.agents.get(call.agent_id or "")
+    result = MicResult(call=view, utterances=utterances, timings={}, replies=replies, ended_by="caller")
+    text = scenario_document(
+        result,
+        agent=agent_out(ctx.account, agent) if agent is not None else None,
+        replay_command="agentphone-emulator run FILE --app your.module:app",
+        stt_name="none: typed in the console",
+    )
+    return web.Response(
+        text=text,
+        content_type="application/yaml",
+        headers={"Content-Disposition": f'attachment; filename="{call_id}.scenario.yaml"'},
+    )

@@ -1,0 +1,269 @@
+"""The live event stream (``GET /__emulator/events``): every call, turn, reply, chunk, key press,
+finding, text and delivery of the key's account as server-sent events, read here over real HTTP
+from an in-process emulator on a virtual clock with a real webhook app (tests/voice_app.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from agentphone import AsyncAgentPhone
+from pydantic import TypeAdapter
+
+from agentphone_emulator import Emulator
+from agentphone_emulator.api import control_events
+from agentphone_emulator.api.control import control_openapi
+from agentphone_emulator.models.control_events import LiveEventOut
+from tests.helpers import hang_guarded
+from tests.voice_fixtures import SECOND_API_KEY, emu, sdk  # noqa: F401  (fixtures)
+
+VOICE_APP = "tests.voice_app:app/voice"
+EVENT = TypeAdapter(LiveEventOut)
+
+
+class Events:
+    """One open event stream, parsed as a browser's EventSource would."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.response = response
+        self.seen: list[dict[str, Any]] = []
+
+    async def next(self) -> dict[str, Any]:
+        name, data = "message", ""
+        while True:
+            raw = await self.response.content.readline()
+            if not raw:
+                raise EOFError("the stream ended")
+            line = raw.decode().rstrip("\n")
+            if line == "":
+                if data:
+                    event = json.loads(data)
+                    assert event["type"] == name
+                    # Built by hand for speed (api/live_wire.py): exactly the documented model's shape.
+                    assert (
+                        EVENT.dump_python(EVENT.validate_python(event), mode="json", by_alias=True) == event
+                    )
+                    self.seen.append(event)
+                    return event
+                continue
+            if line.startswith(":"):
+                continue
+            field, _, value = line.partition(": ")
+            if field == "event":
+                name = value
+            elif field == "data":
+                data = value
+
+    async def until(self, predicate: Any, what: str) -> dict[str, Any]:
+        async def wait() -> dict[str, Any]:
+            while True:
+                event = await self.next()
+                if predicate(event):
+                    return event
+
+        return await hang_guarded(wait(), what)
+
+
+async def open_events(http: aiohttp.ClientSession, emu: Emulator, query: str = "") -> Events:
+    response = await http.get(f"{emu.base_url}/__emulator/events{query}")
+    assert response.status == 200, await response.text()
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    events = Events(response)
+    ready = await events.next()
+    assert ready["type"] == "ready"
+    events.seen.clear()
+    return events
+
+
+@pytest.fixture
+async def http(emu: Emulator) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {emu.api_key}"}) as session:
+        yield session
+
+
+async def voice_number(emu: Emulator, sdk: AsyncAgentPhone) -> str:
+    agent = await sdk.agents.create(name="Voice", begin_message="Hi, this is Acme.")
+    number = await sdk.numbers.buy(agent_id=agent.id)
+    emu.set_webhook(VOICE_APP)
+    return str(number.phone_number)
+
+
+async def test_a_call_streams_its_start_turns_replies_chunks_keys_deliveries_and_end(
+    emu: Emulator, sdk: AsyncAgentPhone, http: aiohttp.ClientSession
+) -> None:
+    number = await voice_number(emu, sdk)
+    events = await open_events(http, emu)
+    async with http.post(
+        f"{emu.base_url}/__emulator/calls",
+        json={"to": number, "script": [{"say": "Hello there"}, {"press": "42"}, {"hangup": True}]},
+    ) as response:
+        assert response.status == 201, await response.text()
+        call_id = (await response.json())["callId"]
+    await events.until(lambda e: e["type"] == "turn" and e["content"] == "You pressed 42.", "the last reply")
+    kinds = [e["type"] for e in events.seen]
+    # On a virtual clock the whole call fits in one batch: the call comes once, as it is at the end.
+    assert kinds[0] == "call" and kinds.count("call") == 1
+    assert {"turn", "reply", "keys", "delivery"} <= set(kinds)
+    assert all(e.get("callId", call_id) == call_id for e in events.seen)
+    said = [e["content"] for e in events.seen if e["type"] == "turn" and e["role"] == "user"]
+    assert said == ["Hello there", "42"]
+    heard = [e["content"] for e in events.seen if e["type"] == "turn" and e["role"] == "agent"]
+    assert heard == ["Hi, this is Acme.", "You said: Hello there", "You pressed 42."]
+    done = [e["reply"] for e in events.seen if e["type"] == "reply" and e["reply"]["state"] == "done"]
+    assert [r["turn"] for r in done] == [0, 1, 2]
+    assert done[1]["firstChunkMs"] is not None and done[1]["chunks"][0]["text"] == "You said: Hello there"
+    keys = next(e for e in events.seen if e["type"] == "keys")
+    assert keys == {**keys, "by": "user", "digits": "42"}
+    deliveries = [e["delivery"] for e in events.seen if e["type"] == "delivery"]
+    assert {d["status"] for d in deliveries} >= {"success"}
+    assert all(d["callId"] == call_id for d in deliveries)
+    ended = events.seen[0]["call"]
+    assert ended["status"] == "completed" and ended["disconnectionReason"] == "user_hangup"
+    seqs = [e["seq"] for e in events.seen]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+
+
+async def test_a_barge_in_streams_the_cut_reply_with_what_was_heard(
+    emu: Emulator, sdk: AsyncAgentPhone, http: aiohttp.ClientSession
+) -> None:
+    number = await voice_number(emu, sdk)
+    events = await open_events(http, emu, "?types=reply")
+    async with http.post(
+        f"{emu.base_url}/__emulator/calls",
+        json={
+            "to": number,
+            "script": [{"say": "long"}, {"interrupt": "Stop", "after": 1.0}, {"hangup": True}],
+        },
+    ) as response:
+        assert response.status == 201, await response.text()
+    cut = await events.until(
+        lambda e: e["type"] == "reply" and e["reply"]["state"] == "interrupted", "the cut reply"
+    )
+    reply = cut["reply"]
+    assert reply["interruptedAt"] is not None
+    assert reply["chunks"] and len(reply["chunks"][0]["spoken"]) < len(reply["chunks"][0]["text"])
+    assert {e["type"] for e in events.seen} <= {"reply"}
+
+
+async def test_texts_and_their_findings_stream_and_each_key_sees_only_its_account(
+    emu: Emulator, sdk: AsyncAgentPhone, http: aiohttp.ClientSession
+) -> None:
+    agent = await sdk.agents.create(name="Texts")
+    number = (await sdk.numbers.buy(agent_id=agent.id)).phone_number
+    emu.set_webhook("http://127.0.0.1:9/nobody-listens")  # every delivery fails: a finding
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {SECOND_API_KEY}"}) as other:
+        elsewhere = await open_events(other, emu)
+        events = await open_events(http, emu, "?types=text,finding")
+        async with http.post(
+            f"{emu.base_url}/__emulator/sms", json={"from": "+14155550100", "to": number, "body": "Hi"}
+        ) as response:
+            assert response.status == 201, await response.text()
+        text = await events.until(lambda e: e["type"] == "text", "the text")
+        assert text["message"] == {
+            **text["message"],
+            "from": "+14155550100",
+            "to": number,
+            "body": "Hi",
+            "direction": "inbound",
+        }
+        finding = await events.until(lambda e: e["type"] == "finding", "the delivery's finding")
+        assert finding["finding"]["code"] == "webhook_unreachable"
+        emu.reset()  # every stream hears it
+        await elsewhere.until(lambda e: e["type"] == "reset", "the reset, on the other account's stream")
+        assert [e["type"] for e in elsewhere.seen] == ["reset"]
+
+
+async def test_a_client_that_does_not_read_loses_events_past_its_queue_and_is_told(
+    emu: Emulator, sdk: AsyncAgentPhone, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(control_events, "QUEUE_LIMIT", 3)
+    agent = await sdk.agents.create(name="Texts")
+    number = (await sdk.numbers.buy(agent_id=agent.id)).phone_number
+    events = await open_events(http, emu, "?types=text")
+    hub = control_events.hub_of(emu.state)
+    (stream,) = hub.streams
+    stream.wake.set = lambda: None  # type: ignore[method-assign]  # the writer sleeps: a stuck page
+    for index in range(10):
+        await emu.asend_sms(to=number, from_="+14155550100", body=f"text {index}")
+    hub.flush()  # the batch, now rather than in BATCH_SECONDS
+    assert len(stream.frames) == 3 and stream.dropped == 7
+    del stream.wake.set
+    stream.wake.set()
+    overflow = await events.until(lambda e: e["type"] == "overflow", "the overflow event")
+    assert overflow["dropped"] == 7
+    assert [e["message"]["body"] for e in events.seen if e["type"] == "text"] == [
+        "text 0",
+        "text 1",
+        "text 2",
+    ]
+
+
+async def test_the_stream_needs_a_key_refuses_unknown_types_and_is_documented(emu: Emulator) -> None:
+    async with aiohttp.ClientSession() as anonymous:
+        async with anonymous.get(f"{emu.base_url}/__emulator/events") as response:
+            assert response.status == 401
+        async with anonymous.get(
+            f"{emu.base_url}/__emulator/events?types=call,nonsense",
+            headers={"Authorization": f"Bearer {emu.api_key}"},
+        ) as response:
+            assert response.status == 422
+            assert "nonsense" in json.dumps(await response.json())
+    operation = control_openapi()["paths"]["/__emulator/events"]["get"]
+    schema = operation["responses"]["200"]["content"]["text/event-stream"]["schema"]
+    data = schema["properties"]["data"]["contentSchema"]
+    names = {ref["$ref"].rsplit("/", 1)[1] for ref in data["oneOf"]}
+    assert {"CallEventOut", "ChunkEventOut", "ReplyEventOut", "DeliveryEventOut", "OverflowEventOut"} <= names
+
+
+async def test_with_nobody_watching_the_engine_publishes_to_no_one(
+    emu: Emulator, sdk: AsyncAgentPhone, http: aiohttp.ClientSession
+) -> None:
+    from agentphone_emulator.store.live import watched
+
+    assert not watched(emu.state)
+    events = await open_events(http, emu)
+    assert watched(emu.state)
+    events.response.close()
+    await hang_guarded(_until_unwatched(emu), "the stream's close")
+
+
+async def _until_unwatched(emu: Emulator) -> None:
+    from agentphone_emulator.store.live import watched
+
+    while watched(emu.state):
+        # The server notices a client gone at its next write: a reset makes one.
+        control_events.hub_of(emu.state).changed("reset", None, None)
+        await asyncio.sleep(0.01)
+
+
+async def test_without_the_control_plane_there_is_no_console() -> None:
+    async with Emulator(control_plane=False) as emu, aiohttp.ClientSession() as http:
+        async with http.get(emu.base_url + "/") as response:
+            assert response.status == 404
+        async with http.get(emu.base_url + "/__emulator/console/app.js") as response:
+            assert response.status == 404
+        with pytest.raises(RuntimeError, match="control plane"):
+            _ = emu.console_url
+    async with Emulator() as emu:
+        assert emu.console_url == f"{emu.base_url}/#key={emu.api_key}"
+
+
+async def test_a_chunk_that_arrives_after_its_reply_was_sent_is_its_own_event(
+    emu: Emulator, sdk: AsyncAgentPhone, http: aiohttp.ClientSession
+) -> None:
+    """Changes are batched (each object once per batch, a reply carrying its chunks): a chunk
+    arriving in a later batch than its reply's start comes as a ``chunk`` event of its own."""
+    number = await voice_number(emu, sdk)
+    handle = await emu.aring(to=number)
+    reply = await handle.asay("Hello there")
+    events = await open_events(http, emu, f"?callId={handle.id}")
+    hub = control_events.hub_of(emu.state)
+    hub.changed("chunk", emu.account(), (handle.record, reply, reply.chunks[0]))
+    hub.flush()
+    chunk = await events.until(lambda e: e["type"] == "chunk", "the chunk event")
+    assert chunk == {**chunk, "callId": handle.id, "turn": 1, "index": 0}
+    assert chunk["chunk"]["text"] == "You said: Hello there"
