@@ -566,6 +566,19 @@ describe("the call's audio WebSocket", () => {
 
   after(() => realClock?.stop());
 
+  /** openAudio, or a skip where the emulator has no recogniser or synthesiser (4500), except in CI. */
+  async function openOrSkip(t, callId) {
+    try {
+      return await live.openAudio(callId);
+    } catch (error) {
+      if (error instanceof AudioSocketError && error.code === 4500 && !process.env.CI) {
+        t.skip(`${error.detail} (pip install 'agentphone-emulator[audio]', apt-get install espeak-ng)`);
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
   test("a plain GET of the route is a 426: it is a WebSocket", async () => {
     const { error, response } = await control.api.GET("/__emulator/calls/{call_id}/audio", { params: { path: { call_id: "call_nope" } } });
     assert.equal(response.status, 426);
@@ -600,11 +613,12 @@ describe("the call's audio WebSocket", () => {
     requested.add(AUDIO_ROUTE);
   });
 
-  test("with the right key on a live call: ready, the greeting's words and speech, PCM up, hang up, ended, 1000", async () => {
+  test("with the right key on a live call: ready, the greeting's words and speech, PCM up, hang up, ended, 1000", async (t) => {
     const made = await live.createAgent({ agent: { name: "Audio", beginMessage: GREETING } });
     const call = await live.ring({ to: made.number.phoneNumber });
     assert.equal(call.live, true);
-    const audio = await live.openAudio(call.callId);
+    const audio = await openOrSkip(t, call.callId);
+    if (audio === undefined) return live.hangup(call.callId);
     try {
       assert.deepEqual(audio.frames[0], { type: "ready" });
       requested.add(AUDIO_ROUTE);
@@ -629,10 +643,11 @@ describe("the call's audio WebSocket", () => {
     }
   });
 
-  test("closing the socket leaves the call up; a new connection takes it", async () => {
+  test("closing the socket leaves the call up; a new connection takes it", async (t) => {
     const made = await live.createAgent({ agent: { name: "Audio", beginMessage: "Hi." } });
     const call = await live.ring({ to: made.number.phoneNumber });
-    const first = await live.openAudio(call.callId);
+    const first = await openOrSkip(t, call.callId);
+    if (first === undefined) return live.hangup(call.callId);
     const frames = [];
     for await (const frame of first) {
       frames.push(frame.type);
