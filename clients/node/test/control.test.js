@@ -613,7 +613,7 @@ describe("the call's audio WebSocket", () => {
     requested.add(AUDIO_ROUTE);
   });
 
-  test("with the right key on a live call: ready, the greeting's words and speech, PCM up, hang up, ended, 1000", async (t) => {
+  test("with the right key on a live call: ready, the greeting's words and speech, barge-in, PCM up, hang up, ended, 1000", async (t) => {
     const made = await live.createAgent({ agent: { name: "Audio", beginMessage: GREETING } });
     const call = await live.ring({ to: made.number.phoneNumber });
     assert.equal(call.live, true);
@@ -629,6 +629,11 @@ describe("the call's audio WebSocket", () => {
       assert.equal(speech.sampleRate, 16000);
       assert.ok(speech.pcm.length > 1600, "at least 0.1 s of the agent's voice");
       assert.ok(speech.pcm.some((sample) => Math.abs(sample) > 1000), "and not silence");
+
+      audio.bargeIn(); // the page's interrupt button, while the greeting plays: it is cut there
+      await audio.until("bargeIn", { timeoutMs: 20_000 });
+      const cut = (await live.getCall(call.callId)).replies[0];
+      assert.equal(cut.state, "interrupted");
 
       await audio.stream(new Int16Array(16000 / 2)); // half a second of a quiet line, paced as a microphone
       audio.hangup();
