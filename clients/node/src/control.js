@@ -4,6 +4,9 @@
 
 import createClient from "openapi-fetch";
 
+import { openCallAudio } from "./audio.js";
+import { EventStream } from "./events.js";
+
 /** A control-plane request the emulator refused: one line with the route, status, code and why. */
 export class ControlPlaneError extends Error {
   constructor({ method, path, status, code, detail, body }) {
@@ -78,20 +81,24 @@ export class ControlClient {
    * Send one request; the answer's JSON, or a ControlPlaneError. `admin` sends the admin key
    * (routes on the whole emulator: reset, snapshots, moving the clock, callees, hosted mode).
    */
-  async request(method, path, { params, body, query, admin = false } = {}) {
+  async request(method, path, { params, body, query, admin = false, as = "json", signal } = {}) {
     const init = {
       params: { path: params, query },
       ...(body !== undefined ? { body } : {}),
       ...(admin ? { headers: { Authorization: `Bearer ${this.adminKey}` } } : {}),
-      parseAs: "text",
+      ...(signal ? { signal } : {}),
+      parseAs: as === "stream" ? "stream" : "text",
     };
     let answer;
     try {
       answer = await this.api.request(method.toLowerCase(), path, init);
     } catch (cause) {
+      if (signal?.aborted) throw cause;
       throw unreachable(method, fill(path, params), this.baseUrl, cause);
     }
     const { data, error, response } = answer;
+    if (response.ok && as === "stream") return data;
+    if (response.ok && as === "text") return data ?? "";
     const text = response.ok ? data : error;
     let parsed = text;
     if (typeof text === "string" && text.length > 0) {
@@ -423,6 +430,41 @@ export class ControlClient {
     return this._act(callId, "play-out", limit === undefined ? {} : { limit });
   }
 
+  /**
+   * Decide, as the person an outbound call rings in the console, what to do with it (POST
+   * /__emulator/calls/{id}/answer): `answer` (then talk with say, press, hangup), `busy`,
+   * `no-answer` or `voicemail`. A call rings there when its callee is `console` (scriptCallee, or
+   * a number ending 555 0106); 409 CALL_NOT_RINGING otherwise.
+   */
+  async answer(callId, choice = "answer") {
+    await this._require("POST", "/__emulator/calls/{call_id}/answer", "answering calls (POST /__emulator/calls/{id}/answer)");
+    return this.request("POST", "/__emulator/calls/{call_id}/answer", { params: { call_id: callId }, body: { choice } });
+  }
+
+  /**
+   * A call as a scenario that replays it with `agentphone-emulator run` (GET
+   * /__emulator/calls/{id}/scenario): the YAML text. Live calls and the last ended ones only
+   * (409 CALL_FORGOTTEN for older ones).
+   */
+  async exportScenario(callId) {
+    await this._require("GET", "/__emulator/calls/{call_id}/scenario", "scenario export (GET /__emulator/calls/{id}/scenario)");
+    return this.request("GET", "/__emulator/calls/{call_id}/scenario", { params: { call_id: callId }, as: "text" });
+  }
+
+  /**
+   * Talk on a live call as a browser's microphone does: the call's audio WebSocket (GET
+   * /__emulator/calls/{id}/audio), connected, its start frame sent with this client's key, and
+   * `ready` received (the emulator must run on the real clock). Refusals reject with an
+   * AudioSocketError carrying the close code (4401 a wrong key, 4404 no such call, 4409 an ended
+   * call or a virtual clock ...). Options: `sampleRate` (of the PCM you send, default 16000),
+   * `apiKey`, `subAccountId`, `WebSocket` (a constructor; default the `ws` package's),
+   * `readyTimeoutMs` (30000), `keep` (frames kept, 10000).
+   */
+  async openAudio(callId, options = {}) {
+    await this._require("GET", "/__emulator/calls/{call_id}/audio", "the call audio WebSocket (GET /__emulator/calls/{id}/audio)");
+    return openCallAudio({ baseUrl: this.baseUrl, callId, apiKey: this.apiKey, ...options });
+  }
+
   /** Script who answers outbound calls to a number, emulator-wide (admin key). */
   scriptCallee(callee) {
     return this.request("POST", "/__emulator/callees", { body: callee, admin: true });
@@ -431,6 +473,55 @@ export class ControlClient {
   /** How hosted-mode agents answer, emulator-wide (admin key). */
   configureHosted(hosted) {
     return this.request("POST", "/__emulator/hosted", { body: hosted, admin: true });
+  }
+
+  // -- what the console shows: the live event stream and the board ---------------------------------
+
+  /**
+   * The account's live events (GET /__emulator/events, server-sent): settles once the stream is
+   * open and its `ready` event has come, with an EventStream to iterate (`for await (const event
+   * of stream)`, each a typed object by `type`: ready, call, turn, reply, chunk, keys, finding,
+   * text, delivery, reset, overflow), to wait on (`stream.until("call")`) and to close
+   * (`stream.close()`, or abort `signal`). `types`: only these (an array, or "call,turn");
+   * `callId`: only that call's.
+   */
+  async events({ types, callId, signal, keep, readyTimeoutMs = 10_000 } = {}) {
+    await this._require("GET", "/__emulator/events", "the live event stream (GET /__emulator/events)");
+    signal?.throwIfAborted();
+    const controller = new AbortController();
+    const query = {
+      ...(types !== undefined ? { types: Array.isArray(types) ? types.join(",") : types } : {}),
+      ...(callId !== undefined ? { callId } : {}),
+    };
+    let stream;
+    const stop = () => (stream ? stream.close() : controller.abort());
+    signal?.addEventListener("abort", stop, { once: true });
+    let body;
+    try {
+      body = await this.request("GET", "/__emulator/events", { query, as: "stream", signal: controller.signal });
+    } catch (error) {
+      signal?.removeEventListener("abort", stop);
+      throw error;
+    }
+    stream = new EventStream({ path: "GET /__emulator/events", abort: () => controller.abort(), keep });
+    stream.ended.then(() => signal?.removeEventListener("abort", stop));
+    stream._pump(body);
+    try {
+      await stream.until("ready", { timeoutMs: readyTimeoutMs, what: 'the stream\'s "ready" event' });
+    } catch (error) {
+      await stream.close();
+      throw error;
+    }
+    return stream;
+  }
+
+  /**
+   * What the event stream keeps current, as it is now (GET /__emulator/board): the account's
+   * numbers, and its latest `limit` (default 500) calls, texts, deliveries and findings, newest last.
+   */
+  async board({ limit } = {}) {
+    await this._require("GET", "/__emulator/board", "the board (GET /__emulator/board)");
+    return this.request("GET", "/__emulator/board", { query: limit === undefined ? undefined : { limit } });
   }
 
   // -- the platform's own API (/v1), for what the helpers set up -------------------------------------

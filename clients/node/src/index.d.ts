@@ -97,6 +97,177 @@ export interface VerificationCode {
   verified: boolean;
 }
 
+// -- the live event stream (GET /__emulator/events) and the board ---------------------------------
+
+/** A finding as the event stream and the board send it (the OpenAPI leaves it an open object). */
+export type FindingEvent = Omit<Schemas["FindingEventOut"], "finding"> & { finding: Finding };
+
+/** One event of GET /__emulator/events, by its `type`. */
+export type LiveEvent =
+  | Schemas["ReadyEvent"]
+  | Schemas["CallEventOut"]
+  | Schemas["TurnEventOut"]
+  | Schemas["ReplyEventOut"]
+  | Schemas["ChunkEventOut"]
+  | Schemas["KeysEventOut"]
+  | FindingEvent
+  | Schemas["TextEventOut"]
+  | Schemas["DeliveryEventOut"]
+  | Schemas["ResetEventOut"]
+  | Schemas["OverflowEventOut"];
+
+export type LiveEventType = LiveEvent["type"];
+
+/** What a stream asked for `types` gets: those, and `ready`, `overflow` and `reset`, which always come. */
+export type LiveEventOf<T extends LiveEventType> = Extract<LiveEvent, { type: T | "ready" | "overflow" | "reset" }>;
+
+export interface EventsOptions<T extends LiveEventType = LiveEventType> {
+  /** Only these event types (ready, overflow and reset always come): ["call", "turn"], or "call,turn". */
+  types?: readonly T[] | string;
+  /** Only this call's events (its call, turns, replies, chunks, keys, findings and deliveries). */
+  callId?: string;
+  /** Aborting it closes the stream, as close() does. */
+  signal?: AbortSignal;
+  /** How many events `received` keeps (the newest; default 10000). */
+  keep?: number;
+  /** How long to wait for the stream's `ready` event (default 10000). */
+  readyTimeoutMs?: number;
+}
+
+export interface UntilOptions {
+  /** Default 10000; then it rejects, naming what did come. */
+  timeoutMs?: number;
+  /** What the rejection calls the item waited for. */
+  what?: string;
+}
+
+/**
+ * An open GET /__emulator/events. Iterate it for each event in order from `ready` (breaking out
+ * closes it); `until()` waits without consuming; `close()` or the signal ends it, and so does the
+ * emulator stopping (iteration then ends, no error).
+ */
+export class EventStream<E extends { type: string } = LiveEvent> implements AsyncIterable<E> {
+  readonly path: string;
+  /** Closed here or by the signal. */
+  closed: boolean;
+  /** Settles when the stream has ended, however. */
+  readonly ended: Promise<void>;
+  /** The events received so far, oldest first (the newest `keep`). */
+  readonly received: E[];
+  /** The first event (so far, or to come) of this type. */
+  until<K extends E["type"]>(type: K, options?: UntilOptions): Promise<Extract<E, { type: K }>>;
+  /** The first event (so far, or to come) that `match` accepts. */
+  until<S extends E>(match: (event: E) => event is S, options?: UntilOptions): Promise<S>;
+  until(match: (event: E) => boolean, options?: UntilOptions): Promise<E>;
+  close(): Promise<void>;
+  [Symbol.asyncIterator](): AsyncIterator<E>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** GET /__emulator/board: what the event stream keeps current, as it is now. */
+export type Board = Omit<Schemas["BoardOut"], "findings"> & { findings: Finding[] };
+
+// -- the call's audio WebSocket (GET /__emulator/calls/{id}/audio) ---------------------------------
+
+/** A frame the emulator sends down the audio socket; its speech as `audio` (PCM16 mono, 16 kHz). */
+export type AudioFrame =
+  | { type: "ready" }
+  | { type: "partial"; text: string }
+  | { type: "utterance"; text: string; confidence: number }
+  | { type: "bargeIn" }
+  | { type: "reply"; text: string; final: boolean; turn: number }
+  | { type: "ended"; reason: string | null; status: string | null }
+  | { type: "error"; message: string }
+  | { type: "audio"; pcm: Int16Array; sampleRate: number }
+  | { type: "unparsed"; data: string };
+
+/** How the socket closed: its code (1000 the call ended, 4401 a wrong key ...), reason and the `error` frame's message. */
+export interface AudioCloseInfo {
+  code: number;
+  reason: string;
+  detail?: string;
+}
+
+/** The part of a WHATWG WebSocket the package uses (the `ws` package's, or Node 22's global one). */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  send(data: string | ArrayBuffer | ArrayBufferView): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: string, listener: (event: any) => void): void;
+}
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface AudioOptions {
+  /** The rate of the PCM you send: 8000 to 48000 (default 16000). */
+  sampleRate?: number;
+  /** The call's account's key (default the client's). */
+  apiKey?: string;
+  /** Act on a sub-account, as X-Sub-Account-Id does. */
+  subAccountId?: string;
+  /** A WebSocket constructor (default the `ws` package's; Node >= 22 may pass globalThis.WebSocket). */
+  WebSocket?: WebSocketConstructor;
+  /** How many frames `frames` keeps (the newest; default 10000). */
+  keep?: number;
+}
+
+/** The audio socket was refused or closed before `ready`: `GET /__emulator/calls/call_1/audio (WebSocket): closed 4401 Invalid API key`. */
+export class AudioSocketError extends Error {
+  path: string;
+  /** The close code: 4400-4500 for a refusal (CLOSE_CODES), 1006 when it never opened. */
+  code: number;
+  reason: string;
+  /** The `error` frame's whole message, when one came. */
+  detail: string | undefined;
+}
+
+/** What each close code means (docs/mic.md). */
+export const CLOSE_CODES: Readonly<Record<number, string>>;
+/** The rate of the agent's speech the emulator sends, 16000. */
+export const DOWNLINK_SAMPLE_RATE: number;
+
+/**
+ * One connection to a call's audio (connects at once and sends the start frame). Closing it does
+ * not hang up; `hangup()` does.
+ */
+export class CallAudio implements AsyncIterable<AudioFrame> {
+  constructor(options: AudioOptions & { baseUrl: string; callId: string; apiKey: string });
+  readonly callId: string;
+  readonly sampleRate: number;
+  readonly path: string;
+  /** ws://host:port/__emulator/calls/{id}/audio */
+  readonly url: string;
+  readonly socket: WebSocketLike | undefined;
+  /** Set once it has closed. */
+  readonly closeInfo: AudioCloseInfo | undefined;
+  /** Settles on `ready`; rejects with an AudioSocketError if it closes first. */
+  readonly ready: Promise<{ type: "ready" }>;
+  /** Settles when the socket has closed, however. */
+  readonly closed: Promise<AudioCloseInfo>;
+  /** The frames received so far, oldest first. */
+  readonly frames: AudioFrame[];
+  until<K extends AudioFrame["type"]>(type: K, options?: UntilOptions): Promise<Extract<AudioFrame, { type: K }>>;
+  until<S extends AudioFrame>(match: (frame: AudioFrame) => frame is S, options?: UntilOptions): Promise<S>;
+  until(match: (frame: AudioFrame) => boolean, options?: UntilOptions): Promise<AudioFrame>;
+  /** One frame of PCM16LE mono at `sampleRate`: samples, or their bytes (at most 1 s). */
+  send(pcm: Int16Array | Uint8Array | ArrayBuffer): void;
+  /** PCM cut into `frameMs` frames (20), paced to real time unless `realTime: false`. */
+  stream(pcm: Int16Array | Uint8Array | ArrayBuffer, options?: { frameMs?: number; realTime?: boolean }): Promise<void>;
+  /** Hang up the call: `ended` comes, then a 1000 close. */
+  hangup(): void;
+  /** Stop the agent now, as if the caller had started talking. */
+  bargeIn(): void;
+  /** Close the socket (the call stays up). */
+  close(code?: number, reason?: string): Promise<AudioCloseInfo>;
+  [Symbol.asyncIterator](): AsyncIterator<AudioFrame>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Connect to a call's audio and wait for `ready` (an AudioSocketError with its close code if refused). */
+export function openCallAudio(
+  options: AudioOptions & { baseUrl: string; callId: string; apiKey: string; readyTimeoutMs?: number },
+): Promise<CallAudio>;
+
 // -- starting the emulator ---------------------------------------------------------------------------
 
 export interface StartOptions {
@@ -204,7 +375,15 @@ export class ControlClient {
   request<T = unknown>(
     method: string,
     path: string,
-    init?: { params?: Record<string, string>; body?: unknown; query?: Record<string, unknown>; admin?: boolean },
+    init?: {
+      params?: Record<string, string>;
+      body?: unknown;
+      query?: Record<string, unknown>;
+      admin?: boolean;
+      /** "json" (default: parsed when it is JSON), "text" (the body as it came), "stream" (the body's ReadableStream). */
+      as?: "json" | "text" | "stream";
+      signal?: AbortSignal;
+    },
   ): Promise<T>;
   /** A request to the platform's REST API (/v1/...) with the account's key. */
   v1<T = any>(method: string, path: string, body?: unknown): Promise<T>;
@@ -267,6 +446,16 @@ export class ControlClient {
   listen(callId: string): Promise<CallView>;
   hangup(callId: string): Promise<CallView>;
   playOut(callId: string, limit?: number): Promise<CallView>;
+  /** POST /__emulator/calls/{id}/answer: as the person an outbound call rings in the console. */
+  answer(callId: string, choice?: NonNullable<Schemas["AnswerBody"]["choice"]>): Promise<Schemas["AnswerOut"]>;
+  /** GET /__emulator/calls/{id}/scenario: the call as scenario YAML (text). */
+  exportScenario(callId: string): Promise<string>;
+  /** The call's audio WebSocket, ready (the emulator on the real clock); AudioSocketError if refused. */
+  openAudio(callId: string, options?: AudioOptions & { readyTimeoutMs?: number }): Promise<CallAudio>;
+  /** GET /__emulator/events: settles once the stream is open and `ready` has come. */
+  events<T extends LiveEventType = LiveEventType>(options?: EventsOptions<T>): Promise<EventStream<LiveEventOf<T>>>;
+  /** GET /__emulator/board: the numbers and the latest `limit` (500) calls, texts, deliveries, findings. */
+  board(options?: { limit?: number }): Promise<Board>;
   scriptCallee(callee: Schemas["CalleeBody"]): Promise<Schemas["CalleeOut"]>;
   configureHosted(hosted: Schemas["HostedBody"]): Promise<Schemas["HostedOut"]>;
 }

@@ -4,6 +4,8 @@
 
 export { startEmulator, locateEmulator, EmulatorStartError } from "./launcher.js";
 export { ControlClient, ControlPlaneError, createControlClient, DEFAULT_CALLER } from "./control.js";
+export { EventStream } from "./events.js";
+export { AudioSocketError, CallAudio, CLOSE_CODES, DOWNLINK_SAMPLE_RATE, openCallAudio } from "./audio.js";
 export {
   AgentPhoneHarness,
   Agent,

@@ -1,16 +1,24 @@
 // Every route of the control plane, through the package's ControlClient, against a real
-// `agentphone-emulator serve` on a virtual clock. The last test checks that every (method, path)
-// the emulator's OpenAPI document lists was requested here, so a route added to the emulator
-// without a test (or a method in the package) fails this file. Routes another change is adding
+// `agentphone-emulator serve` on a virtual clock (and, for the call audio WebSocket, which
+// refuses a virtual clock, a second one on the real clock). The last test checks that every
+// (method, path) the emulator's OpenAPI document lists was requested here, so a route added to
+// the emulator without a test (or a method in the package) fails this file; the WebSocket is
+// counted by the tests that opened it, since it does not go through openapi-fetch. Routes another change is adding
 // (settle, probes, one deliveries/{id}, agents in one request, reset with settings) are tested
 // when the served document has them.
 
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
 
-import { AgentPhoneHarness, ControlPlaneError } from "../src/index.js";
+import { AgentPhoneHarness, AudioSocketError, ControlPlaneError, locateEmulator, startEmulator } from "../src/index.js";
 import { agent as webhookAgent, received } from "./support/agent.js";
 
+const execFileAsync = promisify(execFile);
 const harness = new AgentPhoneHarness({ webhook: webhookAgent, findings: "off" });
 const requested = new Set();
 let control;
@@ -347,6 +355,318 @@ describe("whole-emulator state", () => {
     const body = served.paths["/__emulator/reset"]?.post?.requestBody;
     if (!body) return t.skip("the emulator's reset takes no settings yet");
     await assert.rejects(control.request("POST", "/__emulator/reset", { body: { settings: { notASetting: 1 } }, admin: true }), (error) => error.status === 422);
+  });
+});
+
+describe("the console: live events, the board, scenario export, answering", () => {
+  const CONSOLE_CALLEE = "+14155550106"; // the magic number that rings in the console
+
+  test("GET /__emulator/events: a call rung through the package, event by event", async () => {
+    const stream = await control.events();
+    try {
+      const [ready] = stream.received;
+      assert.equal(ready.type, "ready");
+      assert.equal(ready.virtualClock, true);
+      assert.match(ready.accountId, /^acct_/);
+
+      const agent = await newAgent();
+      let call = await control.ring({ to: agent.number });
+      call = await control.say(call.callId, "When are you open?");
+      call = await control.press(call.callId, "42");
+      call = await control.hangup(call.callId);
+      const ended = await stream.until((event) => event.type === "call" && event.call.id === call.callId && !event.call.live);
+      assert.equal(ended.call.status, "completed");
+      assert.equal(ended.call.disconnectionReason, "user_hangup");
+      assert.equal(ended.call.agentId, agent.id);
+
+      // Changes within one 20 ms batch come as one event with the object's latest state, in the
+      // place of its first change: on a virtual clock the whole call may be a single `call` event,
+      // already completed, ahead of the turns of the same batch. So wait for the last turn too.
+      await stream.until((event) => event.type === "turn" && event.callId === call.callId && event.content === "You said: 42");
+      await stream.until((event) => event.type === "reply" && event.callId === call.callId && event.reply.turn === 2 && event.reply.state === "done");
+      const mine = stream.received.filter((event) => event.callId === call.callId || event.call?.id === call.callId);
+      assert.equal(mine[0].type, "call");
+      assert.equal(mine.filter((event) => event.type === "call").at(-1), ended);
+      assert.deepEqual(
+        mine.filter((event) => event.type === "turn").map((turn) => [turn.role, turn.content]),
+        [
+          ["agent", "Hi, this is Acme."],
+          ["user", "When are you open?"],
+          ["agent", "We're open nine to five, Monday to Friday."],
+          ["user", "42"],
+          ["agent", "You said: 42"],
+        ],
+      );
+      const done = mine.filter((event) => event.type === "reply" && event.reply.state === "done");
+      assert.deepEqual(done.map((event) => event.reply.turn), [0, 1, 2]);
+      assert.deepEqual(mine.filter((event) => event.type === "keys").map((event) => [event.by, event.digits]), [["user", "42"]]);
+      const seqs = stream.received.map((event) => event.seq);
+      assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), "in order");
+
+      // The iterator reads the same events in order, from ready on; break closes the stream.
+      const types = [];
+      for await (const event of stream) {
+        types.push(event.type);
+        if (event.seq === ended.seq) break;
+      }
+      assert.equal(types[0], "ready");
+      assert.equal(types.length, stream.received.indexOf(ended) + 1);
+      assert.equal(stream.closed, true);
+      await stream.ended;
+    } finally {
+      await stream.close();
+    }
+  });
+
+  test("GET /__emulator/events?types=&callId=: one call's events of some types; close() and an AbortSignal end it", async () => {
+    const agent = await newAgent();
+    const other = await control.ring({ to: agent.number });
+    const call = await control.ring({ to: agent.number });
+    const aborter = new AbortController();
+    const stream = await control.events({ types: ["call", "keys"], callId: call.callId, signal: aborter.signal });
+    await control.press(other.callId, "1");
+    await control.press(call.callId, "7");
+    await control.hangup(other.callId);
+    await control.hangup(call.callId);
+    await stream.until((event) => event.type === "call" && !event.call.live);
+    await stream.until("keys");
+    // (A change made within the hub's 20 ms batch before the stream opened, the ring's own `call`
+    // event, may come too: the batch goes to the streams open when it is sent.)
+    const [ready, ...rest] = stream.received;
+    assert.equal(ready.type, "ready");
+    assert.ok(rest.every((event) => ["call", "keys"].includes(event.type)), "only these types");
+    assert.ok(rest.every((event) => (event.callId ?? event.call.id) === call.callId), "only this call's");
+    assert.deepEqual(rest.filter((event) => event.type === "keys").map((event) => event.digits), ["7"]);
+    assert.equal(rest.filter((event) => event.type === "call").at(-1).call.status, "completed");
+    aborter.abort();
+    await stream.ended;
+    const after = [];
+    for await (const event of stream) after.push(event);
+    assert.deepEqual(after, stream.received, "what came before the abort is still read, then it ends");
+
+    const closing = await control.events({ types: "text" });
+    await closing.close();
+    await closing.close(); // twice is fine
+    await assert.rejects(closing.until("text", { timeoutMs: 1000 }), /"text" never came: 1 came \(ready\)/);
+
+    await assert.rejects(control.events({ types: ["calls"] }), (error) => {
+      assert.ok(error instanceof ControlPlaneError);
+      assert.equal(error.status, 422);
+      assert.match(error.message, /^GET \/__emulator\/events: 422 query\.types: .*unknown event type\(s\) calls/);
+      return true;
+    });
+    const gone = new AbortController();
+    gone.abort();
+    await assert.rejects(control.events({ signal: gone.signal }), (error) => error.name === "AbortError");
+  });
+
+  test("GET /__emulator/board: the numbers and the latest calls, texts, deliveries and findings", async () => {
+    const agent = await newAgent({ name: "Board agent" });
+    await control.sendSms({ to: agent.number, body: "on the board" });
+    const call = await control.ring({ to: agent.number });
+    await control.say(call.callId, "this is broken");
+    await control.hangup(call.callId);
+    const board = await control.board();
+    assert.equal(board.virtualClock, true);
+    const number = board.numbers.find((entry) => entry.phoneNumber === agent.number);
+    assert.equal(number.agentId, agent.id);
+    assert.equal(number.agentName, "Board agent");
+    const shown = board.calls.find((entry) => entry.id === call.callId);
+    assert.equal(shown.status, "completed");
+    assert.ok(board.texts.some((text) => text.body === "on the board" && text.direction === "inbound"));
+    assert.ok(board.deliveries.some((delivery) => delivery.callId === call.callId && delivery.lastAttempt.httpStatus === 200));
+    assert.ok(board.findings.some((finding) => finding.code === "voice_non_object_reply" && finding.callId === call.callId));
+    const latest = await control.board({ limit: 1 });
+    assert.deepEqual(latest.calls.map((entry) => entry.id), [call.callId], "the newest, last");
+    await assert.rejects(control.board({ limit: 0 }), (error) => error.status === 422 && /query\.limit/.test(error.message));
+    await control.clearFindings();
+  });
+
+  test("GET /__emulator/calls/{id}/scenario: the call as YAML that `agentphone-emulator run` replays green", async () => {
+    const agent = await newAgent();
+    let call = await control.ring({ to: agent.number });
+    call = await control.say(call.callId, "When are you open?");
+    call = await control.press(call.callId, "42");
+    call = await control.hangup(call.callId);
+    const yaml = await control.exportScenario(call.callId);
+    assert.equal(typeof yaml, "string");
+    assert.match(yaml, /^ {6}beginMessage: Hi, this is Acme\.$/m);
+    assert.match(yaml, /^- say: When are you open\?\n {2}expect:\n {4}text: We're open nine to five, Monday to Friday\.$/m);
+    assert.match(yaml, /^- press: '42'\n {2}expect:\n {4}text: 'You said: 42'$/m);
+    assert.match(yaml, /^call_expect:\n {2}status: completed\n {2}reason: user_hangup$/m);
+
+    const folder = await mkdtemp(join(tmpdir(), "agentphone-scenario-"));
+    try {
+      const file = join(folder, "exported.yaml");
+      await writeFile(file, yaml);
+      const { command, prefix } = locateEmulator();
+      const { stdout } = await execFileAsync(
+        command,
+        [...prefix, "run", file, "--webhook", agent.webhookUrl, "--webhook-secret", harness.secret, "--port", "0"],
+        { encoding: "utf8", timeout: 120_000 },
+      );
+      assert.match(stdout, /1 passed/, stdout);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+    await assert.rejects(control.exportScenario("call_nope"), (error) => error.status === 404);
+  });
+
+  test("POST /__emulator/calls/{id}/answer: an outbound call rings in the console until answered, or declined busy", async () => {
+    const agent = await newAgent();
+    const stream = await control.events({ types: ["call"] });
+    try {
+      const placed = await control.v1("POST", "/v1/calls", { agentId: agent.id, toNumber: CONSOLE_CALLEE });
+      await stream.until((event) => event.call?.id === placed.id && event.call.status === "ringing", { what: "the call ringing" });
+      const answered = await control.answer(placed.id);
+      assert.deepEqual(answered, { callId: placed.id, choice: "answer" });
+      let call = await control.getCall(placed.id);
+      assert.equal(call.status, "in-progress");
+      assert.equal(call.replies[0].text, "Hi, this is Acme.", "the agent speaks first");
+      call = await control.say(placed.id, "Who is this?");
+      assert.equal(call.replies.at(-1).text, "You said: Who is this?");
+      await assert.rejects(control.answer(placed.id), (error) => error.status === 409 && error.code === "CALL_NOT_RINGING");
+      await control.hangup(placed.id);
+
+      const declined = await control.v1("POST", "/v1/calls", { agentId: agent.id, toNumber: CONSOLE_CALLEE });
+      await stream.until((event) => event.call?.id === declined.id && event.call.status === "ringing", { what: "the second call ringing" });
+      assert.deepEqual(await control.answer(declined.id, "busy"), { callId: declined.id, choice: "busy" });
+      const busy = await stream.until((event) => event.call?.id === declined.id && !event.call.live, { what: "the second call's end" });
+      assert.equal(busy.call.status, "busy");
+      assert.equal(busy.call.disconnectionReason, "dial_busy");
+
+      const inbound = await control.ring({ to: agent.number });
+      await assert.rejects(control.answer(inbound.callId), (error) => error.status === 409 && error.code === "CALL_NOT_RINGING");
+      await control.hangup(inbound.callId);
+      await assert.rejects(control.answer("call_nope"), (error) => error.status === 404);
+      await assert.rejects(control.answer(placed.id, "maybe"), (error) => error.status === 422);
+    } finally {
+      await stream.close();
+    }
+  });
+});
+
+describe("the call's audio WebSocket", () => {
+  const AUDIO_ROUTE = "get /__emulator/calls/{}/audio";
+  // Long enough that it is still being said when the socket opens, however loaded the machine.
+  const GREETING = "Hi, this is Acme support. Thanks for calling. Our team can help with orders, returns, deliveries and opening hours. How can I help you today?";
+  let realClock;
+  let live;
+
+  before(async () => {
+    realClock = await startEmulator(); // audio takes real time: a virtual clock is refused (4409)
+    live = realClock.control;
+    await live.updateAccount({ creditCents: 100_000, numberLimit: 50 });
+    live.api.use({
+      onRequest({ request, schemaPath }) {
+        requested.add(`${request.method.toLowerCase()} ${schemaPath.replace(/\{[^}]+\}/g, "{}")}`);
+      },
+    });
+  });
+
+  after(() => realClock?.stop());
+
+  /** openAudio, or a skip where the emulator has no recogniser or synthesiser (4500), except in CI. */
+  async function openOrSkip(t, callId) {
+    try {
+      return await live.openAudio(callId);
+    } catch (error) {
+      if (error instanceof AudioSocketError && error.code === 4500 && !process.env.CI) {
+        t.skip(`${error.detail} (pip install 'agentphone-emulator[audio]', apt-get install espeak-ng)`);
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  test("a plain GET of the route is a 426: it is a WebSocket", async () => {
+    const { error, response } = await control.api.GET("/__emulator/calls/{call_id}/audio", { params: { path: { call_id: "call_nope" } } });
+    assert.equal(response.status, 426);
+    assert.equal(error.code, "WEBSOCKET_REQUIRED");
+  });
+
+  test("on a virtual clock the socket is refused with 4409, saying why", async () => {
+    const agent = await newAgent();
+    const call = await control.ring({ to: agent.number });
+    await assert.rejects(control.openAudio(call.callId), (error) => {
+      assert.ok(error instanceof AudioSocketError);
+      assert.equal(error.code, 4409);
+      assert.match(error.detail, /virtual clock: talking takes real time/);
+      assert.match(error.message, /^GET \/__emulator\/calls\/call_\w+\/audio \(WebSocket\): closed 4409 /);
+      return true;
+    });
+    await control.hangup(call.callId);
+  });
+
+  test("a wrong key is refused with 4401, an unknown call with 4404", async () => {
+    const made = await live.createAgent({ agent: { name: "Audio", beginMessage: "Hi." } });
+    const call = await live.ring({ to: made.number.phoneNumber });
+    await assert.rejects(live.openAudio(call.callId, { apiKey: "sk_test_not_a_key" }), (error) => {
+      assert.ok(error instanceof AudioSocketError);
+      assert.equal(error.code, 4401);
+      assert.equal(error.reason, "Invalid API key");
+      return true;
+    });
+    await assert.rejects(live.openAudio("call_nope"), (error) => error.code === 4404 && /call_nope is not a call of this API key's account/.test(error.detail));
+    await live.hangup(call.callId);
+    await assert.rejects(live.openAudio(call.callId), (error) => error.code === 4409 && /has ended/.test(error.detail));
+    requested.add(AUDIO_ROUTE);
+  });
+
+  test("with the right key on a live call: ready, the greeting's words and speech, barge-in, PCM up, hang up, ended, 1000", async (t) => {
+    const made = await live.createAgent({ agent: { name: "Audio", beginMessage: GREETING } });
+    const call = await live.ring({ to: made.number.phoneNumber });
+    assert.equal(call.live, true);
+    const audio = await openOrSkip(t, call.callId);
+    if (audio === undefined) return live.hangup(call.callId);
+    try {
+      assert.deepEqual(audio.frames[0], { type: "ready" });
+      requested.add(AUDIO_ROUTE);
+      const greeting = await audio.until("reply", { timeoutMs: 20_000 });
+      assert.equal(greeting.turn, 0);
+      assert.equal(greeting.text, GREETING);
+      const speech = await audio.until("audio", { timeoutMs: 20_000 });
+      assert.equal(speech.sampleRate, 16000);
+      assert.ok(speech.pcm.length > 1600, "at least 0.1 s of the agent's voice");
+      assert.ok(speech.pcm.some((sample) => Math.abs(sample) > 1000), "and not silence");
+
+      audio.bargeIn(); // the page's interrupt button, while the greeting plays: it is cut there
+      await audio.until("bargeIn", { timeoutMs: 20_000 });
+      const cut = (await live.getCall(call.callId)).replies[0];
+      assert.equal(cut.state, "interrupted");
+
+      await audio.stream(new Int16Array(16000 / 2)); // half a second of a quiet line, paced as a microphone
+      audio.hangup();
+      const ended = await audio.until("ended", { timeoutMs: 20_000 });
+      assert.deepEqual(ended, { type: "ended", reason: "user_hangup", status: "completed" });
+      const closed = await audio.closed;
+      assert.equal(closed.code, 1000);
+      assert.throws(() => audio.hangup(), (error) => error instanceof AudioSocketError && error.code === 1000);
+      assert.equal((await live.getCall(call.callId)).disconnectionReason, "user_hangup");
+    } finally {
+      await audio.close();
+    }
+  });
+
+  test("closing the socket leaves the call up; a new connection takes it", async (t) => {
+    const made = await live.createAgent({ agent: { name: "Audio", beginMessage: "Hi." } });
+    const call = await live.ring({ to: made.number.phoneNumber });
+    const first = await openOrSkip(t, call.callId);
+    if (first === undefined) return live.hangup(call.callId);
+    const frames = [];
+    for await (const frame of first) {
+      frames.push(frame.type);
+      if (frame.type === "ready") break; // breaking out closes the socket
+    }
+    assert.deepEqual(frames, ["ready"]);
+    assert.equal((await first.closed).code, 1000);
+    assert.equal((await live.getCall(call.callId)).live, true);
+    const second = await live.openAudio(call.callId);
+    const third = await live.openAudio(call.callId); // the newest connection wins
+    assert.equal((await second.closed).code, 4409);
+    assert.match(second.closeInfo.detail, /another connection took this call's audio/);
+    await third.close();
+    await live.hangup(call.callId);
   });
 });
 

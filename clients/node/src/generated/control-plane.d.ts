@@ -38,6 +38,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/__emulator/board": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's calls, texts, deliveries, findings and numbers now, in the event stream's shapes */
+        get: operations["board"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/__emulator/callees": {
         parameters: {
             query?: never;
@@ -86,6 +103,23 @@ export interface paths {
         get: operations["get-call"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/__emulator/calls/{call_id}/answer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Decide, as the person an outbound call rings in the console, whether to answer it (409 unless it is ringing there) */
+        post: operations["answer-call"];
         delete?: never;
         options?: never;
         head?: never;
@@ -228,6 +262,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/__emulator/calls/{call_id}/scenario": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A call as a scenario YAML that replays it with `agentphone-emulator run` (live calls and the last 100 ended) */
+        get: operations["export-scenario"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/__emulator/calls/{call_id}/silence": {
         parameters: {
             query?: never;
@@ -347,6 +398,23 @@ export interface paths {
         put?: never;
         /** Make a delivery's next attempt now */
         post: operations["retry-delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/__emulator/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Live events of the account (SSE): calls, turns, replies, chunks, keys, findings, texts, deliveries */
+        get: operations["stream-events"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -954,6 +1022,23 @@ export interface components {
             /** Voicespeed */
             voiceSpeed: number;
         };
+        /** AnswerBody */
+        AnswerBody: {
+            /**
+             * Choice
+             * @description answer (then talk with say, press, hangup), busy, no-answer (ring out) or voicemail (the agent's voicemailMessage is left after the tone).
+             * @default answer
+             * @enum {string}
+             */
+            choice?: "answer" | "busy" | "no-answer" | "voicemail";
+        };
+        /** AnswerOut */
+        AnswerOut: {
+            /** Callid */
+            callId: string;
+            /** Choice */
+            choice: string;
+        };
         /** AttemptOut */
         AttemptOut: {
             /**
@@ -990,6 +1075,48 @@ export interface components {
              */
             startedAgo?: number;
         };
+        /** BoardNumberOut */
+        BoardNumberOut: {
+            /** Agentid */
+            agentId: string | null;
+            /** Agentname */
+            agentName: string | null;
+            /** Id */
+            id: string;
+            /** Phonenumber */
+            phoneNumber: string;
+            /** Type */
+            type: string;
+        };
+        /**
+         * BoardOut
+         * @description What the event stream keeps current, as it is now: read after ``ready`` (and after
+         *     ``reset`` or ``overflow``), then apply the events. Newest last; the latest ``limit`` of each.
+         */
+        BoardOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Calls */
+            calls: components["schemas"]["CallSummaryOut"][];
+            /** Deliveries */
+            deliveries: components["schemas"]["DeliverySummaryOut"][];
+            /** Findings */
+            findings: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Numbers
+             * @description The account's active numbers and their agents.
+             */
+            numbers: components["schemas"]["BoardNumberOut"][];
+            /** Texts */
+            texts: components["schemas"]["TextOut"][];
+            /** Virtualclock */
+            virtualClock: boolean;
+        };
         /**
          * CalleeBody
          * @description Who answers outbound calls to ``number`` (any account's), instead of its magic-number behaviour.
@@ -1016,7 +1143,7 @@ export interface components {
              * @default answered
              * @enum {string}
              */
-            outcome?: "answered" | "busy" | "no-answer" | "voicemail" | "failed" | "ivr";
+            outcome?: "answered" | "busy" | "no-answer" | "voicemail" | "failed" | "ivr" | "console";
             /**
              * Ringseconds
              * @default 3
@@ -1041,11 +1168,34 @@ export interface components {
              * Outcome
              * @enum {string}
              */
-            outcome: "answered" | "busy" | "no-answer" | "voicemail" | "failed" | "ivr";
+            outcome: "answered" | "busy" | "no-answer" | "voicemail" | "failed" | "ivr" | "console";
             /** Ringseconds */
             ringSeconds: number;
             /** Voicemailgreeting */
             voicemailGreeting: string;
+        };
+        /**
+         * CallEventOut
+         * @description A call started, or ended (its status and reason).
+         */
+        CallEventOut: {
+            /**
+             * At
+             * Format: date-time
+             * @description The emulator's clock when it happened.
+             */
+            at: string;
+            call: components["schemas"]["CallSummaryOut"];
+            /**
+             * Seq
+             * @description This stream's event number (also the SSE `id`), from 1.
+             */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "call";
         };
         /** CallRingBody */
         CallRingBody: {
@@ -1109,6 +1259,77 @@ export interface components {
             transcript: components["schemas"]["TranscriptLineOut"][];
             /** Transferredto */
             transferredTo: string | null;
+        };
+        /** CallSummaryOut */
+        CallSummaryOut: {
+            /** Agentid */
+            agentId: string | null;
+            /**
+             * Direction
+             * @description inbound, outbound or web.
+             */
+            direction: string;
+            /** Disconnectionreason */
+            disconnectionReason: string | null;
+            /** Endedat */
+            endedAt: string | null;
+            /** From */
+            from: string;
+            /**
+             * Hasrecording
+             * @description GET /v1/calls/{id}/recording answers its WAV (the add-on, once ended).
+             */
+            hasRecording: boolean;
+            /** Id */
+            id: string;
+            /** Live */
+            live: boolean;
+            /**
+             * Startedat
+             * Format: date-time
+             */
+            startedAt: string;
+            /** Status */
+            status: string;
+            /** To */
+            to: string;
+            /** Transferredto */
+            transferredTo: string | null;
+        };
+        /**
+         * ChunkEventOut
+         * @description A chunk of a reply arrived and was placed on the call's speech timeline.
+         */
+        ChunkEventOut: {
+            /**
+             * At
+             * Format: date-time
+             * @description The emulator's clock when it happened.
+             */
+            at: string;
+            /** Callid */
+            callId: string;
+            chunk: components["schemas"]["ChunkOut"];
+            /**
+             * Index
+             * @description The chunk's place in its reply, from 0.
+             */
+            index: number;
+            /**
+             * Seq
+             * @description This stream's event number (also the SSE `id`), from 1.
+             */
+            seq: number;
+            /**
+             * Turn
+             * @description The reply's turn: 0 for the greeting, then 1, 2 ...
+             */
+            turn: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "chunk";
         };
         /** ChunkOut */
         ChunkOut: {
@@ -1290,6 +1511,29 @@ export interface components {
             used: number;
         };
         /**
+         * DeliveryEventOut
+         * @description A webhook delivery was logged, or one of its attempts was answered (or failed).
+         */
+        DeliveryEventOut: {
+            /**
+             * At
+             * Format: date-time
+             * @description The emulator's clock when it happened.
+             */
+            at: string;
+            delivery: components["schemas"]["DeliverySummaryOut"];
+            /**
+             * Seq
+             * @description This stream's event number (also the SSE `id`), from 1.
+             */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "delivery";
+        };
+        /**
          * DeliveryOut
          * @description A delivery with everything the emulator knows: every attempt with its exact request, the payload.
          */
@@ -1342,6 +1586,43 @@ export interface components {
             /** Webhookid */
             webhookId: string;
         };
+        /**
+         * DeliverySummaryOut
+         * @description A delivery without its payload (``GET /__emulator/deliveries`` has it).
+         */
+        DeliverySummaryOut: {
+            /** Agentid */
+            agentId: string | null;
+            /** Attemptcount */
+            attemptCount: number;
+            /** Callid */
+            callId: string | null;
+            /** Channel */
+            channel: string | null;
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /** Eventtype */
+            eventType: string;
+            /** Id */
+            id: string;
+            lastAttempt: components["schemas"]["LastAttemptOut"] | null;
+            /** Messageid */
+            messageId: string | null;
+            /** Nextretryat */
+            nextRetryAt: string | null;
+            /**
+             * Status
+             * @description pending (an attempt under way or a retry scheduled), success or failed.
+             */
+            status: string;
+            /** Test */
+            test: boolean;
+            /** Url */
+            url: string | null;
+        };
         /** ErrorResponse */
         ErrorResponse: {
             code?: string;
@@ -1362,6 +1643,32 @@ export interface components {
          * @enum {string}
          */
         FindingCode: "webhook_http_error" | "webhook_timeout" | "webhook_unreachable" | "webhook_bad_response" | "webhook_app_exception" | "webhook_retries_exhausted" | "sms_echo_answered" | "voice_non_object_reply" | "voice_invalid_json" | "voice_invalid_ndjson_line" | "voice_empty_reply" | "voice_empty_text" | "voice_bytes_after_final" | "voice_no_final_chunk" | "voice_reply_too_long" | "voice_wrong_content_type" | "voice_invalid_field" | "voice_unknown_field" | "voice_interim_in_json" | "voice_invalid_digits" | "voice_invalid_text" | "voice_markup_in_text" | "voice_reply_too_large" | "voice_slow_first_chunk" | "voice_transfer_without_number" | "voice_no_webhook" | "hosted_llm_error";
+        /**
+         * FindingEventOut
+         * @description The user's server broke the contract (as in ``GET /__emulator/findings``).
+         */
+        FindingEventOut: {
+            /**
+             * At
+             * Format: date-time
+             * @description The emulator's clock when it happened.
+             */
+            at: string;
+            /** Finding */
+            finding: {
+                [key: string]: unknown;
+            };
+            /**
+             * Seq
+             * @description This stream's event number (also the SSE `id`), from 1.
+             */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "finding";
+        };
         /**
          * FindingOut
          * @description The user's server broke the platform's contract: what, where, and the bytes.
@@ -1608,6 +1915,48 @@ export interface components {
             /** Digits */
             digits: string;
         };
+        /**
+         * KeysEventOut
+         * @description DTMF keys pressed, by the caller (``user``) or by the agent.
+         */
+        KeysEventOut: {
+            /**
+             * At
+             * Format: date-time
+             * @description The emulator's clock when it happened.
+             */
+            at: string;
+            /** By */
+            by: string;
+            /** Callid */
+            callId: string;
+            /** Digits */
+            digits: string;
+            /**
+             * Seq
+             * @description This stream's event number (also the SSE `id`), from 1.
+             */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "keys";
+        };
+        /** LastAttemptOut */
+        LastAttemptOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Durationms */
+            durationMs: number;
+            /** Errormessage */
+            errorMessage: string | null;
+            /** Httpstatus */
+            httpStatus: number | null;
+        };
         /** MessageRef */
         MessageRef: {
             /** Body */
@@ -1686,6 +2035,30 @@ export interface components {
             type: "sms" | "imessage";
             /** Whatsappenabled */
             whatsappEnabled: boolean;
+        };
+        /**
+         * OverflowEventOut
+         * @description The client read too slowly and ``dropped`` events were lost: read the lists again.
+         */
+        OverflowEventOut: {
+            /**
+             * At
+             * Format: date-time
+             * @description The emulator's clock when it happened.
+             */
+            at: string;
+            /** Dropped */
+            dropped: number;
+            /**
+             * Seq
+             * @description This stream's event number (also the SSE `id`), from 1.
+             */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "overflow";
         };
         /** PlayOutBody */
         PlayOutBody: {
@@ -1885,6 +2258,37 @@ export interface components {
             reactionType: string;
         };
         /**
+         * ReadyEvent
+         * @description First on every stream: who it is for and what the clock says. Read the lists after it.
+         */
+        ReadyEvent: {
+            /** Accountid */
+            accountId: string;
+            /**
+             * At
+             * Format: date-time
+             * @description The emulator's clock when it happened.
+             */
+            at: string;
+            /**
+             * Queuelimit
+             * @description Events held for a slow client before it gets `overflow`.
+             */
+            queueLimit: number;
+            /**
+             * Seq
+             * @description This stream's event number (also the SSE `id`), from 1.
+             */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "ready";
+            /** Virtualclock */
+            virtualClock: boolean;
+        };
+        /**
          * RegistrationControlOut
          * @description A 10DLC registration as the carriers see it: what the control plane decides on.
          */
@@ -1930,6 +2334,32 @@ export interface components {
              * @description What the carriers say (GET /v1/register shows it).
              */
             reason: string;
+        };
+        /**
+         * ReplyEventOut
+         * @description A reply of the agent started (state ``waiting``), or finished: ``done``, ``interrupted`` (a
+         *     barge-in cut it: ``interruptedAt``, and each chunk's ``spoken`` is what was heard), ``silent``.
+         */
+        ReplyEventOut: {
+            /**
+             * At
+             * Format: date-time
+             * @description The emulator's clock when it happened.
+             */
+            at: string;
+            /** Callid */
+            callId: string;
+            reply: components["schemas"]["ReplyOut"];
+            /**
+             * Seq
+             * @description This stream's event number (also the SSE `id`), from 1.
+             */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "reply";
         };
         /** ReplyOut */
         ReplyOut: {
@@ -2018,6 +2448,28 @@ export interface components {
              * @default null
              */
             settings?: components["schemas"]["AccountSettingsPatch"] | null;
+        };
+        /**
+         * ResetEventOut
+         * @description The emulator was reset or a snapshot restored: forget what you hold and read the lists again.
+         */
+        ResetEventOut: {
+            /**
+             * At
+             * Format: date-time
+             * @description The emulator's clock when it happened.
+             */
+            at: string;
+            /**
+             * Seq
+             * @description This stream's event number (also the SSE `id`), from 1.
+             */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "reset";
         };
         /** ResetOut */
         ResetOut: {
@@ -2299,6 +2751,57 @@ export interface components {
              */
             voiceSpeed?: number | null;
         };
+        /**
+         * TextEventOut
+         * @description A text arrived at one of the account's numbers, or the account sent one.
+         */
+        TextEventOut: {
+            /**
+             * At
+             * Format: date-time
+             * @description The emulator's clock when it happened.
+             */
+            at: string;
+            message: components["schemas"]["TextOut"];
+            /**
+             * Seq
+             * @description This stream's event number (also the SSE `id`), from 1.
+             */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "text";
+        };
+        /** TextOut */
+        TextOut: {
+            /** Body */
+            body: string;
+            /** Channel */
+            channel: string;
+            /** Conversationid */
+            conversationId: string;
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /** Direction */
+            direction: string;
+            /** From */
+            from: string;
+            /** Id */
+            id: string;
+            /** Mediaurls */
+            mediaUrls: string[];
+            /** Numberid */
+            numberId: string;
+            /** Status */
+            status: string;
+            /** To */
+            to: string;
+        };
         /** TranscriptLineOut */
         TranscriptLineOut: {
             /** Content */
@@ -2308,6 +2811,38 @@ export interface components {
              * @enum {string}
              */
             role: "user" | "agent";
+        };
+        /**
+         * TurnEventOut
+         * @description A line of a call's transcript: the caller's utterance (or keys), or what the agent said.
+         */
+        TurnEventOut: {
+            /**
+             * At
+             * Format: date-time
+             * @description The emulator's clock when it happened.
+             */
+            at: string;
+            /** Callid */
+            callId: string;
+            /** Confidence */
+            confidence: number | null;
+            /** Content */
+            content: string;
+            /** Id */
+            id: string;
+            /** Role */
+            role: string;
+            /**
+             * Seq
+             * @description This stream's event number (also the SSE `id`), from 1.
+             */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "turn";
         };
         /**
          * VerificationCodeOut
@@ -2535,6 +3070,55 @@ export interface operations {
             };
         };
     };
+    board: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BoardOut"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "script-callee": {
         parameters: {
             query?: never;
@@ -2673,6 +3257,59 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CallSimOut"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "answer-call": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AnswerBody"];
+            };
+        };
+        responses: {
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnswerOut"];
                 };
             };
             /** @description Missing or invalid API key */
@@ -3098,6 +3735,55 @@ export interface operations {
             };
         };
     };
+    "export-scenario": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/yaml": string;
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "call-silence": {
         parameters: {
             query?: never;
@@ -3423,6 +4109,61 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeliveryOut"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "stream-events": {
+        parameters: {
+            query?: {
+                callId?: string | null;
+                types?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": {
+                        data: string;
+                        event: string;
+                        id?: string;
+                        retry?: number;
+                    };
                 };
             };
             /** @description Missing or invalid API key */

@@ -6,10 +6,15 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
+  type AudioCloseInfo,
+  type Board,
   type CallView,
   type ControlClient,
   type Finding,
+  type FindingEvent,
+  type LiveEvent,
   type Schemas,
+  AudioSocketError,
   ControlPlaneError,
   createControlClient,
   startEmulator,
@@ -56,6 +61,61 @@ async function control(client: ControlClient): Promise<void> {
   assert.ok(delivery && ran !== undefined && refused !== undefined && live !== undefined);
 }
 
+async function consoleRoutes(client: ControlClient, callId: string): Promise<void> {
+  // The live event stream: typed by `type`; asking for some types narrows what the loop sees.
+  const aborter = new AbortController();
+  await using stream = await client.events({ types: ["call", "turn"], callId, signal: aborter.signal });
+  for await (const event of stream) {
+    if (event.type === "turn") {
+      const said: string = event.content;
+      void said;
+    } else if (event.type === "call") {
+      const status: string = event.call.status;
+      if (!event.call.live) break;
+      void status;
+    } else {
+      const other: "ready" | "overflow" | "reset" = event.type;
+      void other;
+    }
+  }
+  const ended: Schemas["CallEventOut"] = await stream.until("call", { timeoutMs: 5000 });
+  const everything = await client.events();
+  const finding: LiveEvent = await everything.until((event) => event.type === "finding");
+  const found = await everything.until((event): event is FindingEvent => event.type === "finding");
+  const code: string = found.finding.code;
+  await everything.close();
+  const board: Board = await client.board({ limit: 10 });
+  const numbers: string[] = board.numbers.map((number) => number.phoneNumber);
+  const yaml: string = await client.exportScenario(callId);
+  const answered = await client.answer(callId, "voicemail");
+  // @ts-expect-error: not a choice the console has
+  await client.answer(callId, "maybe");
+  assert.ok(ended && finding && code && numbers && yaml && answered.choice);
+}
+
+async function talk(client: ControlClient, callId: string): Promise<void> {
+  try {
+    await using audio = await client.openAudio(callId, { sampleRate: 8000, WebSocket: globalThis.WebSocket });
+    await audio.stream(new Int16Array(8000), { frameMs: 40 });
+    audio.send(new Uint8Array(320));
+    audio.bargeIn();
+    const words = await audio.until("utterance", { timeoutMs: 20_000 });
+    const heard: string = words.text;
+    for await (const frame of audio) {
+      if (frame.type === "audio") {
+        const samples: Int16Array = frame.pcm;
+        void samples;
+      } else if (frame.type === "reply" && frame.final) {
+        audio.hangup();
+      }
+    }
+    const closed: AudioCloseInfo = await audio.closed;
+    assert.ok(heard && closed.code === 1000);
+  } catch (error) {
+    if (error instanceof AudioSocketError && error.code === 4409) console.log(error.detail);
+  }
+}
+
 async function standalone(): Promise<void> {
   await using emulator = await startEmulator({ apiKeys: ["sk_test_x"], virtualClock: true, args: ["--seed", "1"] });
   const client = createControlClient({ baseUrl: emulator.url, apiKey: emulator.apiKey, adminKey: emulator.adminKey });
@@ -69,3 +129,5 @@ async function standalone(): Promise<void> {
 }
 
 void standalone;
+void consoleRoutes;
+void talk;
