@@ -12,9 +12,11 @@ import pytest
 import requests
 
 from agentphone_emulator import Emulator, vocabulary
+from agentphone_emulator.api import control_console
 from agentphone_emulator.engine.callees import Outcome
 from agentphone_emulator.models import agents as agent_models
 from agentphone_emulator.models import control as control_models
+from agentphone_emulator.models import control_events as event_models
 from agentphone_emulator.models import control_probes as probe_models
 from agentphone_emulator.models import messages as message_models
 from agentphone_emulator.models import numbers as number_models
@@ -126,6 +128,13 @@ ENUMS: list[tuple[str, str, Any]] = [
     ("ResetOut", "reset", control_models.ResetOut.model_fields["reset"].annotation),
     ("SettleOut", "settled", probe_models.SettleOut.model_fields["settled"].annotation),
     ("ScriptStep", "hangup", control_models.ScriptStep.model_fields["hangup"].annotation),
+    ("AnswerBody", "choice", control_console.AnswerChoice),
+    ("AnswerOut", "choice", control_console.AnswerChoice),
+    # Each live event names its type: a constant, and together the stream's set of types.
+    *[
+        (model.__name__, "type", model.model_fields["type"].annotation)
+        for model in get_args(get_args(event_models.LiveEventOut)[0])
+    ],
 ]
 
 

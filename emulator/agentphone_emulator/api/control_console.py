@@ -10,15 +10,19 @@ from typing import Literal
 from pydantic import Field
 
 from ..errors import conflict, not_found
-from ..models.base import CamelModel
+from ..models.base import CamelModel, StrictCamelModel
 from .control_events import PREFIX
 from .framework import Ctx, Router
 
 router = Router("emulator console")
 
 
-class AnswerBody(CamelModel):
-    choice: Literal["answer", "busy", "no-answer", "voicemail"] = Field(
+AnswerChoice = Literal["answer", "busy", "no-answer", "voicemail"]
+"""What the person an outbound call rings in the console may decide."""
+
+
+class AnswerBody(StrictCamelModel):
+    choice: AnswerChoice = Field(
         "answer",
         description="answer (then talk with say, press, hangup), busy, no-answer (ring out) or voicemail "
         "(the agent's voicemailMessage is left after the tone).",
@@ -27,7 +31,7 @@ class AnswerBody(CamelModel):
 
 class AnswerOut(CamelModel):
     call_id: str
-    choice: str
+    choice: AnswerChoice
 
 
 @router.post(f"{PREFIX}/calls/{{call_id}}/answer", response=AnswerOut, body=AnswerBody, body_required=False)

@@ -8,12 +8,13 @@ lists again (``GET /v1/calls``, ``GET /__emulator/deliveries`` ...)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
 from .base import CamelModel, Timestamp
 from .control import ChunkOut, ReplyOut
+from .findings import FindingOut
 
 EVENT_TYPES = (
     "ready",
@@ -112,7 +113,7 @@ class FindingEventOut(_Event):
     """The user's server broke the contract (as in ``GET /__emulator/findings``)."""
 
     type: Literal["finding"] = "finding"
-    finding: dict[str, Any]
+    finding: FindingOut
 
 
 class TextOut(CamelModel):
@@ -233,7 +234,7 @@ class BoardOut(CamelModel):
     calls: list[CallSummaryOut]
     texts: list[TextOut]
     deliveries: list[DeliverySummaryOut]
-    findings: list[dict[str, Any]]
+    findings: list[FindingOut]
 
 
 class BoardQuery(BaseModel):

@@ -1036,8 +1036,11 @@ export interface components {
         AnswerOut: {
             /** Callid */
             callId: string;
-            /** Choice */
-            choice: string;
+            /**
+             * Choice
+             * @enum {string}
+             */
+            choice: "answer" | "busy" | "no-answer" | "voicemail";
         };
         /** AttemptOut */
         AttemptOut: {
@@ -1104,9 +1107,7 @@ export interface components {
             /** Deliveries */
             deliveries: components["schemas"]["DeliverySummaryOut"][];
             /** Findings */
-            findings: {
-                [key: string]: unknown;
-            }[];
+            findings: components["schemas"]["FindingOut"][];
             /**
              * Numbers
              * @description The account's active numbers and their agents.
@@ -1654,10 +1655,7 @@ export interface components {
              * @description The emulator's clock when it happened.
              */
             at: string;
-            /** Finding */
-            finding: {
-                [key: string]: unknown;
-            };
+            finding: components["schemas"]["FindingOut"];
             /**
              * Seq
              * @description This stream's event number (also the SSE `id`), from 1.
