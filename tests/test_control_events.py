@@ -11,14 +11,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-from agentphone import AsyncAgentPhone
+import requests
+from agentphone import AgentPhone, AsyncAgentPhone
 from pydantic import TypeAdapter
 
 from agentphone_emulator import Emulator
 from agentphone_emulator.api import control_events
 from agentphone_emulator.api.control import control_openapi
 from agentphone_emulator.models.control_events import LiveEventOut
-from tests.helpers import hang_guarded
+from tests.helpers import hang_guarded, wait_until
 from tests.voice_fixtures import SECOND_API_KEY, emu, sdk  # noqa: F401  (fixtures)
 
 VOICE_APP = "tests.voice_app:app/voice"
@@ -267,3 +268,38 @@ async def test_a_chunk_that_arrives_after_its_reply_was_sent_is_its_own_event(
     chunk = await events.until(lambda e: e["type"] == "chunk", "the chunk event")
     assert chunk == {**chunk, "callId": handle.id, "turn": 1, "index": 0}
     assert chunk["chunk"]["text"] == "You said: Hello there"
+
+
+def test_nothing_is_said_on_a_call_still_ringing_in_the_console() -> None:
+    """A call ringing in the console has no one on the line yet: `say` was accepted and recorded a
+    caller turn on a call whose status was still ringing. It is a 409 until someone answers."""
+    with (
+        Emulator.run_in_thread() as served,
+        AgentPhone(api_key=served.api_key, base_url=served.base_url) as client,
+    ):
+        agent = client.agents.create(name="Caller")
+        client.numbers.buy(agent_id=agent.id)
+        served.set_webhook("http://127.0.0.1:9/never-asked", agent_id=agent.id)  # nobody answers: no turn
+        call = client.calls.make(agent_id=agent.id, to_number="+14155550106")
+        wait_until(lambda: call.id in served.platform.voice.ringing, "the call rings in the console")
+        headers = {"Authorization": f"Bearer {served.api_key}"}
+        said = requests.post(
+            f"{served.base_url}/__emulator/calls/{call.id}/say",
+            json={"text": "hello?"},
+            headers=headers,
+            timeout=30,
+        )
+        assert said.status_code == 409 and said.json()["code"] == "CALL_NOT_ANSWERED", said.text
+        assert "answer it first" in said.json()["detail"]
+        view = requests.get(
+            f"{served.base_url}/__emulator/calls/{call.id}", headers=headers, timeout=30
+        ).json()
+        assert view["transcript"] == [] and view["replies"] == []  # nothing was said, nobody was asked
+        declined = requests.post(
+            f"{served.base_url}/__emulator/calls/{call.id}/answer",
+            json={"choice": "busy"},
+            headers=headers,
+            timeout=30,
+        )
+        assert declined.status_code == 200, declined.text
+        wait_until(lambda: client.calls.get(call.id).status == "busy", "the declined call ends busy")

@@ -141,6 +141,13 @@ def _live_handle(ctx: Ctx, call_id: str) -> CallHandle:
             f"(POST {PREFIX}/web-calls/join), or a call restored from a snapshot has no simulated party",
             code="CALL_NOT_CONNECTED",
         )
+    ringing = ctx.platform.voice.ringing.get(call_id)
+    if ringing is not None and not ringing.done():  # the person has not picked up: nothing to say yet
+        raise conflict(
+            f"call {call_id} is ringing in the console: answer it first "
+            f"(POST {PREFIX}/calls/{call_id}/answer)",
+            code="CALL_NOT_ANSWERED",
+        )
     return CallHandle(_emulator(ctx), session)
 
 

@@ -33,7 +33,10 @@ EVENT_TYPES = (
 
 
 class _Event(CamelModel):
-    seq: int = Field(description="This stream's event number (also the SSE `id`), from 1.")
+    seq: int = Field(
+        description="The event's number (also the SSE `id`): increasing within a stream, and shared by "
+        "every stream (an event is encoded once for all of them), so a stream need not start at 1."
+    )
     at: Timestamp = Field(description="The emulator's clock when it happened.")
 
 
@@ -204,7 +207,7 @@ class EventsQuery(BaseModel):
         None,
         description="Comma-separated event types to receive (default all): "
         + ", ".join(EVENT_TYPES[1:-1])
-        + " (ready and overflow always come).",
+        + " (ready, overflow and reset always come).",
         pattern=r"^[a-z]+(,[a-z]+)*$",
         max_length=200,
     )
