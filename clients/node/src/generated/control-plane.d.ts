@@ -1189,7 +1189,7 @@ export interface components {
             call: components["schemas"]["CallSummaryOut"];
             /**
              * Seq
-             * @description This stream's event number (also the SSE `id`), from 1.
+             * @description The event's number (also the SSE `id`): increasing within a stream, and shared by every stream (an event is encoded once for all of them), so a stream need not start at 1.
              */
             seq: number;
             /**
@@ -1318,7 +1318,7 @@ export interface components {
             index: number;
             /**
              * Seq
-             * @description This stream's event number (also the SSE `id`), from 1.
+             * @description The event's number (also the SSE `id`): increasing within a stream, and shared by every stream (an event is encoded once for all of them), so a stream need not start at 1.
              */
             seq: number;
             /**
@@ -1525,7 +1525,7 @@ export interface components {
             delivery: components["schemas"]["DeliverySummaryOut"];
             /**
              * Seq
-             * @description This stream's event number (also the SSE `id`), from 1.
+             * @description The event's number (also the SSE `id`): increasing within a stream, and shared by every stream (an event is encoded once for all of them), so a stream need not start at 1.
              */
             seq: number;
             /**
@@ -1658,7 +1658,7 @@ export interface components {
             finding: components["schemas"]["FindingOut"];
             /**
              * Seq
-             * @description This stream's event number (also the SSE `id`), from 1.
+             * @description The event's number (also the SSE `id`): increasing within a stream, and shared by every stream (an event is encoded once for all of them), so a stream need not start at 1.
              */
             seq: number;
             /**
@@ -1932,7 +1932,7 @@ export interface components {
             digits: string;
             /**
              * Seq
-             * @description This stream's event number (also the SSE `id`), from 1.
+             * @description The event's number (also the SSE `id`): increasing within a stream, and shared by every stream (an event is encoded once for all of them), so a stream need not start at 1.
              */
             seq: number;
             /**
@@ -2049,7 +2049,7 @@ export interface components {
             dropped: number;
             /**
              * Seq
-             * @description This stream's event number (also the SSE `id`), from 1.
+             * @description The event's number (also the SSE `id`): increasing within a stream, and shared by every stream (an event is encoded once for all of them), so a stream need not start at 1.
              */
             seq: number;
             /**
@@ -2275,7 +2275,7 @@ export interface components {
             queueLimit: number;
             /**
              * Seq
-             * @description This stream's event number (also the SSE `id`), from 1.
+             * @description The event's number (also the SSE `id`): increasing within a stream, and shared by every stream (an event is encoded once for all of them), so a stream need not start at 1.
              */
             seq: number;
             /**
@@ -2350,7 +2350,7 @@ export interface components {
             reply: components["schemas"]["ReplyOut"];
             /**
              * Seq
-             * @description This stream's event number (also the SSE `id`), from 1.
+             * @description The event's number (also the SSE `id`): increasing within a stream, and shared by every stream (an event is encoded once for all of them), so a stream need not start at 1.
              */
             seq: number;
             /**
@@ -2460,7 +2460,7 @@ export interface components {
             at: string;
             /**
              * Seq
-             * @description This stream's event number (also the SSE `id`), from 1.
+             * @description The event's number (also the SSE `id`): increasing within a stream, and shared by every stream (an event is encoded once for all of them), so a stream need not start at 1.
              */
             seq: number;
             /**
@@ -2763,7 +2763,7 @@ export interface components {
             message: components["schemas"]["TextOut"];
             /**
              * Seq
-             * @description This stream's event number (also the SSE `id`), from 1.
+             * @description The event's number (also the SSE `id`): increasing within a stream, and shared by every stream (an event is encoded once for all of them), so a stream need not start at 1.
              */
             seq: number;
             /**
@@ -2833,7 +2833,7 @@ export interface components {
             role: string;
             /**
              * Seq
-             * @description This stream's event number (also the SSE `id`), from 1.
+             * @description The event's number (also the SSE `id`): increasing within a stream, and shared by every stream (an event is encoded once for all of them), so a stream need not start at 1.
              */
             seq: number;
             /**
