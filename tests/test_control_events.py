@@ -105,9 +105,12 @@ async def test_a_call_streams_its_start_turns_replies_chunks_keys_deliveries_and
         assert response.status == 201, await response.text()
         call_id = (await response.json())["callId"]
     await events.until(lambda e: e["type"] == "turn" and e["content"] == "You pressed 42.", "the last reply")
+    if not any(e["type"] == "call" and e["call"]["status"] == "completed" for e in events.seen):
+        await events.until(lambda e: e["type"] == "call" and e["call"]["status"] == "completed", "the end")
     kinds = [e["type"] for e in events.seen]
-    # On a virtual clock the whole call fits in one batch: the call comes once, as it is at the end.
-    assert kinds[0] == "call" and kinds.count("call") == 1
+    # Changes are batched every 20 ms of real time: on a virtual clock the whole call usually fits in
+    # one batch (the call once, as it is at the end), but on a loaded machine it may span several.
+    assert kinds[0] == "call"
     assert {"turn", "reply", "keys", "delivery"} <= set(kinds)
     assert all(e.get("callId", call_id) == call_id for e in events.seen)
     said = [e["content"] for e in events.seen if e["type"] == "turn" and e["role"] == "user"]
@@ -122,7 +125,7 @@ async def test_a_call_streams_its_start_turns_replies_chunks_keys_deliveries_and
     deliveries = [e["delivery"] for e in events.seen if e["type"] == "delivery"]
     assert {d["status"] for d in deliveries} >= {"success"}
     assert all(d["callId"] == call_id for d in deliveries)
-    ended = events.seen[0]["call"]
+    ended = [e["call"] for e in events.seen if e["type"] == "call"][-1]
     assert ended["status"] == "completed" and ended["disconnectionReason"] == "user_hangup"
     seqs = [e["seq"] for e in events.seen]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
