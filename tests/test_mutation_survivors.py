@@ -15,7 +15,7 @@ import pytest
 from agentphone_emulator import Emulator
 from agentphone_emulator.engine.agent_reply import AgentReply, HeardChunk, ReplyState
 from agentphone_emulator.engine.replies import NDJSON_TYPE, ReplyReader, clean_spoken_text, read_object
-from agentphone_emulator.engine.signing import sign, verify
+from agentphone_emulator.engine.signing import refusal_hint, sign, verify
 from agentphone_emulator.scenario.checker import Checker
 from agentphone_emulator.scenario.matching import describe, text_matches
 from agentphone_emulator.scenario.models import FindingsExpect, TextMatch, TurnExpect
@@ -323,6 +323,21 @@ def test_a_body_given_as_text_verifies_as_its_utf8_bytes() -> None:
     signature = sign("whsec_test", 1_760_000_000, body.encode())
     assert verify("whsec_test", body, signature, 1_760_000_000, now=1_760_000_000)
     assert not verify("whsec_test", body.replace("é", "e"), signature, 1_760_000_000, now=1_760_000_000)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_401_or_403_gets_the_hint_that_the_signature_may_not_have_verified(status: int) -> None:
+    # Guards refusal_hint's condition (``not in`` -> ``in``) and its wording.
+    assert refusal_hint(status) == (
+        f"; a {status} usually means the server could not verify the signature: "
+        "does it have this webhook's secret?"
+    )
+
+
+@pytest.mark.parametrize("status", [None, 200, 400, 404, 500])
+def test_any_other_status_gets_no_signature_hint(status: int | None) -> None:
+    # Guards refusal_hint's '' for the rest (a mutant returning "XXXX" would end up in every finding).
+    assert refusal_hint(status) == ""
 
 
 # -- scenario/results.py: the JSON report's shape ----------------------------------------------------------
