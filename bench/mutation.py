@@ -180,12 +180,34 @@ _S = "agentphone_emulator.store.state_file."
 _L = _S + "xǁStateLockǁacquire__mutmut_"
 _FIRST = "the text before the first dash is the same whatever the split's limit or direction past it"
 _V = "agentphone_emulator.store.saver.xǁSaverǁ"
+_UNREAD = "the start value is never read as such"
+_SAME = 'save() compares the outcome with "abandoned", "no child" and "wrote" only: any other word is "same"'
 _DIGEST = "frame() computes the same sha256 of the payload when it is not given one: the same bytes"
 _WARNING = (
     "the filter is scoped to the os.fork() call alone, whose one warning is 3.12's DeprecationWarning "
     "about forking a threaded process: ignoring every category there ignores the same"
 )
 EQUIVALENT: dict[str, Equivalent] = {
+    f"{_V}__init____mutmut_5": _eq("lambda: None", "only its truth is read, and None is false like False"),
+    f"{_V}__init____mutmut_21": _eq(
+        'self._saved_mark: int | None = ""', _UNREAD + ' (a change count, an int, never equals "")'
+    ),
+    f"{_V}__init____mutmut_22": _eq(
+        'self._last_digest: str | None = ""', _UNREAD + ' (a sha256 hex digest is never "")'
+    ),
+    f"{_V}__init____mutmut_25": _eq(
+        'self._child_mark: int | None = ""', _UNREAD + " (save() sets it before any child exists)"
+    ),
+    f"{_V}__init____mutmut_26": _eq(
+        "self._abandoned = None", _UNREAD + " (set to False as each child is forked)"
+    ),
+    f"{_V}__init____mutmut_27": _eq(
+        "self._abandoned = True", _UNREAD + " (set to False as each child is forked)"
+    ),
+    f"{_V}_save_in_child__mutmut_71": _eq('return "XXsameXX"', _SAME),
+    f"{_V}_save_in_child__mutmut_72": _eq('return "SAME"', _SAME),
+    f"{_V}save__mutmut_37": _eq('else "XXsameXX"', _SAME),
+    f"{_V}save__mutmut_38": _eq('else "SAME"', _SAME),
     f"{_V}_encode__mutmut_15": _eq("frame(payload, None)", _DIGEST),
     f"{_V}_encode__mutmut_17": _eq("frame(payload, )", _DIGEST),
     f"{_V}_save_in_child__mutmut_9": _eq('warnings.simplefilter("ignore", )', _WARNING),

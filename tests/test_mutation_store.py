@@ -414,10 +414,13 @@ async def test_a_child_save_dies_with_its_emulator(tmp_path: Path) -> None:
 
 
 @ON_LINUX
-async def test_abandoning_a_child_that_has_just_ended_is_no_error(tmp_path: Path) -> None:
+async def test_abandoning_a_child_that_has_just_ended_is_no_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Guards abandon 4 (a child already reaped, its save not yet heard on the loop: killing it
     # finds no process, which is no error). The loop is held (no await) from the fork until the
     # child has been reaped by the reporting thread, so the save cannot have heard it yet.
+    slow_in_child(monkeypatch, 0.5)  # long enough to be seen forked
     path = tmp_path / "state.json"
     saver = saver_module.Saver(path, EmulatorState(api_keys=[KEY]), in_child=True)
     task = asyncio.create_task(saver.save())
@@ -432,3 +435,67 @@ async def test_abandoning_a_child_that_has_just_ended_is_no_error(tmp_path: Path
         pytest.fail("hang guard: the child save was never reaped")
     saver.abandon()
     assert await task is True and path.exists()
+
+
+@ON_LINUX
+async def test_a_saver_saves_in_a_child_only_where_it_may(tmp_path: Path) -> None:
+    # Guards __init__ 8/9/10 (in_child: the platform's answer unless given), 19/20 (nothing has
+    # held the loop yet); _save_in_child 30/31 (how long the fork held the loop: a part of the
+    # whole save).
+    state = EmulatorState(api_keys=[KEY])
+    default = saver_module.Saver(tmp_path / "a.json", state)
+    assert default.in_child is saver_module.can_save_in_child() is True  # Linux, the main thread
+    assert saver_module.Saver(tmp_path / "b.json", state, in_child=False).in_child is False
+    assert default.loop_seconds == 0.0
+    started = time.perf_counter()
+    assert await default.save() is True
+    whole = time.perf_counter() - started
+    # lower bound: the whole save took at least the fork inside it
+    assert whole >= default.loop_seconds >= 0
+
+
+def test_a_busy_state_is_encoded_at_every_save(tmp_path: Path) -> None:
+    # Guards _mark 1 (work under way may change anything: no save is skipped while it runs).
+    saver = saver_module.Saver(tmp_path / "state.json", EmulatorState(api_keys=[KEY]), lambda: True)
+    assert saver.save_blocking() is True
+    assert saver.save_blocking() is False  # encoded again, the same bytes: not rewritten
+    assert (saver.encodes, saver.writes, saver.skipped) == (2, 1, 0)
+
+
+@ON_LINUX
+async def test_a_child_killed_from_outside_is_a_failed_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Guards _save_in_child 37/73 (only abandon() makes a silent child "abandoned"), 82/83 (the
+    # message of a child that said nothing), 57 (no child left recorded after it: abandon() and
+    # before_final_save() are then no-ops).
+    slow_in_child(monkeypatch, 30)
+    path = tmp_path / "state.json"
+    saver = saver_module.Saver(path, EmulatorState(api_keys=[KEY]), in_child=True)
+    task = asyncio.create_task(saver.save())
+    os.kill(await child_of(saver), signal.SIGKILL)
+    with pytest.raises(OSError) as failed:
+        await task
+    assert (failed.value.errno, failed.value.strerror) == (
+        errno.EIO,
+        "the saving process was stopped before it finished",
+    )
+    saver.abandon()
+    saver.before_final_save()
+    assert not path.exists()
+
+
+@ON_LINUX
+async def test_an_abandoned_save_is_still_owed_by_the_final_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Guards _save_in_child 75/76 and save 14/15 ("abandoned" is not saved: the mark stays, so
+    # the final save writes the state even though it has not changed since).
+    slow_in_child(monkeypatch, 30)
+    path = tmp_path / "state.json"
+    saver = saver_module.Saver(path, EmulatorState(api_keys=[KEY]), in_child=True)
+    task = asyncio.create_task(saver.save())
+    await child_of(saver)
+    saver.abandon()
+    assert await task is False and not path.exists()
+    assert await saver.save(final=True) is True and path.exists()
