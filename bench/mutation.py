@@ -46,8 +46,26 @@ WORK = ROOT / ".mutation"
 PACKAGES = {"agentphone_emulator": ROOT / "emulator", "pytest_agentphone": ROOT / "pytest_plugin"}
 # What the mapped tests read besides the packages and tests/ (docs and examples by path from the root).
 ALSO_COPY = ("examples", "scenarios", "docs", "README.md", "mkdocs.yml")
-# The per-mutant pytest arguments: no xdist, no cache, quiet. Hypothesis runs its normal profile.
-PYTEST_ARGS = ("-p", "no:xdist", "-p", "no:cacheprovider", "-p", "no:randomly", "-q")
+# The per-mutant pytest arguments: no xdist, no cache, quiet, and the plugin below. Hypothesis runs
+# its normal profile.
+PLUGIN = "mutation_fresh_caches"
+PYTEST_ARGS = ("-p", "no:xdist", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", PLUGIN, "-q")
+# mutmut runs each mutant's tests in a fork of the process that first ran them all (to see which
+# test calls what): a functools cache filled then (store/persistence.py's codec, built from the
+# original code) would hand every mutant of the functions behind it the original's results, and
+# those mutants would all "survive". This plugin, staged beside the mutants, empties the packages'
+# caches as each pytest run starts.
+PLUGIN_SOURCE = '''"""Written by bench/mutation.py: empties our packages' functools caches as pytest starts."""
+import sys
+
+
+def pytest_sessionstart(session):
+    for name, module in list(sys.modules.items()):
+        if name.partition(".")[0] in ("agentphone_emulator", "pytest_agentphone") and module is not None:
+            for value in list(vars(module).values()):
+                if callable(getattr(value, "cache_clear", None)) and hasattr(value, "cache_info"):
+                    value.cache_clear()
+'''
 
 
 @dataclass(frozen=True)
@@ -105,9 +123,10 @@ TARGETS: dict[str, Target] = {
     ),
     # The save path, since state-server split it: the file's format (persistence), the file on
     # disk (state_file: atomic writes, stale temporaries, the one-owner lock) and the Saver.
-    # persistence: the save path only (the payload, its header, the codecs that write it); the
-    # load path's messages are tests/test_persistence.py's, whose serve-in-a-subprocess tests
-    # mutmut cannot credit (it sees the calls made in its own process only).
+    # persistence: the save path only (the payload, its header, encoding). The codec builders,
+    # shared with the load path, are left out: their round-trip tests (hypothesis) made a run of
+    # them alone take over half an hour here. The load path's messages are tests/test_persistence.py's,
+    # whose serve-in-a-subprocess tests mutmut cannot credit (it sees its own process's calls only).
     "store.persistence": Target(
         "emulator/agentphone_emulator/store/persistence.py",
         (
@@ -117,15 +136,7 @@ TARGETS: dict[str, Target] = {
             "tests/test_persistence_atomic.py",
             "tests/test_mutation_store.py",
         ),
-        functions=(
-            "x_dump_payload",
-            "x_frame",
-            "x_encode",
-            "x_codec",
-            "x__*_codec",
-            "x__encode_*",
-            "x__identity",
-        ),
+        functions=("x_dump_payload", "x_frame", "x_encode", "x__encode_*", "x__identity", "x__id_random"),
     ),
     "store.state_file": Target(
         "emulator/agentphone_emulator/store/state_file.py",
@@ -187,7 +198,14 @@ _WARNING = (
     "the filter is scoped to the os.fork() call alone, whose one warning is 3.12's DeprecationWarning "
     "about forking a threaded process: ignoring every category there ignores the same"
 )
+_P = "agentphone_emulator.store.persistence.x_"
+_CAST = "typing.cast() returns its value whatever the type it names (the type is for mypy only)"
 EQUIVALENT: dict[str, Equivalent] = {
+    f"{_P}_encode_bytes__mutmut_4": _eq('decode("ASCII")', "codec names are case-insensitive"),
+    f"{_P}dump_payload__mutmut_18": _eq("typing.cast(None, rng.getstate())", _CAST),
+    f"{_P}dump_payload__mutmut_22": _eq('"XXtuple[int, tuple[int, ...], float | None]XX"', _CAST),
+    f"{_P}dump_payload__mutmut_23": _eq('"tuple[int, tuple[int, ...], float | none]"', _CAST),
+    f"{_P}dump_payload__mutmut_24": _eq('"TUPLE[INT, TUPLE[INT, ...], FLOAT | NONE]"', _CAST),
     f"{_V}__init____mutmut_5": _eq("lambda: None", "only its truth is read, and None is false like False"),
     f"{_V}__init____mutmut_21": _eq(
         'self._saved_mark: int | None = ""', _UNREAD + ' (a change count, an int, never equals "")'
@@ -303,11 +321,12 @@ def stage(key: str, target: Target, *, keep: bool, debug: bool = False) -> Path:
         _link(where / name, parent / name)
     for name in ("tests", *ALSO_COPY):
         _link(where / name, ROOT / name)
+    (where / f"{PLUGIN}.py").write_text(PLUGIN_SOURCE)
     tests = [test for test in target.tests if (ROOT / test_file(test)).exists()]
     config = {
         "source_paths": list(PACKAGES),
         "only_mutate": [target.staged],
-        "also_copy": list(ALSO_COPY),
+        "also_copy": [*ALSO_COPY, f"{PLUGIN}.py"],
         "pytest_add_cli_args_test_selection": tests,
         "pytest_add_cli_args": list(PYTEST_ARGS),
         # The box is shared and loaded: a mutant is a timeout only well past its tests' own time.

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import hashlib
+import json
 import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from agentphone_emulator import VirtualClock, __version__
 from agentphone_emulator.store import persistence
 from agentphone_emulator.store import saver as saver_module
 from agentphone_emulator.store import state_file as files
@@ -499,3 +503,41 @@ async def test_an_abandoned_save_is_still_owed_by_the_final_save(
     saver.abandon()
     assert await task is False and not path.exists()
     assert await saver.save(final=True) is True and path.exists()
+
+
+# -- store/persistence.py: the payload and its header ------------------------------------------------
+
+
+def test_the_payload_is_compact_literal_utf8_json_with_the_clock_and_the_id_generator(tmp_path: Path) -> None:
+    # Guards dump_payload 1/8/13/16/19-21 (a seeded id generator's position saved, as getstate()
+    # gives it), 7/12/14 (where a virtual clock stood), 31/34 (compact separators), 32/35/38
+    # (literal UTF-8, not \\u escapes).
+    clock = VirtualClock(datetime(2026, 5, 1, 12, 30, tzinfo=UTC))
+    state = EmulatorState(api_keys=[KEY], clock=clock, seed=7)
+    next(iter(state.accounts.values())).name = "Café ☎"
+    payload = persistence.dump_payload(state)
+    data = json.loads(payload)
+    assert json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode() == payload
+    assert "Café ☎".encode() in payload
+    saved = persistence.parse(persistence.frame(payload), "state.json")
+    assert saved.virtual_clock_now == clock.now()
+    rng = state.ids._random
+    assert rng is not None and saved.ids == rng.getstate()
+    unseeded = persistence.parse(
+        persistence.frame(persistence.dump_payload(EmulatorState(api_keys=[KEY]))), "s"
+    )
+    assert (unseeded.ids, unseeded.virtual_clock_now) == (None, None)  # a real clock, random ids
+
+
+def test_the_header_names_the_format_version_writer_size_and_checksum() -> None:
+    # Guards frame 6/7 (the writer's key: what a too-old emulator names when it refuses the file).
+    payload = b'{"accounts":{}}'
+    header, _, rest = persistence.frame(payload).partition(b"\n")
+    assert json.loads(header) == {
+        "format": "agentphone-emulator-state",
+        "version": persistence.VERSION,
+        "writer": f"agentphone-emulator {__version__}",
+        "payload_bytes": len(payload),
+        "payload_sha256": hashlib.sha256(payload).hexdigest(),
+    }
+    assert rest == payload + b"\n"
