@@ -185,6 +185,45 @@ def test_every_rule_of_a_turn_is_one_exact_check() -> None:
     assert [c.passed for c in checker.checks].count(False) == 3
 
 
+def test_chunks_sent_is_one_exact_check_of_what_the_agent_sent() -> None:
+    # Guards Checker.turn 94-103 (the chunks_sent check, added after the first mutation run: its
+    # path, wording, expected and got).
+    checker = new_checker()
+    reply = reply_of(SHIPPED, [10.0, 20.0])
+    reply.chunks_sent = 3  # sent, though only two were heard
+    checker.turn(TURN, "turn 1", TurnExpect(chunks_sent=3), reply)
+    checker.turn(TURN, "turn 2", TurnExpect(chunks_sent=2), reply)
+    assert checks_of(checker) == [
+        ((*TURN, "chunks_sent"), 104, "turn 1 chunks sent", True, "3", "3"),
+        ((*TURN, "chunks_sent"), 104, "turn 2 chunks sent", False, "2", "3"),
+    ]
+
+
+def test_a_pattern_that_cannot_be_decided_never_holds() -> None:
+    # Guards Checker.holds 7 (a PatternTimeout taken for a match).
+    checker = new_checker()
+    assert checker.holds(TextMatch(matches="^(a|aa)+$"), "a" * 60 + "!") is False  # times out
+    assert checker.holds(TextMatch(matches="^a+$"), "aaaa") is True
+
+
+def test_a_text_rule_that_cannot_be_decided_is_one_failed_check_saying_why() -> None:
+    # Guards Checker.text 10-12 (the PatternTimeout branch's check: its wording, verdict, expected).
+    checker = new_checker()
+    got = "a" * 60 + "!"
+    assert checker.text(("t",), "turn 1 text", TextMatch(matches="^(a|aa)+$"), got) is False
+    assert checks_of(checker) == [
+        (
+            ("t",),
+            101,
+            "turn 1 text",
+            False,
+            "matches /^(a|aa)+$/",
+            f"{got!r}: the pattern /^(a|aa)+$/ gave up after 1 s on this text (nested repetition "
+            "backtracks without end: rewrite it, e.g. (a+)+ as a+)",
+        )
+    ]
+
+
 def test_the_opposite_answers_fail_each_rule() -> None:
     checker = new_checker()
     cut = reply_of(
