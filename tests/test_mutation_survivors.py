@@ -354,6 +354,13 @@ def test_none_above_error_lets_a_finding_of_unknown_severity_through_as_an_error
     assert lenient.checks == []
 
 
+def test_a_finding_line_keeps_the_http_status() -> None:
+    # Guards FindingLine.of 10/19 (the finding's HTTP status dropped from the report's line).
+    refused = Finding(code=FindingCode.WEBHOOK_HTTP_ERROR, message="HTTP 401", at=AT, http_status=401)
+    assert FindingLine.of(refused).http_status == 401
+    assert FindingLine.of(finding(FindingCode.WEBHOOK_TIMEOUT, "error")).http_status is None
+
+
 # -- engine/signing.py ------------------------------------------------------------------------------------
 
 
