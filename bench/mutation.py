@@ -264,7 +264,6 @@ EQUIVALENT: dict[str, Equivalent] = {
     f"{_V}_save_in_child__mutmut_9": _eq('warnings.simplefilter("ignore", )', _WARNING),
     f"{_S}x_remove_stale_temps__mutmut_12": _eq('split("-", )[0]', _FIRST),
     f"{_S}x_remove_stale_temps__mutmut_15": _eq('split("-", 2)[0]', _FIRST),
-    f"{_L}14": _eq("O_CLOEXEC, 385)", "385 is 0o600"),
     f"{_L}31": _eq(
         "os.pread(fd, 33, 0)",
         "the owner truncates the lock file and writes its pid and a newline (8 bytes at most): 32 or 33 bytes read the same",
