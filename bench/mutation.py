@@ -18,8 +18,14 @@ scenarios the tests read) at its top through symlinks, so the names agree. mutmu
 ``.mutation/<module>/mutants/``, runs the tests there and keeps its results there
 (``cd .mutation/<module> && mutmut show NAME`` / ``mutmut browse`` afterwards).
 
-Score = killed (timeouts included: a mutant that hangs the tests is caught) / (mutants - no tests).
-The mutants that no mapped test reaches are counted apart ("no tests"), never as killed.
+Score = killed (timeouts included: a mutant that hangs the tests is caught) / non-equivalent
+mutants. A mutant that no mapped test reaches ("no tests") is not killed: it counts against the
+score like a survivor. A mutant judged equivalent (it changes nothing observable) is listed in
+``EQUIVALENT`` with its reason (and in docs/mutation.md); it counts in no column but
+"equivalent". Each mark names the change it judged: if mutmut's numbering moves (the function
+was edited) and that id now names another change, the mark no longer applies, the mutant counts
+as a survivor and the run says the mark is stale.
+``--equivalents`` prints the marks as docs/mutation.md lists them.
 """
 
 from __future__ import annotations
@@ -40,8 +46,26 @@ WORK = ROOT / ".mutation"
 PACKAGES = {"agentphone_emulator": ROOT / "emulator", "pytest_agentphone": ROOT / "pytest_plugin"}
 # What the mapped tests read besides the packages and tests/ (docs and examples by path from the root).
 ALSO_COPY = ("examples", "scenarios", "docs", "README.md", "mkdocs.yml")
-# The per-mutant pytest arguments: no xdist, no cache, quiet. Hypothesis runs its normal profile.
-PYTEST_ARGS = ("-p", "no:xdist", "-p", "no:cacheprovider", "-p", "no:randomly", "-q")
+# The per-mutant pytest arguments: no xdist, no cache, quiet, and the plugin below. Hypothesis runs
+# its normal profile.
+PLUGIN = "mutation_fresh_caches"
+PYTEST_ARGS = ("-p", "no:xdist", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", PLUGIN, "-q")
+# mutmut runs each mutant's tests in a fork of the process that first ran them all (to see which
+# test calls what): a functools cache filled then (store/persistence.py's codec, built from the
+# original code) would hand every mutant of the functions behind it the original's results, and
+# those mutants would all "survive". This plugin, staged beside the mutants, empties the packages'
+# caches as each pytest run starts.
+PLUGIN_SOURCE = '''"""Written by bench/mutation.py: empties our packages' functools caches as pytest starts."""
+import sys
+
+
+def pytest_sessionstart(session):
+    for name, module in list(sys.modules.items()):
+        if name.partition(".")[0] in ("agentphone_emulator", "pytest_agentphone") and module is not None:
+            for value in list(vars(module).values()):
+                if callable(getattr(value, "cache_clear", None)) and hasattr(value, "cache_info"):
+                    value.cache_clear()
+'''
 
 
 @dataclass(frozen=True)
@@ -49,7 +73,7 @@ class Target:
     """A module to mutate and the smallest set of test modules that covers it."""
 
     path: str  # relative to the repository root
-    tests: tuple[str, ...]
+    tests: tuple[str, ...]  # test files, or pytest node ids (``tests/test_x.py::test_y``)
     # Only these functions (mutmut's names: ``x_func`` for a function, ``xǁClassǁmethod`` for a
     # method, ``*`` allowed); empty: the whole module.
     functions: tuple[str, ...] = ()
@@ -75,7 +99,8 @@ TARGETS: dict[str, Target] = {
     ),
     "scenario.matching": Target(
         "emulator/agentphone_emulator/scenario/matching.py",
-        ("tests/test_scenario_texts.py", "tests/test_mutation_survivors.py"),
+        # test_verdict_guards: a pattern that cannot be decided in time (PatternTimeout).
+        ("tests/test_scenario_texts.py", "tests/test_verdict_guards.py", "tests/test_mutation_survivors.py"),
     ),
     "scenario.results": Target(
         "emulator/agentphone_emulator/scenario/results.py",
@@ -91,16 +116,196 @@ TARGETS: dict[str, Target] = {
     ),
     "engine.delivery": Target(
         "emulator/agentphone_emulator/engine/delivery.py",
-        ("tests/test_delivery.py", "tests/test_signing.py", "tests/test_mutation_survivors.py"),
+        ("tests/test_delivery.py", "tests/test_signing.py", "tests/test_mutation_delivery.py"),
     ),
     "plugin.findings": Target(
         "pytest_plugin/pytest_agentphone/findings.py",
-        ("tests/test_plugin_fixtures.py", "tests/test_mutation_survivors.py"),
+        (
+            "tests/test_plugin_fixtures.py",
+            "tests/test_mutation_survivors.py",
+            # Its xdist workers import the mutated package outside mutmut's directory, where the
+            # mutants cannot find mutmut's settings: the stats run fails. It tests fixtures, not
+            # the findings policy.
+            "--deselect=tests/test_plugin_fixtures.py::test_each_xdist_worker_has_an_emulator_of_its_own",
+        ),
     ),
+    # The save path, since state-server split it: the file's format (persistence), the file on
+    # disk (state_file: atomic writes, stale temporaries, the one-owner lock) and the Saver.
+    # persistence: the save path only (the payload, its header, encoding). The codec builders,
+    # shared with the load path, are left out: their round-trip tests (hypothesis) made a run of
+    # them alone take over half an hour here. The load path's messages are tests/test_persistence.py's,
+    # whose serve-in-a-subprocess tests mutmut cannot credit (it sees its own process's calls only).
     "store.persistence": Target(
         "emulator/agentphone_emulator/store/persistence.py",
-        ("tests/test_persistence_atomic.py", "tests/test_mutation_survivors.py"),
-        functions=("x_write_atomic", "xǁSaverǁ*"),
+        (
+            "tests/test_persistence.py::test_every_type_the_state_holds_round_trips",
+            "tests/test_persistence.py::test_a_whole_saved_state_round_trips",
+            "tests/test_persistence.py::test_a_value_that_does_not_fit_says_where",
+            "tests/test_persistence_atomic.py",
+            "tests/test_mutation_store.py",
+        ),
+        functions=("x_dump_payload", "x_frame", "x_encode", "x__encode_*", "x__identity", "x__id_random"),
+    ),
+    "store.state_file": Target(
+        "emulator/agentphone_emulator/store/state_file.py",
+        ("tests/test_persistence_atomic.py", "tests/test_mutation_store.py"),
+    ),
+    "store.saver": Target(
+        "emulator/agentphone_emulator/store/saver.py",
+        ("tests/test_persistence_atomic.py", "tests/test_saver.py", "tests/test_mutation_store.py"),
+        # All of the Saver but _child_save, which runs in a forked child only: mutmut credits a
+        # test with the calls made in its own process, so none would be run against its mutants.
+        functions=tuple(
+            f"xǁSaverǁ{method}"
+            for method in (
+                "__init__",
+                "_mark",
+                "_unchanged",
+                "save_blocking",
+                "save",
+                "before_final_save",
+                "abandon",
+                "_encode",
+                "_wrote",
+                "_save_in_child",
+            )
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    """A mutant judged equivalent: ``change`` is a piece of its diff's changed lines (as ``mutmut
+    show`` prints them, from the ``+`` or ``-``), so the mark applies to that change only."""
+
+    change: str
+    reason: str
+
+
+def _eq(change: str, reason: str) -> Equivalent:
+    return Equivalent(change, reason)
+
+
+# Keys are mutmut's names (``mutmut show NAME``). Judged by reading the code: what the mutant
+# changes is unobservable to any caller (not merely untested). docs/mutation.md lists them.
+_D = "agentphone_emulator.engine.delivery.xǁDispatcherǁ"
+_FALLBACK = (
+    "the 'an exception' fallback is unreachable: an app-exception failure always carries a formatted "
+    "traceback (AppFailure's, or the app_error the status branch requires to be truthy)"
+)
+_GENERATION = "the generation is only compared for equality with its value when a retry was scheduled: any change will do"
+_S = "agentphone_emulator.store.state_file."
+_L = _S + "xǁStateLockǁacquire__mutmut_"
+_FIRST = "the text before the first dash is the same whatever the split's limit or direction past it"
+_V = "agentphone_emulator.store.saver.xǁSaverǁ"
+_UNREAD = "the start value is never read as such"
+_SAME = 'save() compares the outcome with "abandoned", "no child" and "wrote" only: any other word is "same"'
+_DIGEST = "frame() computes the same sha256 of the payload when it is not given one: the same bytes"
+_WARNING = (
+    "the filter is scoped to the os.fork() call alone, whose one warning is 3.12's DeprecationWarning "
+    "about forking a threaded process: ignoring every category there ignores the same"
+)
+_P = "agentphone_emulator.store.persistence.x_"
+_CAST = "typing.cast() returns its value whatever the type it names (the type is for mypy only)"
+_C = "agentphone_emulator.scenario.checker.xǁCheckerǁfail__mutmut_"
+_DEFAULTS = "every caller of Checker.fail passes both expected and got: the defaults are never used"
+_RANK = (
+    "an unknown severity ranks as an error: 2 or 3 are both at or above every floor (error, the "
+    "highest, is 2), so the same findings count"
+)
+EQUIVALENT: dict[str, Equivalent] = {
+    "pytest_agentphone.findings.x_assert_no_findings__mutmut_17": _eq(
+        "SEVERITY_RANK.get(f.severity, 3)", _RANK
+    ),
+    "pytest_agentphone.findings.x_unexpected__mutmut_9": _eq("SEVERITY_RANK.get(f.severity, 3)", _RANK),
+    f"{_C}1": _eq('expected: str = "XXXX"', _DEFAULTS),
+    f"{_C}2": _eq('got: str = "XXXX"', _DEFAULTS),
+    "agentphone_emulator.scenario.checker.xǁCheckerǁrecord__mutmut_1": _eq(
+        'passed: bool, expected: str = "XXXX"', "every caller of Checker.record passes expected and got"
+    ),
+    "agentphone_emulator.scenario.checker.xǁCheckerǁrecord__mutmut_2": _eq(
+        'expected: str = "", got: str = "XXXX"', "every caller of Checker.record passes expected and got"
+    ),
+    "agentphone_emulator.scenario.matching.x_text_matches__mutmut_34": _eq(
+        "else 1",
+        "flag 1 is regex.TEMPLATE, which the regex module accepts for compatibility with re and which changes no match",
+    ),
+    f"{_P}_encode_bytes__mutmut_4": _eq('decode("ASCII")', "codec names are case-insensitive"),
+    f"{_P}dump_payload__mutmut_18": _eq("typing.cast(None, rng.getstate())", _CAST),
+    f"{_P}dump_payload__mutmut_32": _eq(
+        "ensure_ascii=None", "json only reads ensure_ascii's truth, and None is false like False"
+    ),
+    f"{_P}dump_payload__mutmut_22": _eq('"XXtuple[int, tuple[int, ...], float | None]XX"', _CAST),
+    f"{_P}dump_payload__mutmut_23": _eq('"tuple[int, tuple[int, ...], float | none]"', _CAST),
+    f"{_P}dump_payload__mutmut_24": _eq('"TUPLE[INT, TUPLE[INT, ...], FLOAT | NONE]"', _CAST),
+    f"{_V}__init____mutmut_5": _eq("lambda: None", "only its truth is read, and None is false like False"),
+    f"{_V}__init____mutmut_21": _eq(
+        'self._saved_mark: int | None = ""', _UNREAD + ' (a change count, an int, never equals "")'
+    ),
+    f"{_V}__init____mutmut_22": _eq(
+        'self._last_digest: str | None = ""', _UNREAD + ' (a sha256 hex digest is never "")'
+    ),
+    f"{_V}__init____mutmut_25": _eq(
+        'self._child_mark: int | None = ""', _UNREAD + " (save() sets it before any child exists)"
+    ),
+    f"{_V}__init____mutmut_26": _eq(
+        "self._abandoned = None", _UNREAD + " (set to False as each child is forked)"
+    ),
+    f"{_V}__init____mutmut_27": _eq(
+        "self._abandoned = True", _UNREAD + " (set to False as each child is forked)"
+    ),
+    f"{_V}_save_in_child__mutmut_71": _eq('return "XXsameXX"', _SAME),
+    f"{_V}_save_in_child__mutmut_72": _eq('return "SAME"', _SAME),
+    f"{_V}save__mutmut_37": _eq('else "XXsameXX"', _SAME),
+    f"{_V}save__mutmut_38": _eq('else "SAME"', _SAME),
+    f"{_V}_encode__mutmut_15": _eq("frame(payload, None)", _DIGEST),
+    f"{_V}_encode__mutmut_17": _eq("frame(payload, )", _DIGEST),
+    f"{_V}_save_in_child__mutmut_9": _eq('warnings.simplefilter("ignore", )', _WARNING),
+    f"{_S}x_remove_stale_temps__mutmut_12": _eq('split("-", )[0]', _FIRST),
+    f"{_S}x_remove_stale_temps__mutmut_15": _eq('split("-", 2)[0]', _FIRST),
+    f"{_L}31": _eq(
+        "os.pread(fd, 33, 0)",
+        "the owner truncates the lock file and writes its pid and a newline (8 bytes at most): 32 or 33 bytes read the same",
+    ),
+    f"{_L}34": _eq('decode("ASCII", "replace")', "codec names are case-insensitive"),
+    f"{_L}53": _eq("same = None", "only its truth is read, and None is false like False"),
+    f"{_L}61": _eq(
+        "os.ftruncate(fd, 1)",
+        "the pid and newline written at offset 0 next are at least 2 bytes: the file ends the same",
+    ),
+    f"{_D}__init____mutmut_8": _eq(
+        "self._generation = 1", _GENERATION + " (the start value is never read otherwise)"
+    ),
+    f"{_D}reset__mutmut_2": _eq("self._generation -= 1", _GENERATION),
+    f"{_D}reset__mutmut_3": _eq("self._generation += 2", _GENERATION),
+    f"{_D}_record_failure__mutmut_9": _eq('(outcome.app_error or "XXXX")', _FALLBACK),
+    f"{_D}_record_failure__mutmut_12": _eq('["XXan exceptionXX"]', _FALLBACK),
+    f"{_D}_record_failure__mutmut_13": _eq('["AN EXCEPTION"]', _FALLBACK),
+    f"{_D}_schedule_at__mutmut_3": _eq(
+        "self._retries.pop(None, None)",
+        "leaves the fired timer in _retries; its only readers (retry_now, reset) cancel it, a no-op on a "
+        "fired timer, and the next retry of that delivery replaces it",
+    ),
+    f"{_D}_schedule_at__mutmut_5": _eq(
+        "self._retries.pop(delivery_id, )",
+        "the entry is always there when the timer fires: whoever removes it (retry_now, reset) cancels "
+        "the timer first, and both clocks skip a cancelled timer",
+    ),
+    f"{_D}_schedule_at__mutmut_13": _eq(
+        'current is None and current.status != "pending"',
+        "a retry's timer only fires for a pending delivery: a delivery leaves pending only in an "
+        "attempt or an abandon, both reached through retry_now, which cancels the timer first",
+    ),
+    f"{_D}_schedule_at__mutmut_14": _eq(
+        "owner is None and current is None or",
+        "differs only when the account exists and the delivery does not; deliveries are never removed "
+        "from an account (a restore or reset replaces them, and bumps the generation first)",
+    ),
+    f"{_D}_send__mutmut_36": _eq(
+        "* 1001",
+        "scales a real-time measure by 0.1%, inside its own noise; only an upper-bound wall-clock "
+        "assertion could tell, and the house rules forbid those",
     ),
 }
 
@@ -108,6 +313,12 @@ TARGETS: dict[str, Target] = {
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped", 37: "killed"}
 STATUS.update(dict.fromkeys((36, 24, -24, 152, 255), "timeout"))
 STATUS.update(dict.fromkeys((-11, -9), "segfault"))
+
+
+def test_file(test: str) -> str:
+    """The file of a mapped test: a file, a pytest node id (``tests/test_x.py::test_y``) or a
+    ``--deselect=NODE``."""
+    return test.removeprefix("--deselect=").partition("::")[0]
 
 
 def resolve(name: str) -> str:
@@ -143,11 +354,12 @@ def stage(key: str, target: Target, *, keep: bool, debug: bool = False) -> Path:
         _link(where / name, parent / name)
     for name in ("tests", *ALSO_COPY):
         _link(where / name, ROOT / name)
-    tests = [test for test in target.tests if (ROOT / test).exists()]
+    (where / f"{PLUGIN}.py").write_text(PLUGIN_SOURCE)
+    tests = [test for test in target.tests if test.startswith("-") or (ROOT / test_file(test)).exists()]
     config = {
         "source_paths": list(PACKAGES),
         "only_mutate": [target.staged],
-        "also_copy": list(ALSO_COPY),
+        "also_copy": [*ALSO_COPY, f"{PLUGIN}.py"],
         "pytest_add_cli_args_test_selection": tests,
         "pytest_add_cli_args": list(PYTEST_ARGS),
         # The box is shared and loaded: a mutant is a timeout only well past its tests' own time.
@@ -193,10 +405,37 @@ def run(
     meta = where / "mutants" / (target.staged + ".meta")
     codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
     wanted = [name for name in codes if _selected(name, target)]
-    counts = Counter(STATUS.get(codes[name], "not checked") for name in wanted)  # type: ignore[arg-type]
+    statuses = {name: STATUS.get(codes[name], "not checked") for name in wanted}  # type: ignore[arg-type]
+    for name, status in statuses.items():
+        mark = EQUIVALENT.get(name)
+        if mark is None or status not in ("survived", "no tests"):
+            continue
+        if mark.change in changed_lines(key, name):
+            statuses[name] = "equivalent"
+        else:
+            print(
+                f"mutation.py: stale equivalence mark: {name} no longer changes {mark.change!r}",
+                file=sys.stderr,
+            )
+    counts = Counter(statuses.values())
     counts["mutants"] = len(wanted)
-    survivors = sorted((name for name in wanted if codes[name] == 0), key=_natural)
+    survivors = sorted((name for name, status in statuses.items() if status == "survived"), key=_natural)
     return counts, survivors, elapsed
+
+
+def changed_lines(key: str, name: str) -> str:
+    """The ``+`` and ``-`` lines of the mutant's diff (headers left out), one per line."""
+    diff = subprocess.run(
+        [sys.executable, "-m", "mutmut", "show", name],
+        cwd=WORK / key,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    lines = diff.splitlines()
+    return "\n".join(
+        line[1:] for line in lines if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))
+    )
 
 
 def _selected(name: str, target: Target) -> bool:
@@ -213,8 +452,9 @@ def _natural(name: str) -> tuple[str, int]:
 
 
 def score(counts: Counter[str]) -> float | None:
-    tested = counts["mutants"] - counts["no tests"] - counts["skipped"]
-    return None if tested <= 0 else (counts["killed"] + counts["timeout"]) / tested
+    """Killed (timeouts included) / non-equivalent mutants; None if there are none."""
+    judged = counts["mutants"] - counts["equivalent"] - counts["skipped"]
+    return None if judged <= 0 else (counts["killed"] + counts["timeout"]) / judged
 
 
 def show(key: str, names: list[str]) -> None:
@@ -231,19 +471,22 @@ def show(key: str, names: list[str]) -> None:
 
 
 def table(rows: list[tuple[str, Counter[str], float]]) -> str:
-    head = ("module", "mutants", "killed", "survived", "timeout", "no tests", "score", "time")
+    head = ("module", "mutants", "killed", "survived", "no tests", "equivalent", "timeout", "score", "time")
     lines = [head]
     for key, counts, elapsed in rows:
         value = score(counts)
+        judged = counts["mutants"] - counts["equivalent"] - counts["skipped"]
+        killed = counts["killed"] + counts["timeout"]
         lines.append(
             (
                 key,
                 str(counts["mutants"]),
                 str(counts["killed"]),
                 str(counts["survived"]),
-                str(counts["timeout"]),
                 str(counts["no tests"]),
-                "-" if value is None else f"{value:.1%}",
+                str(counts["equivalent"]),
+                str(counts["timeout"]),
+                "-" if value is None else f"{value:.1%} ({killed}/{judged})",
                 f"{elapsed:.0f} s",
             )
         )
@@ -251,6 +494,17 @@ def table(rows: list[tuple[str, Counter[str], float]]) -> str:
     out = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in lines]
     out.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(out)
+
+
+def equivalents_table() -> str:
+    """The marks as docs/mutation.md lists them: module, mutant, change, reason."""
+    lines = ["| module | mutant | change | why it is equivalent |", "| --- | --- | --- | --- |"]
+    for name, mark in EQUIVALENT.items():
+        module, _, mutant = name.rpartition(".")
+        key = next((k for k, t in TARGETS.items() if t.module == module), module)
+        change = mark.change.replace("|", "\\|")
+        lines.append(f"| {key} | `{mutant}` | `{change}` | {mark.reason} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,7 +520,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--debug", action="store_true", help="mutmut's debug output (each pytest run)")
     parser.add_argument("--survivors", action="store_true", help="print each surviving mutant's diff")
+    parser.add_argument("--equivalents", action="store_true", help="print the equivalence marks (markdown)")
     args = parser.parse_args(argv)
+    if args.equivalents:
+        print(equivalents_table())
+        return 0
     if args.list:
         for key, target in TARGETS.items():
             only = f" (only {', '.join(target.functions)})" if target.functions else ""

@@ -15,7 +15,7 @@ import pytest
 from agentphone_emulator import Emulator
 from agentphone_emulator.engine.agent_reply import AgentReply, HeardChunk, ReplyState
 from agentphone_emulator.engine.replies import NDJSON_TYPE, ReplyReader, clean_spoken_text, read_object
-from agentphone_emulator.engine.signing import sign, verify
+from agentphone_emulator.engine.signing import refusal_hint, sign, verify
 from agentphone_emulator.scenario.checker import Checker
 from agentphone_emulator.scenario.matching import describe, text_matches
 from agentphone_emulator.scenario.models import FindingsExpect, TextMatch, TurnExpect
@@ -185,6 +185,45 @@ def test_every_rule_of_a_turn_is_one_exact_check() -> None:
     assert [c.passed for c in checker.checks].count(False) == 3
 
 
+def test_chunks_sent_is_one_exact_check_of_what_the_agent_sent() -> None:
+    # Guards Checker.turn 94-103 (the chunks_sent check, added after the first mutation run: its
+    # path, wording, expected and got).
+    checker = new_checker()
+    reply = reply_of(SHIPPED, [10.0, 20.0])
+    reply.chunks_sent = 3  # sent, though only two were heard
+    checker.turn(TURN, "turn 1", TurnExpect(chunks_sent=3), reply)
+    checker.turn(TURN, "turn 2", TurnExpect(chunks_sent=2), reply)
+    assert checks_of(checker) == [
+        ((*TURN, "chunks_sent"), 104, "turn 1 chunks sent", True, "3", "3"),
+        ((*TURN, "chunks_sent"), 104, "turn 2 chunks sent", False, "2", "3"),
+    ]
+
+
+def test_a_pattern_that_cannot_be_decided_never_holds() -> None:
+    # Guards Checker.holds 7 (a PatternTimeout taken for a match).
+    checker = new_checker()
+    assert checker.holds(TextMatch(matches="^(a|aa)+$"), "a" * 60 + "!") is False  # times out
+    assert checker.holds(TextMatch(matches="^a+$"), "aaaa") is True
+
+
+def test_a_text_rule_that_cannot_be_decided_is_one_failed_check_saying_why() -> None:
+    # Guards Checker.text 10-12 (the PatternTimeout branch's check: its wording, verdict, expected).
+    checker = new_checker()
+    got = "a" * 60 + "!"
+    assert checker.text(("t",), "turn 1 text", TextMatch(matches="^(a|aa)+$"), got) is False
+    assert checks_of(checker) == [
+        (
+            ("t",),
+            101,
+            "turn 1 text",
+            False,
+            "matches /^(a|aa)+$/",
+            f"{got!r}: the pattern /^(a|aa)+$/ gave up after 1 s on this text (nested repetition "
+            "backtracks without end: rewrite it, e.g. (a+)+ as a+)",
+        )
+    ]
+
+
 def test_the_opposite_answers_fail_each_rule() -> None:
     checker = new_checker()
     cut = reply_of(
@@ -315,6 +354,13 @@ def test_none_above_error_lets_a_finding_of_unknown_severity_through_as_an_error
     assert lenient.checks == []
 
 
+def test_a_finding_line_keeps_the_http_status() -> None:
+    # Guards FindingLine.of 10/19 (the finding's HTTP status dropped from the report's line).
+    refused = Finding(code=FindingCode.WEBHOOK_HTTP_ERROR, message="HTTP 401", at=AT, http_status=401)
+    assert FindingLine.of(refused).http_status == 401
+    assert FindingLine.of(finding(FindingCode.WEBHOOK_TIMEOUT, "error")).http_status is None
+
+
 # -- engine/signing.py ------------------------------------------------------------------------------------
 
 
@@ -323,6 +369,21 @@ def test_a_body_given_as_text_verifies_as_its_utf8_bytes() -> None:
     signature = sign("whsec_test", 1_760_000_000, body.encode())
     assert verify("whsec_test", body, signature, 1_760_000_000, now=1_760_000_000)
     assert not verify("whsec_test", body.replace("é", "e"), signature, 1_760_000_000, now=1_760_000_000)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_401_or_403_gets_the_hint_that_the_signature_may_not_have_verified(status: int) -> None:
+    # Guards refusal_hint's condition (``not in`` -> ``in``) and its wording.
+    assert refusal_hint(status) == (
+        f"; a {status} usually means the server could not verify the signature: "
+        "does it have this webhook's secret?"
+    )
+
+
+@pytest.mark.parametrize("status", [None, 200, 400, 404, 500])
+def test_any_other_status_gets_no_signature_hint(status: int | None) -> None:
+    # Guards refusal_hint's '' for the rest (a mutant returning "XXXX" would end up in every finding).
+    assert refusal_hint(status) == ""
 
 
 # -- scenario/results.py: the JSON report's shape ----------------------------------------------------------
