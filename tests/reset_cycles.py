@@ -50,7 +50,11 @@ class HeldWebhook:
             if (await request.json()).get("channel") == "voice":
                 self.asked.set()
                 await self.release.wait()
-            return web.json_response({"text": "Still here."})
+            answer = web.json_response({"text": "Still here."})
+            # No keep-alive: an idle connection's handler would sit in this loop's tasks (which the
+            # cycle waits to see end) until aiohttp's keep-alive timeout, about 30 s a cycle.
+            answer.force_close()
+            return answer
 
         app = web.Application()
         app.router.add_post("/hook", hook)
