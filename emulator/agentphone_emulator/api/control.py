@@ -18,10 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..app_reference import is_app_reference
 from ..clock import ClockRangeError, VirtualClock
 from ..engine.driving import ClockBusy
-from ..engine.targets import TargetError
 from ..errors import bad_request, conflict, not_found, validation_error
 from ..models.control import (
     AdvanceBody,
@@ -41,12 +39,9 @@ from ..models.control import (
 from ..models.control_account import ResetBody
 from ..models.control_probes import FindingsQuery
 from ..models.findings import finding_out
-from ..models.webhooks import check_webhook_target
 from ..store import calls as call_store
-from ..store import webhooks as webhook_store
 from ..store.account import Account
 from ..store.records import DeliveryAttempt, DeliveryRecord
-from .access import ACCESS_KEY
 from .control_account import apply_settings
 from .control_account import router as account_router
 from .control_agents import router as agents_router
@@ -61,6 +56,7 @@ from .control_snapshots import router as snapshots_router
 from .control_verify import router as verify_router
 from .framework import Ctx, Route, Router, make_aiohttp_handler
 from .openapi import build_openapi
+from .webhook_targets import check_target, set_account_webhook
 
 PREFIX = "/__emulator"
 router = Router("emulator control plane")
@@ -249,31 +245,14 @@ async def point_webhook(ctx: Ctx, *, body: WebhookTargetBody) -> WebhookTargetOu
     # The key's own account (or the sub-account X-Sub-Account-Id names), not "the account of
     # ctx.account.api_key": a sub-account has no key, and that lookup fell back to the emulator's
     # first key, so a webhook meant for one account's sub-account was set on another account.
-    if is_app_reference(body.target):
-        ctx.request.app[ACCESS_KEY].check_app_import(body.target)  # by name, before any import
-        try:
-            ctx.platform.targets.resolve(body.target)  # import now: a typo fails here, not at delivery
-        except TargetError as exc:  # an app reference that does not import
-            raise bad_request(str(exc), code="BAD_TARGET") from None
-    else:
-        check_webhook_target(body.target)
-    hook = webhook_store.set_webhook(
-        ctx.state,
-        ctx.account,
+    check_target(ctx, body.target)
+    return set_account_webhook(
+        ctx,
         body.agent_id,
-        url=body.target,
+        body.target,
+        secret=body.secret,
         context_limit=body.context_limit,
         timeout=body.timeout,
-    )
-    if body.secret is not None:
-        hook.secret = body.secret
-    return WebhookTargetOut(
-        id=hook.id,
-        url=hook.url,
-        secret=hook.secret,
-        agent_id=hook.agent_id,
-        context_limit=hook.context_limit,
-        timeout=hook.timeout,
     )
 
 

@@ -12,20 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..app_reference import is_app_reference
-from ..engine.targets import TargetError
-from ..errors import ApiError, bad_request
+from ..errors import ApiError
 from ..models.agents import AGENT_BODY_BYTES, AgentCreate
-from ..models.control import WebhookTargetOut
 from ..models.control_agents import ProvisionBody, ProvisionOut, ProvisionWebhook
-from ..models.webhooks import check_webhook_target
 from ..store import agents as agent_store
 from ..store import numbers as number_store
-from ..store import webhooks as webhook_store
-from .access import ACCESS_KEY
 from .agents import agent_fields, agent_out
 from .framework import Ctx, Router
 from .numbers import number_out
+from .webhook_targets import check_target, set_account_webhook
 
 PREFIX = "/__emulator"
 router = Router("emulator agents")
@@ -45,17 +40,9 @@ def _within(part: str, error: ApiError) -> ApiError:
 
 
 def _check_target(ctx: Ctx, webhook: ProvisionWebhook) -> None:
-    """Refuse a webhook target before anything is made: an app not allowed (403), not importable
-    (400), or a URL the API would refuse (422)."""
-    if is_app_reference(webhook.target):
-        ctx.request.app[ACCESS_KEY].check_app_import(webhook.target)  # by name, before any import
-        try:
-            ctx.platform.targets.resolve(webhook.target)
-        except TargetError as exc:
-            raise bad_request(str(exc), code="BAD_TARGET") from None
-        return
+    """Refuse the webhook's target before anything is made (403, 400, or a 422 inside "webhook")."""
     try:
-        check_webhook_target(webhook.target)
+        check_target(ctx, webhook.target)
     except ApiError as exc:
         raise _within("webhook", exc) from None
 
@@ -93,22 +80,12 @@ async def provision_agent(ctx: Ctx, *, body: ProvisionBody) -> ProvisionOut:
         raise _within("number", exc) from None
     hook_out = None
     if body.webhook is not None:
-        hook = webhook_store.set_webhook(
-            ctx.state,
-            account,
+        hook_out = set_account_webhook(
+            ctx,
             agent.id,
-            url=body.webhook.target,
+            body.webhook.target,
+            secret=body.webhook.secret,
             context_limit=body.webhook.context_limit,
             timeout=body.webhook.timeout,
-        )
-        if body.webhook.secret is not None:
-            hook.secret = body.webhook.secret
-        hook_out = WebhookTargetOut(
-            id=hook.id,
-            url=hook.url,
-            secret=hook.secret,
-            agent_id=hook.agent_id,
-            context_limit=hook.context_limit,
-            timeout=hook.timeout,
         )
     return ProvisionOut(agent=agent_out(account, agent), number=number_out(account, number), webhook=hook_out)
