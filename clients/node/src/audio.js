@@ -214,16 +214,7 @@ export class CallAudio {
   }
 
   [Symbol.asyncIterator]() {
-    return {
-      next: async () => {
-        const value = await this._feed.next();
-        return value === undefined ? { value: undefined, done: true } : { value, done: false };
-      },
-      return: async () => {
-        await this.close();
-        return { value: undefined, done: true };
-      },
-    };
+    return this._feed.iterator(() => this.close());
   }
 
   async [Symbol.asyncDispose]() {

@@ -100,6 +100,20 @@ export class Feed {
     }
   }
 
+  /** An async iterator over what comes next; ending it early calls `close` (the stream's own). */
+  iterator(close) {
+    return {
+      next: async () => {
+        const value = await this.next();
+        return value === undefined ? { value: undefined, done: true } : { value, done: false };
+      },
+      return: async () => {
+        await close();
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
   _summary() {
     if (this.items.length === 0) return "nothing came";
     const kinds = this.items.slice(-20).map(this._describe);
