@@ -32,6 +32,7 @@ from ..models.control_events import EVENT_TYPES, BoardOut, BoardQuery, EventsQue
 from ..store import webhooks as webhook_store
 from ..store.account import Account, EmulatorState
 from ..store.live import LiveKind, watch
+from .call_views import call_view
 from .framework import Ctx, Router
 from .live_wire import call_data, chunk_data, delivery_data, reply_data, text_data, turn_data
 
@@ -302,7 +303,6 @@ async def export_scenario(ctx: Ctx, *, call_id: str) -> web.Response:
     from ..mic.conversation import MicResult, Utterance  # mic mode's writer (mic/scenario_writer.py)
     from ..mic.scenario_writer import scenario_document
     from .agents import agent_out
-    from .control_calls import call_view
 
     call = ctx.account.calls.get(call_id)
     if call is None:
