@@ -89,6 +89,20 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     return {text: flite_pcm(text, folder) for text in ("Where is my order?", "Stop please.")}
 
 
+async def reply_once_settled(
+    emu: Emulator, http: aiohttp.ClientSession, call_id: str, turn: int, state: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The call's view once reply ``turn`` reaches ``state``: ``bargeIn`` tells the page to stop
+    playing at speech start, before the engine has cut the reply, so the cut is read after it."""
+    for _ in range(200):  # bounds a hang only (10 s); no timing is asserted
+        view = await request(http, emu, "GET", f"/__emulator/calls/{call_id}")
+        reply = next(r for r in view["replies"] if r["turn"] == turn)
+        if reply["state"] == state:
+            break
+        await asyncio.sleep(0.05)
+    return view, reply
+
+
 async def still_serving(emu: Emulator, http: aiohttp.ClientSession) -> None:
     clock = await request(http, emu, "GET", "/__emulator/clock")
     assert clock["virtual"] is False
@@ -200,8 +214,7 @@ async def test_the_pages_interrupt_button_cuts_the_reply_as_speech_would(
         await client.until(lambda h: len(h.audio) == 3, "its speech")  # the greeting's and both chunks'
         await client.send_json({"type": "bargeIn"})  # the button, a second or so into ~5 s of speech
         await client.until(lambda h: "bargeIn" in h.kinds(), "bargeIn back")
-    view = await request(http, emu, "GET", f"/__emulator/calls/{call_id}")
-    cut = next(r for r in view["replies"] if r["turn"] == 1)
+    view, cut = await reply_once_settled(emu, http, call_id, turn=1, state="interrupted")
     assert cut["state"] == "interrupted"
     assert view["transcript"][-1]["content"] != " ".join(hours)  # the words said by the cut only
     assert view["live"] is True  # the agent stopped; the call goes on

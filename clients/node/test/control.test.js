@@ -632,7 +632,13 @@ describe("the call's audio WebSocket", () => {
 
       audio.bargeIn(); // the page's interrupt button, while the greeting plays: it is cut there
       await audio.until("bargeIn", { timeoutMs: 20_000 });
-      const cut = (await live.getCall(call.callId)).replies[0];
+      // bargeIn is sent at speech start so the page stops playing at once; the engine cuts the
+      // reply right after, so the cut is read once it has landed (the loop only bounds a hang)
+      let cut = (await live.getCall(call.callId)).replies[0];
+      for (let tries = 0; cut.state !== "interrupted" && tries < 200; tries += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        cut = (await live.getCall(call.callId)).replies[0];
+      }
       assert.equal(cut.state, "interrupted");
 
       await audio.stream(new Int16Array(16000 / 2)); // half a second of a quiet line, paced as a microphone
