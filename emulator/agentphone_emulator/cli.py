@@ -39,6 +39,7 @@ from . import __version__
 from .agent_env import EMULATOR_KEY_ENV, SECRET_ENV
 from .app_reference import is_app_reference
 from .command_line import RefusedError, UsageError, duration, is_http_url, stdout_closed
+from .command_registry import COMMANDS, add_registered_parsers, command_module
 from .errors import one_line
 from .mic.arguments import add_mic_arguments
 from .scenario.arguments import add_run_arguments
@@ -234,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "demo", help="walk through the API with the official Python SDK against an in-process emulator"
     )
+    add_registered_parsers(commands)
     return parser
 
 
@@ -496,6 +498,8 @@ def _main(argv: Sequence[str] | None) -> int:
             from .demo import run_demo
 
             return run_demo()
+        elif args.command in COMMANDS:
+            return command_module(args.command).run(args)
     except UsageError as exc:
         print(f"agentphone-emulator: error: {exc}", file=sys.stderr)
         return 2
