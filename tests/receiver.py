@@ -40,6 +40,10 @@ class Receiver:
         self.replies: dict[str, tuple[int, bytes]] = {}  # path -> (status, body); default 200 {"ok":true}
         self.queued: dict[str, deque[tuple[int, bytes]]] = defaultdict(deque)
         self.delay = 0.0
+        # Set to hold every answer until the test releases it (an attempt caught in flight);
+        # each request's arrival is signalled on ``arrived`` first.
+        self.held: threading.Event | None = None
+        self.arrived = threading.Semaphore(0)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -49,6 +53,9 @@ class Receiver:
                 receiver.hits.append(
                     Hit(self.path, headers, body, receiver._verified(self.path, headers, body))
                 )
+                receiver.arrived.release()
+                if receiver.held is not None:
+                    receiver.held.wait(30)  # bounds a test that forgets to release it
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 queue = receiver.queued[self.path]

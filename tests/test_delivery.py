@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
@@ -269,3 +271,86 @@ def test_a_restored_snapshot_brings_its_pending_retries_back(
     [delivery] = vemu.deliveries()
     assert (delivery.status, delivery.attempt_count) == ("success", 2)
     assert len(receiver.hits) == 4
+
+
+def test_a_delivery_saved_mid_attempt_is_retried_after_restore_not_left_pending(
+    vemu: Emulator, vclient: AgentPhone, receiver: Receiver, number: str
+) -> None:
+    """Bug: a snapshot taken while an attempt waited on the server restored the delivery as
+    pending with no retry scheduled, so it stayed pending for good (lost)."""
+    point(vclient, receiver)
+    receiver.held = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        sending = pool.submit(vemu.send_sms, from_=TEXTER, to=number, body="hi")
+        assert receiver.arrived.acquire(timeout=30)
+        snap = vemu.snapshot()  # the attempt is on the wire: no answer, no retry yet
+        receiver.held.set()
+        assert sending.result(timeout=30).delivery is not None
+    assert vemu.deliveries()[0].status == "success"
+    vemu.restore(snap)
+    [restored] = vemu.deliveries()
+    assert restored.status == "pending" and restored.next_retry_at is not None
+    vemu.fast_forward()
+    [delivery] = vemu.deliveries()
+    assert (delivery.status, delivery.attempt_count) == ("success", 1)
+    assert len(receiver.hits) == 2 and receiver.hits[0].headers["X-Webhook-ID"] == delivery.id
+    assert receiver.hits[1].headers["X-Webhook-ID"] == delivery.id  # the same delivery, again
+
+
+def test_a_test_send_saved_mid_attempt_is_marked_failed_after_restore(
+    vemu: Emulator, vclient: AgentPhone, receiver: Receiver
+) -> None:
+    """Sent once only (a test event): not retried after the restore, but not left pending."""
+    point(vclient, receiver)
+    receiver.held = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        sending = pool.submit(vclient.webhooks.test)
+        assert receiver.arrived.acquire(timeout=30)
+        snap = vemu.snapshot()
+        receiver.held.set()
+        sending.result(timeout=30)
+    vemu.restore(snap)
+    assert vemu.fast_forward() == 0
+    [delivery] = vemu.deliveries()
+    assert delivery.status == "failed" and "in flight" in (delivery.error_message or "")
+    assert len(receiver.hits) == 1
+
+
+def test_retry_now_while_an_attempt_is_in_flight_joins_it_instead_of_sending_twice(
+    vemu: Emulator, vclient: AgentPhone, receiver: Receiver, number: str
+) -> None:
+    """Bug: a manual retry during an attempt sent a second request at once and the first to
+    finish dropped the other from the attempts in flight."""
+    point(vclient, receiver)
+    receiver.held = threading.Event()
+    with ThreadPoolExecutor(2) as pool:
+        sending = pool.submit(vemu.send_sms, from_=TEXTER, to=number, body="hi")
+        assert receiver.arrived.acquire(timeout=30)
+        [delivery] = vemu.deliveries()
+        retrying = pool.submit(vemu.retry, delivery.id)
+        # a second request would arrive while the first is held
+        assert not receiver.arrived.acquire(timeout=0.5)
+        receiver.held.set()
+        retried = retrying.result(timeout=30)
+        sending.result(timeout=30)
+    assert (retried.status, retried.attempt_count) == ("success", 1)
+    assert len(receiver.hits) == 1
+
+
+def test_retry_now_after_a_failed_in_flight_attempt_makes_the_next_attempt(
+    vemu: Emulator, vclient: AgentPhone, receiver: Receiver, number: str
+) -> None:
+    point(vclient, receiver)
+    receiver.script("/hook", FAIL)
+    receiver.held = threading.Event()
+    with ThreadPoolExecutor(2) as pool:
+        sending = pool.submit(vemu.send_sms, from_=TEXTER, to=number, body="hi")
+        assert receiver.arrived.acquire(timeout=30)
+        [delivery] = vemu.deliveries()
+        retrying = pool.submit(vemu.retry, delivery.id)
+        receiver.held.set()
+        retried = retrying.result(timeout=30)
+        sending.result(timeout=30)
+    assert (retried.status, retried.attempt_count) == ("success", 2)
+    assert vemu.fast_forward() == 0  # the retry the failure scheduled was replaced
+    assert len(receiver.hits) == 2

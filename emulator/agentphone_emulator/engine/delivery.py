@@ -253,7 +253,16 @@ class Dispatcher:
         await asyncio.gather(*list(self._in_flight), return_exceptions=True)
 
     async def retry_now(self, account: Account, record: DeliveryRecord) -> DeliveryRecord:
-        """Make the next attempt of ``record`` immediately (a scheduled retry is replaced)."""
+        """Make the next attempt of ``record`` immediately (a scheduled retry is replaced).
+
+        An attempt already waiting on the user's server is not doubled: this waits for its answer
+        first (two requests with one ``X-Webhook-ID`` at once would interleave in the log, and the
+        first to finish would drop the other from ``attempting``), then retries only if that
+        attempt did not succeed."""
+        while (in_flight := self._attempting.get(record.id)) is not None:
+            await in_flight[2].wait()
+            if record.status == "success":
+                return record
         timer = self._retries.pop(record.id, None)
         if timer is not None:
             timer.cancel()
@@ -361,12 +370,28 @@ class Dispatcher:
     # -- retries -----------------------------------------------------------------------------------
 
     def reschedule(self) -> None:
-        """After ``restore()``: exactly the retries the restored state is waiting for."""
+        """After ``restore()``: exactly the retries the restored state is waiting for.
+
+        A delivery saved while an attempt was waiting on the user's server is ``pending`` with no
+        retry scheduled: that attempt's answer is not in the restored state, so, as a platform
+        whose attempt was cut off, it is retried now (same ``X-Webhook-ID``) if it may be retried,
+        and otherwise marked failed with the reason; never left pending for good."""
         self.reset()
         for account in self.state.accounts.values():
             for record in account.deliveries.values():
-                if record.status == "pending" and record.next_retry_at is not None:
+                if record.status != "pending":
+                    continue
+                if record.next_retry_at is not None:
                     self._schedule_at(account, record, record.next_retry_at)
+                elif record.retries_allowed and record.attempt_count < MAX_ATTEMPTS:
+                    record.next_retry_at = self.state.now()
+                    self._schedule_at(account, record, record.next_retry_at)
+                else:
+                    self._abandon(
+                        record,
+                        "The state was saved while this attempt was in flight; it is sent once "
+                        "only, so it is not retried",
+                    )
 
     def _schedule_retry(self, account: Account, record: DeliveryRecord) -> None:
         delay = RETRY_DELAYS_SECONDS[record.attempt_count - 1]
