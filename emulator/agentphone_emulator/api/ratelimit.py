@@ -10,12 +10,23 @@ from __future__ import annotations
 import math
 from collections import deque
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..errors import too_many_requests
 
-if TYPE_CHECKING:
-    from .framework import Route
+
+class LimitedRoute(Protocol):
+    """What the limiter reads of a route (framework.Route has it): a protocol, so this module
+    does not import the framework that imports it."""
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def rate_limit(self) -> tuple[int, int] | None: ...
 
 
 class RateLimiter:
@@ -25,7 +36,7 @@ class RateLimiter:
     def reset(self) -> None:
         self._hits.clear()
 
-    def check(self, account_id: str, route: Route, now: datetime) -> None:
+    def check(self, account_id: str, route: LimitedRoute, now: datetime) -> None:
         assert route.rate_limit is not None
         limit, window = route.rate_limit
         hits = self._hits.setdefault((account_id, route.method, route.path), deque())
