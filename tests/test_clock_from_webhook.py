@@ -245,3 +245,28 @@ async def test_a_test_moving_the_clock_after_listen_false_still_waits_for_the_re
             assert moved.status == 200, await moved.text()
     [reply] = [r for r in call.replies if r.turn == 1]
     assert reply.state == "done" and reply.text.startswith("Here is")
+
+
+async def test_a_handler_moving_the_clock_after_listen_false_times_out_with_a_finding_that_says_why(
+    emu: Emulator, sdk: AsyncAgentPhone
+) -> None:
+    """After ``listen: false`` nothing drives the clock, so the emulator cannot refuse a move (a
+    test's own move waits for the webhook, as it must: the test above). A handler's move then waits
+    for the handler until the webhook's timeout; the timeout finding now says that may be why."""
+    async with loopback_agent(emu, "/__emulator/clock/advance", {"seconds": 60}) as url:
+        number = await agent_number(emu, sdk, url)
+        call = await emu.aring(to=number, from_=CALLER)
+        headers = {"Authorization": f"Bearer {emu.api_key}"}
+        async with aiohttp.ClientSession(headers=headers) as http:
+            base = f"{emu.base_url}/__emulator"
+            async with http.post(
+                f"{base}/calls/{call.id}/say", json={"text": "Hi", "listen": False}
+            ) as said_:
+                assert said_.status == 200
+            admin = {"Authorization": f"Bearer {emu.admin_key}"}
+            async with http.post(f"{base}/clock/advance", json={"seconds": 1}, headers=admin) as moved:
+                assert moved.status == 200, await moved.text()
+    [finding] = [f for f in emu.findings() if f.code == "webhook_timeout"]
+    assert finding.message.startswith(f"turn 1: no reply within the webhook's {TIMEOUT} s timeout")
+    assert "a move of the virtual clock was waiting for this webhook meanwhile" in finding.message
+    assert "move the clock from the test instead" in finding.message

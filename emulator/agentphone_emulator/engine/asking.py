@@ -168,7 +168,7 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
                 reply,
                 FindingCode.WEBHOOK_TIMEOUT,
                 f"turn {reply.turn}: no reply within the webhook's {hook.timeout} s timeout: the platform "
-                "cancels the request and the caller hears silence for this turn",
+                f"cancels the request and the caller hears silence for this turn{dispatcher.waited_on_hint()}",
             )
         else:
             error = f"Stalled for {hook.timeout}s after an interim chunk"

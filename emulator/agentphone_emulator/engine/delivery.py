@@ -139,6 +139,9 @@ class Dispatcher:
         self._attempting: dict[str, tuple[str, DeliveryRecord, asyncio.Event]] = {}
         self._retries: dict[str, Timer] = {}
         self._generation = 0  # bumped by reset(): a retry scheduled before it must not fire after
+        # Moves of the virtual clock waiting for the work in flight (driving.py sets it): a
+        # webhook that times out meanwhile may be the one that asked, waiting for itself.
+        self.moves_waiting = 0
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -425,11 +428,9 @@ class Dispatcher:
     def _record_failure(self, account: Account, record: DeliveryRecord, outcome: Outcome) -> None:
         assert outcome.failure is not None
         where = f"{record.event_type} to {record.url}"
-        if outcome.failure in (
-            FindingCode.WEBHOOK_TIMEOUT,
-            FindingCode.WEBHOOK_UNREACHABLE,
-            FindingCode.WEBHOOK_BAD_RESPONSE,
-        ):
+        if outcome.failure is FindingCode.WEBHOOK_TIMEOUT:
+            message = f"{where}: {outcome.error}{self.waited_on_hint()}"
+        elif outcome.failure in (FindingCode.WEBHOOK_UNREACHABLE, FindingCode.WEBHOOK_BAD_RESPONSE):
             message = f"{where}: {outcome.error}"
         elif outcome.failure is FindingCode.WEBHOOK_APP_EXCEPTION:
             last_line = (outcome.app_error or "").strip().splitlines()[-1:] or ["an exception"]
@@ -452,6 +453,18 @@ class Dispatcher:
             http_status=outcome.status,
             offending=clip(outcome.body),
             detail=outcome.app_error,
+        )
+
+    def waited_on_hint(self) -> str:
+        """What a timeout's finding adds when a clock move was waiting for the webhook meanwhile:
+        the emulator cannot tell who asked for the move, but a handler that moves the clock it
+        is timed on waits for itself, and this is the one place the user would see why."""
+        if not self.moves_waiting:
+            return ""
+        return (
+            "; a move of the virtual clock was waiting for this webhook meanwhile: if the handler "
+            "moved the clock (POST /__emulator/clock/...), it waited for itself until this timeout: "
+            "move the clock from the test instead"
         )
 
     def _add_finding(

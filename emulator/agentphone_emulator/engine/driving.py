@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -168,11 +168,12 @@ class ClockDriver:
         clock = self.clock
         assert isinstance(clock, VirtualClock)
         self._refuse_if_busy()
-        while await self._step(moment):
-            pass
-        async with self._mover():
-            await clock.run_until(moment)
-        await self.quiet()
+        with self._waiting_move():
+            while await self._step(moment):
+                pass
+            async with self._mover():
+                await clock.run_until(moment)
+            await self.quiet()
 
     async def run_all(self, limit_seconds: float) -> float:
         """Run every scheduled moment (at most ``limit_seconds`` ahead); returns the time passed."""
@@ -181,10 +182,21 @@ class ClockDriver:
         self._refuse_if_busy()
         start = clock.now()
         end = clock.at_most(limit_seconds)
-        while await self._step(end):
-            pass
-        await self.quiet()
+        with self._waiting_move():
+            while await self._step(end):
+                pass
+            await self.quiet()
         return (clock.now() - start).total_seconds()
+
+    @contextlib.contextmanager
+    def _waiting_move(self) -> Iterator[None]:
+        """Count a move asked for from outside (advance, fast-forward) while it waits for the work
+        in flight, so a webhook timing out meanwhile can say it may have been waiting for itself."""
+        self.dispatcher.moves_waiting += 1
+        try:
+            yield
+        finally:
+            self.dispatcher.moves_waiting -= 1
 
     async def _step(self, limit: datetime | None, *, only_if_waited: bool = False) -> bool:
         """Once everything is quiet, run the earliest scheduled moment (if any, and not after
