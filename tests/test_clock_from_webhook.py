@@ -270,3 +270,31 @@ async def test_a_handler_moving_the_clock_after_listen_false_times_out_with_a_fi
     assert finding.message.startswith(f"turn 1: no reply within the webhook's {TIMEOUT} s timeout")
     assert "a move of the virtual clock was waiting for this webhook meanwhile" in finding.message
     assert "move the clock from the test instead" in finding.message
+
+
+async def test_a_text_handler_moving_the_clock_is_not_held_up(emu: Emulator, sdk: AsyncAgentPhone) -> None:
+    """A text's first attempt is not work a clock move waits for: an SMS handler that moves the
+    clock gets its 200 at once, and the delivery succeeds (no timeout, no finding)."""
+    answers: list[int] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        body = await request.json()
+        if body.get("event") == "agent.message" and body.get("channel") == "sms":
+            admin = {"Authorization": f"Bearer {emu.admin_key}"}
+            async with (
+                aiohttp.ClientSession(headers=admin) as http,
+                http.post(f"{emu.base_url}/__emulator/clock/advance", json={"seconds": 60}) as moved,
+            ):
+                answers.append(moved.status)
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/hook", handler)
+    emu.mount(AGENT, app)
+    number = await agent_number(emu, sdk, f"{AGENT}/hook")
+    before = emu.clock.now()
+    received = await emu.asend_sms(from_=CALLER, to=number, body="what time is it?")
+    assert answers == [200]
+    assert received.delivery is not None and received.delivery.status == "success"
+    assert emu.findings() == []
+    assert (emu.clock.now() - before).total_seconds() >= 60
