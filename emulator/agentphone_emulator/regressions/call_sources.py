@@ -23,6 +23,10 @@ class SourceError(Exception):
     """The source cannot give a call: one line saying why."""
 
 
+class MissingSdk(SourceError):
+    """The official SDK is not installed (an environment mistake: exit 2, as for usage)."""
+
+
 @dataclass(frozen=True)
 class Utterance:
     role: Literal["user", "agent"]
@@ -130,8 +134,13 @@ class _PlatformTranscriptIn(_Loose):
 
 def from_platform(call_id: str, *, api_key: str, base_url: str) -> ImportedCall:
     """``GET /v1/calls/{id}`` and ``GET /v1/calls/{id}/transcript`` through the ``agentphone`` SDK."""
-    import requests
-    from agentphone import AgentPhone, AgentPhoneError
+    try:
+        import requests
+        from agentphone import AgentPhone, AgentPhoneError
+    except ImportError:
+        raise MissingSdk(
+            "reading a call from the platform needs the official SDK: pip install 'agentphone-emulator[platform]'"
+        ) from None
 
     where = f"call {call_id} on {base_url}"
     try:

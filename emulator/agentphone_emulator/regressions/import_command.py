@@ -44,7 +44,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from ..scenario.loader import ScenarioFileError, load_text
-    from .call_sources import SourceError, from_payload_file, from_platform
+    from .call_sources import MissingSdk, SourceError, from_payload_file, from_platform
     from .recorded import from_recording
     from .scenario_yaml import scenario_file
     from .scrub import scrub_document
@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             call = from_platform(args.source, **_service(args))
             scenarios, origin = [build(call)], call.source
+    except MissingSdk as exc:
+        raise UsageError(str(exc)) from None
     except SourceError as exc:
         raise RefusedError(str(exc)) from None
     if not args.keep:
