@@ -22,6 +22,7 @@ class CommandModule(Protocol):
 # command name -> the module that adds and runs it, in the order `--help` lists them
 COMMANDS: dict[str, str] = {
     "import-call": "agentphone_emulator.regressions.import_command",
+    "compare": "agentphone_emulator.regressions.compare_command",
 }
 
 
