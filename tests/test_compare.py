@@ -20,6 +20,7 @@ from agentphone_emulator import Emulator
 from agentphone_emulator.cli import main as cli
 from agentphone_emulator.regressions.shapes import differences, shape_of
 from agentphone_emulator.settings import AccountSettings
+from tests.helpers import free_port
 
 AGENT_PATH = re.compile(r"^/v1/agents/agt_[0-9a-f]+$")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -122,3 +123,23 @@ def test_shapes_ignore_values_nulls_and_data_keys_but_not_casing_or_types() -> N
     assert differences(shape_of({"data": []}), shape_of({"data": [{"id": "x"}]})) == []
     missing = differences(shape_of({"a": 1, "b": 2}), shape_of({"a": 1, "c": 3}))
     assert {(d.path, d.kind) for d in missing} == {("b", "missing"), ("c", "extra")}
+
+
+def test_an_unreachable_service_or_a_refused_key_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()  # nothing listens there
+    assert cli(["compare", "--base-url", f"http://127.0.0.1:{port}", "--api-key", "sk_x"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"agentphone-emulator: error: cannot reach http://127.0.0.1:{port}: ")
+        and err.count("\n") == 1
+    )
+
+    async def refused() -> int:
+        async with Emulator() as service:
+            return await asyncio.to_thread(
+                cli, ["compare", "--base-url", service.base_url, "--api-key", "sk_wrong"]
+            )
+
+    assert asyncio.run(refused()) == 1
+    err = capsys.readouterr().err
+    assert "refused the key (GET /v1/agents: 401): check --api-key" in err and err.count("\n") == 1

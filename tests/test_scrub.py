@@ -1,15 +1,21 @@
 """import-call's scrubbing, property-tested: no phone number or email of the input survives, the
-same value (however written) maps to the same fake, and the fakes are valid where they go."""
+same value (however written) maps to the same fake, and the fakes are valid where they go; and
+any agent.call_ended payload imports as a scenario that loads."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentphone_emulator.phone import normalize_e164
+from agentphone_emulator.regressions.call_sources import from_payload_data
+from agentphone_emulator.regressions.scenario_yaml import imported_file
 from agentphone_emulator.regressions.scrub import luhn_valid, scrub_document
+from agentphone_emulator.regressions.timeline import build
+from agentphone_emulator.scenario.loader import load_text
 
 FILLER = st.text(alphabet="abcdefghijklmnopqrstuvwxyz ,.?!", max_size=20)
 
@@ -96,3 +102,39 @@ def test_cards_and_orders_keep_their_shape(card: str, order: str) -> None:
 def test_keys_and_ids_are_left_alone() -> None:
     document = {"press": "1", "name": "imported call call_d27ebd34880eb885e5933885", "after": 2.2}
     assert scrub_document(document) == document
+
+
+TURNS = st.lists(
+    st.fixed_dictionaries(
+        {"role": st.sampled_from(["user", "agent"]), "content": st.text(max_size=40)},
+        optional={"createdAt": st.datetimes(timezones=st.none() | st.just(UTC)).map(lambda d: d.isoformat())},
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    TURNS,
+    st.sampled_from(["inbound", "outbound", "web", "sideways"]),
+    st.sampled_from([None, "user_hangup", "agent_hangup", "call_transfer", "inactivity", "made_up"]),
+    st.text(max_size=20),
+)
+def test_any_call_ended_payload_imports_as_a_scenario_that_loads(
+    transcript: list[dict[str, str]], direction: str, reason: str | None, number: str
+) -> None:
+    """Whatever the transcript holds (braces, YAML syntax, empty lines, times far apart or without a
+    zone, reasons the emulator does not know), the scenario written loads: never a crash."""
+    data = {
+        "callId": "call_1",
+        "from": number,
+        "to": "+14155550100",
+        "direction": direction,
+        "status": "completed",
+        "disconnectionReason": reason,
+        "transcript": transcript,
+    }
+    call = from_payload_data({"event": "agent.call_ended", "data": data}, "payload")
+    for scrub in (True, False):
+        text = imported_file([build(call)], "payload", "now", scrub=scrub)
+        load_text(text, "imported.yaml")

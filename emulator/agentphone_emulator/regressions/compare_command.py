@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .compare_report import json_report, text_report
     from .comparison import run_comparison
+    from .mirror import KeyRefused, Unreachable
 
     base_url = args.base_url.rstrip("/")
     if not is_http_url(base_url):
@@ -48,7 +49,12 @@ def run(args: argparse.Namespace) -> int:
     api_key = args.api_key or os.environ.get("AGENTPHONE_API_KEY")
     if not api_key:
         raise UsageError("give --api-key (or set $AGENTPHONE_API_KEY)")
-    result = asyncio.run(run_comparison(base_url, api_key, allow_writes=args.allow_writes))
+    try:
+        result = asyncio.run(run_comparison(base_url, api_key, allow_writes=args.allow_writes))
+    except Unreachable as exc:
+        raise UsageError(str(exc)) from None
+    except KeyRefused as exc:
+        raise RefusedError(str(exc)) from None
     if result.requests == 0:
         raise RefusedError(f"{base_url} answered nothing")
     if args.json == "-":

@@ -59,7 +59,10 @@ async def exchange(session: aiohttp.ClientSession, base_url: str, api_key: str, 
                 return Answer(response.status, media, present, None, False, "a body over 8 MiB")
             try:
                 body, is_json = json.loads(raw), True
-            except ValueError:  # not JSON (a WAV, an HTML error page): its media type is compared
+            except (
+                ValueError,
+                RecursionError,
+            ):  # not JSON (a WAV, an HTML page), or nested past json's limit
                 body, is_json = None, False
             return Answer(response.status, media, present, body, is_json)
     except (aiohttp.ClientError, TimeoutError) as exc:

@@ -46,9 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from ..scenario.loader import ScenarioFileError, load_text
     from .call_sources import MissingSdk, SourceError, from_payload_file, from_platform
     from .recorded import from_recording
-    from .scenario_yaml import scenario_file
-    from .scrub import scrub_document
-    from .timeline import ImportedScenario, build
+    from .scenario_yaml import imported_file
+    from .timeline import build
 
     source = Path(args.source)
     try:
@@ -71,12 +70,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     except SourceError as exc:
         raise RefusedError(str(exc)) from None
-    if not args.keep:
-        # One pass over all of them, so a number is the same fake everywhere in the file.
-        scrubbed = scrub_document([[s.document, s.notes] for s in scenarios])
-        scenarios = [ImportedScenario(document, notes) for document, notes in scrubbed]
     moment = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    text = scenario_file(scenarios, origin, moment, scrubbed=not args.keep)
+    text = imported_file(scenarios, origin, moment, scrub=not args.keep)
     try:
         load_text(text, args.output or "<import-call>")
     except ScenarioFileError as exc:  # our bug, not the user's: say so rather than write a broken file

@@ -24,6 +24,14 @@ MIRROR_SETTINGS = AccountSettings(credit_cents=100_000, number_limit=100)
 WEBHOOK_URL = "https://example.com/agentphone-emulator-compare"
 
 
+class Unreachable(Exception):
+    """The service did not answer at all (exit 2: the URL is wrong, or it is down)."""
+
+
+class KeyRefused(Exception):
+    """The service answered every list with 401 or 403 (exit 1)."""
+
+
 @dataclass
 class Listing:
     """What the service's lists say: how many of each kind, and the first one."""
@@ -47,6 +55,8 @@ async def read_listing(
     listing, problems = Listing(), []
     for kind, path in LISTED.items():
         answer = await exchange(session, base_url, api_key, Request("GET", path))
+        if answer.status == 0 and kind == "agent":  # the first request: nothing else will answer either
+            raise Unreachable(f"cannot reach {base_url}: {answer.problem}")
         body = answer.body
         if answer.status != 200 or not isinstance(body, dict) or not isinstance(body.get("data"), list):
             problems.append(f"GET {path}: {answer.problem or answer.status}")
@@ -56,6 +66,8 @@ async def read_listing(
         listing.counts[kind] = total if isinstance(total, int) and total >= 0 else len(items)
         if items:
             listing.first[kind] = items[0]
+    if len(problems) == len(LISTED) and all(problem.endswith((": 401", ": 403")) for problem in problems):
+        raise KeyRefused(f"{base_url} refused the key ({problems[0]}): check --api-key")
     answer = await exchange(session, base_url, api_key, Request("GET", "/v1/webhooks"))
     listing.has_webhook = answer.status == 200 and isinstance(answer.body, dict)
     return listing, problems

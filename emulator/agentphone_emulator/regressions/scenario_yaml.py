@@ -10,16 +10,20 @@ from typing import Any
 
 import yaml
 
-from .scrub import RULES
-from .timeline import ImportedScenario
+from ..safe_text import scrub as safe
+from .scrub import RULES, scrub_document, walk_strings
+from .timeline import ImportedScenario, keep_braces
 
 _BREAKS = re.compile(r"[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")
+# What YAML cannot hold even in a comment (its printable set, 5.1, inverted); values are escaped by the
+# dumper, a comment has no escapes.
+_UNPRINTABLE = re.compile("[^\x09\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 MAX_NOTE = 400
 
 
 def one_line(text: str, limit: int = MAX_NOTE) -> str:
     """``text`` fit for a comment: every line break YAML knows (a comment ends at one) a space."""
-    flat = _BREAKS.sub(" ", text).strip()
+    flat = _UNPRINTABLE.sub("\ufffd", _BREAKS.sub(" ", text)).strip()
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
@@ -94,3 +98,16 @@ def header(source: str, moment: str, *, scrubbed: bool) -> str:
 
 def scenario_file(scenarios: Sequence[ImportedScenario], source: str, moment: str, *, scrubbed: bool) -> str:
     return header(source, moment, scrubbed=scrubbed) + "---\n".join(document_yaml(s) for s in scenarios)
+
+
+def imported_file(scenarios: Sequence[ImportedScenario], source: str, moment: str, *, scrub: bool) -> str:
+    """The file ``import-call`` writes: scrubbed (one pass over every scenario, so a number is the
+    same fake everywhere in the file) unless not, said ``{{braces}}`` kept, rendered."""
+    # A lone surrogate (a JSON "\\ud83d" escape) is no text YAML can hold: U+FFFD, as elsewhere.
+    scenarios = [
+        ImportedScenario(walk_strings(s.document, safe), walk_strings(s.notes, safe)) for s in scenarios
+    ]
+    if scrub:
+        scrubbed = scrub_document([[s.document, s.notes] for s in scenarios])
+        scenarios = [ImportedScenario(document, notes) for document, notes in scrubbed]
+    return scenario_file([keep_braces(s) for s in scenarios], source, moment, scrubbed=scrub)

@@ -40,7 +40,12 @@ def _name(shape: Shape) -> str:
     return shape if isinstance(shape, str) else shape[0]
 
 
-def shape_of(value: Any) -> Shape:
+MAX_DEPTH = 32  # deeper than any AgentPhone answer; a hostile one stops here, not at Python's stack
+
+
+def shape_of(value: Any, depth: int = 0) -> Shape:
+    if depth > MAX_DEPTH:
+        return "deep"
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -52,15 +57,15 @@ def shape_of(value: Any) -> Shape:
     if isinstance(value, list):
         item: Shape = None
         for element in value:
-            item = merge(item, shape_of(element))
+            item = merge(item, shape_of(element, depth + 1))
         return ("array", item)
     if isinstance(value, dict):
         if value and all(_DATA_KEY.match(str(key)) for key in value):
             merged: Shape = None
             for element in value.values():
-                merged = merge(merged, shape_of(element))
+                merged = merge(merged, shape_of(element, depth + 1))
             return ("map", merged)
-        return ("object", {str(key): shape_of(element) for key, element in value.items()})
+        return ("object", {str(key): shape_of(element, depth + 1) for key, element in value.items()})
     return "string"
 
 

@@ -22,12 +22,16 @@ The agent's first line, before the caller says anything, is its greeting: the im
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, get_args
 
 from ..engine.speech import digits_seconds, speech_seconds, word_seconds
+from ..scenario.bounds import MAX_SIMULATED_S
+from ..scenario.variables import names_in
 from ..vocabulary import CallStatus, DisconnectionReason
 from .call_sources import ImportedCall, Utterance
 from .keywords import loose_text
+from .scrub import strings_of
 
 MIN_SILENCE_S = 1.0
 """A shorter gap is how quickly the caller answered, not a silence worth replaying."""
@@ -78,11 +82,16 @@ def _caller_action(said: Utterance, before: Utterance | None) -> dict[str, Any]:
     return {"say": said.content}
 
 
+def _aware(moment: datetime) -> datetime:
+    """A time without a zone is UTC (the platform writes Z; a hand-edited payload may not)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _silence_before(said: Utterance, before: Utterance | None) -> float | None:
     if said.at is None or before is None or before.at is None:
         return None
-    gap = (said.at - before.at).total_seconds() - _spoken_for(said.content)
-    return _seconds(gap) if gap >= MIN_SILENCE_S else None
+    gap = (_aware(said.at) - _aware(before.at)).total_seconds() - _spoken_for(said.content)
+    return _seconds(min(gap, MAX_SIMULATED_S)) if gap >= MIN_SILENCE_S else None
 
 
 def _reply_expect(reply: str | None) -> dict[str, Any]:
@@ -94,16 +103,14 @@ def _reply_expect(reply: str | None) -> dict[str, Any]:
 
 def build(call: ImportedCall) -> ImportedScenario:
     """The scenario that replays ``call`` (unscrubbed: :mod:`.scrub` runs on the result)."""
-    utterances = [u for u in call.utterances if u.content.strip() or u.role == "user"]
     greeting: str | None = None
-    while utterances and utterances[0].role == "agent":  # the agent's lines before the caller's first
-        head = utterances.pop(0).content
-        greeting = head if greeting is None else f"{greeting} {head}"
     turns: list[_Turn] = []
     before: Utterance | None = None
-    for utterance in utterances:
-        if utterance.role == "agent":
-            turn = turns[-1]  # there is one: the agent's lines before it were the greeting
+    for utterance in (u for u in call.utterances if u.content.strip()):
+        if utterance.role == "agent" and not turns:  # before the caller's first words: the greeting
+            greeting = utterance.content if greeting is None else f"{greeting} {utterance.content}"
+        elif utterance.role == "agent":
+            turn = turns[-1]
             turn.reply = utterance.content if turn.reply is None else f"{turn.reply} {utterance.content}"
         else:
             silence = _silence_before(utterance, before)
@@ -181,3 +188,18 @@ def _outbound_step(call: ImportedCall, turns: list[_Turn], reason: str | None) -
     ]
     callee = {"lines": [line for line in lines if line], "hang_up": reason == "user_hangup"}
     return {"outbound_call": {"agent": "agent", "to": call.to_number, "callee": callee}}
+
+
+def keep_braces(scenario: ImportedScenario) -> ImportedScenario:
+    """A ``{{name}}`` someone said stays as said: each such name is given itself as its value (a
+    scenario's ``{{name}}`` is a variable, and an undefined one would not load)."""
+    variables = dict(scenario.document.get("variables") or {})
+    for text in strings_of(scenario.document):
+        for name in names_in(text):
+            variables.setdefault(name, "{{" + name + "}}")
+    if not variables:
+        return scenario
+    document = dict(scenario.document)
+    document["variables"] = variables
+    ordered: dict[str, Any] = {key: document[key] for key in ("name", "tags", "variables") if key in document}
+    return ImportedScenario({**ordered, **document}, scenario.notes)
