@@ -118,6 +118,7 @@ def test_the_sdk_import_replays_the_caller_in_order_with_the_silence_and_the_cut
     assert turns[1] == {"silence": 5.0}
     # "We're open Monday to Friday," was heard: five words at 150 a minute, plus half a word.
     assert turns[3]["after"] == 2.2
+    assert turns[2]["expect"]["interrupted"] is True  # type: ignore[index]
     assert turns[4]["expect"]["hangup"] is True  # type: ignore[index]
     assert turns[0]["expect"] == {  # key words: the id first, then the longest uncommon words
         "text": {

@@ -134,6 +134,8 @@ def _document(call: ImportedCall, greeting: str | None, turns: list[_Turn]) -> I
     spoken = [turn for turn in turns if "silence" not in turn.action]
     for index, turn in enumerate(turns):
         expect = _reply_expect(turn.reply)
+        if index + 1 < len(turns) and "interrupt" in turns[index + 1].action:
+            expect["interrupted"] = True  # the caller's next words cut this reply
         if turn.reply is not None:
             notes[f"turn {index}"] = turn.reply
         if turn is (spoken[-1] if spoken else None):
@@ -157,6 +159,8 @@ def _document(call: ImportedCall, greeting: str | None, turns: list[_Turn]) -> I
         "setup": {"agents": {"agent": agent}, "numbers": {"main": "agent"}},
     }
     greeting_expect = _reply_expect(greeting)
+    if greeting_expect and turns and "interrupt" in turns[0].action:
+        greeting_expect["interrupted"] = True
     step: dict[str, Any]
     if call.direction == "outbound":
         step = _outbound_step(call, turns, reason)
