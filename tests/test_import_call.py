@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -25,6 +26,9 @@ from agentphone_emulator import Emulator
 from agentphone_emulator.agent_env import environment
 from agentphone_emulator.cli import main as cli
 from agentphone_emulator.clock import VirtualClock
+from agentphone_emulator.regressions.call_sources import from_payload_data
+from agentphone_emulator.regressions.scenario_yaml import imported_file
+from agentphone_emulator.regressions.timeline import build
 from agentphone_emulator.scenario.loader import load_text
 from agentphone_emulator.scenario.results import ScenarioResult
 from tests.regression_agents import CHANGED_ORDER_REPLY
@@ -95,11 +99,22 @@ def imported(production: Production, tmp_path_factory: pytest.TempPathFactory) -
     return texts
 
 
+DOCS = Path(__file__).parent.parent / "docs" / "regressions.md"
+
+
+def documented_import() -> str:
+    """docs/regressions.md's imported call (the first YAML block), as the page shows it."""
+    text = DOCS.read_text()
+    return text.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
 @pytest.fixture(scope="module")
 def replays(imported: dict[str, str]) -> dict[str, ScenarioResult]:
-    same = asyncio.run(run([imported["sdk"], imported["payload"], imported["recording"]]))
+    sources = ("sdk", "payload", "recording", "docs")
+    texts = [imported["sdk"], imported["payload"], imported["recording"], documented_import()]
+    same = asyncio.run(run(texts))
     changed = asyncio.run(run([imported["sdk"]], target=CHANGED))
-    results = dict(zip(("sdk", "payload", "recording"), same.results, strict=True))
+    results = dict(zip(sources, same.results, strict=True))
     results["changed"] = changed.results[0]
     return results
 
@@ -151,7 +166,7 @@ def test_personal_data_is_scrubbed_consistently_and_the_fakes_fit_their_fields(
 
 
 def test_each_import_passes_against_the_same_agent(replays: dict[str, ScenarioResult]) -> None:
-    for source in ("sdk", "payload", "recording"):
+    for source in ("sdk", "payload", "recording", "docs"):
         assert replays[source].outcome == "passed", f"{source}: {explain(replays[source])}"
 
 
@@ -207,3 +222,27 @@ def test_mistakes_are_one_line(
         err.startswith("agentphone-emulator: error: agent.call_ended payload ended.json: ")
         and err.count("\n") == 1
     )
+
+
+def test_how_the_call_went_decides_the_step_and_its_end() -> None:
+    def imported(direction: str, reason: str, lines: list[tuple[str, str]]) -> dict[str, Any]:
+        data = {"callId": "call_1", "from": CALLER, "to": "+14155550177", "direction": direction,
+                "status": "completed", "disconnectionReason": reason,
+                "transcript": [{"role": role, "content": content} for role, content in lines]}  # fmt: skip
+        text = imported_file([build(from_payload_data(data, "payload"))], "payload", "now", scrub=False)
+        assert len(load_text(text)) == 1  # it loads
+        return yaml.safe_load(text)["steps"][0]  # type: ignore[no-any-return]
+
+    greeting, question, answer = (
+        ("agent", "Hi."),
+        ("user", "Can I talk to a person?"),
+        ("agent", "Transferring you."),
+    )
+    transfer = imported("inbound", "call_transfer", [greeting, question, answer])
+    assert transfer["turns"][-1]["expect"]["transfer"] is True
+    web = imported("web", "user_hangup", [greeting, question, answer])
+    assert web["web_call"] == {"agent": "agent"} and web["turns"][-1] == {"hangup": True}
+    outbound = imported("outbound", "agent_hangup", [greeting, ("user", "Hello?"), answer, ("user", "Bye.")])
+    assert outbound["outbound_call"]["callee"] == {"lines": ["Hello?", "Bye."], "hang_up": False}
+    assert outbound["outbound_call"]["to"] == "+14155550177"
+    assert outbound["expect"]["agent_said"] == {"contains": ["Transferring"], "ignore_case": True}

@@ -116,7 +116,8 @@ def build(call: ImportedCall) -> ImportedScenario:
             silence = _silence_before(utterance, before)
             if silence is not None:
                 turns.append(_Turn({"silence": silence}))
-            turns.append(_Turn(_caller_action(utterance, before)))
+            # A caller who began after a silence cut nothing: the times win over the punctuation.
+            turns.append(_Turn(_caller_action(utterance, before if silence is None else None)))
         before = utterance
     return _document(call, greeting, turns)
 
