@@ -15,6 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agentphone_emulator import Emulator
 from agentphone_emulator.cli import main as cli
@@ -143,3 +145,18 @@ def test_an_unreachable_service_or_a_refused_key_is_one_line(capsys: pytest.Capt
     assert asyncio.run(refused()) == 1
     err = capsys.readouterr().err
     assert "refused the key (GET /v1/agents: 401): check --api-key" in err and err.count("\n") == 1
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(JSON, JSON)
+def test_any_answer_is_shaped_like_itself_and_any_two_compare_without_a_crash(a: object, b: object) -> None:
+    assert differences(shape_of(a), shape_of(a)) == []
+    for d in differences(shape_of(a), shape_of(b)):
+        assert d.kind in ("type", "missing", "extra", "casing")
