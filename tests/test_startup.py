@@ -35,6 +35,11 @@ COMMAND_LINE = {
     "agentphone_emulator.mic.arguments",
     "agentphone_emulator.scenario",
     "agentphone_emulator.scenario.arguments",
+    # The registered commands' parsers (command_registry.py): each module imports its work in run().
+    "agentphone_emulator.command_registry",
+    "agentphone_emulator.regressions",
+    "agentphone_emulator.regressions.import_command",
+    "agentphone_emulator.regressions.compare_command",
 }
 # Standard-library modules that cost tens of ms and that only some commands need.
 HEAVY_STDLIB = {"asyncio", "logging", "urllib.request", "http.client", "ssl", "email", "concurrent"}

@@ -20,7 +20,10 @@ class CommandModule(Protocol):
 
 
 # command name -> the module that adds and runs it, in the order `--help` lists them
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "import-call": "agentphone_emulator.regressions.import_command",
+    "compare": "agentphone_emulator.regressions.compare_command",
+}
 
 
 def command_module(name: str) -> CommandModule:
