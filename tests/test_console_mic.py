@@ -21,12 +21,12 @@ from tests.console_support import chromium_path, screenshot
 from tests.mic_support import caller_wav, need_audio_extra
 from tests.voice_agent import VoiceAgent
 
-WAIT_MS = 30_000
+WAIT_MS = 60_000  # bounds a hang only
 GREETING = "Hi."
 ANSWER = ["Let me check on that.", "Your order shipped this morning."]
 
 
-def wait_until(check: Any, what: str, limit: float = 30.0) -> None:
+def wait_until(check: Any, what: str, limit: float = 60.0) -> None:
     """Poll ``check`` (bounds a hang only: nothing here asserts how long anything takes)."""
     deadline = time.monotonic() + limit
     while not check():
@@ -37,10 +37,11 @@ def wait_until(check: Any, what: str, limit: float = 30.0) -> None:
 @pytest.fixture(scope="module")
 def caller(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The caller's microphone: a short pause, the question, then silence long enough for the
-    agent's answer to play before Chromium loops the file back to its start."""
+    agent's answer to play before Chromium loops the file back to its start (the test is done
+    long before; the margin is for a loaded machine, where recognition takes seconds)."""
     need_audio_extra()
     folder = tmp_path_factory.mktemp("console-mic")
-    return caller_wav(folder / "caller.wav", [(0.8, "Where is my order?")], tail=7.0)
+    return caller_wav(folder / "caller.wav", [(0.8, "Where is my order?")], tail=25.0)
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +130,7 @@ def talk(browser: Any, emu: Emulator, agent: VoiceAgent, number: str) -> None:
 def wait_for_answer(page: Any) -> dict[str, str]:
     """The page's counters once it has played as much of the answer as it received (at least
     one second of it). The page's CSP allows no eval (so no wait_for_function): polled from here."""
-    deadline = time.monotonic() + 30  # bounds a hang only
+    deadline = time.monotonic() + 60  # bounds a hang only
     while True:
         stats: dict[str, str] = page.evaluate("() => ({...document.body.dataset})")
         received, played = int(stats.get("micAnswerReceivedMs", 0)), int(stats.get("micAnswerMs", 0))

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 import requests
 from agentphone import AgentPhone, AsyncAgentPhone
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
@@ -169,6 +169,7 @@ async def test_a_call_that_ends_within_one_batch_is_sent_after_everything_before
 CHANGES = st.lists(st.one_of(st.none(), st.sampled_from("abcde")), max_size=40)
 
 
+@settings(max_examples=60)
 @given(CHANGES)
 def test_a_batch_sends_each_object_once_in_the_order_of_latest_changes(changes: list[str | None]) -> None:
     batch: control_events.Batch[tuple[str | None, int]] = control_events.Batch()

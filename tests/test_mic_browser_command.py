@@ -133,3 +133,11 @@ def test_flags_it_cannot_honour_are_one_line_and_exit_2(args: list[str], message
     assert done.returncode == 2
     assert done.stderr == f"agentphone-emulator: error: {message}\n"
     assert done.stdout == ""
+
+
+def test_an_unknown_voice_for_the_socket_is_refused_when_configured() -> None:
+    from agentphone_emulator.engine.synthesis import TtsError
+    from agentphone_emulator.mic.browser_bridge import configure_voice
+
+    with pytest.raises(TtsError, match="unknown voice 'robot'"):
+        configure_voice("robot")
