@@ -489,6 +489,10 @@ def _main(argv: Sequence[str] | None) -> int:
 
             return run_command(args)
         elif args.command == "mic":
+            if args.browser:  # without mic mode's own audio pipeline, which it does not use
+                from .mic.browser_command import browser_command
+
+                return browser_command(args)
             from .mic.command import mic_command
 
             return mic_command(args)

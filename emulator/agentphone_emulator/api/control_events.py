@@ -6,8 +6,9 @@ stream keeps current, as it is now: ``GET /__emulator/board``.
 Cheap for the calls it watches. A change costs the engine one append (store/live.py calls
 :meth:`Hub.changed` inside the writer); every :data:`BATCH_SECONDS` the hub encodes what changed,
 once for all streams, each object once however often it changed in the batch (a reply's start,
-chunks and end in one ``reply`` event, a delivery's logging and answer in one ``delivery``), and
-hands the bytes to each stream that wants them. A stream's queue is bounded (:data:`QUEUE_LIMIT`
+chunks and end in one ``reply`` event, a delivery's logging and answer in one ``delivery``), at
+the place of its latest change (:class:`Batch`: so what happened before a state is sent before
+it), and hands the bytes to each stream that wants them. A stream's queue is bounded (:data:`QUEUE_LIMIT`
 events): a client that reads too slowly loses the events past it and then gets one ``overflow``
 event saying how many, so a stuck page costs a fixed amount of memory and never slows the calls.
 """
@@ -20,9 +21,10 @@ import json
 import re
 import weakref
 from collections import deque
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aiohttp import web
 
@@ -74,6 +76,48 @@ class Stream:
         self.wake.set()
 
 
+T = TypeVar("T")
+
+
+class Batch(Generic[T]):
+    """The changes gathered between two flushes, in order, an object that changes again kept
+    once: at the place of its latest change, not its first.
+
+    So a batch's events are in the order of each one's latest change, which is what a client
+    sees: when an object's state comes (a call that ended, a reply done), everything that
+    happened before that state came first (the call's turns, replies and keys), and a client may
+    stop reading at a call's end. Kept at its first change instead, a call that rang, talked and
+    ended within one batch (a virtual clock) came, already ended, ahead of all its turns. The
+    price: a turn, key or chunk may name a call or reply whose own event comes later in the
+    same batch, as the documentation says (keep the latest of each object by id)."""
+
+    __slots__ = ("_items", "_places")
+
+    def __init__(self) -> None:
+        self._items: list[T | None] = []  # None: an entry that moved on to a later change
+        self._places: dict[Hashable, int] = {}
+
+    def add(self, item: T, key: Hashable | None = None) -> None:
+        """Note ``item``; one with a ``key`` (an object that changes) replaces that key's earlier
+        item of the batch, and takes this later place."""
+        if key is not None:
+            earlier = self._places.get(key)
+            if earlier is not None:
+                self._items[earlier] = None
+            self._places[key] = len(self._items)
+        self._items.append(item)
+
+    def take(self) -> list[T]:
+        """The batch, in order; the batch is empty afterwards."""
+        items, self._items = self._items, []
+        self._places.clear()
+        return [item for item in items if item is not None]
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._places.clear()
+
+
 @dataclass(slots=True)
 class _Change:
     kind: LiveKind
@@ -94,8 +138,7 @@ class Hub:
         self.produced = 0
         """Events encoded so far (what a bench compares with what clients received)."""
         self._watching: contextlib.ExitStack | None = None
-        self._pending: list[_Change] = []
-        self._pending_keys: set[tuple[str, int]] = set()
+        self._pending: Batch[_Change] = Batch()
         self._flush: asyncio.TimerHandle | None = None
 
     def open(self, stream: Stream) -> None:
@@ -110,7 +153,6 @@ class Hub:
             self._watching.close()  # nobody left: the engine's publishes are free again
             self._watching = None
             self._pending.clear()
-            self._pending_keys.clear()
 
     def frame(self, seq: int, kind: str, data: dict[str, Any]) -> bytes:
         data = {"seq": seq, "type": kind, **data}
@@ -127,15 +169,12 @@ class Hub:
                 stream.closing = True
                 stream.wake.set()
             return
-        if kind in _COALESCED:
-            key = (kind, id(subject if kind != "reply" else subject[1]))
-            if key in self._pending_keys:
-                return  # already in this batch: it goes with its latest state
-            self._pending_keys.add(key)
+        # An object that changes is sent once a batch, with its latest state, at its latest change.
+        key = (kind, id(subject if kind != "reply" else subject[1])) if kind in _COALESCED else None
         index = len(subject[1].chunks) - 1 if kind == "chunk" else 0
         account_id = None if account is None else account.id
-        self._pending.append(
-            _Change(kind, account_id, _call_id_of(kind, subject), subject, self.state.now(), index)
+        self._pending.add(
+            _Change(kind, account_id, _call_id_of(kind, subject), subject, self.state.now(), index), key
         )
         if self._flush is None:
             self._flush = asyncio.get_running_loop().call_later(BATCH_SECONDS, self.flush)
@@ -143,8 +182,7 @@ class Hub:
     def flush(self) -> None:
         """Encode the batch's changes, each once, and queue them for the streams that want them."""
         self._flush = None
-        pending, self._pending = self._pending, []
-        self._pending_keys.clear()
+        pending = self._pending.take()
         replies = {id(change.subject[1]) for change in pending if change.kind == "reply"}
         for change in pending:
             if change.kind == "chunk" and id(change.subject[1]) in replies:

@@ -40,6 +40,16 @@ def add_mic_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY",
         help=f"with --agent-id: one of its API keys (default: ${EMULATOR_KEY_ENV})",
     )
+    parser.add_argument(
+        "--browser",
+        action="store_true",
+        help="talk in your browser instead: start the emulator with its console page (the "
+        "microphone, echo-cancelled, and the agent's voice are the browser's), print its URL and "
+        "open it; Ctrl-C stops. With --app or --webhook",
+    )
+    parser.add_argument(
+        "--no-open", dest="open_browser", action="store_false", help="with --browser: print the URL only"
+    )
     parser.add_argument("--begin-message", metavar="TEXT", help="the agent's greeting (--app / --webhook)")
     parser.add_argument(
         "--port",

@@ -5,7 +5,8 @@ user's machine, on its own side: the :class:`~.segmenter.Segmenter` finds where 
 ends, a :class:`~.stt.Recognizer` turns it into words, and the call is driven the way mic mode
 drives it (barge-in at speech start, the words as the turn at speech end). The agent's reply
 chunks come back as text frames and as speech synthesised by the one
-:class:`~agentphone_emulator.engine.synthesis.Synthesizer`, chunk by chunk as they arrive.
+:class:`~agentphone_emulator.engine.synthesis.Synthesizer` (or Piper: :func:`configure_voice`),
+chunk by chunk as they arrive.
 
 This module knows nothing of aiohttp or of the engine: the route (``api/control_audio.py``) hands
 it a :class:`CallPort` (the call's actions) and a :class:`Wire` (the socket's send), so the same
@@ -36,7 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..engine.synthesis import SAMPLE_RATE, SAMPLE_WIDTH, Synthesizer
+from ..engine.synthesis import SAMPLE_RATE, SAMPLE_WIDTH
+from ..speech.voices import Voice, choose_voice, load_voice
 from .arguments import VOSK_MODEL_ENV
 from .audio.pcm import Converter, PcmFormat
 from .listener import Heard, ListenerEvent, ListenerFailed, Partial, SpeechBegan
@@ -354,7 +356,7 @@ class BrowserCall:
         self,
         port: CallPort,
         wire: Wire,
-        synthesizer: Synthesizer,
+        synthesizer: Voice,
         *,
         confidence: float = DEFAULT_CONFIDENCE,
         max_queued_seconds: float = MAX_QUEUED_REPLY_SECONDS,
@@ -544,17 +546,30 @@ def recognizers(kind: str = "auto", model: str | None = None) -> RecognizerPool:
         return pool
 
 
-_synthesizer: Synthesizer | None = None
+_voice_kind = "espeak"  # serve's: the core install's espeak-ng (mic --browser passes its --tts)
+_synthesizer: Voice | None = None
 _synthesizer_lock = threading.Lock()
 
 
-def shared_synthesizer() -> Synthesizer:
-    """The agent's voice for every connection, started on first use (~0.1 s: call it off the loop);
-    TtsError if it cannot start."""
+def configure_voice(kind: str = "espeak") -> None:
+    """The agent's voice for the connections opened from now on, in this process (``mic --browser
+    --tts``): ``auto``, ``piper`` or ``espeak``; TtsError now if it is not installed."""
+    global _voice_kind, _synthesizer
+    choose_voice(kind)
+    with _synthesizer_lock:
+        if kind != _voice_kind and _synthesizer is not None:
+            _synthesizer.close()
+            _synthesizer = None
+        _voice_kind = kind
+
+
+def shared_synthesizer() -> Voice:
+    """The agent's voice for every connection (16 kHz), started on first use (~0.1 s for
+    espeak-ng, ~1 s for Piper: call it off the loop); TtsError if it cannot start."""
     global _synthesizer
     with _synthesizer_lock:
         if _synthesizer is None:
-            synthesizer = Synthesizer()
+            synthesizer = load_voice(_voice_kind)
             try:
                 synthesizer.start()
             except BaseException:
@@ -562,3 +577,12 @@ def shared_synthesizer() -> Synthesizer:
                 raise
             _synthesizer = synthesizer
         return _synthesizer
+
+
+def close_shared_synthesizer() -> None:
+    """Stop the voice (its worker process): a command that served the socket is ending."""
+    global _synthesizer
+    with _synthesizer_lock:
+        if _synthesizer is not None:
+            _synthesizer.close()
+            _synthesizer = None

@@ -9,6 +9,7 @@ const dialTo = document.getElementById("dial-to");
 const ringingBox = document.getElementById("ringing");
 let feature = {};
 let mic = null;
+let micStatus = "";  // what the microphone's socket said last: kept across renders of the call
 
 function act(promise) { showError(null); return promise.catch(showError); }
 
@@ -78,8 +79,17 @@ async function control(what, digit) {
   } else if (what === "export") {
     await act(exportScenario());
   } else if (what === "mic") {
-    if (mic) { mic.stop(); mic = null; changed(); return; }
-    mic = await startMic(S.selected.call, (message) => { detail.querySelector("#mic-status").textContent = message; });
+    if (mic) { mic.stop(); mic = null; micStatus = "microphone off"; changed(); return; }
+    const showStatus = (message) => {
+      micStatus = message;
+      const shown = detail.querySelector("#mic-status");
+      if (shown) shown.textContent = message;
+    };
+    showStatus("");
+    // Once its socket is gone (the call ended) the microphone is off: the button offers Talk again.
+    const started = await act(startMic(S.selected.call, showStatus, () => { if (mic === started) { mic = null; changed(); } }));
+    if (!started) return;  // no microphone, or the person refused it: act showed why
+    mic = started;
     changed();
   }
 }
@@ -156,7 +166,7 @@ function controls(typed, after) {
     </form>
     <div class="pad" id="pad">${digits.map((d) => `<button type="button" data-act="press" data-digit="${d}">${d}</button>`).join("")}</div>
     <div class="row">
-      ${feature.audio ? `<button type="button" data-act="mic" id="mic">${mic ? "Stop talking" : "Talk (microphone)"}</button><span id="mic-status" class="muted"></span>` : ""}
+      ${feature.audio ? `<button type="button" data-act="mic" id="mic">${mic ? "Stop talking" : "Talk (microphone)"}</button><span id="mic-status" class="muted">${esc(micStatus)}</span>` : ""}
       <button type="button" data-act="hangup" class="danger" id="hangup">Hang up</button>
     </div></div>`;
 }
