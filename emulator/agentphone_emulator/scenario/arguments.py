@@ -42,6 +42,22 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="run scenarios in N worker processes, each with its own emulator and its own copy of the "
         "--app (default 1)",
     )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="play each scenario N times and report its pass rate; passes and failures together mark "
+        "it flaky (a scenario's own runs: wins; default 1)",
+    )
+    parser.add_argument(
+        "--min-pass-rate",
+        type=float,
+        default=None,
+        metavar="RATE",
+        help="the share of a scenario's runs that must pass, 0 to 1 (a scenario's own min_pass_rate: "
+        "wins; default 1: every run)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="show every scenario's transcript")
     parser.add_argument(
         "--webhook-secret",

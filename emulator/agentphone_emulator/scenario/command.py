@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 from rich.console import Console
@@ -30,6 +30,7 @@ from ..server import Emulator, new_api_key
 from ..settings import AccountSettings
 from .loader import LoadedScenario, load_file, load_paths
 from .log_capture import captured_log
+from .repeats import RepeatPolicy, check_policy, run_repeated
 from .report import print_report, report_console
 from .report_files import write_json, write_junit
 from .results import RunResult, ScenarioResult
@@ -89,6 +90,7 @@ async def _run_on(
     app_env: bool,
     exit_first: bool,
     ready: Callable[[], None] | None = None,
+    repeat: RepeatPolicy | None = None,
 ) -> list[ScenarioResult]:
     # The agent calls the API back (texts, conversation state) and verifies signatures: in this
     # process it reads where and how from the environment, as it would in production.
@@ -109,16 +111,18 @@ async def _run_on(
         headers = {"Authorization": f"Bearer {emulator.api_key}"}
         async with aiohttp.ClientSession(headers=headers) as session:
             for scenario in loaded:
+                once = functools.partial(
+                    run_scenario,
+                    emulator,
+                    session,
+                    scenario,
+                    target=target,
+                    secret=secret,
+                    settings=settings,
+                    variables=variables,
+                )
                 with captured_log() as log:
-                    result = await run_scenario(
-                        emulator,
-                        session,
-                        scenario,
-                        target=target,
-                        secret=secret,
-                        settings=settings,
-                        variables=variables,
-                    )
+                    result = await run_repeated(once, scenario.scenario, repeat or RepeatPolicy())
                 result.log = log
                 results.append(result)
                 if exit_first and result.outcome in ("failed", "error"):
@@ -138,6 +142,7 @@ async def run_loaded(
     app_env: bool = False,
     exit_first: bool = False,
     ready: Callable[[], None] | None = None,
+    repeat: RepeatPolicy | None = None,
 ) -> RunResult:
     """Run scenarios one after the other on one emulator, each on a fresh state; ``ready()`` is
     called once the emulator listens and has taken the target, before the first scenario."""
@@ -160,6 +165,7 @@ async def run_loaded(
             app_env=app_env,
             exit_first=exit_first,
             ready=ready,
+            repeat=repeat,
         )
     finally:
         await emulator.stop()
@@ -177,6 +183,7 @@ class WorkerJob:
     secret: str
     variables: tuple[tuple[str, str], ...]
     exit_first: bool
+    repeat: RepeatPolicy = field(default_factory=RepeatPolicy)
 
 
 def _run_share(job: WorkerJob) -> list[tuple[int, ScenarioResult]]:
@@ -197,6 +204,7 @@ def _run_share(job: WorkerJob) -> list[tuple[int, ScenarioResult]]:
             variables=variables,
             app_env=True,
             exit_first=job.exit_first,
+            repeat=job.repeat,
         )
     )
     return [(position, result) for (position, _, _), result in zip(job.scenarios, run.results, strict=False)]
@@ -210,6 +218,7 @@ def run_in_workers(
     secret: str,
     variables: Mapping[str, str],
     exit_first: bool,
+    repeat: RepeatPolicy | None = None,
 ) -> RunResult:
     """Spread scenarios over ``jobs`` processes (round robin, so slow files do not all land on one)
     and merge the results back in the order of the run."""
@@ -222,6 +231,7 @@ def run_in_workers(
             secret=secret,
             variables=tuple(variables.items()),
             exit_first=exit_first,
+            repeat=repeat or RepeatPolicy(),
         )
         for worker in range(jobs)
     ]
@@ -261,6 +271,10 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
         port = args.port if args.port is not None else (0 if args.app else 8787)
         run_secret = _run_secret(args)
         secret = run_secret.value
+        wrong = check_policy(args.runs, args.min_pass_rate)
+        if wrong is not None:
+            raise RunUsageError(wrong)
+        repeat = RepeatPolicy(args.runs, args.min_pass_rate)
         if args.jobs < 1:
             raise RunUsageError(f"--jobs must be at least 1, got {args.jobs}")
         if args.jobs > 1 and args.app is None:
@@ -276,6 +290,7 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
                 secret=secret,
                 variables=variables,
                 exit_first=args.exitfirst,
+                repeat=repeat,
             )
         else:
             run = asyncio.run(
@@ -289,6 +304,7 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
                     app_env=args.app is not None,
                     exit_first=args.exitfirst,
                     ready=functools.partial(_announce, run_secret),
+                    repeat=repeat,
                 )
             )
     except RunUsageError as exc:

@@ -35,6 +35,7 @@ from .bounds import (
     RealMilliseconds,
     RealSeconds,
     RingSeconds,
+    RunCount,
     SimulatedLimit,
     SimulatedSeconds,
 )
@@ -562,6 +563,15 @@ class Scenario(Strict):
     description: str | None = None
     tags: list[str] = Field(default_factory=list)
     skip: str | bool = Field(False, description="Skip the scenario (a string says why).")
+    runs: RunCount | None = Field(
+        None,
+        description="Play the scenario this many times, each on a fresh state with the same seeds, and "
+        "report its pass rate (default 1, or run's --runs).",
+    )
+    min_pass_rate: Fraction | None = Field(
+        None,
+        description="With runs: the share of runs that must pass, 0 to 1 (default 1: every run).",
+    )
     variables: dict[str, str | int | Annotated[float, Field(allow_inf_nan=False)] | bool] = Field(
         default_factory=dict, description="Values for {{name}} anywhere in the scenario."
     )
