@@ -47,6 +47,10 @@ class PluginOptions:
     """How many times each collected scenario is played unless it says ``runs:`` (None: once)."""
     min_pass_rate: float | None = None
     """The share of a scenario's runs that must pass unless it says ``min_pass_rate:`` (None: all)."""
+    llm_url: str | None = None
+    """The OpenAI-compatible endpoint a persona's ``llm`` asks when its recording has no answer."""
+    llm_model: str | None = None
+    """The model to ask at ``llm_url`` (None: hosted mode's default)."""
 
     @property
     def target(self) -> str | None:
@@ -121,6 +125,15 @@ def add_options(parser: pytest.Parser) -> None:
         help="the share of a scenario's runs that must pass, 0 to 1 (default 1; a scenario's own "
         "min_pass_rate: wins; ini: agentphone_min_pass_rate)",
     )
+    group.addoption(
+        "--agentphone-llm-url",
+        metavar="URL",
+        help="the OpenAI-compatible chat endpoint a scenario persona's llm asks when its recording has no "
+        "answer; key from $AGENTPHONE_EMULATOR_LLM_KEY (ini: agentphone_llm_url)",
+    )
+    group.addoption(
+        "--agentphone-llm-model", metavar="NAME", help="the model to ask there (ini: agentphone_llm_model)"
+    )
     parser.addini("agentphone_app", "your agent as an in-process app, module:attr")
     parser.addini("agentphone_webhook", "your agent's webhook URL (a server you started)")
     parser.addini("agentphone_webhook_secret", "the webhook signing secret (default: a fresh one)")
@@ -147,6 +160,8 @@ def add_options(parser: pytest.Parser) -> None:
         "agentphone_variables", "{{NAME}} values for scenarios, one NAME=VALUE per line", type="linelist"
     )
     parser.addini("agentphone_findings", "error (default), warning or off: see --agentphone-findings")
+    parser.addini("agentphone_llm_url", "a persona's model endpoint: see --agentphone-llm-url")
+    parser.addini("agentphone_llm_model", "the model to ask there: see --agentphone-llm-model")
     parser.addini("agentphone_runs", "how many times each YAML scenario is played: see --agentphone-runs")
     parser.addini(
         "agentphone_min_pass_rate",
@@ -202,6 +217,15 @@ def read_options(config: pytest.Config) -> PluginOptions:
     if port is not None and not 0 <= port <= 65535:
         raise pytest.UsageError(f"--agentphone-port: expected a port, 1-65535 (or 0: a free one), got {port}")
     runs, min_pass_rate = _repeats(config)
+    llm_url = config.getoption("agentphone_llm_url") or _ini_text(config, "agentphone_llm_url")
+    llm_model = config.getoption("agentphone_llm_model") or _ini_text(config, "agentphone_llm_model")
+    if llm_url is not None:
+        from agentphone_emulator.command_line import is_http_url
+
+        if not is_http_url(llm_url):
+            raise pytest.UsageError(
+                f"agentphone_llm_url expects an http(s) URL such as http://127.0.0.1:11434/v1, got {llm_url!r}"
+            )
     return PluginOptions(
         app=app,
         webhook=webhook,
@@ -216,6 +240,8 @@ def read_options(config: pytest.Config) -> PluginOptions:
         rootpath=config.rootpath,
         runs=runs,
         min_pass_rate=min_pass_rate,
+        llm_url=llm_url,
+        llm_model=llm_model,
     )
 
 

@@ -166,10 +166,13 @@ async def _run(
 ) -> ScenarioResult:
     import aiohttp
 
+    from agentphone_emulator.engine.hosted import DEFAULT_MODEL
+    from agentphone_emulator.scenario.persona_llm import LlmEndpoint
     from agentphone_emulator.scenario.repeats import RepeatPolicy, run_repeated
     from agentphone_emulator.scenario.runner import run_scenario
 
     headers = {"Authorization": f"Bearer {emulator.api_key}"}
+    llm = LlmEndpoint(options.llm_url, options.llm_model or DEFAULT_MODEL) if options.llm_url else None
     async with aiohttp.ClientSession(headers=headers) as session:
         return await run_repeated(
             lambda: run_scenario(
@@ -180,6 +183,7 @@ async def _run(
                 secret=options.secret,
                 settings=options.account,
                 variables=options.variables,
+                llm=llm,
             ),
             loaded.scenario,
             RepeatPolicy(options.runs, options.min_pass_rate),
