@@ -207,7 +207,9 @@ async def fake_llm() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
         body = await request.json()
         asked.append(body)
         messages = body["messages"]
-        if messages[0]["content"].startswith("You judge"):
+        if "Your goal: keep quiet" in messages[0]["content"]:
+            content = "   "
+        elif messages[0]["content"].startswith("You judge"):
             content = "PASS: the agent said when order B-2001 arrives."
         elif sum(1 for m in messages if m["role"] == "assistant") == 0:
             content = "Hi, where is my order B-2001?"
@@ -295,3 +297,33 @@ llm:
     assert len(httpserver.log) == 1 and (pytester.path / "judge.llm.json").exists()
     pytester.runpytest().assert_outcomes(passed=1)  # replayed: no endpoint given
     assert len(httpserver.log) == 1
+
+
+async def test_an_llm_caller_with_nothing_to_say_ends_the_conversation_instead_of_asking_for_ever(
+    fake_llm: tuple[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    url, asked = fake_llm
+    text = persona(f"""
+goal: keep quiet
+llm:
+  recording: {tmp_path / "quiet.json"}
+  caller: true
+success: {{agent_said: {{contains: refund}}}}
+""")
+    result = await run_one(text, target=EXAMPLE, llm=LlmEndpoint(url))
+    assert len(asked) == 1
+    assert the_check(result).got == (
+        "not reached: the persona's model said nothing to say after 0 lines; "
+        "the agent's last words: 'Hi, this is Acme support. How can I help?'"
+    )
+
+
+async def test_a_recording_that_is_not_one_stops_the_scenario_on_one_line(tmp_path: Path) -> None:
+    recording = tmp_path / "broken.json"
+    recording.write_text("{not json")
+    text = persona(f"goal: g\nllm:\n  recording: {recording}\n  judge: Fine?\nmax_turns: 1")
+    result = await run_one(text, target=EXAMPLE)
+    assert result.outcome == "error"
+    assert f"{recording}: not a recording this version can read (Expecting property name" in (
+        result.error or ""
+    )

@@ -29,6 +29,7 @@ import aiohttp
 from ..call_handle import CallHandle
 from ..engine.agent_reply import AgentReply
 from ..engine.call_session import CallEnded
+from ..safe_text import scrub
 from .persona_llm import LlmError, Tape, caller_turn, judge_turn, verdict
 from .persona_models import FACT, Persona, PersonaSuccess
 from .results import Path as YamlPath
@@ -94,7 +95,7 @@ class PersonaCall:
     async def llm_line(self, tape: Tape) -> str:
         answer = await tape.ask(caller_turn(self.persona, self.lines_so_far, self.handle.id), "caller line")
         self.llm_hangup = bool(answer.get("hangup"))
-        return str(answer.get("text") or "").strip()
+        return scrub(str(answer.get("text") or "")).strip()  # a model's "\ud83d" is no caller's word
 
     # -- the call ----------------------------------------------------------------------------------------
 
@@ -131,7 +132,7 @@ class PersonaCall:
                 self._record(True, f"reached after {self._lines()}")
                 return
             if not handle.live:
-                ended_by = self._how_it_ended()
+                ended_by = ended_by or self._how_it_ended()
                 break
             if self.lines >= persona.max_turns or self.llm_hangup:
                 break
@@ -139,8 +140,10 @@ class PersonaCall:
                 line = await self.llm_line(tape)
             else:
                 line = self.opening() if self.lines == 0 else self.next_line(reply)
-            if line:
-                reply = await self._say(line)
+            if not line:  # a model that says nothing would be asked the same thing for ever
+                ended_by = "the persona's model said nothing to say"
+                break
+            reply = await self._say(line)
             if self.llm_hangup:
                 if handle.live:
                     await handle.ahangup()

@@ -21,7 +21,7 @@ own variables).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -92,9 +92,9 @@ class PersonaSuccess(Strict):
     transcript: Text | None = Field(
         None, description="The call's transcript, 'agent: ...' / 'user: ...' lines."
     )
-    transfer: bool | None = Field(None, description="The agent transferred the call.")
+    transfer: Literal[True] | None = Field(None, description="The agent transferred the call.")
     digits: Keys | None = Field(None, description="The keys the agent pressed, in order.")
-    hangup: bool | None = Field(None, description="The agent hung up.")
+    hangup: Literal[True] | None = Field(None, description="The agent hung up.")
     sms_sent: Text | None = Field(None, description="A text the agent sent the caller's number.")
 
     @model_validator(mode="after")
