@@ -141,7 +141,10 @@ class PersonaCall:
             else:
                 line = self.opening() if self.lines == 0 else self.next_line(reply)
             if not line:  # a model that says nothing would be asked the same thing for ever
-                ended_by = "the persona's model said nothing to say"
+                model = tape is not None and persona.llm is not None and persona.llm.caller
+                ended_by = (
+                    "the persona's model said nothing to say" if model else "the persona had nothing to say"
+                )
                 break
             reply = await self._say(line)
             if self.llm_hangup:
