@@ -441,6 +441,7 @@ def test_the_json_report_names_every_field_and_rounds_every_figure() -> None:
         "target": "examples.support_agent:app",
         "wallSeconds": 2.346,
         "counts": {"passed": 0, "failed": 1, "error": 0, "skipped": 1},
+        "flaky": 0,
         "scenarios": [
             {
                 "id": "scenarios/refund.scenario.yaml::refund",
@@ -525,6 +526,7 @@ def test_the_json_report_names_every_field_and_rounds_every_figure() -> None:
                     },
                 ],
                 "log": ["agent: hi"],
+                "runs": None,  # played once
             },
             {
                 "id": "scenarios/later.scenario.yaml::later",
@@ -542,6 +544,7 @@ def test_the_json_report_names_every_field_and_rounds_every_figure() -> None:
                 "transcript": [],
                 "findings": [],
                 "log": [],
+                "runs": None,
             },
         ],
     }

@@ -302,7 +302,7 @@ def test_each_kind_of_error_reads_as_one_line(snippet: str, expected: str) -> No
             "name: x\ncall: {to: a}\nend: sometimes\n",
             [
                 "x.yaml:3:1: end: unknown key 'end'; expected one of: name, description, "
-                "tags, skip, variables, setup, call, greeting, turns, call_expect, steps, expect"
+                "tags, skip, runs, min_pass_rate, variables, setup, call, greeting, turns, persona, call_expect, steps, expect"
             ],
             id="unknown_top_level_key",
         ),
@@ -465,7 +465,7 @@ def test_a_misspelt_key_does_not_hide_the_other_problems_of_its_file() -> None:
     # The typo is the story: no "name: required" beside "did you mean 'name'?".
     assert found[0] == (
         "x.yaml:1:1: nme: unknown key 'nme' (did you mean 'name'?); expected one of: name, description, "
-        "tags, skip, variables, setup, call, greeting, turns, call_expect, steps, expect"
+        "tags, skip, runs, min_pass_rate, variables, setup, call, greeting, turns, persona, call_expect, steps, expect"
     )
     assert [line.split(";")[0] for line in found[1:]] == [
         "x.yaml:4:9: setup.agents.a.beginMesage: unknown key 'beginMesage' (did you mean 'beginMessage'?)",

@@ -43,6 +43,14 @@ class PluginOptions:
     findings: FindingsPolicy = "error"
     port: int = 0
     rootpath: Path = Path(".")
+    runs: int | None = None
+    """How many times each collected scenario is played unless it says ``runs:`` (None: once)."""
+    min_pass_rate: float | None = None
+    """The share of a scenario's runs that must pass unless it says ``min_pass_rate:`` (None: all)."""
+    llm_url: str | None = None
+    """The OpenAI-compatible endpoint a persona's ``llm`` asks when its recording has no answer."""
+    llm_model: str | None = None
+    """The model to ask at ``llm_url`` (None: hosted mode's default)."""
 
     @property
     def target(self) -> str | None:
@@ -101,6 +109,31 @@ def add_options(parser: pytest.Parser) -> None:
         help="fail a test at teardown on findings it did not name: of severity 'error' (default), "
         "'warning' and up, or 'off' (ini: agentphone_findings)",
     )
+    group.addoption(
+        "--agentphone-runs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="play each YAML scenario N times and report its pass rate; passes and failures together "
+        "mark it flaky (a scenario's own runs: wins; ini: agentphone_runs)",
+    )
+    group.addoption(
+        "--agentphone-min-pass-rate",
+        type=float,
+        default=None,
+        metavar="RATE",
+        help="the share of a scenario's runs that must pass, 0 to 1 (default 1; a scenario's own "
+        "min_pass_rate: wins; ini: agentphone_min_pass_rate)",
+    )
+    group.addoption(
+        "--agentphone-llm-url",
+        metavar="URL",
+        help="the OpenAI-compatible chat endpoint a scenario persona's llm asks when its recording has no "
+        "answer; key from $AGENTPHONE_EMULATOR_LLM_KEY (ini: agentphone_llm_url)",
+    )
+    group.addoption(
+        "--agentphone-llm-model", metavar="NAME", help="the model to ask there (ini: agentphone_llm_model)"
+    )
     parser.addini("agentphone_app", "your agent as an in-process app, module:attr")
     parser.addini("agentphone_webhook", "your agent's webhook URL (a server you started)")
     parser.addini("agentphone_webhook_secret", "the webhook signing secret (default: a fresh one)")
@@ -127,6 +160,13 @@ def add_options(parser: pytest.Parser) -> None:
         "agentphone_variables", "{{NAME}} values for scenarios, one NAME=VALUE per line", type="linelist"
     )
     parser.addini("agentphone_findings", "error (default), warning or off: see --agentphone-findings")
+    parser.addini("agentphone_llm_url", "a persona's model endpoint: see --agentphone-llm-url")
+    parser.addini("agentphone_llm_model", "the model to ask there: see --agentphone-llm-model")
+    parser.addini("agentphone_runs", "how many times each YAML scenario is played: see --agentphone-runs")
+    parser.addini(
+        "agentphone_min_pass_rate",
+        "the share of a scenario's runs that must pass: see --agentphone-min-pass-rate",
+    )
 
 
 def read_options(config: pytest.Config) -> PluginOptions:
@@ -176,6 +216,16 @@ def read_options(config: pytest.Config) -> PluginOptions:
     port = config.getoption("agentphone_port")
     if port is not None and not 0 <= port <= 65535:
         raise pytest.UsageError(f"--agentphone-port: expected a port, 1-65535 (or 0: a free one), got {port}")
+    runs, min_pass_rate = _repeats(config)
+    llm_url = config.getoption("agentphone_llm_url") or _ini_text(config, "agentphone_llm_url")
+    llm_model = config.getoption("agentphone_llm_model") or _ini_text(config, "agentphone_llm_model")
+    if llm_url is not None:
+        from agentphone_emulator.command_line import is_http_url
+
+        if not is_http_url(llm_url):
+            raise pytest.UsageError(
+                f"agentphone_llm_url expects an http(s) URL such as http://127.0.0.1:11434/v1, got {llm_url!r}"
+            )
     return PluginOptions(
         app=app,
         webhook=webhook,
@@ -188,7 +238,34 @@ def read_options(config: pytest.Config) -> PluginOptions:
         findings=findings,
         port=port or 0,
         rootpath=config.rootpath,
+        runs=runs,
+        min_pass_rate=min_pass_rate,
+        llm_url=llm_url,
+        llm_model=llm_model,
     )
+
+
+def _repeats(config: pytest.Config) -> tuple[int | None, float | None]:
+    """``--agentphone-runs`` / ``--agentphone-min-pass-rate``, else their ini keys; checked as
+    ``run --runs`` checks them."""
+    from agentphone_emulator.scenario.repeats import check_policy
+
+    runs: Any = config.getoption("agentphone_runs")
+    rate: Any = config.getoption("agentphone_min_pass_rate")
+    for name, kind in (("agentphone_runs", int), ("agentphone_min_pass_rate", float)):
+        if (runs if kind is int else rate) is None and (text := _ini_text(config, name)) is not None:
+            try:
+                value = kind(text)
+            except ValueError:
+                raise pytest.UsageError(f"{name}: expected a number, got {text!r}") from None
+            if kind is int:
+                runs = value
+            else:
+                rate = value
+    wrong = check_policy(runs, rate)
+    if wrong is not None:
+        raise pytest.UsageError("agentphone: " + wrong.replace("--", "--agentphone-", 1))
+    return runs, rate
 
 
 def _api_key(config: pytest.Config) -> str | None:

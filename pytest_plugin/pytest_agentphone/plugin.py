@@ -86,6 +86,23 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         service.close()
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # A flaky scenario may pass (min_pass_rate below 1); its report's properties say so, under xdist too.
+    flaky = [
+        (report.nodeid, dict(report.user_properties))
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if isinstance(report, pytest.TestReport)
+        and report.when == "call"
+        and dict(report.user_properties).get("agentphone_flaky")
+    ]
+    if flaky:
+        terminalreporter.section("agentphone: flaky scenarios", sep="-")
+        for nodeid, properties in flaky:
+            passed, runs = properties.get("agentphone_runs_passed"), properties.get("agentphone_runs")
+            terminalreporter.line(f"{nodeid}: {passed}/{runs} runs passed")
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
     if is_scenario_file(file_path, parent.config.stash[OPTIONS_KEY]):
         return ScenarioFile.from_parent(parent, path=file_path)

@@ -130,6 +130,14 @@ class ScenarioItem(pytest.Item):
             )
         result.log = log
         self.result = result
+        if result.repeats is not None:
+            # pytest's own --junitxml writes these as the testcase's properties.
+            repeats = result.repeats
+            self.user_properties += [
+                ("agentphone_runs", repeats.count),
+                ("agentphone_runs_passed", repeats.passed),
+                ("agentphone_flaky", repeats.flaky),
+            ]
         if result.outcome == "skipped":
             _skip(result.skip_reason or "skipped")
         if result.outcome != "passed":
@@ -158,18 +166,27 @@ async def _run(
 ) -> ScenarioResult:
     import aiohttp
 
+    from agentphone_emulator.engine.hosted import DEFAULT_MODEL
+    from agentphone_emulator.scenario.persona_llm import LlmEndpoint
+    from agentphone_emulator.scenario.repeats import RepeatPolicy, run_repeated
     from agentphone_emulator.scenario.runner import run_scenario
 
     headers = {"Authorization": f"Bearer {emulator.api_key}"}
+    llm = LlmEndpoint(options.llm_url, options.llm_model or DEFAULT_MODEL) if options.llm_url else None
     async with aiohttp.ClientSession(headers=headers) as session:
-        return await run_scenario(
-            emulator,
-            session,
-            loaded,
-            target=target,
-            secret=options.secret,
-            settings=options.account,
-            variables=options.variables,
+        return await run_repeated(
+            lambda: run_scenario(
+                emulator,
+                session,
+                loaded,
+                target=target,
+                secret=options.secret,
+                settings=options.account,
+                variables=options.variables,
+                llm=llm,
+            ),
+            loaded.scenario,
+            RepeatPolicy(options.runs, options.min_pass_rate),
         )
 
 
@@ -177,11 +194,15 @@ def failure_text(result: ScenarioResult, config: pytest.Config) -> str:
     from agentphone_emulator.scenario.report import details_text
 
     width = max(config.get_terminal_writer().fullwidth - 4, 60)
+    from agentphone_emulator.scenario.report import runs_text
+
     what = (
         "could not run"
         if result.outcome == "error"
         else f"failed {len(result.failures)} of {len(result.checks)} checks"
     )
+    if result.repeats is not None:
+        what += f": {runs_text(result)}"
     head = f"{result.file}:{result.line}: scenario {result.name!r} {what}"
     body = details_text(result, width=width)
     return f"{head}\n{body}" if body else head

@@ -209,6 +209,12 @@ class CallSession:
             await self._cut_after(reply, after)
         return await self.utter(text, confidence=confidence, barge_in=True)
 
+    async def hear_for(self, reply: AgentReply, seconds: float) -> bool:
+        """Listen to ``seconds`` of ``reply``'s speech, then talk over it if it is still going (an
+        impatient caller, who decides what to say from what it heard). True if it was cut."""
+        await self._cut_after(reply, seconds)
+        return reply.state == "interrupted"
+
     async def barge_in(self, *, at: datetime | None = None) -> AgentReply | None:
         """The caller started talking at ``at`` (default now) while the agent may be speaking:
         the agent stops there, before the words are known (a platform's barge-in is its voice

@@ -8,6 +8,8 @@ import argparse
 
 from ..agent_env import EMULATOR_KEY_ENV, SECRET_ENV
 
+LLM_KEY_ENV = "AGENTPHONE_EMULATOR_LLM_KEY"  # engine/hosted.py's, not imported: it imports aiohttp
+
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -41,6 +43,31 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="run scenarios in N worker processes, each with its own emulator and its own copy of the "
         "--app (default 1)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="play each scenario N times and report its pass rate; passes and failures together mark "
+        "it flaky (a scenario's own runs: wins; default 1)",
+    )
+    parser.add_argument(
+        "--min-pass-rate",
+        type=float,
+        default=None,
+        metavar="RATE",
+        help="the share of a scenario's runs that must pass, 0 to 1 (a scenario's own min_pass_rate: "
+        "wins; default 1: every run)",
+    )
+    parser.add_argument(
+        "--llm-url",
+        metavar="URL",
+        help="the OpenAI-compatible chat endpoint a persona's llm asks (caller lines, judge) when its "
+        f"recording has no answer; the key, if any, is read from ${LLM_KEY_ENV}",
+    )
+    parser.add_argument(
+        "--llm-model", metavar="NAME", help="the model to ask at --llm-url (default gpt-4o-mini)"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="show every scenario's transcript")
     parser.add_argument(

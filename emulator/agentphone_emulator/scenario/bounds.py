@@ -15,6 +15,7 @@ an overflow in the middle of a run. docs/scenarios.md lists them ("Bounds").
 - The webhook's voice-turn timeout (``setup.webhook.timeout``): at most 120 s, the API's own bound.
 - A callee's ring (``ring_seconds``): at most 600 s, the control plane's bound.
 - ``confidence``: 0 to 1.
+- ``runs`` (a scenario played again and again): 1 to 1,000.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ RingSeconds = Annotated[float, Field(ge=0, le=MAX_RING_S, allow_inf_nan=False)]
 """Simulated seconds a callee's phone rings."""
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 """A number from 0 to 1 (a speech recogniser's confidence)."""
+MAX_RUNS = 1_000
+"""The most times one scenario is played in a run (``runs:``, ``--runs``)."""
+RunCount = Annotated[int, Field(ge=1, le=MAX_RUNS)]
+"""How many times a scenario is played."""
 
 BOUND_WORDS: dict[float, str] = {
     MAX_SIMULATED_S: "30 days",

@@ -137,6 +137,9 @@ class CallRunner:
     async def flow(self, path: Path, step: CallFlow, handle: CallHandle, *, expect_key: str) -> None:
         details = getattr(step, "call", None) or getattr(step, "web_call", None)
         self.spoken.call = details if isinstance(details, CallerSpeech) else None
+        if step.persona is not None:
+            await self.persona(path, step, handle, expect_key)
+            return
         turns = step.turns
         first_cuts = bool(turns) and isinstance(turns[0], InterruptStep)
         if step.greeting is not None and not first_cuts:
@@ -171,6 +174,19 @@ class CallRunner:
                 reply = handle.greeting
             self.checker.turn(at, where, expect, reply, missing)
         self.log_replies(handle, speaker_label="caller")
+        await self.check_call((*path, expect_key), step.expect, handle.id, handle)
+
+    async def persona(self, path: Path, step: CallFlow, handle: CallHandle, expect_key: str) -> None:
+        """A persona instead of turns (persona.py): it talks until its goal, the end or its limit."""
+        from .persona import PersonaCall
+
+        assert step.persona is not None
+        await PersonaCall(self, path, step.persona, handle).play()
+        await self.finish(step, handle, expect_key)
+        if step.greeting is not None:
+            no_greeting = _why_no_reply(handle, "none (the agent has no greeting)")
+            self.checker.turn((*path, "greeting"), "greeting", step.greeting, handle.greeting, no_greeting)
+        self.log_replies(handle, speaker_label="persona")
         await self.check_call((*path, expect_key), step.expect, handle.id, handle)
 
     async def turn(self, at: Path, turn: Any, handle: CallHandle, *, cut_next: bool) -> AgentReply | None:

@@ -15,7 +15,8 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import aiohttp
 from rich.console import Console
@@ -24,12 +25,16 @@ from ..agent_env import EMULATOR_KEY_ENV, SECRET_ENV, agent_environment
 from ..app_reference import importable_from, is_app_reference
 from ..clock import VirtualClock
 from ..command_console import CliConsole
+from ..command_line import is_http_url
+from ..engine.hosted import DEFAULT_MODEL, LLM_KEY_ENV
 from ..engine.targets import TargetError
 from ..errors import ApiError, describe_api_error
 from ..server import Emulator, new_api_key
 from ..settings import AccountSettings
 from .loader import LoadedScenario, load_file, load_paths
 from .log_capture import captured_log
+from .persona_llm import LlmEndpoint
+from .repeats import RepeatPolicy, check_policy, run_repeated
 from .report import print_report, report_console
 from .report_files import write_json, write_junit
 from .results import RunResult, ScenarioResult
@@ -68,6 +73,24 @@ def _announce(secret: RunSecret) -> None:
         print(line, file=sys.stderr)
 
 
+def _llm_endpoint(args: argparse.Namespace) -> LlmEndpoint | None:
+    """``--llm-url`` / ``--llm-model``, checked as ``serve`` checks them."""
+    if args.llm_model is not None and args.llm_url is None:
+        raise RunUsageError("--llm-model needs --llm-url (the endpoint that serves it)")
+    if args.llm_url is None:
+        return None
+    if not is_http_url(args.llm_url):
+        raise RunUsageError(
+            f"--llm-url expects an http(s) URL such as http://127.0.0.1:11434/v1, got {args.llm_url!r}"
+        )
+    if urlsplit(args.llm_url).username is not None:
+        # A password in a URL on the command line is in the shell history and `ps` for everyone.
+        raise RunUsageError(f"--llm-url cannot carry a user or password: put the key in ${LLM_KEY_ENV}")
+    if args.llm_model == "":
+        raise RunUsageError("--llm-model cannot be empty")
+    return LlmEndpoint(args.llm_url, args.llm_model or DEFAULT_MODEL)
+
+
 def select(loaded: list[LoadedScenario], keyword: str | None) -> list[LoadedScenario]:
     if keyword is None:
         return loaded
@@ -89,6 +112,8 @@ async def _run_on(
     app_env: bool,
     exit_first: bool,
     ready: Callable[[], None] | None = None,
+    repeat: RepeatPolicy | None = None,
+    llm: LlmEndpoint | None = None,
 ) -> list[ScenarioResult]:
     # The agent calls the API back (texts, conversation state) and verifies signatures: in this
     # process it reads where and how from the environment, as it would in production.
@@ -109,16 +134,19 @@ async def _run_on(
         headers = {"Authorization": f"Bearer {emulator.api_key}"}
         async with aiohttp.ClientSession(headers=headers) as session:
             for scenario in loaded:
+                once = functools.partial(
+                    run_scenario,
+                    emulator,
+                    session,
+                    scenario,
+                    target=target,
+                    secret=secret,
+                    settings=settings,
+                    variables=variables,
+                    llm=llm,
+                )
                 with captured_log() as log:
-                    result = await run_scenario(
-                        emulator,
-                        session,
-                        scenario,
-                        target=target,
-                        secret=secret,
-                        settings=settings,
-                        variables=variables,
-                    )
+                    result = await run_repeated(once, scenario.scenario, repeat or RepeatPolicy())
                 result.log = log
                 results.append(result)
                 if exit_first and result.outcome in ("failed", "error"):
@@ -138,6 +166,8 @@ async def run_loaded(
     app_env: bool = False,
     exit_first: bool = False,
     ready: Callable[[], None] | None = None,
+    repeat: RepeatPolicy | None = None,
+    llm: LlmEndpoint | None = None,
 ) -> RunResult:
     """Run scenarios one after the other on one emulator, each on a fresh state; ``ready()`` is
     called once the emulator listens and has taken the target, before the first scenario."""
@@ -160,6 +190,8 @@ async def run_loaded(
             app_env=app_env,
             exit_first=exit_first,
             ready=ready,
+            repeat=repeat,
+            llm=llm,
         )
     finally:
         await emulator.stop()
@@ -177,6 +209,8 @@ class WorkerJob:
     secret: str
     variables: tuple[tuple[str, str], ...]
     exit_first: bool
+    repeat: RepeatPolicy = field(default_factory=RepeatPolicy)
+    llm: LlmEndpoint | None = None
 
 
 def _run_share(job: WorkerJob) -> list[tuple[int, ScenarioResult]]:
@@ -197,6 +231,8 @@ def _run_share(job: WorkerJob) -> list[tuple[int, ScenarioResult]]:
             variables=variables,
             app_env=True,
             exit_first=job.exit_first,
+            repeat=job.repeat,
+            llm=job.llm,
         )
     )
     return [(position, result) for (position, _, _), result in zip(job.scenarios, run.results, strict=False)]
@@ -210,6 +246,8 @@ def run_in_workers(
     secret: str,
     variables: Mapping[str, str],
     exit_first: bool,
+    repeat: RepeatPolicy | None = None,
+    llm: LlmEndpoint | None = None,
 ) -> RunResult:
     """Spread scenarios over ``jobs`` processes (round robin, so slow files do not all land on one)
     and merge the results back in the order of the run."""
@@ -222,6 +260,8 @@ def run_in_workers(
             secret=secret,
             variables=tuple(variables.items()),
             exit_first=exit_first,
+            repeat=repeat or RepeatPolicy(),
+            llm=llm,
         )
         for worker in range(jobs)
     ]
@@ -261,6 +301,11 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
         port = args.port if args.port is not None else (0 if args.app else 8787)
         run_secret = _run_secret(args)
         secret = run_secret.value
+        wrong = check_policy(args.runs, args.min_pass_rate)
+        if wrong is not None:
+            raise RunUsageError(wrong)
+        repeat = RepeatPolicy(args.runs, args.min_pass_rate)
+        llm = _llm_endpoint(args)
         if args.jobs < 1:
             raise RunUsageError(f"--jobs must be at least 1, got {args.jobs}")
         if args.jobs > 1 and args.app is None:
@@ -276,6 +321,8 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
                 secret=secret,
                 variables=variables,
                 exit_first=args.exitfirst,
+                repeat=repeat,
+                llm=llm,
             )
         else:
             run = asyncio.run(
@@ -289,6 +336,8 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
                     app_env=args.app is not None,
                     exit_first=args.exitfirst,
                     ready=functools.partial(_announce, run_secret),
+                    repeat=repeat,
+                    llm=llm,
                 )
             )
     except RunUsageError as exc:

@@ -30,14 +30,17 @@ from ..engine.voice import DEFAULT_CALLER
 from ..store.calls import STATUS_OF_REASON, CallStatus, DisconnectionReason
 from ..store.findings import FindingCode
 from ..vocabulary import ProbeKind, Severity
+from . import persona_models
 from .bounds import (
     Fraction,
     RealMilliseconds,
     RealSeconds,
     RingSeconds,
+    RunCount,
     SimulatedLimit,
     SimulatedSeconds,
 )
+from .persona_models import Persona
 from .setup_models import AgentSetup as AgentSetup  # the setup's models, re-exported: the language is here
 from .setup_models import HostedSetup as HostedSetup
 from .setup_models import NumberSetup as NumberSetup
@@ -133,6 +136,9 @@ Text = Annotated[
 
 def as_match(value: str | TextMatch) -> TextMatch:
     return TextMatch(equals=value) if isinstance(value, str) else value
+
+
+persona_models.complete(Text, Keys)  # a persona's success rules are text rules and keys
 
 
 # -- expectations ----------------------------------------------------------------------------------
@@ -417,6 +423,9 @@ class CallFlow(Strict):
 
     greeting: TurnExpect | None = Field(None, description="The agent's first words (turn 0).")
     turns: list[Turn] = Field(default_factory=list, description="The caller's actions, in order.")
+    persona: Persona | None = Field(
+        None, description="Instead of turns: a caller with a goal and facts, played by rules (or a model)."
+    )
     end: Literal["hangup", "play_out"] | None = Field(
         None,
         description="After the last turn, if the call is still up: the caller hangs up, or the call "
@@ -424,6 +433,12 @@ class CallFlow(Strict):
         "expect names a status or reason, else hangup.",
     )
     expect: CallExpect | None = None
+
+    @model_validator(mode="after")
+    def _turns_or_persona(self) -> CallFlow:
+        if self.persona is not None and self.turns:
+            raise ValueError("a call has turns or a persona, not both")
+        return self
 
 
 class InboundCallStep(CallFlow):
@@ -562,6 +577,15 @@ class Scenario(Strict):
     description: str | None = None
     tags: list[str] = Field(default_factory=list)
     skip: str | bool = Field(False, description="Skip the scenario (a string says why).")
+    runs: RunCount | None = Field(
+        None,
+        description="Play the scenario this many times, each on a fresh state with the same seeds, and "
+        "report its pass rate (default 1, or run's --runs).",
+    )
+    min_pass_rate: Fraction | None = Field(
+        None,
+        description="With runs: the share of runs that must pass, 0 to 1 (default 1: every run).",
+    )
     variables: dict[str, str | int | Annotated[float, Field(allow_inf_nan=False)] | bool] = Field(
         default_factory=dict, description="Values for {{name}} anywhere in the scenario."
     )
@@ -569,14 +593,17 @@ class Scenario(Strict):
     call: InboundCall | None = Field(None, description="Shorthand: the one inbound call (with turns).")
     greeting: TurnExpect | None = Field(None, description="With call: the greeting's expectations.")
     turns: list[Turn] = Field(default_factory=list, description="With call: the caller's actions.")
+    persona: Persona | None = Field(None, description="With call, instead of turns: a caller with a goal.")
     call_expect: CallExpect | None = Field(None, description="With call: how the call must end.")
     steps: list[Step] = Field(default_factory=list)
     expect: ScenarioExpect | None = None
 
     @model_validator(mode="after")
     def _has_a_timeline(self) -> Scenario:
-        if self.call is None and (self.turns or self.greeting or self.call_expect):
-            raise ValueError("turns, greeting and call_expect need a top-level call")
+        if self.call is None and (self.turns or self.greeting or self.call_expect or self.persona):
+            raise ValueError("turns, persona, greeting and call_expect need a top-level call")
+        if self.persona is not None and self.turns:
+            raise ValueError("a call has turns or a persona, not both")
         if self.call is None and not self.steps:
             raise ValueError("a scenario needs steps (or a call with turns)")
         return self
@@ -589,7 +616,11 @@ class Scenario(Strict):
                 (
                     (),
                     InboundCallStep(
-                        call=self.call, greeting=self.greeting, turns=self.turns, expect=self.call_expect
+                        call=self.call,
+                        greeting=self.greeting,
+                        turns=self.turns,
+                        persona=self.persona,
+                        expect=self.call_expect,
                     ),
                 )
             )

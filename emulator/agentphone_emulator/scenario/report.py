@@ -285,7 +285,30 @@ def header(result: ScenarioResult) -> Text:
     )
     if result.outcome == "skipped" and result.skip_reason:
         text.append(f"  skipped: {visible(result.skip_reason)}", style="yellow")
+    if result.repeats is not None:
+        text.append(f"  {runs_text(result)}", style="yellow" if result.flaky else "dim")
     return text
+
+
+def runs_text(result: ScenarioResult) -> str:
+    """``3/5 runs passed (60%, at least 80% wanted), flaky`` for a scenario played several times."""
+    repeats = result.repeats
+    if repeats is None:
+        return ""
+    text = f"{repeats.passed}/{repeats.count} runs passed ({repeats.pass_rate:.0%}"
+    text += f", at least {repeats.min_pass_rate:.0%} wanted)" if repeats.min_pass_rate < 1 else ")"
+    return text + (", flaky" if repeats.flaky else "")
+
+
+def runs_lines(result: ScenarioResult) -> list[str]:
+    """One line per run that did not pass: ``run 2 ✗ turn 1 text: expected ..., got ...``."""
+    if result.repeats is None:
+        return []
+    return [
+        f"run {run.number} {MARKS.get(run.outcome, ('?', ''))[0]} {visible(run.reason or run.outcome)}"
+        for run in result.repeats.runs
+        if run.outcome != "passed"
+    ]
 
 
 def details(
@@ -293,6 +316,9 @@ def details(
 ) -> list[RenderableType]:
     """The transcript, the failed (with ``verbose`` also passed) checks, findings and error."""
     parts: list[RenderableType] = []
+    if result.repeats is not None and (lines := runs_lines(result)):
+        shown = "one of them below" if result.outcome != "passed" else "the last run that passed below"
+        parts += [_section(f"runs ({runs_text(result)}; {shown})"), _indent(Text("\n".join(lines)))]
     if result.transcript:
         inner = None if width is None else width - 2 * INDENT  # the transcript sits two levels in
         parts += [_section("transcript"), _indent(transcript_table(result, inner))]
@@ -479,6 +505,8 @@ def _summary_table(run: RunResult, *, wide: bool) -> Table:
             "wall",
         )
     )
+    if any(result.repeats is not None for result in run.results):
+        titles = ("runs", *titles)
     for title in titles:
         table.add_column(title, justify="right", no_wrap=True)
     current_file: str | None = None
@@ -488,7 +516,11 @@ def _summary_table(run: RunResult, *, wide: bool) -> Table:
             table.add_row("", Text(visible(result.file), style="bold"), *([""] * len(titles)))
         mark, style = MARKS.get(result.outcome, ("?", ""))
         passed = sum(1 for check in result.checks if check.passed)
+        repeats = result.repeats
         cells = {
+            "runs": "1"
+            if repeats is None
+            else f"{repeats.passed}/{repeats.count}" + (" flaky" if repeats.flaky else ""),
             "checks": f"{passed}/{len(result.checks)}" if result.checks else "-",
             "replies": str(replies(result)),
             "p50 ms": ms(result.latency_percentile(50)),
@@ -513,6 +545,8 @@ def totals(run: RunResult) -> Text:
         for outcome, count in run.counts.items()
         if count
     ]
+    if run.flaky:
+        parts.append(f"{run.flaky} flaky")
     # The runner sets the run's wall time; should it not, the scenarios' own times are the best guess.
     wall = run.wall_s or sum(result.wall_s for result in run.results)
     return Text(f"{', '.join(parts)} in {wall_duration(wall)}", style="bold green" if run.ok else "bold red")

@@ -70,7 +70,14 @@ def junit_xml(run: RunResult) -> str:
 
 
 def testcase(result: ScenarioResult) -> ET.Element:
-    """One scenario's ``<testcase>``."""
+    """One scenario's ``<testcase>``.
+
+    A scenario played several times (``runs:``) is still one testcase, judged as the exit status
+    judges it, so CI's counts of tests and failures match the run's: one testcase per run would show
+    a tolerated flake (``min_pass_rate: 0.8``) as red failures in a green build. The runs go in the
+    testcase's ``<properties>`` (runs, passed, pass_rate, min_pass_rate, flaky) and each run that
+    did not pass as Maven Surefire's rerun elements, which Jenkins' JUnit plugin shows as flaky:
+    ``<flakyFailure>`` when the scenario passed anyway, ``<rerunFailure>`` when it failed."""
     case = ET.Element(
         "testcase",
         _clean_attrs(
@@ -83,6 +90,8 @@ def testcase(result: ScenarioResult) -> ET.Element:
             }
         ),
     )
+    if result.repeats is not None:
+        _runs(case, result)
     if result.outcome == "failed":
         _child(case, "failure", _failure_message(result), "expectation", _failure_text(result))
     elif result.outcome == "error":
@@ -96,6 +105,32 @@ def testcase(result: ScenarioResult) -> ET.Element:
     if result.log:
         ET.SubElement(case, "system-err").text = clean_xml("\n".join(result.log))
     return case
+
+
+def _runs(case: ET.Element, result: ScenarioResult) -> None:
+    repeats = result.repeats
+    assert repeats is not None
+    properties = ET.SubElement(case, "properties")
+    for name, value in (
+        ("runs", str(repeats.count)),
+        ("passed", str(repeats.passed)),
+        ("pass_rate", f"{repeats.pass_rate:.4g}"),
+        ("min_pass_rate", f"{repeats.min_pass_rate:.4g}"),
+        ("flaky", "true" if repeats.flaky else "false"),
+    ):
+        ET.SubElement(properties, "property", {"name": name, "value": value})
+    tag = "flakyFailure" if result.outcome == "passed" else "rerunFailure"
+    for run in repeats.runs:
+        if run.outcome != "passed":
+            reason = run.reason or run.outcome
+            kind = "error" if run.outcome == "error" else "expectation"
+            _child(
+                case,
+                tag,
+                f"run {run.number}: {reason}",
+                kind,
+                f"run {run.number} of {repeats.count}: {reason}",
+            )
 
 
 def classname(file: str) -> str:

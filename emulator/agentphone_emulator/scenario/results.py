@@ -6,6 +6,7 @@ them. Plain dataclasses with a ``to_dict`` (the JSON report's shape): nothing he
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -126,6 +127,69 @@ class FindingLine:
 
 
 @dataclass(slots=True)
+class RunSummary:
+    """One run of a scenario played several times (``runs:``)."""
+
+    number: int  # from 1
+    outcome: Outcome
+    wall_s: float = 0.0
+    simulated_s: float = 0.0
+    reason: str | None = None  # why it did not pass: its first failed check, or its error
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.number,
+            "outcome": self.outcome,
+            "wallSeconds": round(self.wall_s, 4),
+            "simulatedSeconds": round(self.simulated_s, 3),
+            "reason": self.reason,
+        }
+
+
+@dataclass(slots=True)
+class Repeats:
+    """A scenario's runs and its verdict: it passes when at least ``min_pass_rate`` of them passed.
+
+    Every run is played with the same seeds on a fresh state with the clock rewound, so the caller
+    does the same thing each time: passes and failures together (``flaky``) mean the agent answered
+    the same call differently."""
+
+    runs: list[RunSummary]
+    min_pass_rate: float = 1.0
+
+    @property
+    def count(self) -> int:
+        return len(self.runs)
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for run in self.runs if run.outcome == "passed")
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.count if self.runs else 0.0
+
+    @property
+    def flaky(self) -> bool:
+        return 0 < self.passed < self.count
+
+    @property
+    def ok(self) -> bool:
+        # Counted, not divided: 0.8 of 5 runs is 4 runs, never 3.9999 rounded the wrong way.
+        return bool(self.runs) and self.passed >= math.ceil(self.min_pass_rate * self.count - 1e-9)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "passed": self.passed,
+            "passRate": round(self.pass_rate, 4),
+            "minPassRate": self.min_pass_rate,
+            "flaky": self.flaky,
+            "runs": [run.to_dict() for run in self.runs],
+        }
+
+
+@dataclass(slots=True)
 class ScenarioResult:
     name: str
     file: str
@@ -140,6 +204,11 @@ class ScenarioResult:
     simulated_s: float = 0.0
     tags: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)  # what the agent (and anything else) logged meanwhile
+    repeats: Repeats | None = None  # played more than once (runs:): every run; the rest is one run's
+
+    @property
+    def flaky(self) -> bool:
+        return self.repeats is not None and self.repeats.flaky
 
     @property
     def id(self) -> str:
@@ -181,6 +250,7 @@ class ScenarioResult:
             "transcript": [line.to_dict() for line in self.transcript],
             "findings": [finding.to_dict() for finding in self.findings],
             "log": list(self.log),
+            "runs": None if self.repeats is None else self.repeats.to_dict(),
         }
 
 
@@ -201,11 +271,17 @@ class RunResult:
     def ok(self) -> bool:
         return all(result.outcome in ("passed", "skipped") for result in self.results)
 
+    @property
+    def flaky(self) -> int:
+        """Scenarios whose runs both passed and failed, whatever their verdict."""
+        return sum(1 for result in self.results if result.flaky)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "target": self.target,
             "wallSeconds": round(self.wall_s, 3),
             "counts": self.counts,
+            "flaky": self.flaky,
             "scenarios": [result.to_dict() for result in self.results],
         }
 

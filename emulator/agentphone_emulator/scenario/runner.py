@@ -41,6 +41,7 @@ from .models import (
     TextStep,
     WaitStep,
 )
+from .persona_llm import LlmEndpoint
 from .results import FindingLine, Path, ScenarioResult, TranscriptLine, format_path
 from .text_steps import TextRunner
 from .variables import UnknownVariable, substitute, substitute_all
@@ -94,8 +95,10 @@ class ScenarioRun:
         secret: str,
         settings: AccountSettings,
         variables: Mapping[str, str],
+        llm: LlmEndpoint | None = None,
     ) -> None:
         self.emulator = emulator
+        self.llm = llm  # a persona's model (run --llm-url); None: its recordings only
         self.api = api
         self.loaded = loaded
         self.scenario: Scenario = loaded.scenario
@@ -444,6 +447,7 @@ async def run_scenario(
     secret: str,
     settings: AccountSettings | None = None,
     variables: Mapping[str, str] | None = None,
+    llm: LlmEndpoint | None = None,
 ) -> ScenarioResult:
     """Run ``loaded`` on ``emulator`` (started, on a virtual clock) against ``target``; never raises
     for anything the scenario or the user's server does: that becomes the result's outcome."""
@@ -462,6 +466,7 @@ async def run_scenario(
         secret=secret,
         settings=settings or AccountSettings(),
         variables=variables or {},
+        llm=llm,
     )
     try:
         await run.setup()
