@@ -306,3 +306,17 @@ def test_nothing_is_said_on_a_call_still_ringing_in_the_console() -> None:
         )
         assert declined.status_code == 200, declined.text
         wait_until(lambda: client.calls.get(call.id).status == "busy", "the declined call ends busy")
+
+
+def test_a_frame_is_one_data_line_whatever_the_text_holds() -> None:
+    """The encoder writes UTF-8 as it is and escapes newlines; a lone surrogate (a string cut inside
+    an emoji) is not UTF-8, so that frame falls back to escaping it rather than failing the batch."""
+    hub = control_events.Hub(None)  # type: ignore[arg-type]  # frame() reads no state
+    for text in ["two\nlines\r\u2028", "cut \ud83d", "ünïcode ☎", 'quote " and \\']:
+        lines = hub.frame(7, "text", {"message": {"body": text}}).decode("utf-8").split("\n")
+        assert lines[:2] == ["id: 7", "event: text"] and lines[3:] == ["", ""], lines
+        assert json.loads(lines[2].removeprefix("data: ")) == {
+            "seq": 7,
+            "type": "text",
+            "message": {"body": text},
+        }

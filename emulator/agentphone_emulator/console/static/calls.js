@@ -1,7 +1,7 @@
 // The call board: every call live and past, one call's timeline, and the dialer's controls.
-import { api, currentKey, features } from "./api.js";
+import { api, currentKey, events, features } from "./api.js";
 import { startMic } from "./mic.js";
-import { S, onScreen, changed, esc, onChange, repliesOf, setHtml, showError, time } from "./store.js";
+import { S, apply, onScreen, changed, esc, onChange, repliesOf, setHtml, showError, time } from "./store.js";
 
 const list = document.getElementById("call-list");
 const detail = document.getElementById("call-detail");
@@ -41,16 +41,44 @@ export function initCalls() {
 }
 
 function load(view) {
-  const replies = repliesOf(view.callId);
+  const replies = new Map();
   for (const reply of view.replies) replies.set(reply.turn, reply);
-  if (view.keyPresses && !S.keys.has(view.callId)) S.keys.set(view.callId, view.keyPresses);
+  S.replies.set(view.callId, replies);
+  S.keys.set(view.callId, view.keyPresses || []);
+}
+
+// The call on screen has a stream of its own for its replies, chunks and keys; the page's main
+// stream carries none (app.js): with 100 calls at once, the emulator encodes the timeline of the
+// one call a person looks at, not of all of them.
+let follow = null;
+async function followCall(callId) {
+  if (follow) follow.abort();
+  const controller = new AbortController();
+  controller.callId = callId;
+  follow = controller;
+  const query = `types=reply,chunk,keys&callId=${encodeURIComponent(callId)}`;
+  try {
+    for await (const { event, data } of events(`/__emulator/events?${query}`, controller.signal)) {
+      if (event !== "ready" && data.seq > (window.__fromSeq || 0)) window.__consoleEvents = (window.__consoleEvents || 0) + 1;
+      if (event === "ready" || event === "reset" || event === "overflow") {
+        // From here on every change comes as an event: read the call as it is now.
+        await api("GET", `/__emulator/calls/${callId}`).then(load).catch(() => {});
+        changed();
+      } else {
+        apply(data);
+      }
+    }
+  } catch (error) {
+    if (controller.signal.aborted) return;
+  }
+  if (!controller.signal.aborted && follow === controller) setTimeout(() => { if (follow === controller) followCall(callId); }, 1000);
 }
 
 async function select(callId, view) {
   S.selected.call = callId;
   if (view) load(view);
-  else if (!S.replies.has(callId)) await act(api("GET", `/__emulator/calls/${callId}`).then(load));
   changed();
+  if (!follow || follow.callId !== callId) followCall(callId);
 }
 
 const path = (what) => `/__emulator/calls/${S.selected.call}/${what}`;
