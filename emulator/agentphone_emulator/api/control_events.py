@@ -65,7 +65,8 @@ class Stream:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wants(self, kind: str, call_id: str | None) -> bool:
-        return kind in self.types and (self.call_id is None or call_id == self.call_id)
+        # A reset concerns every call: a stream of one call reads it again too.
+        return kind in self.types and (self.call_id is None or call_id == self.call_id or kind == "reset")
 
     def put(self, frame: bytes) -> None:
         if len(self.frames) >= QUEUE_LIMIT:
@@ -97,20 +98,29 @@ class Hub:
         self._watching: contextlib.ExitStack | None = None
         self._wanted: frozenset[str] = frozenset()
         """The kinds some open stream wants: a change of any other kind costs one set lookup."""
+        self._of_any_call: frozenset[str] = frozenset()
+        """The kinds some stream wants of every call (the others only of the calls in
+        :attr:`_calls`: a page follows the timeline of the one call on its screen)."""
+        self._calls: frozenset[str | None] = frozenset()
         self._pending: list[_Change] = []
         self._pending_keys: set[tuple[str, int]] = set()
         self._flush: asyncio.TimerHandle | None = None
 
+    def _want(self) -> None:
+        self._wanted = frozenset().union(*(s.types for s in self.streams))
+        self._of_any_call = frozenset().union(*(s.types for s in self.streams if s.call_id is None))
+        self._calls = frozenset(s.call_id for s in self.streams if s.call_id is not None)
+
     def open(self, stream: Stream) -> None:
         self.streams.add(stream)
-        self._wanted = self._wanted | stream.types
+        self._want()
         if self._watching is None:
             self._watching = contextlib.ExitStack()
             self._watching.enter_context(watch(self.state, self.changed))
 
     def close(self, stream: Stream) -> None:
         self.streams.discard(stream)
-        self._wanted = frozenset().union(*(s.types for s in self.streams))
+        self._want()
         if not self.streams and self._watching is not None:
             self._watching.close()  # nobody left: the engine's publishes are free again
             self._watching = None
@@ -140,6 +150,9 @@ class Hub:
             return
         if kind not in self._wanted:
             return  # nobody reads it (the console asks for no transcript lines: its replies have them)
+        call_id = _call_id_of(kind, subject)
+        if call_id is not None and kind not in self._of_any_call and call_id not in self._calls:
+            return  # wanted only of other calls
         if kind in _COALESCED:
             key = (kind, id(subject if kind != "reply" else subject[1]))
             if key in self._pending_keys:
@@ -148,7 +161,7 @@ class Hub:
         index = len(subject[1].chunks) - 1 if kind == "chunk" else 0
         account_id = None if account is None else account.id
         self._pending.append(
-            _Change(kind, account_id, _call_id_of(kind, subject), subject, self.state.now(), index)
+            _Change(kind, account_id, call_id, subject, self.state.now(), index)
         )
         if self._flush is None:
             self._flush = asyncio.get_running_loop().call_later(BATCH_SECONDS, self.flush)
