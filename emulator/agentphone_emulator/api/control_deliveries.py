@@ -72,7 +72,7 @@ def delivery_view(record: DeliveryRecord) -> DeliveryOut:
         created_at=record.created_at,
         test=record.test,
         replay_of=record.replay_of,
-        signature=record.signature,  # type: ignore[arg-type]  # a str on the record; validated here
+        signature=record.signature,  # a str on the record; validated here
         attempts=[_attempt_view(record, a) for a in record.attempts],
         payload=json.loads(record.payload),
     )

@@ -160,9 +160,7 @@ class Hub:
             self._pending_keys.add(key)
         index = len(subject[1].chunks) - 1 if kind == "chunk" else 0
         account_id = None if account is None else account.id
-        self._pending.append(
-            _Change(kind, account_id, call_id, subject, self.state.now(), index)
-        )
+        self._pending.append(_Change(kind, account_id, call_id, subject, self.state.now(), index))
         if self._flush is None:
             self._flush = asyncio.get_running_loop().call_later(BATCH_SECONDS, self.flush)
 
