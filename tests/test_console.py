@@ -226,3 +226,111 @@ def test_findings_are_filtered_and_the_clock_and_state_are_driven_from_the_page(
             assert page.inner_text("#finding-count") == ""
         finally:
             context.close()
+
+
+def _control(served: Served, method: str, path: str, body: object = None) -> Any:
+    with requests.request(
+        method,
+        f"{served.url}/__emulator{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=30,
+    ) as answer:
+        assert answer.ok, answer.text
+        return answer.json()
+
+
+def test_a_delivery_is_replayed_edited_signed_forged_and_broken_from_the_page(
+    page: Any, served: Served
+) -> None:
+    """Replay edited: the body edited in the page goes as a new delivery linked to the original,
+    signed; forged, the agent refuses it (no finding); an envelope that breaks the agent is a
+    finding shown with the delivery; a body that is not JSON is the server's one-line 422."""
+    original = _control(
+        served, "POST", "/sms", {"from": "+14155550178", "to": served.number, "body": "Hello"}
+    )
+    delivery = original["delivery"]["id"]
+    page.click("#tabs button[data-tab=webhooks]")
+    page.click(f"#delivery-list tr[data-id='{delivery}']")
+    page.click("#edit summary")
+    body = page.input_value("#edit-body")
+    assert '"message": "Hello"' in body
+    page.fill("#edit-body", body.replace('"message": "Hello"', '"message": "Where is my order A-4004?"'))
+    page.click("#edit-send")
+    page.wait_for_selector("#replay-of", timeout=WAIT_MS)
+    replay = page.get_attribute("#delivery-view", "data-id")
+    assert replay != delivery and page.inner_text("#delivery-status") == "success"
+    assert '"message": "Where is my order A-4004?"' in page.inner_text("#payload")
+    texts = _control(served, "GET", "/board")["texts"]
+    assert any("A-4004" in t["body"] and t["to"] == "+14155550178" for t in texts)  # the agent acted on it
+
+    page.click("#replay-of a")  # back to the original, then the same body with a forged signature
+    page.wait_for_selector(f"#delivery-view[data-id='{delivery}']")
+    page.click("#edit summary")
+    page.select_option("#edit-signature", "forged")
+    page.click("#edit-send")
+    page.wait_for_selector("#replay-of:has-text('forged')", timeout=WAIT_MS)
+    page.wait_for_selector("#attempts tr", timeout=WAIT_MS)
+    assert page.inner_text("#delivery-status") == "failed" and "401" in page.inner_text("#attempts")
+    assert page.locator("#delivery-findings .finding").count() == 0  # refusing it is right
+
+    page.click("#replay-of a")
+    page.wait_for_selector(f"#delivery-view[data-id='{delivery}']")
+    page.click("#edit summary")
+    page.fill("#edit-body", "{oops")
+    page.click("#edit-send")
+    page.wait_for_selector("#edit-error:not(:empty)")
+    assert page.inner_text("#edit-error").startswith("422: body: Value error, not JSON:")
+    page.fill("#edit-body", '{"event": "agent.message", "channel": "sms", "data": null}')
+    page.click("#edit-send")
+    page.wait_for_selector("#delivery-findings .finding", timeout=WAIT_MS)
+    assert "webhook_app_exception" in page.inner_text("#delivery-findings")
+    screenshot(page, "replay-edited")
+
+    page.click("#replay-of a")
+    page.click("button[data-kind=bad_signature]")
+    page.wait_for_selector("#probe-result:has-text('passed')", timeout=WAIT_MS)
+
+
+def test_reactions_show_live_in_a_text_thread_and_the_person_reacts_there(page: Any, served: Served) -> None:
+    _control(served, "PATCH", "/account", {"creditCents": 100_000})  # the second number's price
+    with AgentPhone(api_key=KEY, base_url=served.url) as client:
+        imessage = client.numbers.buy(agent_id=served.agent_id, type="imessage").phone_number
+        sent = _control(
+            served, "POST", "/sms", {"from": "+14155550143", "to": imessage, "body": "Hi, order A-3003?"}
+        )
+        page.click("#tabs button[data-tab=texts]")
+        page.click(f"#thread-list li[data-thread='{sent['message']['conversationId']}']")
+        page.wait_for_selector(".bubble.outbound select.react", timeout=WAIT_MS)  # the agent's answer
+        page.select_option(".bubble.outbound select.react", "love")
+        page.wait_for_selector(".bubble.outbound .reaction.inbound[data-reaction=love]", timeout=WAIT_MS)
+        client.messages.react(sent["message"]["id"], "like")  # the agent reacts, through the API
+    page.wait_for_selector(".bubble.inbound .reaction.outbound[data-reaction=like]", timeout=WAIT_MS)
+    deliveries = _control(served, "GET", "/deliveries")
+    assert any(
+        d["eventType"] == "agent.reaction" and d["payload"]["data"]["reactionType"] == "love"
+        for d in deliveries
+    )
+
+
+def test_account_settings_are_edited_in_the_page_and_bad_input_is_the_servers_one_line(
+    page: Any, served: Served
+) -> None:
+    page.click("#tabs button[data-tab=state]")
+    page.wait_for_selector("[data-setting=numberLimit]")
+    assert page.input_value("[data-setting=numberLimit]") == str(
+        _control(served, "GET", "/account")["settings"]["numberLimit"]
+    )
+    page.fill("[data-setting=creditCents]", "-5")
+    page.click("#settings-save")
+    page.wait_for_selector("#settings-error:not(:empty)")
+    assert (
+        page.inner_text("#settings-error") == "422: creditCents: Input should be greater than or equal to 0"
+    )
+    page.fill("[data-setting=creditCents]", "123456")
+    page.fill("[data-setting=numberLimit]", "25")
+    page.click("#settings-save")
+    page.wait_for_selector("#settings-info:has-text('Saved creditCents, numberLimit')")
+    assert page.inner_text("#settings-error") == ""
+    settings = _control(served, "GET", "/account")["settings"]
+    assert (settings["creditCents"], settings["numberLimit"]) == (123456, 25)

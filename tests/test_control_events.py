@@ -363,3 +363,45 @@ def test_nothing_is_said_on_a_call_still_ringing_in_the_console() -> None:
         )
         assert declined.status_code == 200, declined.text
         wait_until(lambda: client.calls.get(call.id).status == "busy", "the declined call ends busy")
+
+
+def test_a_frame_is_one_data_line_whatever_the_text_holds() -> None:
+    """The encoder writes UTF-8 as it is and escapes newlines; a lone surrogate (a string cut inside
+    an emoji) is not UTF-8, so that frame falls back to escaping it rather than failing the batch."""
+    hub = control_events.Hub(None)  # type: ignore[arg-type]  # frame() reads no state
+    for text in ["two\nlines\r\u2028", "cut \ud83d", "ünïcode ☎", 'quote " and \\']:
+        lines = hub.frame(7, "text", {"message": {"body": text}}).decode("utf-8").split("\n")
+        assert lines[:2] == ["id: 7", "event: text"] and lines[3:] == ["", ""], lines
+        assert json.loads(lines[2].removeprefix("data: ")) == {
+            "seq": 7,
+            "type": "text",
+            "message": {"body": text},
+        }
+
+
+async def test_a_stream_of_one_call_has_its_timeline_and_the_reset_and_nothing_of_other_calls(
+    emu: Emulator, sdk: AsyncAgentPhone, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the console's call on screen reads (?callId=): another call's replies are not even
+    noted by the hub (100 calls cost the encoding of one timeline), and a reset reaches it."""
+    number = await voice_number(emu, sdk)
+    async with http.post(f"{emu.base_url}/__emulator/calls", json={"to": number}) as response:
+        followed = (await response.json())["callId"]
+    events = await open_events(http, emu, f"?types=reply,keys&callId={followed}")
+    noted: list[tuple[str, str]] = []  # (kind, call id) of each change the hub kept for a batch
+    real = control_events._Change
+    monkeypatch.setattr(
+        control_events, "_Change", lambda kind, *rest: (noted.append((kind, rest[1])), real(kind, *rest))[1]
+    )
+    script = {"to": number, "script": [{"say": "Hello there"}, {"hangup": True}]}
+    async with http.post(f"{emu.base_url}/__emulator/calls", json=script) as response:
+        assert response.status == 201, await response.text()
+    assert {call for _, call in noted} <= {followed}  # the other call's replies: dropped at once
+    said = {"text": "Hi", "listen": True}
+    async with http.post(f"{emu.base_url}/__emulator/calls/{followed}/say", json=said) as answer:
+        assert answer.status == 200, await answer.text()
+    reply = await events.until(lambda e: e["type"] == "reply" and e["reply"]["state"] == "done", "its reply")
+    assert reply["callId"] == followed and ("reply", followed) in noted
+    emu.reset()
+    await events.until(lambda e: e["type"] == "reset", "the reset")
+    assert {e.get("callId", followed) for e in events.seen} == {followed}

@@ -47,6 +47,10 @@ DeliveryStatus = Literal["pending", "success", "failed"]
 """A webhook delivery: ``pending`` (in flight, or a retry scheduled), then ``success`` or ``failed``."""
 
 EventType = Literal["agent.message", "agent.reaction", "agent.call_ended"]
+SignatureChoice = Literal["signed", "unsigned", "forged"]
+"""How a delivery is signed: with the webhook's secret (every event the platform sends), or, for a
+replay edited in the console, deliberately not (no X-Webhook-Signature, or one of the right shape
+and the wrong value) to see the webhook refuse it."""
 """The webhook events the platform sends."""
 
 EventChannel = Literal["sms", "mms", "imessage", "whatsapp", "rcs", "voice"]

@@ -1,7 +1,8 @@
 """Deliveries over the control plane (``/__emulator/deliveries``, ``/__emulator/settle``): every
 webhook delivery of the key's account with each attempt's request exactly as sent (method, URL,
 headers with the signature, the body's exact text) and what the server answered; one delivery by
-id; its next attempt now; and settle, the Python ``Emulator.settle()``.
+id; its next attempt now; an edited replay of it (engine/replays.py); and settle, the Python
+``Emulator.settle()``.
 
 The signature headers are shown as sent: they are HMACs of the user's own webhook secret, on a
 test tool that listens on loopback and answers only the account's key. The control plane
@@ -13,9 +14,11 @@ from __future__ import annotations
 import base64
 import json
 
-from ..errors import not_found
+from ..engine.replays import NoWebhook, replay_edited
+from ..errors import conflict, not_found
 from ..models.control import AttemptOut, DeliveryOut, RequestOut
 from ..models.control_probes import SettleOut
+from ..models.control_replay import ReplayBody
 from ..store import webhooks as webhook_store
 from ..store.records import DeliveryAttempt, DeliveryRecord
 from .framework import Ctx, Router
@@ -68,6 +71,8 @@ def delivery_view(record: DeliveryRecord) -> DeliveryOut:
         next_retry_at=record.next_retry_at,
         created_at=record.created_at,
         test=record.test,
+        replay_of=record.replay_of,
+        signature=record.signature,  # a str on the record; validated here
         attempts=[_attempt_view(record, a) for a in record.attempts],
         payload=json.loads(record.payload),
     )
@@ -99,6 +104,30 @@ async def retry_delivery(ctx: Ctx, *, delivery_id: str) -> DeliveryOut:
     """Make a delivery's next attempt now"""
     record = _delivery(ctx, delivery_id)
     return delivery_view(await ctx.platform.dispatcher.retry_now(ctx.account, record))
+
+
+@router.post(
+    f"{PREFIX}/deliveries/{{delivery_id}}/replay",
+    response=DeliveryOut,
+    body=ReplayBody,
+    status=201,
+    body_required=False,
+)
+async def replay_delivery(ctx: Ctx, *, delivery_id: str, body: ReplayBody) -> DeliveryOut:
+    """Send a delivery again, edited, as a new delivery linked to it (replayOf): its body as written, headers set over the platform's, signed with the webhook's secret or on purpose unsigned or forged; one attempt, judged (a finding when the answer breaks the contract)"""
+    original = _delivery(ctx, delivery_id)
+    try:
+        record = await replay_edited(
+            ctx.platform.dispatcher,
+            ctx.account,
+            original,
+            body=body.body,
+            headers=body.headers,
+            signature=body.signature,
+        )
+    except NoWebhook as exc:
+        raise conflict(f"Nothing to replay to: {exc}", code="NO_WEBHOOK") from None
+    return delivery_view(record)
 
 
 @router.post(f"{PREFIX}/settle", response=SettleOut)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+import pydantic_core
 from aiohttp import web
 
 from ..clock import VirtualClock, iso
@@ -66,7 +67,8 @@ class Stream:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wants(self, kind: str, call_id: str | None) -> bool:
-        return kind in self.types and (self.call_id is None or call_id == self.call_id)
+        # A reset concerns every call: a stream of one call reads it again too.
+        return kind in self.types and (self.call_id is None or call_id == self.call_id or kind == "reset")
 
     def put(self, frame: bytes) -> None:
         if len(self.frames) >= QUEUE_LIMIT:
@@ -138,25 +140,44 @@ class Hub:
         self.produced = 0
         """Events encoded so far (what a bench compares with what clients received)."""
         self._watching: contextlib.ExitStack | None = None
+        self._wanted: frozenset[str] = frozenset()
+        """The kinds some open stream wants: a change of any other kind costs one set lookup."""
+        self._of_any_call: frozenset[str] = frozenset()
+        """The kinds some stream wants of every call (the others only of the calls in
+        :attr:`_calls`: a page follows the timeline of the one call on its screen)."""
+        self._calls: frozenset[str | None] = frozenset()
         self._pending: Batch[_Change] = Batch()
         self._flush: asyncio.TimerHandle | None = None
 
+    def _want(self) -> None:
+        self._wanted = frozenset().union(*(s.types for s in self.streams))
+        self._of_any_call = frozenset().union(*(s.types for s in self.streams if s.call_id is None))
+        self._calls = frozenset(s.call_id for s in self.streams if s.call_id is not None)
+
     def open(self, stream: Stream) -> None:
         self.streams.add(stream)
+        self._want()
         if self._watching is None:
             self._watching = contextlib.ExitStack()
             self._watching.enter_context(watch(self.state, self.changed))
 
     def close(self, stream: Stream) -> None:
         self.streams.discard(stream)
+        self._want()
         if not self.streams and self._watching is not None:
             self._watching.close()  # nobody left: the engine's publishes are free again
             self._watching = None
             self._pending.clear()
 
     def frame(self, seq: int, kind: str, data: dict[str, Any]) -> bytes:
+        # pydantic's Rust encoder: several times json.dumps's speed, one line (a newline in a string
+        # is escaped, so the SSE data line stays one line), UTF-8 as it is.
         data = {"seq": seq, "type": kind, **data}
-        return f"id: {seq}\nevent: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+        try:
+            encoded = pydantic_core.to_json(data)
+        except pydantic_core.PydanticSerializationError:  # a lone surrogate: json escapes it (as \udXXX)
+            encoded = json.dumps(data, separators=(",", ":")).encode()
+        return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, kind.encode(), encoded)
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -169,13 +190,16 @@ class Hub:
                 stream.closing = True
                 stream.wake.set()
             return
+        if kind not in self._wanted:
+            return  # nobody reads it (the console asks for no transcript lines: its replies have them)
+        call_id = _call_id_of(kind, subject)
+        if call_id is not None and kind not in self._of_any_call and call_id not in self._calls:
+            return  # wanted only of other calls
         # An object that changes is sent once a batch, with its latest state, at its latest change.
         key = (kind, id(subject if kind != "reply" else subject[1])) if kind in _COALESCED else None
         index = len(subject[1].chunks) - 1 if kind == "chunk" else 0
         account_id = None if account is None else account.id
-        self._pending.add(
-            _Change(kind, account_id, _call_id_of(kind, subject), subject, self.state.now(), index), key
-        )
+        self._pending.add(_Change(kind, account_id, call_id, subject, self.state.now(), index), key)
         if self._flush is None:
             self._flush = asyncio.get_running_loop().call_later(BATCH_SECONDS, self.flush)
 

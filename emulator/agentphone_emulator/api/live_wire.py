@@ -97,6 +97,7 @@ def delivery_data(record: DeliveryRecord) -> dict[str, Any]:
         "nextRetryAt": _iso(record.next_retry_at),
         "createdAt": iso(record.created_at),
         "test": record.test,
+        "replayOf": record.replay_of,
         "lastAttempt": None
         if last is None
         else {
@@ -121,4 +122,14 @@ def text_data(message: MessageRecord) -> dict[str, Any]:
         "status": message.status,
         "createdAt": iso(message.created_at),
         "mediaUrls": list(message.media_urls),
+        "reactions": [
+            {
+                "id": r.id,
+                "reactionType": r.reaction_type,
+                "fromNumber": r.from_number,
+                "direction": r.direction,
+                "createdAt": iso(r.created_at),
+            }
+            for r in message.reactions
+        ],
     }

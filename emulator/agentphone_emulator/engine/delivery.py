@@ -35,7 +35,7 @@ from ..store.account import Account, EmulatorState
 from ..store.findings import Finding, FindingCode, clip
 from ..store.live import publish
 from ..store.records import DeliveryAttempt, DeliveryRecord, WebhookRecord
-from .signing import refusal_hint, signed_headers
+from .signing import dress, refusal_hint, signed_headers
 from .targets import AppFailure, BadResponse, TargetError, TargetRequest, Targets
 
 log = logging.getLogger("agentphone_emulator.delivery")
@@ -189,9 +189,11 @@ class Dispatcher:
         message_id: str | None = None,
         call_id: str | None = None,
         retries_allowed: bool,
+        payload: bytes | None = None,
     ) -> DeliveryRecord:
         """Log a new delivery of ``envelope`` to ``hook`` (no attempt yet); its payload is the
-        exact bytes every attempt signs and sends."""
+        exact bytes every attempt signs and sends (``payload``, when given: an edited replay's
+        bytes as the person wrote them, ``envelope`` parsed from them)."""
         channel = envelope.get("channel")
         record = DeliveryRecord(
             id=self.state.ids.new("dlv"),
@@ -199,7 +201,7 @@ class Dispatcher:
             event_type=event,
             channel=channel if isinstance(channel, str) else None,
             created_at=self.state.now(),
-            payload=encode_envelope(envelope),
+            payload=encode_envelope(envelope) if payload is None else payload,
             agent_id=agent_id,
             message_id=message_id,
             call_id=call_id,
@@ -299,6 +301,8 @@ class Dispatcher:
         headers = signed_headers(
             webhook.secret, record.event_type, record.id, record.payload, int(time.time())
         )
+        if record.signature != "signed" or record.extra_headers:
+            headers = dress(headers, record.signature, record.extra_headers)
         answered = asyncio.Event()
         self._attempting[record.id] = (account.id, record, answered)
         try:
@@ -318,6 +322,9 @@ class Dispatcher:
             url=webhook.url,
             headers=headers,
         )
+        if record.signature != "signed":
+            self._judge_unsigned(account, record, outcome)
+            return
         if outcome.ok:
             record.status = "success"
             return
@@ -465,6 +472,27 @@ class Dispatcher:
             "; a move of the virtual clock was waiting for this webhook meanwhile: if the handler "
             "moved the clock (POST /__emulator/clock/...), it waited for itself until this timeout: "
             "move the clock from the test instead"
+        )
+
+    def _judge_unsigned(self, account: Account, record: DeliveryRecord, outcome: Outcome) -> None:
+        """An unsigned or forged delivery (an edited replay): a 400, 401 or 403 is the contract;
+        a 2xx (it acted on it) or any other answer is a finding, as is no answer. Never retried."""
+        record.status = "success" if outcome.ok else "failed"
+        if outcome.status in (400, 401, 403) or (outcome.status is None and outcome.failure is not None):
+            if outcome.status is None:
+                self._record_failure(account, record, outcome)  # unreachable, timed out ...
+            return
+        unsigned = "no" if record.signature == "unsigned" else "a forged"
+        self._add_finding(
+            account,
+            record,
+            FindingCode.WEBHOOK_ACCEPTED_UNSIGNED if outcome.ok else FindingCode.WEBHOOK_HTTP_ERROR,
+            f"{record.event_type} to {record.url}: answered HTTP {outcome.status} to a delivery with "
+            f"{unsigned} X-Webhook-Signature, expected 400, 401 or 403"
+            + (" (it does not verify the signature before acting)" if outcome.ok else ""),
+            http_status=outcome.status,
+            offending=clip(outcome.body),
+            detail=outcome.app_error,
         )
 
     def _add_finding(

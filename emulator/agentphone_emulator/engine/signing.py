@@ -71,3 +71,20 @@ def signed_headers(secret: str, event: str, delivery_id: str, body: bytes, times
         "X-Webhook-Timestamp": str(timestamp),
         "X-Webhook-Signature": sign(secret, timestamp, body),
     }
+
+
+def dress(headers: dict[str, str], signature: str, extra: dict[str, str] | None) -> dict[str, str]:
+    """``headers`` (a signed delivery's) as an edited replay sends them: the signature dropped
+    (``unsigned``) or spoilt (``forged``: the right shape, one hex digit off), then ``extra`` set
+    over them, a name matching one already there (in any case) replacing it."""
+    dressed = dict(headers)
+    if signature == "unsigned":
+        del dressed["X-Webhook-Signature"]
+    elif signature == "forged":
+        good = dressed["X-Webhook-Signature"]
+        dressed["X-Webhook-Signature"] = good[:-1] + ("0" if good[-1] != "0" else "1")
+    for name, value in (extra or {}).items():
+        for same in [key for key in dressed if key.lower() == name.lower()]:
+            del dressed[same]
+        dressed[name] = value
+    return dressed

@@ -19,6 +19,7 @@ from ..vocabulary import (
     Party,
     ReplyMode,
     ReplyState,
+    SignatureChoice,
 )
 from .base import CamelModel, ControlOut, StrictCamelModel, Timestamp
 from .findings import FindingOut
@@ -107,6 +108,14 @@ class DeliveryOut(ControlOut):
     next_retry_at: Timestamp | None
     created_at: Timestamp
     test: bool
+    replay_of: str | None = Field(
+        None, description="The delivery an edited replay (POST .../replay) sent again; null for every other."
+    )
+    signature: SignatureChoice = Field(
+        "signed",
+        description="signed with the webhook's secret (every event the platform sends); an edited "
+        "replay may be unsigned or forged on purpose (then a 400, 401 or 403 is the right answer).",
+    )
     attempts: list[AttemptOut]
     payload: dict[str, Any] = Field(
         description="The envelope, parsed (its exact bytes are each attempt's request.body); its shape is "

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from ..vocabulary import MessageDirection
 from .base import CamelModel, Timestamp
 from .control import ChunkOut, ReplyOut
 from .findings import FindingOut
@@ -119,6 +120,16 @@ class FindingEventOut(_Event):
     finding: FindingOut
 
 
+class TextReactionOut(CamelModel):
+    """A tapback on a text, as the platform's conversation messages show it (``reactions[]``)."""
+
+    id: str
+    reaction_type: str = Field(description="love, like, dislike, laugh, emphasize, question, or one emoji")
+    from_number: str
+    direction: MessageDirection = Field(description="inbound: a participant reacted; outbound: the agent did")
+    created_at: Timestamp
+
+
 class TextOut(CamelModel):
     id: str
     conversation_id: str
@@ -131,6 +142,9 @@ class TextOut(CamelModel):
     status: str
     created_at: Timestamp
     media_urls: list[str]
+    reactions: list[TextReactionOut] = Field(
+        description="Tapbacks on it (iMessage only), oldest first; a new one sends the text again"
+    )
 
 
 class TextEventOut(_Event):
@@ -162,6 +176,7 @@ class DeliverySummaryOut(CamelModel):
     next_retry_at: Timestamp | None
     created_at: Timestamp
     test: bool
+    replay_of: str | None = Field(description="The delivery an edited replay sent again; else null.")
     last_attempt: LastAttemptOut | None
 
 

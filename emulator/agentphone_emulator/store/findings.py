@@ -35,6 +35,9 @@ class FindingCode(StrEnum):
     """An in-process app raised while handling the event (answered as a 500)."""
     WEBHOOK_RETRIES_EXHAUSTED = "webhook_retries_exhausted"
     """Every attempt failed: the event was never delivered."""
+    WEBHOOK_ACCEPTED_UNSIGNED = "webhook_accepted_unsigned"
+    """The server answered 2xx to a delivery with no signature or a forged one (an edited replay
+    sent so on purpose): it does not verify X-Webhook-Signature, so it acts on anyone's POST."""
 
     # Texts
     SMS_ECHO_ANSWERED = "sms_echo_answered"

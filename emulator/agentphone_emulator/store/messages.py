@@ -557,6 +557,7 @@ def react(state: EmulatorState, account: Account, message_id: str, reaction: str
         created_at=to_millis(state.now()),
     )
     message.reactions.append(record)
+    publish(state, account, "text", message)  # the live stream sends the text again, with it
     return record
 
 
@@ -574,6 +575,7 @@ def receive_reaction(
         created_at=to_millis(state.now()),
     )
     message.reactions.append(record)
+    publish(state, account, "text", message)  # the live stream sends the text again, with it
     return record
 
 

@@ -348,7 +348,13 @@ class DeliveryRecord:
     url: str | None = None
     """Where it was sent (the webhook may be changed or deleted afterwards)."""
     retries_allowed: bool = True
-    """False for events sent once only: test sends, and voice turns (now or never)."""
+    """False for events sent once only: test sends, voice turns (now or never), edited replays."""
+    replay_of: str | None = None
+    """For an edited replay (``POST /__emulator/deliveries/{id}/replay``): the delivery it replays."""
+    signature: str = "signed"
+    """``signed`` with the webhook's secret; an edited replay may be ``unsigned`` or ``forged``."""
+    extra_headers: dict[str, str] | None = None
+    """Headers an edited replay sets over the platform's own (its attempts send them too)."""
 
 
 @dataclass(slots=True, kw_only=True)

@@ -387,6 +387,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/__emulator/deliveries/{delivery_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a delivery again, edited, as a new delivery linked to it (replayOf): its body as written, headers set over the platform's, signed with the webhook's secret or on purpose unsigned or forged; one attempt, judged (a finding when the answer breaks the contract) */
+        post: operations["replay-delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/__emulator/deliveries/{delivery_id}/retry": {
         parameters: {
             query?: never;
@@ -1576,6 +1593,19 @@ export interface components {
                 [key: string]: unknown;
             };
             /**
+             * Replayof
+             * @description The delivery an edited replay (POST .../replay) sent again; null for every other.
+             * @default null
+             */
+            replayOf: string | null;
+            /**
+             * Signature
+             * @description signed with the webhook's secret (every event the platform sends); an edited replay may be unsigned or forged on purpose (then a 400, 401 or 403 is the right answer).
+             * @default signed
+             * @enum {string}
+             */
+            signature: "signed" | "unsigned" | "forged";
+            /**
              * Status
              * @enum {string}
              */
@@ -1615,6 +1645,11 @@ export interface components {
             /** Nextretryat */
             nextRetryAt: string | null;
             /**
+             * Replayof
+             * @description The delivery an edited replay sent again; else null.
+             */
+            replayOf: string | null;
+            /**
              * Status
              * @description pending (an attempt under way or a retry scheduled), success or failed.
              */
@@ -1643,7 +1678,7 @@ export interface components {
          *     so tests may name codes as strings.
          * @enum {string}
          */
-        FindingCode: "webhook_http_error" | "webhook_timeout" | "webhook_unreachable" | "webhook_bad_response" | "webhook_app_exception" | "webhook_retries_exhausted" | "sms_echo_answered" | "voice_non_object_reply" | "voice_invalid_json" | "voice_invalid_ndjson_line" | "voice_empty_reply" | "voice_empty_text" | "voice_bytes_after_final" | "voice_no_final_chunk" | "voice_reply_too_long" | "voice_wrong_content_type" | "voice_invalid_field" | "voice_unknown_field" | "voice_interim_in_json" | "voice_invalid_digits" | "voice_invalid_text" | "voice_markup_in_text" | "voice_reply_too_large" | "voice_slow_first_chunk" | "voice_transfer_without_number" | "voice_no_webhook" | "hosted_llm_error";
+        FindingCode: "webhook_http_error" | "webhook_timeout" | "webhook_unreachable" | "webhook_bad_response" | "webhook_app_exception" | "webhook_retries_exhausted" | "webhook_accepted_unsigned" | "sms_echo_answered" | "voice_non_object_reply" | "voice_invalid_json" | "voice_invalid_ndjson_line" | "voice_empty_reply" | "voice_empty_text" | "voice_bytes_after_final" | "voice_no_final_chunk" | "voice_reply_too_long" | "voice_wrong_content_type" | "voice_invalid_field" | "voice_unknown_field" | "voice_interim_in_json" | "voice_invalid_digits" | "voice_invalid_text" | "voice_markup_in_text" | "voice_reply_too_large" | "voice_slow_first_chunk" | "voice_transfer_without_number" | "voice_no_webhook" | "hosted_llm_error";
         /**
          * FindingEventOut
          * @description The user's server broke the contract (as in ``GET /__emulator/findings``).
@@ -2333,6 +2368,29 @@ export interface components {
              */
             reason: string;
         };
+        /** ReplayBody */
+        ReplayBody: {
+            /**
+             * Body
+             * @description The body to send, exactly as written (its UTF-8 bytes are what is signed): a JSON object, the envelope edited. Absent: the original's bytes.
+             * @default null
+             */
+            body?: string | null;
+            /**
+             * Headers
+             * @description Headers set over the platform's own (a name matching one, in any case, replaces it): at most 30, names HTTP tokens, values one line. Host, Content-Length, Transfer-Encoding and Connection are the HTTP client's.
+             */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * Signature
+             * @description signed: X-Webhook-Signature with the webhook's secret over the body sent, a fresh X-Webhook-Timestamp; unsigned: no signature header; forged: one of the right shape and the wrong value. A safe webhook refuses the last two (400, 401 or 403); accepting one is a finding (webhook_accepted_unsigned).
+             * @default signed
+             * @enum {string}
+             */
+            signature?: "signed" | "unsigned" | "forged";
+        };
         /**
          * ReplyEventOut
          * @description A reply of the agent started (state ``waiting``), or finished: ``done``, ``interrupted`` (a
@@ -2795,10 +2853,41 @@ export interface components {
             mediaUrls: string[];
             /** Numberid */
             numberId: string;
+            /**
+             * Reactions
+             * @description Tapbacks on it (iMessage only), oldest first; a new one sends the text again
+             */
+            reactions: components["schemas"]["TextReactionOut"][];
             /** Status */
             status: string;
             /** To */
             to: string;
+        };
+        /**
+         * TextReactionOut
+         * @description A tapback on a text, as the platform's conversation messages show it (``reactions[]``).
+         */
+        TextReactionOut: {
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /**
+             * Direction
+             * @description inbound: a participant reacted; outbound: the agent did
+             * @enum {string}
+             */
+            direction: "inbound" | "outbound";
+            /** Fromnumber */
+            fromNumber: string;
+            /** Id */
+            id: string;
+            /**
+             * Reactiontype
+             * @description love, like, dislike, laugh, emphasize, question, or one emoji
+             */
+            reactionType: string;
         };
         /** TranscriptLineOut */
         TranscriptLineOut: {
@@ -4053,6 +4142,59 @@ export interface operations {
             };
             /** @description Successful Response */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryOut"];
+                };
+            };
+            /** @description Missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "replay-delivery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ReplayBody"];
+            };
+        };
+        responses: {
+            /** @description Client error */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
                 headers: {
                     [name: string]: unknown;
                 };

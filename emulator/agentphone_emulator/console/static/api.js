@@ -16,10 +16,19 @@ export function currentKey() { return key; }
 export function setKey(value) { key = value; sessionStorage.setItem(STORE, value); }
 export function forgetKey() { key = null; sessionStorage.removeItem(STORE); }
 
+// A 422's [{loc, msg}] as one line a person reads: "creditCents: Input should be ... 0".
+function oneLine(detail) {
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail) && detail.every((d) => d && Array.isArray(d.loc) && typeof d.msg === "string")) {
+    return detail.map((d) => `${d.loc.filter((part) => part !== "body").join(".") || "body"}: ${d.msg}`).join("; ");
+  }
+  return JSON.stringify(detail);
+}
+
 export class ApiError extends Error {
   constructor(status, body) {
     const detail = body && body.detail !== undefined ? body.detail : body;
-    super(`${status}: ${typeof detail === "string" ? detail : JSON.stringify(detail)}`);
+    super(`${status}: ${oneLine(detail)}`);
     this.status = status;
     this.body = body;
   }
@@ -63,15 +72,27 @@ export async function* events(path, signal) {
 
 // What the served control plane offers (other engineers' routes appear when they land).
 let openapi = null;
-export async function features() {
+async function openapiDocument() {
   if (openapi === null) {
     try { openapi = await api("GET", "/__emulator/openapi.json"); } catch { openapi = { paths: {} }; }
   }
+  return openapi;
+}
+
+// One of the control plane's schemas by name (the settings form is drawn from AccountSettingsPatch).
+export async function schema(name) {
+  const doc = await openapiDocument();
+  return (doc.components && doc.components.schemas && doc.components.schemas[name]) || null;
+}
+
+export async function features() {
+  await openapiDocument();
   const has = (path, method) => Boolean(openapi.paths[path] && openapi.paths[path][method]);
   return {
     deliveryDetail: has("/__emulator/deliveries/{delivery_id}", "get"),
     probes: has("/__emulator/probes", "post"),
     audio: has("/__emulator/calls/{call_id}/audio", "get"),
     scenario: has("/__emulator/calls/{call_id}/scenario", "get"),
+    replayEdited: has("/__emulator/deliveries/{delivery_id}/replay", "post"),
   };
 }

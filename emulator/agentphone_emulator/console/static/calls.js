@@ -1,7 +1,7 @@
 // The call board: every call live and past, one call's timeline, and the dialer's controls.
-import { api, currentKey, features } from "./api.js";
+import { api, currentKey, events, features } from "./api.js";
 import { startMic } from "./mic.js";
-import { S, onScreen, changed, esc, onChange, repliesOf, showError, time } from "./store.js";
+import { S, apply, onScreen, changed, esc, onChange, repliesOf, setHtml, showError, time } from "./store.js";
 
 const list = document.getElementById("call-list");
 const detail = document.getElementById("call-detail");
@@ -42,16 +42,44 @@ export function initCalls() {
 }
 
 function load(view) {
-  const replies = repliesOf(view.callId);
+  const replies = new Map();
   for (const reply of view.replies) replies.set(reply.turn, reply);
-  if (view.keyPresses && !S.keys.has(view.callId)) S.keys.set(view.callId, view.keyPresses);
+  S.replies.set(view.callId, replies);
+  S.keys.set(view.callId, view.keyPresses || []);
+}
+
+// The call on screen has a stream of its own for its replies, chunks and keys; the page's main
+// stream carries none (app.js): with 100 calls at once, the emulator encodes the timeline of the
+// one call a person looks at, not of all of them.
+let follow = null;
+async function followCall(callId) {
+  if (follow) follow.abort();
+  const controller = new AbortController();
+  controller.callId = callId;
+  follow = controller;
+  const query = `types=reply,chunk,keys&callId=${encodeURIComponent(callId)}`;
+  try {
+    for await (const { event, data } of events(`/__emulator/events?${query}`, controller.signal)) {
+      if (event !== "ready" && data.seq > (window.__fromSeq || 0)) window.__consoleEvents = (window.__consoleEvents || 0) + 1;
+      if (event === "ready" || event === "reset" || event === "overflow") {
+        // From here on every change comes as an event: read the call as it is now.
+        await api("GET", `/__emulator/calls/${callId}`).then(load).catch(() => {});
+        changed();
+      } else {
+        apply(data);
+      }
+    }
+  } catch (error) {
+    if (controller.signal.aborted) return;
+  }
+  if (!controller.signal.aborted && follow === controller) setTimeout(() => { if (follow === controller) followCall(callId); }, 1000);
 }
 
 async function select(callId, view) {
   S.selected.call = callId;
   if (view) load(view);
-  else if (!S.replies.has(callId)) await act(api("GET", `/__emulator/calls/${callId}`).then(load));
   changed();
+  if (!follow || follow.callId !== callId) followCall(callId);
 }
 
 const path = (what) => `/__emulator/calls/${S.selected.call}/${what}`;
@@ -115,13 +143,13 @@ function render() {
   const calls = [...S.calls.values()].sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1));
   // Outbound calls ringing here (their callee is "console"): the person decides.
   const choices = [["answer", "Answer"], ["busy", "Busy"], ["no-answer", "No answer"], ["voicemail", "Voicemail"]];
-  ringingBox.innerHTML = calls.filter((c) => c.status === "ringing").map((c) => `<div class="card ring" data-ringing="${esc(c.id)}">
+  setHtml(ringingBox, calls.filter((c) => c.status === "ringing").map((c) => `<div class="card ring" data-ringing="${esc(c.id)}">
       <strong>${esc(c.from)} is calling ${esc(c.to)}</strong>
-      <div class="row">${choices.map(([choice, label]) => `<button type="button" data-call="${esc(c.id)}" data-choice="${choice}">${label}</button>`).join("")}</div></div>`).join("");
-  list.innerHTML = calls.map((c) => `<li data-call-id="${esc(c.id)}" class="${c.id === S.selected.call ? "selected" : ""}">
+      <div class="row">${choices.map(([choice, label]) => `<button type="button" data-call="${esc(c.id)}" data-choice="${choice}">${label}</button>`).join("")}</div></div>`).join(""));
+  setHtml(list, calls.map((c) => `<li data-call-id="${esc(c.id)}" class="${c.id === S.selected.call ? "selected" : ""}">
       <span class="status ${c.live ? "live" : ""}">${esc(c.live ? c.status : c.disconnectionReason || c.status)}</span>
       ${esc(c.from)} → ${esc(c.to)} <span class="muted">${esc(c.direction)} · ${time(c.startedAt)}</span></li>`).join("")
-    || `<li class="muted">No calls yet.</li>`;
+    || `<li class="muted">No calls yet.</li>`);
   renderDetail();
 }
 
@@ -136,7 +164,7 @@ function renderDetail() {
   const keys = S.keys.get(call.id) || [];
   const findings = S.findings.filter((f) => f.callId === call.id && f.turn == null);
   const scale = Math.max(1000, ...replies.map((r) => r.lastChunkMs || 0));
-  detail.innerHTML = `
+  const changedHtml = setHtml(detail, `
     <div class="card" data-call="${esc(call.id)}">
       <h3>${esc(call.from)} → ${esc(call.to)} <span class="status ${call.live ? "live" : ""}" id="call-status">${esc(call.status)}</span></h3>
       <p class="muted">${esc(call.id)} · ${esc(call.direction)} · started ${time(call.startedAt)}
@@ -147,7 +175,8 @@ function renderDetail() {
       ${call.hasRecording ? `<audio controls preload="none" src="/v1/calls/${esc(call.id)}/recording"></audio>` : ""}
     </div>
     <ol class="timeline" id="timeline">${replies.map((r) => turn(r, scale)).join("")}</ol>
-    ${findings.map(finding).join("")}`;
+    ${findings.map(finding).join("")}`);
+  if (!changedHtml) return;  // the same as drawn: inputs, focus and widths are as they were
   // Widths through the CSSOM: the page's Content-Security-Policy allows no inline style attribute.
   for (const span of detail.querySelectorAll(".bar span")) {
     span.style.left = `${span.dataset.left}%`;

@@ -1,5 +1,5 @@
 // Findings: what the agent's server did against the contract, filtered by code, severity, call.
-import { S, onScreen, esc, onChange, time } from "./store.js";
+import { S, onScreen, esc, onChange, setHtml, time } from "./store.js";
 
 const filters = { code: document.getElementById("filter-code"), severity: document.getElementById("filter-severity"), call: document.getElementById("filter-call") };
 
@@ -23,7 +23,7 @@ function render() {
   const shown = S.findings.filter((f) => (!filters.code.value || f.code === filters.code.value)
     && (!filters.severity.value || f.severity === filters.severity.value)
     && (!filters.call.value || f.callId === filters.call.value));
-  document.getElementById("finding-list").innerHTML = shown.slice().reverse().map((f) => `<tr class="${esc(f.severity)}">
+  setHtml(document.getElementById("finding-list"), shown.slice().reverse().map((f) => `<tr class="${esc(f.severity)}">
     <td>${time(f.at)}</td><td class="${f.severity === "error" ? "bad" : "warn"}">${esc(f.severity)}</td><td>${esc(f.code)}</td>
-    <td>${esc(f.message)}${f.offending ? `<pre>${esc(f.offending)}</pre>` : ""}</td><td>${esc(f.callId || "")}</td></tr>`).join("");
+    <td>${esc(f.message)}${f.offending ? `<pre>${esc(f.offending)}</pre>` : ""}</td><td>${esc(f.callId || "")}</td></tr>`).join(""));
 }

@@ -62,6 +62,16 @@ export function apply(event) {
 // Whether a tab is on screen: hidden tabs skip their rendering (it runs again when shown).
 export function onScreen(tab) { return document.getElementById(`tab-${tab}`).classList.contains("active"); }
 
+// innerHTML only when it changes: a render runs every frame while events come, and most of the
+// page is the same as the frame before; re-parsing and laying out unchanged rows is what a page
+// with 100 live calls would spend its frames (and the machine's CPU) on.
+export function setHtml(element, html) {
+  if (element.__html === html) return false;
+  element.innerHTML = html;
+  element.__html = html;
+  return true;
+}
+
 export function esc(value) {
   return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
