@@ -104,7 +104,7 @@ def page(browser: Any, served: Served) -> Iterator[Any]:
         "requestfailed",
         lambda request: (
             None
-            if _stream_left(request)
+            if stream_left(request)
             else problems.append(f"request failed: {request.url} ({request.failure})")
         ),
     )
@@ -122,7 +122,7 @@ def page(browser: Any, served: Served) -> Iterator[Any]:
     assert not [url for url in outside if not url.startswith(("data:", "blob:"))], outside
 
 
-def _stream_left(request: Any) -> bool:
+def stream_left(request: Any) -> bool:
     """The page closing an event stream on purpose: a call's own stream when another is picked."""
     return "/__emulator/events?" in request.url and request.failure == "net::ERR_ABORTED"
 
