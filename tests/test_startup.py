@@ -35,6 +35,10 @@ COMMAND_LINE = {
     "agentphone_emulator.mic.arguments",
     "agentphone_emulator.scenario",
     "agentphone_emulator.scenario.arguments",
+    "agentphone_emulator.command_registry",
+    # registered commands' parsers (command_registry.COMMANDS)
+    "agentphone_emulator.speech",
+    "agentphone_emulator.speech.command",
 }
 # Standard-library modules that cost tens of ms and that only some commands need.
 HEAVY_STDLIB = {"asyncio", "logging", "urllib.request", "http.client", "ssl", "email", "concurrent"}
