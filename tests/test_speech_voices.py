@@ -179,3 +179,37 @@ def test_the_recording_speaks_the_caller_in_their_voice_and_the_agent_in_piper(
         # a cut; compare the middle).
         middle = slice(len(window) // 4, len(window) // 2)
         assert window[middle] == sound[middle], role
+
+
+class _Voices:
+    """Recording voices that speak the agent as a constant hum and fail on the caller (or on all)."""
+
+    def __init__(self, *, fail_all: bool = False) -> None:
+        self.fail_all = fail_all
+
+    def available(self) -> bool:
+        return True
+
+    def speak(self, utterance: Utterance) -> bytes:
+        if self.fail_all or utterance.role == "user":
+            raise RuntimeError("this voice is broken")
+        return array("h", [1000] * 16_000).tobytes()
+
+
+async def test_what_the_voices_cannot_say_falls_back_to_espeak_or_tones() -> None:
+    from agentphone_emulator.engine.recording import (
+        render_recording,
+        render_speech,
+        render_tones,
+        voiced_cache,
+    )
+
+    talk = [Utterance("agent", "Hello there.", 0.0, 1.0), Utterance("user", "Goodbye now.", 1.0, 2.0)]
+    mixed = _samples(await render_recording(talk, 2.0, voices=_Voices()))
+    assert set(mixed[4_000:12_000]) == {1000}  # the agent: the voices' own sound
+    espeak_or_tone = _samples(render_speech(talk, 2.0))  # the caller: what espeak-ng (or a tone) says
+    assert mixed[16_000:] == espeak_or_tone[16_000:]
+    # None of it said: the whole recording is the espeak-ng one (or tones), never silence.
+    voiced_cache.clear()  # the hum said "Hello there." above; these voices say nothing
+    fallback = await render_recording(talk, 2.0, voices=_Voices(fail_all=True))
+    assert fallback in (render_speech(talk, 2.0), render_tones(talk, 2.0))
