@@ -213,3 +213,29 @@ async def test_what_the_voices_cannot_say_falls_back_to_espeak_or_tones() -> Non
     voiced_cache.clear()  # the hum said "Hello there." above; these voices say nothing
     fallback = await render_recording(talk, 2.0, voices=_Voices(fail_all=True))
     assert fallback in (render_speech(talk, 2.0), render_tones(talk, 2.0))
+
+
+async def test_a_spoken_scenarios_recording_speaks_what_the_caller_said_in_their_voice() -> None:
+    import aiohttp
+
+    from agentphone_emulator.scenario.runner import run_scenario
+
+    text = (
+        "name: recorded\nsetup:\n  account: {recording_addon: true}\n  agents: {support: {}}\n"
+        f"  numbers: {{main: support}}\ncall: {{to: main, speech: synthesised, voice: {CALLER_VOICE}}}\n"
+        f"turns:\n  - say: {SAID}\n"
+    )
+    [loaded] = load_text(text, "recorded.yaml")
+    async with Emulator(clock=VirtualClock()) as emulator:
+        session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {emulator.api_key}"})
+        target = "tests.test_speech_voices:_answer"
+        async with session:
+            result = await run_scenario(emulator, session, loaded, target=target, secret="whsec_voices")
+        assert result.outcome == "passed", result.error
+        [call] = emulator.account().calls.values()
+        assert call.recording
+        [sent] = [turn.content for turn in call.turns if turn.role == "user"]
+        assert sent != SAID  # the agent got the recogniser's words ...
+        ended = emulator.platform.voice.ended_sessions[call.id]
+        assert [words for role, words, *_ in ended.spoken if role == "user"] == [SAID]  # ... the WAV, SAID
+        assert ended.caller_voice == CALLER_VOICE
