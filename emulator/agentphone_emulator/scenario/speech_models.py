@@ -34,6 +34,7 @@ class CallerSpeech(Strict):
     seed: int = Field(0, ge=0, description="Where the line's noise and losses fall (turn n uses seed + n).")
     voice: str | None = Field(
         None,
+        max_length=200,
         description="With speech: synthesised, the caller's voice: an installed voice by name "
         "(piper:en_US-joe-medium, flite:slt, espeak:en-gb, espeak:en-us+f3; `agentphone-emulator voices` "
         "lists them). Default: the Piper voice. The call's recording speaks the caller in it too.",
