@@ -17,8 +17,16 @@
    the former default, energy + pocketsphinx. Whisper decodes during the hang-over (speculation) and
    re-decodes once a second for partials, as in mic mode.
 
-    python bench/speech_bench.py              # both (10-25 minutes on two shared cores)
+3. --first-word: the agent's voice in mic mode and the browser dev phone, Piper speaking REPLIES
+   (typical two- and three-sentence replies, one chunk each): the synthesis time before the first
+   sound when the whole chunk is synthesised at once (before) and when its first sentence is
+   synthesised first and played while the rest is synthesised (mic/sentences.py, now); and whether
+   the rest was ready before the first sentence had finished playing (no gap). Each figure is the
+   median of 3 runs per reply, the voice's cache emptied before each.
+
+    python bench/speech_bench.py              # all three (10-25 minutes on two shared cores)
     python bench/speech_bench.py --wer --quick
+    nice -n 10 python bench/speech_bench.py --first-word
 """
 
 from __future__ import annotations
@@ -249,12 +257,74 @@ def bench_latency(args: argparse.Namespace, out: Console) -> dict[str, Any]:
     return summary
 
 
+REPLIES = [
+    "Let me check on that. Order A-1042 shipped this morning and arrives Thursday.",
+    "Sure. I can help you with that today.",
+    "We're open nine to five, Monday to Friday. On Saturdays we close at noon.",
+    "I'm sorry to hear that. Could you tell me your order number, please?",
+    "Thanks for waiting. Your refund of forty dollars was issued yesterday. It takes three to five days.",
+    "Of course! I'll put you through to a person now.",
+    "Your subscription renews on the first of the month. Would you like to cancel it?",
+    "Got it. The tracking number is on its way to your phone by text.",
+    "That item is out of stock. We expect more next week. Shall I let you know when it arrives?",
+    "No problem at all. Is there anything else I can help with?",
+]
+
+
+def bench_first_word(args: argparse.Namespace, out: Console) -> dict[str, Any]:
+    from agentphone_emulator.mic.sentences import split_first_sentence
+
+    piper = PiperSynthesizer()
+    piper.start()
+    piper.speak("Warm up.")
+
+    def timed(text: str) -> tuple[float, bytes]:
+        piper._cache.clear()  # a reply is new text: nothing cached
+        started = time.perf_counter()
+        pcm = piper.speak(text)
+        return time.perf_counter() - started, pcm
+
+    before, after, rest_ready = [], [], 0
+    for reply in REPLIES:
+        first, *rest = split_first_sentence(reply)
+        whole_s = statistics.median(timed(reply)[0] for _ in range(3))
+        first_runs = [timed(first) for _ in range(3)]
+        first_s = statistics.median(run[0] for run in first_runs)
+        rest_s = statistics.median(timed(rest[0])[0] for _ in range(3)) if rest else 0.0
+        first_plays_s = len(first_runs[0][1]) / 2 / RATE
+        before.append(whole_s * 1e3)
+        after.append(first_s * 1e3)
+        rest_ready += rest_s <= first_plays_s
+    table = Table(title="Synthesis before the agent's first word (ms), Piper, one chunk", box=box.MARKDOWN)
+    for column in ("", "p50", "p90", "worst"):
+        table.add_column(column, justify="left" if not column else "right")
+    summary = {}
+    for label, values in (("whole chunk first (before)", before), ("first sentence first (now)", after)):
+        ms = sorted(values)
+        p90 = ms[min(len(ms) - 1, round(0.9 * (len(ms) - 1)))]
+        table.add_row(label, f"{statistics.median(ms):.0f}", f"{p90:.0f}", f"{ms[-1]:.0f}")
+        summary[label] = {
+            "p50_ms": round(statistics.median(ms)),
+            "p90_ms": round(p90),
+            "worst_ms": round(ms[-1]),
+        }
+    out.print(table)
+    out.print(
+        f"the rest was synthesised before the first sentence finished playing: {rest_ready}/{len(REPLIES)}"
+    )
+    summary["rest_ready"] = f"{rest_ready}/{len(REPLIES)}"
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--wer", action="store_true", help="section 1: word error rate and real-time factor")
     parser.add_argument("--latency", action="store_true", help="section 2: end of speech -> webhook")
+    parser.add_argument(
+        "--first-word", action="store_true", help="section 3: synthesis before the agent's first word"
+    )
     parser.add_argument("--utterances", type=int, default=len(UTTERANCES), help="for --wer (all 34)")
     parser.add_argument("--sentences", type=int, default=10, help="for --latency (10)")
     parser.add_argument("--quick", action="store_true", help="three profiles, 8 utterances, 4 sentences")
@@ -262,13 +332,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.utterances, args.sentences = min(args.utterances, 8), min(args.sentences, 4)
-    both = not (args.wer or args.latency)
+    both = not (args.wer or args.latency or args.first_word)
     out = Console(highlight=False)
     figures: dict[str, Any] = {}
     if args.wer or both:
         figures["wer"] = bench_wer(args, out)
     if args.latency or both:
         figures["latency"] = bench_latency(args, out)
+    if args.first_word or both:
+        figures["first_word"] = bench_first_word(args, out)
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
 

@@ -52,8 +52,12 @@ async def test_a_served_emulator_hears_the_browser_and_the_agents_hangup_closes_
         assert "bargeIn" not in heard.kinds()
         assert heard.of("ended") == [{"type": "ended", "reason": "agent_hangup", "status": "completed"}]
         assert heard.close_code == 1000
-        # The goodbye's speech came before the end: the page plays the agent's last words.
-        assert voiced_seconds(heard.audio[-1]) > 1.0
+        # The goodbye's speech came before the end: the page plays the agent's last words (its first
+        # sentence, then the rest: the frames after the last reply frame).
+        last_reply = len(heard.order) - heard.order[::-1].index("reply")
+        goodbye_frames = heard.order[last_reply:].count("audio")
+        assert goodbye_frames >= 1
+        assert voiced_seconds(b"".join(heard.audio[-goodbye_frames:])) > 1.0
         assert heard.order[-2:] == ["audio", "ended"]
 
 

@@ -9,11 +9,18 @@
 Every action runs the emulator's clock as far as it needs: on a virtual clock a 10-minute call
 takes milliseconds, on the real clock it takes ten minutes. The synchronous twins (``say``,
 ``press`` ...) are for an emulator started with ``Emulator.run_in_thread()``.
+
+A spoken caller (the speech extra), as a scenario's ``speech: synthesised``:
+
+    call.speak_with(line="mobile-weak", voice="flite:slt", seed=4)   # every say from now on
+    reply = await call.asay("Where is my order A-2077?", line="landline")  # or one turn's line
+    reply.utterance, call.heard[-1].said, call.heard[-1].wer            # sent, said, word error rate
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
@@ -24,6 +31,7 @@ from .store.records import CallRecord, KeyPress
 
 if TYPE_CHECKING:
     from .server import Emulator
+    from .speech.spoken import Heard
 
 T = TypeVar("T")
 
@@ -39,6 +47,37 @@ class TranscriptEntry(NamedTuple):
     """Who spoke: ``"user"`` (the caller) or ``"agent"``."""
     content: str
     """What they said: the caller's words, or what the caller heard of the agent's reply."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallerSpeech:
+    """How a spoken caller's words reach the agent (``CallHandle.speak_with``)."""
+
+    line: str = "clean"
+    """The phone line's profile (``clean``, ``landline``, ``mobile-weak`` ...)."""
+    voice: str | None = None
+    """An installed voice (``agentphone-emulator voices``); None: the Piper voice."""
+    seed: int = 0
+    """Where the line's noise and losses fall (the n-th spoken turn uses seed + n)."""
+    rate: float = 1.0
+    """How fast the caller speaks (1: 150 words a minute)."""
+
+
+def caller_speech(
+    *, line: str = "clean", voice: str | None = None, seed: int = 0, rate: float = 1.0
+) -> CallerSpeech:
+    """The settings checked: a ValueError in one line for an unknown line profile, a voice not
+    installed here (naming the close matches), a rate out of range or a negative seed."""
+    from .speech.catalog import find_voice
+    from .speech.profiles import PROFILES
+
+    if line not in PROFILES:
+        raise ValueError(f"unknown line profile {line!r}: use one of {', '.join(PROFILES)}")
+    if not 0.5 <= rate <= 2.0:
+        raise ValueError(f"rate must be from 0.5 to 2, not {rate!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be 0 or more, not {seed!r}")
+    return CallerSpeech(line, find_voice(voice).name if voice is not None else None, seed, rate)
 
 
 class CallHandle:
@@ -59,6 +98,65 @@ class CallHandle:
         self._emulator = emulator
         self.session: CallSession = session
         """The engine's live session of the call (advanced: its ``replies``, ``clock``, ``call``)."""
+        self.speech: CallerSpeech | None = None
+        """A spoken caller's line and voice (``speak_with``); None: the words go as typed."""
+        self.heard: list[Heard] = []
+        """Each spoken turn: what the caller said, what the agent was sent, the word error rate."""
+
+    # -- a spoken caller -------------------------------------------------------------------------
+
+    def speak_with(
+        self, *, line: str = "clean", voice: str | None = None, seed: int = 0, rate: float = 1.0
+    ) -> CallHandle:
+        """Speak every later ``say`` and ``interrupt``: synthesised in ``voice``, sent through
+        ``line`` and recognised; the agent is sent what was recognised, with its confidence (the
+        speech extra; a scenario's ``speech: synthesised``). The recording speaks the caller in
+        ``voice`` too.
+
+        Args:
+            line: A line profile: ``clean``, ``landline``, ``landline-alaw``, ``mobile``,
+                ``mobile-weak``, ``speakerphone-cafe``.
+            voice: An installed voice (``agentphone-emulator voices``): ``piper:en_US-joe-medium``,
+                ``flite:slt``, ``espeak:en-gb+f3`` ...; None: the Piper voice.
+            seed: Where the line's noise and losses fall (the n-th spoken turn uses seed + n).
+            rate: How fast the caller speaks, 0.5 to 2 (1: 150 words a minute).
+
+        Returns:
+            This call, for chaining.
+
+        Raises:
+            ValueError: An unknown line profile, a voice not installed here (naming the close
+                matches), or a rate out of range.
+        """
+        self.speech = caller_speech(line=line, voice=voice, seed=seed, rate=rate)
+        self.session.caller_voice = self.speech.voice
+        return self
+
+    def _spoken(
+        self, text: str, confidence: float, said: str | None, line: str | None, voice: str | None
+    ) -> tuple[str, float, str | None]:
+        """What the agent is sent for ``text``: itself, or on a spoken call (or with a ``line`` or
+        ``voice`` for this turn) what the recogniser heard of it; and the words said."""
+        if said is not None or (self.speech is None and line is None and voice is None):
+            return text, confidence, said
+        if self.speech is None:
+            self.speak_with(line=line or "clean", voice=voice)
+        assert self.speech is not None
+        if line is not None or voice is not None:
+            checked = caller_speech(line=line or "clean", voice=voice)
+            voice = checked.voice
+        from .speech.spoken import shared_caller
+
+        heard = shared_caller().hear(
+            text,
+            line=line or self.speech.line,
+            seed=self.speech.seed + len(self.heard),
+            speed=self.speech.rate,
+            voice=voice or self.speech.voice,
+        )
+        self.heard.append(heard)
+        # Nothing recognised: the agent is sent what the platform sends for noise, a lone ellipsis.
+        return heard.text or "...", heard.confidence, text
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -130,6 +228,9 @@ class CallHandle:
         listen: bool = True,
         barge_in: bool = False,
         said_over: float | None = None,
+        line: str | None = None,
+        voice: str | None = None,
+        said: str | None = None,
     ) -> AgentReply:
         """Say ``text`` once the agent is quiet, and hear the reply.
 
@@ -144,6 +245,11 @@ class CallHandle:
             barge_in: Start talking now, cutting the agent off where it is (a live microphone).
             said_over: The words were already said, over the last that many seconds (a live
                 microphone knows them only once the person stops): the turn goes at once.
+            line: Speak ``text`` over this phone line (a spoken caller, see ``speak_with``): the
+                agent is sent what the recogniser heard, with its confidence.
+            voice: Speak ``text`` in this installed voice (see ``speak_with``).
+            said: ``text`` is already what a recogniser made of these words (the recording
+                speaks them); nothing is recognised again.
 
         Returns:
             The agent's reply to ``text`` (complete unless ``listen=False``).
@@ -151,10 +257,11 @@ class CallHandle:
         Raises:
             CallEnded: The call is over (``agentphone_emulator.engine.call_session.CallEnded``).
         """
+        sent, confidence, said = self._spoken(text, confidence, said, line, voice)
 
         async def say() -> AgentReply:
             reply = await self.session.utter(
-                text, confidence=confidence, barge_in=barge_in, said_over=said_over
+                sent, confidence=confidence, barge_in=barge_in, said_over=said_over, said=said
             )
             return await self.session.hear(reply) if listen else reply
 
@@ -181,7 +288,14 @@ class CallHandle:
         return await self._drive(barge_in)
 
     async def ainterrupt(
-        self, text: str, *, after: float = DEFAULT_BARGE_IN_AFTER, confidence: float = DEFAULT_CONFIDENCE
+        self,
+        text: str,
+        *,
+        after: float = DEFAULT_BARGE_IN_AFTER,
+        confidence: float = DEFAULT_CONFIDENCE,
+        line: str | None = None,
+        voice: str | None = None,
+        said: str | None = None,
     ) -> AgentReply:
         """Talk over the agent ``after`` seconds into its current reply, and hear the answer.
 
@@ -192,6 +306,9 @@ class CallHandle:
             text: What the caller says over the agent.
             after: Seconds into the agent's current reply at which the caller starts talking.
             confidence: The speech recogniser's confidence (0 to 1) the webhook event carries.
+            line: Speak ``text`` over this phone line (see ``asay``).
+            voice: Speak ``text`` in this installed voice (see ``asay``).
+            said: ``text`` is already what a recogniser made of these words (see ``asay``).
 
         Returns:
             The agent's reply to ``text``, heard to its end.
@@ -199,9 +316,10 @@ class CallHandle:
         Raises:
             CallEnded: The call is over.
         """
+        sent, confidence, said = self._spoken(text, confidence, said, line, voice)
 
         async def interrupt() -> AgentReply:
-            reply = await self.session.interrupt(text, after=after, confidence=confidence)
+            reply = await self.session.interrupt(sent, after=after, confidence=confidence, said=said)
             return await self.session.hear(reply)
 
         return await self._drive(interrupt)
@@ -265,6 +383,8 @@ class CallHandle:
         listen: bool = True,
         barge_in: bool = False,
         said_over: float | None = None,
+        line: str | None = None,
+        voice: str | None = None,
     ) -> AgentReply:
         """[`asay`][agentphone_emulator.call_handle.CallHandle.asay], blocking: say ``text`` once
         the agent is quiet, and hear the reply.
@@ -277,6 +397,8 @@ class CallHandle:
             barge_in: Start talking now, cutting the agent off where it is (a live microphone).
             said_over: The words were already said, over the last that many seconds: the turn
                 goes at once.
+            line: Speak ``text`` over this phone line (a spoken caller, see ``speak_with``).
+            voice: Speak ``text`` in this installed voice (see ``speak_with``).
 
         Returns:
             The agent's reply to ``text`` (complete unless ``listen=False``).
@@ -285,9 +407,16 @@ class CallHandle:
             CallEnded: The call is over.
             RuntimeError: The emulator was not started with ``run_in_thread()``.
         """
+        # Recognised here, on the test's thread, not on the emulator's loop.
+        sent, confidence, said = self._spoken(text, confidence, None, line, voice)
         return self._run(
             lambda: self.asay(
-                text, confidence=confidence, listen=listen, barge_in=barge_in, said_over=said_over
+                sent,
+                confidence=confidence,
+                listen=listen,
+                barge_in=barge_in,
+                said_over=said_over,
+                said=said,
             ),
             "say",
         )
@@ -305,7 +434,13 @@ class CallHandle:
         return self._run(lambda: self.abarge_in(started_ago=started_ago), "barge_in")
 
     def interrupt(
-        self, text: str, *, after: float = DEFAULT_BARGE_IN_AFTER, confidence: float = DEFAULT_CONFIDENCE
+        self,
+        text: str,
+        *,
+        after: float = DEFAULT_BARGE_IN_AFTER,
+        confidence: float = DEFAULT_CONFIDENCE,
+        line: str | None = None,
+        voice: str | None = None,
     ) -> AgentReply:
         """[`ainterrupt`][agentphone_emulator.call_handle.CallHandle.ainterrupt], blocking: talk
         over the agent ``after`` seconds into its current reply (the cut one is ``replies[-2]``).
@@ -314,11 +449,16 @@ class CallHandle:
             text: What the caller says over the agent.
             after: Seconds into the agent's current reply at which the caller starts talking.
             confidence: The speech recogniser's confidence (0 to 1) the webhook event carries.
+            line: Speak ``text`` over this phone line (see ``say``).
+            voice: Speak ``text`` in this installed voice (see ``say``).
 
         Returns:
             The agent's reply to ``text``, heard to its end.
         """
-        return self._run(lambda: self.ainterrupt(text, after=after, confidence=confidence), "interrupt")
+        sent, confidence, said = self._spoken(text, confidence, None, line, voice)
+        return self._run(
+            lambda: self.ainterrupt(sent, after=after, confidence=confidence, said=said), "interrupt"
+        )
 
     def press(self, digits: str) -> AgentReply:
         """[`apress`][agentphone_emulator.call_handle.CallHandle.apress], blocking: press keys.

@@ -23,6 +23,7 @@ class CommandModule(Protocol):
 COMMANDS: dict[str, str] = {
     "import-call": "agentphone_emulator.regressions.import_command",
     "compare": "agentphone_emulator.regressions.compare_command",
+    "voices": "agentphone_emulator.speech.command",
 }
 
 

@@ -40,6 +40,7 @@ from .engine.voice import DEFAULT_CALLER
 from .models.webhooks import check_webhook_target
 from .phone import normalize_e164
 from .settings import AccountSettings
+from .speech.recording_voices import call_voices
 from .store import webhooks as webhook_store
 from .store.account import Account, EmulatorState, StateSnapshot
 from .store.findings import Finding
@@ -121,6 +122,8 @@ class Emulator:
         """Every account's records (advanced: read them with ``account()`` and the methods here)."""
         self.platform: Platform = Platform(self.state, self.clock)
         """What the platform does by itself: deliveries, texts, voice, the clock's driver (advanced)."""
+        # Recordings in the call's voices (Piper, the caller's own) when the speech extra is here.
+        self.platform.voice.recording_voices = call_voices()
         # Reports count from here (the clock at the last reset), so the pytest plugin's sections
         # and a scenario's report give an utterance the same time.
         self.reset_at: datetime = self.clock.now()

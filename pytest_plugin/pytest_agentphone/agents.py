@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from agentphone_emulator import ApiError, Emulator
 from agentphone_emulator.api.agents import agent_fields
 from agentphone_emulator.app_reference import is_app_reference
-from agentphone_emulator.call_handle import CallHandle
+from agentphone_emulator.call_handle import CallHandle, caller_speech
 from agentphone_emulator.engine.sms import Received
 from agentphone_emulator.engine.targets import TargetError
 from agentphone_emulator.engine.voice import DEFAULT_CALLER
@@ -63,27 +63,62 @@ class AgentUnderTest:
 
     # -- a caller ---------------------------------------------------------------------------------
 
-    def ring(self, *, from_: str = DEFAULT_CALLER) -> CallHandle:
+    def ring(
+        self,
+        *,
+        from_: str = DEFAULT_CALLER,
+        speech: str = "text",
+        line: str | None = None,
+        voice: str | None = None,
+        seed: int = 0,
+        rate: float = 1.0,
+    ) -> CallHandle:
         """Call the agent (blocking: the ``emulator`` fixture).
 
         Args:
             from_: The caller's number, E.164.
+            speech: ``text`` (the words go as typed) or ``synthesised``: each ``say`` and
+                ``interrupt`` is spoken, sent through ``line`` and recognised, and the agent is sent
+                what was recognised (the speech extra), as a scenario's ``speech: synthesised``.
+                A ``line`` or ``voice`` makes it ``synthesised``.
+            line: The phone line's profile: ``clean`` (default), ``landline``, ``mobile-weak`` ...
+            voice: An installed voice (``agentphone-emulator voices``); default: the Piper voice.
+            seed: Where the line's noise and losses fall (the n-th spoken turn uses seed + n).
+            rate: How fast the caller speaks, 0.5 to 2.
 
         Returns:
             The call, once the agent answers, its greeting playing (``call.greeting``).
         """
-        return self.emulator.ring(to=self.number, from_=from_)
+        spoken = _spoken(speech, line, voice, rate, seed)
+        call = self.emulator.ring(to=self.number, from_=from_)
+        return call.speak_with(line=line or "clean", voice=voice, seed=seed, rate=rate) if spoken else call
 
-    async def aring(self, *, from_: str = DEFAULT_CALLER) -> CallHandle:
+    async def aring(
+        self,
+        *,
+        from_: str = DEFAULT_CALLER,
+        speech: str = "text",
+        line: str | None = None,
+        voice: str | None = None,
+        seed: int = 0,
+        rate: float = 1.0,
+    ) -> CallHandle:
         """Call the agent, from async code (``async_emulator``, or ``emulator`` from an async test).
 
         Args:
             from_: The caller's number, E.164.
+            speech: ``text`` or ``synthesised`` (see ``ring``).
+            line: The phone line's profile (see ``ring``).
+            voice: An installed voice (see ``ring``).
+            seed: Where the line's noise and losses fall.
+            rate: How fast the caller speaks, 0.5 to 2.
 
         Returns:
             The call, once the agent answers, its greeting playing.
         """
-        return await self.emulator.aring(to=self.number, from_=from_)
+        spoken = _spoken(speech, line, voice, rate, seed)
+        call = await self.emulator.aring(to=self.number, from_=from_)
+        return call.speak_with(line=line or "clean", voice=voice, seed=seed, rate=rate) if spoken else call
 
     # -- a texter ---------------------------------------------------------------------------------
 
@@ -184,6 +219,16 @@ class AgentUnderTest:
 
 _NUMBER_OPTIONS = ("area_code", "number_type")
 _WEBHOOK_OPTIONS = ("path", "secret", "timeout", "context_limit")
+
+
+def _spoken(speech: str, line: str | None, voice: str | None, rate: float, seed: int) -> bool:
+    """Whether a call is spoken, its settings checked before it rings (a ValueError in one line)."""
+    if speech not in ("text", "synthesised"):
+        raise ValueError(f"speech must be 'text' or 'synthesised', not {speech!r}")
+    spoken = speech == "synthesised" or line is not None or voice is not None or rate != 1.0
+    if spoken:
+        caller_speech(line=line or "clean", voice=voice, seed=seed, rate=rate)
+    return spoken
 
 
 def provision(

@@ -80,6 +80,9 @@ class CallSession:
         self.speed = agent.voice_speed if agent else 1.0
         self.replies: list[AgentReply] = []
         self.spoken: list[tuple[str, str, datetime, datetime]] = []  # (role, text, start, end) for recordings
+        # The installed voice the caller speaks in (a spoken scenario's or test's `voice`), for the
+        # recording; None: the default voice.
+        self.caller_voice: str | None = None
         self.speaking_until = self.clock.now()
         self._turns = 0
         self._listeners: list[Callable[[AgentReply, HeardChunk], None]] = []
@@ -157,9 +160,13 @@ class CallSession:
         duration: float | None = None,
         barge_in: bool = False,
         said_over: float | None = None,
+        said: str | None = None,
     ) -> AgentReply:
         """The caller says ``text`` (taking ``duration`` seconds, by default as long as the words
         take); returns the agent's reply as it starts.
+
+        ``said``: the words the caller actually spoke, when ``text`` is what a recogniser made of
+        them (a spoken caller): the agent is sent ``text``, the recording speaks ``said``.
 
         A polite caller waits for the agent to finish; with ``barge_in`` they start now and the
         agent is cut off where it is. ``said_over``: the words were already said, over the last
@@ -181,7 +188,7 @@ class CallSession:
             await self.clock.sleep(speech_seconds(text) if duration is None else duration)
         self._check_live()
         turn = call_store.append_turn(self.state, self.account, self.call, "user", text, confidence)
-        self.spoken.append(("user", text, started, self.clock.now()))
+        self.spoken.append(("user", said or text, started, self.clock.now()))
         self.touch()
         return self._start_reply(turn, text)
 
@@ -201,13 +208,18 @@ class CallSession:
         return reply
 
     async def interrupt(
-        self, text: str, *, after: float = DEFAULT_BARGE_IN_AFTER, confidence: float = DEFAULT_CONFIDENCE
+        self,
+        text: str,
+        *,
+        after: float = DEFAULT_BARGE_IN_AFTER,
+        confidence: float = DEFAULT_CONFIDENCE,
+        said: str | None = None,
     ) -> AgentReply:
         """Barge in: start saying ``text`` ``after`` seconds into the agent's current reply."""
         reply = self.current
         if reply is not None:
             await self._cut_after(reply, after)
-        return await self.utter(text, confidence=confidence, barge_in=True)
+        return await self.utter(text, confidence=confidence, barge_in=True, said=said)
 
     async def hear_for(self, reply: AgentReply, seconds: float) -> bool:
         """Listen to ``seconds`` of ``reply``'s speech, then talk over it if it is still going (an

@@ -13,6 +13,11 @@ the WAV before appending the last chunk espeak hands it, so short texts came out
 and it speaks at its default 200 words a minute (``synthesis.py`` says more). The worker runs apart
 from us (espeak keeps process-global state), is replaced if it dies or hangs, and stops when we exit.
 
+With the speech extra installed the server hands :func:`render_recording` its
+:class:`RecordingVoices` (``speech/recording_voices.py``): the agent's side in the Piper voice, the
+caller's in the voice the caller spoke with (a spoken scenario's ``voice:``), so the WAV sounds like
+the call; anything they cannot say falls back to the espeak-ng synthesiser, then to tones.
+
 Nothing here blocks the event loop: :func:`render_recording` does all of it in a worker thread.
 """
 
@@ -30,6 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from io import BytesIO
+from typing import Protocol
 
 from ..settings import MAX_CALL_MINUTES
 from .speech import WORDS_PER_MINUTE
@@ -59,6 +65,20 @@ class Utterance:
     text: str
     start: float  # seconds from the call's start
     end: float  # seconds from the call's start (end >= start)
+    voice: str | None = None  # the installed voice it was said in (a spoken caller's); None: the default
+
+
+class RecordingVoices(Protocol):
+    """Who speaks a recording's utterances (``speech/recording_voices.py`` with the speech extra)."""
+
+    def available(self) -> bool:
+        """Whether these voices can speak here (asked once per recording, in its worker thread)."""
+        ...
+
+    def speak(self, utterance: Utterance) -> bytes:
+        """The utterance's text in its role's (or its own) voice: 16 kHz mono 16-bit PCM, b"" for
+        nothing to say. Raises when it cannot."""
+        ...
 
 
 # -- the canvas -----------------------------------------------------------------------------------
@@ -345,13 +365,69 @@ def _unique(texts: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(texts))
 
 
+voiced_cache = _SpeechCache(SPEECH_CACHE_MAX_BYTES, SPEECH_CACHE_MAX_ENTRIES)  # by voice and text
+
+
+def _voiced_key(utterance: Utterance) -> str:
+    return f"{utterance.role}\0{utterance.voice or ''}\0{utterance.text}"
+
+
+def render_voiced(utterances: Sequence[Utterance], duration: float, voices: RecordingVoices) -> bytes:
+    """Like :func:`render_speech`, each utterance spoken by ``voices`` (the agent's voice, or the
+    caller's own); one they cannot say is spoken by the espeak-ng synthesiser when it is here, else
+    a tone. Raises :class:`SynthesisError` if ``voices`` said nothing at all."""
+    canvas = _Canvas(frame_count(duration))
+    placed = [(u, *canvas.span(u)) for u in utterances if _speakable(u.text)]
+    failures: list[str] = []
+    for utterance, start, end in placed:
+        if end <= start or voiced_cache.get(_voiced_key(utterance)) is not None:
+            continue
+        try:
+            pcm = voices.speak(utterance)
+        except Exception as exc:
+            failures.append(f"{utterance.voice or utterance.role}: {exc}")
+            continue
+        if pcm:
+            voiced_cache.put(_voiced_key(utterance), array("h", pcm))
+    if failures and len(failures) == len(placed):
+        raise SynthesisError(f"no voice spoke: {failures[0]}")
+    for failure in failures[:1]:
+        log.warning("a recording's voice failed (%s); espeak-ng or a tone instead", failure)
+    fallback = [u.text for u, _, _ in placed if voiced_cache.get(_voiced_key(u)) is None]
+    if fallback and synthesizer_available():
+        missing = [text for text in _unique(fallback) if speech_cache.get(text) is None]
+        try:
+            for text, spoken in _synthesise(missing).items():
+                speech_cache.put(text, spoken)
+        except SynthesisError as exc:
+            log.warning("%s; tones instead", exc)
+    for utterance in utterances:
+        start, end = canvas.span(utterance)
+        if end <= start:
+            continue
+        sound = None
+        if _speakable(utterance.text):
+            sound = voiced_cache.get(_voiced_key(utterance)) or speech_cache.get(utterance.text)
+        canvas.place(start, _tone_for(utterance, end - start) if sound is None else _fit(sound, end - start))
+    return canvas.wav()
+
+
 # -- the entry point ------------------------------------------------------------------------------
 
 _warned = False
 
 
-def _render_blocking(utterances: Sequence[Utterance], duration: float) -> bytes:
+def _render_blocking(
+    utterances: Sequence[Utterance], duration: float, voices: RecordingVoices | None = None
+) -> bytes:
     global _warned
+    if voices is not None and voices.available():
+        try:
+            return render_voiced(utterances, duration, voices)
+        except Exception as exc:
+            if not _warned:
+                _warned = True
+                log.warning("the recording's voices failed, espeak-ng or tones instead: %s", exc)
     if synthesizer_available():
         try:
             return render_speech(utterances, duration)
@@ -363,8 +439,11 @@ def _render_blocking(utterances: Sequence[Utterance], duration: float) -> bytes:
     return render_tones(utterances, duration)
 
 
-async def render_recording(utterances: Sequence[Utterance], duration: float) -> bytes:
-    """The call's recording: :func:`render_speech` when :func:`synthesizer_available`, else
-    :func:`render_tones`, made in a worker thread so the event loop never blocks. If speech
-    rendering fails the recording is made of tones (and a warning is logged once)."""
-    return await asyncio.to_thread(_render_blocking, tuple(utterances), duration)
+async def render_recording(
+    utterances: Sequence[Utterance], duration: float, *, voices: RecordingVoices | None = None
+) -> bytes:
+    """The call's recording: :func:`render_voiced` with ``voices`` when they are available, else
+    :func:`render_speech` when :func:`synthesizer_available`, else :func:`render_tones`, made in a
+    worker thread so the event loop never blocks. If speech rendering fails the recording is made
+    of tones (and a warning is logged once)."""
+    return await asyncio.to_thread(_render_blocking, tuple(utterances), duration, voices)

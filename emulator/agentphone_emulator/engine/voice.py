@@ -34,7 +34,7 @@ from .delivery import Dispatcher
 from .driving import ClockDriver
 from .events import call_ended_event
 from .hosted import HostedConfig, Responder
-from .recording import Utterance, render_recording
+from .recording import RecordingVoices, Utterance, render_recording
 from .sms import find_number
 from .speech import speech_seconds
 from .targets import Targets
@@ -70,6 +70,9 @@ class VoiceEngine:
         # Calls that just ended, newest last: a caller reads how its call went (the reply that
         # hung up, its timing) after the engine has let go of it.
         self.ended_sessions: OrderedDict[str, CallSession] = OrderedDict()
+        # Who speaks recordings (the server sets speech/recording_voices.py's Piper voices); None:
+        # the shared espeak-ng synthesiser, else tones.
+        self.recording_voices: RecordingVoices | None = None
         self._generation = 0
         call_store.on_call_ended(state, self._call_ended)
 
@@ -173,7 +176,9 @@ class VoiceEngine:
     async def _record(self, account: Account, call: CallRecord, session: CallSession | None) -> None:
         ended = call.ended_at or self.clock.now()
         duration = (ended - call.started_at).total_seconds()
-        call.recording = await render_recording(_utterances(call, session), duration)
+        call.recording = await render_recording(
+            _utterances(call, session), duration, voices=self.recording_voices
+        )
         publish(self.state, account, "call", call)  # its recording is there now (the console's player)
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -210,7 +215,10 @@ def _utterances(call: CallRecord, session: CallSession | None) -> list[Utterance
 
     if session is not None:
         return [
-            Utterance(role, text, offset(start), offset(end)) for role, text, start, end in session.spoken
+            Utterance(
+                role, text, offset(start), offset(end), session.caller_voice if role == "user" else None
+            )
+            for role, text, start, end in session.spoken
         ]
     result = []
     for turn in call.turns:

@@ -43,6 +43,7 @@ from .arguments import VOSK_MODEL_ENV
 from .audio.pcm import Converter, PcmFormat
 from .listener import Heard, ListenerEvent, ListenerFailed, Partial, SpeechBegan
 from .segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
+from .sentences import split_first_sentence
 from .stt import Recognizer, SttError, load_recognizer
 
 log = logging.getLogger("agentphone_emulator.mic.browser")
@@ -444,22 +445,35 @@ class BrowserCall:
             turn, text = await self._speech.get()
             if turn <= self._muted_through:
                 continue
-            self._synthesising = True
-            try:
-                pcm = await asyncio.to_thread(self.synthesizer.speak, text, speed=self.port.speed)
-            except Exception as exc:  # a dead synthesiser: the words still went as text
-                log.warning("browser audio: speech synthesis failed: %s", exc)
-                self.send({"type": "error", "message": f"speech synthesis failed: {exc}"})
-                continue
-            finally:
-                self._synthesising = False
-            if not pcm or turn <= self._muted_through:
-                continue
-            if self._queued_audio + len(pcm) > self._max_queued:
-                self.send({"type": "error", "message": "the client is not reading: reply audio dropped"})
-                continue
-            self._queued_audio += len(pcm)
-            self._outbox.put_nowait(_Audio(turn, pcm))
+            # The first sentence first: it is sent (and plays) while the rest is synthesised.
+            for piece in split_first_sentence(text):
+                if turn <= self._muted_through or not self._speak(turn, await self._synthesise(piece)):
+                    break
+
+    async def _synthesise(self, text: str) -> bytes | None:
+        """``text`` spoken, or None when the synthesiser failed (said to the page)."""
+        self._synthesising = True
+        try:
+            return await asyncio.to_thread(self.synthesizer.speak, text, speed=self.port.speed)
+        except Exception as exc:  # a dead synthesiser: the words still went as text
+            log.warning("browser audio: speech synthesis failed: %s", exc)
+            self.send({"type": "error", "message": f"speech synthesis failed: {exc}"})
+            return None
+        finally:
+            self._synthesising = False
+
+    def _speak(self, turn: int, pcm: bytes | None) -> bool:
+        """Queue ``pcm`` for the page; False when the rest of the chunk should not follow."""
+        if pcm is None or turn <= self._muted_through:
+            return False
+        if not pcm:
+            return True
+        if self._queued_audio + len(pcm) > self._max_queued:
+            self.send({"type": "error", "message": "the client is not reading: reply audio dropped"})
+            return False
+        self._queued_audio += len(pcm)
+        self._outbox.put_nowait(_Audio(turn, pcm))
+        return True
 
     async def _writer(self) -> None:
         while True:

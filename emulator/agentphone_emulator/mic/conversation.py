@@ -32,6 +32,7 @@ from ..models.control import CallSimOut, ReplyOut
 from ..speech.voices import Voice
 from .line import Line, LineError
 from .listener import Heard, InputEnded, Listener, ListenerEvent, ListenerFailed, Partial, SpeechBegan
+from .sentences import split_first_sentence
 from .speaker import Speaker
 
 log = logging.getLogger("agentphone_emulator.mic")
@@ -424,18 +425,25 @@ class MicCall:
             started = time.perf_counter()
             self._state.synthesising = True
             try:
-                pcm = await asyncio.to_thread(self.synthesizer.speak, text, speed=self.speed)
-                if turn <= self._state.muted_through or not pcm:
-                    continue
-                self.speaker.play(pcm, f"turn {turn}")
+                # The first sentence first: it plays while the rest is synthesised.
+                for piece in split_first_sentence(text):
+                    pcm = await asyncio.to_thread(self.synthesizer.speak, piece, speed=self.speed)
+                    if turn <= self._state.muted_through:
+                        break
+                    if not pcm:
+                        continue
+                    self.speaker.play(pcm, f"turn {turn}")
+                    self._first_sound(turn, started)
             finally:
                 self._state.synthesising = False
-            if turn not in self._first_sounds:
-                now = time.perf_counter()
-                self._first_sounds[turn] = (now, now - started)
-                timing = self.timings.get(turn)
-                if timing is not None:
-                    timing.first_sound, timing.synthesis_s = self._first_sounds[turn]
+
+    def _first_sound(self, turn: int, started: float) -> None:
+        if turn not in self._first_sounds:
+            now = time.perf_counter()
+            self._first_sounds[turn] = (now, now - started)
+            timing = self.timings.get(turn)
+            if timing is not None:
+                timing.first_sound, timing.synthesis_s = self._first_sounds[turn]
 
 
 def _seconds(start: datetime, end: datetime) -> float:

@@ -137,6 +137,7 @@ class CallRunner:
     async def flow(self, path: Path, step: CallFlow, handle: CallHandle, *, expect_key: str) -> None:
         details = getattr(step, "call", None) or getattr(step, "web_call", None)
         self.spoken.call = details if isinstance(details, CallerSpeech) else None
+        handle.session.caller_voice = self.spoken.voice  # the recording speaks the caller in it
         if step.persona is not None:
             await self.persona(path, step, handle, expect_key)
             return
@@ -193,7 +194,7 @@ class CallRunner:
         sub = self.scenario.sub
         if isinstance(turn, SayStep):
             text, confidence = self._hear(at, sub((*at, "say"), turn.say), turn.confidence, turn.line)
-            reply = await handle.asay(text, confidence=confidence, listen=not cut_next)
+            reply = await handle.asay(text, confidence=confidence, listen=not cut_next, said=self.spoken.said)
             self.spoken.sent(handle.id, reply)
             return reply
         # Fix: only a say left its reply unheard for an interrupt next; a press or an interrupt heard
@@ -204,10 +205,14 @@ class CallRunner:
             )
             if cut_next:
                 reply = await self._unheard(
-                    handle.session.interrupt(said, after=turn.after, confidence=confidence)
+                    handle.session.interrupt(
+                        said, after=turn.after, confidence=confidence, said=self.spoken.said
+                    )
                 )
             else:
-                reply = await handle.ainterrupt(said, after=turn.after, confidence=confidence)
+                reply = await handle.ainterrupt(
+                    said, after=turn.after, confidence=confidence, said=self.spoken.said
+                )
             self.spoken.sent(handle.id, reply)
             return reply
         if isinstance(turn, PressStep):
@@ -326,6 +331,7 @@ class CallRunner:
                         said=heard.said if heard else None,
                         word_error_rate=heard.wer if heard else None,
                         line=heard.line if heard else None,
+                        voice=heard.voice if heard else None,
                     )
                 )
             moment = reply.speech_starts_at or reply.requested_at

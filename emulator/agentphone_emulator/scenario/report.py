@@ -151,7 +151,8 @@ def spoken_note(line: TranscriptLine) -> str:
     line, and the word error rate; empty for any other line."""
     if line.said is None:
         return ""
-    return f'  ← said "{visible(line.said)}" over {line.line}, WER {line.word_error_rate or 0:.2f}'
+    voice = f" in {line.voice}" if line.voice else ""
+    return f'  ← said "{visible(line.said)}"{voice} over {line.line}, WER {line.word_error_rate or 0:.2f}'
 
 
 def check_location(result: ScenarioResult, check: Check) -> str:

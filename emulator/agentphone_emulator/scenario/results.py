@@ -64,11 +64,14 @@ class TranscriptLine:
     said: str | None = None  # a synthesised caller turn: what the caller said (text is what was heard)
     word_error_rate: float | None = None  # ... text against said
     line: str | None = None  # ... the phone line it crossed
+    voice: str | None = None  # ... the installed voice that said it (None: the default voice)
 
     def to_dict(self) -> dict[str, Any]:
         spoken: dict[str, Any] = {}
         if self.said is not None:
             spoken = {"said": self.said, "wordErrorRate": self.word_error_rate, "line": self.line}
+            if self.voice is not None:
+                spoken["voice"] = self.voice
         return {
             "speaker": self.speaker,
             "text": self.text,

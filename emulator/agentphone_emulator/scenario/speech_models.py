@@ -1,5 +1,5 @@
-"""The scenario language's spoken caller: ``speech: synthesised`` and ``line:`` on a call (and
-``line:`` on one turn), re-exported by models.py."""
+"""The scenario language's spoken caller: ``speech: synthesised``, ``line:``, ``voice:`` and ``rate:``
+on a call (and ``line:`` on one turn), re-exported by models.py."""
 
 from __future__ import annotations
 
@@ -32,13 +32,42 @@ class CallerSpeech(Strict):
         "mobile, mobile-weak, speakerphone-cafe.",
     )
     seed: int = Field(0, ge=0, description="Where the line's noise and losses fall (turn n uses seed + n).")
+    voice: str | None = Field(
+        None,
+        max_length=200,
+        description="With speech: synthesised, the caller's voice: an installed voice by name "
+        "(piper:en_US-joe-medium, flite:slt, espeak:en-gb, espeak:en-us+f3; `agentphone-emulator voices` "
+        "lists them). Default: the Piper voice. The call's recording speaks the caller in it too.",
+    )
+    rate: float = Field(
+        1.0,
+        ge=0.5,
+        le=2.0,
+        description="With speech: synthesised, how fast the caller speaks (1 = 150 words a minute).",
+    )
 
     _line = field_validator("line")(classmethod(lambda cls, value: _known_line(value)))
 
+    @field_validator("voice")
+    @classmethod
+    def _installed_voice(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from ..speech.catalog import find_voice
+
+        return find_voice(value).name  # UnknownVoice is a ValueError: one line, at the key's line
+
     @model_validator(mode="after")
     def _line_needs_speech(self) -> CallerSpeech:
-        if self.line is not None and self.speech != "synthesised":
-            raise ValueError("line needs speech: synthesised (a line carries speech, not text)")
+        if self.speech == "synthesised":
+            return self
+        for key, given, why in (
+            ("line", self.line is not None, "a line carries speech, not text"),
+            ("voice", self.voice is not None, "typed words have no voice"),
+            ("rate", self.rate != 1.0, "typed words have no pace"),
+        ):
+            if given:
+                raise ValueError(f"{key} needs speech: synthesised ({why})")
         return self
 
 

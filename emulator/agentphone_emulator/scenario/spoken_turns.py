@@ -10,7 +10,6 @@ and its disk cache makes a re-run recognise nothing.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING
 
 from ..engine.agent_reply import AgentReply
@@ -21,11 +20,10 @@ if TYPE_CHECKING:
     from ..speech.spoken import Heard, SpokenCaller
 
 
-@cache
 def spoken_caller() -> SpokenCaller:
-    from ..speech.spoken import SpokenCaller
+    from ..speech.spoken import shared_caller
 
-    return SpokenCaller()
+    return shared_caller()
 
 
 class SpokenTurns:
@@ -43,10 +41,26 @@ class SpokenTurns:
         if self.call is None or self.call.speech != "synthesised":
             return text, confidence
         turn = at[-1] if isinstance(at[-1], int) else 0
-        heard = spoken_caller().hear(text, line=line or self.call.line or "clean", seed=self.call.seed + turn)
+        heard = spoken_caller().hear(
+            text,
+            line=line or self.call.line or "clean",
+            seed=self.call.seed + turn,
+            speed=self.call.rate,
+            voice=self.call.voice,
+        )
         self._pending = heard
         # Nothing recognised: the agent is sent what the platform sends for noise, a lone ellipsis.
         return heard.text or "...", heard.confidence
+
+    @property
+    def said(self) -> str | None:
+        """What the caller said of the turn being sent, when the agent is sent a recognition of it
+        (the recording speaks these words)."""
+        return self._pending.said if self._pending is not None else None
+
+    @property
+    def voice(self) -> str | None:
+        return self.call.voice if self.call is not None else None
 
     def sent(self, call_id: str, reply: AgentReply | None) -> None:
         if self._pending is not None and reply is not None and reply.turn is not None:

@@ -4,6 +4,7 @@ recogniser -> what the agent would be sent (text and confidence), with the word 
     caller = SpokenCaller()                       # Piper's voice, Whisper tiny.en, a disk cache
     heard = caller.hear("My order number is 4 5 7 2", line="mobile-weak", seed=3)
     heard.text, heard.confidence, heard.wer       # what the agent gets, and how far it is off
+    caller.hear("Hello?", voice="espeak:en-gb+f3", speed=1.2)  # another installed voice (catalog.py)
 
 Recognition is the slow part (50-100 ms an utterance, plus 1.4 s to load Whisper once), and a
 suite says the same things on every run: results are cached by (SHA-256 of the audio the recogniser
@@ -21,11 +22,12 @@ import json
 import os
 import threading
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Protocol
 
 from .line import LineProfile, apply_line, line_profile
-from .voices import Voice, load_voice
+from .voices import Voice, load_voice, voice_named
 from .wer import word_error_rate
 
 CACHE_ENV = "AGENTPHONE_SPEECH_CACHE"
@@ -51,6 +53,7 @@ class Heard:
     wer: float  # word error rate of text against said
     line: str  # the line profile's name
     cached: bool  # recognised on an earlier call or run
+    voice: str | None = None  # the installed voice that said it (None: the default voice)
 
 
 def default_cache_dir() -> Path:
@@ -69,6 +72,7 @@ class SpokenCaller:
         cache_dir: Path | str | bool | None = True,
     ) -> None:
         self.voice = voice if voice is not None else load_voice("auto")
+        self._voices: dict[str, Voice] = {}  # named voices (catalog.py), loaded when first asked for
         self._recognizer = recognizer
         self.cache_dir = (
             default_cache_dir() if cache_dir is True else (Path(cache_dir) if cache_dir else None)
@@ -85,19 +89,43 @@ class SpokenCaller:
 
         return f"{MODEL_NAME}:{bundled_model_dir().name}:ctx{DEFAULT_CONTEXT_S:g}"
 
+    def voice_for(self, name: str | None) -> Voice:
+        """The voice called ``name`` (:func:`~.voices.voice_named`), or the default one for None.
+        Raises :class:`~.catalog.UnknownVoice` for a voice not installed here."""
+        if name is None:
+            return self.voice
+        with self._lock:
+            if name not in self._voices:
+                self._voices[name] = voice_named(name)
+            return self._voices[name]
+
     def audio(
-        self, text: str, *, line: str | LineProfile = "clean", seed: int = 0, speed: float = 1.0
+        self,
+        text: str,
+        *,
+        line: str | LineProfile = "clean",
+        seed: int = 0,
+        speed: float = 1.0,
+        voice: str | None = None,
     ) -> bytes:
         """What the recogniser hears of ``text``: 16 kHz mono 16-bit PCM after the line."""
-        quiet = bytes(int(LEAD_S * self.voice.sample_rate) * 2)
-        return apply_line(quiet + self.voice.speak(text, speed=speed) + quiet, line, seed=seed)
+        speaker = self.voice_for(voice)
+        quiet = bytes(int(LEAD_S * speaker.sample_rate) * 2)
+        return apply_line(quiet + speaker.speak(text, speed=speed) + quiet, line, seed=seed)
 
     def hear(
-        self, text: str, *, line: str | LineProfile = "clean", seed: int = 0, speed: float = 1.0
+        self,
+        text: str,
+        *,
+        line: str | LineProfile = "clean",
+        seed: int = 0,
+        speed: float = 1.0,
+        voice: str | None = None,
     ) -> Heard:
-        """``text`` said by the voice over ``line``, as the agent would receive it."""
+        """``text`` said by ``voice`` (the default voice when None) over ``line``, as the agent would
+        receive it."""
         profile = line_profile(line)
-        pcm = self.audio(text, line=profile, seed=seed, speed=speed)
+        pcm = self.audio(text, line=profile, seed=seed, speed=speed, voice=voice)
         key = (
             hashlib.sha256(pcm).hexdigest() + "-" + hashlib.sha256(self.model_id().encode()).hexdigest()[:16]
         )
@@ -109,7 +137,14 @@ class SpokenCaller:
                 self.recognised += 1
             self._store(key, found)
         heard, confidence = found
-        return Heard(text, heard, confidence, round(word_error_rate(text, heard), 3), profile.name, cached)
+        wer = round(word_error_rate(text, heard), 3)
+        return Heard(text, heard, confidence, wer, profile.name, cached, voice)
+
+    def recognise(self, pcm: bytes) -> tuple[str, float]:
+        """Any 16 kHz mono 16-bit PCM (a call's recording) through the recogniser, uncached:
+        (normalised text, confidence)."""
+        with self._lock:
+            return self._transcriber().transcribe(pcm)
 
     # -- the recogniser and the cache
 
@@ -144,3 +179,10 @@ class SpokenCaller:
             temporary.replace(self.cache_dir / f"{key}.json")
         except OSError:
             pass  # a read-only home: the memory cache still serves this run
+
+
+@cache
+def shared_caller() -> SpokenCaller:
+    """The process's spoken caller (scenarios and ``CallHandle.say(line=...)`` share it): Whisper
+    and each voice load once."""
+    return SpokenCaller()

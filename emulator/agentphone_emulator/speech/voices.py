@@ -1,5 +1,6 @@
-"""The synthesisers behind one seam: espeak-ng (engine/synthesis.py, the core install) and Piper
-(the ``speech`` extra). Microphone mode speaks the agent with one; spoken scenarios speak the caller.
+"""The synthesisers behind one seam: espeak-ng (engine/synthesis.py, the core install), Piper (the
+``speech`` extra) and flite. Microphone mode speaks the agent with one; spoken scenarios speak the
+caller with the voice they name (catalog.py: every voice installed here, by name).
 """
 
 from __future__ import annotations
@@ -48,3 +49,21 @@ def load_voice(kind: str, *, variation: bool = False) -> Voice:
 
         return PiperSynthesizer(variation=variation)
     return Synthesizer()
+
+
+def voice_named(name: str, *, variation: bool = False) -> Voice:
+    """The installed voice called ``name`` (``piper:en_US-joe-medium``, ``flite:slt``,
+    ``espeak:en-gb+f3``; see :mod:`.catalog`), not yet started. Raises
+    :class:`~.catalog.UnknownVoice` naming the close matches."""
+    from .catalog import find_voice
+
+    info = find_voice(name)
+    if info.engine == "piper":
+        from .piper_voice import PiperSynthesizer
+
+        return PiperSynthesizer(model=info.location, variation=variation)
+    if info.engine == "flite":
+        from .flite_voice import FliteVoice
+
+        return FliteVoice(info.location)
+    return Synthesizer(voice=info.location)
