@@ -35,6 +35,10 @@ COMMAND_LINE = {
     "agentphone_emulator.mic.arguments",
     "agentphone_emulator.scenario",
     "agentphone_emulator.scenario.arguments",
+    # The registered commands (command_registry.COMMANDS): each module adds its parser, imports the rest in run().
+    "agentphone_emulator.command_registry",
+    "agentphone_emulator.rundiff",
+    "agentphone_emulator.rundiff.command",
 }
 # Standard-library modules that cost tens of ms and that only some commands need.
 HEAVY_STDLIB = {"asyncio", "logging", "urllib.request", "http.client", "ssl", "email", "concurrent"}

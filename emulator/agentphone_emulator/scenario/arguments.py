@@ -42,6 +42,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="run scenarios in N worker processes, each with its own emulator and its own copy of the "
         "--app (default 1)",
     )
+    parser.add_argument(
+        "--update-goldens",
+        action="store_true",
+        help="write the golden file of every scenario with expect: golden whose conversation changed "
+        "(or has none yet) instead of failing it",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="show every scenario's transcript")
     parser.add_argument(
         "--webhook-secret",

@@ -28,6 +28,7 @@ from ..engine.targets import TargetError
 from ..errors import ApiError, describe_api_error
 from ..server import Emulator, new_api_key
 from ..settings import AccountSettings
+from .golden_compare import GoldenMode
 from .loader import LoadedScenario, load_file, load_paths
 from .log_capture import captured_log
 from .report import print_report, report_console
@@ -89,6 +90,7 @@ async def _run_on(
     app_env: bool,
     exit_first: bool,
     ready: Callable[[], None] | None = None,
+    goldens: GoldenMode = "check",
 ) -> list[ScenarioResult]:
     # The agent calls the API back (texts, conversation state) and verifies signatures: in this
     # process it reads where and how from the environment, as it would in production.
@@ -118,6 +120,7 @@ async def _run_on(
                         secret=secret,
                         settings=settings,
                         variables=variables,
+                        goldens=goldens,
                     )
                 result.log = log
                 results.append(result)
@@ -138,6 +141,7 @@ async def run_loaded(
     app_env: bool = False,
     exit_first: bool = False,
     ready: Callable[[], None] | None = None,
+    goldens: GoldenMode = "check",
 ) -> RunResult:
     """Run scenarios one after the other on one emulator, each on a fresh state; ``ready()`` is
     called once the emulator listens and has taken the target, before the first scenario."""
@@ -160,6 +164,7 @@ async def run_loaded(
             app_env=app_env,
             exit_first=exit_first,
             ready=ready,
+            goldens=goldens,
         )
     finally:
         await emulator.stop()
@@ -177,6 +182,7 @@ class WorkerJob:
     secret: str
     variables: tuple[tuple[str, str], ...]
     exit_first: bool
+    goldens: GoldenMode = "check"
 
 
 def _run_share(job: WorkerJob) -> list[tuple[int, ScenarioResult]]:
@@ -197,6 +203,7 @@ def _run_share(job: WorkerJob) -> list[tuple[int, ScenarioResult]]:
             variables=variables,
             app_env=True,
             exit_first=job.exit_first,
+            goldens=job.goldens,
         )
     )
     return [(position, result) for (position, _, _), result in zip(job.scenarios, run.results, strict=False)]
@@ -210,6 +217,7 @@ def run_in_workers(
     secret: str,
     variables: Mapping[str, str],
     exit_first: bool,
+    goldens: GoldenMode = "check",
 ) -> RunResult:
     """Spread scenarios over ``jobs`` processes (round robin, so slow files do not all land on one)
     and merge the results back in the order of the run."""
@@ -222,6 +230,7 @@ def run_in_workers(
             secret=secret,
             variables=tuple(variables.items()),
             exit_first=exit_first,
+            goldens=goldens,
         )
         for worker in range(jobs)
     ]
@@ -268,6 +277,7 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
                 "--jobs needs --app: a server you started can call back only one emulator, and each "
                 "worker has its own"
             )
+        goldens: GoldenMode = "update" if getattr(args, "update_goldens", False) else "check"
         if args.jobs > 1:
             run = run_in_workers(
                 chosen,
@@ -276,6 +286,7 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
                 secret=secret,
                 variables=variables,
                 exit_first=args.exitfirst,
+                goldens=goldens,
             )
         else:
             run = asyncio.run(
@@ -289,6 +300,7 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
                     app_env=args.app is not None,
                     exit_first=args.exitfirst,
                     ready=functools.partial(_announce, run_secret),
+                    goldens=goldens,
                 )
             )
     except RunUsageError as exc:
