@@ -240,3 +240,13 @@ def test_distinct_values_keep_distinct_placeholders() -> None:
 def test_slugs_are_file_names() -> None:
     assert slug("Order status: A/B?") == "order-status-a-b"
     assert slug("???") == "scenario"
+
+
+def test_two_names_with_one_file_name_do_not_share_a_golden_silently(tmp_path: Path) -> None:
+    scenarios = tmp_path / "orders.yaml"
+    scenarios.write_text(SCENARIOS)
+    assert run(scenarios, "-k", "order and status", "--update-goldens")[0] == 0
+    scenarios.write_text(SCENARIOS.replace("name: order status", "name: Order Status!"))
+    status, out = run(scenarios, "-k", "order and status")
+    assert status == 1
+    assert "is the golden of scenario 'order status': rename one of the two scenarios" in out

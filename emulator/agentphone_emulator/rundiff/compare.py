@@ -17,6 +17,15 @@ from ..scenario.results import percentile
 from .reports import Report, ReportLine, ReportScenario
 
 PERCENTILES = (50, 95, 100)
+NOTICEABLE_MS = 10.0  # below this a change of latency is the machine's noise, whatever the ratio
+NOTICEABLE_RATIO = 1.5
+
+
+def latency_change(a: float | None, b: float | None) -> str:
+    """``slower`` / ``faster`` when B's latency differs from A's by half again and 10 ms, else ''."""
+    if a is None or b is None or abs(b - a) < NOTICEABLE_MS:
+        return ""
+    return "slower" if b > a * NOTICEABLE_RATIO else "faster" if b * NOTICEABLE_RATIO < a else ""
 
 
 @dataclass(slots=True)

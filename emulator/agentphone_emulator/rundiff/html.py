@@ -8,7 +8,7 @@ import html
 
 from ..scenario.report import ms
 from ..scenario.word_diff import word_diff
-from .compare import RunDiff, ScenarioDiff
+from .compare import RunDiff, ScenarioDiff, latency_change
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#222}
@@ -35,9 +35,7 @@ def _outcome(outcome: str | None) -> str:
 
 
 def _latency(a: float | None, b: float | None) -> str:
-    cls = ""
-    if a is not None and b is not None and a > 0:
-        cls = "slower" if b > a * 1.5 else "faster" if b < a / 1.5 else ""
+    cls = latency_change(a, b)
     return f'{_e(ms(a))} → <span class="{cls}">{_e(ms(b))}</span>'
 
 

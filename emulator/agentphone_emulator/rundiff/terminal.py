@@ -12,7 +12,7 @@ from rich.text import Text
 
 from ..scenario.report import MARKS, ms, visible
 from ..scenario.word_diff import diff_text
-from .compare import RunDiff, ScenarioDiff
+from .compare import RunDiff, ScenarioDiff, latency_change
 
 ABSENT = "—"
 
@@ -25,10 +25,8 @@ def outcome_text(outcome: str | None) -> Text:
 
 
 def latency_pair(a: float | None, b: float | None) -> Text:
-    """``12 → 480``, the B side red when slower by more than half, green when that much faster."""
-    style = ""
-    if a is not None and b is not None and a > 0:
-        style = "red" if b > a * 1.5 else "green" if b < a / 1.5 else ""
+    """``12 → 480``, the B side red when noticeably slower, green when noticeably faster."""
+    style = {"slower": "red", "faster": "green"}.get(latency_change(a, b), "")
     return Text.assemble(ms(a), " → ", (ms(b), style))
 
 

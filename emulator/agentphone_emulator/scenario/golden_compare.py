@@ -71,26 +71,23 @@ def _compare_entries(
     key: str, before: Sequence[GoldenEntry], after: Sequence[GoldenEntry], tolerance: float
 ) -> list[GoldenChange]:
     changes: list[GoldenChange] = []
-    gaps_before, gaps_after = _gaps(before), _gaps(after)
     signature = [(e.who, e.label) for e in before], [(e.who, e.label) for e in after]
     matcher = difflib.SequenceMatcher(None, *signature, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        pairs = list(zip(range(i1, i2), range(j1, j2), strict=False))
-        for i, j in pairs:
-            gaps = gaps_before[i], gaps_after[j]
-            changes += _compare_entry(key, before[i], after[j], gaps, tolerance)
+    last = (0.0, 0.0)  # the moments of the last line both have
+    for _, i1, i2, j1, j2 in matcher.get_opcodes():
+        # Every opcode is handled alike: pair what lines up, the rest is added or removed.
+        pairs = list(zip(before[i1:i2], after[j1:j2], strict=False))
+        for old, new in pairs:
+            # A slow reply moves every later line; measured from the last line both runs have,
+            # only the line that moved is a timing change (and an added line shifts nothing).
+            gaps = (old.at - last[0], new.at - last[1])
+            changes += _compare_entry(key, old, new, gaps, tolerance)
+            last = (old.at, new.at)
         for old in before[i1 + len(pairs) : i2]:
             changes.append(GoldenChange(key, "removed", _where(key, old), visible(old.text), ""))
         for new in after[j1 + len(pairs) : j2]:
             changes.append(GoldenChange(key, "added", _where(key, new), "", visible(new.text)))
-        del tag  # every opcode is handled the same way: pair what lines up, the rest is added/removed
     return changes
-
-
-def _gaps(entries: Sequence[GoldenEntry]) -> list[float]:
-    """Each line's moment after the line before: a slow reply moves every later line, but only the
-    gap before it changes, so only that line is a timing change."""
-    return [entry.at - (entries[index - 1].at if index else 0.0) for index, entry in enumerate(entries)]
 
 
 def _chunks(entry: GoldenEntry) -> str:
@@ -167,11 +164,20 @@ def apply_goldens(result: ScenarioResult, loaded: LoadedScenario, mode: GoldenMo
             record_golden(result, loaded, None, str(exc))
             return
         expected = None
+    if expected is not None and expected.scenario != actual.scenario and mode != "update":
+        # Two names of one file with the same slug ("Order status", "order-status") share a golden.
+        why = f"{path} is the golden of scenario {expected.scenario!r}: rename one of the two scenarios"
+        record_golden(result, loaded, None, why)
+        return
     changes = compare_golden(expected, actual) if expected is not None else None
     if mode == "update":
         written = changes is None or bool(changes) or _stale(expected, actual)
         if written:
-            write_golden(path, actual, result.id)
+            try:
+                write_golden(path, actual, result.id)
+            except OSError as exc:
+                record_golden(result, loaded, None, f"cannot write {path}: {exc.strerror or exc}")
+                return
         record_golden(result, loaded, [], updated=written)
         return
     record_golden(result, loaded, changes, "none yet: run with --update-goldens to write it")
@@ -213,8 +219,10 @@ def _stale(expected: GoldenFile | None, actual: GoldenFile) -> bool:
     """Conversations the file has that the scenario no longer asks for (or another tolerance)."""
     if expected is None:
         return True
-    return set(expected.conversations) != set(actual.conversations) or (
-        expected.tolerance_ms != actual.tolerance_ms
+    return (
+        set(expected.conversations) != set(actual.conversations)
+        or expected.tolerance_ms != actual.tolerance_ms
+        or expected.scenario != actual.scenario
     )
 
 
