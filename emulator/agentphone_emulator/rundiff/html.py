@@ -14,7 +14,7 @@ CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#222}
 h1{font-size:1.3em}h2{font-size:1.05em;margin-top:1.6em}
 table{border-collapse:collapse}th,td{padding:.25em .7em;border-bottom:1px solid #ddd;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}th{white-space:nowrap}
 .passed{color:#18794e}.failed{color:#c62828}.error{color:#8e24aa}.skipped{color:#a66f00}.absent{color:#999}
 .slower{color:#c62828}.faster{color:#18794e}.changed{background:#fff8e1}
 del{background:#ffebee;color:#c62828}ins{background:#e8f5e9;color:#18794e;text-decoration:none}
