@@ -250,3 +250,14 @@ def test_two_names_with_one_file_name_do_not_share_a_golden_silently(tmp_path: P
     status, out = run(scenarios, "-k", "order and status")
     assert status == 1
     assert "is the golden of scenario 'order status': rename one of the two scenarios" in out
+
+
+PIECES = ["call_", "agt_0123456789ab", "+14155550123", "(415) 555-0123", "415-555-0123"]
+PIECES += ["2026-01-15T09:00:00.000Z", *"0123456789abcdef_+-:T .()Z"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=30).map("".join))
+def test_normalising_is_stable_normalised_text_stays_as_it_is(text: str) -> None:
+    once = Normaliser()(text)
+    assert Normaliser()(once) == once

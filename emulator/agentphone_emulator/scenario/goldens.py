@@ -49,7 +49,7 @@ _ID = re.compile(r"\b([a-z]{2,8})_[0-9a-f]{8,}\b")
 _TIMESTAMP = re.compile(
     r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?(?![\w:])"
 )
-_PHONE = re.compile(r"(?<![\w+])\+\d{8,15}\b|\b\(?\d{3}\)?[-.\s]\d{3}[-.\s]\d{4}\b")
+_PHONE = re.compile(r"\+\d{8,15}\b|(?:\(\d{3}\)|\b\d{3})[-.\s]\d{3}[-.\s]\d{4}\b")
 
 
 class GoldenFileError(Exception):
