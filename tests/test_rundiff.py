@@ -121,6 +121,19 @@ def test_a_run_against_itself_has_no_differences(
     assert capsys.readouterr().out.rstrip().endswith("no differences in 3 scenarios")
 
 
+def test_a_scenario_only_one_run_has_is_shown_absent(
+    reports: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = json.loads(reports[0].read_text())
+    fewer = tmp_path / "fewer.json"
+    fewer.write_text(json.dumps(before | {"scenarios": before["scenarios"][1:]}))
+    assert main(["diff", str(fewer), str(reports[0])]) == 1
+    out = capsys.readouterr().out
+    [row] = [line for line in out.splitlines() if line.startswith("≠") and "::hours" in line]
+    assert re.search(r"::hours +— +✓ passed", row)
+    assert out.rstrip().endswith("1 of 3 scenarios changed: 1 outcome, 0 replies, 0 new findings, 0 fixed")
+
+
 @pytest.mark.parametrize(
     ("content", "error"),
     [
