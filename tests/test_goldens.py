@@ -185,7 +185,7 @@ def test_expect_golden_is_in_the_schema_and_refuses_other_words() -> None:
     # The shorthand: expect: golden (call_expect: golden) is golden: true with the defaults.
     [loaded] = load_text(SCENARIOS.split("---")[0].replace("{golden: {tolerance_ms: 5000}}", "golden"))
     [part] = golden_parts(loaded.scenario)
-    assert (part.key, part.call_path, part.options.tolerance_ms) == ("call", (), 250)
+    assert (part.key, part.call_path, part.options.tolerance_ms) == ("call", (), 500)
 
 
 # -- the comparison and the normalisers, as properties -------------------------------------------------
