@@ -298,3 +298,19 @@ PIECES += ["2026-01-15T09:00:00.000Z", *"0123456789abcdef_+-:T .()Z"]
 def test_normalising_is_stable_normalised_text_stays_as_it_is(text: str) -> None:
     once = Normaliser()(text)
     assert Normaliser()(once) == once
+
+
+def test_a_goldens_folder_shares_its_normalisers(tmp_path: Path) -> None:
+    scenarios = tmp_path / "orders.yaml"
+    scenarios.write_text(SCENARIOS)
+    shared = tmp_path / "__goldens__" / "normalise.yaml"
+    shared.parent.mkdir()
+    shared.write_text("- {pattern: 'Thursday|Friday', replace: '<day>'}\n")
+    assert run(scenarios, "-k", "order and status", "--update-goldens")[0] == 0
+    assert "arrives <day>. (ref <call_1>)" in golden_path(scenarios, "order status").read_text()
+    BEHAVIOUR["order"] = "Order A-2077 shipped this morning and arrives Friday."
+    assert run(scenarios, "-k", "order and status")[0] == 0
+    shared.write_text("pattern: Thursday\n")
+    status, out = run(scenarios, "-k", "order and status")
+    assert status == 1
+    assert f"{shared}: Input should be a valid list (a list of {{pattern, replace}})" in out

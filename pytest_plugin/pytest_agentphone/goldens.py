@@ -31,6 +31,7 @@ from agentphone_emulator.scenario.goldens import (
     golden_path,
     golden_yaml,
     parse_golden,
+    shared_normalisers,
 )
 
 if TYPE_CHECKING:
@@ -110,7 +111,6 @@ def check_golden(item: pytest.Item, loaded: LoadedScenario, result: ScenarioResu
             "agentphone: expect: golden needs syrupy's pytest plugin, which this run switched off "
             "(-p no:syrupy)"
         )
-    actual = build_golden(result, parts)
     location = ScenarioLocation(item)
     assertion = SnapshotAssertion(
         session=session,
@@ -120,6 +120,11 @@ def check_golden(item: pytest.Item, loaded: LoadedScenario, result: ScenarioResu
     )
     path = Path(assertion.extension.get_location(test_location=location, index=0))
     result.golden_file = _shown(path, item.config)
+    try:
+        actual = build_golden(result, parts, shared_normalisers(path.parent))
+    except GoldenFileError as exc:
+        record_golden(result, loaded, None, str(exc))
+        return
     matched = assertion == (actual, result.id)
     execution = assertion.executions[assertion.num_executions - 1]
     if execution.updated or execution.created:

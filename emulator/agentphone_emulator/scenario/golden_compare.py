@@ -20,6 +20,7 @@ from .goldens import (
     golden_parts,
     golden_path,
     read_golden,
+    shared_normalisers,
     write_golden,
 )
 from .loader import LoadedScenario
@@ -156,7 +157,11 @@ def apply_goldens(result: ScenarioResult, loaded: LoadedScenario, mode: GoldenMo
         return
     path = golden_path(loaded.file, loaded.scenario.name)
     result.golden_file = str(path)
-    actual = build_golden(result, parts)
+    try:
+        actual = build_golden(result, parts, shared_normalisers(path.parent))
+    except GoldenFileError as exc:  # the folder's normalise.yaml: no golden can be built without it
+        record_golden(result, loaded, None, str(exc))
+        return
     try:
         expected = read_golden(path)
     except GoldenFileError as exc:

@@ -18,7 +18,7 @@ from typing import Any
 
 import regex
 import yaml
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from .golden_models import (
     DEFAULT_TOLERANCE_MS,
@@ -29,10 +29,12 @@ from .golden_models import (
     GoldenOptions,
     golden_options,
 )
+from .golden_models import Normaliser as NormaliserRule
 from .models import CallFlow, OutboundCallStep, Scenario
 from .results import ScenarioResult, TranscriptLine, action_marks, format_path
 
 SUFFIX = ".golden.yaml"
+SHARED_NORMALISERS = "normalise.yaml"  # in a __goldens__ folder: patterns every golden there uses
 SCENARIO_PART = "scenario"
 SHORTHAND_PART = "call"
 PATTERN_TIMEOUT_S = 1.0
@@ -50,6 +52,9 @@ _TIMESTAMP = re.compile(
     r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?(?![\w:])"
 )
 _PHONE = re.compile(r"\+\d{8,15}\b|(?:\(\d{3}\)|\b\d{3})[-.\s]\d{3}[-.\s]\d{4}\b")
+
+
+_RULES = TypeAdapter(list[NormaliserRule])
 
 
 class GoldenFileError(Exception):
@@ -129,12 +134,40 @@ def _literal(placeholder: str) -> Callable[[Any], str]:
     return lambda _: placeholder
 
 
+def shared_normalisers(folder: Path) -> list[NormaliserRule]:
+    """The patterns of ``<folder>/normalise.yaml`` (every golden of that folder uses them): a YAML
+    list of ``{pattern, replace}``; none when there is no such file; :class:`GoldenFileError` when
+    it is not such a list."""
+    path = folder / SHARED_NORMALISERS
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GoldenFileError(f"{path}: cannot read: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise GoldenFileError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    try:
+        return _RULES.validate_python(data or [])
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        expected = "a list of {pattern, replace}"
+        raise GoldenFileError(f"{path}: {where + ': ' if where else ''}{error['msg']} ({expected})") from None
+
+
 # -- building a golden from a result ---------------------------------------------------------------------
 
 
-def build_golden(result: ScenarioResult, parts: Sequence[GoldenPart]) -> GoldenFile:
-    """The golden of ``result`` for ``parts`` (normalised; timings rounded: ms to 1, seconds to 0.1)."""
-    normalise = Normaliser(part.options for part in parts)
+def build_golden(
+    result: ScenarioResult, parts: Sequence[GoldenPart], shared: Sequence[NormaliserRule] = ()
+) -> GoldenFile:
+    """The golden of ``result`` for ``parts`` (normalised: the scenario's own patterns, then the
+    ``shared`` ones of its goldens folder, then ids, timestamps and numbers; timings rounded: ms to
+    1, seconds to 0.1)."""
+    normalise = Normaliser([*(part.options for part in parts), GoldenOptions(normalise=list(shared))])
     golden = GoldenFile(
         scenario=result.name,
         file=Path(result.file).name,
