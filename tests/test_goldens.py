@@ -314,3 +314,22 @@ def test_a_goldens_folder_shares_its_normalisers(tmp_path: Path) -> None:
     status, out = run(scenarios, "-k", "order and status")
     assert status == 1
     assert f"{shared}: Input should be a valid list (a list of {{pattern, replace}})" in out
+
+
+def test_a_conversation_the_golden_lacks_says_how_to_write_it() -> None:
+    from agentphone_emulator.scenario.golden_report import change_lines
+
+    before = golden(reply("Hi", 1))
+    after = golden(reply("Hi", 1))
+    after.conversations["steps[1]"] = [reply("Bye", 1)]
+    [change] = compare_golden(before, after)
+    assert (change.kind, change.conversation) == ("missing", "steps[1]")
+    assert change_lines(change) == [
+        "no golden of this conversation yet: write it with --update-goldens (pytest: --snapshot-update)"
+    ]
+    repeated = golden(reply("Hi", 1))
+    repeated.findings = {"call": ["voice_slow_first_chunk (warning)"] * 2}
+    once = golden(reply("Hi", 1))
+    once.findings = {"call": ["voice_slow_first_chunk (warning)"]}
+    [change] = compare_golden(once, repeated)
+    assert change.detail == "new: voice_slow_first_chunk (warning)"

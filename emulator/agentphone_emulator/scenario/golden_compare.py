@@ -10,6 +10,7 @@ shows as one added line, not as every later line changed.
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from collections.abc import Sequence
 from typing import Literal
 
@@ -36,12 +37,12 @@ def compare_golden(expected: GoldenFile, actual: GoldenFile) -> list[GoldenChang
     changes: list[GoldenChange] = []
     for key, entries in actual.conversations.items():
         if key not in expected.conversations:
-            changes.append(GoldenChange(key, "missing", key, "a golden of this conversation", "none"))
+            changes.append(GoldenChange(key, "missing", key))
             continue
         changes += _compare_entries(key, expected.conversations[key], entries, tolerance)
         before, after = expected.findings.get(key, []), actual.findings.get(key, [])
-        gone = [f for f in before if f not in after]
-        new = [f for f in after if f not in before]
+        gone = list((Counter(before) - Counter(after)).elements())  # counted: twice is not once
+        new = list((Counter(after) - Counter(before)).elements())
         if gone or new:
             changes.append(
                 GoldenChange(

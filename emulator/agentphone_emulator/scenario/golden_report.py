@@ -34,6 +34,10 @@ def change_lines(change: GoldenChange) -> list[str]:
         return [f"new line: {change.got}"]
     if change.kind == "removed":
         return [f"line gone: {change.expected}"]
+    if change.kind == "missing":
+        return [
+            "no golden of this conversation yet: write it with --update-goldens (pytest: --snapshot-update)"
+        ]
     lines = [f"was: {change.expected}", f"now: {change.got}"]
     return [*lines, change.detail] if change.detail else lines
 
