@@ -24,8 +24,16 @@ from rich.console import Console
 from agentphone_emulator.cli import build_parser
 from agentphone_emulator.scenario.command import run_command
 from agentphone_emulator.scenario.golden_compare import compare_golden
-from agentphone_emulator.scenario.golden_models import GoldenEntry, GoldenFile
-from agentphone_emulator.scenario.goldens import Normaliser, golden_parts, golden_path, read_golden, slug
+from agentphone_emulator.scenario.golden_models import GoldenChunk, GoldenEntry, GoldenFile
+from agentphone_emulator.scenario.goldens import (
+    Normaliser,
+    golden_parts,
+    golden_path,
+    golden_yaml,
+    parse_golden,
+    read_golden,
+    slug,
+)
 from agentphone_emulator.scenario.loader import load_paths
 
 # -- an agent the tests change between runs -------------------------------------------------------
@@ -333,3 +341,25 @@ def test_a_conversation_the_golden_lacks_says_how_to_write_it() -> None:
     once.findings = {"call": ["voice_slow_first_chunk (warning)"]}
     [change] = compare_golden(once, repeated)
     assert change.detail == "new: voice_slow_first_chunk (warning)"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    name=st.text(max_size=30),
+    text=st.text(max_size=40),
+    chunks=st.lists(
+        st.one_of(
+            st.text(max_size=20), st.builds(GoldenChunk, text=st.text(max_size=20), interim=st.just(True))
+        ),
+        max_size=3,
+    ),
+)
+def test_a_golden_file_reads_back_as_written_whatever_the_agent_said(
+    name: str, text: str, chunks: list[str | GoldenChunk]
+) -> None:
+    # (An interim chunk is a mapping; a plain one is written as its text, as the builder makes it.)
+    # Found by this property: a control character in the name broke the header comment (not YAML),
+    # and NEL / U+2028 in a reply came back as a space, so a golden never matched its own run.
+    entry = GoldenEntry(at=1.5, who="agent", label=text[:5], text=text, chunks=chunks or None, first_ms=3)
+    written = GoldenFile(scenario=name, conversations={"call": [entry]}, findings={"call": [text]})
+    assert parse_golden(golden_yaml(written, f"x.yaml::{name}"), "x") == written

@@ -31,6 +31,7 @@ from .golden_models import (
 )
 from .golden_models import Normaliser as NormaliserRule
 from .models import CallFlow, OutboundCallStep, Scenario
+from .report import visible
 from .results import ScenarioResult, TranscriptLine, action_marks, format_path
 
 SUFFIX = ".golden.yaml"
@@ -220,8 +221,29 @@ def golden_yaml(golden: GoldenFile, scenario_id: str) -> str:
             for index, chunk in enumerate(entry.get("chunks", [])):
                 if isinstance(chunk, dict) and not chunk.get("interim"):
                     entry["chunks"][index] = chunk["text"]
-    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
-    return HEADER.format(id=scenario_id.replace("\n", " ")) + body
+    body = yaml.dump(
+        data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False
+    )
+    # A comment is read as it is: a control character in a scenario's name would make the file
+    # unreadable YAML, so the header shows it escaped (the `scenario` value has YAML's own escapes).
+    return HEADER.format(id=visible(scenario_id)) + body
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, but a text with a character YAML reads as a line break (NEL, U+2028,
+    U+2029) is written double-quoted, where it is escaped: plain or single-quoted, it is read back
+    as a space or a newline, and the golden would never match its own run."""
+
+
+_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+def _text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = '"' if any(mark in text for mark in _BREAKS) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_Dumper.add_representer(str, _text)
 
 
 def _whole_numbers(value: Any) -> Any:
