@@ -13,9 +13,13 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI, Request
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from agentphone_emulator.cli import build_parser, main
+from agentphone_emulator.rundiff.compare import diff_runs
+from agentphone_emulator.rundiff.reports import ReportError, read_report
 from agentphone_emulator.scenario.command import run_command
 
 BEHAVIOUR = {"hours": "We open at nine.", "typo": True}
@@ -165,3 +169,30 @@ def test_the_report_shape_the_diff_reads_is_the_run_reports(reports: tuple[Path,
     scenario = data["scenarios"][0]
     assert {"id", "outcome", "transcript", "findings"} <= set(scenario)
     assert {"speaker", "text", "label", "firstChunkMs"} <= set(scenario["transcript"][0])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+reportish = st.fixed_dictionaries(
+    {
+        "scenarios": st.lists(
+            st.dictionaries(st.sampled_from(["id", "outcome", "transcript", "findings"]), json_values)
+        )
+    }
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(json_values, reportish))
+def test_any_json_is_a_report_or_one_clear_error(tmp_path: Path, data: object) -> None:
+    path = tmp_path / "any.json"
+    path.write_text(json.dumps(data))
+    try:
+        report = read_report(path)
+    except ReportError as exc:
+        assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc)
+    else:
+        diff_runs(report, report)  # whatever it read, it can compare
