@@ -190,6 +190,12 @@ def test_expect_golden_is_in_the_schema_and_refuses_other_words() -> None:
     with pytest.raises(ScenarioFileError) as refused:
         load_text(SCENARIOS.replace("{golden: {tolerance_ms: 5000}}", "{golden: {tolerance: 3}}"))
     assert "unknown key 'tolerance' (did you mean 'tolerance_ms'?)" in str(refused.value)
+    with pytest.raises(ScenarioFileError) as misspelt:
+        load_text(SCENARIOS.replace("{golden: {tolerance_ms: 5000}}", "goldne"))
+    assert (
+        "call_expect: expected a mapping, or the word golden; got 'goldne' (did you mean 'golden'?)"
+        in str(misspelt.value)
+    )
     # The shorthand: expect: golden (call_expect: golden) is golden: true with the defaults.
     [loaded] = load_text(SCENARIOS.split("---")[0].replace("{golden: {tolerance_ms: 5000}}", "golden"))
     [part] = golden_parts(loaded.scenario)

@@ -8,6 +8,7 @@ file's shape: readable YAML, one list of :class:`GoldenEntry` per conversation.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 import regex
@@ -59,8 +60,15 @@ GoldenSetting = bool | GoldenOptions
 
 
 def golden_shorthand(value: Any) -> Any:
-    """``expect: golden`` is ``expect: {golden: true}`` (a before-validator of the expect fields)."""
-    return {GOLDEN: True} if value == GOLDEN else value
+    """``expect: golden`` is ``expect: {golden: true}`` (a before-validator of the expect fields);
+    any other word there is a mistake worth naming (``goldne``)."""
+    if value == GOLDEN:
+        return {GOLDEN: True}
+    if isinstance(value, str):
+        close = difflib.get_close_matches(value, [GOLDEN], n=1)
+        hint = " (did you mean 'golden'?)" if close else ""
+        raise ValueError(f"expected a mapping, or the word golden; got {value!r}{hint}")
+    return value
 
 
 def add_shorthand_to_schema(schema: dict[str, Any]) -> None:
