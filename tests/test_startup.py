@@ -42,6 +42,8 @@ COMMAND_LINE = {
     "agentphone_emulator.regressions.compare_command",
     "agentphone_emulator.speech",
     "agentphone_emulator.speech.command",
+    "agentphone_emulator.rundiff",
+    "agentphone_emulator.rundiff.command",
 }
 # Standard-library modules that cost tens of ms and that only some commands need.
 HEAVY_STDLIB = {"asyncio", "logging", "urllib.request", "http.client", "ssl", "email", "concurrent"}

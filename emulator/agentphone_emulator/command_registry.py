@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "import-call": "agentphone_emulator.regressions.import_command",
     "compare": "agentphone_emulator.regressions.compare_command",
     "voices": "agentphone_emulator.speech.command",
+    "diff": "agentphone_emulator.rundiff.command",
 }
 
 

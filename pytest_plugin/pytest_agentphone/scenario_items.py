@@ -35,8 +35,11 @@ if TYPE_CHECKING:  # imported where used: only a session with scenario files pay
 MARKER = "agentphone_scenario"
 
 
+GOLDEN_DIR = "__goldens__"  # golden_models.GOLDEN_DIR, not imported: collection stays light
+
+
 def is_scenario_file(path: Path, options: PluginOptions) -> bool:
-    if path.suffix not in (".yaml", ".yml"):
+    if path.suffix not in (".yaml", ".yml") or GOLDEN_DIR in path.parts:
         return False
     if any(path.match(pattern) for pattern in options.scenario_patterns):
         return True
@@ -138,10 +141,27 @@ class ScenarioItem(pytest.Item):
                 ("agentphone_runs_passed", repeats.passed),
                 ("agentphone_flaky", repeats.flaky),
             ]
+        self._check_golden(result)
         if result.outcome == "skipped":
             _skip(result.skip_reason or "skipped")
         if result.outcome != "passed":
             raise ScenarioFailed(result)
+
+    def _check_golden(self, result: ScenarioResult) -> None:
+        from agentphone_emulator.scenario.goldens import golden_parts
+
+        if not golden_parts(self.loaded.scenario):
+            return
+        try:
+            from .goldens import GoldenUnavailable, check_golden
+        except ImportError:
+            raise ScenarioUsageError(
+                "agentphone: expect: golden in pytest needs syrupy: pip install 'agentphone-emulator[goldens]'"
+            ) from None
+        try:
+            check_golden(self, self.loaded, result)
+        except GoldenUnavailable as exc:
+            raise ScenarioUsageError(str(exc)) from None
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
         error = excinfo.value
@@ -184,6 +204,7 @@ async def _run(
                 settings=options.account,
                 variables=options.variables,
                 llm=llm,
+                goldens="off",  # compared through syrupy after the run (goldens.py), for --snapshot-update
             ),
             loaded.scenario,
             RepeatPolicy(options.runs, options.min_pass_rate),

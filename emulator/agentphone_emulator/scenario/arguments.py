@@ -69,6 +69,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--llm-model", metavar="NAME", help="the model to ask at --llm-url (default gpt-4o-mini)"
     )
+    parser.add_argument(
+        "--update-goldens",
+        action="store_true",
+        help="write the golden file of every scenario with expect: golden whose conversation changed "
+        "(or has none yet) instead of failing it",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="show every scenario's transcript")
     parser.add_argument(
         "--webhook-secret",

@@ -30,7 +30,7 @@ from .models import (
     TurnExpect,
     WebCallStep,
 )
-from .results import Path, TranscriptLine
+from .results import Path, TranscriptLine, action_marks
 from .speech_models import CallerSpeech
 from .spoken_turns import SpokenTurns
 from .variables import substitute_all
@@ -70,6 +70,7 @@ class CallRunner:
                 handle = await self.emulator.aring(to=to, from_=sender)
             except ApiError as exc:
                 raise _error((*path, "call"), f"the call could not be placed: {exc}") from None
+            self.scenario.calls[path] = handle.id
             await self.flow(path, step, handle, expect_key="call_expect" if path == () else "expect")
         elif isinstance(step, WebCallStep):
             await self.web(path, step)
@@ -91,6 +92,7 @@ class CallRunner:
                 "remove them or set join: true",
             )
         created = await self.scenario.api.call((*path, "web_call"), "POST", "/v1/calls/web", body)
+        self.scenario.calls[path] = created["callId"]
         if not spec.join:
             await self.emulator.aadvance(UNJOINED_WEB_CALL_WAIT)
             await self.check_call((*path, "expect"), step.expect, created["callId"], None)
@@ -118,6 +120,7 @@ class CallRunner:
                 body[key] = substitute_all(value, self.scenario.values, keep_unknown=True)
         created = await self.scenario.api.call(at, "POST", "/v1/calls", body)
         call_id = created["id"]
+        self.scenario.calls[path] = call_id
         handle = self.emulator.call(call_id) if call_id in self.emulator.platform.voice.sessions else None
         await self.emulator.aplay_out(call_id, step.limit_s)
         if handle is not None:
@@ -335,19 +338,19 @@ class CallRunner:
                     )
                 )
             moment = reply.speech_starts_at or reply.requested_at
-            marks = "".join(
-                mark
-                for mark, on in (
-                    (f" [presses {reply.digits}]", bool(reply.digits)),
-                    (" [hangs up]", reply.hangup),
-                    (" [transfers]", reply.transfer),
+            actions = [
+                action
+                for action, on in (
+                    (f"press {reply.digits}", bool(reply.digits)),
+                    ("hangup", reply.hangup),
+                    ("transfer", reply.transfer),
                 )
                 if on
-            )
+            ]
             self.scenario.transcript.append(
                 TranscriptLine(
                     "agent",
-                    reply.text + marks,
+                    reply.text + action_marks(actions),
                     (moment - started).total_seconds() + 1e-6,  # after the utterance it answers
                     call_id=handle.id,
                     label="greeting" if reply.mode == "greeting" else f"turn {reply.turn}",
@@ -355,6 +358,8 @@ class CallRunner:
                     last_chunk_ms=reply.last_chunk_ms,
                     state=reply.state,
                     findings=[str(f.code) for f in reply.findings],
+                    chunks=[(heard.spoken, heard.chunk.interim) for heard in reply.chunks],
+                    actions=actions,
                 )
             )
 

@@ -31,6 +31,7 @@ from ..engine.targets import TargetError
 from ..errors import ApiError, describe_api_error
 from ..server import Emulator, new_api_key
 from ..settings import AccountSettings
+from .golden_compare import GoldenMode
 from .loader import LoadedScenario, load_file, load_paths
 from .log_capture import captured_log
 from .persona_llm import LlmEndpoint
@@ -114,6 +115,7 @@ async def _run_on(
     ready: Callable[[], None] | None = None,
     repeat: RepeatPolicy | None = None,
     llm: LlmEndpoint | None = None,
+    goldens: GoldenMode = "check",
 ) -> list[ScenarioResult]:
     # The agent calls the API back (texts, conversation state) and verifies signatures: in this
     # process it reads where and how from the environment, as it would in production.
@@ -144,6 +146,7 @@ async def _run_on(
                     settings=settings,
                     variables=variables,
                     llm=llm,
+                    goldens=goldens,
                 )
                 with captured_log() as log:
                     result = await run_repeated(once, scenario.scenario, repeat or RepeatPolicy())
@@ -168,6 +171,7 @@ async def run_loaded(
     ready: Callable[[], None] | None = None,
     repeat: RepeatPolicy | None = None,
     llm: LlmEndpoint | None = None,
+    goldens: GoldenMode = "check",
 ) -> RunResult:
     """Run scenarios one after the other on one emulator, each on a fresh state; ``ready()`` is
     called once the emulator listens and has taken the target, before the first scenario."""
@@ -192,6 +196,7 @@ async def run_loaded(
             ready=ready,
             repeat=repeat,
             llm=llm,
+            goldens=goldens,
         )
     finally:
         await emulator.stop()
@@ -211,6 +216,7 @@ class WorkerJob:
     exit_first: bool
     repeat: RepeatPolicy = field(default_factory=RepeatPolicy)
     llm: LlmEndpoint | None = None
+    goldens: GoldenMode = "check"
 
 
 def _run_share(job: WorkerJob) -> list[tuple[int, ScenarioResult]]:
@@ -233,6 +239,7 @@ def _run_share(job: WorkerJob) -> list[tuple[int, ScenarioResult]]:
             exit_first=job.exit_first,
             repeat=job.repeat,
             llm=job.llm,
+            goldens=job.goldens,
         )
     )
     return [(position, result) for (position, _, _), result in zip(job.scenarios, run.results, strict=False)]
@@ -248,6 +255,7 @@ def run_in_workers(
     exit_first: bool,
     repeat: RepeatPolicy | None = None,
     llm: LlmEndpoint | None = None,
+    goldens: GoldenMode = "check",
 ) -> RunResult:
     """Spread scenarios over ``jobs`` processes (round robin, so slow files do not all land on one)
     and merge the results back in the order of the run."""
@@ -262,6 +270,7 @@ def run_in_workers(
             exit_first=exit_first,
             repeat=repeat or RepeatPolicy(),
             llm=llm,
+            goldens=goldens,
         )
         for worker in range(jobs)
     ]
@@ -313,6 +322,7 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
                 "--jobs needs --app: a server you started can call back only one emulator, and each "
                 "worker has its own"
             )
+        goldens: GoldenMode = "update" if getattr(args, "update_goldens", False) else "check"
         if args.jobs > 1:
             run = run_in_workers(
                 chosen,
@@ -323,6 +333,7 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
                 exit_first=args.exitfirst,
                 repeat=repeat,
                 llm=llm,
+                goldens=goldens,
             )
         else:
             run = asyncio.run(
@@ -338,6 +349,7 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
                     ready=functools.partial(_announce, run_secret),
                     repeat=repeat,
                     llm=llm,
+                    goldens=goldens,
                 )
             )
     except RunUsageError as exc:

@@ -32,6 +32,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ..safe_text import describe as describe_surrogates
 from ..safe_text import lone_surrogates, scrub
 from .error_words import YamlPath, clip, describe, worded
+from .golden_models import GOLDEN_DIR
 from .models import Scenario
 from .results import format_path
 from .variables import UnknownVariable, builtin_names, names_in, platform_fills
@@ -475,7 +476,8 @@ def load_file(path: str | Path, *, extra_variables: Iterable[str] = ()) -> list[
 
 def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[Problem]]:
     """The files to load: a file as given (any extension); a directory's ``*.yaml`` and ``*.yml``,
-    recursively, sorted, skipping hidden ones (``.github/workflows`` is YAML too)."""
+    recursively, sorted, skipping hidden ones (``.github/workflows`` is YAML too) and golden files
+    (``__goldens__``)."""
     files: list[Path] = []
     problems: list[Problem] = []
     seen: set[Path] = set()
@@ -487,7 +489,9 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[Problem]]:
                 for child in path.rglob("*")
                 if child.suffix in (".yaml", ".yml")
                 and child.is_file()
-                and not any(part.startswith(".") for part in child.relative_to(path).parts)
+                and not any(
+                    part.startswith(".") or part == GOLDEN_DIR for part in child.relative_to(path).parts
+                )
             )
         elif path.exists():
             found = [path]

@@ -19,6 +19,7 @@ import regex
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     Discriminator,
     Field,
     Tag,
@@ -40,6 +41,7 @@ from .bounds import (
     SimulatedLimit,
     SimulatedSeconds,
 )
+from .golden_models import GoldenSetting, add_shorthand_to_schema, golden_shorthand
 from .persona_models import Persona
 from .setup_models import AgentSetup as AgentSetup  # the setup's models, re-exported: the language is here
 from .setup_models import HostedSetup as HostedSetup
@@ -275,6 +277,9 @@ class CallExpect(Strict):
     agent_said: Text | None = Field(None, description="Everything the agent said, joined.")
     key_presses: Keys | None = Field(None, description="Every key pressed on the call, in order.")
     findings: list[FindingCode] | FindingsExpect | None = None
+    golden: GoldenSetting | None = Field(
+        None, description="Compare the call's conversation with its golden file (docs/regressions.md)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> CallExpect:
@@ -321,6 +326,9 @@ class ScenarioExpect(Strict):
     findings: list[FindingCode] | FindingsExpect | None = Field(
         None, description="Findings allowed or expected across the scenario (default: no errors)."
     )
+    golden: GoldenSetting | None = Field(
+        None, description="Compare the whole conversation with its golden file (docs/regressions.md)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ScenarioExpect:
@@ -329,6 +337,12 @@ class ScenarioExpect(Strict):
             message = f"'sms_count: {self.sms_count}' contradicts 'sms_received': it lists {listed} texts"
             refuse_contradictions(ScenarioExpect, self, [("sms_count", message)])
         return self
+
+
+# ``expect: golden`` is ``expect: {golden: true}`` (golden_models.py); the schema allows the string too.
+CallExpectField = Annotated[CallExpect | None, BeforeValidator(golden_shorthand)]
+ScenarioExpectField = Annotated[ScenarioExpect | None, BeforeValidator(golden_shorthand)]
+GOLDEN_SHORTHAND = Field(None, json_schema_extra=add_shorthand_to_schema)
 
 
 # -- caller actions on a call ------------------------------------------------------------------------
@@ -432,7 +446,7 @@ class CallFlow(Strict):
         "plays out (until the agent, a timeout or inactivity ends it). Default: play_out when "
         "expect names a status or reason, else hangup.",
     )
-    expect: CallExpect | None = None
+    expect: CallExpectField = GOLDEN_SHORTHAND
 
     @model_validator(mode="after")
     def _turns_or_persona(self) -> CallFlow:
@@ -484,7 +498,7 @@ class OutboundCallStep(Strict):
     outbound_call: OutboundCall
     greeting: TurnExpect | None = None
     limit_s: SimulatedLimit = Field(3600, description="Simulated seconds the call may run.")
-    expect: CallExpect | None = None
+    expect: CallExpectField = GOLDEN_SHORTHAND
 
 
 class WebCall(CallerSpeech):
@@ -594,9 +608,11 @@ class Scenario(Strict):
     greeting: TurnExpect | None = Field(None, description="With call: the greeting's expectations.")
     turns: list[Turn] = Field(default_factory=list, description="With call: the caller's actions.")
     persona: Persona | None = Field(None, description="With call, instead of turns: a caller with a goal.")
-    call_expect: CallExpect | None = Field(None, description="With call: how the call must end.")
+    call_expect: CallExpectField = Field(
+        None, description="With call: how the call must end.", json_schema_extra=add_shorthand_to_schema
+    )
     steps: list[Step] = Field(default_factory=list)
-    expect: ScenarioExpect | None = None
+    expect: ScenarioExpectField = GOLDEN_SHORTHAND
 
     @model_validator(mode="after")
     def _has_a_timeline(self) -> Scenario:

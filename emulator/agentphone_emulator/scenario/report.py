@@ -25,6 +25,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from .golden_report import golden_renderables
 from .results import Check, FindingLine, Outcome, RunResult, ScenarioResult, TranscriptLine, format_path
 
 MARKS: dict[Outcome, tuple[str, str]] = {
@@ -326,6 +327,7 @@ def details(
     if result.failures:
         parts.append(_section("failed checks"))
         parts += [_indent(_check_renderable(result, check)) for check in result.failures]
+    parts += golden_renderables(result)
     passed = [check for check in result.checks if check.passed]
     if verbose and passed:
         parts += [_section("passed checks"), _indent(_passed_checks(result, passed))]

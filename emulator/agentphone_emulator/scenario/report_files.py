@@ -19,6 +19,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from .golden_report import golden_text
 from .report import check_text, finding_text, transcript_text, visible
 from .results import RunResult, ScenarioResult
 
@@ -160,7 +161,7 @@ def _failure_message(result: ScenarioResult) -> str:
 
 def _failure_text(result: ScenarioResult) -> str:
     checks = "\n\n".join(check_text(result, check) for check in result.failures)
-    return _join(checks, _transcript(result))
+    return _join(checks, golden_text(result), _transcript(result))
 
 
 def _transcript(result: ScenarioResult) -> str:

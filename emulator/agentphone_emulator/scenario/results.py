@@ -65,6 +65,8 @@ class TranscriptLine:
     word_error_rate: float | None = None  # ... text against said
     line: str | None = None  # ... the phone line it crossed
     voice: str | None = None  # ... the installed voice that said it (None: the default voice)
+    chunks: list[tuple[str, bool]] = field(default_factory=list)  # agent replies: (text, interim) heard
+    actions: list[str] = field(default_factory=list)  # agent replies: "press 2", "hangup", "transfer"
 
     def to_dict(self) -> dict[str, Any]:
         spoken: dict[str, Any] = {}
@@ -83,6 +85,39 @@ class TranscriptLine:
             "state": self.state,
             "findings": list(self.findings),
         } | spoken
+
+
+def action_marks(actions: list[str]) -> str:
+    """How a reply's actions follow its words in the transcript: `` [presses 2] [hangs up]``."""
+    words = {"hangup": "hangs up", "transfer": "transfers"}
+    return "".join(
+        f" [presses {action.removeprefix('press ')}]"
+        if action.startswith("press ")
+        else f" [{words[action]}]"
+        for action in actions
+    )
+
+
+@dataclass(slots=True)
+class GoldenChange:
+    """One way a conversation differs from its golden file (texts escaped for the terminal)."""
+
+    conversation: str  # "scenario", "call", "steps[2]"
+    kind: Literal["words", "timing", "chunks", "actions", "findings", "added", "removed", "missing"]
+    where: str  # "0:05.6 agent turn 1"
+    expected: str = ""
+    got: str = ""
+    detail: str = ""  # timing: "first chunk 12 ms -> 480 ms (tolerance 250 ms)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "conversation": self.conversation,
+            "kind": self.kind,
+            "where": self.where,
+            "expected": self.expected,
+            "got": self.got,
+            "detail": self.detail,
+        }
 
 
 @dataclass(slots=True)
@@ -207,6 +242,9 @@ class ScenarioResult:
     simulated_s: float = 0.0
     tags: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)  # what the agent (and anything else) logged meanwhile
+    calls: dict[Path, str] = field(default_factory=dict)  # a call step's path -> its call's id
+    golden_file: str | None = None  # the golden file compared with (or written), if any
+    golden_changes: list[GoldenChange] = field(default_factory=list)
     repeats: Repeats | None = None  # played more than once (runs:): every run; the rest is one run's
 
     @property
@@ -254,7 +292,12 @@ class ScenarioResult:
             "findings": [finding.to_dict() for finding in self.findings],
             "log": list(self.log),
             "runs": None if self.repeats is None else self.repeats.to_dict(),
-        }
+        } | self._golden_dict()
+
+    def _golden_dict(self) -> dict[str, Any]:
+        if self.golden_file is None:
+            return {}
+        return {"golden": {"file": self.golden_file, "changes": [c.to_dict() for c in self.golden_changes]}}
 
 
 @dataclass(slots=True)

@@ -29,6 +29,7 @@ from ..store.findings import Finding
 from ..store.records import MessageRecord
 from .call_steps import CallRunner
 from .checker import Checker, as_findings_expect
+from .golden_compare import GoldenMode, apply_goldens
 from .loader import LoadedScenario
 from .models import (
     SEVERITY_RANK,
@@ -111,6 +112,7 @@ class ScenarioRun:
         self.agents: dict[str, str] = {}  # name -> id
         self.sent_by_scenario: set[str] = set()  # texts the scenario sent as the account (send_text)
         self.transcript: list[TranscriptLine] = []
+        self.calls: dict[Path, str] = {}  # a call step's path -> its call's id (for goldens)
         self.checker = Checker(loaded.line_of, self.values)
         self.texts = TextRunner(self)
         self.started = emulator.clock.now()
@@ -448,9 +450,12 @@ async def run_scenario(
     settings: AccountSettings | None = None,
     variables: Mapping[str, str] | None = None,
     llm: LlmEndpoint | None = None,
+    goldens: GoldenMode = "check",
 ) -> ScenarioResult:
     """Run ``loaded`` on ``emulator`` (started, on a virtual clock) against ``target``; never raises
-    for anything the scenario or the user's server does: that becomes the result's outcome."""
+    for anything the scenario or the user's server does: that becomes the result's outcome.
+    ``goldens``: compare an ``expect: golden`` conversation with its file, ``update`` the file, or
+    leave it (``off``: the pytest plugin compares through syrupy)."""
     scenario = loaded.scenario
     result = ScenarioResult(name=scenario.name, file=loaded.file, line=loaded.line, tags=list(scenario.tags))
     if scenario.skip:
@@ -484,6 +489,8 @@ async def run_scenario(
     result.checks = run.checker.checks
     result.transcript = sorted(run.transcript, key=lambda line: line.at_s)
     result.findings = run.finding_lines()
+    result.calls = dict(run.calls)
     if result.outcome == "passed" and result.failures:
         result.outcome = "failed"
+    apply_goldens(result, loaded, goldens)
     return result
