@@ -221,6 +221,24 @@ export class ControlClient {
   }
 
   /**
+   * Send a delivery again as a new one (its own X-Webhook-ID, `replayOf` the original), with the
+   * body edited (`body`: the JSON text to send, exactly; absent: the original's bytes), extra
+   * `headers`, and `signature` "signed" (default), "unsigned" or "forged": a safe webhook refuses
+   * the last two with 400, 401 or 403, and accepting one is a `webhook_accepted_unsigned` finding.
+   * One attempt, never retried.
+   */
+  replayDelivery(deliveryId, { body, headers, signature } = {}) {
+    const fields = {};
+    if (body !== undefined) fields.body = body;
+    if (headers !== undefined) fields.headers = headers;
+    if (signature !== undefined) fields.signature = signature;
+    return this.request("POST", "/__emulator/deliveries/{delivery_id}/replay", {
+      params: { delivery_id: deliveryId },
+      body: fields,
+    });
+  }
+
+  /**
    * What the user's server did against the contract, oldest first (after in-flight deliveries).
    * `agentId`: that agent's and those tied to no agent; `callId`: one call's (filtered by the
    * emulator where it takes these query parameters, else here).

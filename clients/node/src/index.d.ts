@@ -401,6 +401,11 @@ export class ControlClient {
   deliveries(): Promise<Delivery[]>;
   delivery(deliveryId: string): Promise<Delivery>;
   retryDelivery(deliveryId: string): Promise<Delivery>;
+  /** POST /__emulator/deliveries/{id}/replay: a new delivery of the body (edited), signed, unsigned or forged. */
+  replayDelivery(
+    deliveryId: string,
+    options?: { body?: string; headers?: Record<string, string>; signature?: "signed" | "unsigned" | "forged" },
+  ): Promise<Delivery>;
   /** `agentId`: that agent's and those tied to no agent; `callId`: one call's. */
   findings(filter?: { agentId?: string; callId?: string }): Promise<Finding[]>;
   clearFindings(): Promise<void>;

@@ -132,6 +132,25 @@ describe("deliveries and findings", () => {
     await assert.rejects(control.retryDelivery("dlv_nope"), /retry: 404 /);
   });
 
+  test("POST deliveries/{id}/replay: edited, signed or forged, a new delivery linked to the original", async () => {
+    const agent = await newAgent();
+    const sent = await control.sendSms({ to: agent.number, body: "hello" });
+    const original = sent.delivery;
+    const replayed = await control.replayDelivery(original.id, { headers: { "X-Replay": "1" } });
+    assert.notEqual(replayed.id, original.id);
+    assert.equal(replayed.replayOf, original.id);
+    assert.equal(replayed.signature, "signed");
+    assert.equal(replayed.attempts.length, 1);
+    assert.equal(replayed.attempts[0].request.headers["X-Replay"], "1");
+    assert.deepEqual(replayed.payload, original.payload); // no body given: the original's bytes
+    const edited = JSON.stringify({ ...original.payload, edited: true });
+    const forged = await control.replayDelivery(original.id, { signature: "forged", body: edited });
+    assert.equal(forged.signature, "forged");
+    assert.equal(forged.attempts[0].request.body, edited); // sent exactly as written
+    await assert.rejects(control.replayDelivery(original.id, { body: "[1]" }), (error) => error.status === 422);
+    await assert.rejects(control.replayDelivery("dlv_nope"), (error) => error.status === 404);
+  });
+
   test("one delivery by id (GET /__emulator/deliveries/{id}, or from the list on an older emulator)", async () => {
     const agent = await newAgent();
     const sms = await control.sendSms({ to: agent.number, body: "hello" });
