@@ -28,6 +28,9 @@ COMMAND_LINE = {
     "agentphone_emulator.agent_env",
     "agentphone_emulator.app_reference",
     "agentphone_emulator.command_line",
+    "agentphone_emulator.command_registry",
+    "agentphone_emulator.explore",  # registered commands' parsers (explore/command.py: argparse only)
+    "agentphone_emulator.explore.command",
     "agentphone_emulator.errors",
     "agentphone_emulator.serve_access",
     "agentphone_emulator.trigger",
