@@ -64,6 +64,10 @@ class ExploreResult:
     """Whether the scenario checks the broken invariant (not for a Python predicate)."""
     replay: ScenarioResult | None = None
     """The written scenario, run by the scenario runner on the same emulator."""
+    found_after: int | None = None
+    """The conversations played until the first failure (the rest of ``examples`` shrank it)."""
+    found_s: float | None = None
+    """The seconds it took to meet that first failure."""
     replayed: Path | None = None
     """The saved plan (from an earlier run) that broke an invariant again, if that is how it was found."""
     flaky: str | None = None
@@ -190,13 +194,16 @@ class Explorer:
         # an agent whose timing varies (a loaded machine) must not turn that into a FlakyFailure
         # mid-shrink. The shrunk plan is played once more afresh (_explain), which says if it was.
         verdicts: dict[Plan, bool] = {}
+        result = ExploreResult(self.spec, self.target, seed, 0, 0.0)
 
         def breaks(plan: Plan) -> bool:
             if plan not in verdicts:
                 verdicts[plan] = self.check(plan) is not None
+                if verdicts[plan] and result.found_after is None:
+                    result.found_after = self.played
+                    result.found_s = time.perf_counter() - started
             return verdicts[plan]
 
-        result = ExploreResult(self.spec, self.target, seed, 0, 0.0)
         plan: Plan | None = None
         for path, known in saved.plans() if saved is not None else []:
             if breaks(known):

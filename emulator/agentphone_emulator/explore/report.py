@@ -51,6 +51,21 @@ def print_result(result: ExploreResult, console: Console, *, run_hint: str | Non
         else f"turn {violation.turn}"
     )
     console.print(Text(f"✗ invariant broken: {violation.invariant} at {where}", style="bold red"))
+    if result.replayed is not None:
+        console.print(
+            _indent(Text(f"(a failure saved by an earlier run: {visible(str(result.replayed))})", "dim"))
+        )
+    elif result.found_after is not None and result.found_s is not None:
+        shrink = result.examples - result.found_after - 1
+        console.print(
+            _indent(
+                Text(
+                    f"(met after {result.found_after} conversations, {result.found_s:.1f} s; "
+                    f"shrunk in {max(0, shrink)} more)",
+                    "dim",
+                )
+            )
+        )
     console.print(_indent(Text(f"expected: {visible(violation.expected)}")))
     console.print(_indent(Text(f"got:      {visible(violation.got)}")))
     conversation = result.conversation
