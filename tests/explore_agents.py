@@ -130,7 +130,14 @@ def _greeting_cut(payload: dict[str, Any]) -> bool:
     return len(users) == 1 and first_agent != GREETING
 
 
+def markup(payload: dict[str, Any]) -> tuple[int, str, bytes]:
+    if _mentions(_said(payload), "um"):
+        return _json({"text": "<speak>Sure, <b>one</b> moment.</speak>"})
+    return good(payload)
+
+
 ROUTES: dict[str, Callable[[dict[str, Any]], tuple[int, str, bytes]]] = {
+    "/markup": markup,
     "/": good,
     "/good": good,
     "/silent-what": silent_what,

@@ -10,23 +10,27 @@ budget is the default (200) where the issue asks for it, but each bug here is me
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from agentphone_emulator.agent_env import agent_environment
 from agentphone_emulator.clock import VirtualClock
 from agentphone_emulator.explore.conversation import Conversation
 from agentphone_emulator.explore.explorer import DEFAULT_EXAMPLES, Explorer, ExploreResult
 from agentphone_emulator.explore.invariants import Invariants
-from agentphone_emulator.explore.plan import Plan, Press, Say
+from agentphone_emulator.explore.plan import Plan, Press, Say, Silence
+from agentphone_emulator.explore.scenario_writer import scenario_yaml
 from agentphone_emulator.explore.spec import ExploreSpec
 from agentphone_emulator.scenario.command import run_loaded
 from agentphone_emulator.scenario.loader import ScenarioFileError, load_file, load_model
 from agentphone_emulator.server import Emulator
-from tests.explore_agents import spec_text
+from tests.explore_agents import after_hangup, spec_text
 from tests.scenario_support import assert_passed, run_one
 
 AGENTS = "tests.explore_agents:app"
@@ -104,6 +108,51 @@ def test_each_broken_agent_is_found_and_shrunk_to_a_scenario_that_fails_under_ru
         assert good.run_scenario_text(result.scenario_text, str(result.scenario_path)).outcome == "passed"
     finally:
         good.close()
+
+
+# Each invariant broken on purpose by one call: (agent, invariants, the call, the invariant, at).
+BROKEN_BY_ONE_CALL = {
+    "rule says": (
+        "/good",
+        {"rules": [{"after": {"contains": "person"}, "says": {"contains": "Sure"}}]},
+        Plan((Say("a person please"),)),
+        "rules[0]",
+        1,
+    ),
+    "rule presses": (
+        "/good",
+        {"rules": [{"after": "bye", "within": 1, "presses": "1"}]},
+        Plan((Say("bye"),)),
+        "rules[0]",
+        1,
+    ),
+    "every reply": ("/good", {"every_reply": {"not_contains": "help"}}, Plan((Say("um"),)), "every_reply", 0),
+    "markup": ("/markup", {}, Plan((Say("um"),)), "no_markup", 1),
+    "ends properly": ("/good", {}, Plan((Say("um"), Silence(700.0))), "ends_properly", None),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN_BY_ONE_CALL))
+def test_each_invariant_breaks_and_its_scenario_fails_where_it_broke(emulator: Emulator, case: str) -> None:
+    path, fields, plan, invariant, turn = BROKEN_BY_ONE_CALL[case]
+    spec = load_model(spec_text(), "spec.yaml", ExploreSpec)
+    invariants = Invariants(**{"first_chunk_within_ms": None, **fields})
+    explorer = Explorer(emulator, spec, target=AGENTS + path, secret=SECRET, invariants=invariants)
+    try:
+        conversation = explorer.play(plan)
+        violation = invariants.check(conversation)
+        assert violation is not None and violation.invariant == invariant, violation
+        assert violation.turn == turn
+        text, checkable = scenario_yaml(spec, conversation, violation)
+        assert checkable
+        result = explorer.run_scenario_text(text, "written.scenario.yaml")
+        assert result.outcome == "failed", text
+        # The scenario fails on the broken invariant's own expectation, not on something else.
+        (failure,) = result.failures
+        assert failure.line is not None
+        assert failure.path[-1] in {"text", "transfer", "digits", "findings", "reason"}, failure
+    finally:
+        explorer.close()
 
 
 def test_the_seed_replays_the_same_calls(emulator: Emulator) -> None:
@@ -248,3 +297,32 @@ def test_cli_mistakes_are_one_line(
     assert "cannot read missing.yaml" in capsys.readouterr().err
     assert main(["explore", "bad.yaml", "--app", AGENTS, "--examples", "0"]) == 2
     assert "--examples must be at least 1" in capsys.readouterr().err
+
+
+def test_a_server_on_a_loopback_port_is_explored_over_real_http(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    httpserver: HTTPServer,
+) -> None:
+    from agentphone_emulator.cli import main
+
+    def answer(request: Request) -> Response:
+        payload = json.loads(request.get_data())
+        if payload.get("event") != "agent.message" or payload.get("channel") != "voice":
+            return Response('{"ok": true}', content_type="application/json")
+        status, kind, body = after_hangup(payload)
+        return Response(body, status=status, content_type=kind)
+
+    httpserver.expect_request("/webhook", method="POST").respond_with_handler(answer)
+    monkeypatch.chdir(tmp_path)
+    Path("agent.explore.yaml").write_text(spec_text(), encoding="utf-8")
+    url = httpserver.url_for("/webhook")
+    status = main(
+        ["explore", "agent.explore.yaml", "--webhook", url, "--port", "0", "--seed", "1", "--no-db"]
+    )
+    out = capsys.readouterr().out
+    assert status == 1, out
+    assert "invariant broken: nothing_after_hangup at turn 1" in out
+    assert "under run it fails the same way" in out
+    assert not Path(".agentphone").exists()  # --no-db
