@@ -297,6 +297,12 @@ def test_cli_mistakes_are_one_line(
     assert "cannot read missing.yaml" in capsys.readouterr().err
     assert main(["explore", "bad.yaml", "--app", AGENTS, "--examples", "0"]) == 2
     assert "--examples must be at least 1" in capsys.readouterr().err
+    Path("nowhere.yaml").write_text(
+        spec_text().replace("call: {to: main}", "call: {to: mian}"), encoding="utf-8"
+    )
+    assert main(["explore", "nowhere.yaml", "--app", AGENTS]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("agentphone-emulator: error: nowhere.yaml: call.to: unknown number 'mian'")
 
 
 def test_a_server_on_a_loopback_port_is_explored_over_real_http(

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ApiError, describe_api_error
     from ..scenario.loader import ScenarioFileError
     from ..scenario.report import report_console
-    from .explorer import exploring
+    from .explorer import ExploreSetupError, exploring
     from .report import print_result
     from .spec import load_spec
 
@@ -126,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
                 database=None if args.no_db else args.db,
                 out_dir=args.out,
             )
+    except ExploreSetupError as exc:
+        raise UsageError(f"{args.spec}: {exc}") from None
     except TargetError as exc:
         raise UsageError(f"{target}: {exc}") from None
     except ApiError as exc:

@@ -30,7 +30,7 @@ from ..clock import VirtualClock
 from ..errors import one_line
 from ..scenario.loader import load_text
 from ..scenario.results import ScenarioResult
-from ..scenario.runner import run_scenario
+from ..scenario.runner import ScenarioError, run_scenario
 from ..server import Emulator
 from ..settings import AccountSettings
 from .conversation import Conversation, Player
@@ -93,6 +93,11 @@ class ExploreResult:
     def rate(self) -> float:
         """Conversations per second."""
         return self.examples / self.wall_s if self.wall_s > 0 else 0.0
+
+
+class ExploreSetupError(Exception):
+    """The spec cannot be played at all (the API refused its setup, its call names no number):
+    the same for every plan, so it is said once, before any drawing."""
 
 
 class PlanDatabase:
@@ -181,6 +186,10 @@ class Explorer:
         seed, reported); shrink the first failure, write it under ``out_dir`` (if given) and run it."""
         seed = random.SystemRandom().getrandbits(32) if seed is None else seed
         started = time.perf_counter()
+        try:  # the empty call first: a spec the API refuses is one message, not a failure per plan
+            self.play(Plan(()))
+        except ScenarioError as exc:
+            raise ExploreSetupError(str(exc)) from None
         self.played = 0
         config = settings(
             max_examples=examples,

@@ -25,7 +25,17 @@ def _indent(text: RenderableType) -> Padding:
 
 
 def print_result(result: ExploreResult, console: Console, *, run_hint: str | None = None) -> None:
-    """The exploration's report on ``console``; ``run_hint``: the ``run`` command to replay it with."""
+    """The exploration's report on ``console``; ``run_hint``: the ``run`` command to replay it with.
+    Off a terminal no line ends in blanks (rich pads table cells to their column's width)."""
+    if console.is_terminal:
+        _print_result(result, console, run_hint=run_hint)
+        return
+    with console.capture() as captured:
+        _print_result(result, console, run_hint=run_hint)
+    console.out("\n".join(line.rstrip() for line in captured.get().splitlines()), highlight=False)
+
+
+def _print_result(result: ExploreResult, console: Console, *, run_hint: str | None = None) -> None:
     rate = f"{result.rate:.0f}/s" if result.rate >= 10 else f"{result.rate:.1f}/s"
     console.print(
         Text(
@@ -112,7 +122,7 @@ def result_text(result: ExploreResult, *, width: int = 100) -> str:
     """:func:`print_result` as plain text (the pytest entry's failure message)."""
     out = io.StringIO()
     console = Console(file=out, width=width, no_color=True, highlight=False, emoji=False)
-    print_result(result, console)
+    _print_result(result, console)
     if result.scenario_text is not None and result.scenario_path is None:
         console.print(Text("the scenario:", style="bold dim"))
         console.print(Text(result.scenario_text))
