@@ -322,13 +322,16 @@ def test_a_server_on_a_loopback_port_is_explored_over_real_http(
 
     httpserver.expect_request("/webhook", method="POST").respond_with_handler(answer)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AGENTPHONE_WEBHOOK_SECRET", raising=False)
     Path("agent.explore.yaml").write_text(spec_text(), encoding="utf-8")
     url = httpserver.url_for("/webhook")
     status = main(
         ["explore", "agent.explore.yaml", "--webhook", url, "--port", "0", "--seed", "1", "--no-db"]
     )
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert status == 1, out
     assert "invariant broken: nothing_after_hangup at turn 1" in out
     assert "under run it fails the same way" in out
     assert not Path(".agentphone").exists()  # --no-db
+    # A server of the user's verifies with its own secret: the fresh one is announced, as run does.
+    assert err.startswith("agentphone-emulator: signing webhooks with a fresh secret, whsec_"), err

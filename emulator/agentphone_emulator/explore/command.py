@@ -57,7 +57,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--db",
         default=DEFAULT_DB,
         metavar="DIR",
-        help=f"hypothesis' database: failures found replay first next time (default {DEFAULT_DB})",
+        help=f"failing calls kept between runs and played first next time (default {DEFAULT_DB})",
     )
     database.add_argument("--no-db", action="store_true", help="keep no database")
     parser.add_argument(
@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ApiError, describe_api_error
     from ..scenario.loader import ScenarioFileError
     from ..scenario.report import report_console
+    from ..scenario.signing_hints import RunSecret, fresh_secret_notice
     from .explorer import ExploreSetupError, exploring
     from .report import print_result
     from .spec import load_spec
@@ -108,7 +109,15 @@ def run(args: argparse.Namespace) -> int:
         if not is_app_reference(args.app):
             raise UsageError(f"--app expects module:attr (e.g. myagent.server:app), got {args.app!r}")
         importable_from(os.getcwd())
-    secret = args.webhook_secret or os.environ.get(SECRET_ENV) or "whsec_" + secrets.token_hex(24)
+    if args.webhook_secret:
+        run_secret = RunSecret(args.webhook_secret, "--webhook-secret", args.app is not None)
+    elif os.environ.get(SECRET_ENV):
+        run_secret = RunSecret(os.environ[SECRET_ENV], f"${SECRET_ENV}", args.app is not None)
+    else:
+        run_secret = RunSecret("whsec_" + secrets.token_hex(24), "fresh", args.app is not None)
+    secret = run_secret.value
+    for line in fresh_secret_notice(run_secret):  # as run says it: a server of yours must verify with it
+        print(line, file=sys.stderr)
     port = args.port if args.port is not None else (0 if args.app else 8787)
     try:
         with exploring(
