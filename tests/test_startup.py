@@ -37,6 +37,8 @@ COMMAND_LINE = {
     "agentphone_emulator.scenario.arguments",
     # The registered commands' parsers (command_registry.py): each module imports its work in run().
     "agentphone_emulator.command_registry",
+    "agentphone_emulator.explore",
+    "agentphone_emulator.explore.command",
     "agentphone_emulator.regressions",
     "agentphone_emulator.regressions.import_command",
     "agentphone_emulator.regressions.compare_command",

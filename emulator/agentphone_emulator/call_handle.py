@@ -324,11 +324,13 @@ class CallHandle:
 
         return await self._drive(interrupt)
 
-    async def apress(self, digits: str) -> AgentReply:
+    async def apress(self, digits: str, *, after: float | None = None) -> AgentReply:
         """Press keys (DTMF); the agent's webhook gets them as a turn, and its reply is heard.
 
         Args:
             digits: The keys, ``0``-``9``, ``*`` and ``#`` (e.g. ``"1"`` or ``"1234#"``).
+            after: Press over the agent's current reply, this many seconds into its speech (the
+                keys cut it off, as a barge-in does); None (the default): once the agent is quiet.
 
         Returns:
             The agent's reply to the key presses, heard to its end.
@@ -338,6 +340,8 @@ class CallHandle:
         """
 
         async def press() -> AgentReply:
+            if after is not None:
+                return await self.session.hear(await self.session.press_over(digits, after=after))
             return await self.session.hear(await self.session.press(digits))
 
         return await self._drive(press)
@@ -460,16 +464,17 @@ class CallHandle:
             lambda: self.ainterrupt(sent, after=after, confidence=confidence, said=said), "interrupt"
         )
 
-    def press(self, digits: str) -> AgentReply:
+    def press(self, digits: str, *, after: float | None = None) -> AgentReply:
         """[`apress`][agentphone_emulator.call_handle.CallHandle.apress], blocking: press keys.
 
         Args:
             digits: The keys, ``0``-``9``, ``*`` and ``#``.
+            after: Press over the agent's current reply, this many seconds into its speech.
 
         Returns:
             The agent's reply to the key presses, heard to its end.
         """
-        return self._run(lambda: self.apress(digits), "press")
+        return self._run(lambda: self.apress(digits, after=after), "press")
 
     def silence(self, seconds: float) -> None:
         """[`asilence`][agentphone_emulator.call_handle.CallHandle.asilence], blocking: say

@@ -21,10 +21,11 @@ class CommandModule(Protocol):
 
 # command name -> the module that adds and runs it, in the order `--help` lists them
 COMMANDS: dict[str, str] = {
+    "explore": "agentphone_emulator.explore.command",
+    "diff": "agentphone_emulator.rundiff.command",
     "import-call": "agentphone_emulator.regressions.import_command",
     "compare": "agentphone_emulator.regressions.compare_command",
     "voices": "agentphone_emulator.speech.command",
-    "diff": "agentphone_emulator.rundiff.command",
 }
 
 

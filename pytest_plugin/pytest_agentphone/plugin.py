@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from .explore_fixture import agentphone_explore
 from .fixtures import (
     FAILED_KEY,
     HAVE_ASYNCIO,
@@ -29,6 +30,7 @@ from .service import OPTIONS_KEY, SERVICE_KEY, EmulatorService
 __all__ = [
     "agentphone_async_client",
     "agentphone_client",
+    "agentphone_explore",
     "agentphone_server",
     "async_emulator",
     "current_emulator",

@@ -249,6 +249,14 @@ class CallSession:
         self.touch()
         return self._start_reply(turn, digits, dtmf=digits)
 
+    async def press_over(self, digits: str, *, after: float) -> AgentReply:
+        """The caller presses keys ``after`` seconds into the agent's current reply, cutting it off
+        there (keys are a barge-in too); the agent gets them as a turn."""
+        reply = self.current
+        if reply is not None:
+            await self._cut_after(reply, after)
+        return await self.press(digits)
+
     async def silence(self, seconds: float) -> None:
         """The caller says nothing for ``seconds`` (the agent may finish talking meanwhile; a
         silence past the agent's ``maxSilenceMs`` ends the call)."""

@@ -157,7 +157,7 @@ class CallRunner:
             at = (*path, "turns", index)
             upcoming = turns[index + 1] if index + 1 < len(turns) else None
             try:
-                reply = await self.turn(at, turn, handle, cut_next=isinstance(upcoming, InterruptStep))
+                reply = await self.turn(at, turn, handle, cut_next=cuts(upcoming))
             except CallEnded as exc:
                 if isinstance(turn, HangupStep):
                     break
@@ -220,8 +220,10 @@ class CallRunner:
             return reply
         if isinstance(turn, PressStep):
             if cut_next:
+                if turn.after is not None:
+                    return await self._unheard(handle.session.press_over(turn.press, after=turn.after))
                 return await self._unheard(handle.session.press(turn.press))
-            return await handle.apress(turn.press)
+            return await handle.apress(turn.press, after=turn.after)
         if isinstance(turn, SilenceStep | PauseStep):
             seconds = turn.silence if isinstance(turn, SilenceStep) else turn.pause
             if not handle.live:
@@ -362,6 +364,12 @@ class CallRunner:
                     actions=actions,
                 )
             )
+
+
+def cuts(turn: Any) -> bool:
+    """Whether ``turn`` talks (or presses) over the reply before it, so that reply is not heard to
+    its end first."""
+    return isinstance(turn, InterruptStep) or (isinstance(turn, PressStep) and turn.after is not None)
 
 
 def _why_no_reply(handle: CallHandle, while_up: str) -> str:

@@ -23,10 +23,10 @@ import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..safe_text import describe as describe_surrogates
@@ -39,6 +39,7 @@ from .variables import UnknownVariable, builtin_names, names_in, platform_fills
 from .yaml_errors import YAML_BREAKS, explain
 
 Position = tuple[int, int]  # (line, column), both 1-based
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 NOT_A_MAPPING = "a scenario is a mapping with at least a name and steps"
 MAX_DEPTH = 64  # deeper than any scenario needs; stops a hostile file long before Python's stack
@@ -518,3 +519,22 @@ def load_paths(
         except ScenarioFileError as exc:
             problems.extend(exc.problems)
     return loaded, problems
+
+
+def load_model(text: str, file: str, model: type[ModelT]) -> ModelT:
+    """One YAML document of ``text`` validated as ``model`` (another language of the same kind, such
+    as explore's spec), with the scenario loader's positions and words: every problem one
+    ``file:line:col: path: msg``, raised together as :class:`ScenarioFileError`."""
+    documents, problems = _read_documents(text, file)
+    if not problems and len(documents) != 1:
+        problems = [Problem(file, 1, 1, "", f"expected one YAML document, found {len(documents)}")]
+    if problems:
+        raise ScenarioFileError(_tidy(problems))
+    document = documents[0]
+    if document.problems:
+        raise ScenarioFileError(_tidy(document.problems))
+    try:
+        return model.model_validate(document.data)
+    except ValidationError as exc:
+        found = [document.problem(file, path, message) for path, message in worded(exc, document.data)]
+        raise ScenarioFileError(_tidy(found)) from None

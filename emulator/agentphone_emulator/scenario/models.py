@@ -365,6 +365,11 @@ class InterruptStep(Strict):
 
 class PressStep(Strict):
     press: Keys = Field(min_length=1, description="Keys the caller presses (0-9, * and #).")
+    after: SimulatedSeconds | None = Field(
+        None,
+        description="Press over the agent's current reply, this many seconds into its speech (the "
+        "keys cut it off, as a barge-in does). Default: once the agent is quiet.",
+    )
     expect: TurnExpect | None = None
 
 
