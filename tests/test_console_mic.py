@@ -30,7 +30,8 @@ def wait_until(check: Any, what: str, limit: float = 60.0) -> None:
     """Poll ``check`` (bounds a hang only: nothing here asserts how long anything takes)."""
     deadline = time.monotonic() + limit
     while not check():
-        assert time.monotonic() < deadline, f"never: {what}"
+        if time.monotonic() > deadline:
+            pytest.fail(f"hang guard: never {what}")
         time.sleep(0.05)
 
 
@@ -139,5 +140,6 @@ def wait_for_answer(page: Any) -> dict[str, str]:
         received, played = int(stats.get("micAnswerReceivedMs", 0)), int(stats.get("micAnswerMs", 0))
         if received >= 1000 and played >= received:
             return stats
-        assert time.monotonic() < deadline, f"the answer never played: {stats}"
+        if time.monotonic() > deadline:
+            pytest.fail(f"hang guard: the answer never played: {stats}")
         time.sleep(0.05)
