@@ -21,15 +21,13 @@ own variables).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from .bounds import Fraction, SimulatedLimit
 from .strict import Strict
-
-if TYPE_CHECKING:  # models.py defines them and imports this module: it completes these models
-    from .models import Keys, Text
+from .text_models import Keys, Text
 
 FACT = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 """``{name}`` in a persona's template (not ``{{name}}``, the scenario's variables)."""
@@ -184,11 +182,3 @@ class Persona(Strict):
         """``persona Dana`` (its name, else facts.name), or just ``persona``."""
         name = self.name or self.facts.get("name")
         return f"persona {name}" if name not in (None, "") else "persona"
-
-
-def complete(text: Any, keys: Any) -> None:
-    """Build the models that use models.py's ``Text`` and ``Keys`` (called there, once they exist:
-    importing them here would be an import cycle)."""
-    namespace = {"Text": text, "Keys": keys}
-    for model in (PersonaSuccess, Persona):
-        model.model_rebuild(_types_namespace=namespace)
