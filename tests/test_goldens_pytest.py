@@ -8,6 +8,8 @@ from __future__ import annotations
 import hypothesis  # noqa: F401  (loaded before pytester's first run: see test_plugin_scenarios.py)
 import pytest
 
+from tests.plugin_support import outside_xdist
+
 BASE_INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\naddopts = -p no:benchmark\n"
 
 AGENT = """
@@ -47,8 +49,9 @@ expect: {golden: {tolerance_ms: 5000}}  # far above a loaded machine's stalls: o
 
 
 def test_snapshot_update_writes_the_golden_then_a_changed_reply_fails_with_a_word_diff(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    outside_xdist(monkeypatch)  # else syrupy, run in-process here, prints no summary under -n 2
     pytester.makeini(BASE_INI + "agentphone_app = golden_agent:app\n")
     pytester.makepyfile(golden_agent=AGENT.format(reply="We open at nine."))
     pytester.makefile(".scenario.yaml", hours=SCENARIO)
@@ -85,3 +88,4 @@ def test_snapshot_update_writes_the_golden_then_a_changed_reply_fails_with_a_wor
     updated.stdout.fnmatch_lines(["*1 snapshot updated*"])
     assert "text: We open at ten." in golden.read_text()
     pytester.runpytest().assert_outcomes(passed=1)
+
