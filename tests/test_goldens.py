@@ -19,7 +19,6 @@ import pytest
 from fastapi import FastAPI, Request
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rich.console import Console
 
 from agentphone_emulator.cli import build_parser
 from agentphone_emulator.scenario.command import run_command
@@ -35,6 +34,7 @@ from agentphone_emulator.scenario.goldens import (
     slug,
 )
 from agentphone_emulator.scenario.loader import load_paths
+from agentphone_emulator.scenario.report import report_console
 
 # -- an agent the tests change between runs -------------------------------------------------------
 
@@ -103,7 +103,10 @@ def run(scenarios: Path, *flags: str) -> tuple[int, str]:
         ["run", str(scenarios), "--app", "tests.test_goldens:agent", "-v", *flags]
     )
     out = io.StringIO()
-    status = run_command(args, console=Console(file=out, width=200, color_system=None))
+    # The console ``run`` prints on off a terminal (a CI log): no width, so nothing wraps. A fixed
+    # width wrapped the failed check's reason wherever the tmp path was long (under an xdist worker's
+    # popen-gwN folder) and the test's substring no longer matched, though the report said it all.
+    status = run_command(args, console=report_console(out))
     return status, out.getvalue()
 
 

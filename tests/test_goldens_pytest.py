@@ -8,6 +8,8 @@ from __future__ import annotations
 import hypothesis  # noqa: F401  (loaded before pytester's first run: see test_plugin_scenarios.py)
 import pytest
 
+from tests.plugin_support import outside_xdist
+
 BASE_INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\naddopts = -p no:benchmark\n"
 
 AGENT = """
@@ -47,8 +49,9 @@ expect: {golden: {tolerance_ms: 5000}}  # far above a loaded machine's stalls: o
 
 
 def test_snapshot_update_writes_the_golden_then_a_changed_reply_fails_with_a_word_diff(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    outside_xdist(monkeypatch)  # else syrupy, run in-process here, prints no summary under -n 2
     pytester.makeini(BASE_INI + "agentphone_app = golden_agent:app\n")
     pytester.makepyfile(golden_agent=AGENT.format(reply="We open at nine."))
     pytester.makefile(".scenario.yaml", hours=SCENARIO)
@@ -85,3 +88,25 @@ def test_snapshot_update_writes_the_golden_then_a_changed_reply_fails_with_a_wor
     updated.stdout.fnmatch_lines(["*1 snapshot updated*"])
     assert "text: We open at ten." in golden.read_text()
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+# Plugins a subprocess run has no use for, left out for speed: each worker imports its plugins afresh.
+UNUSED = ("hypothesispytest", "schemathesis", "cacheprovider", "anyio", "pytest_httpserver")
+UNUSED_IN_SUBPROCESS = [arg for name in UNUSED for arg in ("-p", f"no:{name}")]
+
+
+def test_snapshot_update_under_xdist_writes_every_golden_and_the_controller_counts_them(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The README runs pytest -n 2: each worker writes the goldens of its scenarios, and syrupy's
+    # summary on the controller (merged from the workers' reports) counts them all.
+    outside_xdist(monkeypatch)
+    pytester.makeini(BASE_INI + "agentphone_app = golden_agent:app\n")
+    pytester.makepyfile(golden_agent=AGENT.format(reply="We open at nine."))
+    pytester.makefile(".scenario.yaml", hours=SCENARIO, late=SCENARIO.replace("opening", "closing"))
+    result = pytester.runpytest_subprocess("-n", "2", "--snapshot-update", *UNUSED_IN_SUBPROCESS)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*2 snapshots generated*"])
+    for name in ("hours.opening-hours", "late.closing-hours"):
+        golden = pytester.path / "__goldens__" / f"{name}.golden.yaml"
+        assert "text: We open at nine. (call <call_1>)" in golden.read_text()
