@@ -244,6 +244,18 @@ def test_a_narrow_terminal_keeps_the_words_readable() -> None:
     assert cells_of(line_with(text, "!  bad setup")) == ["!", "bad setup", "-", "-", "-", "0.00 s"]
 
 
+@pytest.mark.parametrize("width", [30, 40, 52])
+def test_a_very_narrow_terminal_cuts_no_word_of_the_transcript(width: int) -> None:
+    """Fixed: below ~52 columns the words' column was cropped ("Hi, this i"), losing what was said."""
+    run = a_run()
+    text = render(run, verbose=True, width=width)
+    flat = " ".join(text.split())
+    for result in run.results:
+        for line in result.transcript:
+            assert " ".join(line.text.split()) in flat, (line.text, text)
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= width
+
+
 def test_a_narrow_terminal_folds_a_label_but_never_cuts_its_number() -> None:
     result = failing()
     result.transcript.append(TranscriptLine("texter", "Hi", 95.0, None, "text from +14155550123"))

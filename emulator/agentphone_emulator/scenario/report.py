@@ -412,8 +412,28 @@ def transcript_table(result: ScenarioResult, width: int | None = None) -> Table:
     if width is not None:
         others = natural_width(_transcript_table(result, wide=True, words=False))
         if others + MIN_WORDS > width:
+            # Narrower still, even the latency under the words leaves them a sliver that rich
+            # crops ("Hi, this i"): the words then go on a line of their own, under who said them.
+            narrow = natural_width(_transcript_table(result, wide=False, words=False))
+            if narrow + MIN_WORDS // 2 > width:
+                return _stacked_transcript(result)
             return _transcript_table(result, wide=False)
     return _transcript_table(result, wide=True)
+
+
+def _stacked_transcript(result: ScenarioResult) -> Table:
+    """The transcript for a very narrow terminal: each line's time, speaker and label, then its
+    words, finding codes and latency below, in one column that folds and never crops."""
+    allowed = _allowed_codes(result.findings)
+    table = Table(box=None, show_header=False, padding=(0, 0), pad_edge=False)
+    table.add_column("line", overflow="fold")
+    for line in result.transcript:
+        who = [sim_clock(line.at_s), *([visible(line.call_id)] if line.call_id else []), line.speaker]
+        head = Text(" ".join(who), style="dim")
+        head.append(f"  {visible(line.label)}", style="dim")
+        under = [_codes_text(line.findings, allowed), Text(reply_timing(line), style="dim")]
+        table.add_row(Text("\n").join([head, _with_under(Text("  ") + _said_text(line), under)]))
+    return table
 
 
 def _transcript_table(result: ScenarioResult, *, wide: bool, words: bool = True) -> Table:
