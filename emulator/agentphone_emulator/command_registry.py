@@ -20,7 +20,9 @@ class CommandModule(Protocol):
 
 
 # command name -> the module that adds and runs it, in the order `--help` lists them
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "load": "agentphone_emulator.load.command",
+}
 
 
 def command_module(name: str) -> CommandModule:
