@@ -7,6 +7,7 @@ The parser imports nothing heavy; ``run`` imports Locust (and with it gevent's p
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from ..command_line import UsageError, duration, is_http_url
@@ -35,6 +36,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--run-time", type=duration, default=60.0, metavar="T", help="how long: 30s, 5m (default 60s)"
+    )
+    parser.add_argument(
+        "--wait",
+        type=duration,
+        default=0.0,
+        metavar="T",
+        help="each caller's pause between plays (default 0)",
     )
     parser.add_argument(
         "--texters",
@@ -95,6 +103,9 @@ def check(args: argparse.Namespace) -> None:
         raise UsageError(
             "no scenario: name scenario files or directories (agentphone-emulator load FILE --webhook URL)"
         )
+    for path in args.scenarios:
+        if not os.path.exists(path):  # before the scenario language's imports: this is common
+            raise UsageError(f"{path}:1:1: no such file or directory")
     if not args.webhook:
         raise UsageError("--webhook URL is required (your agent's webhook)")
     if not is_http_url(args.webhook):

@@ -22,6 +22,7 @@ from typing import Any
 
 import gevent
 from gevent.event import Event
+from locust import constant
 from locust import events as global_events
 from locust.env import Environment
 from locust.stats import (
@@ -56,7 +57,12 @@ def user_classes(args: argparse.Namespace, secret: str) -> list[type[ScenarioUse
     has_calls = any(isinstance(s, CALL_STEPS) for s in steps)
     has_texts = any(isinstance(s, TEXT_STEPS) for s in steps)
     files = [str(Path(p).resolve()) for p in args.scenarios]
-    attrs: dict[str, Any] = {"scenario_files": files, "host": args.webhook, "webhook_secret": secret}
+    attrs: dict[str, Any] = {
+        "scenario_files": files,
+        "host": args.webhook,
+        "webhook_secret": secret,
+        "wait_time": constant(args.wait),
+    }
     classes: list[type[ScenarioUser]] = []
     if has_calls:
         classes.append(type("Caller", (VoiceCaller,), {**attrs, "weight": 1}))
@@ -73,8 +79,15 @@ def run_load(args: argparse.Namespace) -> int:
     classes = user_classes(args, secret)
     env = Environment(user_classes=list(classes), host=args.webhook, events=global_events)
     stopping = Event()
+    hub = gevent.get_hub()
+
+    def stop(signum: int, frame: object) -> None:
+        # Ctrl-C or a TERM ends the run the way its end does (not with KeyboardInterrupt, which
+        # would skip the report, the workers' last figures and the clean-up): the hub sets the event.
+        hub.loop.run_callback(stopping.set)
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        gevent.signal_handler(signum, stopping.set)
+        signal.signal(signum, stop)
     if args.worker:
         return _worker(env, args, stopping)
     children: list[subprocess.Popen[bytes]] = []
@@ -99,7 +112,15 @@ def run_load(args: argparse.Namespace) -> int:
             runner = env.create_local_runner()
         history = gevent.spawn(stats_history, runner)
         runner.start(args.users, spawn_rate=args.spawn_rate)
+        where = f" over {runner.worker_count} workers" if args.workers or args.master else ""
+        print(
+            f"running: {args.users} simulated callers{where} for {args.run_time:g} s",
+            file=sys.stderr,
+            flush=True,
+        )
         stopping.wait(timeout=args.run_time)
+        if args.workers or args.master:
+            _quit_workers(env, runner)
         runner.quit()
         close_world(env)
         history.kill(block=True)
@@ -128,6 +149,27 @@ def _worker(env: Environment, args: argparse.Namespace, stopping: Event) -> int:
         watcher.kill()
         close_world(env)
     return 0
+
+
+def _quit_workers(env: Environment, runner: Any) -> None:
+    """Tell the workers to quit and wait for each one's last report: a worker answers ``quit``
+    with the figures it has not sent yet, and Locust's own ``quit`` gives them only half a second
+    before it stops listening (a loaded worker's last calls would be lost)."""
+    from locust.rpc import Message
+
+    waiting = {client.id for client in runner.clients.all}
+
+    def reported(client_id: str, **_: object) -> None:
+        waiting.discard(client_id)
+
+    env.events.worker_report.add_listener(reported)
+    for client_id in list(waiting):
+        runner.server.send_to_client(Message("quit", None, client_id))
+    waited = 0.0
+    while waiting and waited < WORKER_STOP_SECONDS:
+        gevent.sleep(0.05)
+        waited += 0.05
+    env.events.worker_report.remove_listener(reported)
 
 
 def _wait_workers(
@@ -169,6 +211,8 @@ def _spawn_worker(args: argparse.Namespace, port: int, secret: str) -> subproces
         *[str(Path(p).resolve()) for p in args.scenarios],
         "--webhook",
         args.webhook,
+        "--wait",
+        str(args.wait),
         "--worker",
         "--master-host",
         "127.0.0.1",

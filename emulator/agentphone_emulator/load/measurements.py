@@ -37,6 +37,7 @@ class Recorder:
     count: int = 0
     call_ids: list[str] = field(default_factory=list)
     delivery_ids: set[str] = field(default_factory=set)
+    reported: set[int] = field(default_factory=set)  # findings already sent (by id: each once)
 
     def add(
         self,

@@ -84,6 +84,9 @@ class LoadCalls(CallRunner):
                 self.measured.add(id(reply))
                 if recorder is not None:
                     _reply_measurements(recorder, reply)
+                    for finding in reply.findings:
+                        recorder.reported.add(id(finding))
+                        recorder.add(FINDING, "contract", 0.0, failure=str(finding.code))
 
 
 async def play(
@@ -139,6 +142,8 @@ def _findings(recorder: Recorder, run: ScenarioRun, start: int) -> None:
     # Other callers' findings land in the same list; ours name our calls or our deliveries. The
     # list only grows while the worker runs, so it is enough to look past where it stood.
     for finding in found[max(0, min(start, len(found))) :]:
+        if id(finding) in recorder.reported:
+            continue
         if finding.call_id in calls or finding.delivery_id in deliveries:
             recorder.add(FINDING, "contract", 0.0, failure=str(finding.code))
 
