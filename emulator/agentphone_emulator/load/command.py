@@ -72,6 +72,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--csv", metavar="PREFIX", help="write Locust's CSV files (PREFIX_stats.csv ...)")
     parser.add_argument("--html", metavar="FILE", help="write Locust's HTML report")
+    parser.add_argument("--chart", metavar="FILE.png", help="draw the run over time (needs matplotlib)")
     parser.add_argument(
         "--max-p95-first-chunk-ms",
         type=float,
@@ -120,6 +121,13 @@ def check(args: argparse.Namespace) -> None:
         raise UsageError(f"--max-failure-rate is a share between 0 and 1, got {args.max_failure_rate:g}")
     if args.max_p95_first_chunk_ms is not None and not args.max_p95_first_chunk_ms > 0:
         raise UsageError(f"--max-p95-first-chunk-ms must be above 0, got {args.max_p95_first_chunk_ms:g}")
+    if args.chart:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise UsageError("--chart draws with matplotlib: pip install matplotlib")
+        if args.worker:
+            raise UsageError("--chart is for the master (or a run in one process), not a --worker")
     if args.texters is not None and args.texters < 0:
         raise UsageError(f"--texters is a weight, 0 or more, got {args.texters:g}")
 

@@ -35,6 +35,7 @@ from locust.stats import (
 
 from ..command_line import UsageError
 from ..scenario.loader import load_paths
+from .chart import Samples, draw, sample_forever
 from .gates import judge
 from .play import CALL_STEPS, TEXT_STEPS
 from .users import ScenarioUser, Texter, VoiceCaller, close_world, prime_world
@@ -111,6 +112,8 @@ def run_load(args: argparse.Namespace) -> int:
                 prime_world(env, user, world)
             runner = env.create_local_runner()
         history = gevent.spawn(stats_history, runner)
+        samples = Samples()
+        sampler = gevent.spawn(sample_forever, samples, env.stats, runner) if args.chart else None
         runner.start(args.users, spawn_rate=args.spawn_rate)
         where = f" over {runner.worker_count} workers" if args.workers or args.master else ""
         print(
@@ -119,11 +122,20 @@ def run_load(args: argparse.Namespace) -> int:
             flush=True,
         )
         stopping.wait(timeout=args.run_time)
+        if sampler is not None:
+            sampler.kill(block=True)
+            samples.take(env.stats, runner.user_count)
         if args.workers or args.master:
             _quit_workers(env, runner)
         runner.quit()
         close_world(env)
         history.kill(block=True)
+        if sampler is not None:
+            title = f"{args.users} callers, {', '.join(Path(p).name for p in args.scenarios)}"
+            try:
+                draw(samples, args.chart, title)
+            except OSError as exc:
+                raise UsageError(f"cannot write {args.chart}: {exc.strerror}") from None
         if args.csv:
             _write_csv(env, args.csv)
         if args.html:
