@@ -18,12 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from agentphone import AgentPhone
 from aiohttp import web
 from hypothesis import given
 from hypothesis import strategies as st
 
 from agentphone_emulator.load.numbers import NumberPool
 from agentphone_emulator.phone import normalize_e164
+from agentphone_emulator.server import Emulator
 
 from .helpers import wait_until
 
@@ -286,3 +288,23 @@ def test_a_pool_hands_out_each_number_to_one_caller_at_a_time() -> None:
     pool.give_back(first)
     assert pool.take() == first  # reused once free, never while taken
     assert len({pool.take() for _ in range(100)} | {first, second}) == 102
+
+
+def test_the_sweep_drops_what_a_long_run_is_done_with_and_keeps_the_rest(
+    vemu: Emulator, vclient: AgentPhone
+) -> None:
+    from agentphone_emulator.load.sweep import KEEP_SECONDS, sweep
+
+    agent = vclient.agents.create(name="Support")
+    number = vclient.numbers.buy(agent_id=agent.id).phone_number
+    done = vemu.ring(to=number, from_="+12009000001")
+    done.hangup()
+    vemu.send_sms(from_="+12009000001", to=number, body="hi")
+    account = vemu.account()
+    assert sweep(vemu) == 0  # all of it is recent
+    vemu.advance(KEEP_SECONDS + 1)
+    live = vemu.ring(to=number, from_="+12009000002")  # up for longer than the margin, still needed
+    vemu.advance(KEEP_SECONDS + 1)
+    assert sweep(vemu) == 2  # the ended call and the text (no webhook: no delivery)
+    assert list(account.calls) == [live.id] and not account.messages
+    live.hangup()

@@ -26,9 +26,11 @@ from ..settings import AccountSettings
 from .engine_thread import EngineThread
 from .load_emulator import LoadEmulator
 from .measurements import EMULATOR, Measurement
+from .sweep import sweep
 
 SECRET_ENV = "AGENTPHONE_WEBHOOK_SECRET"
 LAG_PROBE_SECONDS = 0.05
+SWEEP_SECONDS = 10.0
 
 
 class LoadSetupError(Exception):
@@ -110,8 +112,14 @@ class LoadWorld:
             await scene.emulator.stop()
 
     async def _probe_lag(self) -> None:
-        """How late the loop runs a timer: every turn's timing absorbs this much of the emulator."""
+        """How late the loop runs a timer: every turn's timing absorbs this much of the emulator.
+        Every SWEEP_SECONDS it also drops what the emulators are done with (sweep.py)."""
+        last_sweep = time.monotonic()
         while True:
+            if time.monotonic() - last_sweep >= SWEEP_SECONDS:
+                last_sweep = time.monotonic()
+                for scene in self.scenes:
+                    sweep(scene.emulator)
             started = time.perf_counter()
             await asyncio.sleep(LAG_PROBE_SECONDS)
             late = (time.perf_counter() - started - LAG_PROBE_SECONDS) * 1000
