@@ -60,6 +60,7 @@ class Point:
     lag_p99: float = 0.0
     send_p99: float = 0.0
     failures: int = 0
+    errors: str = ""
     cpu_s: float = 0.0
     rss_mb: float = 0.0
 
@@ -110,6 +111,8 @@ def run_ours(scenario: Path, url: str, users: int, seconds: float, workdir: Path
             point.lag_p99 = p99
         elif name.endswith("turn send delay"):
             point.send_p99 = p99
+    with open(f"{prefix}_failures.csv", newline="") as f:
+        point.errors = "; ".join(f"{r['Occurrences']}x {r['Method']} {r['Error']}" for r in csv.DictReader(f))
     return point
 
 
@@ -173,6 +176,9 @@ def main() -> None:
                       f"{p.lag_p99:g}", f"{p.send_p99:g}", f"{p.added_p99:g}", str(p.failures),
                       f"{p.cpu_ms_per_turn:.2f}", f"{p.rss_mb:.0f}")  # fmt: skip
     console.print(table)
+    for p in [*ours, *extra]:
+        if p.errors:
+            console.print(f"{p.label}, {p.users} callers: failures: {p.errors}")
     console.print(
         f"one worker: {best.users} calls at once, {best.calls_per_s:.1f} calls/s at added p99 "
         f"{best.added_p99:g} ms (limit {ADDED_LIMIT_MS:g})"
