@@ -39,6 +39,7 @@ from .chart import Samples, draw, sample_forever
 from .gates import judge
 from .play import CALL_STEPS, TEXT_STEPS
 from .users import ScenarioUser, Texter, VoiceCaller, close_world, prime_world
+from .users import _report as report_measurements
 from .world import SECRET_ENV, LoadSetupError, LoadWorld
 
 WORKERS_JOIN_SECONDS = 60.0
@@ -151,13 +152,25 @@ def _worker(env: Environment, args: argparse.Namespace, stopping: Event) -> int:
     ended = gevent.spawn(runner.greenlet.join)
 
     def quit_when_stopped() -> None:
+        # Interrupted itself (Ctrl-C reaches the whole group): leave as a master's "quit" would
+        # have it, stopping the callers and sending the last figures, then say so to the master
+        # (Locust's "quitting" listener), which then stops waiting for this worker.
         stopping.wait()
+        runner.stop()
+        report_measurements(env)
+        runner._send_stats()
+        env.events.quitting.fire(environment=env, reverse=True)
         runner.quit()
 
     watcher = gevent.spawn(quit_when_stopped)
     try:
         ended.join()
     finally:
+        if stopping.is_set():
+            # Interrupted: the master's "quit" may have ended the runner while this worker's own
+            # leaving is closing its emulators; let that finish (killing it mid-close would leave
+            # the engine's thread to die with the interpreter, its sockets unclosed).
+            watcher.join(timeout=WORKER_STOP_SECONDS)
         watcher.kill()
         close_world(env)
     return 0
@@ -178,7 +191,9 @@ def _quit_workers(env: Environment, runner: Any) -> None:
     for client_id in list(waiting):
         runner.server.send_to_client(Message("quit", None, client_id))
     waited = 0.0
-    while waiting and waited < WORKER_STOP_SECONDS:
+    # A worker that quit by itself (Ctrl-C reaches the whole process group) has left the master's
+    # list: its last figures came with its leaving, so it is not waited for.
+    while waiting & {client.id for client in runner.clients.all} and waited < WORKER_STOP_SECONDS:
         gevent.sleep(0.05)
         waited += 0.05
     env.events.worker_report.remove_listener(reported)
