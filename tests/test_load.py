@@ -168,6 +168,7 @@ def test_one_process_measures_everything_and_findings_fail_the_gate(
     proc = _load(
         str(with_broken), "--webhook", f"{agent}/good", "--users", "4", "--spawn-rate", "50",
         "--run-time", "2", "--csv", str(prefix), "--html", str(html), "--wait", "0.1",
+        "--transcripts", str(tmp_path / "transcripts.txt"),
         "--max-p95-first-chunk-ms", "60000", "--max-failure-rate", "0",
     )  # fmt: skip
     code, out, err = _finish(proc)
@@ -181,6 +182,9 @@ def test_one_process_measures_everything_and_findings_fail_the_gate(
     assert "gate first-chunk p95: passed" in out
     assert "gate failure rate: FAILED" in out
     assert "quick call / turn 1 first chunk" in html.read_text()
+    kept = (tmp_path / "transcripts.txt").read_text()
+    assert "== broken call (caller +1200900" in kept and "failed: webhook_http_error" in kept, kept
+    assert "# Slowest plays\n\n== quick call" in kept, kept
     assert not _group(proc.pid)
 
 
@@ -200,7 +204,7 @@ def test_a_master_and_two_workers_then_ctrl_c_leaves_nothing_behind(
     prefix = tmp_path / "run"
     proc = _load(
         str(scenario), "--webhook", f"{agent}/good", "--users", "4", "--spawn-rate", "50", "--run-time", "60",
-        "--workers", "2", "--csv", str(prefix), "--wait", "0.1",
+        "--workers", "2", "--csv", str(prefix), "--wait", "0.1", "--transcripts", str(tmp_path / "kept.txt"),
     )  # fmt: skip
     # Both workers joined and the run started; then the agent answered turns (the workers report
     # every 3 s, so the master's figures come in with their final reports when they quit).
@@ -211,11 +215,15 @@ def test_a_master_and_two_workers_then_ctrl_c_leaves_nothing_behind(
         assert line, "the load run ended before it started"
     assert "over 2 workers" in line
     before = HITS["turns"]
-    wait_until(lambda: HITS["turns"] >= before + 4, "the agent to answer a few turns", guard=30)
+    # 12 turns among 4 callers: one of them began a third turn, so its first call (two turns) is
+    # over and its play's transcript is kept.
+    wait_until(lambda: HITS["turns"] >= before + 12, "the agent to answer a dozen turns", guard=30)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the master and its workers
     code, out, err = _finish(proc)
     assert code == 130, err + out
     assert "Traceback" not in err, err  # each worker closed its emulators before it exited
+    # The workers sent their plays' transcripts to the master with their reports.
+    assert "== quick call (caller +1" in (tmp_path / "kept.txt").read_text()
     stats = _stats(prefix)
     for key in METRICS[:3]:
         assert key in stats and int(stats[key]["Request Count"]) > 0, (key, sorted(stats))

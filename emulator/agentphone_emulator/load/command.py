@@ -72,6 +72,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--csv", metavar="PREFIX", help="write Locust's CSV files (PREFIX_stats.csv ...)")
     parser.add_argument("--html", metavar="FILE", help="write Locust's HTML report")
+    parser.add_argument(
+        "--transcripts", metavar="FILE", help="write the failed and the slowest plays' conversations"
+    )
     parser.add_argument("--chart", metavar="FILE.png", help="draw the run over time (needs matplotlib)")
     parser.add_argument(
         "--max-p95-first-chunk-ms",
@@ -128,6 +131,8 @@ def check(args: argparse.Namespace) -> None:
             raise UsageError("--chart draws with matplotlib: pip install matplotlib")
         if args.worker:
             raise UsageError("--chart is for the master (or a run in one process), not a --worker")
+    if args.transcripts and args.worker:
+        raise UsageError("--transcripts is for the master (the workers send theirs to it), not a --worker")
     if args.texters is not None and args.texters < 0:
         raise UsageError(f"--texters is a weight, 0 or more, got {args.texters:g}")
 

@@ -38,7 +38,15 @@ from ..scenario.loader import load_paths
 from .chart import Samples, draw, sample_forever
 from .gates import judge
 from .play import CALL_STEPS, TEXT_STEPS
-from .users import ScenarioUser, Texter, VoiceCaller, close_world, prime_world
+from .users import (
+    ScenarioUser,
+    Texter,
+    VoiceCaller,
+    close_world,
+    collect_from_workers,
+    kept_for,
+    prime_world,
+)
 from .users import _report as report_measurements
 from .world import SECRET_ENV, LoadSetupError, LoadWorld
 
@@ -98,6 +106,7 @@ def run_load(args: argparse.Namespace) -> int:
             port = args.master_port if args.master else _free_port()
             bind = args.master_bind_host if args.master else "127.0.0.1"
             runner: Any = env.create_master_runner(bind, port)
+            collect_from_workers(env)
             if args.workers:
                 children = [_spawn_worker(args, port, secret) for _ in range(args.workers)]
             expected = args.workers or args.expect_workers
@@ -141,6 +150,8 @@ def run_load(args: argparse.Namespace) -> int:
             _write_csv(env, args.csv)
         if args.html:
             _write_html(env, args.html)
+        if args.transcripts:
+            _write_transcripts(env, args.transcripts)
         return _report(env, args, interrupted=stopping.is_set())
     finally:
         close_world(env)
@@ -286,6 +297,18 @@ def _write_csv(env: Environment, prefix: str) -> None:
     writer.exceptions_csv_writer.writerow(writer.exceptions_columns)
     writer._exceptions_data_rows(writer.exceptions_csv_writer)
     writer.close_files()
+
+
+def _write_transcripts(env: Environment, file: str) -> None:
+    kept = kept_for(env)
+    try:
+        Path(file).write_text(kept.render(), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {file}: {exc.strerror}") from None
+    print(
+        f"transcripts: {len(kept.failed)} failed and {len(kept.slowest)} slowest plays in {file}",
+        file=sys.stderr,
+    )
 
 
 def _write_html(env: Environment, file: str) -> None:

@@ -38,6 +38,8 @@ class Recorder:
     call_ids: list[str] = field(default_factory=list)
     delivery_ids: set[str] = field(default_factory=set)
     reported: set[int] = field(default_factory=set)  # findings already sent (by id: each once)
+    failures: list[str] = field(default_factory=list)  # what failed, for the play's transcript
+    slowest_ms: float = 0.0  # its slowest first chunk
 
     def add(
         self,
@@ -50,6 +52,10 @@ class Recorder:
         name = f"{self.scenario} / {what}"
         self.sink(Measurement(request_type, name, max(0.0, ms), length, failure))
         self.count += 1
+        if failure is not None:
+            self.failures.append(failure)
+        elif request_type == TURN and what.endswith("first chunk"):
+            self.slowest_ms = max(self.slowest_ms, ms)
 
 
 current: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar("agentphone_load", default=None)

@@ -27,6 +27,7 @@ from ..scenario.results import Path
 from ..scenario.runner import ScenarioError, ScenarioRun
 from . import measurements
 from .measurements import CHECK, EMULATOR, ERROR, FINDING, TURN, Measurement, Recorder
+from .transcripts import PlayTranscript, lines_of
 
 # The last two keys of a number's path that name the caller's side of a conversation: these get
 # the simulated caller's own number, whatever the scenario wrote (else every caller collides).
@@ -90,7 +91,13 @@ class LoadCalls(CallRunner):
 
 
 async def play(
-    base: ScenarioRun, caller: str, sink: Callable[[Measurement], None], *, calls: bool, texts: bool
+    base: ScenarioRun,
+    caller: str,
+    sink: Callable[[Measurement], None],
+    *,
+    calls: bool,
+    texts: bool,
+    keep: Callable[[PlayTranscript], None] | None = None,
 ) -> int:
     """Play ``base``'s scenario once as ``caller``, each measurement to ``sink`` as it is taken;
     never raises for what the agent does. Returns how many measurements it took."""
@@ -115,6 +122,16 @@ async def play(
     for check in run.checker.checks:
         if not check.passed:
             recorder.add(CHECK, "checks", 0.0, failure=check.what)
+    if keep is not None and recorder.count:
+        keep(
+            PlayTranscript(
+                base.scenario.name,
+                caller,
+                tuple(recorder.failures),
+                recorder.slowest_ms,
+                lines_of(run.transcript),
+            )
+        )
     return recorder.count
 
 

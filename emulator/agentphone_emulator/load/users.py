@@ -20,9 +20,11 @@ from gevent.lock import BoundedSemaphore
 from locust import User, constant, task
 from locust.env import Environment
 from locust.exception import StopUser
+from locust.runners import WorkerRunner
 
 from .measurements import ERROR, Measurement
 from .numbers import NumberPool
+from .transcripts import Kept, PlayTranscript
 from .world import LoadSetupError, LoadWorld
 
 # (id(environment), scenario files, webhook) -> its world: user classes with other scenarios get
@@ -31,6 +33,9 @@ WorldKey = tuple[int, tuple[str, ...], str]
 _worlds: dict[WorldKey, LoadWorld] = {}
 _pools: dict[int, NumberPool] = {}
 _opening = BoundedSemaphore(1)
+_kept: dict[int, Kept] = {}
+_outbox: dict[int, list[PlayTranscript]] = {}  # a worker's transcripts not yet sent to the master
+TRANSCRIPTS_KEY = "agentphone_transcripts"
 PUMP_SECONDS = 0.2  # how often the measurements taken on the engine's thread become requests
 _failed: dict[WorldKey, str] = {}
 
@@ -72,6 +77,8 @@ def _listen(env: Environment) -> None:
     if getattr(env, "_agentphone_listening", False):
         return
     env._agentphone_listening = True  # type: ignore[attr-defined]
+    if isinstance(env.runner, WorkerRunner):
+        _send_to_master(env)
     pump = gevent.spawn(_pump, env)
 
     def quitting(**_: object) -> None:
@@ -105,10 +112,40 @@ def fire(env: Environment, measured: list[Measurement]) -> None:
 
 
 def _report(env: Environment) -> None:
-    """Fire what the environment's worlds measured (the pump, and once more at the end)."""
+    """Fire what the environment's worlds measured (the pump, and once more at the end), and keep
+    their plays' transcripts (a worker's go to the master with its next report)."""
     for key, world in list(_worlds.items()):
         if key[0] == id(env):
             fire(env, world.take())
+            while world.plays:
+                play = world.plays.popleft()
+                if isinstance(env.runner, WorkerRunner):
+                    _outbox.setdefault(id(env), []).append(play)
+                else:
+                    kept_for(env).add(play)
+
+
+def kept_for(env: Environment) -> Kept:
+    """The failed and slowest plays' transcripts this environment has seen (or its workers sent)."""
+    return _kept.setdefault(id(env), Kept())
+
+
+def collect_from_workers(env: Environment) -> None:
+    """On a master: keep the transcripts the workers send with their reports."""
+
+    def received(client_id: str, data: dict[str, Any], **_: object) -> None:
+        for item in data.get(TRANSCRIPTS_KEY, ()):
+            kept_for(env).add(PlayTranscript.from_wire(item))
+
+    env.events.worker_report.add_listener(received)
+
+
+def _send_to_master(env: Environment) -> None:
+    def sending(client_id: str, data: dict[str, Any], **_: object) -> None:
+        plays = _outbox.pop(id(env), [])
+        data[TRANSCRIPTS_KEY] = [p.to_wire() for p in plays]
+
+    env.events.report_to_master.add_listener(sending)
 
 
 def _pump(env: Environment) -> None:

@@ -27,6 +27,7 @@ from .engine_thread import EngineThread
 from .load_emulator import LoadEmulator
 from .measurements import EMULATOR, Measurement
 from .sweep import sweep
+from .transcripts import PlayTranscript
 
 SECRET_ENV = "AGENTPHONE_WEBHOOK_SECRET"
 LAG_PROBE_SECONDS = 0.05
@@ -56,6 +57,7 @@ class LoadWorld:
     scenes: list[Scene]
     session: aiohttp.ClientSession
     taken: deque[Measurement] = field(default_factory=deque)
+    plays: deque[PlayTranscript] = field(default_factory=deque)  # each play's transcript, for Kept
     _probe: asyncio.Task[None] | None = None
 
     @classmethod
@@ -84,7 +86,11 @@ class LoadWorld:
         """Play ``scene`` once as ``caller`` (the measurements go to :meth:`take`)."""
         from .play import play
 
-        return self.engine.run(lambda: play(scene.base, caller, self.taken.append, calls=calls, texts=texts))
+        return self.engine.run(
+            lambda: play(
+                scene.base, caller, self.taken.append, calls=calls, texts=texts, keep=self.plays.append
+            )
+        )
 
     def take(self) -> list[Measurement]:
         """The measurements taken since the last call, oldest first (the engine's thread appends,
