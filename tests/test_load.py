@@ -230,6 +230,17 @@ def test_a_master_and_two_workers_then_ctrl_c_leaves_nothing_behind(
     assert not _group(proc.pid)
 
 
+def test_plays_that_cannot_run_fail_the_run_without_any_gate(agent: str, tmp_path: Path) -> None:
+    unplaceable = tmp_path / "unplaceable.yaml"
+    unplaceable.write_text("name: wrong number\ncall: {to: '+12025550100'}\nturns:\n  - say: Hi\n")
+    proc = _load(
+        str(unplaceable), "--webhook", f"{agent}/good", "--users", "1", "--run-time", "1", "--wait", "0.1"
+    )
+    code, out, err = _finish(proc)
+    assert code == 1, err + out
+    assert "could not be placed" in out and "FAILED: nothing was measured" in out, out
+
+
 GATES = """
 from locust.stats import RequestStats
 from agentphone_emulator.load.gates import judge

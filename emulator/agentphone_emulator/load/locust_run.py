@@ -37,6 +37,7 @@ from ..command_line import UsageError
 from ..scenario.loader import load_paths
 from .chart import Samples, draw, sample_forever
 from .gates import judge
+from .measurements import CALL, ERROR, SMS, TURN
 from .play import CALL_STEPS, TEXT_STEPS
 from .users import (
     ScenarioUser,
@@ -335,6 +336,18 @@ def _report(env: Environment, args: argparse.Namespace, *, interrupted: bool) ->
     )
     for verdict in verdicts:
         print(verdict.line)
+    # Never a silent pass: a run that measured nothing, or whose plays could not run (a setup a
+    # worker's emulator refused, the emulator's own failure), fails whatever the gates say.
+    measured = sum(e.num_requests for e in stats.entries.values() if e.method in (CALL, TURN, SMS))
+    errors = sum(e.num_failures for e in stats.entries.values() if e.method == ERROR)
+    if measured == 0:
+        print("FAILED: nothing was measured (no call set up, no turn answered, no text delivered)")
+    if errors:
+        print(
+            f"FAILED: {errors} play{'s' if errors != 1 else ''} could not run (ERROR in the failures above)"
+        )
     if interrupted:
         return 130
+    if measured == 0 or errors:
+        return 1
     return 0 if all(v.passed for v in verdicts) else 1
