@@ -8,6 +8,8 @@ Each point is a real headless run of the command, read back from its ``--csv`` f
 peak RSS come from ``os.wait4`` on the run's process (one worker: the process is the worker).
 
 - calls/s: calls set up per second of the run (call setup requests / run time).
+- callers start over 4 s (about one call): started at once, every call would speak at the same
+  instant all run long, and the figures would be the queue behind each burst.
 - at once: the callers (each in a call the whole run, but for the moment between two calls).
 - added p99: the emulator's own share of a turn's latency, p99 of its loop lag (how late the
   engine's loop runs anything: a turn's send, a chunk's read) plus p99 of the turn send delay
@@ -36,6 +38,9 @@ from rich.table import Table
 
 HERE = Path(__file__).parent
 ADDED_LIMIT_MS = 20.0
+# Callers start over this many seconds, about one call's length, so calls (all the same length)
+# are spread over the call instead of starting, speaking and hanging up together all run long.
+SPREAD_S = 4.0
 SCENARIO = """\
 name: bench call
 setup:
@@ -92,7 +97,7 @@ def _rows(prefix: Path) -> list[dict[str, str]]:
 def run_ours(scenario: Path, url: str, users: int, seconds: float, workdir: Path, workers: int = 0) -> Point:
     prefix = workdir / f"ours-{users}-{workers}"
     cmd = [sys.executable, "-m", "agentphone_emulator", "load", str(scenario), "--webhook", url,
-           "--users", str(users), "--spawn-rate", str(max(users, 1)), "--run-time", f"{seconds:g}",
+           "--users", str(users), "--spawn-rate", f"{users / SPREAD_S:g}", "--run-time", f"{seconds:g}",
            "--csv", str(prefix)]  # fmt: skip
     if workers:
         cmd += ["--workers", str(workers)]
@@ -120,7 +125,7 @@ def run_bare(url: str, users: int, seconds: float, rate: float, body: Path, work
     prefix = workdir / f"bare-{users}"
     env = {**os.environ, "LOAD_BENCH_BODY": str(body), "LOAD_BENCH_RATE": f"{rate:.4f}"}
     cmd = [sys.executable, "-m", "locust", "-f", str(HERE / "_load_bare_locustfile.py"), "--headless",
-           "-u", str(users), "-r", str(users), "-t", f"{seconds:g}s", "--host", url, "--csv", str(prefix),
+           "-u", str(users), "-r", f"{users / SPREAD_S:g}", "-t", f"{seconds:g}s", "--host", url, "--csv", str(prefix),
            "--only-summary"]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cpu, rss = _wait(proc)
