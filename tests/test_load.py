@@ -241,6 +241,21 @@ def test_plays_that_cannot_run_fail_the_run_without_any_gate(agent: str, tmp_pat
     assert "could not be placed" in out and "FAILED: nothing was measured" in out, out
 
 
+def test_the_example_locustfile_runs_on_plain_locust(agent: str, tmp_path: Path) -> None:
+    locustfile = Path(__file__).resolve().parent.parent / "examples" / "locustfile.py"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "5", "-r", "50",
+         "-t", "4s", "--host", f"{agent}/good", "--only-summary"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    code, out, err = _finish(proc)
+    assert code in (0, 1), err  # 1: the scenarios' expectations of the example agent fail here
+    summary = out + err  # Locust's summary table (its logger writes to stderr)
+    kinds = {line.split()[0] for line in summary.splitlines() if line[:1].isupper() and " / " in line}
+    assert {"CALL", "SMS", "EMULATOR"} <= kinds, (kinds, summary[-2000:])
+    assert "Traceback" not in err, err
+
+
 GATES = """
 from locust.stats import RequestStats
 from agentphone_emulator.load.gates import judge

@@ -57,6 +57,18 @@ class EngineThread:
         else:
             threading.Thread(target=self._serve, name=name, daemon=True).start()
 
+    def _begin_shutdown(self) -> None:
+        self.loop.create_task(self._shutdown())
+
+    async def _shutdown(self) -> None:
+        """Cancel what still runs (a world still opening when its user was stopped, a play) and
+        let it clean up (an opening world stops the emulators it started), then stop the loop."""
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        self.loop.stop()
+
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)
         try:
@@ -124,7 +136,7 @@ class EngineThread:
             return
         self._stopped = True
         try:
-            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.loop.call_soon_threadsafe(self._begin_shutdown)
         except RuntimeError:  # already closed
             return
         if self._running.acquire(timeout=timeout):
