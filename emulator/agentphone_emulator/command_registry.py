@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "import-call": "agentphone_emulator.regressions.import_command",
     "compare": "agentphone_emulator.regressions.compare_command",
     "voices": "agentphone_emulator.speech.command",
+    "load": "agentphone_emulator.load.command",
 }
 
 
