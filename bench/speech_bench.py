@@ -11,11 +11,15 @@
 2. --latency: end of speech -> webhook through the whole of mic mode on the real clock (the harness
    of bench/mic_bench.py: a caller WAV paced to real time, Listener, MicCall, the control plane, the
    voice engine, a webhook app in this process noting each arrival). The caller is Piper speaking
-   --sentences of UTTERANCES, each after 2.5 s of silence; the end of speech is each utterance's last
-   sample above -40 dBFS in that WAV (the truth, not what a detector says). Rows: Silero VAD with a
-   250 and a 300 ms (mic's default) hang-over + Whisper, the energy segmenter (700 ms) + Whisper, and
-   the former default, energy + pocketsphinx. Whisper decodes during the hang-over (speculation) and
-   re-decodes once a second for partials, as in mic mode.
+   --sentences of UTTERANCES, the PAUSED sentences (a hesitation mid-clause stretched to 0.4 s) and
+   TWO_SENTENCES (two in one breath), each after 2.5 s of silence; the end of speech is each
+   utterance's last sample above -40 dBFS in that WAV (the truth, not what a detector says). An
+   utterance's webhooks are those between its start and the next one's: its latency is the last
+   one's, and it was split when it had more than one (the parts are printed). Rows: Silero VAD with
+   a fixed 250, 300 (the former default) and 500 ms hang-over, Silero with the semantic end of turn
+   (mic/turn.py: 200 ms after a finished sentence, else 500; the default), each + Whisper, the
+   energy segmenter (700 ms) + Whisper, and energy + pocketsphinx. Whisper decodes during the
+   hang-over (speculation) and re-decodes every half second for partials, as in mic mode.
 
 3. --first-word: the agent's voice in mic mode and the browser dev phone, Piper speaking REPLIES
    (typical two- and three-sentence replies, one chunk each): the synthesis time before the first
@@ -27,12 +31,14 @@
     python bench/speech_bench.py              # all three (10-25 minutes on two shared cores)
     python bench/speech_bench.py --wer --quick
     nice -n 10 python bench/speech_bench.py --first-word
+    nice -n 10 python bench/speech_bench.py --latency --quick-latency   # the former and the new default
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import statistics
 import subprocess
@@ -94,6 +100,26 @@ UTTERANCES = [
     "The heating in my apartment is broken.",
     "How do I return an item?",
     "Where can I park my car?",
+]
+
+
+# Sentences with a hesitation mid-clause (at the comma, which Piper voices with a continuing tune),
+# stretched to PAUSE_S of quiet: what a fixed short hang-over cuts in two. Together with "Hello, where
+# is my order?" (Piper's own 0.36 s pause at its comma) they measure the split risk.
+PAUSED = [
+    "My account number is, four five seven two.",
+    "I would like to, cancel my subscription.",
+    "Can you check the tracking number for, my last order?",
+    "I need to reset my, password.",
+    "The package was, damaged when it arrived.",
+]
+PAUSE_S = 0.4
+# Two sentences in one breath, with Piper's own pause between them: a short hang-over after a
+# finished sentence may answer the first before the second (counted as a split too).
+TWO_SENTENCES = [
+    "Hello. I have a question about my invoice.",
+    "Thanks. That is all I needed.",
+    "Yes, that is correct. Please go ahead.",
 ]
 
 
@@ -180,15 +206,30 @@ def true_ends(pieces: list[bytes], pause: int) -> list[float]:
     return ends
 
 
+def with_pause(pcm: bytes, pause_s: float) -> bytes:
+    """``pcm`` with its longest inner quiet stretch (below -40 dBFS, in 10 ms frames) made ``pause_s``."""
+    samples = np.frombuffer(pcm, np.int16)
+    frames = np.abs(samples[: len(samples) // 160 * 160].reshape(-1, 160)).max(axis=1) > 328
+    loud = np.nonzero(frames)[0]
+    best, at = 0, 0
+    for a, b in itertools.pairwise(loud):
+        if b - a > best:
+            best, at = int(b - a), int(a)
+    start, stop = (at + 1) * 160, (at + best) * 160
+    gap = bytes(int(pause_s * RATE) * 2)
+    return samples[:start].tobytes() + gap + samples[stop:].tobytes()
+
+
 async def run_call(
-    caller: Path, ends: list[float], segmenter: Any, recognizer: Recognizer, folder: Path
-) -> list[float]:
+    caller: Path, segmenter: Any, recognizer: Recognizer, folder: Path, semantic: bool
+) -> list[tuple[float, str]]:
     from agentphone_emulator.engine.synthesis import Synthesizer
     from agentphone_emulator.mic.audio import WavSink, WavSource
     from agentphone_emulator.mic.conversation import MicCall
     from agentphone_emulator.mic.line import Line
     from agentphone_emulator.mic.listener import Listener
     from agentphone_emulator.mic.speaker import Speaker
+    from agentphone_emulator.mic.turn import turn_taking_for
     from agentphone_emulator.server import Emulator
 
     app = WebhookClock()
@@ -197,7 +238,8 @@ async def run_call(
         emulator.set_webhook("http://bench-agent.test/", secret="whsec_bench")
         async with Line(emulator.base_url, emulator.api_key) as line:
             agent = await line.create_agent("Bench")
-            listener = Listener(WavSource(caller), segmenter, recognizer)
+            turns = turn_taking_for(segmenter, recognizer) if semantic else None
+            listener = Listener(WavSource(caller), segmenter, recognizer, turns)
             with Synthesizer() as synthesizer:
                 speaker = Speaker(WavSink(folder / "agent.wav"))
                 call = MicCall(line, listener, speaker, synthesizer, QuietView())  # type: ignore[arg-type]
@@ -206,13 +248,23 @@ async def run_call(
                 finally:
                     speaker.close()
             t0 = listener._t0
-    # each arrival belongs to the latest true end before it
-    latencies = []
-    for _, arrived in app.arrivals:
-        before = [end for end in ends if t0 + end <= arrived]
-        if before:
-            latencies.append(arrived - (t0 + before[-1]))
-    return latencies
+    return sorted((arrived - t0, text) for text, arrived in app.arrivals)  # seconds into the caller WAV
+
+
+def per_utterance(
+    arrivals: list[tuple[float, str]], starts: list[float], ends: list[float]
+) -> tuple[list[float], list[list[str]]]:
+    """Each utterance's webhooks are those from its start to the next one's: the latency is its last
+    one's after its true end; it was split when it has more than one (their transcripts returned)."""
+    latencies, splits = [], []
+    for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        stop = starts[i + 1] if i + 1 < len(starts) else float("inf")
+        mine = [(a, text) for a, text in arrivals if start <= a < stop]
+        if len(mine) > 1:
+            splits.append([text for _, text in mine])
+        if mine and mine[-1][0] > end:
+            latencies.append(mine[-1][0] - end)
+    return latencies, splits
 
 
 def bench_latency(args: argparse.Namespace, out: Console) -> dict[str, Any]:
@@ -222,6 +274,8 @@ def bench_latency(args: argparse.Namespace, out: Console) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="speech_bench_latency_"))
     piper = PiperSynthesizer()
     pieces = [piper.speak(text) for text in UTTERANCES[: args.sentences]]
+    pieces += [with_pause(piper.speak(text), PAUSE_S) for text in PAUSED[: args.paused]]
+    pieces += [piper.speak(text) for text in TWO_SENTENCES[: args.paused]]
     pause = int(2.5 * RATE)
     caller = folder / "caller.wav"
     with wave.open(str(caller), "wb") as wav:
@@ -230,29 +284,52 @@ def bench_latency(args: argparse.Namespace, out: Console) -> dict[str, Any]:
         wav.setframerate(RATE)
         wav.writeframes(b"".join(bytes(pause * 2) + pcm for pcm in pieces) + bytes(pause * 2))
     ends = true_ends(pieces, pause)
-    rows: list[tuple[str, Callable[[], Any], Callable[[], Recognizer]]] = [
+    starts, at = [], 0
+    for pcm in pieces:
+        starts.append((at + pause) / RATE)
+        at += pause + len(pcm) // 2
+    whisper = lambda: load_recognizer("whisper")  # noqa: E731
+    rows: list[tuple[str, Callable[[], Any], Callable[[], Recognizer], bool]] = [
+        ("silero 250 ms + whisper", lambda: SileroSegmenter(end_silence_ms=250), whisper, False),
         (
-            "silero 250 ms + whisper",
-            lambda: SileroSegmenter(end_silence_ms=250),
-            lambda: load_recognizer("whisper"),
+            "silero 300 ms + whisper (former default)",
+            lambda: SileroSegmenter(end_silence_ms=300),
+            whisper,
+            False,
         ),
-        ("silero 300 ms + whisper", lambda: SileroSegmenter(), lambda: load_recognizer("whisper")),
-        ("energy 700 ms + whisper", lambda: Segmenter(), lambda: load_recognizer("whisper")),
-        ("energy 700 ms + pocketsphinx", lambda: Segmenter(), lambda: load_recognizer("pocketsphinx")),
+        ("silero 500 ms + whisper", lambda: SileroSegmenter(end_silence_ms=500), whisper, False),
+        ("silero 200 ms if a sentence ended, else 500 + whisper (default)", SileroSegmenter, whisper, True),
+        ("energy 700 ms + whisper", lambda: Segmenter(), whisper, False),
+        ("energy 700 ms + pocketsphinx", lambda: Segmenter(), lambda: load_recognizer("pocketsphinx"), False),
     ]
+    if args.quick_latency:
+        rows = [rows[1], rows[3]]
     table = Table(title="End of speech -> webhook (ms), Piper caller paced to real time", box=box.MARKDOWN)
-    for column in ("end of speech + recogniser", "turns", "p50", "p90", "worst"):
+    for column in ("end of speech + recogniser", "utterances", "split", "p50", "p90", "worst"):
         table.add_column(column, justify="left" if column.startswith("end") else "right")
     summary = {}
-    for label, segmenter, recognizer in rows:
-        latencies = asyncio.run(run_call(caller, ends, segmenter(), recognizer(), folder))
+    for label, segmenter, recognizer, semantic in rows:
+        arrivals = asyncio.run(run_call(caller, segmenter(), recognizer(), folder, semantic))
+        latencies, splits = per_utterance(arrivals, starts, ends)
+        split = len(splits)
+        for texts in splits:
+            out.print(f"[dim]{label}: split into {' | '.join(texts)}[/]")
         if not latencies:
-            table.add_row(label, "0", "-", "-", "-")
+            table.add_row(label, str(len(pieces)), str(split), "-", "-", "-")
             continue
         ms = sorted(x * 1e3 for x in latencies)
         p90 = ms[min(len(ms) - 1, round(0.9 * (len(ms) - 1)))]
-        table.add_row(label, str(len(ms)), f"{statistics.median(ms):.0f}", f"{p90:.0f}", f"{ms[-1]:.0f}")
-        summary[label] = {"turns": len(ms), "p50_ms": round(statistics.median(ms)), "worst_ms": round(ms[-1])}
+        cells = [f"{statistics.median(ms):.0f}", f"{p90:.0f}", f"{ms[-1]:.0f}"]
+        table.add_row(label, str(len(pieces)), str(split), *cells)
+        summary[label] = {
+            "utterances": len(pieces),
+            "answered": len(ms),
+            "split": split,
+            "splits": splits,
+            "p50_ms": round(statistics.median(ms)),
+            "p90_ms": round(p90),
+            "worst_ms": round(ms[-1]),
+        }
     out.print(table)
     return summary
 
@@ -327,6 +404,15 @@ def main() -> None:
     )
     parser.add_argument("--utterances", type=int, default=len(UTTERANCES), help="for --wer (all 34)")
     parser.add_argument("--sentences", type=int, default=10, help="for --latency (10)")
+    parser.add_argument(
+        "--paused",
+        type=int,
+        default=len(PAUSED),
+        help="for --latency: sentences with a pause (5), and as many two-sentence ones (3 at most)",
+    )
+    parser.add_argument(
+        "--quick-latency", action="store_true", help="for --latency: only the former and the new default"
+    )
     parser.add_argument("--quick", action="store_true", help="three profiles, 8 utterances, 4 sentences")
     parser.add_argument("--json", metavar="FILE", help="write the figures to FILE")
     args = parser.parse_args()

@@ -245,7 +245,8 @@ def test_a_virtual_alsa_microphone_and_speaker_carry_the_call(tmp_path: Path) ->
         env=env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr + done.stdout
-    assert "hello goodbye" in done.stdout
+    # two finished sentences with flite's pause between them: two turns (mic/turn.py)
+    assert "user: hello\n  user: goodbye\n" in done.stdout.split("transcript:")[1]
     assert "Thanks for calling Acme. Goodbye!" in done.stdout
     assert "completed (agent_hangup)" in done.stdout
     assert voiced_seconds(speaker_raw.read_bytes()) > 2.0  # the greeting and the goodbye

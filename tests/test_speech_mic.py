@@ -31,8 +31,8 @@ def test_english_over_a_landline_is_heard_and_answered_in_the_piper_voice(tmp_pa
     assert done.returncode == 0, done.stderr + done.stdout
     out = done.stdout
     assert (
-        "speech: whisper tiny.en · voice piper-joe · end of speech silero 300 ms · line landline (seed 3)"
-        in out
+        "speech: whisper tiny.en · voice piper-joe · end of speech silero 200 ms after a finished sentence, "
+        "else 500 ms · line landline (seed 3)" in out
     )
     assert "user: where is my order" in out.split("transcript:")[1]
     assert "Order A-1042 shipped this morning" in out

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,9 @@ from tests.mic_support import clean_env, flite_pcm, silence
 
 pytest.importorskip("faster_whisper", reason="the speech extra is not installed: pip install -e '.[speech]'")
 
+from agentphone_emulator.mic.audio import WavSource
+from agentphone_emulator.mic.listener import Heard, InputEnded, Listener, ListenerEvent, ListenerFailed
+from agentphone_emulator.mic.turn import turn_taking_for
 from agentphone_emulator.mic.vad import SileroSegmenter
 from agentphone_emulator.speech.piper_voice import PiperSynthesizer
 from agentphone_emulator.speech.wer import normalise_words
@@ -164,6 +169,53 @@ def test_a_longer_hang_over_keeps_a_pause_at_a_comma_in_the_utterance(piper: Pip
     pcm = silence(0.5) + piper.speak(SENTENCES[0]) + silence(1.0)
     assert len(events_of(SileroSegmenter(end_silence_ms=300), pcm)) == 4
     assert len(events_of(SileroSegmenter(end_silence_ms=500), pcm)) == 2
+
+
+def with_pause(pcm: bytes, seconds: float) -> bytes:
+    """``pcm`` with its longest inner quiet (below -40 dBFS, in 10 ms frames) made ``seconds`` long."""
+    samples = np.frombuffer(pcm, np.int16)
+    loud = np.nonzero(np.abs(samples[: len(samples) // 160 * 160].reshape(-1, 160)).max(axis=1) > 328)[0]
+    gap = int(np.argmax(np.diff(loud)))
+    start, stop = (loud[gap] + 1) * 160, loud[gap + 1] * 160
+    return samples[:start].tobytes() + silence(seconds) + samples[stop:].tobytes()
+
+
+def test_a_hesitation_mid_sentence_stays_one_turn_and_a_finished_sentence_ends_early(
+    tmp_path: Path, piper: PiperSynthesizer, whisper: WhisperRecognizer
+) -> None:
+    # Piper's comma after "is" stretched to 0.45 s: Whisper writes the part before it with a
+    # full stop ("My account number is." or "My account number is"), which a fixed 300 ms cuts off.
+    paused = with_pause(piper.speak("My account number is, four five seven two."), 0.45)
+    finished = piper.speak("I would like to cancel my subscription.")
+    pcm = silence(0.5) + paused + silence(1.0) + finished + silence(1.0)
+    assert len(events_of(SileroSegmenter(end_silence_ms=300), pcm)) == 6  # the fixed hang-over splits
+    caller = tmp_path / "caller.wav"
+    with wave.open(str(caller), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(RATE)
+        wav.writeframes(pcm)
+    segmenter = SileroSegmenter()
+    turns = turn_taking_for(segmenter, whisper)
+    assert turns is not None
+    heard: list[str] = []
+    done = threading.Event()
+
+    def post(event: ListenerEvent) -> None:
+        if isinstance(event, Heard):
+            heard.append(event.text)
+        elif isinstance(event, InputEnded | ListenerFailed):
+            done.set()
+
+    listener = Listener(WavSource(caller, realtime=False), segmenter, whisper, turns)
+    listener.start(post)
+    if not done.wait(60):
+        pytest.fail("the listener never reached the end of the WAV")
+    listener.stop()
+    assert len(heard) == 2 and heard[0].endswith("number is 4572")  # tiny.en hears "my count number"
+    assert heard[1] == "i would like to cancel my subscription"
+    # the pause was judged unfinished, the sentence's end finished (it ended 200 ms into the quiet)
+    assert [complete for _, complete in turns.decisions] == [False, True, True]
 
 
 def test_silero_takes_no_noise_for_speech() -> None:

@@ -239,3 +239,56 @@ async def test_a_spoken_scenarios_recording_speaks_what_the_caller_said_in_their
         ended = emulator.platform.voice.ended_sessions[call.id]
         assert [words for role, words, *_ in ended.spoken if role == "user"] == [SAID]  # ... the WAV, SAID
         assert ended.caller_voice == CALLER_VOICE
+
+
+# -- pitch ---------------------------------------------------------------------------------------------
+
+
+def fundamental_hz(pcm: bytes, rate: int = 16_000) -> float:
+    """The median fundamental frequency of the loud 40 ms frames, by autocorrelation (60-400 Hz)."""
+    import numpy as np
+
+    samples = np.frombuffer(pcm, np.int16).astype(np.float64)
+    size, found = int(0.04 * rate), []
+    for start in range(0, len(samples) - size, size):
+        frame = samples[start : start + size]
+        if np.sqrt(np.mean(frame**2)) < 1000:
+            continue
+        frame = frame - frame.mean()
+        lags = np.correlate(frame, frame, "full")[size - 1 :]
+        low, high = rate // 400, rate // 60
+        lag = low + int(np.argmax(lags[low:high]))
+        if lags[lag] > 0.3 * lags[0]:
+            found.append(rate / lag)
+    return float(np.median(found))
+
+
+@pytest.mark.parametrize("voice", ["espeak:en-us", *(["flite:kal16"] if HAVE_FLITE else [])])
+def test_pitch_raises_the_callers_voice(voice: str) -> None:
+    caller = shared_caller()
+    low, high = (caller.audio("Where is my order, please?", voice=voice, pitch=pitch) for pitch in (35, 85))
+    assert fundamental_hz(high) > 1.3 * fundamental_hz(low)
+
+
+@pytest.mark.parametrize(
+    ("call", "says"),
+    [
+        ("voice: piper:en_US-joe-medium, pitch: 60", "Piper voices cannot change their pitch"),
+        ("pitch: 60", "pitch needs an espeak or flite voice"),
+        ("voice: espeak:en-us, pitch: 120", "must be at most 99, got 120"),
+    ],
+)
+def test_a_pitch_the_voice_cannot_take_is_one_line_naming_the_file_and_line(call: str, says: str) -> None:
+    text = "name: x\n" + LINE + f"call: {{to: main, speech: synthesised, {call}}}\nturns: []\n"
+    with pytest.raises(ScenarioFileError) as raised:
+        load_text(text, "x.yaml")
+    [message] = str(raised.value).splitlines()
+    assert message.startswith(
+        f"x.yaml:{text.splitlines().index(next(t for t in text.splitlines() if 'pitch' in t)) + 1}:"
+    )
+    assert says in message
+
+
+def test_pitch_needs_synthesised_speech() -> None:
+    with pytest.raises(ScenarioFileError, match="pitch needs speech: synthesised"):
+        load_text("name: x\n" + LINE + "call: {to: main, pitch: 40}\nturns: []\n", "x.yaml")

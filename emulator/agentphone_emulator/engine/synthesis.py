@@ -132,7 +132,7 @@ def resample(samples: array[int], rate: int, to_rate: int = SAMPLE_RATE) -> arra
 # -- the worker -----------------------------------------------------------------------------------
 
 
-# The worker. argv: voice, seconds to wait for espeak before giving up. It answers {"id": 0, "ready":
+# The worker. argv: voice, seconds to wait for espeak before giving up, pitch (0-99; -1: the voice's). It answers {"id": 0, "ready":
 # true} once it has spoken "ready", then one answer per request. Ctrl-C in the terminal reaches the
 # whole process group: the worker ignores it and leaves hanging up to us.
 _WORKER_SCRIPT = """\
@@ -140,7 +140,7 @@ import ctypes, json, os, signal, sys, threading, wave
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
 os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-voice, patience = sys.argv[1], float(sys.argv[2])
+voice, patience, pitch = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 
 def answer(**fields):
     answers.write(json.dumps(fields) + "\\n")
@@ -153,6 +153,8 @@ try:
         raise RuntimeError("espeak-ng did not initialise")
     if _espeak.SetVoiceByName(voice.encode()) != 0:
         raise RuntimeError(f"espeak-ng has no voice {voice!r}")
+    if pitch >= 0 and _espeak.SetParameter(_espeak.PITCH, pitch, 0) != 0:
+        raise RuntimeError(f"espeak-ng cannot set pitch {pitch}")
 except ImportError as exc:
     answer(id=0, error=f"ImportError: {exc}", missing="pyttsx3")
     sys.exit(1)
@@ -230,13 +232,20 @@ def _one_line(text: str, limit: int = 200) -> str:
 class _Worker:
     """One worker process and the thread reading its answers."""
 
-    def __init__(self, folder: str, voice: str, timeout: float) -> None:
+    def __init__(self, folder: str, voice: str, timeout: float, pitch: int | None = None) -> None:
         self.timeout = timeout
         self._stderr_path = os.path.join(folder, "worker-stderr.txt")
         self._next_id = 0
         with open(self._stderr_path, "wb") as stderr:
             self.process = subprocess.Popen(  # an OSError here (no interpreter?) is wrapped by spawn()
-                [sys.executable, "-c", _WORKER_SCRIPT, voice, str(timeout * 2)],
+                [
+                    sys.executable,
+                    "-c",
+                    _WORKER_SCRIPT,
+                    voice,
+                    str(timeout * 2),
+                    str(-1 if pitch is None else pitch),
+                ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,  # the worker's answer channel only (see the script)
                 stderr=stderr,  # a file, not a pipe: nobody has to drain it
@@ -319,8 +328,9 @@ class _Session:
     Kept apart from the Synthesizer so that :func:`weakref.finalize` can stop it when the
     Synthesizer is garbage collected or the interpreter exits, without keeping it alive."""
 
-    def __init__(self, voice: str, timeout: float) -> None:
+    def __init__(self, voice: str, timeout: float, pitch: int | None = None) -> None:
         self.voice = voice
+        self.pitch = pitch
         self.timeout = timeout
         self.folder: str | None = None
         self.worker: _Worker | None = None
@@ -339,7 +349,7 @@ class _Session:
             if self.folder is None:
                 self.folder = tempfile.mkdtemp(prefix="agentphone-tts-")
             try:
-                worker = _Worker(self.folder, self.voice, self.timeout)
+                worker = _Worker(self.folder, self.voice, self.timeout, self.pitch)
             except OSError as exc:
                 raise TtsError(f"no text-to-speech: the worker process did not start ({exc})") from None
             try:
@@ -416,6 +426,7 @@ class Synthesizer:
         sample_rate: int = SAMPLE_RATE,
         timeout: float = 10.0,
         voice: str = "en",
+        pitch: int | None = None,
         cache_bytes: int = CACHE_MAX_BYTES,
     ) -> None:
         if not (words_per_minute > 0 and math.isfinite(words_per_minute)):
@@ -424,11 +435,13 @@ class Synthesizer:
             raise ValueError(f"sample_rate must be positive, not {sample_rate!r}")
         if not timeout > 0:
             raise ValueError(f"timeout must be positive, not {timeout!r}")
+        if pitch is not None and not 0 <= pitch <= 99:
+            raise ValueError(f"pitch must be 0-99 (espeak-ng's scale, 50 its usual), not {pitch!r}")
         self.words_per_minute = words_per_minute
         self.sample_rate = sample_rate
         self.timeout = timeout
         self.restarts = 0  # workers replaced after dying or hanging
-        self._session = _Session(voice, timeout)
+        self._session = _Session(voice, timeout, pitch)
         self._cache = _PcmCache(cache_bytes, CACHE_MAX_ENTRIES)
         self._lock = threading.Lock()  # one request at a time to the worker
         self._finalizer = weakref.finalize(self, self._session.shutdown)

@@ -16,7 +16,8 @@ VOSK_MODEL_ENV = "AGENTPHONE_VOSK_MODEL"
 DEFAULT_CALLER = "+14155550123"
 # speech.profiles.PROFILES' names, which tests/test_speech_line.py keeps equal (mic --line).
 ENERGY_END_SILENCE_MS = 700
-SILERO_END_SILENCE_MS = 300  # mic/vad.py's DEFAULT_END_SILENCE_MS (tests/test_speech_mic.py)
+SILERO_END_SILENCE_MS = 500  # mic/vad.py's DEFAULT_END_SILENCE_MS (tests/test_speech_mic.py)
+EARLY_END_MS = 200  # mic/turn.py's EARLY_END_MS: a finished sentence's hang-over (silero + whisper)
 LINE_PROFILES = ("clean", "landline", "landline-alaw", "mobile", "mobile-weak", "speakerphone-cafe")
 
 
@@ -106,8 +107,9 @@ def add_mic_arguments(parser: argparse.ArgumentParser) -> None:
         "--end-silence-ms",
         type=int,
         metavar="MS",
-        help=f"how long a pause ends what you are saying (default {SILERO_END_SILENCE_MS} with silero, "
-        f"{ENERGY_END_SILENCE_MS} with energy)",
+        help=f"how long a pause ends what you are saying, always (default with silero + whisper: "
+        f"{EARLY_END_MS} after a finished sentence, else {SILERO_END_SILENCE_MS}; "
+        f"{SILERO_END_SILENCE_MS} with silero, {ENERGY_END_SILENCE_MS} with energy)",
     )
     stt.add_argument(
         "--line",

@@ -40,7 +40,13 @@ from ..engine.synthesis import TtsError
 from ..models.agents import AgentOut
 from ..speech.install import SPEECH_EXTRA_INSTALL, SpeechUnavailable
 from ..speech.voices import Voice, load_voice
-from .arguments import ENERGY_END_SILENCE_MS, SILERO_END_SILENCE_MS, VOSK_MODEL_ENV, WEBHOOK_PORT
+from .arguments import (
+    EARLY_END_MS,
+    ENERGY_END_SILENCE_MS,
+    SILERO_END_SILENCE_MS,
+    VOSK_MODEL_ENV,
+    WEBHOOK_PORT,
+)
 from .audio import (
     AudioError,
     AudioSink,
@@ -58,6 +64,7 @@ from .scenario_writer import scenario_document
 from .segmenter import EndOfSpeech, Segmenter
 from .speaker import Speaker
 from .stt import VOSK_DOWNLOAD_HINT, Recognizer, SttError, load_recognizer, whisper_installed
+from .turn import TurnTaking, turn_taking_for
 from .view import TerminalView
 
 DEFAULT_AGENT_NAME = "Mic"
@@ -171,11 +178,20 @@ def _parts(args: argparse.Namespace, console: Console) -> Iterator[_Parts]:
         synthesizer = load_voice(args.tts, variation=True)
         stack.callback(synthesizer.close)
         synthesizer.start()
-        console.print(f"[dim]{_speech_line(kind, synthesizer, segmenter, args)}[/]")
+        console.print(f"[dim]{_speech_line(kind, synthesizer, segmenter, recognizer, args)}[/]")
         yield _Parts(source, sink, recognizer, kind, synthesizer, segmenter)
 
 
-def _speech_line(kind: str, voice: Voice, segmenter: EndOfSpeech, args: argparse.Namespace) -> str:
+def _turns(args: argparse.Namespace, parts: _Parts) -> TurnTaking | None:
+    """Semantic end of turn (mic/turn.py) with silero + whisper, unless --end-silence-ms fixes it."""
+    if args.end_silence_ms is not None:
+        return None
+    return turn_taking_for(parts.segmenter, parts.recognizer)
+
+
+def _speech_line(
+    kind: str, voice: Voice, segmenter: EndOfSpeech, recognizer: Recognizer, args: argparse.Namespace
+) -> str:
     """One line saying what hears and speaks: "whisper tiny.en · voice piper-joe · ..."."""
     from .vad import SileroSegmenter
 
@@ -183,6 +199,8 @@ def _speech_line(kind: str, voice: Voice, segmenter: EndOfSpeech, args: argparse
     mouth = getattr(voice, "name", "espeak-ng")
     end = "silero" if isinstance(segmenter, SileroSegmenter) else "energy"
     silence = args.end_silence_ms or (SILERO_END_SILENCE_MS if end == "silero" else ENERGY_END_SILENCE_MS)
+    if args.end_silence_ms is None and turn_taking_for(segmenter, recognizer) is not None:
+        end += f" {EARLY_END_MS} ms after a finished sentence, else"
     line = "no phone line" if args.line == "clean" else f"line {args.line} (seed {args.line_seed})"
     return f"speech: {ear} · voice {mouth} · end of speech {end} {silence} ms · {line}"
 
@@ -280,7 +298,7 @@ async def _talk(
     replay: str,
 ) -> int:
     view = TerminalView(console, stt_name=parts.stt_name)
-    listener = Listener(parts.source, parts.segmenter, parts.recognizer)
+    listener = Listener(parts.source, parts.segmenter, parts.recognizer, _turns(args, parts))
     speaker = Speaker(parts.sink)
     call = MicCall(
         line, listener, speaker, parts.synthesizer, view, speed=agent.voice_speed, barge_in=args.barge_in

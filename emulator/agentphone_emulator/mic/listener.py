@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from .audio import AudioError, AudioSource
 from .segmenter import EndOfSpeech, SpeechAudio, SpeechEnded, SpeechStarted
 from .stt import Recognizer, SttError
+from .turn import TurnTaking
 
 log = logging.getLogger("agentphone_emulator.mic")
 
@@ -62,10 +63,17 @@ ListenerEvent = SpeechBegan | Partial | Heard | InputEnded | ListenerFailed
 class Listener:
     """Reads ``source`` on a thread; posts :data:`ListenerEvent` to ``post`` (called on that thread)."""
 
-    def __init__(self, source: AudioSource, segmenter: EndOfSpeech, recognizer: Recognizer) -> None:
+    def __init__(
+        self,
+        source: AudioSource,
+        segmenter: EndOfSpeech,
+        recognizer: Recognizer,
+        turns: TurnTaking | None = None,
+    ) -> None:
         self.source = source
         self.segmenter = segmenter
         self.recognizer = recognizer
+        self.turns = turns  # semantic end of turn (mic/turn.py), or the segmenter's hang-over alone
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._t0 = 0.0
@@ -105,6 +113,9 @@ class Listener:
                     break
                 for event in self.segmenter.feed(block):
                     self._handle(event)
+                if self.turns is not None:  # after the recogniser has had the block too
+                    for event in self.turns.after_block():
+                        self._handle(event)
             if not self._stopped.is_set():
                 for event in self.segmenter.flush():
                     self._handle(event)

@@ -25,7 +25,7 @@ from .segmenter import SegmentEvent, SpeechAudio, SpeechEnded, SpeechStarted
 
 CHUNK = 512  # samples Silero judges at once (16 kHz)
 CHUNK_BYTES = CHUNK * 2
-DEFAULT_END_SILENCE_MS = 300
+DEFAULT_END_SILENCE_MS = 500
 HYSTERESIS = 0.15
 
 
@@ -78,6 +78,20 @@ class SileroSegmenter:
     @property
     def in_speech(self) -> bool:
         return self._state == "speech"
+
+    @property
+    def quiet_ms(self) -> int:
+        """Quiet since the utterance's last voiced chunk, in whole chunks (0 when not in speech)."""
+        return self._silent_chunks * CHUNK // 16 if self._state == "speech" else 0
+
+    def end_turn(self) -> list[SegmentEvent]:
+        """End the utterance in progress now, before its hang-over is up (``mic/turn.py``: the words
+        so far end a sentence): its audio so far, then :class:`SpeechEnded` at its last voiced chunk.
+        Nothing when not in speech. The quiet that follows is idle, as after any end."""
+        if self._state == "speech":
+            self._emit(SpeechEnded(self._last_voiced_end))
+            self._state = "idle"
+        return self._take()
 
     def feed(self, block: bytes) -> list[SegmentEvent]:
         """Judge the next audio; returns what happened in it (often nothing)."""

@@ -1,5 +1,5 @@
-"""The scenario language's spoken caller: ``speech: synthesised``, ``line:``, ``voice:`` and ``rate:``
-on a call (and ``line:`` on one turn), re-exported by models.py."""
+"""The scenario language's spoken caller: ``speech: synthesised``, ``line:``, ``voice:``, ``rate:``
+and ``pitch:`` on a call (and ``line:`` on one turn), re-exported by models.py."""
 
 from __future__ import annotations
 
@@ -46,6 +46,15 @@ class CallerSpeech(Strict):
         description="With speech: synthesised, how fast the caller speaks (1 = 150 words a minute).",
     )
 
+    pitch: int | None = Field(
+        None,
+        ge=0,
+        le=99,
+        description="With speech: synthesised and an espeak or flite voice, how high the caller speaks: "
+        "0-99, espeak-ng's scale (50: the voice's own; flite: an octave down at 0, almost one up at 99). "
+        "Piper voices cannot change their pitch.",
+    )
+
     _line = field_validator("line")(classmethod(lambda cls, value: _known_line(value)))
 
     @field_validator("voice")
@@ -65,9 +74,28 @@ class CallerSpeech(Strict):
             ("line", self.line is not None, "a line carries speech, not text"),
             ("voice", self.voice is not None, "typed words have no voice"),
             ("rate", self.rate != 1.0, "typed words have no pace"),
+            ("pitch", self.pitch is not None, "typed words have no pitch"),
         ):
             if given:
                 raise ValueError(f"{key} needs speech: synthesised ({why})")
+        return self
+
+    @model_validator(mode="after")
+    def _voice_takes_pitch(self) -> CallerSpeech:
+        if self.pitch is None or self.speech != "synthesised":
+            return self
+        if self.voice is None:
+            raise ValueError(
+                "pitch needs an espeak or flite voice (voice: espeak:en-us, flite:slt ...): "
+                "the default voice is Piper's, which cannot change its pitch"
+            )
+        from ..speech.catalog import find_voice
+        from ..speech.voices import pitch_problem
+
+        info = find_voice(self.voice)
+        problem = pitch_problem(info.engine, info.location, self.pitch)
+        if problem:
+            raise ValueError(f"pitch with voice {self.voice}: {problem}")
         return self
 
 

@@ -47,6 +47,7 @@ class SpokenTurns:
             seed=self.call.seed + turn,
             speed=self.call.rate,
             voice=self.call.voice,
+            pitch=self.call.pitch,
         )
         self._pending = heard
         # Nothing recognised: the agent is sent what the platform sends for noise, a lone ellipsis.

@@ -72,7 +72,9 @@ class SpokenCaller:
         cache_dir: Path | str | bool | None = True,
     ) -> None:
         self.voice = voice if voice is not None else load_voice("auto")
-        self._voices: dict[str, Voice] = {}  # named voices (catalog.py), loaded when first asked for
+        self._voices: dict[
+            tuple[str, int | None], Voice
+        ] = {}  # named voices (and pitches) (catalog.py), loaded when first asked for
         self._recognizer = recognizer
         self.cache_dir = (
             default_cache_dir() if cache_dir is True else (Path(cache_dir) if cache_dir else None)
@@ -89,15 +91,18 @@ class SpokenCaller:
 
         return f"{MODEL_NAME}:{bundled_model_dir().name}:ctx{DEFAULT_CONTEXT_S:g}"
 
-    def voice_for(self, name: str | None) -> Voice:
-        """The voice called ``name`` (:func:`~.voices.voice_named`), or the default one for None.
-        Raises :class:`~.catalog.UnknownVoice` for a voice not installed here."""
+    def voice_for(self, name: str | None, pitch: int | None = None) -> Voice:
+        """The voice called ``name`` (:func:`~.voices.voice_named`) at ``pitch``, or the default one
+        for None. Raises :class:`~.catalog.UnknownVoice` for a voice not installed here, ValueError
+        for a pitch it cannot take (a Piper voice, the default one included)."""
         if name is None:
+            if pitch is not None:
+                raise ValueError("pitch needs an espeak or flite voice: the default voice cannot change it")
             return self.voice
         with self._lock:
-            if name not in self._voices:
-                self._voices[name] = voice_named(name)
-            return self._voices[name]
+            if (name, pitch) not in self._voices:
+                self._voices[name, pitch] = voice_named(name, pitch=pitch)
+            return self._voices[name, pitch]
 
     def audio(
         self,
@@ -107,9 +112,10 @@ class SpokenCaller:
         seed: int = 0,
         speed: float = 1.0,
         voice: str | None = None,
+        pitch: int | None = None,
     ) -> bytes:
         """What the recogniser hears of ``text``: 16 kHz mono 16-bit PCM after the line."""
-        speaker = self.voice_for(voice)
+        speaker = self.voice_for(voice, pitch)
         quiet = bytes(int(LEAD_S * speaker.sample_rate) * 2)
         return apply_line(quiet + speaker.speak(text, speed=speed) + quiet, line, seed=seed)
 
@@ -121,11 +127,12 @@ class SpokenCaller:
         seed: int = 0,
         speed: float = 1.0,
         voice: str | None = None,
+        pitch: int | None = None,
     ) -> Heard:
         """``text`` said by ``voice`` (the default voice when None) over ``line``, as the agent would
         receive it."""
         profile = line_profile(line)
-        pcm = self.audio(text, line=profile, seed=seed, speed=speed, voice=voice)
+        pcm = self.audio(text, line=profile, seed=seed, speed=speed, voice=voice, pitch=pitch)
         key = (
             hashlib.sha256(pcm).hexdigest() + "-" + hashlib.sha256(self.model_id().encode()).hexdigest()[:16]
         )

@@ -51,13 +51,17 @@ def load_voice(kind: str, *, variation: bool = False) -> Voice:
     return Synthesizer()
 
 
-def voice_named(name: str, *, variation: bool = False) -> Voice:
+def voice_named(name: str, *, variation: bool = False, pitch: int | None = None) -> Voice:
     """The installed voice called ``name`` (``piper:en_US-joe-medium``, ``flite:slt``,
-    ``espeak:en-gb+f3``; see :mod:`.catalog`), not yet started. Raises
-    :class:`~.catalog.UnknownVoice` naming the close matches."""
+    ``espeak:en-gb+f3``; see :mod:`.catalog`), not yet started, at ``pitch`` (0-99, 50 the voice's
+    own; None: its own). Raises :class:`~.catalog.UnknownVoice` naming the close matches, and
+    ValueError for a pitch the voice cannot take (:func:`pitch_problem`)."""
     from .catalog import find_voice
 
     info = find_voice(name)
+    problem = pitch_problem(info.engine, info.location, pitch)
+    if problem:
+        raise ValueError(problem)
     if info.engine == "piper":
         from .piper_voice import PiperSynthesizer
 
@@ -65,5 +69,21 @@ def voice_named(name: str, *, variation: bool = False) -> Voice:
     if info.engine == "flite":
         from .flite_voice import FliteVoice
 
-        return FliteVoice(info.location)
-    return Synthesizer(voice=info.location)
+        return FliteVoice(info.location, pitch=pitch)
+    return Synthesizer(voice=info.location, pitch=pitch)
+
+
+def pitch_problem(engine: str, location: str, pitch: int | None) -> str | None:
+    """Why a voice of ``engine`` cannot speak at ``pitch``, in one line; None when it can."""
+    if pitch is None:
+        return None
+    if not 0 <= pitch <= 99:
+        return f"pitch must be 0-99 (50: the voice's own), not {pitch}"
+    if engine == "piper":
+        return "Piper voices cannot change their pitch: use an espeak or flite voice (`agentphone-emulator voices`)"
+    if engine == "flite":
+        from .flite_voice import F0_MEAN_HZ, can_change_pitch
+
+        if not can_change_pitch(location):
+            return f"flite:{location} cannot change its pitch: use one of flite:{', flite:'.join(F0_MEAN_HZ)}"
+    return None

@@ -155,8 +155,8 @@ class WhisperRecognizer:
     def finish(self) -> str:
         speculation = self._speculation
         if speculation is not None and speculation[0] == self._loud_end:
-            text, self.confidence = speculation[1].result()
-            speculated = True
+            raw, self.confidence = speculation[1].result()
+            text, speculated = normalise(raw), True
         else:
             text, self.confidence = self.transcribe(bytes(self._audio)) if self._audio else ("", 0.0)
             speculated = False
@@ -188,13 +188,38 @@ class WhisperRecognizer:
             return  # already decoding (or decoded) exactly this
         if self._speculation is not None and not self._speculation[1].done():
             return  # the model is busy with an older guess; finish() decodes afresh if need be
+        self._submit_speculation()
+
+    def _submit_speculation(self) -> Future[tuple[str, float]]:
         audio = bytes(self._audio[: self._loud_end + FRAME_BYTES * 5])  # and 100 ms of the quiet
-        self._speculation = (self._loud_end, self._worker.submit(self.transcribe, audio))
+        job = self._worker.submit(self.transcribe_raw, audio)
+        self._speculation = (self._loud_end, job)
+        return job
+
+    def turn_text(self) -> str:
+        """The words up to the utterance's last loud moment as Whisper wrote them, punctuation and
+        case kept ("My account number is..."), for the end-of-turn decision (``mic/turn.py``): the
+        speculative decode's, waited for, or one started now (which :meth:`finish` then reuses).
+        "" before anything loud. Blocks the feeding thread for the decode's remaining time."""
+        if self._loud_end == 0:
+            return ""
+        speculation = self._speculation
+        job = (
+            speculation[1]
+            if speculation is not None and speculation[0] == self._loud_end
+            else self._submit_speculation()
+        )
+        return job.result()[0]
 
     # -- one clip
 
     def transcribe(self, pcm: bytes) -> tuple[str, float]:
         """16 kHz mono 16-bit PCM to (normalised text, confidence 0-1); ("", 0.0) for no speech."""
+        raw, confidence = self.transcribe_raw(pcm)
+        return normalise(raw), confidence
+
+    def transcribe_raw(self, pcm: bytes) -> tuple[str, float]:
+        """:meth:`transcribe` with Whisper's own case and punctuation (stripped of outer spaces)."""
         audio = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], np.int16).astype(np.float32) / 32768.0
         if len(audio) < RATE // 10:
             return "", 0.0
@@ -220,7 +245,7 @@ class WhisperRecognizer:
             suppress_blank=True,
             suppress_tokens=[-1],
         )[0]
-        text = normalise(self._tokenizer.decode(result.sequences_ids[0]))
+        text = self._tokenizer.decode(result.sequences_ids[0]).strip()
         confidence = math.exp(result.scores[0]) if result.scores else 0.0
         if result.no_speech_prob > NO_SPEECH and confidence < 0.5:
             return "", 0.0
@@ -238,4 +263,4 @@ class WhisperRecognizer:
             scores.append(segment.avg_logprob)
         if not texts:
             return "", 0.0
-        return normalise(" ".join(texts)), round(math.exp(sum(scores) / len(scores)), 3)
+        return " ".join(t.strip() for t in texts), round(math.exp(sum(scores) / len(scores)), 3)
