@@ -100,7 +100,11 @@ def project(pytester: pytest.Pytester, ini: str = APP_INI, **tests: str) -> None
 # afterwards) pays each time; benchmark's only prints a header. A subprocess also leaves out the
 # ones it does not use, as each process (and each xdist worker) imports its plugins afresh.
 UNUSED_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:benchmark")
-UNUSED_IN_SUBPROCESS = ("-p", "no:cacheprovider", "-p", "no:anyio", "-p", "no:pytest_httpserver")
+UNUSED_IN_SUBPROCESS = tuple(
+    arg
+    for name in ("cacheprovider", "anyio", "pytest_httpserver", "schemathesis", "syrupy", "locust")
+    for arg in ("-p", f"no:{name}")
+)  # schemathesis alone was ~1.5 s of every process's start (each xdist worker's too)
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:

@@ -464,7 +464,11 @@ def test_xdist_splits_scenarios_across_workers(project: pytest.Pytester) -> None
             ".scenario.yaml",
             **{f"file{index}": scenario(f"a{index}") + "---\n" + scenario(f"b{index}", "ho")},
         )
-    result = project.runpytest_subprocess("-n", "2", "-v")
+    unused = ("schemathesis", "hypothesispytest", "syrupy", "locust", "anyio", "pytest_httpserver")
+    # plugins the inner run has no use for: each of its processes would import them (seconds)
+    result = project.runpytest_subprocess(
+        "-n", "2", "-v", *(arg for name in unused for arg in ("-p", f"no:{name}"))
+    )
     result.assert_outcomes(passed=6)
     lines = result.stdout.lines
     for worker in ("gw0", "gw1"):
