@@ -129,6 +129,27 @@ TARGETS: dict[str, Target] = {
             "--deselect=tests/test_plugin_fixtures.py::test_each_xdist_worker_has_an_emulator_of_its_own",
         ),
     ),
+    # A scenario's verdict over its runs (runs:, min_pass_rate:, flaky).
+    "scenario.repeats": Target(
+        "emulator/agentphone_emulator/scenario/repeats.py",
+        ("tests/test_scenario_repeats.py", "tests/test_mutation_repeats.py"),
+    ),
+    # A golden's changes and the timing tolerance decide pass or fail.
+    "scenario.golden_compare": Target(
+        "emulator/agentphone_emulator/scenario/golden_compare.py",
+        ("tests/test_goldens.py",),
+    ),
+    # An invariant broken or not. Not all of tests/test_explore.py: its searches (an explore of up
+    # to 100 calls, then shrinking) reach every invariant on every call and take 1-4 s a test, which
+    # made a run of this module far longer than its single-call tests, which pin each invariant.
+    "explore.invariants": Target(
+        "emulator/agentphone_emulator/explore/invariants.py",
+        (
+            "tests/test_explore.py::test_each_invariant_breaks_and_its_scenario_fails_where_it_broke",
+            "tests/test_explore.py::test_a_python_predicate_is_an_invariant_and_its_scenario_says_run_cannot_check_it",
+            "tests/test_explore.py::test_each_broken_agent_is_found_and_shrunk_to_a_scenario_that_fails_under_run",
+        ),
+    ),
     # The save path, since state-server split it: the file's format (persistence), the file on
     # disk (state_file: atomic writes, stale temporaries, the one-owner lock) and the Saver.
     # persistence: the save path only (the payload, its header, encoding). The codec builders,
