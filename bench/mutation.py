@@ -137,7 +137,7 @@ TARGETS: dict[str, Target] = {
     # A golden's changes and the timing tolerance decide pass or fail.
     "scenario.golden_compare": Target(
         "emulator/agentphone_emulator/scenario/golden_compare.py",
-        ("tests/test_goldens.py",),
+        ("tests/test_goldens.py", "tests/test_mutation_goldens.py"),
     ),
     # An invariant broken or not. Not all of tests/test_explore.py: its searches (an explore of up
     # to 100 calls, then shrinking) reach every invariant on every call and take 1-4 s a test, which
@@ -148,6 +148,7 @@ TARGETS: dict[str, Target] = {
             "tests/test_explore.py::test_each_invariant_breaks_and_its_scenario_fails_where_it_broke",
             "tests/test_explore.py::test_a_python_predicate_is_an_invariant_and_its_scenario_says_run_cannot_check_it",
             "tests/test_explore.py::test_each_broken_agent_is_found_and_shrunk_to_a_scenario_that_fails_under_run",
+            "tests/test_mutation_invariants.py",
         ),
     ),
     # The save path, since state-server split it: the file's format (persistence), the file on
@@ -235,6 +236,8 @@ _RANK = (
     "an unknown severity ranks as an error: 2 or 3 are both at or above every floor (error, the "
     "highest, is 2), so the same findings count"
 )
+_G = "agentphone_emulator.scenario.golden_compare.x_"
+_FALSY = "only its truth is read, and None is false like False"
 EQUIVALENT: dict[str, Equivalent] = {
     "pytest_agentphone.findings.x_assert_no_findings__mutmut_17": _eq(
         "SEVERITY_RANK.get(f.severity, 3)", _RANK
@@ -300,9 +303,9 @@ EQUIVALENT: dict[str, Equivalent] = {
     ),
     f"{_D}reset__mutmut_2": _eq("self._generation -= 1", _GENERATION),
     f"{_D}reset__mutmut_3": _eq("self._generation += 2", _GENERATION),
-    f"{_D}_record_failure__mutmut_9": _eq('(outcome.app_error or "XXXX")', _FALLBACK),
-    f"{_D}_record_failure__mutmut_12": _eq('["XXan exceptionXX"]', _FALLBACK),
-    f"{_D}_record_failure__mutmut_13": _eq('["AN EXCEPTION"]', _FALLBACK),
+    f"{_D}_record_failure__mutmut_11": _eq('(outcome.app_error or "XXXX")', _FALLBACK),
+    f"{_D}_record_failure__mutmut_14": _eq('["XXan exceptionXX"]', _FALLBACK),
+    f"{_D}_record_failure__mutmut_15": _eq('["AN EXCEPTION"]', _FALLBACK),
     f"{_D}_schedule_at__mutmut_3": _eq(
         "self._retries.pop(None, None)",
         "leaves the fired timer in _retries; its only readers (retry_now, reset) cancel it, a no-op on a "
@@ -322,6 +325,22 @@ EQUIVALENT: dict[str, Equivalent] = {
         "owner is None and current is None or",
         "differs only when the account exists and the delivery does not; deliveries are never removed "
         "from an account (a restore or reset replaces them, and bumps the generation first)",
+    ),
+    f"{_D}_attempt_once__mutmut_41": _eq(
+        "self._attempting.pop(record.id, )",
+        "the entry was set just before the send, and no other attempt of that delivery can remove it "
+        "meanwhile: retry_now waits for an attempt in flight and starts its own only once none is",
+    ),
+    f"{_G}_compare_entries__mutmut_4": _eq("autojunk=None", _FALSY),
+    f"{_G}_compare_entries__mutmut_16": _eq("strict=None", _FALSY),
+    f"{_G}_compare_entries__mutmut_19": _eq("after[j1:j2], ))", "strict=False is zip's default"),
+    f"{_G}_stale__mutmut_2": _eq(
+        "return False",
+        "reached with a golden read only: apply_goldens asks 'changes is None or ...' first, and "
+        "changes is None exactly when there is no golden",
+    ),
+    "agentphone_emulator.explore.invariants.x__slow__mutmut_3": _eq(
+        "(exchange.reply) or True", "conversation.replies lists only the exchanges the agent replied to"
     ),
     f"{_D}_send__mutmut_36": _eq(
         "* 1001",
