@@ -238,6 +238,11 @@ _RANK = (
 )
 _G = "agentphone_emulator.scenario.golden_compare.x_"
 _FALSY = "only its truth is read, and None is false like False"
+_I = "agentphone_emulator.explore.invariants.x_"
+_WINDOW = (
+    "the window starts at the exchange that matched, which has a reply (conversation.replies): the "
+    "joined replies are never empty, so the 'no reply' fallback is unreachable"
+)
 EQUIVALENT: dict[str, Equivalent] = {
     "pytest_agentphone.findings.x_assert_no_findings__mutmut_17": _eq(
         "SEVERITY_RANK.get(f.severity, 3)", _RANK
@@ -339,6 +344,13 @@ EQUIVALENT: dict[str, Equivalent] = {
         "reached with a golden read only: apply_goldens asks 'changes is None or ...' first, and "
         "changes is None exactly when there is no golden",
     ),
+    f"{_I}_after_hangup__mutmut_39": _eq(
+        "return",
+        "a chunk that hangs up or transfers ends the call: no exchange after that one has a reply "
+        "to look at, so stopping at the reply or at the call is the same",
+    ),
+    f"{_I}_rule__mutmut_67": _eq('or "XXno replyXX"', _WINDOW),
+    f"{_I}_rule__mutmut_68": _eq('or "NO REPLY"', _WINDOW),
     "agentphone_emulator.explore.invariants.x__slow__mutmut_3": _eq(
         "(exchange.reply) or True", "conversation.replies lists only the exchanges the agent replied to"
     ),

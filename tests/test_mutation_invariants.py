@@ -17,7 +17,7 @@ from agentphone_emulator.clock import VirtualClock
 from agentphone_emulator.explore.conversation import Conversation
 from agentphone_emulator.explore.explorer import Explorer
 from agentphone_emulator.explore.invariants import Invariants, Violation
-from agentphone_emulator.explore.plan import Plan, Say
+from agentphone_emulator.explore.plan import Plan, Say, Silence
 from agentphone_emulator.explore.spec import ExploreSpec
 from agentphone_emulator.scenario.loader import load_model
 from agentphone_emulator.server import Emulator
@@ -40,6 +40,9 @@ PLAYS = {
     "um hello person": ("/good", Plan((Say("um"), Say("hello"), Say("a person please")))),
     "left early": ("/good", Plan((Say("a person please"),))),
     "silent what": ("/silent-what", Plan((Say("what?"), Say("what?")))),
+    "keys after hangup": ("/after-hangup-keys", Plan((Say("bye"),))),
+    "after transfer": ("/after-transfer", Plan((Say("a person please"),))),
+    "left silent": ("/good", Plan((Say("um"), Silence(700.0)))),
 }
 
 
@@ -79,6 +82,17 @@ def test_words_after_the_hang_up_name_the_chunk_and_what_followed(played: dict[s
         )
     ]
     assert broken(played["bye"], nothing_after_hangup=True) == []
+    # _acts 2/3 and _after_hangup 15-22: keys alone, or a wordless hang-up, are acts too.
+    [keys] = broken(played["keys after hangup"], nothing_after_hangup=True)
+    assert (keys.expected, keys.got) == (
+        "nothing after the hang-up (chunk 1)",
+        "1 more chunk(s): 'digits 12'",
+    )
+    [hangup] = broken(played["after transfer"], nothing_after_hangup=True)
+    assert (hangup.expected, hangup.got) == (
+        "nothing after the transfer (chunk 1)",
+        "1 more chunk(s): 'an action'",
+    )
 
 
 def test_a_rule_names_the_caller_the_outcome_wanted_and_every_reply_in_its_window(
@@ -142,3 +156,34 @@ def test_an_error_finding_is_placed_at_the_turn_it_happened_and_a_slow_reply_say
         for index, first in zip((1, 2), firsts, strict=True)
         if first is not None and first > 0
     ]
+
+
+def test_a_violation_says_where_and_an_improper_ending_how_the_call_ended(
+    played: dict[str, Conversation],
+) -> None:
+    # Guards Violation.describe 1-4 (the call, the greeting, a turn) and _ending 4-16 (its fields).
+    assert [Violation("x", turn, "e", "g").describe() for turn in (None, 0, 3)] == [
+        "x at the call: expected e; got g",
+        "x at the greeting: expected e; got g",
+        "x at turn 3: expected e; got g",
+    ]
+    conversation = played["left silent"]
+    call = conversation.call
+    assert broken(conversation, ends_properly=True) == [
+        Violation(
+            "ends_properly",
+            None,
+            "the call ends by a hangup or a transfer",
+            f"it ended {call.status}, {call.disconnection_reason or 'no reason'}",
+        )
+    ]
+    assert call.disconnection_reason  # and it says why
+
+
+def test_a_rules_got_lists_each_reply_in_the_window_with_its_marks(played: dict[str, Conversation]) -> None:
+    # Guards _got 10/13 (no marks, one mark) and _rule 64 (the replies' separator).
+    sure = {"contains": "Sure"}
+    [both] = broken(played["after transfer"], rules=[{"after": {"contains": "person"}, "says": sure}])
+    assert both.got == "'Putting you through.' (transfers)"
+    [two] = broken(played["um hello person"], rules=[{"after": "um", "within": 2, "says": sure}])
+    assert two.got == "'How can I help?'; 'How can I help?'"
