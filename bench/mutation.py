@@ -339,6 +339,14 @@ EQUIVALENT: dict[str, Equivalent] = {
     f"{_G}_compare_entries__mutmut_4": _eq("autojunk=None", _FALSY),
     f"{_G}_compare_entries__mutmut_16": _eq("strict=None", _FALSY),
     f"{_G}_compare_entries__mutmut_19": _eq("after[j1:j2], ))", "strict=False is zip's default"),
+    f"{_G}apply_goldens__mutmut_102": _eq(
+        "record_golden(result, loaded, None, updated=written)",
+        "record_golden reads updated first: with it given, the changes passed are never read",
+    ),
+    f"{_G}record_golden__mutmut_1": _eq(
+        'why_none: str = "XXXX"',
+        "every caller that passes no changes passes why_none: the default is never used",
+    ),
     f"{_G}_stale__mutmut_2": _eq(
         "return False",
         "reached with a golden read only: apply_goldens asks 'changes is None or ...' first, and "

@@ -13,7 +13,7 @@ from agentphone_emulator.scenario.golden_compare import apply_goldens, compare_g
 from agentphone_emulator.scenario.golden_models import GoldenChunk, GoldenEntry, GoldenFile
 from agentphone_emulator.scenario.goldens import golden_path, read_golden, write_golden
 from agentphone_emulator.scenario.loader import LoadedScenario, load_text
-from agentphone_emulator.scenario.results import GoldenChange, ScenarioResult
+from agentphone_emulator.scenario.results import Check, GoldenChange, ScenarioResult
 from tests.scenario_support import LINE
 
 
@@ -172,11 +172,13 @@ def test_a_moved_line_shows_its_gaps_to_the_millisecond() -> None:
 # -- a run's golden: when it is checked, and when an update rewrites it -----------------------------
 
 
-def loaded_with_golden(tmp_path: Path, golden_word: bool = True) -> LoadedScenario:
+def loaded_with_golden(tmp_path: Path, golden_word: bool = True, extra: str = "") -> LoadedScenario:
     tmp_path.mkdir(exist_ok=True)
     file = tmp_path / "orders.yaml"
     expect = "expect: golden\n" if golden_word else ""
-    file.write_text(f"name: order\n{LINE}call: {{to: main}}\n{expect}turns:\n  - say: Where is my order?\n")
+    file.write_text(
+        f"name: order\n{LINE}call: {{to: main}}\n{expect}{extra}turns:\n  - say: Where is my order?\n"
+    )
     [loaded] = load_text(file.read_text(), str(file))
     return loaded
 
@@ -232,3 +234,62 @@ def test_an_update_rewrites_a_broken_golden_and_one_whose_tolerance_or_conversat
         write_golden(path, stale, "orders.yaml::order")
         assert update() == "(updated)"
         assert read_golden(path) == current
+
+
+def checked(loaded: LoadedScenario, mode: str = "check") -> Check:
+    result = ran(loaded)
+    apply_goldens(result, loaded, mode)  # type: ignore[arg-type]
+    [check] = result.checks
+    assert result.outcome == ("passed" if check.passed else "failed")
+    return check
+
+
+def test_the_golden_check_names_its_place_its_file_and_how_many_changes_of_each_kind(tmp_path: Path) -> None:
+    # Guards record_golden 1-86 (the check's path, line, what, expected and got: none yet, no
+    # change, 1 change, n changes counted by kind), _check_path 2-7, apply_goldens 88 (the file
+    # names its scenario) and 116 (how to write a golden).
+    loaded = loaded_with_golden(tmp_path)
+    path = golden_path(loaded.file, loaded.scenario.name)
+    at, line, what = ("expect", "golden"), loaded.line_of(("expect", "golden")), f"golden conversation {path}"
+    assert line is not None
+    none_yet = "none yet: run with --update-goldens to write it"
+    assert checked(loaded) == Check(at, line, what, False, "a golden file", none_yet)
+    assert checked(loaded, "update") == Check(at, line, f"{what} (updated)", True)
+    assert "orders.yaml::order" in path.read_text()
+    assert checked(loaded) == Check(at, line, what, True, "no change", "no change")
+    current = read_golden(path)
+    assert current is not None
+    key = next(iter(current.conversations))
+    for entries, findings, got in (
+        ([agent(1, "Hi")], [], "1 change: 1 removed"),
+        (
+            [agent(1, "Hi"), agent(2, "Bye", label="turn 2")],
+            ["x (error)"],
+            "3 changes: 2 removed, 1 findings",
+        ),
+    ):
+        changed = current.model_copy(update={"conversations": {key: entries}, "findings": {key: findings}})
+        write_golden(path, changed, "orders.yaml::order")
+        assert checked(loaded) == Check(at, line, what, False, "no change", got)
+
+    call_level = loaded_with_golden(tmp_path / "call", golden_word=False, extra="call_expect: golden\n")
+    check = checked(call_level, "update")
+    assert (check.path, check.line) == (("call_expect",), call_level.line_of(("call_expect",)))
+
+
+def test_an_update_takes_over_a_golden_another_scenario_wrote_and_says_when_it_cannot_write(
+    tmp_path: Path,
+) -> None:
+    # Guards apply_goldens 56/57 (update refused for another scenario's golden) and 92-99 (the
+    # check when the golden cannot be written).
+    loaded = loaded_with_golden(tmp_path)
+    path = golden_path(loaded.file, loaded.scenario.name)
+    write_golden(path, GoldenFile(scenario="another", conversations={}), "orders.yaml::another")
+    assert checked(loaded, "update").passed
+    current = read_golden(path)
+    assert current is not None and current.scenario == "order"
+    blocked = loaded_with_golden(tmp_path / "blocked")
+    golden_path(blocked.file, blocked.scenario.name).mkdir(parents=True)  # a folder where the file goes
+    check = checked(blocked, "update")
+    assert (check.passed, check.expected) == (False, "a golden file")
+    assert check.got.startswith(f"cannot write {golden_path(blocked.file, blocked.scenario.name)}: ")
