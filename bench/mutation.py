@@ -217,6 +217,10 @@ _FALLBACK = (
     "traceback (AppFailure's, or the app_error the status branch requires to be truthy)"
 )
 _GENERATION = "the generation is only compared for equality with its value when a retry was scheduled: any change will do"
+_DRESS = (
+    "also dresses a signed delivery with no headers of the person's: dress() then keeps the "
+    "signature and sets nothing, so the same headers are sent"
+)
 _S = "agentphone_emulator.store.state_file."
 _L = _S + "xǁStateLockǁacquire__mutmut_"
 _FIRST = "the text before the first dash is the same whatever the split's limit or direction past it"
@@ -331,6 +335,8 @@ EQUIVALENT: dict[str, Equivalent] = {
         "differs only when the account exists and the delivery does not; deliveries are never removed "
         "from an account (a restore or reset replaces them, and bumps the generation first)",
     ),
+    f"{_D}_attempt_once__mutmut_21": _eq('!= "XXsignedXX"', _DRESS),
+    f"{_D}_attempt_once__mutmut_22": _eq('!= "SIGNED"', _DRESS),
     f"{_D}_attempt_once__mutmut_41": _eq(
         "self._attempting.pop(record.id, )",
         "the entry was set just before the send, and no other attempt of that delivery can remove it "

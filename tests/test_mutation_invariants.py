@@ -43,6 +43,8 @@ PLAYS = {
     "keys after hangup": ("/after-hangup-keys", Plan((Say("bye"),))),
     "after transfer": ("/after-transfer", Plan((Say("a person please"),))),
     "left silent": ("/good", Plan((Say("um"), Silence(700.0)))),
+    "silent thrice": ("/silent-what", Plan((Say("what?"), Say("what?"), Say("what?")))),
+    "markup": ("/markup", Plan((Say("um"),))),
 }
 
 
@@ -187,3 +189,46 @@ def test_a_rules_got_lists_each_reply_in_the_window_with_its_marks(played: dict[
     assert both.got == "'Putting you through.' (transfers)"
     [two] = broken(played["um hello person"], rules=[{"after": "um", "within": 2, "says": sure}])
     assert two.got == "'How can I help?'; 'How can I help?'"
+
+
+def test_an_error_finding_markup_and_silence_twice_each_say_what_broke(
+    played: dict[str, Conversation],
+) -> None:
+    # Guards _error_findings (its fields: the finding's code and message), _markup (the finding's
+    # message), _silent_twice (the second silence running, not the first) and violations (each
+    # invariant only when on, in the spec's order; check() the first of them).
+    silent = played["silent thrice"]
+    errors = [f for f in silent.findings if f.severity == "error"]
+    assert errors
+    found = broken(silent, no_error_findings=True)
+    assert [(v.invariant, v.expected, v.got, v.detail) for v in found] == [
+        ("no_error_findings", "no error finding", f"{f.code}: {f.message}", str(f.code)) for f in errors
+    ]
+    twice = broken(silent, never_silent_twice=True)
+    assert [(v.invariant, v.turn, v.expected, v.got) for v in twice] == [
+        (
+            "never_silent_twice",
+            3,
+            "a reply with words or an action (the one before was silent too)",
+            "silence again (silent)",
+        )
+    ]
+    [markup] = broken(played["markup"], no_markup=True)
+    [finding] = [
+        f
+        for e in played["markup"].replies
+        if e.reply
+        for f in e.reply.findings
+        if f.code == "voice_markup_in_text"
+    ]
+    assert (markup.invariant, markup.turn, markup.expected, markup.got) == (
+        "no_markup",
+        1,
+        "no markup in the reply",
+        finding.message,
+    )
+    assert broken(silent) == [] and broken(played["markup"]) == []  # each invariant only when on
+    both = Invariants(**{**NONE_ON, "no_error_findings": True, "never_silent_twice": True})
+    assert both.check(silent) == found[0]
+    with pytest.raises(TypeError, match="give an InvariantSpec or its fields, not both"):
+        Invariants(both.spec, no_markup=False)
