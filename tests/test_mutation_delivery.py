@@ -745,3 +745,14 @@ def test_a_manual_retry_past_the_last_attempt_saved_mid_attempt_is_failed_not_re
     )
     vemu.fast_forward()
     assert vemu.deliveries()[0].attempt_count == MAX_ATTEMPTS
+
+
+def test_an_app_that_raised_on_an_unsigned_replay_gives_its_traceback(vemu: Emulator) -> None:
+    # Guards _judge_unsigned 39/46 (the app's traceback dropped from the finding's detail).
+    mount(vemu, app())
+    original = deliver(vemu)
+    mount(vemu, app(500, b"Internal Server Error", raises="after"))
+    replay(vemu, original, "unsigned")
+    finding = one_finding(vemu)
+    assert finding.code is FindingCode.WEBHOOK_HTTP_ERROR
+    assert finding.detail is not None and finding.detail.splitlines()[-1] == "ValueError: boom"
