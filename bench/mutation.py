@@ -243,6 +243,10 @@ _RANK = (
 _G = "agentphone_emulator.scenario.golden_compare.x_"
 _FALSY = "only its truth is read, and None is false like False"
 _I = "agentphone_emulator.explore.invariants.x_"
+_KNOWN = (
+    "the engine writes a finding's severity as error, warning or info only, SEVERITY_RANK's keys: "
+    "the default is never used"
+)
 _WINDOW = (
     "the window starts at the exchange that matched, which has a reply (conversation.replies): the "
     "joined replies are never empty, so the 'no reply' fallback is unreachable"
@@ -353,6 +357,15 @@ EQUIVALENT: dict[str, Equivalent] = {
         'why_none: str = "XXXX"',
         "every caller that passes no changes passes why_none: the default is never used",
     ),
+    f"{_G}_compare_entries__mutmut_50": _eq(
+        "visible(old.text), ))",
+        'a GoldenChange\'s got is "" by default: a removed line\'s got is "" either way',
+    ),
+    f"{_G}record_golden__mutmut_7": _eq(
+        "(parts) or True",
+        "both callers (apply_goldens, the pytest plugin's goldens) return before it when the scenario "
+        "asks for no golden: parts is never empty here",
+    ),
     f"{_G}_stale__mutmut_2": _eq(
         "return False",
         "reached with a golden read only: apply_goldens asks 'changes is None or ...' first, and "
@@ -363,6 +376,9 @@ EQUIVALENT: dict[str, Equivalent] = {
         "a chunk that hangs up or transfers ends the call: no exchange after that one has a reply "
         "to look at, so stopping at the reply or at the call is the same",
     ),
+    f"{_I}_error_findings__mutmut_2": _eq("get(finding.severity, None)", _KNOWN),
+    f"{_I}_error_findings__mutmut_4": _eq("get(finding.severity, )", _KNOWN),
+    f"{_I}_error_findings__mutmut_5": _eq("get(finding.severity, 3)", _KNOWN),
     f"{_I}_rule__mutmut_67": _eq('or "XXno replyXX"', _WINDOW),
     f"{_I}_rule__mutmut_68": _eq('or "NO REPLY"', _WINDOW),
     "agentphone_emulator.explore.invariants.x__slow__mutmut_3": _eq(

@@ -230,5 +230,19 @@ def test_an_error_finding_markup_and_silence_twice_each_say_what_broke(
     assert broken(silent) == [] and broken(played["markup"]) == []  # each invariant only when on
     both = Invariants(**{**NONE_ON, "no_error_findings": True, "never_silent_twice": True})
     assert both.check(silent) == found[0]
-    with pytest.raises(TypeError, match="give an InvariantSpec or its fields, not both"):
+    with pytest.raises(TypeError, match=r"^give an InvariantSpec or its fields, not both$"):
         Invariants(both.spec, no_markup=False)
+
+
+def test_a_predicate_that_returns_false_or_a_reason_is_broken_and_says_so(
+    played: dict[str, Conversation],
+) -> None:
+    # Guards violations 32-44 (a predicate's violation: "the predicate holds" expected, its reason
+    # or "it returned False" got); True and None hold.
+    invariants = Invariants(**NONE_ON)
+    for name, verdict in (("false", False), ("reason", "it said bye"), ("true", True), ("none", None)):
+        invariants.predicate(name)(lambda conversation, verdict=verdict: verdict)
+    assert [(v.invariant, v.turn, v.expected, v.got) for v in invariants.violations(played["bye"])] == [
+        ("predicate 'false'", None, "the predicate holds", "it returned False"),
+        ("predicate 'reason'", None, "the predicate holds", "it said bye"),
+    ]
