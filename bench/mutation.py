@@ -129,6 +129,28 @@ TARGETS: dict[str, Target] = {
             "--deselect=tests/test_plugin_fixtures.py::test_each_xdist_worker_has_an_emulator_of_its_own",
         ),
     ),
+    # A scenario's verdict over its runs (runs:, min_pass_rate:, flaky).
+    "scenario.repeats": Target(
+        "emulator/agentphone_emulator/scenario/repeats.py",
+        ("tests/test_scenario_repeats.py", "tests/test_mutation_repeats.py"),
+    ),
+    # A golden's changes and the timing tolerance decide pass or fail.
+    "scenario.golden_compare": Target(
+        "emulator/agentphone_emulator/scenario/golden_compare.py",
+        ("tests/test_goldens.py", "tests/test_mutation_goldens.py"),
+    ),
+    # An invariant broken or not. Not all of tests/test_explore.py: its searches (an explore of up
+    # to 100 calls, then shrinking) reach every invariant on every call and take 1-4 s a test, which
+    # made a run of this module far longer than its single-call tests, which pin each invariant.
+    "explore.invariants": Target(
+        "emulator/agentphone_emulator/explore/invariants.py",
+        (
+            "tests/test_explore.py::test_each_invariant_breaks_and_its_scenario_fails_where_it_broke",
+            "tests/test_explore.py::test_a_python_predicate_is_an_invariant_and_its_scenario_says_run_cannot_check_it",
+            "tests/test_explore.py::test_each_broken_agent_is_found_and_shrunk_to_a_scenario_that_fails_under_run",
+            "tests/test_mutation_invariants.py",
+        ),
+    ),
     # The save path, since state-server split it: the file's format (persistence), the file on
     # disk (state_file: atomic writes, stale temporaries, the one-owner lock) and the Saver.
     # persistence: the save path only (the payload, its header, encoding). The codec builders,
@@ -195,6 +217,10 @@ _FALLBACK = (
     "traceback (AppFailure's, or the app_error the status branch requires to be truthy)"
 )
 _GENERATION = "the generation is only compared for equality with its value when a retry was scheduled: any change will do"
+_DRESS = (
+    "also dresses a signed delivery with no headers of the person's: dress() then keeps the "
+    "signature and sets nothing, so the same headers are sent"
+)
 _S = "agentphone_emulator.store.state_file."
 _L = _S + "xǁStateLockǁacquire__mutmut_"
 _FIRST = "the text before the first dash is the same whatever the split's limit or direction past it"
@@ -213,6 +239,17 @@ _DEFAULTS = "every caller of Checker.fail passes both expected and got: the defa
 _RANK = (
     "an unknown severity ranks as an error: 2 or 3 are both at or above every floor (error, the "
     "highest, is 2), so the same findings count"
+)
+_G = "agentphone_emulator.scenario.golden_compare.x_"
+_FALSY = "only its truth is read, and None is false like False"
+_I = "agentphone_emulator.explore.invariants.x_"
+_KNOWN = (
+    "the engine writes a finding's severity as error, warning or info only, SEVERITY_RANK's keys: "
+    "the default is never used"
+)
+_WINDOW = (
+    "the window starts at the exchange that matched, which has a reply (conversation.replies): the "
+    "joined replies are never empty, so the 'no reply' fallback is unreachable"
 )
 EQUIVALENT: dict[str, Equivalent] = {
     "pytest_agentphone.findings.x_assert_no_findings__mutmut_17": _eq(
@@ -279,9 +316,9 @@ EQUIVALENT: dict[str, Equivalent] = {
     ),
     f"{_D}reset__mutmut_2": _eq("self._generation -= 1", _GENERATION),
     f"{_D}reset__mutmut_3": _eq("self._generation += 2", _GENERATION),
-    f"{_D}_record_failure__mutmut_9": _eq('(outcome.app_error or "XXXX")', _FALLBACK),
-    f"{_D}_record_failure__mutmut_12": _eq('["XXan exceptionXX"]', _FALLBACK),
-    f"{_D}_record_failure__mutmut_13": _eq('["AN EXCEPTION"]', _FALLBACK),
+    f"{_D}_record_failure__mutmut_11": _eq('(outcome.app_error or "XXXX")', _FALLBACK),
+    f"{_D}_record_failure__mutmut_14": _eq('["XXan exceptionXX"]', _FALLBACK),
+    f"{_D}_record_failure__mutmut_15": _eq('["AN EXCEPTION"]', _FALLBACK),
     f"{_D}_schedule_at__mutmut_3": _eq(
         "self._retries.pop(None, None)",
         "leaves the fired timer in _retries; its only readers (retry_now, reset) cancel it, a no-op on a "
@@ -301,6 +338,51 @@ EQUIVALENT: dict[str, Equivalent] = {
         "owner is None and current is None or",
         "differs only when the account exists and the delivery does not; deliveries are never removed "
         "from an account (a restore or reset replaces them, and bumps the generation first)",
+    ),
+    f"{_D}_attempt_once__mutmut_21": _eq('!= "XXsignedXX"', _DRESS),
+    f"{_D}_attempt_once__mutmut_22": _eq('!= "SIGNED"', _DRESS),
+    f"{_D}_attempt_once__mutmut_41": _eq(
+        "self._attempting.pop(record.id, )",
+        "the entry was set just before the send, and no other attempt of that delivery can remove it "
+        "meanwhile: retry_now waits for an attempt in flight and starts its own only once none is",
+    ),
+    f"{_G}_compare_entries__mutmut_4": _eq("autojunk=None", _FALSY),
+    f"{_G}_compare_entries__mutmut_16": _eq("strict=None", _FALSY),
+    f"{_G}_compare_entries__mutmut_19": _eq("after[j1:j2], ))", "strict=False is zip's default"),
+    f"{_G}apply_goldens__mutmut_102": _eq(
+        "record_golden(result, loaded, None, updated=written)",
+        "record_golden reads updated first: with it given, the changes passed are never read",
+    ),
+    f"{_G}record_golden__mutmut_1": _eq(
+        'why_none: str = "XXXX"',
+        "every caller that passes no changes passes why_none: the default is never used",
+    ),
+    f"{_G}_compare_entries__mutmut_50": _eq(
+        "visible(old.text), ))",
+        'a GoldenChange\'s got is "" by default: a removed line\'s got is "" either way',
+    ),
+    f"{_G}record_golden__mutmut_7": _eq(
+        "(parts) or True",
+        "both callers (apply_goldens, the pytest plugin's goldens) return before it when the scenario "
+        "asks for no golden: parts is never empty here",
+    ),
+    f"{_G}_stale__mutmut_2": _eq(
+        "return False",
+        "reached with a golden read only: apply_goldens asks 'changes is None or ...' first, and "
+        "changes is None exactly when there is no golden",
+    ),
+    f"{_I}_after_hangup__mutmut_39": _eq(
+        "return",
+        "a chunk that hangs up or transfers ends the call: no exchange after that one has a reply "
+        "to look at, so stopping at the reply or at the call is the same",
+    ),
+    f"{_I}_error_findings__mutmut_2": _eq("get(finding.severity, None)", _KNOWN),
+    f"{_I}_error_findings__mutmut_4": _eq("get(finding.severity, )", _KNOWN),
+    f"{_I}_error_findings__mutmut_5": _eq("get(finding.severity, 3)", _KNOWN),
+    f"{_I}_rule__mutmut_67": _eq('or "XXno replyXX"', _WINDOW),
+    f"{_I}_rule__mutmut_68": _eq('or "NO REPLY"', _WINDOW),
+    "agentphone_emulator.explore.invariants.x__slow__mutmut_3": _eq(
+        "(exchange.reply) or True", "conversation.replies lists only the exchanges the agent replied to"
     ),
     f"{_D}_send__mutmut_36": _eq(
         "* 1001",

@@ -123,6 +123,22 @@ def after_hangup(payload: dict[str, Any]) -> tuple[int, str, bytes]:
     return good(payload)
 
 
+def after_hangup_keys(payload: dict[str, Any]) -> tuple[int, str, bytes]:
+    """Presses keys after its hang-up (tests/test_mutation_invariants.py)."""
+    if _mentions(_said(payload), "bye", "goodbye"):
+        return _ndjson({"text": "Goodbye!", "hangup": True, "interim": True}, {"digits": "12"})
+    return good(payload)
+
+
+def after_transfer(payload: dict[str, Any]) -> tuple[int, str, bytes]:
+    """Hangs up, wordlessly, after its transfer (tests/test_mutation_invariants.py)."""
+    if _mentions(_said(payload), "person", "human"):
+        return _ndjson(
+            {"text": "Putting you through.", "action": "transfer", "interim": True}, {"hangup": True}
+        )
+    return good(payload)
+
+
 def _greeting_cut(payload: dict[str, Any]) -> bool:
     history = _history(payload)
     users = [h for h in history if h.get("role") == "user"]
@@ -143,6 +159,8 @@ ROUTES: dict[str, Callable[[dict[str, Any]], tuple[int, str, bytes]]] = {
     "/silent-what": silent_what,
     "/key-interim": key_interim,
     "/after-hangup": after_hangup,
+    "/after-hangup-keys": after_hangup_keys,
+    "/after-transfer": after_transfer,
 }
 
 

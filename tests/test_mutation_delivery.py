@@ -21,9 +21,12 @@ import pytest
 from agentphone import AgentPhone
 
 from agentphone_emulator import Emulator
-from agentphone_emulator.engine.delivery import MAX_ATTEMPTS, RESPONSE_BODY_LIMIT
+from agentphone_emulator.engine.delivery import MAX_ATTEMPTS, RESPONSE_BODY_LIMIT, Dispatcher
+from agentphone_emulator.engine.replays import replay_edited
+from agentphone_emulator.engine.signing import verify
 from agentphone_emulator.store import webhooks as webhook_store
 from agentphone_emulator.store.findings import Finding, FindingCode
+from agentphone_emulator.store.live import watch
 from agentphone_emulator.store.records import DeliveryRecord
 from tests.hostile_servers import Conn, closes_mid_ndjson, hostile, huge_header, never_answers
 
@@ -511,3 +514,245 @@ def test_a_retry_due_for_a_deleted_sub_account_does_nothing(
         vemu.fast_forward()
     assert not gate.entered.is_set()  # the retry never reached the app
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+# -- the request as sent, edited replays (open_record's payload, _judge_unsigned) ---------------------
+
+
+def replay(
+    vemu: Emulator, original: DeliveryRecord, signature: str, body: str | None = None
+) -> DeliveryRecord:
+    dispatcher, account = vemu.platform.dispatcher, vemu.account()
+    return vemu.run_coroutine(
+        lambda: replay_edited(dispatcher, account, original, body=body, headers={}, signature=signature)
+    )
+
+
+def test_each_attempt_logs_the_url_and_the_signed_headers_it_was_sent_with(vemu: Emulator) -> None:
+    # Guards log_attempt 14/15/21/22 (the attempt's url or headers dropped or None).
+    url = mount(vemu, app())
+    record = deliver(vemu)
+    [attempt] = record.attempts
+    assert attempt.url == url and attempt.headers is not None
+    assert (attempt.headers["X-Webhook-ID"], attempt.headers["X-Webhook-Event"]) == (record.id, EVENT)
+    headers = attempt.headers
+    assert verify(
+        "whsec_mutation", record.payload, headers["X-Webhook-Signature"], headers["X-Webhook-Timestamp"]
+    )
+
+
+def test_a_replay_sends_the_edited_bytes_as_written_not_the_envelope_re_encoded(vemu: Emulator) -> None:
+    # Guards open_record 52-60 (the payload given ignored, or re-encoded from the envelope).
+    mount(vemu, app())
+    original = deliver(vemu)
+    edited = '{ "event": "agent.message",\n  "note": "édité" }'
+    again = replay(vemu, original, "signed", edited)
+    assert again.payload == edited.encode() and again.status == "success"
+    assert (again.replay_of, again.retries_allowed, vemu.findings()) == (original.id, False, [])
+
+
+@pytest.mark.parametrize(
+    ("signature", "status", "code", "how"),
+    [
+        ("unsigned", 200, FindingCode.WEBHOOK_ACCEPTED_UNSIGNED, "no"),
+        ("forged", 204, FindingCode.WEBHOOK_ACCEPTED_UNSIGNED, "a forged"),
+        ("forged", 500, FindingCode.WEBHOOK_HTTP_ERROR, "a forged"),
+        ("unsigned", 404, FindingCode.WEBHOOK_HTTP_ERROR, "no"),
+        ("unsigned", 400, None, ""),
+        ("forged", 401, None, ""),
+        ("unsigned", 403, None, ""),
+    ],
+)
+def test_an_unsigned_or_forged_replay_must_be_refused_with_400_401_or_403(
+    vemu: Emulator, signature: str, status: int, code: FindingCode | None, how: str
+) -> None:
+    # Guards _judge_unsigned: the status set (success only for a 2xx), the refusals that are the
+    # contract (400, 401, 403: no finding), the finding's code, exact message and fields.
+    mount(vemu, app())
+    original = deliver(vemu)
+    url = mount(vemu, app(status, b"answer"))
+    record = replay(vemu, original, signature)
+    assert (record.status, record.attempt_count, record.next_retry_at) == (
+        "success" if status < 300 else "failed",
+        1,
+        None,
+    )
+    findings = vemu.findings()
+    if code is None:
+        assert findings == []
+        return
+    [finding] = findings
+    acted = " (it does not verify the signature before acting)" if status < 300 else ""
+    assert finding.code is code
+    assert finding.message == (
+        f"{EVENT} to {url}: answered HTTP {status} to a delivery with {how} X-Webhook-Signature, "
+        f"expected 400, 401 or 403{acted}"
+    )
+    assert (finding.http_status, finding.offending, finding.detail) == (status, b"answer", None)
+    assert (finding.delivery_id, finding.attempt, finding.event) == (record.id, 1, EVENT)
+
+
+def test_an_unsigned_replay_nobody_answers_is_the_failure_it_met(vemu: Emulator) -> None:
+    # Guards _judge_unsigned: no answer at all is recorded as that failure (not a refusal, not a
+    # 2xx), and never retried.
+    mount(vemu, app())
+    original = deliver(vemu)
+    with hostile(never_answers) as server:
+        url = server.url
+        vemu.set_webhook(url, secret="whsec_mutation", timeout=0.2)
+        record = replay(vemu, original, "unsigned")
+    finding = one_finding(vemu)
+    assert finding.code is FindingCode.WEBHOOK_TIMEOUT
+    assert finding.message == f"{EVENT} to {url}: Timed out after 0.2s"
+    assert (record.status, record.next_retry_at) == ("failed", None)
+
+
+def test_a_timeout_while_a_clock_move_waited_for_it_says_the_handler_may_have_waited_for_itself(
+    vemu: Emulator,
+) -> None:
+    # Guards waited_on_hint (the hint's wording, and none when no move waits: the timeout test
+    # above) and _record_failure's timeout message with it.
+    dispatcher, account = vemu.platform.dispatcher, vemu.account()
+    with hostile(never_answers) as server:
+        url = server.url
+        vemu.set_webhook(url, secret="whsec_mutation", timeout=0.2)
+        vemu.call_soon(
+            lambda: dispatcher.fire(
+                dispatcher.deliver(account, EVENT, {"event": EVENT}, agent_id=None, retry=False)
+            )
+        )
+        vemu.advance(1)  # waits for the delivery in flight, which times out meanwhile
+    finding = one_finding(vemu)
+    assert finding.code is FindingCode.WEBHOOK_TIMEOUT
+    assert finding.message == (
+        f"{EVENT} to {url}: Timed out after 0.2s; a move of the virtual clock was waiting for this "
+        "webhook meanwhile: if the handler moved the clock (POST /__emulator/clock/...), it waited "
+        "for itself until this timeout: move the clock from the test instead"
+    )
+    assert dispatcher.moves_waiting == 0
+
+
+def test_replayed_headers_are_set_over_the_platforms_and_the_signature_dropped_or_forged(
+    vemu: Emulator,
+) -> None:
+    # Guards _attempt_once 19-29 (when and how the headers are dressed: the signature as chosen,
+    # the person's headers set over the platform's).
+    mount(vemu, app())
+    original = deliver(vemu)
+    dispatcher, account = vemu.platform.dispatcher, vemu.account()
+
+    def sent(signature: str, headers: dict[str, str]) -> dict[str, str]:
+        record = vemu.run_coroutine(
+            lambda: replay_edited(
+                dispatcher, account, original, body=None, headers=headers, signature=signature
+            )
+        )
+        assert record.attempts[0].headers is not None
+        return record.attempts[0].headers
+
+    signed = sent("signed", {"x-webhook-event": "edited", "X-Trace": "t1"})
+    assert (signed["X-Trace"], signed["x-webhook-event"], "X-Webhook-Event" in signed) == (
+        "t1",
+        "edited",
+        False,
+    )
+    assert verify(
+        "whsec_mutation", original.payload, signed["X-Webhook-Signature"], signed["X-Webhook-Timestamp"]
+    )
+    unsigned = sent("unsigned", {})
+    assert "X-Webhook-Signature" not in unsigned and unsigned["X-Webhook-ID"] != original.id
+    forged = sent("forged", {"X-Trace": "t2"})
+    assert forged["X-Trace"] == "t2" and forged["X-Webhook-Signature"].startswith("sha256=")
+    assert not verify(
+        "whsec_mutation", original.payload, forged["X-Webhook-Signature"], forged["X-Webhook-Timestamp"]
+    )
+
+
+def test_live_watchers_see_a_delivery_opened_its_finding_and_its_attempt_done(vemu: Emulator) -> None:
+    # Guards open_record 55-63, _add_finding 30-38 and _attempt 8-16 (each publish: its account,
+    # its kind, its subject), which the console's live stream shows.
+    mount(vemu, app(500, b"no"))
+    seen: list[tuple[str, Any, Any]] = []
+    with watch(vemu.state, lambda kind, account, subject: seen.append((kind, account, subject))):
+        record = deliver(vemu, retry=False)
+    account, finding = vemu.account(), one_finding(vemu)
+    assert [
+        (kind, owner is account, subject is record or subject is finding) for kind, owner, subject in seen
+    ] == [
+        ("delivery", True, True),
+        ("finding", True, True),
+        ("delivery", True, True),
+    ]
+    assert seen[1][2] is finding
+
+
+def test_a_new_dispatcher_has_no_clock_move_waiting_on_it(vemu: Emulator) -> None:
+    # Guards __init__ 10 (moves_waiting starting at 1: every timeout would blame a clock move). The
+    # session's dispatcher was made once, before any of these tests: mutmut credits its __init__
+    # to the first test alone, so a fresh one is made here, from the session's own parts.
+    dispatcher = vemu.platform.dispatcher
+    fresh = Dispatcher(vemu.state, vemu.clock, dispatcher.targets)
+    assert (fresh.moves_waiting, fresh.waited_on_hint(), fresh.in_flight) == (0, "", 0)
+
+
+def test_a_restore_reschedules_every_pending_delivery_not_only_those_before_a_settled_one(
+    vemu: Emulator,
+) -> None:
+    # Guards reschedule 4 (``break`` at the first delivery that is not pending: the later ones
+    # would be left pending for good).
+    mount(vemu, app())
+    deliver(vemu)
+    mount(vemu, app(503, b"busy"))
+    pending = deliver(vemu)
+    saved = vemu.snapshot()
+    vemu.restore(saved)
+    vemu.fast_forward()
+    [done, retried] = vemu.deliveries()
+    assert (done.status, done.attempt_count) == ("success", 1)
+    assert (retried.id, retried.status, retried.attempt_count) == (pending.id, "failed", MAX_ATTEMPTS)
+
+
+def test_a_manual_retry_past_the_last_attempt_saved_mid_attempt_is_failed_not_retried(vemu: Emulator) -> None:
+    # Guards reschedule 13 (``<= MAX_ATTEMPTS``: retried once more after the restore) and 25-29
+    # (the reason's wording).
+    answer: dict[str, Any] = {"status": 503, "gate": None}
+
+    async def asgi(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("no lifespan here")
+        await receive()
+        if answer["gate"] is not None:
+            await answer["gate"].hold()
+        await send({"type": "http.response.start", "status": answer["status"], "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    mount(vemu, asgi)
+    record = deliver(vemu)
+    vemu.fast_forward()
+    assert (record.status, record.attempt_count) == ("failed", MAX_ATTEMPTS)
+    answer.update(status=200, gate=Gate())
+    dispatcher, account = vemu.platform.dispatcher, vemu.account()
+    vemu.call_soon(lambda: dispatcher.fire(dispatcher.retry_now(account, record)))
+    assert answer["gate"].entered.wait(30), "hang guard: the app never got the retry"
+    held = vemu.snapshot()
+    answer["gate"].opened.set()
+    vemu.run_coroutine(dispatcher.settle)
+    vemu.restore(held)
+    [restored] = vemu.deliveries()
+    assert (restored.status, restored.next_retry_at, restored.attempt_count) == ("failed", None, MAX_ATTEMPTS)
+    assert restored.error_message == (
+        "The state was saved while this attempt was in flight; it is sent once only, so it is not retried"
+    )
+    vemu.fast_forward()
+    assert vemu.deliveries()[0].attempt_count == MAX_ATTEMPTS
+
+
+def test_an_app_that_raised_on_an_unsigned_replay_gives_its_traceback(vemu: Emulator) -> None:
+    # Guards _judge_unsigned 39/46 (the app's traceback dropped from the finding's detail).
+    mount(vemu, app())
+    original = deliver(vemu)
+    mount(vemu, app(500, b"Internal Server Error", raises="after"))
+    replay(vemu, original, "unsigned")
+    finding = one_finding(vemu)
+    assert finding.code is FindingCode.WEBHOOK_HTTP_ERROR
+    assert finding.detail is not None and finding.detail.splitlines()[-1] == "ValueError: boom"

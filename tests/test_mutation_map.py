@@ -18,7 +18,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 # What issue 25 asks mutation testing to cover: the scenario verdict, the reply reader, signing and
-# delivery, the findings policy and the state's save path (format, file, saver).
+# delivery, the findings policy and the state's save path (format, file, saver); and the verdicts
+# added since: a scenario's over its runs, a golden's comparison, an explored call's invariants.
 MUST_MUTATE = {
     "agentphone_emulator.scenario.checker",
     "agentphone_emulator.scenario.matching",
@@ -30,6 +31,9 @@ MUST_MUTATE = {
     "agentphone_emulator.store.persistence",
     "agentphone_emulator.store.state_file",
     "agentphone_emulator.store.saver",
+    "agentphone_emulator.scenario.repeats",
+    "agentphone_emulator.scenario.golden_compare",
+    "agentphone_emulator.explore.invariants",
 }
 
 
