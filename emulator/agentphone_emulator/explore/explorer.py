@@ -16,7 +16,6 @@ import random
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -36,6 +35,8 @@ from ..settings import AccountSettings
 from .conversation import Conversation, Player
 from .invariants import Invariants, Violation
 from .plan import Plan, action_of
+from .report import result_text
+from .result import ExploreResult as ExploreResult  # re-exported: explore.explorer is where users find it
 from .scenario_writer import file_name, scenario_yaml
 from .spec import ExploreSpec
 from .strategies import caller_plans
@@ -43,56 +44,6 @@ from .strategies import caller_plans
 DEFAULT_EXAMPLES = 200
 
 DEFAULT_DATABASE = Path(".agentphone") / "explore"
-
-
-@dataclass(slots=True)
-class ExploreResult:
-    """What one exploration found: nothing (``ok``), or the shrunk failing call, its violation, the
-    scenario written for it and that scenario's result under the scenario runner."""
-
-    spec: ExploreSpec
-    target: str
-    seed: int
-    examples: int
-    """Conversations played, shrinking included."""
-    wall_s: float
-    violation: Violation | None = None
-    conversation: Conversation | None = None
-    scenario_text: str | None = None
-    scenario_path: Path | None = None
-    checkable: bool = True
-    """Whether the scenario checks the broken invariant (not for a Python predicate)."""
-    replay: ScenarioResult | None = None
-    """The written scenario, run by the scenario runner on the same emulator."""
-    found_after: int | None = None
-    """The conversations played until the first failure (the rest of ``examples`` shrank it)."""
-    found_s: float | None = None
-    """The seconds it took to meet that first failure."""
-    replayed: Path | None = None
-    """The saved plan (from an earlier run) that broke an invariant again, if that is how it was found."""
-    flaky: str | None = None
-    """Set when the shrunk plan did not break the invariant again: the agent is not deterministic."""
-
-    @property
-    def ok(self) -> bool:
-        return self.violation is None and self.flaky is None
-
-    @property
-    def reproduces(self) -> bool:
-        """The written scenario fails under the scenario runner (as ``run`` would run it)."""
-        return self.replay is not None and self.replay.outcome == "failed"
-
-    def assert_ok(self) -> None:
-        """Raise AssertionError with the explore report unless every invariant held."""
-        if not self.ok:
-            from .report import result_text
-
-            raise AssertionError("an explored call broke the agent's invariants\n" + result_text(self))
-
-    @property
-    def rate(self) -> float:
-        """Conversations per second."""
-        return self.examples / self.wall_s if self.wall_s > 0 else 0.0
 
 
 class ExploreSetupError(Exception):
@@ -234,6 +185,8 @@ class Explorer:
                 saved.save(plan)
         result.examples = self.played
         result.wall_s = time.perf_counter() - started
+        if not result.ok:
+            result.failure_report = result_text(result)
         return result
 
     def database_key(self) -> str:

@@ -16,8 +16,8 @@ from rich.text import Text
 
 from ..scenario.report import details_text, transcript_table, visible
 from ..scenario.results import ScenarioResult
-from .explorer import ExploreResult
 from .plan import describe
+from .result import ExploreResult
 
 
 def _indent(text: RenderableType) -> Padding:
