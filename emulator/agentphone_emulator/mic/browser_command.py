@@ -24,7 +24,7 @@ import webbrowser
 
 from ..agent_env import SECRET_ENV, agent_environment
 from ..app_reference import importable_from
-from .arguments import DEFAULT_CALLER, VOSK_MODEL_ENV, WEBHOOK_PORT
+from .arguments import DEFAULT_CALLER, WEBHOOK_PORT
 
 DEFAULT_AGENT_NAME = "Browser"
 
@@ -60,22 +60,11 @@ def check_browser_args(args: argparse.Namespace) -> None:
 
 
 def recogniser_choice(args: argparse.Namespace) -> tuple[str, str | None]:
-    """The recogniser and its model (a model only for Vosk), as mic mode chooses them
-    (``mic/command.py``'s ``_stt_choice``, which imports mic mode's whole audio pipeline)."""
-    from .stt import VOSK_DOWNLOAD_HINT, SttError, whisper_installed
+    """The recogniser and its model (a model only for Vosk), as mic mode chooses them (the rule
+    is ``stt.recogniser_choice``; ``mic/command.py`` imports mic mode's whole audio pipeline)."""
+    from . import stt
 
-    model = args.vosk_model or os.environ.get(VOSK_MODEL_ENV) or None
-    if args.stt != "auto":
-        kind = args.stt
-    elif model:
-        kind = "vosk"
-    else:
-        kind = "whisper" if whisper_installed() else "pocketsphinx"
-    if kind == "vosk" and model is None:
-        raise SttError(f"--stt vosk needs a model: {VOSK_DOWNLOAD_HINT}")
-    if kind != "vosk" and args.vosk_model is not None:
-        raise BrowserUsageError(f"--vosk-model is for --stt vosk ({kind} has its own English model)")
-    return kind, model if kind == "vosk" else None
+    return stt.recogniser_choice(args, BrowserUsageError)
 
 
 def browser_command(args: argparse.Namespace) -> int:

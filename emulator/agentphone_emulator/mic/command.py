@@ -63,7 +63,7 @@ from .listener import Listener
 from .scenario_writer import scenario_document
 from .segmenter import EndOfSpeech, Segmenter
 from .speaker import Speaker
-from .stt import VOSK_DOWNLOAD_HINT, Recognizer, SttError, load_recognizer, whisper_installed
+from .stt import Recognizer, SttError, load_recognizer, recogniser_choice
 from .turn import TurnTaking, turn_taking_for
 from .view import TerminalView
 
@@ -126,18 +126,7 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def _stt_choice(args: argparse.Namespace) -> tuple[str, str | None]:
     """The recogniser to load and its model (a model only for Vosk)."""
-    model = args.vosk_model or os.environ.get(VOSK_MODEL_ENV) or None
-    if args.stt != "auto":
-        kind = args.stt
-    elif model:
-        kind = "vosk"
-    else:
-        kind = "whisper" if whisper_installed() else "pocketsphinx"
-    if kind == "vosk" and model is None:
-        raise SttError(f"--stt vosk needs a model: {VOSK_DOWNLOAD_HINT}")
-    if kind != "vosk" and args.vosk_model is not None:
-        raise MicUsageError(f"--vosk-model is for --stt vosk ({kind} has its own English model)")
-    return kind, model if kind == "vosk" else None
+    return recogniser_choice(args, MicUsageError)
 
 
 def _segmenter(args: argparse.Namespace) -> EndOfSpeech:

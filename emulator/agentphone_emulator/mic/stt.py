@@ -276,3 +276,21 @@ class VoskRecognizer:
     def _add_piece(self, text: str) -> None:
         if piece := normalise(text):
             self._pieces.append(piece)
+
+
+def recogniser_choice(args: Any, usage_error: type[Exception]) -> tuple[str, str | None]:
+    """The recogniser to load and its model (a model only for Vosk), from ``--stt`` and
+    ``--vosk-model`` (or ``$AGENTPHONE_VOSK_MODEL``): the one rule of mic mode and ``mic --browser``.
+    ``usage_error`` is the caller's own usage error, raised for a model given to another recogniser."""
+    model = args.vosk_model or os.environ.get(VOSK_MODEL_ENV) or None
+    if args.stt != "auto":
+        kind = args.stt
+    elif model:
+        kind = "vosk"
+    else:
+        kind = "whisper" if whisper_installed() else "pocketsphinx"
+    if kind == "vosk" and model is None:
+        raise SttError(f"--stt vosk needs a model: {VOSK_DOWNLOAD_HINT}")
+    if kind != "vosk" and args.vosk_model is not None:
+        raise usage_error(f"--vosk-model is for --stt vosk ({kind} has its own English model)")
+    return kind, model if kind == "vosk" else None
