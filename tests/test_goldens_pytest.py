@@ -98,7 +98,7 @@ UNUSED_IN_SUBPROCESS = [arg for name in UNUSED for arg in ("-p", f"no:{name}")]
 def test_snapshot_update_under_xdist_writes_every_golden_and_the_controller_counts_them(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The README runs pytest -n 2: each worker writes the goldens of its scenarios, and syrupy's
+    # The README runs pytest -n 4: each worker writes the goldens of its scenarios, and syrupy's
     # summary on the controller (merged from the workers' reports) counts them all.
     outside_xdist(monkeypatch)
     pytester.makeini(BASE_INI + "agentphone_app = golden_agent:app\n")

@@ -300,14 +300,31 @@ async def test_a_save_that_cannot_fork_is_made_on_the_loop(
     def fork() -> int:
         raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
 
+    # The pipe's own ends are watched, not the count of open descriptors: other tests' threads in
+    # this worker open and close files meanwhile, which made a count flaky under `pytest -n 4`.
+    made: list[tuple[int, int]] = []  # (descriptor, pipe inode) of every end os.pipe gave
+    real_pipe = os.pipe
+
+    def pipe() -> tuple[int, int]:
+        ends = real_pipe()
+        made.extend((end, os.fstat(end).st_ino) for end in ends)
+        return ends
+
+    def still_open(end: int, inode: int) -> bool:
+        try:
+            return os.fstat(end).st_ino == inode  # a reused number names another file
+        except OSError:
+            return False
+
     monkeypatch.setattr(os, "fork", fork)
+    monkeypatch.setattr(os, "pipe", pipe)
     path = tmp_path / "state.json"
     saver = saver_module.Saver(path, EmulatorState(api_keys=[KEY]), in_child=True)
-    open_before = len(os.listdir("/proc/self/fd"))
     with caplog.at_level(logging.WARNING, logger="agentphone_emulator.state"):
         assert await saver.save() is True
     assert path.exists() and saver.in_child is True  # the next save tries a child again
-    assert len(os.listdir("/proc/self/fd")) == open_before
+    assert len(made) == 2
+    assert [end for end, inode in made if still_open(end, inode)] == []
     assert [r.getMessage() for r in caplog.records if r.name == "agentphone_emulator.state"] == [
         "cannot fork to save the state (Resource temporarily unavailable); saving on the event loop"
     ]
