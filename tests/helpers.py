@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -14,6 +17,24 @@ import pytest
 from agentphone_emulator import Emulator
 from agentphone_emulator.store import messages as message_store
 from agentphone_emulator.store.records import MessageRecord, RegistrationRecord
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(
+    *arguments: str, timeout: float = 120, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m agentphone_emulator ARGUMENTS`` from the repository's root, as a user types it,
+    its output captured as text; ``timeout`` only guards against a hang."""
+    return subprocess.run(
+        [sys.executable, "-m", "agentphone_emulator", *arguments],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(env) if env is not None else None,
+        check=False,
+    )
 
 
 def free_port() -> int:

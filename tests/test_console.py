@@ -4,8 +4,6 @@ text thread; a delivery replayed; the key asked for once and sent with every req
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ from agentphone import AgentPhone
 from agentphone_emulator import Emulator, VirtualClock
 from agentphone_emulator.console import asset_names
 from tests.console_support import KEY, ROOT, Served, browser, page, screenshot, served  # noqa: F401
+from tests.helpers import run_cli
 
 # Seconds of the agent's speech are real seconds here (serve runs on the real clock, as a person's does).
 WAIT_MS = 30_000
@@ -63,21 +62,7 @@ def test_a_typed_call_with_an_interrupt_and_keys_then_exported_and_replayed_gree
 
     scenario = tmp_path / "exported.yaml"
     scenario.write_text(yaml_text)
-    replay = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "agentphone_emulator",
-            "run",
-            str(scenario),
-            "--app",
-            "examples.support_agent:app",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    replay = run_cli("run", str(scenario), "--app", "examples.support_agent:app")
     assert replay.returncode == 0, replay.stdout + replay.stderr + "\n" + yaml_text
 
 

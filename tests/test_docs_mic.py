@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 from agentphone_emulator.cli import build_parser
+from tests.helpers import run_cli
 from tests.mic_support import asoundrc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,20 +62,5 @@ def test_the_recorded_scenario_shown_replays_against_the_example_agent(tmp_path:
     [recorded] = [b for b in blocks(PAGE, "yaml") if b.startswith("# Recorded by")]
     path = tmp_path / "call.yaml"
     path.write_text(recorded)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "agentphone_emulator",
-            "run",
-            str(path),
-            "--app",
-            "examples.support_agent:app",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli("run", str(path), "--app", "examples.support_agent:app")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import run_cli
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -64,21 +66,7 @@ def test_the_readme_scenario_passes(tmp_path: Path) -> None:
     assert block, "the Scenarios section shows a scenario"
     scenario = tmp_path / "orders.yaml"
     scenario.write_text(block.group(1))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "agentphone_emulator",
-            "run",
-            str(scenario),
-            "--app",
-            "examples.support_agent:app",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_cli("run", str(scenario), "--app", "examples.support_agent:app")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "1 passed" in result.stdout
 

@@ -14,8 +14,6 @@ import asyncio
 import json
 import math
 import re
-import subprocess
-import sys
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +31,7 @@ from agentphone_emulator.clock import NEVER, ClockRangeError
 from agentphone_emulator.scenario import bounds
 from agentphone_emulator.scenario.loader import ScenarioFileError, load_text
 from agentphone_emulator.scenario.runner import run_scenario
+from tests.helpers import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -223,22 +222,7 @@ def test_a_run_of_a_file_with_an_endless_wait_exits_2_saying_where(tmp_path: Pat
     path = tmp_path / "endless.yaml"
     path.write_text("name: endless\nsteps:\n  - wait: .inf\n  - wait: 3e11\n")
     clean = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "agentphone_emulator",
-            "run",
-            str(path),
-            "--app",
-            "examples.support_agent:app",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=clean,
-    )
+    done = run_cli("run", str(path), "--app", "examples.support_agent:app", env=clean)
     assert (done.returncode, done.stdout) == (2, ""), done.stderr
     assert done.stderr.splitlines() == [
         f"{path}:3:5: steps[0].wait: must be a finite number, got .inf",

@@ -11,8 +11,6 @@ is being delivered, several texts from one handler) and the example agent never.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +24,7 @@ from fastapi import FastAPI
 from agentphone_emulator import AccountSettings, Emulator
 from agentphone_emulator.store.findings import Finding
 from tests import echo_agents
-from tests.helpers import wait_until
+from tests.helpers import run_cli, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 TEXTER = "+14155550123"
@@ -168,24 +166,9 @@ def _until(done: Callable[[], bool]) -> None:
 
 def test_the_scenario_library_never_answers_an_echo(tmp_path: Path) -> None:
     report = tmp_path / "library.json"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "agentphone_emulator",
-            "run",
-            "scenarios",
-            "--app",
-            "examples.support_agent:app",
-            "--json",
-            str(report),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SUPPORT_AGENT_TOOL_SECONDS": "0.02"},
-    )
+    quiet = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SUPPORT_AGENT_TOOL_SECONDS": "0.02"}
+    arguments = ("run", "scenarios", "--app", "examples.support_agent:app", "--json", str(report))
+    done = run_cli(*arguments, timeout=300, env=quiet)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     scenarios = json.loads(report.read_text())["scenarios"]
     texting = [s for s in scenarios if any(line["speaker"] == "platform" for line in s["transcript"])]
