@@ -12,7 +12,7 @@ from agentphone import AgentPhone, AgentPhoneError, AsyncAgentPhone, NotFoundErr
 
 from agentphone_emulator import AccountSettings, Emulator
 from agentphone_emulator.clock import iso
-from agentphone_emulator.store import messages as message_store
+from agentphone_emulator.store import conversations as conversation_store
 from tests.conftest import RawApi
 from tests.helpers import receive
 
@@ -211,7 +211,7 @@ def test_update_metadata_replaces_whole_and_feeds_conversation_state(
     cid = inbound.conversation_id
 
     def state() -> dict[str, Any] | None:
-        return rich_emu.call_soon(lambda: message_store.conversation_state(rich_emu.account(), cid))
+        return rich_emu.call_soon(lambda: conversation_store.conversation_state(rich_emu.account(), cid))
 
     assert state() is None
     updated = client.conversations.update(cid, metadata={"order": 42, "tier": "vip"})
@@ -234,7 +234,7 @@ def test_update_metadata_replaces_whole_and_feeds_conversation_state(
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"][:2] == ["body", "metadata"]
     assert (
-        rich_emu.call_soon(lambda: message_store.conversation_state(rich_emu.account(), "conv_missing"))
+        rich_emu.call_soon(lambda: conversation_store.conversation_state(rich_emu.account(), "conv_missing"))
         is None
     )
 
@@ -408,7 +408,7 @@ def test_recent_history_is_oldest_to_newest_and_limited(vemu: Emulator, vclient:
 
     def history(limit: int) -> list[dict[str, Any]]:
         return vemu.call_soon(
-            lambda: message_store.recent_history(vemu.account(), first.conversation_id, limit)
+            lambda: conversation_store.recent_history(vemu.account(), first.conversation_id, limit)
         )
 
     full = history(10)

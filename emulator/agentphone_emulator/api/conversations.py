@@ -17,8 +17,9 @@ from ..models.conversations import (
     UpdateConversationBody,
 )
 from ..models.messages import MessageList, MessagePageQuery
-from ..store import messages as store
+from ..store import conversations as store
 from ..store.account import Account, EmulatorState
+from ..store.messages import send_block_reason
 from ..store.records import ConversationRecord
 from .framework import Ctx, Router
 from .messages import message_out, message_page
@@ -28,7 +29,7 @@ router = Router("conversations")
 
 def capabilities(state: EmulatorState, account: Account, conversation: ConversationRecord) -> Capabilities:
     number = account.numbers.get(conversation.number_id)
-    blocked = "Phone number not found" if number is None else store.send_block_reason(state, account, number)
+    blocked = "Phone number not found" if number is None else send_block_reason(state, account, number)
     imessage = conversation.channel == "imessage"
     channel = "imessage" if imessage else "sms"
     return Capabilities(

@@ -14,6 +14,7 @@ from ..models.messages import (
     SendMessageOut,
 )
 from ..store import messages as store
+from ..store import reactions
 from ..store.account import Account
 from ..store.records import MessageRecord
 from .framework import Ctx, Router
@@ -100,7 +101,7 @@ async def send_message(ctx: Ctx, *, body: SendMessageBody) -> SendMessageOut:
 @router.post("/v1/messages/{message_id}/reactions", response=ReactionOut, body=ReactionBody)
 async def send_reaction(ctx: Ctx, *, message_id: str, body: ReactionBody) -> ReactionOut:
     """Send a tapback reaction to a message (iMessage only)"""
-    reaction = store.react(ctx.state, ctx.account, message_id, body.reaction)
+    reaction = reactions.react(ctx.state, ctx.account, message_id, body.reaction)
     return ReactionOut(
         id=reaction.id, reaction_type=reaction.reaction_type, message_id=message_id, channel="imessage"
     )

@@ -17,6 +17,7 @@ from ..models.usage import (
     MonthlyUsageQuery,
     MonthlyUsageResponse,
     NumberLimits,
+    NumberUsageItem,
     NumberUsageResponse,
     PlanInfo,
     PlanLimits,
@@ -115,7 +116,10 @@ async def get_monthly_usage(ctx: Ctx, *, query: MonthlyUsageQuery) -> MonthlyUsa
 @router.get("/v1/usage/by-number", response=NumberUsageResponse)
 async def get_usage_by_number(ctx: Ctx) -> NumberUsageResponse:
     """Usage per phone number"""
-    return NumberUsageResponse(data=store.by_number(ctx.account))
+    rows = store.by_number(ctx.account)
+    return NumberUsageResponse(
+        data=[NumberUsageItem.model_validate(row, from_attributes=True) for row in rows]
+    )
 
 
 @router.get("/v1/usage/by-agent", response=AgentUsageResponse, query=AgentUsageQuery)

@@ -15,7 +15,7 @@ from typing import Any
 from ..clock import iso
 from ..store.account import Account, EmulatorState
 from ..store.calls import duration_seconds
-from ..store.messages import conversation_state, find_conversation, recent_history
+from ..store.conversations import conversation_state, find_conversation, recent_history
 from ..store.records import CallRecord, CallTurn, ContactRecord, MessageRecord, ReactionRecord
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from ..errors import bad_request, not_found, validation_error
 from ..phone import InvalidPhoneNumber, normalize_e164
 from ..safe_text import lone_surrogates, scrub
+from ..store import conversations, reactions
 from ..store import messages as store
 from ..store.account import Account, EmulatorState
 from ..store.live import publish
@@ -128,7 +129,7 @@ class SmsEngine:
             _sender(from_, number),
             body,
             media_urls=media_urls,
-            channel=store.number_channel(number),
+            channel=conversations.number_channel(number),
         )
         delivery = await self._deliver_message(owner, message, number.agent_id)
         return Received(owner, message, delivery)
@@ -189,11 +190,11 @@ class SmsEngine:
                 code="IMESSAGE_ONLY",
             )
         try:
-            kind = store.normalize_reaction(reaction)
+            kind = reactions.normalize_reaction(reaction)
         except ValueError as exc:
             raise validation_error(["body", "reaction"], str(exc), reaction) from None
         participant = message.to_number if message.direction == "outbound" else message.from_number
-        record = store.receive_reaction(self.state, account, message.id, kind, from_ or participant)
+        record = reactions.receive_reaction(self.state, account, message.id, kind, from_ or participant)
         number = account.numbers.get(message.number_id)
         agent_id = number.agent_id if number else None
         envelope = reaction_event(

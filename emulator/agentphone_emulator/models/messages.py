@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from ..store.messages import MAX_GROUP_RECIPIENTS, normalize_reaction
+from ..store.messages import MAX_GROUP_RECIPIENTS
+from ..store.reactions import normalize_reaction
 from .base import CamelModel, SnakeModel, Timestamp
 
 SendStyle = Literal[

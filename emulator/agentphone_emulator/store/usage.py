@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from ..models.usage import NumberUsageItem
 from .account import Account, EmulatorState
 from .records import CallRecord, MessageRecord
 
@@ -172,7 +171,21 @@ def monthly(state: EmulatorState, account: Account, months: int) -> list[tuple[s
     return list(buckets.items())
 
 
-def by_number(account: Account) -> list[NumberUsageItem]:
+@dataclass(frozen=True, slots=True)
+class NumberUsage:
+    """One number's all-time counts; the API turns it into its wire row."""
+
+    number_id: str
+    phone_number: str
+    country: str
+    status: str
+    agent_id: str | None
+    agent_name: str | None
+    messages: int
+    calls: int
+
+
+def by_number(account: Account) -> list[NumberUsage]:
     """Every number the account has held (released ones too), newest first, with all-time counts."""
     messages: dict[str, int] = {}
     for message in account.messages.values():
@@ -185,7 +198,7 @@ def by_number(account: Account) -> list[NumberUsageItem]:
     for number in sorted(account.numbers.values(), key=lambda n: n.created_at)[::-1]:
         agent = account.agents.get(number.agent_id) if number.agent_id else None
         rows.append(
-            NumberUsageItem(
+            NumberUsage(
                 number_id=number.id,
                 phone_number=number.phone_number,
                 country=number.country,

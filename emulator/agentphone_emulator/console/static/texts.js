@@ -7,7 +7,7 @@ const threads = document.getElementById("thread-list");
 const thread = document.getElementById("thread");
 const to = document.getElementById("text-to");
 const from = document.getElementById("text-from");
-// The platform's tapbacks; anything else is one emoji (store/messages.py normalize_reaction).
+// The platform's tapbacks; anything else is one emoji (store/reactions.py normalize_reaction).
 const TAPBACKS = { love: "\u2764\ufe0f", like: "\u{1f44d}", dislike: "\u{1f44e}", laugh: "\u{1f602}", emphasize: "\u203c\ufe0f", question: "\u2753" };
 
 export function initTexts() {
