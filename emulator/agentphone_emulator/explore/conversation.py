@@ -22,7 +22,8 @@ from ..scenario.call_steps import CallRunner, cuts
 from ..scenario.loader import LoadedScenario
 from ..scenario.models import InboundCall, InboundCallStep, Scenario
 from ..scenario.results import TranscriptLine
-from ..scenario.runner import Api, ScenarioRun
+from ..scenario.run_context import Api
+from ..scenario.runner import ScenarioRun
 from ..server import Emulator
 from ..settings import AccountSettings
 from ..store.findings import Finding

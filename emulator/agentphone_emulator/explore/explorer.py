@@ -29,7 +29,8 @@ from ..clock import VirtualClock
 from ..errors import one_line
 from ..scenario.loader import load_text
 from ..scenario.results import ScenarioResult
-from ..scenario.runner import ScenarioError, run_scenario
+from ..scenario.run_context import ScenarioError
+from ..scenario.runner import run_scenario
 from ..server import Emulator
 from ..settings import AccountSettings
 from .conversation import Conversation, Player

@@ -24,7 +24,8 @@ from ..scenario.models import (
     WebCallStep,
 )
 from ..scenario.results import Path
-from ..scenario.runner import ScenarioError, ScenarioRun
+from ..scenario.run_context import ScenarioError
+from ..scenario.runner import ScenarioRun
 from . import measurements
 from .measurements import CHECK, EMULATOR, ERROR, FINDING, TURN, Measurement, Recorder
 from .transcripts import PlayTranscript, lines_of

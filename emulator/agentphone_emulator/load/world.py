@@ -20,7 +20,8 @@ import aiohttp
 
 from ..clock import RealClock
 from ..scenario.loader import LoadedScenario, load_paths
-from ..scenario.runner import Api, ScenarioError, ScenarioRun
+from ..scenario.run_context import Api, ScenarioError
+from ..scenario.runner import ScenarioRun
 from ..server import new_api_key
 from ..settings import AccountSettings
 from .engine_thread import EngineThread

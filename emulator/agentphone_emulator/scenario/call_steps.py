@@ -4,7 +4,7 @@ and on how the call ended."""
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..call_handle import CallHandle
 from ..engine.agent_reply import AgentReply
@@ -31,12 +31,11 @@ from .models import (
     WebCallStep,
 )
 from .results import Path, TranscriptLine, action_marks
+from .run_context import RunContext, ScenarioError, transcript_text
 from .speech_models import CallerSpeech
 from .spoken_turns import SpokenTurns
+from .text_steps import TextRunner
 from .variables import substitute_all
-
-if TYPE_CHECKING:
-    from .runner import ScenarioRun
 
 UNJOINED_WEB_CALL_WAIT = 31.0  # the access token lives 30 s
 
@@ -56,10 +55,11 @@ def callee_from(setup: CalleeSetup) -> Callee:
 
 
 class CallRunner:
-    def __init__(self, run: ScenarioRun) -> None:
+    def __init__(self, run: RunContext) -> None:
         self.scenario = run
         self.emulator = run.emulator
         self.checker = run.checker
+        self.texts = TextRunner(run)  # a text mid-call (it keeps no state: one per runner is enough)
         self.spoken = SpokenTurns()
 
     async def play(self, path: Path, step: Any) -> None:
@@ -69,7 +69,7 @@ class CallRunner:
             try:
                 handle = await self.emulator.aring(to=to, from_=sender)
             except ApiError as exc:
-                raise _error((*path, "call"), f"the call could not be placed: {exc}") from None
+                raise ScenarioError((*path, "call"), f"the call could not be placed: {exc}") from None
             self.scenario.calls[path] = handle.id
             await self.flow(path, step, handle, expect_key="call_expect" if path == () else "expect")
         elif isinstance(step, WebCallStep):
@@ -86,7 +86,7 @@ class CallRunner:
             body["variables"] = substitute_all(spec.variables, self.scenario.values, keep_unknown=True)
         if not spec.join and (step.greeting is not None or step.turns):
             # Fix: these were silently skipped, so their expectations could never fail.
-            raise _error(
+            raise ScenarioError(
                 (*path, "web_call", "join"),
                 "nobody joins this web call, so it has no greeting or turns to check: "
                 "remove them or set join: true",
@@ -185,7 +185,7 @@ class CallRunner:
         from .persona import PersonaCall
 
         assert step.persona is not None
-        await PersonaCall(self, path, step.persona, handle).play()
+        await PersonaCall(self.scenario, path, step.persona, handle).play()
         await self.finish(step, handle, expect_key)
         if step.greeting is not None:
             no_greeting = _why_no_reply(handle, "none (the agent has no greeting)")
@@ -241,11 +241,11 @@ class CallRunner:
             call = handle.record
             if call.direction == "web":
                 # Fix: a web call has no numbers; the text failed as "could not be sent: validation error".
-                raise _error((*at, "text"), "a web call has no phone number to text: use a text step")
+                raise ScenarioError((*at, "text"), "a web call has no phone number to text: use a text step")
             ours = call.to_number if call.direction == "inbound" else call.from_number
             theirs = call.from_number if call.direction == "inbound" else call.to_number
             body = sub((*at, "text"), turn.text)
-            await self.scenario.texts.receive_text(at, theirs, ours, body, [], turn.expect, call_id=call.id)
+            await self.texts.receive_text(at, theirs, ours, body, [], turn.expect, call_id=call.id)
             return None
         raise AssertionError(f"unhandled turn {turn!r}")
 
@@ -257,7 +257,7 @@ class CallRunner:
         try:
             return self.spoken.hear(at, text, confidence, line)
         except (SpeechUnavailable, TtsError) as exc:
-            raise _error(at, f"speech: synthesised cannot run: {exc}") from None
+            raise ScenarioError(at, f"speech: synthesised cannot run: {exc}") from None
 
     async def _unheard(self, action: Awaitable[AgentReply]) -> AgentReply:
         """A caller action whose reply is not heard to its end: the next step talks over it."""
@@ -303,8 +303,6 @@ class CallRunner:
                 call.transferred_to,
             )
         if expect.transcript is not None:
-            from .runner import transcript_text
-
             check.text((*at, "transcript"), f"{where} transcript", expect.transcript, transcript_text(call))
         if expect.agent_said is not None:
             said = " ".join(t.content for t in call.turns if t.role == "agent")
@@ -382,9 +380,3 @@ def _why_no_reply(handle: CallHandle, while_up: str) -> str:
 
 def _action(turn: Any) -> str:
     return next((name for name in TURN_ACTIONS if name in type(turn).model_fields), "step")
-
-
-def _error(path: Path, message: str) -> Exception:
-    from .runner import ScenarioError
-
-    return ScenarioError(path, message)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 
@@ -33,9 +33,7 @@ from ..safe_text import scrub
 from .persona_llm import LlmError, Tape, caller_turn, judge_turn, verdict
 from .persona_models import FACT, Persona, PersonaSuccess
 from .results import Path as YamlPath
-
-if TYPE_CHECKING:
-    from .call_steps import CallRunner
+from .run_context import RunContext, ScenarioError, transcript_text
 
 SAME_REPLY_NOTE = 3  # a reason names an agent that said the same thing this many times running
 
@@ -43,9 +41,9 @@ SAME_REPLY_NOTE = 3  # a reason names an agent that said the same thing this man
 class PersonaCall:
     """One persona on one call."""
 
-    def __init__(self, runner: CallRunner, path: YamlPath, persona: Persona, handle: CallHandle) -> None:
-        self.runner = runner
-        self.scenario = runner.scenario
+    def __init__(self, run: RunContext, path: YamlPath, persona: Persona, handle: CallHandle) -> None:
+        self.scenario = run
+        self.checker = run.checker
         self.path = (*path, "persona")
         self.persona = persona
         self.handle = handle
@@ -114,7 +112,7 @@ class PersonaCall:
                         await self.handle.ahangup()
                 await self._judge(tape, persona.llm.judge)
         except LlmError as exc:
-            raise _error((*self.path, "llm"), str(exc)) from None
+            raise ScenarioError((*self.path, "llm"), str(exc)) from None
         finally:
             await session.close()
             if tape is not None:
@@ -193,13 +191,11 @@ class PersonaCall:
             pass
 
     async def _judge(self, tape: Tape, question: str) -> None:
-        from .runner import transcript_text
-
         call = self.handle.record
         answer = await tape.ask(judge_turn(self.persona, question, transcript_text(call), call.id), "judge")
         passed, text = verdict(answer)
         got = text if passed is not None else f"neither PASS nor FAIL: {text!r}"
-        self.runner.checker.record(
+        self.checker.record(
             (*self.path, "llm", "judge"),
             f"{self.persona.who}: the judge: {question}",
             bool(passed),
@@ -215,11 +211,9 @@ class PersonaCall:
         checks: list[bool] = []
         if rule.agent_said is not None:
             said = " ".join(turn.content for turn in call.turns if turn.role == "agent")
-            checks.append(self.runner.checker.holds(rule.agent_said, said))
+            checks.append(self.checker.holds(rule.agent_said, said))
         if rule.transcript is not None:
-            from .runner import transcript_text
-
-            checks.append(self.runner.checker.holds(rule.transcript, transcript_text(call)))
+            checks.append(self.checker.holds(rule.transcript, transcript_text(call)))
         if rule.transfer is not None:
             checks.append((call.disconnection_reason == "call_transfer") == rule.transfer)
         if rule.hangup is not None:
@@ -229,11 +223,11 @@ class PersonaCall:
         if rule.sms_sent is not None:
             caller = call.from_number if call.direction == "inbound" else call.to_number
             sent = self.scenario.outbound_texts(to=caller) if caller else []
-            checks.append(any(self.runner.checker.holds(rule.sms_sent, message.body) for message in sent))
+            checks.append(any(self.checker.holds(rule.sms_sent, message.body) for message in sent))
         return all(checks)
 
     def describe(self, rule: PersonaSuccess) -> str:
-        checker = self.runner.checker
+        checker = self.checker
         parts = []
         for name in ("agent_said", "transcript", "sms_sent"):
             value = getattr(rule, name)
@@ -250,7 +244,7 @@ class PersonaCall:
     def _record(self, reached: bool, got: str) -> None:
         rule = self.persona.success
         assert rule is not None
-        self.runner.checker.record(
+        self.checker.record(
             (*self.path, "success"),
             f"{self.persona.who}: goal '{self.persona.goal}'",
             reached,
@@ -290,7 +284,7 @@ class PersonaCall:
         try:
             return Tape(where, self.scenario.llm)
         except LlmError as exc:
-            raise _error((*self.path, "llm", "recording"), str(exc)) from None
+            raise ScenarioError((*self.path, "llm", "recording"), str(exc)) from None
 
 
 def _mentions(text: str, phrase: str) -> bool:
@@ -301,9 +295,3 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _error(path: YamlPath, message: str) -> Exception:
-    from .runner import ScenarioError
-
-    return ScenarioError(path, message)

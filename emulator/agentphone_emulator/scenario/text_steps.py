@@ -6,22 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import ApiError
 from ..store.records import DeliveryRecord, MessageRecord
 from .checker import as_findings_expect
 from .models import SendTextStep, TextExpect, TextStep
 from .results import Path, TranscriptLine
-
-if TYPE_CHECKING:
-    from .runner import ScenarioRun
+from .run_context import RunContext, ScenarioError
 
 REPLY_POLL_SECONDS = 0.01
 
 
 class TextRunner:
-    def __init__(self, run: ScenarioRun) -> None:
+    def __init__(self, run: RunContext) -> None:
         self.scenario = run
         self.emulator = run.emulator
         self.checker = run.checker
@@ -50,7 +48,7 @@ class TextRunner:
         try:
             received = await self.emulator.asend_sms(from_=sender, to=to, body=body, media_urls=media_urls)
         except ApiError as exc:
-            raise _error((*path, "text"), f"the text could not be sent: {exc}") from None
+            raise ScenarioError((*path, "text"), f"the text could not be sent: {exc}") from None
         delivery = received.delivery
         if delivery is not None and delivery.attempts:
             self.scenario.transcript[-1].first_chunk_ms = delivery.attempts[-1].duration_ms
@@ -163,9 +161,3 @@ def _failure(delivery: DeliveryRecord) -> str:
     what = f"HTTP {delivery.http_status}" if delivery.http_status is not None else delivery.error_message
     count = delivery.attempt_count
     return f"{what or 'no answer'} after {count} attempt{'' if count == 1 else 's'}"
-
-
-def _error(path: Path, message: str) -> Exception:
-    from .runner import ScenarioError
-
-    return ScenarioError(path, message)
