@@ -7,6 +7,7 @@ packages, or a layer changed in pyproject.toml, fails until the picture is redra
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import sys
@@ -30,13 +31,15 @@ IN_PACKAGE = re.compile(rf"(?<![\w/.-])((?:{'|'.join(SUBPACKAGES)})/[\w/]*\w\.py
 TREE_NAME = re.compile(r"[\w.-]+(?:/[\w.-]+)*(?:\.py|\.js|\.mjs|/)")
 
 
+@functools.cache
 def load_drawer() -> ModuleType:
+    """tools/draw_architecture.py, imported once (tools/ is no package: it is not shipped)."""
     spec = importlib.util.spec_from_file_location(
         "draw_architecture", REPO / "tools" / "draw_architecture.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("draw_architecture", module)
+    sys.modules["draw_architecture"] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
