@@ -172,7 +172,7 @@ async def mic_round(base_url: str, key: str, number: str, caller: Path, folder: 
     from agentphone_emulator.mic.line import Line
     from agentphone_emulator.mic.listener import Listener
     from agentphone_emulator.mic.speaker import Speaker
-    from agentphone_emulator.mic.stt import load_recognizer
+    from agentphone_emulator.speech.stt import load_recognizer
 
     async with Line(base_url, key) as line:
         listener = Listener(WavSource(caller), Segmenter(), load_recognizer("pocketsphinx"))
@@ -234,7 +234,7 @@ def recognizer_cost(count: int = 3) -> tuple[list[float], float]:
     RSS growth per recogniser kept (ru_maxrss, MB)."""
     import resource
 
-    from agentphone_emulator.mic.stt import load_recognizer
+    from agentphone_emulator.speech.stt import load_recognizer
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kept, loads = [], []

@@ -58,9 +58,9 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mic_bench import QuietView, WebhookClock
 
-from agentphone_emulator.mic.stt import Recognizer, load_recognizer
 from agentphone_emulator.speech.line import PROFILES, apply_line
 from agentphone_emulator.speech.piper_voice import PiperSynthesizer
+from agentphone_emulator.speech.stt import Recognizer, load_recognizer
 from agentphone_emulator.speech.wer import word_errors
 from agentphone_emulator.speech.whisper import WhisperRecognizer
 

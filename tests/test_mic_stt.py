@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from agentphone_emulator.mic import stt
 from agentphone_emulator.mic.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
-from agentphone_emulator.mic.stt import (
+from agentphone_emulator.speech import stt
+from agentphone_emulator.speech.stt import (
     VOSK_MODEL_ENV,
     Recognizer,
     SttError,

@@ -59,7 +59,7 @@ _speech: tuple[str, str | None] = ("auto", None)
 def configure_speech(stt: str = "auto", model: str | None = None) -> None:
     """The recogniser for connections opened from now on, in this process (``serve --stt``):
     ``auto`` (Vosk when ``$AGENTPHONE_VOSK_MODEL`` names a model, else pocketsphinx), ``pocketsphinx``,
-    or ``vosk`` with ``model``, a model directory; whatever ``mic/stt.py``'s ``load_recognizer`` knows."""
+    or ``vosk`` with ``model``, a model directory; whatever ``speech/stt.py``'s ``load_recognizer`` knows."""
     global _speech
     _speech = (stt, model)
 
@@ -286,7 +286,7 @@ async def _converse(ctx: Ctx, ws: web.WebSocketResponse, call_id: str) -> None:
         recognizers,
         shared_synthesizer,
     )
-    from ..mic.stt import SttError
+    from ..speech.stt import SttError
 
     origin = ctx.request.headers.get("Origin")
     if origin is not None and not same_origin(origin, ctx.request):

@@ -32,6 +32,7 @@ from ..agent_env import (
     EMULATOR_KEY_ENV,
     EMULATOR_URL_ENV,
     SECRET_ENV,
+    VOSK_MODEL_ENV,
     agent_environment,
 )
 from ..app_reference import importable_from, is_app_reference
@@ -39,12 +40,12 @@ from ..command_console import CliConsole
 from ..engine.synthesis import TtsError
 from ..models.agents import AgentOut
 from ..speech.install import SPEECH_EXTRA_INSTALL, SpeechUnavailable
+from ..speech.stt import Recognizer, SttError, load_recognizer, recogniser_choice
 from ..speech.voices import Voice, load_voice
 from .arguments import (
     EARLY_END_MS,
     ENERGY_END_SILENCE_MS,
     SILERO_END_SILENCE_MS,
-    VOSK_MODEL_ENV,
     WEBHOOK_PORT,
 )
 from .audio import (
@@ -63,7 +64,6 @@ from .listener import Listener
 from .scenario_writer import scenario_document
 from .segmenter import EndOfSpeech, Segmenter
 from .speaker import Speaker
-from .stt import Recognizer, SttError, load_recognizer, recogniser_choice
 from .turn import TurnTaking, turn_taking_for
 from .view import TerminalView
 

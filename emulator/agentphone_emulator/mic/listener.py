@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..speech.stt import Recognizer, SttError
 from .audio import AudioError, AudioSource
 from .segmenter import EndOfSpeech, SpeechAudio, SpeechEnded, SpeechStarted
-from .stt import Recognizer, SttError
 from .turn import TurnTaking
 
 log = logging.getLogger("agentphone_emulator.mic")
