@@ -46,7 +46,7 @@ from typing import Any
 import aiohttp
 from mic_bench import SENTENCES, QuietView, make_speech  # bench/ is the script's folder
 
-from agentphone_emulator.mic.segmenter import Segmenter, SpeechEnded
+from agentphone_emulator.speech.segmenter import Segmenter, SpeechEnded
 
 RATE = 16_000
 FRAME_MS = 20

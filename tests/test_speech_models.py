@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from agentphone_emulator.engine.speech import WORDS_PER_MINUTE
-from agentphone_emulator.mic.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
 from agentphone_emulator.speech.line import apply_line, line_profile
+from agentphone_emulator.speech.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
 from tests.mic_support import clean_env, flite_pcm, silence
 
 pytest.importorskip("faster_whisper", reason="the speech extra is not installed: pip install -e '.[speech]'")

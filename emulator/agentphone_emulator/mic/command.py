@@ -40,6 +40,7 @@ from ..command_console import CliConsole
 from ..engine.synthesis import TtsError
 from ..models.agents import AgentOut
 from ..speech.install import SPEECH_EXTRA_INSTALL, SpeechUnavailable
+from ..speech.segmenter import EndOfSpeech, Segmenter
 from ..speech.stt import Recognizer, SttError, load_recognizer, recogniser_choice
 from ..speech.voices import Voice, load_voice
 from .arguments import (
@@ -62,7 +63,6 @@ from .conversation import MicCall, MicResult
 from .line import Line, LineError
 from .listener import Listener
 from .scenario_writer import scenario_document
-from .segmenter import EndOfSpeech, Segmenter
 from .speaker import Speaker
 from .turn import TurnTaking, turn_taking_for
 from .view import TerminalView

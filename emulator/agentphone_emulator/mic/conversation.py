@@ -29,10 +29,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ..models.control import CallSimOut, ReplyOut
+from ..speech.sentences import split_first_sentence
 from ..speech.voices import Voice
 from .line import Line, LineError
 from .listener import Heard, InputEnded, Listener, ListenerEvent, ListenerFailed, Partial, SpeechBegan
-from .sentences import split_first_sentence
 from .speaker import Speaker
 
 log = logging.getLogger("agentphone_emulator.mic")

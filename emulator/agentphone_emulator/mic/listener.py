@@ -1,7 +1,7 @@
 """The caller's ear: audio in, utterances out, on a thread of its own.
 
 A thread reads the source block by block (a device at its own pace, a WAV file paced to real time),
-the segmenter (:class:`~.segmenter.Segmenter`, or :class:`~.vad.SileroSegmenter`) finds where speech starts and ends, and the recogniser turns each
+the segmenter (:class:`~agentphone_emulator.speech.segmenter.Segmenter`, or :class:`~.vad.SileroSegmenter`) finds where speech starts and ends, and the recogniser turns each
 stretch of speech into words. What it finds is posted to the call's event loop as events:
 :class:`SpeechBegan` as soon as the person starts (that is when a barge-in happens), :class:`Partial`
 hypotheses while they talk, :class:`Heard` with the words once they stop, and :class:`InputEnded`
@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..speech.segmenter import EndOfSpeech, SpeechAudio, SpeechEnded, SpeechStarted
 from ..speech.stt import Recognizer, SttError
 from .audio import AudioError, AudioSource
-from .segmenter import EndOfSpeech, SpeechAudio, SpeechEnded, SpeechStarted
 from .turn import TurnTaking
 
 log = logging.getLogger("agentphone_emulator.mic")
