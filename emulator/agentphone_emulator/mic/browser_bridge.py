@@ -39,12 +39,12 @@ from typing import Any, Protocol
 
 from ..agent_env import VOSK_MODEL_ENV
 from ..engine.synthesis import SAMPLE_RATE, SAMPLE_WIDTH
+from ..speech.listen_events import Heard, ListenerEvent, ListenerFailed, Partial, SpeechBegan
 from ..speech.pcm import Converter, PcmFormat
 from ..speech.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
 from ..speech.sentences import split_first_sentence
 from ..speech.stt import Recognizer, SttError, load_recognizer
 from ..speech.voices import Voice, choose_voice, load_voice
-from .listener import Heard, ListenerEvent, ListenerFailed, Partial, SpeechBegan
 
 log = logging.getLogger("agentphone_emulator.mic.browser")
 

@@ -29,10 +29,11 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ..models.control import CallSimOut, ReplyOut
+from ..speech.listen_events import Heard, InputEnded, ListenerEvent, ListenerFailed, Partial, SpeechBegan
 from ..speech.sentences import split_first_sentence
 from ..speech.voices import Voice
 from .line import Line, LineError
-from .listener import Heard, InputEnded, Listener, ListenerEvent, ListenerFailed, Partial, SpeechBegan
+from .listener import Listener
 from .speaker import Speaker
 
 log = logging.getLogger("agentphone_emulator.mic")

