@@ -197,9 +197,9 @@ async def mic_round(base_url: str, key: str, number: str, caller: Path, folder: 
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    from agentphone_emulator.mic.browser_bridge import recognizers
     from agentphone_emulator.mic.line import Line
     from agentphone_emulator.server import Emulator
+    from agentphone_emulator.speech.bridge_ears import recognizers
 
     with tempfile.TemporaryDirectory(prefix="agentphone_browser_bench_") as name:
         folder = Path(name)

@@ -79,9 +79,9 @@ def browser_command(args: argparse.Namespace) -> int:
 
     from ..api.control_audio import configure_speech
     from ..engine.synthesis import TtsError
+    from ..speech.bridge_call import close_shared_synthesizer, configure_voice
     from ..speech.install import SpeechUnavailable
     from ..speech.stt import SttError
-    from .browser_bridge import close_shared_synthesizer, configure_voice
 
     try:
         kind, model = recogniser_choice(args)
