@@ -39,7 +39,9 @@ from ..app_reference import importable_from, is_app_reference
 from ..command_console import CliConsole
 from ..engine.synthesis import TtsError
 from ..models.agents import AgentOut
+from ..speech.call_record import MicResult
 from ..speech.install import SPEECH_EXTRA_INSTALL, SpeechUnavailable
+from ..speech.scenario_writer import scenario_document
 from ..speech.segmenter import EndOfSpeech, Segmenter
 from ..speech.stt import Recognizer, SttError, load_recognizer, recogniser_choice
 from ..speech.voices import Voice, load_voice
@@ -59,10 +61,9 @@ from .audio import (
     open_source,
     parse_device,
 )
-from .conversation import MicCall, MicResult
+from .conversation import MicCall
 from .line import Line, LineError
 from .listener import Listener
-from .scenario_writer import scenario_document
 from .speaker import Speaker
 from .turn import TurnTaking, turn_taking_for
 from .view import TerminalView
