@@ -30,9 +30,8 @@ from .listen_events import Heard, ListenerEvent, ListenerFailed, Partial, Speech
 from .sentences import split_first_sentence
 from .voices import Voice, choose_voice, load_voice
 
-log = logging.getLogger(
-    "agentphone_emulator.mic.browser"
-)  # its name from mic --browser, kept for log filters
+# The name it had in mic/ (--log-level prints it): the move changed no output.
+log = logging.getLogger("agentphone_emulator.mic.browser")
 
 MAX_QUEUED_REPLY_SECONDS = 120.0  # synthesised speech waiting for a slow client; past it, dropped
 DEFAULT_CONFIDENCE = 0.95  # what mic mode sends with each turn (its recognisers give none)

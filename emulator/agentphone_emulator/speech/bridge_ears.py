@@ -31,9 +31,8 @@ from .pcm import Converter, PcmFormat
 from .segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
 from .stt import Recognizer, SttError, load_recognizer
 
-log = logging.getLogger(
-    "agentphone_emulator.mic.browser"
-)  # its name from mic --browser, kept for log filters
+# The name it had in mic/ (--log-level prints it): the move changed no output.
+log = logging.getLogger("agentphone_emulator.mic.browser")
 
 QUEUE_FRAMES = 16  # frames waiting for the recogniser's thread (<= 16 s of audio), then back-pressure
 MAX_RECOGNIZERS = 8  # audio connections at once (each holds a recogniser: ~90 MB for pocketsphinx)

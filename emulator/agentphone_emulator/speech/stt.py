@@ -38,6 +38,7 @@ from typing import Any, Protocol
 from ..agent_env import VOSK_MODEL_ENV as VOSK_MODEL_ENV  # with the other variables (mic's help shows it)
 from ..engine.synthesis import AUDIO_EXTRA_INSTALL
 
+# The name it had in mic/ (--log-level prints it): the move changed no output.
 log = logging.getLogger("agentphone_emulator.mic.stt")
 
 WHISPER_PARTIAL_EVERY_S = (
