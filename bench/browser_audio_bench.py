@@ -46,7 +46,7 @@ from typing import Any
 import aiohttp
 from mic_bench import SENTENCES, QuietView, make_speech  # bench/ is the script's folder
 
-from agentphone_emulator.mic.segmenter import Segmenter, SpeechEnded
+from agentphone_emulator.speech.segmenter import Segmenter, SpeechEnded
 
 RATE = 16_000
 FRAME_MS = 20
@@ -172,7 +172,7 @@ async def mic_round(base_url: str, key: str, number: str, caller: Path, folder: 
     from agentphone_emulator.mic.line import Line
     from agentphone_emulator.mic.listener import Listener
     from agentphone_emulator.mic.speaker import Speaker
-    from agentphone_emulator.mic.stt import load_recognizer
+    from agentphone_emulator.speech.stt import load_recognizer
 
     async with Line(base_url, key) as line:
         listener = Listener(WavSource(caller), Segmenter(), load_recognizer("pocketsphinx"))
@@ -197,9 +197,9 @@ async def mic_round(base_url: str, key: str, number: str, caller: Path, folder: 
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    from agentphone_emulator.mic.browser_bridge import recognizers
     from agentphone_emulator.mic.line import Line
     from agentphone_emulator.server import Emulator
+    from agentphone_emulator.speech.bridge_ears import recognizers
 
     with tempfile.TemporaryDirectory(prefix="agentphone_browser_bench_") as name:
         folder = Path(name)
@@ -234,7 +234,7 @@ def recognizer_cost(count: int = 3) -> tuple[list[float], float]:
     RSS growth per recogniser kept (ru_maxrss, MB)."""
     import resource
 
-    from agentphone_emulator.mic.stt import load_recognizer
+    from agentphone_emulator.speech.stt import load_recognizer
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kept, loads = [], []

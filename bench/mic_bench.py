@@ -68,8 +68,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from agentphone_emulator.mic.segmenter import Segmenter
-from agentphone_emulator.mic.stt import VOSK_MODEL_ENV, Recognizer, SttError, load_recognizer
+from agentphone_emulator.speech.segmenter import Segmenter
+from agentphone_emulator.speech.stt import VOSK_MODEL_ENV, Recognizer, SttError, load_recognizer
 
 RATE = 16_000
 BLOCK_BYTES = 640  # 20 ms of 16-bit mono at 16 kHz

@@ -24,7 +24,7 @@
 3. --first-word: the agent's voice in mic mode and the browser dev phone, Piper speaking REPLIES
    (typical two- and three-sentence replies, one chunk each): the synthesis time before the first
    sound when the whole chunk is synthesised at once (before) and when its first sentence is
-   synthesised first and played while the rest is synthesised (mic/sentences.py, now); and whether
+   synthesised first and played while the rest is synthesised (speech/sentences.py, now); and whether
    the rest was ready before the first sentence had finished playing (no gap). Each figure is the
    median of 3 runs per reply, the voice's cache emptied before each.
 
@@ -58,9 +58,9 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mic_bench import QuietView, WebhookClock
 
-from agentphone_emulator.mic.stt import Recognizer, load_recognizer
 from agentphone_emulator.speech.line import PROFILES, apply_line
 from agentphone_emulator.speech.piper_voice import PiperSynthesizer
+from agentphone_emulator.speech.stt import Recognizer, load_recognizer
 from agentphone_emulator.speech.wer import word_errors
 from agentphone_emulator.speech.whisper import WhisperRecognizer
 
@@ -268,8 +268,8 @@ def per_utterance(
 
 
 def bench_latency(args: argparse.Namespace, out: Console) -> dict[str, Any]:
-    from agentphone_emulator.mic.segmenter import Segmenter
     from agentphone_emulator.mic.vad import SileroSegmenter
+    from agentphone_emulator.speech.segmenter import Segmenter
 
     folder = Path(tempfile.mkdtemp(prefix="speech_bench_latency_"))
     piper = PiperSynthesizer()
@@ -349,7 +349,7 @@ REPLIES = [
 
 
 def bench_first_word(args: argparse.Namespace, out: Console) -> dict[str, Any]:
-    from agentphone_emulator.mic.sentences import split_first_sentence
+    from agentphone_emulator.speech.sentences import split_first_sentence
 
     piper = PiperSynthesizer()
     piper.start()

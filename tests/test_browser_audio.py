@@ -18,13 +18,12 @@ from hypothesis import strategies as st
 
 from agentphone_emulator import AccountSettings, Emulator, VirtualClock
 from agentphone_emulator.engine.speech import speech_seconds
-from agentphone_emulator.mic.browser_bridge import (
+from agentphone_emulator.speech.bridge_ears import Ears, RecognizerPool
+from agentphone_emulator.speech.bridge_frames import (
     BAD_FRAME,
     MAX_RATE,
     MIN_RATE,
-    Ears,
     ProtocolError,
-    RecognizerPool,
     Start,
     check_audio_frame,
     max_frame_bytes,

@@ -43,7 +43,6 @@ from agentphone_emulator.mic.audio import (
     AudioError,
     DeviceInfo,
     Pacer,
-    Resampler,
     WavSink,
     WavSource,
     format_devices,
@@ -52,6 +51,7 @@ from agentphone_emulator.mic.audio import (
     open_source,
     parse_device,
 )
+from agentphone_emulator.speech.pcm import Resampler
 
 np = pytest.importorskip("numpy", reason="numpy (the audio extra) converts WAV formats")
 

@@ -137,7 +137,7 @@ def test_flags_it_cannot_honour_are_one_line_and_exit_2(args: list[str], message
 
 def test_an_unknown_voice_for_the_socket_is_refused_when_configured() -> None:
     from agentphone_emulator.engine.synthesis import TtsError
-    from agentphone_emulator.mic.browser_bridge import configure_voice
+    from agentphone_emulator.speech.bridge_call import configure_voice
 
     with pytest.raises(TtsError, match="unknown voice 'robot'"):
         configure_voice("robot")

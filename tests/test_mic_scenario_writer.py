@@ -10,11 +10,11 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentphone_emulator.mic.conversation import MicResult, Utterance
-from agentphone_emulator.mic.scenario_writer import agent_setup, scenario_document
 from agentphone_emulator.models.agents import AgentOut
 from agentphone_emulator.models.control import CallSimOut, ChunkOut, ReplyOut
 from agentphone_emulator.scenario.loader import load_text
+from agentphone_emulator.speech.call_record import MicResult, Utterance
+from agentphone_emulator.speech.scenario_writer import agent_setup, scenario_document
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

@@ -22,8 +22,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from agentphone_emulator.mic import segmenter as seg
-from agentphone_emulator.mic.segmenter import (
+from agentphone_emulator.speech import segmenter as seg
+from agentphone_emulator.speech.segmenter import (
     FLOOR_WINDOW_MS,
     Segmenter,
     SegmentEvent,

@@ -1,4 +1,4 @@
-"""The agent's first sentence apart from the rest (mic/sentences.py), so mic mode and the browser
+"""The agent's first sentence apart from the rest (speech/sentences.py), so mic mode and the browser
 dev phone play it while the rest is synthesised: where a chunk splits, and that the split never
 loses, adds or reorders a word (a property over any text)."""
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentphone_emulator.mic.sentences import split_first_sentence
+from agentphone_emulator.speech.sentences import split_first_sentence
 
 CASES = [
     (

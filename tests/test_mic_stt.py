@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from agentphone_emulator.mic import stt
-from agentphone_emulator.mic.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
-from agentphone_emulator.mic.stt import (
+from agentphone_emulator.speech import stt
+from agentphone_emulator.speech.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
+from agentphone_emulator.speech.stt import (
     VOSK_MODEL_ENV,
     Recognizer,
     SttError,
@@ -329,7 +329,7 @@ WITHOUT_AUDIO = """
 import sys
 for name in ("vosk", "pocketsphinx", "numpy", "sounddevice"):
     sys.modules[name] = None  # what an absent package looks like to import
-from agentphone_emulator.mic import segmenter, stt
+from agentphone_emulator.speech import segmenter, stt
 assert segmenter.Segmenter().feed(bytes(3200)) == []
 for kind in ("vosk", "pocketsphinx"):
     try:

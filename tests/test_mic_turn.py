@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentphone_emulator.mic.arguments import EARLY_END_MS as FLAG_EARLY_END_MS
-from agentphone_emulator.mic.segmenter import Segmenter
 from agentphone_emulator.mic.turn import EARLY_END_MS, UNFINISHED_LAST_WORDS, turn_complete, turn_taking_for
+from agentphone_emulator.speech.segmenter import Segmenter
 
 
 @pytest.mark.parametrize(

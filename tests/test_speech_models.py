@@ -18,16 +18,17 @@ import numpy as np
 import pytest
 
 from agentphone_emulator.engine.speech import WORDS_PER_MINUTE
-from agentphone_emulator.mic.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
 from agentphone_emulator.speech.line import apply_line, line_profile
+from agentphone_emulator.speech.segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
 from tests.mic_support import clean_env, flite_pcm, silence
 
 pytest.importorskip("faster_whisper", reason="the speech extra is not installed: pip install -e '.[speech]'")
 
 from agentphone_emulator.mic.audio import WavSource
-from agentphone_emulator.mic.listener import Heard, InputEnded, Listener, ListenerEvent, ListenerFailed
+from agentphone_emulator.mic.listener import Listener
 from agentphone_emulator.mic.turn import turn_taking_for
 from agentphone_emulator.mic.vad import SileroSegmenter
+from agentphone_emulator.speech.listen_events import Heard, InputEnded, ListenerEvent, ListenerFailed
 from agentphone_emulator.speech.piper_voice import PiperSynthesizer
 from agentphone_emulator.speech.wer import normalise_words
 from agentphone_emulator.speech.whisper import WhisperRecognizer

@@ -291,7 +291,7 @@ def _speech_flags(args: argparse.Namespace) -> None:
     if args.stt is None and args.vosk_model is None:
         return
     from .api.control_audio import configure_speech
-    from .mic.stt import BACKENDS, SttError, find_vosk_model
+    from .speech.stt import BACKENDS, SttError, find_vosk_model
 
     kind = args.stt or "auto"
     if kind not in ("auto", *BACKENDS):

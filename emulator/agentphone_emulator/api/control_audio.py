@@ -6,11 +6,12 @@ The browser cannot set headers on a WebSocket, so the API key comes in the first
 then PCM16LE mono frames go up, and text frames (partial words, the utterance sent as the caller's
 turn, barge-in, the agent's reply chunks, the end) and the agent's speech (PCM16LE mono 16 kHz) come
 down. What happens in between is microphone mode's pipeline on the emulator's side
-(``mic/browser_bridge.py``: segmenter, recogniser on a thread, the one synthesiser); this module is
-the door: who may connect, to which call, and the engine's side of the call.
+(``speech/bridge_ears.py``: segmenter, recogniser on a thread; ``speech/bridge_call.py``: the call
+and the one synthesiser); this module is the door: who may connect, to which call, and the engine's
+side of the call.
 
 Every refusal is a text frame ``{"type": "error", "message": ...}`` then a close with a code of
-``mic/browser_bridge.py`` (4400 a bad frame, 4401 no or a wrong key, 4403 another origin or a key
+``speech/bridge_frames.py`` (4400 a bad frame, 4401 no or a wrong key, 4403 another origin or a key
 with no account, 4404 no such call on the key's account, 4409 the call is over or another
 connection took it, 4413 a frame too large, 4429 too many connections, 4500 no recogniser or
 synthesiser); the emulator keeps serving. A WebSocket is not covered by CORS, so a page from
@@ -40,7 +41,8 @@ from .access import ACCESS_KEY
 from .framework import Ctx, Router, bearer_key
 
 if TYPE_CHECKING:
-    from ..mic.browser_bridge import BrowserCall, Ears
+    from ..speech.bridge_call import BrowserCall
+    from ..speech.bridge_ears import Ears
 
 log = logging.getLogger("agentphone_emulator.api.audio")
 
@@ -59,7 +61,7 @@ _speech: tuple[str, str | None] = ("auto", None)
 def configure_speech(stt: str = "auto", model: str | None = None) -> None:
     """The recogniser for connections opened from now on, in this process (``serve --stt``):
     ``auto`` (Vosk when ``$AGENTPHONE_VOSK_MODEL`` names a model, else pocketsphinx), ``pocketsphinx``,
-    or ``vosk`` with ``model``, a model directory; whatever ``mic/stt.py``'s ``load_recognizer`` knows."""
+    or ``vosk`` with ``model``, a model directory; whatever ``speech/stt.py``'s ``load_recognizer`` knows."""
     global _speech
     _speech = (stt, model)
 
@@ -162,7 +164,7 @@ class _EnginePort:
         return replies[-1].turn if replies else -1
 
     async def _drive(self, action: Any) -> Any:
-        from ..mic.browser_bridge import CallOver
+        from ..speech.bridge_call import CallOver
 
         # Shielded: a socket closing right after the caller's last words does not cancel their
         # turn half way through the engine (a cut, a turn appended, its reply started).
@@ -278,15 +280,10 @@ async def call_audio(ctx: Ctx, *, call_id: str) -> web.StreamResponse:
 
 async def _converse(ctx: Ctx, ws: web.WebSocketResponse, call_id: str) -> None:
     from ..engine.synthesis import TtsError
-    from ..mic.browser_bridge import (
-        BrowserCall,
-        Ears,
-        ProtocolError,
-        parse_start,
-        recognizers,
-        shared_synthesizer,
-    )
-    from ..mic.stt import SttError
+    from ..speech.bridge_call import BrowserCall, shared_synthesizer
+    from ..speech.bridge_ears import Ears, recognizers
+    from ..speech.bridge_frames import ProtocolError, parse_start
+    from ..speech.stt import SttError
 
     origin = ctx.request.headers.get("Origin")
     if origin is not None and not same_origin(origin, ctx.request):
@@ -371,7 +368,8 @@ async def _converse(ctx: Ctx, ws: web.WebSocketResponse, call_id: str) -> None:
 async def _receive(ws: web.WebSocketResponse, ears: Ears, bridge: BrowserCall, rate: int) -> None:
     """Read the client's frames until it closes: audio to the ears (waiting while they are full,
     so a fast client is held back by TCP), ``hangup`` to the call, ``bargeIn`` to the bridge."""
-    from ..mic.browser_bridge import CallOver, ProtocolError, check_audio_frame, parse_control
+    from ..speech.bridge_call import CallOver
+    from ..speech.bridge_frames import ProtocolError, check_audio_frame, parse_control
 
     while True:
         message = await ws.receive()

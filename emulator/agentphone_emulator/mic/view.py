@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..models.control import CallSimOut, ReplyOut
-from .conversation import MicResult, TurnTiming, Utterance
+from ..speech.call_record import MicResult, TurnTiming, Utterance
 
 
 class TerminalView:

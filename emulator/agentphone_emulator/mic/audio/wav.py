@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, BinaryIO
 if TYPE_CHECKING:
     pass
 
+from ...speech.pcm import Converter, PcmFormat
 from .interface import (
     BLOCK_BYTES,
     BLOCK_FRAMES,
@@ -23,7 +24,6 @@ from .interface import (
     pacer_for,
     require_numpy,
 )
-from .pcm import Converter, PcmFormat
 
 # -- WAV files ------------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""``mic --record FILE``: a call by voice, written as a scenario that replays it.
+"""``mic --record FILE``: a call by voice, written as a scenario that replays it (the console's
+export, ``GET /__emulator/calls/{id}/scenario``, writes any call with it too).
 
 The person's words become ``say`` turns (``interrupt`` with ``after`` where they talked over the
 agent, ``after`` being how far into the reply they started), and what the agent did this time
@@ -18,7 +19,7 @@ import yaml
 from ..models.agents import AgentCreate, AgentOut
 from ..models.control import ReplyOut
 from ..store.records import AgentRecord
-from .conversation import MicResult
+from .call_record import MicResult
 
 # The agent fields a replay needs to behave the same (the rest do not change what a call does).
 REPLAYED_AGENT_FIELDS = (

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-from .interface import SAMPLE_RATE, SAMPLE_WIDTH
+from ..engine.synthesis import SAMPLE_RATE, SAMPLE_WIDTH
 
 # -- conversion -----------------------------------------------------------------------------------
 

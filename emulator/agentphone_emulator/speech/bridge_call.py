@@ -1,36 +1,24 @@
-"""A browser's microphone on a call: the session logic behind ``/__emulator/calls/{id}/audio``.
+"""A browser's microphone on a call: the conversation behind ``/__emulator/calls/{id}/audio``.
 
 The browser streams PCM over a WebSocket; the emulator does what microphone mode does on the
-user's machine, on its own side: the :class:`~.segmenter.Segmenter` finds where speech starts and
-ends, a :class:`~.stt.Recognizer` turns it into words, and the call is driven the way mic mode
-drives it (barge-in at speech start, the words as the turn at speech end). The agent's reply
-chunks come back as text frames and as speech synthesised by the one
+user's machine, on its own side: its ears (:mod:`.bridge_ears`) hear the words, and the call is
+driven the way mic mode drives it (barge-in at speech start, the words as the turn at speech end).
+The agent's reply chunks come back as text frames and as speech synthesised by the one
 :class:`~agentphone_emulator.engine.synthesis.Synthesizer` (or Piper: :func:`configure_voice`),
 chunk by chunk as they arrive.
 
 This module knows nothing of aiohttp or of the engine: the route (``api/control_audio.py``) hands
 it a :class:`CallPort` (the call's actions) and a :class:`Wire` (the socket's send), so the same
-logic could serve another transport. What it owns:
-
-- the frame protocol's parsing (:func:`parse_start`, :func:`parse_control`,
-  :func:`check_audio_frame`), pure and property-tested;
-- :class:`Ears`: the recogniser's thread for one connection, fed through a bounded queue (a client
-  sending faster than real time is held back: the route stops reading its socket, so TCP pushes
-  back and our memory stays bounded);
-- :class:`RecognizerPool`: recognisers are slow to load (pocketsphinx ~0.8 s, ~90 MB each) and
-  reusable between connections (``start()`` forgets the last utterance), so idle ones are kept, and
-  the number in use is capped;
-- :class:`BrowserCall`: ears -> barge-in / turns, chunks -> reply frames and speech, in order.
+logic could serve another transport. The frames are parsed by :mod:`.bridge_frames`. What it owns:
+:class:`BrowserCall` (ears -> barge-in / turns, chunks -> reply frames and speech, in order) and the
+process's one voice (:func:`configure_voice`, :func:`shared_synthesizer`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import os
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -38,275 +26,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..engine.synthesis import SAMPLE_RATE, SAMPLE_WIDTH
-from ..speech.voices import Voice, choose_voice, load_voice
-from .arguments import VOSK_MODEL_ENV
-from .audio.pcm import Converter, PcmFormat
-from .listener import Heard, ListenerEvent, ListenerFailed, Partial, SpeechBegan
-from .segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
+from .listen_events import Heard, ListenerEvent, ListenerFailed, Partial, SpeechBegan
 from .sentences import split_first_sentence
-from .stt import Recognizer, SttError, load_recognizer
+from .voices import Voice, choose_voice, load_voice
 
+# The name it had in mic/ (--log-level prints it): the move changed no output.
 log = logging.getLogger("agentphone_emulator.mic.browser")
 
-MIN_RATE, MAX_RATE = 8_000, 48_000
-MAX_FRAME_SECONDS = 1.0  # one binary frame carries at most this much audio at the declared rate
-QUEUE_FRAMES = 16  # frames waiting for the recogniser's thread (<= 16 s of audio), then back-pressure
 MAX_QUEUED_REPLY_SECONDS = 120.0  # synthesised speech waiting for a slow client; past it, dropped
 DEFAULT_CONFIDENCE = 0.95  # what mic mode sends with each turn (its recognisers give none)
-MAX_RECOGNIZERS = 8  # audio connections at once (each holds a recogniser: ~90 MB for pocketsphinx)
-IDLE_RECOGNIZERS = 2  # kept loaded between connections
-
-CONTROL_FRAMES = ("hangup", "bargeIn")  # what a client may send as text after its start frame
-
-# Close codes (4000-4999 are the application's); the reason says what to do.
-BAD_FRAME = 4400
-UNAUTHORIZED = 4401
-FORBIDDEN = 4403
-NOT_FOUND = 4404
-CONFLICT = 4409
-FRAME_TOO_LARGE = 4413
-TOO_MANY = 4429
-SPEECH_UNAVAILABLE = 4500
-
-
-class ProtocolError(Exception):
-    """The client broke the frame protocol (or may not do what it asked): a close code and why."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-# -- frames ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Start:
-    """The client's first frame: ``{"type": "start", "apiKey": ..., "sampleRate": ...}``."""
-
-    sample_rate: int
-    api_key: str | None = None
-    sub_account_id: str | None = None
-
-
-def _object(text: str, what: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
-        raise ProtocolError(BAD_FRAME, f"{what} is not JSON") from None
-    if not isinstance(value, dict):
-        raise ProtocolError(BAD_FRAME, f'{what} must be a JSON object with a "type"')
-    return value
-
-
-def parse_start(text: str) -> Start:
-    """The first frame, or :class:`ProtocolError` (4400) saying what is wrong with it."""
-    frame = _object(text, "the first frame")
-    if frame.get("type") != "start":
-        raise ProtocolError(
-            BAD_FRAME, 'the first frame must be {"type": "start", "apiKey": "...", "sampleRate": 16000}'
-        )
-    rate = frame.get("sampleRate")
-    if isinstance(rate, float) and rate.is_integer():
-        rate = int(rate)
-    if isinstance(rate, bool) or not isinstance(rate, int) or not MIN_RATE <= rate <= MAX_RATE:
-        raise ProtocolError(
-            BAD_FRAME, f"sampleRate must be a whole number of Hz from {MIN_RATE} to {MAX_RATE}, not {rate!r}"
-        )
-    key, sub = frame.get("apiKey"), frame.get("subAccountId")
-    for name, value in (("apiKey", key), ("subAccountId", sub)):
-        if value is not None and not isinstance(value, str):
-            raise ProtocolError(BAD_FRAME, f"{name} must be a string")
-    return Start(sample_rate=rate, api_key=key or None, sub_account_id=sub or None)
-
-
-def parse_control(text: str) -> str:
-    """A text frame after the first: its ``type`` (``hangup``, or ``bargeIn``: the page's interrupt
-    button), or ProtocolError."""
-    frame = _object(text, "a text frame")
-    kind = frame.get("type")
-    if not isinstance(kind, str) or kind not in CONTROL_FRAMES:
-        raise ProtocolError(
-            BAD_FRAME, f'unknown frame type {kind!r}: after "start", text frames are "hangup" or "bargeIn"'
-        )
-    return kind
-
-
-def max_frame_bytes(sample_rate: int) -> int:
-    """The largest binary frame at ``sample_rate``: :data:`MAX_FRAME_SECONDS` of 16-bit mono."""
-    return int(sample_rate * MAX_FRAME_SECONDS) * SAMPLE_WIDTH
-
-
-def check_audio_frame(size: int, sample_rate: int) -> None:
-    """Refuse (4413) a binary frame longer than :data:`MAX_FRAME_SECONDS` at ``sample_rate``."""
-    limit = max_frame_bytes(sample_rate)
-    if size > limit:
-        raise ProtocolError(
-            FRAME_TOO_LARGE,
-            f"an audio frame of {size} bytes is over {MAX_FRAME_SECONDS:g} s at {sample_rate} Hz "
-            f"({limit} bytes of 16-bit mono): send smaller frames (20-100 ms is usual)",
-        )
-
-
-# -- recognisers -------------------------------------------------------------------------------------
-
-
-class RecognizerPool:
-    """Loaded recognisers of one kind, lent to connections and taken back (thread-safe)."""
-
-    def __init__(
-        self,
-        kind: str = "auto",
-        model: str | None = None,
-        *,
-        limit: int = MAX_RECOGNIZERS,
-        idle: int = IDLE_RECOGNIZERS,
-    ) -> None:
-        self.kind = kind
-        self.model = model
-        self.limit = limit
-        self.idle = idle
-        self.loaded = 0  # recognisers made so far (the bench reads it)
-        self._free: list[Recognizer] = []
-        self._in_use = 0
-        self._lock = threading.Lock()
-
-    def resolved_kind(self) -> str:
-        """``auto``: Vosk when a model is given (or ``$AGENTPHONE_VOSK_MODEL`` is set), else
-        pocketsphinx, as mic mode chooses."""
-        if self.kind != "auto":
-            return self.kind
-        return "vosk" if self.model or os.environ.get(VOSK_MODEL_ENV) else "pocketsphinx"
-
-    def take(self) -> Recognizer:
-        """An idle recogniser, or a new one (seconds: call it off the event loop); SttError if it
-        cannot load, ProtocolError (4429) when :attr:`limit` are in use."""
-        with self._lock:
-            if self._in_use >= self.limit:
-                raise ProtocolError(
-                    TOO_MANY, f"{self.limit} audio connections are open already: close one and try again"
-                )
-            self._in_use += 1
-            if self._free:
-                return self._free.pop()
-        try:
-            recognizer = load_recognizer(self.resolved_kind(), model=self.model, sample_rate=SAMPLE_RATE)
-        except BaseException:
-            with self._lock:
-                self._in_use -= 1
-            raise
-        with self._lock:
-            self.loaded += 1
-        return recognizer
-
-    def give_back(self, recognizer: Recognizer) -> None:
-        with self._lock:
-            self._in_use -= 1
-            if len(self._free) < self.idle:
-                self._free.append(recognizer)
-
-
-# -- the ears: one thread per connection -------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Block:
-    pcm: bytes  # 16-bit mono at the client's rate, whole samples
-    arrived: float  # perf_counter when its frame arrived
-
-
-class Ears:
-    """Convert, segment and recognise one connection's audio on a thread of its own; events go to
-    ``post`` (called on that thread). Times come from when frames arrived: the moment of sample
-    *n* is its frame's arrival less the samples after it."""
-
-    def __init__(
-        self,
-        sample_rate: int,
-        recognizer: Recognizer,
-        post: Callable[[ListenerEvent], None],
-        *,
-        give_back: Callable[[Recognizer], None] = lambda recognizer: None,
-        end_silence_ms: int = 700,
-        queue_frames: int = QUEUE_FRAMES,
-    ) -> None:
-        self.sample_rate = sample_rate
-        self.recognizer = recognizer
-        self._post = post
-        self._give_back = give_back
-        self._segmenter = Segmenter(SAMPLE_RATE, end_silence_ms=end_silence_ms)
-        fmt = PcmFormat(sample_rate, 1, SAMPLE_WIDTH)
-        self._converter = None if fmt.native else Converter(fmt, SAMPLE_RATE)
-        self._queue: queue.SimpleQueue[_Block | None] = queue.SimpleQueue()
-        self._room = asyncio.Semaphore(queue_frames)
-        self._loop = asyncio.get_running_loop()
-        self._odd = b""  # a frame's odd last byte, waiting for the next frame
-        self._began = 0.0
-        self._thread = threading.Thread(target=self._run, name="agentphone-browser-ears", daemon=True)
-        self.done = threading.Event()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    async def feed(self, pcm: bytes) -> None:
-        """Queue a frame; waits while :data:`QUEUE_FRAMES` are waiting (the caller then reads its
-        socket no further: back-pressure)."""
-        arrived = time.perf_counter()
-        pcm = self._odd + pcm
-        whole = len(pcm) - len(pcm) % SAMPLE_WIDTH
-        self._odd = pcm[whole:]
-        if not whole:
-            return
-        await self._room.acquire()
-        self._queue.put(_Block(pcm[:whole], arrived))
-
-    def stop(self) -> None:
-        """Stop, dropping what is still queued; the thread then hands the recogniser back."""
-        while True:  # what is still queued will not be heard: drop it now
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        self._queue.put(None)
-
-    def _release(self) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits for room
-            self._loop.call_soon_threadsafe(self._room.release)
-
-    def _run(self) -> None:
-        position = 0  # 16 kHz samples fed to the segmenter so far
-        try:
-            while (block := self._queue.get()) is not None:
-                self._release()
-                pcm = self._converter.feed(block.pcm) if self._converter is not None else block.pcm
-                position += len(pcm) // SAMPLE_WIDTH
-                for event in self._segmenter.feed(pcm):
-                    self._handle(event, position, block.arrived)
-        except SttError as exc:
-            self._post(ListenerFailed(str(exc)))
-        except Exception as exc:  # a bug of ours or a library's: say so, never hang the call
-            log.exception("the browser audio listener failed")
-            self._post(ListenerFailed(f"speech recognition failed: {exc!r}"))
-        finally:
-            self._give_back(self.recognizer)
-            self.done.set()
-
-    def _handle(self, event: SpeechStarted | SpeechAudio | SpeechEnded, end: int, arrived: float) -> None:
-        def moment(frame: int) -> float:
-            return arrived - (end - frame) / SAMPLE_RATE
-
-        if isinstance(event, SpeechStarted):
-            self.recognizer.start()
-            self._began = moment(event.frame)
-            self._post(SpeechBegan(self._began))
-        elif isinstance(event, SpeechAudio):
-            partial = self.recognizer.accept(event.pcm)
-            if partial:
-                self._post(Partial(partial))
-        else:
-            text = self.recognizer.finish()
-            self._post(Heard(text, self._began, moment(event.frame), time.perf_counter()))
 
 
 # -- the call ----------------------------------------------------------------------------------------
@@ -546,19 +274,6 @@ class BrowserCall:
 
 
 # -- what every connection shares ----------------------------------------------------------------------
-
-_pools: dict[tuple[str, str | None], RecognizerPool] = {}
-_pools_lock = threading.Lock()
-
-
-def recognizers(kind: str = "auto", model: str | None = None) -> RecognizerPool:
-    """The process's pool of ``kind`` recognisers (``auto``: as mic mode chooses)."""
-    with _pools_lock:
-        pool = _pools.get((kind, model))
-        if pool is None:
-            pool = _pools[(kind, model)] = RecognizerPool(kind, model)
-        return pool
-
 
 _voice_kind = "espeak"  # serve's: the core install's espeak-ng (mic --browser passes its --tts)
 _synthesizer: Voice | None = None

