@@ -39,7 +39,7 @@ from schemathesis.schemas import APIOperation, BaseSchema
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from agentphone_emulator import AccountSettings, Emulator
-from agentphone_emulator.server import StateSnapshot
+from agentphone_emulator.store.account import StateSnapshot
 
 EXAMPLES_ENV = "AGENTPHONE_FUZZ_EXAMPLES"
 

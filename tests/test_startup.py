@@ -33,6 +33,7 @@ COMMAND_LINE = {
     "agentphone_emulator.errors",
     "agentphone_emulator.serve_access",
     "agentphone_emulator.trigger",
+    "agentphone_emulator.version",
     "agentphone_emulator.mic",
     "agentphone_emulator.mic.arguments",
     "agentphone_emulator.scenario",

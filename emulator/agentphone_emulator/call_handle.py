@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from .engine.agent_reply import AgentReply
 from .engine.call_session import DEFAULT_BARGE_IN_AFTER, DEFAULT_CONFIDENCE, CallSession
+from .host import CallHost
 from .store.findings import Finding
 from .store.records import CallRecord, KeyPress
 
 if TYPE_CHECKING:
-    from .server import Emulator
     from .speech.spoken import Heard
 
 T = TypeVar("T")
@@ -94,7 +94,7 @@ class CallHandle:
         session: The engine's live session of the call.
     """
 
-    def __init__(self, emulator: Emulator, session: CallSession) -> None:
+    def __init__(self, emulator: CallHost, session: CallSession) -> None:
         self._emulator = emulator
         self.session: CallSession = session
         """The engine's live session of the call (advanced: its ``replies``, ``clock``, ``call``)."""

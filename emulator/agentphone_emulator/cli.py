@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import __version__
 from .agent_env import EMULATOR_KEY_ENV, SECRET_ENV
 from .app_reference import is_app_reference
 from .command_line import RefusedError, UsageError, duration, is_http_url, stdout_closed
@@ -45,6 +44,7 @@ from .mic.arguments import add_mic_arguments
 from .scenario.arguments import add_run_arguments
 from .serve_access import access_options, add_access_flags, admin_line
 from .trigger import CONTROL_PREFIX, add_trigger_parser, run_trigger
+from .version import __version__
 
 # asyncio, logging, the clock and pydantic (settings) are imported by the functions that use them:
 # `--version`, `trigger` and `--help` need none of them (tests/test_startup.py).

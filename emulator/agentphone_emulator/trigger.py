@@ -23,10 +23,10 @@ import json
 import os
 from typing import Any
 
-from . import __version__
 from .agent_env import DEFAULT_EMULATOR_URL, EMULATOR_KEY_ENV, EMULATOR_URL_ENV
 from .command_line import RefusedError, UsageError, duration, is_http_url
 from .errors import error_detail
+from .version import __version__
 
 CONTROL_PREFIX = "/__emulator"
 # `trigger sms` answers after the webhook's first attempt, which may take the webhook's whole

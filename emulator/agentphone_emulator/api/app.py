@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any
 
 from aiohttp import web
 
 from ..connections import ConnectionLimits, Connections
 from ..engine.platform import Platform
+from ..host import ControlHost
 from ..store.account import EmulatorState
 from ..store.calls import close_followers
 from ..store.live import publish
@@ -115,7 +115,7 @@ async def _openapi(request: web.Request) -> web.Response:
 def build_app(
     state: EmulatorState,
     platform: Platform | None = None,
-    runtime: Any = None,
+    runtime: ControlHost | None = None,
     extra_routes: list[web.RouteDef] | None = None,
     access: Access | None = None,
     connections: Connections | None = None,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from ..call_handle import CallHandle
 from ..engine.agent_reply import AgentReply
@@ -48,16 +47,8 @@ from ..store.records import CallRecord
 from .call_views import call_view
 from .framework import Ctx, Router
 
-if TYPE_CHECKING:
-    from ..server import Emulator
-
 PREFIX = "/__emulator"  # the control plane's (api/control.py), which registers these routes
 router = Router("emulator calls")
-
-
-def _emulator(ctx: Ctx) -> Emulator:
-    emulator: Emulator = ctx.runtime
-    return emulator
 
 
 def _record(ctx: Ctx, call_id: str) -> CallRecord:
@@ -86,7 +77,7 @@ def _live_handle(ctx: Ctx, call_id: str) -> CallHandle:
             f"(POST {PREFIX}/calls/{call_id}/answer)",
             code="CALL_NOT_ANSWERED",
         )
-    return CallHandle(_emulator(ctx), session)
+    return CallHandle(ctx.runtime, session)
 
 
 # -- ringing and scripts ----------------------------------------------------------------------------
@@ -147,7 +138,7 @@ async def run_script(call: CallHandle, steps: list[ScriptStep]) -> int | None:
 @router.post(f"{PREFIX}/calls", response=CallSimOut, body=CallRingBody, status=201)
 async def ring(ctx: Ctx, *, body: CallRingBody) -> CallSimOut:
     """A simulated caller rings one of the account's numbers, then runs the script, if any"""
-    emulator = _emulator(ctx)
+    emulator = ctx.runtime
     caller = body.from_ or DEFAULT_CALLER
     call = CallHandle(emulator, await ctx.platform.voice.ring(to=body.to, from_=caller, account=ctx.account))
     stopped_at = await run_script(call, body.script) if body.script else None
@@ -165,11 +156,11 @@ async def get_call(ctx: Ctx, *, call_id: str) -> CallSimOut:
 @router.post(f"{PREFIX}/web-calls/join", response=CallSimOut, body=WebCallJoinBody, status=201)
 async def join_web_call(ctx: Ctx, *, body: WebCallJoinBody) -> CallSimOut:
     """Join a web call with the accessToken of POST /v1/calls/web, as the browser would"""
-    try:
-        call = await _emulator(ctx).ajoin_web_call(body.access_token)
+    try:  # what Emulator.ajoin_web_call does, but the route needs no handle, only the session
+        session = await ctx.runtime.on_own_loop(lambda: ctx.platform.voice.join_web(body.access_token))
     except InvalidWebToken as exc:
         raise bad_request(f"Cannot join the web call: {exc}", code="INVALID_WEB_TOKEN") from None
-    return await call_view(ctx, call.record, call.session)
+    return await call_view(ctx, session.call, session)
 
 
 # -- one step per request ---------------------------------------------------------------------------
@@ -252,7 +243,7 @@ async def play_out(ctx: Ctx, *, call_id: str, body: PlayOutBody) -> CallSimOut:
     """Let a call run to its end (an outbound call's callee, a silent caller's timeout), at most `limit` seconds"""
     call = _record(ctx, call_id)
     session = ctx.platform.voice.sessions.get(call_id)
-    await _emulator(ctx).aplay_out(call_id, body.limit)
+    await ctx.runtime.aplay_out(call_id, body.limit)
     return await call_view(ctx, call, session)
 
 
@@ -303,7 +294,7 @@ async def script_callee(ctx: Ctx, *, body: CalleeBody) -> CalleeOut:
             if given.repeats is not None:
                 menu.repeats = given.repeats
         callee.ivr = menu
-    _emulator(ctx).script_callee(body.number, callee)
+    ctx.runtime.script_callee(body.number, callee)
     return callee_view(body.number, callee)
 
 
@@ -316,7 +307,7 @@ async def script_callee(ctx: Ctx, *, body: CalleeBody) -> CalleeOut:
 )
 async def configure_hosted(ctx: Ctx, *, body: HostedBody) -> HostedOut:
     """How hosted-mode agents answer (emulator-wide): scripted replies per agent id, or a chat completions URL"""
-    _emulator(ctx).configure_hosted(llm_url=body.llm_url, llm_model=body.llm_model, replies=body.replies)
+    ctx.runtime.configure_hosted(llm_url=body.llm_url, llm_model=body.llm_model, replies=body.replies)
     hosted = ctx.platform.voice.hosted
     return HostedOut(
         llm_url=None if hosted.llm_url is None else without_credentials(hosted.llm_url),

@@ -24,6 +24,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from ..connections import Connections
 from ..engine.platform import Platform
 from ..errors import ApiError, not_found, unauthorized
+from ..host import ControlHost
 from ..store.account import Account, EmulatorState
 from .access import ACCESS_KEY, Access, admin_has_no_account, admin_required
 from .ratelimit import RateLimiter
@@ -32,7 +33,7 @@ log = logging.getLogger("agentphone_emulator.api")
 
 STATE_KEY: web.AppKey[EmulatorState] = web.AppKey("agentphone_state", EmulatorState)
 LIMITER_KEY: web.AppKey[RateLimiter] = web.AppKey("agentphone_rate_limiter", RateLimiter)
-RUNTIME_KEY: web.AppKey[Any] = web.AppKey("agentphone_runtime", object)
+RUNTIME_KEY: web.AppKey[ControlHost | None] = web.AppKey("agentphone_runtime")
 PLATFORM_KEY: web.AppKey[Platform] = web.AppKey("agentphone_platform", Platform)
 CONNECTIONS_KEY: web.AppKey[Connections] = web.AppKey("agentphone_connections", Connections)
 
@@ -53,8 +54,12 @@ class Ctx:
     request: web.Request
 
     @property
-    def runtime(self) -> Any:
-        return self.request.app.get(RUNTIME_KEY)
+    def runtime(self) -> ControlHost:
+        """The Emulator serving the app, as the control plane sees it (``host.py``)."""
+        runtime = self.request.app.get(RUNTIME_KEY)
+        if runtime is None:  # only server.py adds the control routes, and it always gives itself
+            raise RuntimeError("this app was built without an emulator (build_app(runtime=...))")
+        return runtime
 
     @property
     def platform(self) -> Platform:

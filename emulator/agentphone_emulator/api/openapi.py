@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from .. import __version__
+from ..version import __version__
 from .framework import Route
 
 _REF = "#/components/schemas/{model}"

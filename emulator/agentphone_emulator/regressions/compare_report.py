@@ -7,7 +7,7 @@ import dataclasses
 import json
 from collections import defaultdict
 
-from .. import __version__
+from ..version import __version__
 from .comparison import Comparison, Divergence
 
 WORDS = {

@@ -42,8 +42,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .. import __version__
 from ..clock import EARLIEST, LATEST, VirtualClock, iso
+from ..version import __version__
 from .account import Account, EmulatorState, StateSnapshot
 
 FORMAT = "agentphone-emulator-state"
