@@ -140,6 +140,8 @@ def package(name: str) -> griffe.Object:
 def load(path: str) -> griffe.Object:
     name, rest = path.split(".", 1)
     found = package(name)[rest]
+    if isinstance(found, griffe.Alias):  # a package's re-export: server/__init__'s Emulator
+        found = found.final_target
     assert isinstance(found, griffe.Object), path
     return found
 

@@ -7,7 +7,7 @@ Stopping, on SIGTERM or Ctrl-C, in this order:
 1. The state is saved, before anything that could take long: whatever follows, a SIGKILL from
    docker (10 s) or systemd (90 s) cannot cost it.
 2. The emulator stops serving: open transcript streams end at once, requests under way get a few
-   seconds (``emulator_loop.SHUTDOWN_GRACE_SECONDS``). A second signal cuts that wait short.
+   seconds (``server/loop.py``'s ``SHUTDOWN_GRACE_SECONDS``). A second signal cuts that wait short.
 3. The state is saved again if a request that finished meanwhile changed it (nothing to encode
    otherwise), and the file's lock is let go.
 

@@ -57,7 +57,7 @@ class Ctx:
     def runtime(self) -> ControlHost:
         """The Emulator serving the app, as the control plane sees it (``host.py``)."""
         runtime = self.request.app.get(RUNTIME_KEY)
-        if runtime is None:  # only server.py adds the control routes, and it always gives itself
+        if runtime is None:  # only the server adds the control routes, and it always gives itself
             raise RuntimeError("this app was built without an emulator (build_app(runtime=...))")
         return runtime
 

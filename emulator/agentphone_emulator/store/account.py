@@ -10,7 +10,7 @@ and writing, so no locks are needed for the REST API.
 :attr:`EmulatorState.changes` counts the moments the state may have changed, so ``serve --state``
 can tell "nothing changed since the last save" without encoding the state. It is bumped at a few
 choke points rather than by every store operation: the end of every API request that is not a
-GET/HEAD (api/framework.py), every call of the Emulator's Python API (emulator_loop.py), the end of every
+GET/HEAD (api/framework.py), every call of the Emulator's Python API (server/loop.py), the end of every
 background delivery task and every clock callback (engine/platform.py wires both), a call ending,
 and reset/restore/configure here. Work still running (a live call, a delivery in flight) counts as
 a change until it ends (``Platform.busy``).

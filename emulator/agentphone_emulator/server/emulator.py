@@ -8,8 +8,8 @@ in a background thread for synchronous code.
         client = AgentPhone(api_key=emu.api_key, base_url=emu.base_url)
 
 The Emulator is built from parts, each a base class in a module of its own: its event loop and
-thread (``emulator_loop``), moving its clock (``emulator_clock``), the simulated texters, callers
-and callees (``emulator_people``). This module builds it and holds the rest: its keys and URLs,
+thread (``server/loop.py``), moving its clock (``server/clock_controls.py``), the simulated texters, callers
+and callees (``server/people.py``). This module builds it and holds the rest: its keys and URLs,
 its state (reset, snapshots, accounts), its webhooks and their deliveries and findings.
 """
 
@@ -25,26 +25,26 @@ from typing import Any
 
 from aiohttp import web
 
-from .api.access import Access
-from .api.app import build_app
-from .api.control import control_routes
-from .api.framework import LIMITER_KEY
-from .app_reference import is_app_reference
-from .clock import Clock, RealClock, VirtualClock
-from .connections import ConnectionLimits, Connections
-from .console import console_routes
-from .emulator_clock import ClockControls
-from .emulator_loop import EmulatorLoop
-from .emulator_people import SimulatedPeople
-from .engine.platform import Platform
-from .models.webhooks import check_webhook_target
-from .settings import AccountSettings
-from .speech.recording_voices import call_voices
-from .store import webhooks as webhook_store
-from .store.account import Account, EmulatorState, StateSnapshot
-from .store.findings import Finding
-from .store.live import publish
-from .store.records import DeliveryRecord, WebhookRecord
+from ..api.access import Access
+from ..api.app import build_app
+from ..api.control import control_routes
+from ..api.framework import LIMITER_KEY
+from ..app_reference import is_app_reference
+from ..clock import Clock, RealClock, VirtualClock
+from ..connections import ConnectionLimits, Connections
+from ..console import console_routes
+from ..engine.platform import Platform
+from ..models.webhooks import check_webhook_target
+from ..settings import AccountSettings
+from ..speech.recording_voices import call_voices
+from ..store import webhooks as webhook_store
+from ..store.account import Account, EmulatorState, StateSnapshot
+from ..store.findings import Finding
+from ..store.live import publish
+from ..store.records import DeliveryRecord, WebhookRecord
+from .clock_controls import ClockControls
+from .loop import EmulatorLoop
+from .people import SimulatedPeople
 
 log = logging.getLogger("agentphone_emulator")
 

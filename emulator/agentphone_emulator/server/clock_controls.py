@@ -3,10 +3,10 @@ falling due running at its simulated moment, and wait for deliveries in flight (
 
 from __future__ import annotations
 
-from .clock import VirtualClock
-from .emulator_loop import EmulatorLoop
-from .engine.app_loop import inside_app
-from .engine.driving import ClockBusy
+from ..clock import VirtualClock
+from ..engine.app_loop import inside_app
+from ..engine.driving import ClockBusy
+from .loop import EmulatorLoop
 
 
 class ClockControls(EmulatorLoop):

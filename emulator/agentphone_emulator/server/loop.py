@@ -18,10 +18,10 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
-from .clock import Clock
-from .connections import Connections, GuardedSite
-from .engine.platform import Platform
-from .store.account import EmulatorState
+from ..clock import Clock
+from ..connections import Connections, GuardedSite
+from ..engine.platform import Platform
+from ..store.account import EmulatorState
 
 T = TypeVar("T")
 

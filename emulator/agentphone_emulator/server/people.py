@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .call_handle import CallHandle
-from .emulator_loop import EmulatorLoop
-from .engine.callees import Callee
-from .engine.sms import Reacted, Received
-from .engine.voice import DEFAULT_CALLER
-from .phone import normalize_e164
-from .store.records import CallRecord
+from ..call_handle import CallHandle
+from ..engine.callees import Callee
+from ..engine.sms import Reacted, Received
+from ..engine.voice import DEFAULT_CALLER
+from ..phone import normalize_e164
+from ..store.records import CallRecord
+from .loop import EmulatorLoop
 
 
 class SimulatedPeople(EmulatorLoop):
