@@ -6,8 +6,10 @@
 The graph comes from grimp (import-linter's own graph library, the one `lint-imports` checks), with
 type-only imports counted as the contracts count them. The layers come from the `layers` contract in
 pyproject.toml, so the picture and the rule CI keeps cannot disagree. An edge that goes against the
-contracts (it carries one of their ignore_imports, an excused import) is drawn dotted. tests/test_architecture_doc.py fails
-when the picture in the doc is not what this script draws now.
+contracts (it carries one of their ignore_imports, an excused import) is drawn dotted. The last
+layer, the base modules every layer may use (clock, errors, settings ...), is one box without its
+arrows: drawn, they were half the picture and said nothing a newcomer needs.
+tests/test_architecture_doc.py fails when the picture in the doc is not what this script draws now.
 
 Not part of the wheel: it lives at the repository root, outside the packages setuptools finds.
 """
@@ -100,9 +102,10 @@ def node_id(name: str) -> str:
 def render(layers: list[Layer], edges: set[tuple[str, str]], excused: set[tuple[str, str]]) -> str:
     present = {name for edge in edges for name in edge}
     placed = {PLUGIN} | {name for layer in layers for name in layer.modules}
+    *upper, base = layers
     lines = ["flowchart TB"]
     lines += ['  subgraph plugin["pytest plugin"]', f'    {node_id(PLUGIN)}["{PLUGIN}"]', "  end"]
-    for index, layer in enumerate(layers, start=1):
+    for index, layer in enumerate(upper, start=1):
         names = [n for n in layer.modules if n in present]
         if not names:
             continue
@@ -110,6 +113,10 @@ def render(layers: list[Layer], edges: set[tuple[str, str]], excused: set[tuple[
         lines.append(f'  subgraph layer{index}["layer {index}{kind}"]')
         lines += [f'    {node_id(n)}["{n}"]' for n in names]
         lines.append("  end")
+    base_names = [n for n in base.modules if n in present]
+    lines.append(f'  subgraph layer{len(layers)}["layer {len(layers)}: the base, used by every layer above"]')
+    lines.append(f'    n_base["{", ".join(base_names)}"]')
+    lines.append("  end")
     unplaced = sorted(present - placed - {ROOT_NODE})
     if unplaced:
         lines.append('  subgraph unplaced["not in any layer"]')
@@ -118,6 +125,8 @@ def render(layers: list[Layer], edges: set[tuple[str, str]], excused: set[tuple[
     if ROOT_NODE in present:
         lines.append(f'  {node_id(ROOT_NODE)}["{PACKAGE} (root __init__)"]')
     for a, b in sorted(edges):
+        if a in base.modules or b in base.modules:
+            continue
         arrow = "-.->" if (a, b) in excused else "-->"
         lines.append(f"  {node_id(a)} {arrow} {node_id(b)}")
     return "\n".join(lines) + "\n"
