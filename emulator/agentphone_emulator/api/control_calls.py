@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from ..call_handle import CallHandle
 from ..engine.agent_reply import AgentReply
-from ..engine.call_session import DEFAULT_BARGE_IN_AFTER, DEFAULT_CONFIDENCE, CallEnded
+from ..engine.call_protocols import CallEnded
+from ..engine.call_session import DEFAULT_BARGE_IN_AFTER, DEFAULT_CONFIDENCE
 from ..engine.callees import Callee, IvrMenu, Outcome
 from ..engine.hosted import without_credentials
 from ..engine.voice import DEFAULT_CALLER
