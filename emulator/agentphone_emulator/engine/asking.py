@@ -25,7 +25,8 @@ from .call_protocols import TurnCall
 from .delivery import MAX_RESPONSE_BYTES, log_attempt, route_webhook
 from .events import voice_message_event
 from .hosted import HostedError, HostedTurn, fill_variables
-from .replies import ReplyProblem, ReplyReader, read_object
+from .replies import ReplyReader, read_object
+from .reply_fields import ReplyProblem
 from .signing import refusal_hint, signed_headers
 from .targets import AppFailure, BadResponse, TargetError, TargetRequest
 

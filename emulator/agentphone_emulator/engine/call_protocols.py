@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .delivery import Dispatcher
     from .driving import ClockDriver
     from .hosted import Responder
-    from .replies import ReplyChunk
+    from .reply_fields import ReplyChunk
     from .targets import Targets
 
 

@@ -37,7 +37,8 @@ from .agent_reply import AgentReply, HeardChunk, ReplyState
 from .asking import ask_hosted, ask_webhook
 from .call_protocols import CallEnded, CallEngine
 from .hosted import Responder, fill_variables
-from .replies import ReplyChunk, read_object
+from .replies import read_object
+from .reply_fields import ReplyChunk
 from .speech import digits_seconds, speech_seconds, spoken_prefix
 
 log = logging.getLogger("agentphone_emulator.voice")
