@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/voice_agen
 from agentphone import AsyncAgentPhone
 
 from agentphone_emulator import AccountSettings, Emulator, VirtualClock
-from agentphone_emulator.engine.call_session import CallEnded
+from agentphone_emulator.engine.call_protocols import CallEnded
 from tests.voice_agent import VoiceAgent
 
 GAP_SECONDS = 540  # inside the agent's 10-minute maxSilenceMs: inactivity never ends these calls

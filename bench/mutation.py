@@ -110,6 +110,10 @@ TARGETS: dict[str, Target] = {
         "emulator/agentphone_emulator/engine/replies.py",
         ("tests/test_replies.py", "tests/test_mutation_survivors.py"),
     ),
+    "engine.reply_fields": Target(
+        "emulator/agentphone_emulator/engine/reply_fields.py",
+        ("tests/test_replies.py", "tests/test_mutation_survivors.py"),
+    ),
     "engine.signing": Target(
         "emulator/agentphone_emulator/engine/signing.py",
         ("tests/test_signing.py", "tests/test_mutation_survivors.py"),

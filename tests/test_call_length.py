@@ -14,7 +14,7 @@ import aiohttp
 from agentphone import AsyncAgentPhone
 
 from agentphone_emulator import AccountSettings, Emulator, VirtualClock
-from agentphone_emulator.engine.call_session import CallEnded
+from agentphone_emulator.engine.call_protocols import CallEnded
 from agentphone_emulator.engine.recording import SAMPLE_RATE, frame_count
 from tests.voice_agent import VoiceAgent
 

@@ -25,6 +25,7 @@ MUST_MUTATE = {
     "agentphone_emulator.scenario.matching",
     "agentphone_emulator.scenario.results",
     "agentphone_emulator.engine.replies",
+    "agentphone_emulator.engine.reply_fields",
     "agentphone_emulator.engine.signing",
     "agentphone_emulator.engine.delivery",
     "pytest_agentphone.findings",

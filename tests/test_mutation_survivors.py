@@ -14,7 +14,8 @@ import pytest
 
 from agentphone_emulator import Emulator
 from agentphone_emulator.engine.agent_reply import AgentReply, HeardChunk, ReplyState
-from agentphone_emulator.engine.replies import NDJSON_TYPE, ReplyReader, clean_spoken_text, read_object
+from agentphone_emulator.engine.replies import ReplyReader, read_object
+from agentphone_emulator.engine.reply_fields import NDJSON_TYPE, clean_spoken_text
 from agentphone_emulator.engine.signing import refusal_hint, sign, verify
 from agentphone_emulator.scenario.checker import Checker
 from agentphone_emulator.scenario.matching import describe, text_matches
@@ -562,7 +563,7 @@ def test_a_percentile_of_one_value_or_none() -> None:
     assert percentile([], 50) is None
 
 
-# -- engine/replies.py: the reply reader's every message, line and offending byte ------------------------
+# -- engine/replies.py and reply_fields.py: the reply reader's every message, line and offending byte ----
 
 JSON_TYPE = "application/json"
 WHAT_TO_DO_AFTER_FINAL = (

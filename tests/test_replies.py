@@ -14,15 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentphone_emulator.engine.replies import (
-    KNOWN_FIELDS,
-    MAX_REPLY_BYTES,
-    ReplyChunk,
-    ReplyProblem,
-    ReplyReader,
-    clean_spoken_text,
-    parse_content_type,
-)
+from agentphone_emulator.engine.replies import MAX_REPLY_BYTES, ReplyReader, parse_content_type
+from agentphone_emulator.engine.reply_fields import KNOWN_FIELDS, ReplyChunk, ReplyProblem, clean_spoken_text
 from agentphone_emulator.store.findings import FindingCode as C
 
 NDJSON = "application/x-ndjson"

@@ -15,7 +15,7 @@ import pytest
 from agentphone import AgentPhone, AsyncAgentPhone
 
 from agentphone_emulator import AccountSettings, Emulator, VirtualClock
-from agentphone_emulator.engine.call_session import CallEnded
+from agentphone_emulator.engine.call_protocols import CallEnded
 from agentphone_emulator.engine.speech import speech_seconds
 from tests.helpers import eventually, hang_guarded
 from tests.voice_agent import Scripted, VoiceAgent

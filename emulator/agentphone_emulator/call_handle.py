@@ -255,7 +255,7 @@ class CallHandle:
             The agent's reply to ``text`` (complete unless ``listen=False``).
 
         Raises:
-            CallEnded: The call is over (``agentphone_emulator.engine.call_session.CallEnded``).
+            CallEnded: The call is over (``agentphone_emulator.engine.call_protocols.CallEnded``).
         """
         sent, confidence, said = self._spoken(text, confidence, said, line, voice)
 

@@ -33,7 +33,8 @@ from aiohttp import WSMsgType, web
 
 from ..clock import VirtualClock
 from ..engine.agent_reply import AgentReply, HeardChunk
-from ..engine.call_session import CallEnded, CallSession
+from ..engine.call_protocols import CallEnded
+from ..engine.call_session import CallSession
 from ..errors import ApiError, unauthorized
 from ..store import calls as call_store
 from ..store.account import Account, EmulatorState

@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable
 
 from ..call_handle import CallHandle
 from ..engine.agent_reply import AgentReply
-from ..engine.call_session import DEFAULT_BARGE_IN_AFTER, DEFAULT_CONFIDENCE, CallEnded
+from ..engine.call_protocols import CallEnded
+from ..engine.call_session import DEFAULT_BARGE_IN_AFTER, DEFAULT_CONFIDENCE
 from ..engine.callees import Callee, IvrMenu, Outcome
 from ..engine.hosted import without_credentials
 from ..engine.voice import DEFAULT_CALLER

@@ -10,7 +10,7 @@ from datetime import datetime
 from ..store.findings import Finding
 from ..vocabulary import ReplyMode
 from ..vocabulary import ReplyState as ReplyState  # the words live in vocabulary.py
-from .replies import ReplyChunk
+from .reply_fields import ReplyChunk
 
 
 @dataclass(slots=True)

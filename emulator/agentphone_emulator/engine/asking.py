@@ -15,22 +15,20 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from typing import TYPE_CHECKING
 
 from ..safe_text import scrub
 from ..store.findings import FindingCode
 from ..store.live import publish
 from ..store.records import CallTurn
 from .agent_reply import AgentReply
+from .call_protocols import TurnCall
 from .delivery import MAX_RESPONSE_BYTES, log_attempt, route_webhook
 from .events import voice_message_event
 from .hosted import HostedError, HostedTurn, fill_variables
-from .replies import ReplyProblem, ReplyReader, read_object
+from .replies import ReplyReader, read_object
+from .reply_fields import ReplyProblem
 from .signing import refusal_hint, signed_headers
 from .targets import AppFailure, BadResponse, TargetError, TargetRequest
-
-if TYPE_CHECKING:
-    from .call_session import CallSession
 
 SLOW_FIRST_CHUNK_SECONDS = 1.0
 """The docs: stream an interim chunk 'any time your response takes more than ~1 second'."""
@@ -59,7 +57,7 @@ class _Wait:
         return self.loop.time() + GRACE_AFTER_FINAL_SECONDS
 
 
-async def ask_webhook(session: CallSession, reply: AgentReply, turn: CallTurn, dtmf: str | None) -> None:
+async def ask_webhook(session: TurnCall, reply: AgentReply, turn: CallTurn, dtmf: str | None) -> None:
     """Send ``turn`` to the agent's webhook and feed the reply to the call as it streams in. The
     exchange counts as real work (``driver.io``): a virtual clock waits for it."""
     try:
@@ -70,7 +68,7 @@ async def ask_webhook(session: CallSession, reply: AgentReply, turn: CallTurn, d
         reply._first.set()
 
 
-async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtmf: str | None) -> None:
+async def _exchange(session: TurnCall, reply: AgentReply, turn: CallTurn, dtmf: str | None) -> None:
     hook = route_webhook(session.account, session.call.agent_id)
     if hook is None:
         session.add_finding(
@@ -238,7 +236,7 @@ async def _exchange(session: CallSession, reply: AgentReply, turn: CallTurn, dtm
         _check_latency(session, reply)
 
 
-def _too_long(session: CallSession, reply: AgentReply, wait: _Wait, elapsed: float, body: bytes) -> str:
+def _too_long(session: TurnCall, reply: AgentReply, wait: _Wait, elapsed: float, body: bytes) -> str:
     """The bound on a whole reply ran out: a finding, and the delivery's error."""
     setting = f"the emulator's {wait.whole:g} s bound on a whole reply (AccountSettings.voice_reply_deadline_seconds)"
     if not reply.chunks:  # the bound is shorter than the webhook's timeout, and nothing came
@@ -260,7 +258,7 @@ def _too_long(session: CallSession, reply: AgentReply, wait: _Wait, elapsed: flo
     return f"Still streaming after {wait.whole:g}s ({interim} interim chunks, no final one)"
 
 
-async def ask_hosted(session: CallSession, reply: AgentReply) -> None:
+async def ask_hosted(session: TurnCall, reply: AgentReply) -> None:
     """Ask the built-in responder (hosted mode); its answer is read like a JSON webhook reply, so
     scripted replies get the same checks."""
     assert session.responder is not None
@@ -289,7 +287,7 @@ async def ask_hosted(session: CallSession, reply: AgentReply) -> None:
         reply._first.set()
 
 
-def _check_latency(session: CallSession, reply: AgentReply) -> None:
+def _check_latency(session: TurnCall, reply: AgentReply) -> None:
     first = reply.first_chunk_ms
     if first is not None and first > SLOW_FIRST_CHUNK_SECONDS * 1000:
         session.add_finding(
@@ -302,7 +300,7 @@ def _check_latency(session: CallSession, reply: AgentReply) -> None:
         )
 
 
-def _problem(session: CallSession, reply: AgentReply, problem: ReplyProblem) -> None:
+def _problem(session: TurnCall, reply: AgentReply, problem: ReplyProblem) -> None:
     session.add_finding(
         reply,
         problem.code,

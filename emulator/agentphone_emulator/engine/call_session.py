@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from ..safe_text import require_valid
 from ..store import calls as call_store
@@ -35,12 +35,11 @@ from ..store.live import publish
 from ..store.records import AgentRecord, CallRecord, CallTurn, KeyPress
 from .agent_reply import AgentReply, HeardChunk, ReplyState
 from .asking import ask_hosted, ask_webhook
+from .call_protocols import CallEnded, CallEngine
 from .hosted import Responder, fill_variables
-from .replies import ReplyChunk, read_object
+from .replies import read_object
+from .reply_fields import ReplyChunk
 from .speech import digits_seconds, speech_seconds, spoken_prefix
-
-if TYPE_CHECKING:
-    from .voice import VoiceEngine
 
 log = logging.getLogger("agentphone_emulator.voice")
 
@@ -49,20 +48,10 @@ DEFAULT_BARGE_IN_AFTER = 1.0  # seconds into the agent's reply a barge-in starts
 VOICEMAIL_TONE_SECONDS = 0.5
 
 
-class CallEnded(Exception):
-    """A caller acted on a call that is over."""
-
-    def __init__(self, call: CallRecord) -> None:
-        super().__init__(
-            f"call {call.id} has ended ({call.status}, {call.disconnection_reason or 'no reason'})"
-        )
-        self.call = call
-
-
 class CallSession:
     def __init__(
         self,
-        engine: VoiceEngine,
+        engine: CallEngine,
         account: Account,
         call: CallRecord,
         agent: AgentRecord | None,

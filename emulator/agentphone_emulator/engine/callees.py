@@ -28,13 +28,10 @@ import asyncio
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .agent_reply import AgentReply
-from .call_session import CallEnded
-
-if TYPE_CHECKING:
-    from .call_session import CallSession
+from .call_protocols import CalleeCall, CallEnded
 
 
 class Outcome(StrEnum):
@@ -111,7 +108,7 @@ def callee_for(number: str, scripted: dict[str, Callee]) -> Callee:
     return Callee()
 
 
-async def run_callee(session: CallSession, callee: Callee, greeting: str | None) -> None:
+async def run_callee(session: CalleeCall, callee: Callee, greeting: str | None) -> None:
     """Play ``callee``'s side of an outbound call, from the ring to the hang-up."""
     try:
         if callee.outcome is Outcome.CONSOLE:
@@ -146,7 +143,7 @@ CONSOLE_CHOICES: dict[str, Callee] = {
 """What a person in the console may do with a ringing call, as the callee it makes."""
 
 
-async def _ring_in_console(session: CallSession, callee: Callee) -> Callee:
+async def _ring_in_console(session: CalleeCall, callee: Callee) -> Callee:
     """The call rings (status ``ringing``) until someone in the console decides
     (:meth:`VoiceEngine.answer`) or ``ring_seconds`` pass on the clock (then nobody answered)."""
     decided: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -163,7 +160,7 @@ async def _ring_in_console(session: CallSession, callee: Callee) -> Callee:
     return CONSOLE_CHOICES[decided.result() if decided.done() else "no-answer"]
 
 
-async def _talk(session: CallSession, callee: Callee) -> None:
+async def _talk(session: CalleeCall, callee: Callee) -> None:
     for line in callee.lines:
         if not session.live:
             return
@@ -172,7 +169,7 @@ async def _talk(session: CallSession, callee: Callee) -> None:
         await session.hangup()
 
 
-async def _navigate_menu(session: CallSession, menu: IvrMenu) -> None:
+async def _navigate_menu(session: CalleeCall, menu: IvrMenu) -> None:
     """Say the menu; answer the agent's digits; give up after ``repeats`` silent rounds."""
     reply = await session.say(menu.prompt)
     unanswered = 0

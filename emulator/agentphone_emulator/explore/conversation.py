@@ -16,8 +16,8 @@ import aiohttp
 
 from ..call_handle import CallHandle
 from ..engine.agent_reply import AgentReply, HeardChunk
-from ..engine.call_session import CallEnded
-from ..engine.replies import ReplyChunk
+from ..engine.call_protocols import CallEnded
+from ..engine.reply_fields import ReplyChunk
 from ..scenario.call_steps import CallRunner, cuts
 from ..scenario.loader import LoadedScenario
 from ..scenario.models import InboundCall, InboundCallStep, Scenario

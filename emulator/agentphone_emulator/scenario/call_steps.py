@@ -8,7 +8,7 @@ from typing import Any
 
 from ..call_handle import CallHandle
 from ..engine.agent_reply import AgentReply
-from ..engine.call_session import CallEnded
+from ..engine.call_protocols import CallEnded
 from ..engine.callees import Callee, IvrMenu, Outcome
 from ..errors import ApiError
 from .checker import as_findings_expect

@@ -28,7 +28,7 @@ import aiohttp
 
 from ..call_handle import CallHandle
 from ..engine.agent_reply import AgentReply
-from ..engine.call_session import CallEnded
+from ..engine.call_protocols import CallEnded
 from ..safe_text import scrub
 from .persona_llm import LlmError, Tape, caller_turn, judge_turn, verdict
 from .persona_models import FACT, Persona, PersonaSuccess
