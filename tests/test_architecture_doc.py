@@ -124,3 +124,24 @@ def test_every_file_of_the_layout_tree_exists() -> None:
     assert len(entries) > 100, "the layout tree was not found where the test looks for it"
     missing = [f"docs/architecture.md:{number}: {path}" for number, path in entries if not exists(path)]
     assert not missing, "the layout names files that are not there:\n" + "\n".join(missing)
+
+
+def package_modules() -> list[str]:
+    """Every module file of both packages, as the tree writes it (from the repository's root):
+    `__init__.py` and `__main__.py` are their folder's, and non-Python files are not modules."""
+    return sorted(
+        str(path.relative_to(REPO))
+        for root in (PACKAGE_DIR, PLUGIN_DIR)
+        for path in root.rglob("*.py")
+        if path.name not in ("__init__.py", "__main__.py")
+    )
+
+
+def test_the_layout_tree_names_every_module() -> None:
+    named = {path for _, path in tree_entries(DOC.read_text())}
+    missing = [module for module in package_modules() if module not in named]
+    assert not missing, (
+        "modules the package tour of docs/architecture.md does not name: add each to the layout tree "
+        "(its own line with what it is for, or beside its siblings on a line of names):\n"
+        + "\n".join(missing)
+    )
