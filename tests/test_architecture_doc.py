@@ -1,8 +1,10 @@
 """docs/architecture.md cannot go stale: its picture is the code's import graph as
-tools/draw_architecture.py draws it now, and every file it names exists.
+tools/draw_architecture.py draws it now, every file it names exists, and its package tour names
+every module.
 
-A module moved or renamed without the doc fails here, naming the doc's line; a new import between
-packages, or a layer changed in pyproject.toml, fails until the picture is redrawn.
+A module moved or renamed without the doc fails here, naming the doc's line; a new module fails
+until the tour has a line for it; a new import between packages, or a layer changed in
+pyproject.toml, fails until the picture is redrawn.
 """
 
 from __future__ import annotations
