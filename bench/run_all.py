@@ -59,9 +59,20 @@ QUICK: dict[str, tuple[str, ...]] = {
     "recording": ("--rounds", "1"),
     "rest": ("--seconds", "0.5", "--rounds", "1"),
     "scenario": ("--quick",),
-    "slowloris": ("--sockets", "300", "--nofile", "256", "--wait", "5"),
+    "slowloris": ("--sockets", "300", "--nofile", "256", "--wait", "18"),  # past the 15 s header timeout
     "snapshot": ("--agents", "100", "--messages", "1000", "--count", "5"),
-    "speech": ("--quick", "--utterances", "2", "--sentences", "1", "--paused", "0", "--quick-latency"),
+    "speech": (
+        "--quick",
+        "--utterances",
+        "2",
+        "--sentences",
+        "1",
+        "--paused",
+        "0",
+        "--quick-latency",
+        "--replies",
+        "2",
+    ),
     "startup": ("--runs", "1"),
     "state": ("--agents", "100", "--messages", "1000", "--interval", "1", "--seconds", "2"),
     "trust": ("--sleep", "6", "--whole", "2", "--budget", "4"),
@@ -144,14 +155,14 @@ def missing(path: Path) -> list[str]:
     return lacking
 
 
-BORDER = re.compile(r"[│┃║|]")
+BORDER = re.compile(r"\s*[│┃║|](\s*[│┃║|])*\s*")  # a table's cell borders, empty cells between them
 
 
 def summary_line(text: str, width: int = 110) -> str:
     """The last line with words in it (a table's border is not one; nor the wall time that some
-    benches print after their summary), its cell borders as ' | '."""
+    benches print after their summary), its cells apart by ' · ' (not '|': the table here is Markdown)."""
     for raw in reversed(text.splitlines()):
-        line = " ".join(BORDER.sub(" | ", raw).split()).strip(" |")
+        line = " ".join(BORDER.sub(" · ", raw.strip(" │┃║|")).split())
         if re.search(r"[A-Za-z0-9]", line) and not line.startswith("(bench wall"):
             return line if len(line) <= width else line[: width - 3] + "..."
     return ""

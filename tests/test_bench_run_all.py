@@ -81,10 +81,17 @@ def test_a_bench_that_passes_fails_or_has_an_error_gets_its_status_and_line(tmp_
     logs.mkdir()
     ok = run_all.run_one(passing, ("--rounds", "1"), 60, logs)
     assert (ok.bench, ok.status, ok.passed) == ("passing", "ok", True)
-    assert ok.line == "GET | 0.93 | ['--rounds', '1']"
+    assert ok.line == "GET · 0.93 · ['--rounds', '1']"
     bad = run_all.run_one(failing, (), 60, logs)
     assert (bad.status, bad.passed, bad.line) == ("exit 1", False, "no flite: apt-get install flite")
     assert (logs / "failing.err").read_text().strip() == "no flite: apt-get install flite"
+
+
+def test_the_summary_line_is_the_last_with_words_its_cells_apart() -> None:
+    assert run_all.summary_line("| long tasks | | 1, 53 ms |\n|---|---|---|\n\n") == "long tasks · 1, 53 ms"
+    assert run_all.summary_line('{"GET": 1.1}\n(bench wall 3 s)\n') == '{"GET": 1.1}'
+    assert run_all.summary_line("x" * 200, width=20) == "x" * 17 + "..."
+    assert run_all.summary_line("└───┘\n") == ""
 
 
 def _gone(pid: int) -> bool:
