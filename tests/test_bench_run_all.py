@@ -104,38 +104,30 @@ def _gone(pid: int) -> bool:
     return not stat.exists() or stat.read_text().split(")")[-1].split()[0] == "Z"
 
 
-def test_a_hung_bench_is_ended_with_the_servers_it_started(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("then", "timeout", "status", "line"),
+    [
+        ("time.sleep(600)", 3, "timeout", "no exit after 3 s: started"),  # hung: the guard ends it
+        ("pass", 60, "ok", "started"),  # exited, its server left behind
+    ],
+)
+def test_no_server_a_bench_started_outlives_it(
+    then: str, timeout: float, status: str, line: str, tmp_path: Path
+) -> None:
     pid_file = tmp_path / "server.pid"
-    hung = _bench(
+    bench = _bench(
         tmp_path,
-        "hung",
+        "serving",
         f"""
         import subprocess, sys, time
         server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
         open({str(pid_file)!r}, "w").write(str(server.pid))
         print("started", flush=True)
-        time.sleep(600)
+        {then}
         """,
     )
-    outcome = run_all.run_one(hung, (), 3, tmp_path)
-    assert outcome.status == "timeout" and not outcome.passed
-    assert outcome.line.startswith("no exit after 3 s")
-    assert _gone(int(pid_file.read_text()))
-
-
-def test_a_bench_that_leaves_a_server_running_does_not_leave_it_running(tmp_path: Path) -> None:
-    pid_file = tmp_path / "server.pid"
-    leaky = _bench(
-        tmp_path,
-        "leaky",
-        f"""
-        import subprocess, sys
-        server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-        open({str(pid_file)!r}, "w").write(str(server.pid))
-        print("done")
-        """,
-    )
-    assert run_all.run_one(leaky, (), 60, tmp_path).status == "ok"
+    outcome = run_all.run_one(bench, (), timeout, tmp_path)
+    assert (outcome.status, outcome.line) == (status, line)
     assert _gone(int(pid_file.read_text()))
 
 
@@ -146,6 +138,15 @@ def test_a_missing_dependency_skips_but_a_missing_module_of_ours_fails(tmp_path:
     assert (skipped.status, skipped.line) == ("skipped", "needs module no_such_dependency_for_run_all")
     failed = run_all.run_one(moved, (), 60, tmp_path)
     assert failed.status == "exit 1" and "no_such_module_for_run_all" in failed.line
+
+
+def test_a_missing_program_skips_and_says_which(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spoken = _bench(tmp_path, "spoken", "print('never run')\n")
+    needs = run_all.Needs(programs=(("no-such-flite", "no-such-flite2"), ("sh",)))
+    monkeypatch.setitem(run_all.NEEDS, "spoken", needs)
+    skipped = run_all.run_one(spoken, (), 60, tmp_path)
+    assert (skipped.status, skipped.line) == ("skipped", "needs program no-such-flite or no-such-flite2")
+    assert not (tmp_path / "spoken.out").exists()
 
 
 @pytest.mark.parametrize(
