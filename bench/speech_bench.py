@@ -21,7 +21,7 @@
    energy segmenter (700 ms) + Whisper, and energy + pocketsphinx. Whisper decodes during the
    hang-over (speculation) and re-decodes every half second for partials, as in mic mode.
 
-3. --first-word: the agent's voice in mic mode and the browser dev phone, Piper speaking REPLIES
+3. --first-word: the agent's voice in mic mode and the browser dev phone, Piper speaking --replies of REPLIES
    (typical two- and three-sentence replies, one chunk each): the synthesis time before the first
    sound when the whole chunk is synthesised at once (before) and when its first sentence is
    synthesised first and played while the rest is synthesised (speech/sentences.py, now); and whether
@@ -361,8 +361,9 @@ def bench_first_word(args: argparse.Namespace, out: Console) -> dict[str, Any]:
         pcm = piper.speak(text)
         return time.perf_counter() - started, pcm
 
+    replies = REPLIES[: args.replies]
     before, after, rest_ready = [], [], 0
-    for reply in REPLIES:
+    for reply in replies:
         first, *rest = split_first_sentence(reply)
         whole_s = statistics.median(timed(reply)[0] for _ in range(3))
         first_runs = [timed(first) for _ in range(3)]
@@ -387,9 +388,9 @@ def bench_first_word(args: argparse.Namespace, out: Console) -> dict[str, Any]:
         }
     out.print(table)
     out.print(
-        f"the rest was synthesised before the first sentence finished playing: {rest_ready}/{len(REPLIES)}"
+        f"the rest was synthesised before the first sentence finished playing: {rest_ready}/{len(replies)}"
     )
-    summary["rest_ready"] = f"{rest_ready}/{len(REPLIES)}"
+    summary["rest_ready"] = f"{rest_ready}/{len(replies)}"
     return summary
 
 
@@ -409,6 +410,9 @@ def main() -> None:
         type=int,
         default=len(PAUSED),
         help="for --latency: sentences with a pause (5), and as many two-sentence ones (3 at most)",
+    )
+    parser.add_argument(
+        "--replies", type=int, default=len(REPLIES), help=f"for --first-word (all {len(REPLIES)})"
     )
     parser.add_argument(
         "--quick-latency", action="store_true", help="for --latency: only the former and the new default"

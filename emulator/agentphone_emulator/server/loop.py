@@ -3,7 +3,7 @@ background thread of ``run_in_thread``, and running work on that loop from any t
 (``call_soon``, ``run_coroutine``, ``on_own_loop``), which every blocking and ``a``-method of the
 Emulator goes through.
 
-:class:`EmulatorLoop` is the base of the Emulator's parts (``server.py`` builds the Emulator from
+:class:`EmulatorLoop` is the base of the Emulator's parts (``server/emulator.py`` builds the Emulator from
 them); it declares the attributes they share, which ``Emulator.__init__`` sets and documents.
 """
 
@@ -34,7 +34,7 @@ SHUTDOWN_GRACE_SECONDS = 3.0
 class EmulatorLoop:
     """The Emulator's loop and its thread; the base of the Emulator's parts."""
 
-    # Set (and documented) by Emulator.__init__ in server.py.
+    # Set (and documented) by Emulator.__init__ in server/emulator.py.
     host: str
     port: int
     clock: Clock
