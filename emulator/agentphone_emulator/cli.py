@@ -42,7 +42,7 @@ from .command_registry import COMMANDS, add_registered_parsers, command_module
 from .errors import one_line
 from .mic.arguments import add_mic_arguments
 from .scenario.arguments import add_run_arguments
-from .serve_access import access_options, add_access_flags, admin_line
+from .serve.access import access_options, add_access_flags, admin_line
 from .trigger import CONTROL_PREFIX, add_trigger_parser, run_trigger
 from .version import __version__
 
@@ -351,7 +351,7 @@ async def _serve(
     from .clock import VirtualClock, iso
     from .connections import raise_open_file_limit
     from .engine.targets import TargetError
-    from .serve_webhook import serve_webhook
+    from .serve.webhook import serve_webhook
     from .server import Emulator
     from .serving import StopSignals, serve_until_stopped
 

@@ -8,10 +8,10 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .app_reference import APP_REFERENCE
+from ..app_reference import APP_REFERENCE
 
 if TYPE_CHECKING:
-    from .server import Emulator
+    from ..server import Emulator
 
 
 def add_access_flags(serve: argparse.ArgumentParser) -> None:
@@ -40,7 +40,7 @@ def access_options(args: argparse.Namespace) -> dict[str, Any]:
     CLI's one-line usage error)."""
     # Imported here, not at the top: the parser is built from this module, and building it must
     # not import aiohttp (`--help` and `trigger` start in tens of milliseconds; tests/test_startup.py).
-    from .api.access import check_admin_key, check_module_name
+    from ..api.access import check_admin_key, check_module_name
 
     checks: list[tuple[str, Callable[[str], str], str]] = []
     if args.admin_key is not None:
