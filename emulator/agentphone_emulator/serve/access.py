@@ -1,6 +1,6 @@
 """``serve --admin-key`` and ``--app-module``: who may act on the whole emulator over HTTP, and
-which apps an HTTP request may have imported (the model is api/access.py's). Kept out of cli.py,
-which only declares the command and calls these."""
+which apps an HTTP request may have imported (the model is api/access.py's). Kept apart from
+arguments.py and command.py, which declare the flags and call these."""
 
 from __future__ import annotations
 
