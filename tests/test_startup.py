@@ -31,13 +31,11 @@ COMMAND_LINE = {
     "agentphone_emulator.app_reference",
     "agentphone_emulator.command_line",
     "agentphone_emulator.errors",
-    "agentphone_emulator.serve_access",
-    "agentphone_emulator.trigger",
     "agentphone_emulator.version",
-    "agentphone_emulator.mic",
+    # The flags the registered modules import: mic/entry.py's and serve/command.py's.
     "agentphone_emulator.mic.arguments",
-    "agentphone_emulator.scenario",
-    "agentphone_emulator.scenario.arguments",
+    "agentphone_emulator.serve.arguments",
+    "agentphone_emulator.serve.access",
     # The registry, and each registered command's parser module with its packages (the modules
     # that build their parsers; command_registry.py's rule: their heavy parts wait for run()).
     "agentphone_emulator.command_registry",

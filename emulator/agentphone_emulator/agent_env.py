@@ -18,6 +18,9 @@ AGENT_ENV = (BASE_URL_ENV, KEY_ENV, SECRET_ENV)
 EMULATOR_URL_ENV = "AGENTPHONE_EMULATOR_URL"
 EMULATOR_KEY_ENV = "AGENTPHONE_EMULATOR_API_KEY"
 DEFAULT_EMULATOR_URL = "http://127.0.0.1:8787"  # serve's default port
+# Where a running emulator's control plane answers (`trigger` calls it, `serve --no-control-plane`
+# leaves it out): api/control.py's PREFIX, named here so the commands need not import the API.
+CONTROL_PREFIX = "/__emulator"
 # Where the recogniser looks for a Vosk model when --vosk-model is not given (speech/stt.py reads it;
 # the mic flags show it in their help, and building them must not import speech).
 VOSK_MODEL_ENV = "AGENTPHONE_VOSK_MODEL"

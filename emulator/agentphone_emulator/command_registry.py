@@ -1,4 +1,4 @@
-"""The commands that live in their own packages (``load``, ``explore``, ``import-call`` ...).
+"""Every command of the command line, each in a module of its own (``serve``, ``run``, ``load`` ...).
 
 Each entry names a module with two functions: ``add_parser(commands)`` adds its sub-parser to the
 CLI's ``commands`` (argparse sub-parsers), and ``run(args) -> int`` runs it and returns the exit
@@ -21,6 +21,12 @@ class CommandModule(Protocol):
 
 # command name -> the module that adds and runs it, in the order `--help` lists them
 COMMANDS: dict[str, str] = {
+    "serve": "agentphone_emulator.serve.command",
+    "trigger": "agentphone_emulator.trigger",
+    "run": "agentphone_emulator.scenario.arguments",
+    "mic": "agentphone_emulator.mic.entry",
+    "schema": "agentphone_emulator.scenario.schema_command",
+    "demo": "agentphone_emulator.demo",
     "explore": "agentphone_emulator.explore.command",
     "diff": "agentphone_emulator.rundiff.command",
     "import-call": "agentphone_emulator.regressions.import_command",

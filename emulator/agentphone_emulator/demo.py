@@ -3,23 +3,20 @@ step, so a newcomer sees in ten seconds what the emulator answers (including its
 one voice call to a small agent app in this process, and the signed webhook delivery of its turn.
 
 The emulator runs on a virtual clock, so the call's speech takes no real time; the latencies shown
-are the real time the agent app took.
+are the real time the agent app took. The emulator, aiohttp and rich are imported by ``run``: every
+command's parser is built at start-up, this one's too.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-from rich.markup import escape
-from rich.table import Table
-
-from .clock import VirtualClock
-from .command_console import CliConsole
-from .server import Emulator
+if TYPE_CHECKING:
+    from aiohttp import web
 
 AGENT_URL = "http://demo-agent.test"  # where the demo's agent app is mounted: never dialled
 SECRET = "whsec_demo"
@@ -28,9 +25,20 @@ QUESTION = "Where is my order?"
 ANSWER = "It shipped this morning."
 
 
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    commands.add_parser(
+        "demo", help="walk through the API with the official Python SDK against an in-process emulator"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_demo()
+
+
 def demo_agent(sdk: Any, received: dict[str, dict[str, Any]]) -> web.Application:
     """The smallest voice agent: checks each webhook's signature with the SDK, as production code
     must, answers a voice turn with one line, and keeps what it got (by ``X-Webhook-ID``)."""
+    from aiohttp import web
 
     async def webhook(request: web.Request) -> web.Response:
         body = await request.read()
@@ -64,6 +72,12 @@ def run_demo() -> int:
             file=sys.stderr,
         )
         return 2
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .clock import VirtualClock
+    from .command_console import CliConsole
+    from .server import Emulator
 
     console = CliConsole()
     table = Table(title="AgentPhone emulator: the official SDK, offline, then a call", show_lines=False)

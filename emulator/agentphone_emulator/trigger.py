@@ -23,12 +23,11 @@ import json
 import os
 from typing import Any
 
-from .agent_env import DEFAULT_EMULATOR_URL, EMULATOR_KEY_ENV, EMULATOR_URL_ENV
+from .agent_env import CONTROL_PREFIX, DEFAULT_EMULATOR_URL, EMULATOR_KEY_ENV, EMULATOR_URL_ENV
 from .command_line import RefusedError, UsageError, duration, is_http_url
 from .errors import error_detail
 from .version import __version__
 
-CONTROL_PREFIX = "/__emulator"
 # `trigger sms` answers after the webhook's first attempt, which may take the webhook's whole
 # timeout (at most 120 s); wait a little longer than that before calling the emulator unreachable.
 TRIGGER_TIMEOUT_SECONDS = 150.0
@@ -38,7 +37,7 @@ DEFAULT_REPLY_WAIT = 2.0
 MAX_REPLY_WAIT = 60.0
 
 
-def add_trigger_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``trigger`` and its events, on the command line's subparsers ``commands``."""
     trigger = commands.add_parser(
         "trigger",
@@ -419,7 +418,7 @@ def summarize(args: argparse.Namespace, answer: dict[str, Any]) -> list[str]:
     return describe_clock("advanced" if args.event == "advance" else "fast-forwarded", answer)
 
 
-def run_trigger(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> int:
     base_url = _emulator_url(args.url)
     api_key = args.api_key or os.environ.get(EMULATOR_KEY_ENV)
     if not api_key:
@@ -430,8 +429,9 @@ def run_trigger(args: argparse.Namespace) -> None:
     answer = call_control_plane(base_url, api_key, method, path, body)
     if args.json:
         print(json.dumps(answer, indent=2))
-        return
+        return 0
     try:
         print("\n".join(summarize(args, answer)))
     except (KeyError, TypeError, AttributeError):
         raise UsageError(f"{base_url} did not answer like an AgentPhone emulator") from None
+    return 0

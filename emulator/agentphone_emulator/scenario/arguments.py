@@ -1,6 +1,6 @@
-"""``agentphone-emulator run``'s flags, apart from the command (command.py): every command's
-parser is built at start-up, ``serve`` and ``--version`` included, and command.py imports the
-emulator, the scenario language and the report, which only ``run`` needs."""
+"""``agentphone-emulator run``'s flags and its entry in the command registry, apart from the command
+(command.py): every command's parser is built at start-up, ``serve`` and ``--version`` included, and
+command.py imports the emulator, the scenario language and the report, which only ``run`` needs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,20 @@ import argparse
 from ..agent_env import EMULATOR_KEY_ENV, SECRET_ENV
 
 LLM_KEY_ENV = "AGENTPHONE_EMULATOR_LLM_KEY"  # engine/hosted.py's, not imported: it imports aiohttp
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "run",
+        help="run YAML scenarios against your agent and report (exit 0 passed, 1 failed, 2 bad files)",
+    )
+    add_run_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .command import run_command
+
+    return run_command(args)
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:

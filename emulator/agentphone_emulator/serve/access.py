@@ -1,6 +1,6 @@
 """``serve --admin-key`` and ``--app-module``: who may act on the whole emulator over HTTP, and
-which apps an HTTP request may have imported (the model is api/access.py's). Kept out of cli.py,
-which only declares the command and calls these."""
+which apps an HTTP request may have imported (the model is api/access.py's). Kept apart from
+arguments.py and command.py, which declare the flags and call these."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .app_reference import APP_REFERENCE
+from ..app_reference import APP_REFERENCE
 
 if TYPE_CHECKING:
-    from .server import Emulator
+    from ..server import Emulator
 
 
 def add_access_flags(serve: argparse.ArgumentParser) -> None:
@@ -40,7 +40,7 @@ def access_options(args: argparse.Namespace) -> dict[str, Any]:
     CLI's one-line usage error)."""
     # Imported here, not at the top: the parser is built from this module, and building it must
     # not import aiohttp (`--help` and `trigger` start in tens of milliseconds; tests/test_startup.py).
-    from .api.access import check_admin_key, check_module_name
+    from ..api.access import check_admin_key, check_module_name
 
     checks: list[tuple[str, Callable[[str], str], str]] = []
     if args.admin_key is not None:

@@ -14,12 +14,12 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from .agent_env import SECRET_ENV, agent_environment
-from .app_reference import importable_from, is_app_reference
+from ..agent_env import SECRET_ENV, agent_environment
+from ..app_reference import importable_from, is_app_reference
 
 if TYPE_CHECKING:
-    from .server import Emulator
-    from .store.records import WebhookRecord
+    from ..server import Emulator
+    from ..store.records import WebhookRecord
 
 
 @contextlib.contextmanager
