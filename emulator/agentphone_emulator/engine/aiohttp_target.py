@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, cast
 
 import aiohttp
@@ -21,7 +22,7 @@ from aiohttp.http_parser import RawRequestMessage
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from .app_loop import AppLoop, Reply
+from .app_loop import AppCalls, AppLoop, Reply
 from .target_types import (
     INTERNAL_ERROR,
     AppFailure,
@@ -77,7 +78,7 @@ class AiohttpTarget:
         self.description = description
         self.app_loop = AppLoop(description)
         self._runner: web.AppRunner | None = None
-        self._calls: set[asyncio.Task[None]] = set()
+        self._calls = AppCalls(description)
 
     async def _ensure_started(self) -> None:
         if self._runner is None:
@@ -98,7 +99,7 @@ class AiohttpTarget:
     async def send(self, request: TargetRequest) -> AsyncIterator[TargetResponse]:
         reply = Reply(self.app_loop)
         errors: list[str] = []
-        call = self.app_loop.submit(self._call(request, reply, errors))
+        call = self.app_loop.submit(self._calls.run(reply, partial(self._serve, request, reply, errors)))
         try:
             status, headers = await reply.head()
             yield TargetResponse(status=status, headers=headers, chunks=reply.chunks(), app_errors=errors)
@@ -106,22 +107,10 @@ class AiohttpTarget:
             if not reply.read_to_end:  # abandoned: cancelled at the app's next await, not waited for
                 call.cancel()
 
-    async def _call(self, request: TargetRequest, reply: Reply, errors: list[str]) -> None:
+    async def _serve(self, request: TargetRequest, reply: Reply, errors: list[str]) -> None:
         """One request, on the app's loop."""
         task = asyncio.current_task()
         assert task is not None
-        self._calls.add(task)
-        try:
-            await self._serve(request, reply, errors, task)
-        except asyncio.CancelledError:
-            reply.fail(TargetError(f"{self.description}: the exchange was cancelled"))
-            raise
-        finally:
-            self._calls.discard(task)
-
-    async def _serve(
-        self, request: TargetRequest, reply: Reply, errors: list[str], task: asyncio.Task[None]
-    ) -> None:
         try:
             await self._ensure_started()
         except TargetError as exc:
@@ -178,9 +167,7 @@ class AiohttpTarget:
 
     async def _shutdown(self) -> None:
         """On the app's loop: stop what requests still run, then the cleanup hooks."""
-        for task in list(self._calls):
-            task.cancel()
-        await asyncio.gather(*self._calls, return_exceptions=True)
+        await self._calls.cancel_all()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

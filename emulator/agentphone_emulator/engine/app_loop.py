@@ -33,11 +33,13 @@ import concurrent.futures
 import contextlib
 import selectors
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from multidict import CIMultiDictProxy
+
+from .target_types import TargetError
 
 T = TypeVar("T")
 
@@ -184,6 +186,38 @@ async def _until_nothing_ready() -> bool:
         if ready is None or not ready:
             return True
     return False
+
+
+class AppCalls:
+    """The requests an in-process app target has running on its app loop (its background work
+    too): the ASGI and the aiohttp target run and stop them the same way."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def run(self, reply: Reply, serve: Callable[[], Awaitable[None]]) -> None:
+        """Run ``serve()`` (one request, on the app's loop, in this task), tracked until it ends
+        so that :meth:`cancel_all` can stop it. A factory, not a coroutine: a call cancelled
+        before it starts then leaves no coroutine that was never awaited."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await serve()
+        except asyncio.CancelledError:
+            # The caller let go (nobody reads this), or the loop is stopping under the exchange:
+            # then the caller must hear it now, not at its timeout.
+            reply.fail(TargetError(f"{self.description}: the exchange was cancelled"))
+            raise
+        finally:
+            self._tasks.discard(task)
+
+    async def cancel_all(self) -> None:
+        """On the app's loop: stop what requests still run, and wait for them to finish."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 # -- one response, across two loops -------------------------------------------------------------------

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from .app_loop import AppLoop, Reply
+from .app_loop import AppCalls, AppLoop, Reply
 from .target_types import (
     INTERNAL_ERROR,
     AppFailure,
@@ -66,7 +67,7 @@ class AsgiTarget:
         self.description = description
         self.app_loop = AppLoop(description)
         self._started: asyncio.Task[None] | None = None
-        self._calls: set[asyncio.Task[None]] = set()  # requests still running (background work too)
+        self._calls = AppCalls(description)  # requests still running (background work too)
         self._state: dict[str, Any] = {}  # the lifespan's namespace (FastAPI: what the lifespan yields)
         self._lifespan: asyncio.Task[None] | None = None
         self._lifespan_inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -108,7 +109,9 @@ class AsgiTarget:
         reply = Reply(self.app_loop)
         errors: list[str] = []
         disconnected = asyncio.Event()  # set, and waited on, on the app's loop
-        call = self.app_loop.submit(self._call(request, reply, errors, disconnected))
+        call = self.app_loop.submit(
+            self._calls.run(reply, partial(self._serve, request, reply, errors, disconnected))
+        )
         try:
             status, headers = await reply.head()
             yield TargetResponse(status=status, headers=headers, chunks=reply.chunks(), app_errors=errors)
@@ -120,26 +123,10 @@ class AsgiTarget:
             if not reply.read_to_end:
                 call.cancel()
 
-    async def _call(
-        self, request: TargetRequest, reply: Reply, errors: list[str], disconnected: asyncio.Event
-    ) -> None:
-        """One request, on the app's loop: the lifespan first (once), then the app."""
-        task = asyncio.current_task()
-        assert task is not None
-        self._calls.add(task)
-        try:
-            await self._serve(request, reply, errors, disconnected)
-        except asyncio.CancelledError:
-            # The caller let go (nobody reads this), or the loop is stopping under the exchange:
-            # then the caller must hear it now, not at its timeout.
-            reply.fail(TargetError(f"{self.description}: the exchange was cancelled"))
-            raise
-        finally:
-            self._calls.discard(task)
-
     async def _serve(
         self, request: TargetRequest, reply: Reply, errors: list[str], disconnected: asyncio.Event
     ) -> None:
+        """One request, on the app's loop: the lifespan first (once), then the app."""
         if self._started is None:
             self._started = asyncio.get_running_loop().create_task(self._startup())
         try:
@@ -198,9 +185,7 @@ class AsgiTarget:
     async def _shutdown(self) -> None:
         """On the app's loop: stop what requests still run, then the lifespan's shutdown (closing
         pools, flushing), as a server does."""
-        for task in list(self._calls):
-            task.cancel()
-        await asyncio.gather(*self._calls, return_exceptions=True)
+        await self._calls.cancel_all()
         if self._lifespan is not None and not self._lifespan.done():
             await self._lifespan_inbox.put({"type": "lifespan.shutdown"})
             try:
