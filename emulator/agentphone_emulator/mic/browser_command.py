@@ -21,10 +21,14 @@ import os
 import secrets
 import sys
 import webbrowser
+from typing import TYPE_CHECKING
 
 from ..agent_env import SECRET_ENV, agent_environment
 from ..app_reference import importable_from
 from .arguments import DEFAULT_CALLER, WEBHOOK_PORT
+
+if TYPE_CHECKING:
+    from ..server import Emulator
 
 DEFAULT_AGENT_NAME = "Browser"
 
@@ -95,13 +99,14 @@ def browser_command(args: argparse.Namespace) -> int:
         close_shared_synthesizer()
 
 
-async def _serve(args: argparse.Namespace, stt_name: str) -> int:
+def agent_emulator(args: argparse.Namespace, usage_error: type[Exception]) -> tuple[Emulator, str, str]:
+    """The emulator mic mode starts for the user's agent (``--app`` or ``--webhook``, ``--port``,
+    ``--webhook-secret``), not started yet, with its webhook set: ``(emulator, target, secret)``.
+    Here, not in command.py, so that ``mic --browser`` (which shares it) does not import mic
+    mode's audio pipeline. A target that cannot be used raises ``usage_error`` (one line)."""
     from ..engine.targets import TargetError
     from ..errors import ApiError, describe_api_error
     from ..server import Emulator
-    from ..serving import StopSignals, serve_until_stopped
-    from ..speech.voices import choose_voice
-    from .line import Line
 
     target = args.app or args.webhook
     if args.app is not None:
@@ -112,9 +117,18 @@ async def _serve(args: argparse.Namespace, stt_name: str) -> int:
     try:
         emulator.set_webhook(target, secret=secret)
     except TargetError as exc:
-        raise BrowserUsageError(f"{target}: {exc}") from None
+        raise usage_error(f"{target}: {exc}") from None
     except ApiError as exc:
-        raise BrowserUsageError(f"{target}: {describe_api_error(exc)}") from None
+        raise usage_error(f"{target}: {describe_api_error(exc)}") from None
+    return emulator, target, secret
+
+
+async def _serve(args: argparse.Namespace, stt_name: str) -> int:
+    from ..serving import StopSignals, serve_until_stopped
+    from ..speech.voices import choose_voice
+    from .line import Line
+
+    emulator, target, secret = agent_emulator(args, BrowserUsageError)
     signals = StopSignals()  # before anything is printed: a Ctrl-C from now on stops cleanly
     try:
         await emulator.start()

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import os
 import re
-import secrets
 import signal
 import sys
 import threading
@@ -31,11 +30,10 @@ from ..agent_env import (
     DEFAULT_EMULATOR_URL,
     EMULATOR_KEY_ENV,
     EMULATOR_URL_ENV,
-    SECRET_ENV,
     VOSK_MODEL_ENV,
     agent_environment,
 )
-from ..app_reference import importable_from, is_app_reference
+from ..app_reference import is_app_reference
 from ..command_console import CliConsole
 from ..engine.synthesis import TtsError
 from ..models.agents import AgentOut
@@ -49,7 +47,6 @@ from .arguments import (
     EARLY_END_MS,
     ENERGY_END_SILENCE_MS,
     SILERO_END_SILENCE_MS,
-    WEBHOOK_PORT,
 )
 from .audio import (
     AudioError,
@@ -61,6 +58,7 @@ from .audio import (
     open_source,
     parse_device,
 )
+from .browser_command import agent_emulator
 from .conversation import MicCall
 from .line import Line, LineError
 from .listener import Listener
@@ -237,22 +235,7 @@ def _number_of(agent: AgentOut) -> str:
 
 
 async def _call_own_emulator(args: argparse.Namespace, parts: _Parts, console: Console) -> int:
-    from ..engine.targets import TargetError
-    from ..errors import ApiError, describe_api_error
-    from ..server import Emulator
-
-    target = args.app or args.webhook
-    if args.app is not None:
-        importable_from(os.getcwd())
-    secret = args.webhook_secret or os.environ.get(SECRET_ENV) or "whsec_" + secrets.token_hex(24)
-    port = args.port if args.port is not None else (0 if args.app else WEBHOOK_PORT)
-    emulator = Emulator(port=port)
-    try:
-        emulator.set_webhook(target, secret=secret)
-    except TargetError as exc:
-        raise MicUsageError(f"{target}: {exc}") from None
-    except ApiError as exc:
-        raise MicUsageError(f"{target}: {describe_api_error(exc)}") from None
+    emulator, _, secret = agent_emulator(args, MicUsageError)
     try:
         await emulator.start()
     except OSError as exc:
