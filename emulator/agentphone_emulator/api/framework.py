@@ -212,6 +212,23 @@ def _validation_detail(exc: ValidationError, where: str) -> list[dict[str, Any]]
     return detail
 
 
+def _json_invalid(position: int, error: str) -> ApiError:
+    """FastAPI's 422 for a body that is not JSON: ``error`` at ``position`` (0 where the decoder
+    gave none)."""
+    return ApiError(
+        422,
+        [
+            {
+                "type": "json_invalid",
+                "loc": ["body", position],
+                "msg": "JSON decode error",
+                "input": {},
+                "ctx": {"error": error},
+            }
+        ],
+    )
+
+
 def parse_query(model: type[BaseModel], query: Mapping[str, str]) -> BaseModel:
     try:
         return model.model_validate(dict(query))
@@ -242,48 +259,15 @@ def parse_body(model: type[BaseModel], raw: bytes, required: bool) -> BaseModel:
     try:  # only for malformed JSON: FastAPI reports the decoder's position
         value = json.loads(raw)
     except RecursionError:  # nested past Python's stack (pydantic's own limit is lower still)
-        raise ApiError(
-            422,
-            [
-                {
-                    "type": "json_invalid",
-                    "loc": ["body", 0],
-                    "msg": "JSON decode error",
-                    "input": {},
-                    "ctx": {"error": reason},
-                }
-            ],
-        ) from None
+        raise _json_invalid(0, reason) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         pos = getattr(exc, "pos", 0)
-        raise ApiError(
-            422,
-            [
-                {
-                    "type": "json_invalid",
-                    "loc": ["body", pos],
-                    "msg": "JSON decode error",
-                    "input": {},
-                    "ctx": {"error": str(exc)},
-                }
-            ],
-        ) from None
+        raise _json_invalid(pos, str(exc)) from None
     # Python's json took what the Rust parser refused: most likely a lone surrogate escape
     # ("\ud83d", a string cut inside an emoji), which no text the emulator stores may hold.
     if not _encodable(value):
         reason = "a \\u escape is a lone UTF-16 surrogate, which is not valid Unicode"
-    raise ApiError(
-        422,
-        [
-            {
-                "type": "json_invalid",
-                "loc": ["body", 0],
-                "msg": "JSON decode error",
-                "input": {},
-                "ctx": {"error": reason},
-            }
-        ],
-    )
+    raise _json_invalid(0, reason)
 
 
 def refuse_any_body(raw: bytes) -> None:
