@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..speech.listen_events import Heard, InputEnded, ListenerEvent, ListenerFailed, Partial, SpeechBegan
+from ..speech.listen_events import InputEnded, ListenerEvent, ListenerFailed, recognise
 from ..speech.segmenter import EndOfSpeech, SpeechAudio, SpeechEnded, SpeechStarted
 from ..speech.stt import Recognizer, SttError
 from .audio import AudioError, AudioSource
@@ -97,14 +97,4 @@ class Listener:
             self._post(ListenerFailed(f"the microphone listener failed: {exc!r}"))
 
     def _handle(self, event: SpeechStarted | SpeechAudio | SpeechEnded) -> None:
-        if isinstance(event, SpeechStarted):
-            self.recognizer.start()
-            self._began = self._time_of(event.frame)
-            self._post(SpeechBegan(self._began))
-        elif isinstance(event, SpeechAudio):
-            partial = self.recognizer.accept(event.pcm)
-            if partial:
-                self._post(Partial(partial))
-        else:
-            text = self.recognizer.finish()
-            self._post(Heard(text, self._began, self._time_of(event.frame), time.perf_counter()))
+        self._began = recognise(event, self.recognizer, self._time_of, self._began, self._post)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from ..agent_env import VOSK_MODEL_ENV
 from ..engine.synthesis import SAMPLE_RATE, SAMPLE_WIDTH
 from .bridge_frames import TOO_MANY, ProtocolError
-from .listen_events import Heard, ListenerEvent, ListenerFailed, Partial, SpeechBegan
+from .listen_events import ListenerEvent, ListenerFailed, recognise
 from .pcm import Converter, PcmFormat
 from .segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
 from .stt import Recognizer, SttError, load_recognizer
@@ -186,17 +186,7 @@ class Ears:
         def moment(frame: int) -> float:
             return arrived - (end - frame) / SAMPLE_RATE
 
-        if isinstance(event, SpeechStarted):
-            self.recognizer.start()
-            self._began = moment(event.frame)
-            self._post(SpeechBegan(self._began))
-        elif isinstance(event, SpeechAudio):
-            partial = self.recognizer.accept(event.pcm)
-            if partial:
-                self._post(Partial(partial))
-        else:
-            text = self.recognizer.finish()
-            self._post(Heard(text, self._began, moment(event.frame), time.perf_counter()))
+        self._began = recognise(event, self.recognizer, moment, self._began, self._post)
 
 
 # -- the process's pools -------------------------------------------------------------------------------

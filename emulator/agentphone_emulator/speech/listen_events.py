@@ -10,7 +10,16 @@ round to it.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .segmenter import SpeechAudio, SpeechStarted
+
+if TYPE_CHECKING:
+    from .segmenter import SpeechEnded
+    from .stt import Recognizer
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +51,29 @@ class ListenerFailed:
 
 
 ListenerEvent = SpeechBegan | Partial | Heard | InputEnded | ListenerFailed
+
+
+def recognise(
+    event: SpeechStarted | SpeechAudio | SpeechEnded,
+    recognizer: Recognizer,
+    moment: Callable[[int], float],
+    began: float,
+    post: Callable[[ListenerEvent], None],
+) -> float:
+    """Post what one of the segmenter's events tells the call, the recogniser fed on the way:
+    speech starting (:class:`SpeechBegan`), its audio (a :class:`Partial` when the recogniser has a
+    guess), its end (:class:`Heard`). ``moment`` is when the person spoke a frame (a device's
+    listener and the audio socket's count them from different origins); ``began`` is when the
+    utterance under way started, and the result the same once ``event`` is taken into account."""
+    if isinstance(event, SpeechStarted):
+        recognizer.start()
+        began = moment(event.frame)
+        post(SpeechBegan(began))
+    elif isinstance(event, SpeechAudio):
+        partial = recognizer.accept(event.pcm)
+        if partial:
+            post(Partial(partial))
+    else:
+        text = recognizer.finish()
+        post(Heard(text, began, moment(event.frame), time.perf_counter()))
+    return began
