@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import queue
 import threading
 import wave
@@ -15,6 +16,8 @@ import pytest
 from agentphone import AgentPhone, AsyncAgentPhone
 
 from agentphone_emulator import AccountSettings, Emulator, VirtualClock
+from agentphone_emulator.agent_env import SLOW_FIRST_CHUNK_ENV
+from agentphone_emulator.engine import asking
 from agentphone_emulator.engine.call_protocols import CallEnded
 from agentphone_emulator.engine.speech import speech_seconds
 from tests.helpers import eventually, hang_guarded
@@ -163,6 +166,7 @@ async def test_no_first_byte_within_the_timeout_is_a_silent_turn(
     assert deliveries[0].attempt_count == 1  # a voice turn is never retried
 
 
+@pytest.mark.usefixtures("latency_budget_of_the_docs")
 async def test_a_first_chunk_after_a_second_of_silence_is_a_warning(
     emu: Emulator, sdk: AsyncAgentPhone, agent_app: VoiceAgent
 ) -> None:
@@ -174,6 +178,32 @@ async def test_a_first_chunk_after_a_second_of_silence_is_a_warning(
     (finding,) = call.findings
     assert finding.code == "voice_slow_first_chunk" and finding.severity == "warning"
     assert "interim" in finding.message
+
+
+async def test_the_first_chunk_budget_comes_from_the_environment(
+    emu: Emulator, sdk: AsyncAgentPhone, agent_app: VoiceAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A budget of 0 ms: any first chunk is late, which a budget the environment did not set would
+    # never say of an answer sent at once.
+    monkeypatch.setenv(SLOW_FIRST_CHUNK_ENV, "0")
+    _, number = await setup_agent(emu, sdk)
+    agent_app.json({"text": "Found it."})
+    call = await emu.aring(to=number, from_=CALLER)
+    await call.asay("Look up my booking")
+    assert [f.code for f in call.findings] == ["voice_slow_first_chunk"]
+
+
+@pytest.mark.parametrize("bad", ["soon", "-1", "nan", "inf", ""])
+def test_a_budget_that_is_no_number_of_ms_is_logged_once_and_the_docs_second_kept(
+    bad: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv(SLOW_FIRST_CHUNK_ENV, bad)
+    monkeypatch.setattr(asking, "_warned_about", set())
+    with caplog.at_level(logging.WARNING, logger=asking.__name__):
+        assert asking.slow_first_chunk_ms() == asking.slow_first_chunk_ms() == 1000
+    assert [r.getMessage() for r in caplog.records] == [
+        f"AGENTPHONE_SLOW_FIRST_CHUNK_MS={bad!r} is not a number of milliseconds >= 0; using 1000"
+    ]
 
 
 async def test_a_stream_that_stalls_after_an_interim_chunk(

@@ -302,6 +302,7 @@ async def test_flask_tool_calling_handler_covers_the_tool_with_its_interim_chunk
     assert call.findings == []
 
 
+@pytest.mark.usefixtures("latency_budget_of_the_docs")
 async def test_flask_handler_without_the_filler_leaves_the_caller_in_silence(
     emu: Emulator, sdk: AsyncAgentPhone, flask_base_url: str
 ) -> None:

@@ -13,9 +13,13 @@ Chunks go to :meth:`CallSession.arrive`, which places them on the speech timelin
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
+import os
 import time
 import traceback
 
+from ..agent_env import SLOW_FIRST_CHUNK_ENV
 from ..safe_text import scrub
 from ..store.findings import FindingCode
 from ..store.live import publish
@@ -31,9 +35,13 @@ from .signing import refusal_hint, signed_headers
 from .targets import AppFailure, BadResponse, TargetError, TargetRequest
 
 SLOW_FIRST_CHUNK_SECONDS = 1.0
-"""The docs: stream an interim chunk 'any time your response takes more than ~1 second'."""
+"""The docs: stream an interim chunk 'any time your response takes more than ~1 second'.
+``$AGENTPHONE_SLOW_FIRST_CHUNK_MS`` replaces it (:func:`slow_first_chunk_ms`)."""
 GRACE_AFTER_FINAL_SECONDS = 1.0
 """How long to keep reading after the final chunk, to catch bytes sent after it."""
+
+log = logging.getLogger(__name__)
+_warned_about: set[str] = set()  # the bad budget values already logged
 
 
 class _Wait:
@@ -287,9 +295,27 @@ async def ask_hosted(session: TurnCall, reply: AgentReply) -> None:
         reply._first.set()
 
 
+def slow_first_chunk_ms() -> float:
+    """The first-chunk budget: ``$AGENTPHONE_SLOW_FIRST_CHUNK_MS`` if it is a number of ms >= 0, else
+    the docs' second. Read at each check, so a test may set it; a bad value is logged once, by name."""
+    raw = os.environ.get(SLOW_FIRST_CHUNK_ENV)
+    if raw is None:
+        return SLOW_FIRST_CHUNK_SECONDS * 1000
+    try:
+        budget = float(raw)
+    except ValueError:
+        budget = math.nan
+    if math.isfinite(budget) and budget >= 0:
+        return budget
+    if raw not in _warned_about:
+        _warned_about.add(raw)
+        log.warning("%s=%r is not a number of milliseconds >= 0; using 1000", SLOW_FIRST_CHUNK_ENV, raw)
+    return SLOW_FIRST_CHUNK_SECONDS * 1000
+
+
 def _check_latency(session: TurnCall, reply: AgentReply) -> None:
     first = reply.first_chunk_ms
-    if first is not None and first > SLOW_FIRST_CHUNK_SECONDS * 1000:
+    if first is not None and first > slow_first_chunk_ms():
         session.add_finding(
             reply,
             FindingCode.VOICE_SLOW_FIRST_CHUNK,
