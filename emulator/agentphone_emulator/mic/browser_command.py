@@ -48,7 +48,10 @@ _NOT_WITH_BROWSER = {
     "output_wav": (None, "--output-wav: the browser plays the agent"),
     "record": (None, "--record: the console exports a call as a scenario (Export as scenario)"),
     "line": ("clean", "--line: the browser's socket has no phone line model"),
-    "vad": ("auto", "--vad: the browser's socket finds the end of speech with its own detector"),
+    "vad": (
+        "auto",
+        "--vad: the browser's socket chooses its detector by its recogniser (silero with whisper)",
+    ),
     "caller": (DEFAULT_CALLER, "--from: the page's dialer has the caller's number (As caller)"),
     "barge_in": (True, "--no-barge-in: the browser cancels the agent's echo, so talking over it works"),
 }
