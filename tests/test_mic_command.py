@@ -245,7 +245,7 @@ def test_a_virtual_alsa_microphone_and_speaker_carry_the_call(tmp_path: Path) ->
         env=env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr + done.stdout
-    # two finished sentences with flite's pause between them: two turns (mic/turn.py)
+    # two finished sentences with flite's pause between them: two turns (speech/turn.py)
     assert "user: hello\n  user: goodbye\n" in done.stdout.split("transcript:")[1]
     assert "Thanks for calling Acme. Goodbye!" in done.stdout
     assert "completed (agent_hangup)" in done.stdout

@@ -1,4 +1,4 @@
-"""Semantic end of turn, the decision alone (mic/turn.py): a recogniser's text that ends a sentence
+"""Semantic end of turn, the decision alone (speech/turn.py): a recogniser's text that ends a sentence
 may end the turn early; a fragment, a trailing-off or a clause left open never does. The real models
 taking part (Silero, Whisper) are in tests/test_speech_models.py."""
 
@@ -9,8 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentphone_emulator.mic.arguments import EARLY_END_MS as FLAG_EARLY_END_MS
-from agentphone_emulator.mic.turn import EARLY_END_MS, UNFINISHED_LAST_WORDS, turn_complete, turn_taking_for
 from agentphone_emulator.speech.segmenter import Segmenter
+from agentphone_emulator.speech.turn import (
+    EARLY_END_MS,
+    UNFINISHED_LAST_WORDS,
+    turn_complete,
+    turn_taking_for,
+)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("faster_whisper", reason="the speech extra is not installed: pip install -e '.[speech]'")
 
 from agentphone_emulator.mic.arguments import SILERO_END_SILENCE_MS
-from agentphone_emulator.mic.vad import DEFAULT_END_SILENCE_MS
+from agentphone_emulator.speech.vad import DEFAULT_END_SILENCE_MS
 from tests.mic_support import caller_wav, clean_env, need_audio_extra, read_wav, run_mic, voiced_seconds
 
 

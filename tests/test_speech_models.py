@@ -26,10 +26,10 @@ pytest.importorskip("faster_whisper", reason="the speech extra is not installed:
 
 from agentphone_emulator.mic.audio import WavSource
 from agentphone_emulator.mic.listener import Listener
-from agentphone_emulator.mic.turn import turn_taking_for
-from agentphone_emulator.mic.vad import SileroSegmenter
 from agentphone_emulator.speech.listen_events import Heard, InputEnded, ListenerEvent, ListenerFailed
 from agentphone_emulator.speech.piper_voice import PiperSynthesizer
+from agentphone_emulator.speech.turn import turn_taking_for
+from agentphone_emulator.speech.vad import SileroSegmenter
 from agentphone_emulator.speech.wer import normalise_words
 from agentphone_emulator.speech.whisper import WhisperRecognizer
 

@@ -57,14 +57,21 @@ WATCH_SECONDS = 1.0  # how often the end watcher looks for a reset under it
 
 
 _speech: tuple[str, str | None] = ("auto", None)
+_end_silence_ms: int | None = None
 
 
-def configure_speech(stt: str = "auto", model: str | None = None) -> None:
+def configure_speech(
+    stt: str = "auto", model: str | None = None, *, end_silence_ms: int | None = None
+) -> None:
     """The recogniser for connections opened from now on, in this process (``serve --stt``):
     ``auto`` (Vosk when ``$AGENTPHONE_VOSK_MODEL`` names a model, else pocketsphinx), ``pocketsphinx``,
-    or ``vosk`` with ``model``, a model directory; whatever ``speech/stt.py``'s ``load_recognizer`` knows."""
-    global _speech
+    or ``vosk`` with ``model``, a model directory; whatever ``speech/stt.py``'s ``load_recognizer`` knows.
+    Where a turn ends follows from it (``speech/bridge_ears.py``'s ``end_of_turn``: Whisper with
+    Silero ends a finished sentence early); ``end_silence_ms`` fixes the silence instead
+    (``mic --browser --end-silence-ms``)."""
+    global _speech, _end_silence_ms
     _speech = (stt, model)
+    _end_silence_ms = end_silence_ms
 
 
 class _Refused(Exception):
@@ -325,7 +332,13 @@ async def _converse(ctx: Ctx, ws: web.WebSocketResponse, call_id: str) -> None:
 
     port = _EnginePort(session, ctx.state)
     bridge = BrowserCall(port, ws, synthesizer)
-    ears = Ears(start.sample_rate, recognizer, bridge.post_from_thread(), give_back=pool.give_back)
+    ears = Ears(
+        start.sample_rate,
+        recognizer,
+        bridge.post_from_thread(),
+        give_back=pool.give_back,
+        end_silence_ms=_end_silence_ms,
+    )
     relay = _relay(session)
     replaced = asyncio.Event()
     if relay.replaced is not None:

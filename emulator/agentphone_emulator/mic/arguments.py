@@ -14,8 +14,8 @@ WEBHOOK_PORT = 8787  # with --webhook, the port the user's server calls the API 
 DEFAULT_CALLER = "+14155550123"
 # speech.profiles.PROFILES' names, which tests/test_speech_line.py keeps equal (mic --line).
 ENERGY_END_SILENCE_MS = 700
-SILERO_END_SILENCE_MS = 500  # mic/vad.py's DEFAULT_END_SILENCE_MS (tests/test_speech_mic.py)
-EARLY_END_MS = 200  # mic/turn.py's EARLY_END_MS: a finished sentence's hang-over (silero + whisper)
+SILERO_END_SILENCE_MS = 500  # speech/vad.py's DEFAULT_END_SILENCE_MS (tests/test_speech_mic.py)
+EARLY_END_MS = 200  # speech/turn.py's EARLY_END_MS: a finished sentence's hang-over (silero + whisper)
 LINE_PROFILES = ("clean", "landline", "landline-alaw", "mobile", "mobile-weak", "speakerphone-cafe")
 
 

