@@ -8,7 +8,10 @@ type-only imports counted as the contracts count them. The layers come from the 
 pyproject.toml, so the picture and the rule CI keeps cannot disagree. An edge that goes against the
 contracts (it carries one of their ignore_imports, an excused import) is drawn dotted. The last
 layer, the base modules every layer may use (clock, errors, settings ...), is one box without its
-arrows: drawn, they were half the picture and said nothing a newcomer needs.
+arrows: drawn, they were half the picture and said nothing a newcomer needs. An arrow another path
+already implies is left out (a transitive reduction): all the direct imports made a tangle no one
+could follow; what is left shows the shape. command_registry's string-named commands are labelled
+dotted arrows.
 tests/test_architecture_doc.py fails when the picture in the doc is not what this script draws now.
 
 Not part of the wheel: it lives at the repository root, outside the packages setuptools finds.
@@ -99,7 +102,39 @@ def node_id(name: str) -> str:
     return "n_" + re.sub(r"\W", "_", name).strip("_") if name != ROOT_NODE else "n_root"
 
 
-def render(layers: list[Layer], edges: set[tuple[str, str]], excused: set[tuple[str, str]]) -> str:
+def without_implied(edges: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The arrows no other path already implies (a transitive reduction: the graph has no circle,
+    which the no-circles and layers contracts keep): with scenario -> server -> engine drawn,
+    scenario -> engine adds nothing to the picture but lines."""
+
+    def reaches(start: str, goal: str, skipping: tuple[str, str]) -> bool:
+        seen, todo = {start}, [start]
+        while todo:
+            node = todo.pop()
+            for a, b in edges:
+                if a == node and (a, b) != skipping and b not in seen:
+                    if b == goal:
+                        return True
+                    seen.add(b)
+                    todo.append(b)
+        return False
+
+    return {edge for edge in edges if not reaches(edge[0], edge[1], skipping=edge)}
+
+
+def registered_commands() -> set[str]:
+    """The nodes command_registry names by string (imported when their command runs, so grimp sees
+    no import): drawn as labelled dotted arrows, or the commands would float unconnected."""
+    text = (REPO / "emulator" / PACKAGE / "command_registry.py").read_text()
+    return {node_of(module) for module in re.findall(rf'"({PACKAGE}\.[\w.]+)"', text)}
+
+
+def render(
+    layers: list[Layer],
+    edges: set[tuple[str, str]],
+    excused: set[tuple[str, str]],
+    registered: set[str],
+) -> str:
     present = {name for edge in edges for name in edge}
     placed = {PLUGIN} | {name for layer in layers for name in layer.modules}
     *upper, base = layers
@@ -124,18 +159,19 @@ def render(layers: list[Layer], edges: set[tuple[str, str]], excused: set[tuple[
         lines.append("  end")
     if ROOT_NODE in present:
         lines.append(f'  {node_id(ROOT_NODE)}["{PACKAGE} (root __init__)"]')
-    for a, b in sorted(edges):
-        if a in base.modules or b in base.modules:
-            continue
+    drawn = {(a, b) for a, b in edges if a not in base.modules and b not in base.modules}
+    for a, b in sorted(without_implied(drawn)):
         arrow = "-.->" if (a, b) in excused else "-->"
         lines.append(f"  {node_id(a)} {arrow} {node_id(b)}")
+    for name in sorted(registered):
+        lines.append(f"  {node_id('command_registry')} -. registers .-> {node_id(name)}")
     return "\n".join(lines) + "\n"
 
 
 def picture() -> str:
     """The block between the markers, as this script draws it now."""
     pyproject = REPO / "pyproject.toml"
-    drawn = render(read_layers(pyproject), package_edges(), excused_edges(pyproject))
+    drawn = render(read_layers(pyproject), package_edges(), excused_edges(pyproject), registered_commands())
     return "```mermaid\n" + drawn + "```\n"
 
 
