@@ -255,6 +255,38 @@ _WINDOW = (
     "the window starts at the exchange that matched, which has a reply (conversation.replies): the "
     "joined replies are never empty, so the 'no reply' fallback is unreachable"
 )
+_R = "agentphone_emulator.engine.replies.x"
+_RR = "agentphone_emulator.engine.replies.xǁReplyReaderǁ"
+_CODEC = "codec names are case-insensitive"
+_UNREADABLE = (
+    "unreachable: each ValueError json.loads raises here has a one-line message (ours names the "
+    "constant; Python's integer-digits limit says how many digits), so splitlines() is never empty"
+)
+_CR = (
+    "\\r is JSON whitespace, which json.loads skips at either end: with it kept or removed, a line "
+    "parses to the same value or fails either way"
+)
+_SEMICOLON = "the text before the first ';' is the same whatever the split's limit"
+_NO_ROOM = (
+    "differs only with no room left (4096 bytes kept; it is called with non-empty bytes only): "
+    "data[:0] adds nothing and the problem is rewritten with the same bytes"
+)
+_TOTAL = "once the reply is too large feed returns before reading _total, and nothing else reads it"
+_EDGE = (
+    "markup at the very start of the text is cut to '' or to a leading space, which the final "
+    "whitespace collapse strips; no pattern starts with whitespace, so no later pass reads it"
+)
+_RF = "agentphone_emulator.engine.reply_fields.x_"
+_NULL = "unreachable: every caller returns or skips first when the field is null (absent)"
+_TOO_LONG = (
+    "unreachable: a number json.loads parsed is within Python's integer-digits limit, the one "
+    "json.dumps would hit, and a float too large parses as inf, which dumps as Infinity"
+)
+_SIXTY = "60 is quote()'s default limit"
+_BEST = "only close[0], the best match, is used: it is the same whatever n"
+_HANGUP_FLAG = '_flag reads its ndjson argument for "interim" only'
+
+
 EQUIVALENT: dict[str, Equivalent] = {
     "pytest_agentphone.findings.x_assert_no_findings__mutmut_17": _eq(
         "SEVERITY_RANK.get(f.severity, 3)", _RANK
@@ -393,6 +425,99 @@ EQUIVALENT: dict[str, Equivalent] = {
         "scales a real-time measure by 0.1%, inside its own noise; only an upper-bound wall-clock "
         "assertion could tell, and the house rules forbid those",
     ),
+    f"{_R}__loads__mutmut_4": _eq('raw.decode("UTF-8")', _CODEC),
+    f"{_R}__loads__mutmut_18": _eq('["XXunreadableXX"]', _UNREADABLE),
+    f"{_R}__loads__mutmut_19": _eq('["UNREADABLE"]', _UNREADABLE),
+    f"{_R}__loads__mutmut_21": _eq(
+        "[0][:201]",
+        "the messages clipped are at most 145 characters (the integer-digits limit's, for a 1 MiB "
+        "body; ours are shorter): a clip at 200 or 201 cuts nothing",
+    ),
+    f"{_R}__ndjson_objects__mutmut_11": _eq('line.removeprefix(b"\\r")', _CR),
+    f"{_R}__ndjson_objects__mutmut_12": _eq('removesuffix(b"XX\\rXX")', _CR),
+    f"{_R}_parse_content_type__mutmut_7": _eq('split(";", )[0]', _SEMICOLON),
+    f"{_R}_parse_content_type__mutmut_10": _eq('split(";", 2)[0]', _SEMICOLON),
+    f"{_R}_read_object__mutmut_4": _eq(
+        'ReplyReader("APPLICATION/JSON")', "parse_content_type lowercases the media type"
+    ),
+    f"{_RR}__init____mutmut_28": _eq("self._finished = None", _FALSY),
+    f"{_RR}__init____mutmut_34": _eq("self._saw_content = None", _FALSY),
+    f"{_RR}__init____mutmut_38": _eq(
+        "if (is_ndjson) or True else None",
+        "_whole is read in NDJSON mode only (_feed_ndjson, _finish_ndjson): a JSON reader's is never read",
+    ),
+    f"{_RR}__init____mutmut_40": _eq(
+        'self._after_problem: int | None = ""',
+        _UNREAD + " (_after_final sets it with _after, and reads it only once _after is set)",
+    ),
+    f"{_RR}_after_final__mutmut_11": _eq(
+        'data.count(b"\\n", None, skipped)', "a start of None counts from 0"
+    ),
+    f"{_RR}_after_final__mutmut_50": _eq("room > 0 and data or self._after_problem", _NO_ROOM),
+    f"{_RR}_after_final__mutmut_51": _eq("room > 0 or data and self._after_problem", _NO_ROOM),
+    f"{_RR}_after_final__mutmut_52": _eq("room >= 0 and data", _NO_ROOM),
+    f"{_RR}_feed_ndjson__mutmut_7": _eq(
+        "while pos <= len(data)",
+        "the extra pass at the end reads an empty slice: it buffers, counts and reports nothing (an "
+        "empty rest after the final chunk returns at once)",
+    ),
+    f"{_RR}_finish_ndjson__mutmut_2": _eq(
+        "self._final_line is None or self._buffer",
+        "the buffer is empty once the reply is too large (_overflow clears it) or a final chunk came "
+        "(later bytes go to _after_final): the last line is read in the same cases",
+    ),
+    f"{_RR}_finish_ndjson__mutmut_3": _eq(
+        "not self._too_large or self._final_line is None and self._buffer",
+        "the extra cases read an empty buffer (empty once a final chunk came): a blank line, no chunk "
+        "or problem, and the line count it bumps is not read after finish",
+    ),
+    f"{_RR}_finish_ndjson__mutmut_44": _eq(
+        "self._whole is not None or not self._too_large",
+        "with no chunk, _whole is None exactly when the reply is too large (_overflow drops it; "
+        "otherwise only a chunk does): the two tests agree",
+    ),
+    f"{_RR}_finish_ndjson__mutmut_67": _eq(
+        'self._whole = ""', "nothing reads _whole after finish (later feeds are ignored)"
+    ),
+    f"{_RR}_overflow__mutmut_13": _eq(
+        'self._whole = ""',
+        "after an overflow _whole is read only behind a too-large check (feed returns first; "
+        "_finish_ndjson asks not too_large)",
+    ),
+    f"{_RR}feed__mutmut_4": _eq("self._total = len(data)", _TOTAL),
+    f"{_RR}feed__mutmut_5": _eq("self._total -= len(data)", _TOTAL),
+    f"{_RR}feed__mutmut_11": _eq(
+        "(len(data) <= room) and False",
+        "data[:room] is data when it fits (room is never negative: the feed that passes the limit "
+        "sets too_large, and later feeds return first)",
+    ),
+    f"{_RR}feed__mutmut_13": _eq("len(data) < room", "at len(data) == room, data[:room] is data"),
+    f"{_RF}_describe__mutmut_2": _eq('return "XXnullXX"', _NULL),
+    f"{_RF}_describe__mutmut_3": _eq('return "NULL"', _NULL),
+    f"{_RF}_describe__mutmut_12": _eq("shown = None", _TOO_LONG),
+    f"{_RF}_describe__mutmut_13": _eq('"XX(too long to show)XX"', _TOO_LONG),
+    f"{_RF}_describe__mutmut_14": _eq('"(TOO LONG TO SHOW)"', _TOO_LONG),
+    f"{_RF}_describe__mutmut_19": _eq("quote(value, )", _SIXTY),
+    f"{_RF}non_object__mutmut_26": _eq("quote(value, )", _SIXTY),
+    f"{_RF}_did_you_mean__mutmut_33": _eq("sorted(KNOWN_FIELDS), )", _BEST),
+    f"{_RF}_did_you_mean__mutmut_37": _eq("n=2)", _BEST),
+    f"{_RF}_did_you_mean__mutmut_35": _eq(
+        "key.lower()[:101]",
+        "a key of 26 characters or more never reaches difflib's 0.6 cutoff against fields of at most "
+        "11, so a cut at 100 or 101 finds nothing either way",
+    ),
+    f"{_RF}clean_spoken_text__mutmut_6": _eq("if (start) or True else", _EDGE),
+    f"{_RF}clean_spoken_text__mutmut_9": _eq('if start else "XX XX"', _EDGE),
+    f"{_RF}clean_spoken_text__mutmut_22": _eq(
+        "seen = None",
+        "only drops the early stop: a pass that finds nothing leaves the text clean, so the passes "
+        "after it and the leftover check find nothing either",
+    ),
+    f"{_RF}quote__mutmut_10": _eq("ensure_ascii=None", _FALSY),
+    f"{_RF}quote__mutmut_39": _eq('encode("UTF-8", "backslashreplace")', _CODEC),
+    f"{_RF}quote__mutmut_43": _eq('decode("UTF-8")', _CODEC),
+    f"{_RF}read_chunk__mutmut_79": _eq('_flag(obj, "hangup", None)', _HANGUP_FLAG),
+    f"{_RF}read_chunk__mutmut_85": _eq('_flag(obj, "hangup", line is None)', _HANGUP_FLAG),
 }
 
 # mutmut's exit codes, as its ``stats.status_by_exit_code`` reads them.

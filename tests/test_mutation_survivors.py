@@ -639,6 +639,10 @@ def one_problem(content_type: str | None, body: bytes) -> Problem:
             'unknown field "te\\u2028xt" is ignored by the platform; did you mean "text"?',
         ),
         ('{"café":1}'.encode(), 'unknown field "café" is ignored by the platform'),
+        # A lone surrogate (valid as a JSON escape) is shown escaped, so the message can be encoded
+        # (guards quote 37/40/41: without backslashreplace the reader raised UnicodeEncodeError).
+        (b'{"\\ud800x":1}', 'unknown field "\\ud800x" is ignored by the platform'),
+        (b'{"digits":"\\udc00"}', f'{DTMF}, got string "\\udc00"; nothing is pressed'),
         (
             b'{"digits":0}',
             f'{DTMF}, got number 0; send it as a string ("0"), which also keeps leading zeros; nothing is pressed',
@@ -939,6 +943,24 @@ def test_three_markup_fragments_are_all_shown_and_nothing_is_counted() -> None:
     )
 
 
+def test_a_text_with_a_lone_surrogate_says_how_to_cut_a_string_and_speaks_u_fffd() -> None:
+    # Guards read_chunk 41-46: the voice_invalid_text advice, word for word.
+    body = b'{"text": "Sure \\ud83d"}\n'
+    reader = read_reply(NDJSON_TYPE, body)
+    assert problems_of(reader) == [
+        (
+            "voice_invalid_text",
+            "error",
+            1,
+            'line 1: "text" holds 1 lone UTF-16 surrogate (\\ud83d at character 5): not valid Unicode, so '
+            "each is spoken as U+FFFD; a string cut inside an emoji (JavaScript's .slice() counts UTF-16 "
+            "units: cut Array.from(text) instead)",
+            body.rstrip(b"\n"),
+        )
+    ]
+    assert spoken(reader) == [(1, "Sure \ufffd", False, False, False, None)]
+
+
 def test_markup_on_an_ndjson_line_keeps_non_ascii_and_shows_a_lone_surrogate_as_replaced() -> None:
     # The lone surrogate is its own error first (voice_invalid_text); the markup finding then
     # quotes the text as it will be spoken, with U+FFFD where the surrogate was.
@@ -975,6 +997,10 @@ def test_an_object_reply_is_read_as_a_json_webhook_answer() -> None:
         ("<b <x>>", "", ["<x>", "<b >"]),
         # Four levels need more passes than are made: what is left is neutralised, and reported.
         ('Q <b x=<i x=<u x=<s>"1">"2">"3">!', 'Q b x="3" !', ["<s>", '<u x="1">', '<i x="2">', '<b x="3">']),
+        # Removal completes a block opener, which then runs to the end of the text: the fragment
+        # reported is the text as it was, with nothing added where markup ended it (guards
+        # clean_spoken_text 14: a space for markup at the very end).
+        ("<think <b>>x<i>", "", ["<b>", "<i>", "<think >x"]),
     ],
 )
 def test_markup_removal(text: str, cleaned: str, found: list[str]) -> None:

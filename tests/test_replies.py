@@ -683,6 +683,35 @@ def test_any_bytes_any_split_same_result(
     assert [chunk.index for chunk in first.chunks] == list(range(len(first.chunks)))
 
 
+# Any text JSON can carry, lone surrogates included (a JSON escape may name any UTF-16 unit; hypothesis's
+# own text leaves them out), and values of every JSON type, under known and unknown keys.
+any_json_text = st.lists(
+    st.one_of(st.characters(), st.sampled_from(["\ud800", "\udfff", "\ud83d", "\u2028", "\x85"])), max_size=12
+).map("".join)
+json_leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), any_json_text
+)
+json_values = st.recursive(json_leaves, lambda inner: st.lists(inner, max_size=3), max_leaves=6)
+hostile_objects = st.dictionaries(
+    st.one_of(st.sampled_from(sorted(KNOWN_FIELDS)), any_json_text), json_values, max_size=6
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(obj=hostile_objects, content_type=st.sampled_from([JSON, NDJSON]))
+def test_any_object_gives_one_line_encodable_problems(obj: dict[str, Any], content_type: str) -> None:
+    # Every field rule quotes what it got; whatever a server sends, the reader must not raise and
+    # each message must be one line that encodes (findings go to reports, the API and the state file).
+    body = json.dumps(obj).encode() + (b"\n" if content_type == NDJSON else b"")
+    reader = read(body, content_type)
+    assert len(reader.chunks) == 1
+    reader.chunks[0].text.encode()
+    for problem in reader.problems:
+        assert len(problem.message.splitlines()) == 1
+        problem.message.encode()
+        assert problem.message.startswith("line 1: ") == (content_type == NDJSON)
+
+
 plain_text = st.text(
     alphabet=st.characters(blacklist_characters="<>`[", blacklist_categories=("Cs",)), max_size=40
 )
