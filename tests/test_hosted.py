@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,6 +20,7 @@ from aiohttp.test_utils import TestServer
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agentphone_emulator import Emulator
 from agentphone_emulator.engine import hosted
 from agentphone_emulator.engine.hosted import (
     CLOSING_LINE,
@@ -399,3 +401,20 @@ def test_text_without_placeholders_is_unchanged(text: str, variables: dict[str, 
 def test_every_known_name_is_filled(variables: dict[str, str], pad: str) -> None:
     text = " | ".join(f"{{{{{pad}{name}{pad}}}}}" for name in variables)
     assert fill_variables(text, variables) == " | ".join(variables.values())
+
+
+@pytest.mark.parametrize(
+    ("reply", "why"),
+    [
+        ({"text": "Checkout is at eleven.", "when": datetime.date(2026, 1, 1)}, "Object of type date"),
+        ({"text": float("nan")}, "Out of range float values"),
+    ],
+)
+def test_scripted_replies_that_are_not_json_are_refused_on_the_callers_line(reply: Any, why: str) -> None:
+    # Accepted, such a reply failed each of its turns with a traceback in the log.
+    with Emulator.run_in_thread() as emu:
+        with pytest.raises(TypeError) as refused:
+            emu.configure_hosted(replies={"agt_desk": ["Hello!", reply]})
+        assert str(refused.value).startswith("configure_hosted(replies={'agt_desk': [...]}): reply 1: " + why)
+        emu.configure_hosted(replies={"agt_desk": ["Hello!"]})  # the emulator goes on serving
+        assert emu.platform.voice.hosted.scripted == {"agt_desk": ["Hello!"]}

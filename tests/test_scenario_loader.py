@@ -1248,3 +1248,24 @@ def test_keys_may_be_a_variable_checked_once_filled_in() -> None:
     with pytest.raises(ScenarioFileError) as refused:
         load_text(text.replace('"{{keys}}"', '"12a"'), "x.yaml")
     assert [p.message for p in refused.value.problems] == ["only 0-9, * and # can be pressed"]
+
+
+def test_a_hosted_reply_that_is_not_json_is_refused_at_its_line() -> None:
+    # YAML reads an unquoted 2026-01-01 as a date: accepted, it failed turn 1 with a traceback in
+    # the log (the engine reads a hosted reply as a JSON body).
+    text = (
+        "name: hosted\n"
+        "setup:\n"
+        "  agents: {desk: {voiceMode: hosted, systemPrompt: You are the front desk.}}\n"
+        "  numbers: {main: desk}\n"
+        "  hosted:\n"
+        "    replies:\n"
+        "      desk:\n"
+        "        - {text: Checkout is at eleven., when: 2026-01-01}\n"
+        "call: {to: main}\n"
+        "turns:\n"
+        "  - say: When is checkout?\n"
+    )
+    assert problems(text) == [
+        "x.yaml:8:42: setup.hosted.replies.desk[0].when: input was not a valid JSON value"
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field, JsonValue
 
 from ..models.agents import AgentCreate
 from ..settings import AccountSettings
@@ -53,7 +53,7 @@ class WebhookSetup(Strict):
 
 
 class HostedSetup(Strict):
-    replies: dict[str, list[str | dict[str, Any]]] = Field(
+    replies: dict[str, list[str | dict[str, JsonValue]]] = Field(
         default_factory=dict,
         description="Per agent name, what a hosted-mode agent answers, one reply per turn.",
     )

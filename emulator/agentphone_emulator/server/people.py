@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -225,6 +226,9 @@ class SimulatedPeople(EmulatorLoop):
                 object such as ``{"text": "Bye", "hangup": True}``).
         """
 
+        if replies is not None:
+            _check_json(replies)
+
         def do_configure() -> None:
             hosted = self.platform.voice.hosted
             if llm_url is not None:
@@ -235,3 +239,16 @@ class SimulatedPeople(EmulatorLoop):
                 hosted.scripted.update({agent: list(lines) for agent, lines in replies.items()})
 
         self.call_soon(do_configure)
+
+
+def _check_json(replies: dict[str, list[str | dict[str, Any]]]) -> None:
+    """Refuse, on the caller's line, scripted replies the engine could not read as a JSON body
+    (a ``date``, a set ...): accepted, they failed each turn with a traceback in the log."""
+    for agent, lines in replies.items():
+        for index, line in enumerate(lines):
+            try:
+                json.dumps(line, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(
+                    f"configure_hosted(replies={{{agent!r}: [...]}}): reply {index}: {exc}"
+                ) from None
