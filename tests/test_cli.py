@@ -24,6 +24,8 @@ import requests
 from agentphone import AgentPhone, verify_webhook
 
 from agentphone_emulator.clock import iso
+from agentphone_emulator.command_line import llm_flags_problem
+from tests.helpers import run_cli
 from tests.receiver import serve_in_thread
 
 CLI = [sys.executable, "-m", "agentphone_emulator"]
@@ -530,3 +532,37 @@ def test_output_into_a_closed_pipe_ends_quietly_with_the_sigpipe_status(unbuffer
     # argparse ignores its own write errors: --help ends as it always does, and quietly.
     code, err = into_closed_pipe("--help", cwd=root, unbuffered=unbuffered)
     assert err == "" and code in (0, 141)
+
+
+@pytest.mark.parametrize(
+    ("url", "model", "expected"),
+    [
+        (None, "tiny", "--llm-model needs --llm-url (the endpoint that serves it)"),
+        (
+            "localhost:11434",
+            None,
+            "--llm-url expects an http(s) URL such as http://127.0.0.1:11434/v1, got 'localhost:11434'",
+        ),
+        (
+            "http://me:pw@127.0.0.1:11434/v1",
+            None,
+            "--llm-url cannot carry a user or password: put the key in $KEY",
+        ),
+        ("http://127.0.0.1:11434/v1", "", "--llm-model cannot be empty"),
+        ("http://127.0.0.1:11434/v1", None, None),
+        (None, None, None),
+    ],
+)
+def test_the_llm_flags_have_one_rule(url: str | None, model: str | None, expected: str | None) -> None:
+    assert llm_flags_problem(url, model, "KEY") == expected
+
+
+@pytest.mark.parametrize("command", ["serve", "run"])
+def test_serve_and_run_refuse_llm_flag_mistakes_in_one_line(command: str, tmp_path: Path) -> None:
+    # serve (hosted voice) and run (personas) checked --llm-url with two copies of the same rules.
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: s\ncall: {to: '+14155550100'}\nturns:\n  - say: hi\n")
+    where = ["--port", "0"] if command == "serve" else [str(scenario), "--app", "examples.support_agent:app"]
+    done = run_cli(command, *where, "--llm-model", "tiny")
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert one_error_line(done).endswith("--llm-model needs --llm-url (the endpoint that serves it)")

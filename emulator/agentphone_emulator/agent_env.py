@@ -24,6 +24,9 @@ CONTROL_PREFIX = "/__emulator"
 # Where the recogniser looks for a Vosk model when --vosk-model is not given (speech/stt.py reads it;
 # the mic flags show it in their help, and building them must not import speech).
 VOSK_MODEL_ENV = "AGENTPHONE_VOSK_MODEL"
+# The key of the OpenAI-compatible endpoint behind --llm-url (hosted voice, personas): read from the
+# environment only, never a flag (a flag is in the shell history and `ps` for everyone).
+LLM_KEY_ENV = "AGENTPHONE_EMULATOR_LLM_KEY"
 # The first-chunk budget, in ms, past which a voice reply gets voice_slow_first_chunk (engine/asking.py;
 # default 1000): a shared CI box that runs an agent slower than production may raise it.
 SLOW_FIRST_CHUNK_ENV = "AGENTPHONE_SLOW_FIRST_CHUNK_MS"

@@ -44,6 +44,23 @@ def is_http_url(text: str) -> bool:
         return False
 
 
+def llm_flags_problem(llm_url: str | None, llm_model: str | None, key_env: str) -> str | None:
+    """What is wrong with ``--llm-url`` / ``--llm-model`` (serve's hosted voice, run's personas), in
+    one line, or None. ``key_env`` names the variable the endpoint's key is read from."""
+    if llm_model is not None and llm_url is None:
+        return "--llm-model needs --llm-url (the endpoint that serves it)"
+    if llm_url is None:
+        return None
+    if not is_http_url(llm_url):
+        return f"--llm-url expects an http(s) URL such as http://127.0.0.1:11434/v1, got {llm_url!r}"
+    if urlsplit(llm_url).username is not None:
+        # A password in a URL on the command line is in the shell history and `ps` for everyone.
+        return f"--llm-url cannot carry a user or password: put the key in ${key_env}"
+    if llm_model == "":
+        return "--llm-model cannot be empty"
+    return None
+
+
 # What a shell reports for a process that SIGPIPE ended (128 + 13): `yes | head` exits so.
 CLOSED_PIPE_STATUS = 141
 

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import aiohttp
 from yarl import URL
 
+from ..agent_env import LLM_KEY_ENV
 from ..safe_text import scrub
 
 ReplyObject = dict[str, Any]
@@ -46,7 +47,6 @@ NO_MODEL_LINE = (
 )
 
 DEFAULT_MODEL = "gpt-4o-mini"
-LLM_KEY_ENV = "AGENTPHONE_EMULATOR_LLM_KEY"
 MAX_LLM_RESPONSE_BYTES = 1 << 20  # a misbehaving endpoint must not exhaust our memory
 BODY_EXCERPT_CHARS = 200  # of a failed response's body, in the error message
 

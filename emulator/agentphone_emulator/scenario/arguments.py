@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..agent_env import EMULATOR_KEY_ENV, SECRET_ENV
-
-LLM_KEY_ENV = "AGENTPHONE_EMULATOR_LLM_KEY"  # engine/hosted.py's, not imported: it imports aiohttp
+from ..agent_env import EMULATOR_KEY_ENV, LLM_KEY_ENV, SECRET_ENV
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -16,17 +16,16 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import aiohttp
 from rich.console import Console
 
-from ..agent_env import EMULATOR_KEY_ENV, SECRET_ENV, agent_environment
+from ..agent_env import EMULATOR_KEY_ENV, LLM_KEY_ENV, SECRET_ENV, agent_environment
 from ..app_reference import importable_from, is_app_reference
 from ..clock import VirtualClock
 from ..command_console import CliConsole
-from ..command_line import is_http_url
-from ..engine.hosted import DEFAULT_MODEL, LLM_KEY_ENV
+from ..command_line import llm_flags_problem
+from ..engine.hosted import DEFAULT_MODEL
 from ..engine.targets import TargetError
 from ..errors import ApiError, describe_api_error
 from ..server import Emulator, new_api_key
@@ -76,19 +75,11 @@ def _announce(secret: RunSecret) -> None:
 
 def _llm_endpoint(args: argparse.Namespace) -> LlmEndpoint | None:
     """``--llm-url`` / ``--llm-model``, checked as ``serve`` checks them."""
-    if args.llm_model is not None and args.llm_url is None:
-        raise RunUsageError("--llm-model needs --llm-url (the endpoint that serves it)")
+    problem = llm_flags_problem(args.llm_url, args.llm_model, LLM_KEY_ENV)
+    if problem is not None:
+        raise RunUsageError(problem)
     if args.llm_url is None:
         return None
-    if not is_http_url(args.llm_url):
-        raise RunUsageError(
-            f"--llm-url expects an http(s) URL such as http://127.0.0.1:11434/v1, got {args.llm_url!r}"
-        )
-    if urlsplit(args.llm_url).username is not None:
-        # A password in a URL on the command line is in the shell history and `ps` for everyone.
-        raise RunUsageError(f"--llm-url cannot carry a user or password: put the key in ${LLM_KEY_ENV}")
-    if args.llm_model == "":
-        raise RunUsageError("--llm-model cannot be empty")
     return LlmEndpoint(args.llm_url, args.llm_model or DEFAULT_MODEL)
 
 

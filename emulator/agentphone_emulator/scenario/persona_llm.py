@@ -22,9 +22,9 @@ from typing import Any
 
 import aiohttp
 
+from ..agent_env import LLM_KEY_ENV
 from ..engine.hosted import (
     DEFAULT_MODEL,
-    LLM_KEY_ENV,
     ChatCompletionsResponder,
     HostedError,
     HostedTurn,

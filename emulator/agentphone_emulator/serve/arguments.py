@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..agent_env import CONTROL_PREFIX, EMULATOR_KEY_ENV, SECRET_ENV
+from ..agent_env import CONTROL_PREFIX, EMULATOR_KEY_ENV, LLM_KEY_ENV, SECRET_ENV
 from ..command_line import UsageError, duration
 from .access import add_access_flags
 
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from ..settings import AccountSettings
 
 API_KEY_ENV = EMULATOR_KEY_ENV
-LLM_KEY_ENV = "AGENTPHONE_EMULATOR_LLM_KEY"  # read by the voice engine (engine/hosted.py), not here
 # `serve --state`: how often the state is saved while it changes. A kill loses at most this much.
 DEFAULT_STATE_INTERVAL = 30.0
 

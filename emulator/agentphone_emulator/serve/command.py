@@ -19,16 +19,15 @@ import ipaddress
 import os
 import sys
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from ..agent_env import LLM_KEY_ENV
 from ..app_reference import is_app_reference
-from ..command_line import UsageError, is_http_url
+from ..command_line import UsageError, is_http_url, llm_flags_problem
 from ..errors import one_line
 from .access import access_options, admin_line
 from .arguments import (
     API_KEY_ENV,
     DEFAULT_STATE_INTERVAL,
-    LLM_KEY_ENV,
     add_serve_arguments,
     settings_from_args,
 )
@@ -80,19 +79,9 @@ def _check_webhook_url(target: str) -> None:
 
 
 def _check_llm_flags(args: argparse.Namespace) -> None:
-    if args.llm_model is not None and args.llm_url is None:
-        raise UsageError("--llm-model needs --llm-url (the endpoint that serves it)")
-    if args.llm_url is None:
-        return
-    if not is_http_url(args.llm_url):
-        raise UsageError(
-            f"--llm-url expects an http(s) URL such as http://127.0.0.1:11434/v1, got {args.llm_url!r}"
-        )
-    if urlsplit(args.llm_url).username is not None:
-        # A password in a URL on the command line is in the shell history and `ps` for everyone.
-        raise UsageError(f"--llm-url cannot carry a user or password: put the key in ${LLM_KEY_ENV}")
-    if args.llm_model == "":
-        raise UsageError("--llm-model cannot be empty")
+    problem = llm_flags_problem(args.llm_url, args.llm_model, LLM_KEY_ENV)
+    if problem is not None:
+        raise UsageError(problem)
 
 
 def _speech_flags(args: argparse.Namespace) -> None:
