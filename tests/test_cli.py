@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -566,3 +567,18 @@ def test_serve_and_run_refuse_llm_flag_mistakes_in_one_line(command: str, tmp_pa
     done = run_cli(command, *where, "--llm-model", "tiny")
     assert done.returncode == 2 and done.stdout == "", done.stderr
     assert one_error_line(done).endswith("--llm-model needs --llm-url (the endpoint that serves it)")
+
+
+def test_serve_end_silence_ms_reaches_the_audio_socket_and_is_bounded() -> None:
+    from agentphone_emulator.api import control_audio
+    from agentphone_emulator.serve.command import _speech_flags
+
+    saved = control_audio._speech, control_audio._end_silence_ms
+    try:
+        _speech_flags(argparse.Namespace(stt=None, vosk_model=None, end_silence_ms=600))
+        assert (control_audio._speech, control_audio._end_silence_ms) == (("auto", None), 600)
+    finally:
+        control_audio._speech, control_audio._end_silence_ms = saved
+    done = run_cli("serve", "--port", "0", "--end-silence-ms", "50")
+    assert done.returncode == 2 and done.stdout == ""
+    assert one_error_line(done) == "agentphone-emulator: error: --end-silence-ms must be at least 100, got 50"

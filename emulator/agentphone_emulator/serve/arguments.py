@@ -147,11 +147,18 @@ def add_serve_arguments(serve: argparse.ArgumentParser) -> None:
         "--stt",
         metavar="BACKEND",
         help="the recogniser for a browser's microphone on a call (/__emulator/calls/{id}/audio), as "
-        "mic's --stt: auto (default: vosk when a model is given, else whisper tiny.en when the speech "
-        "extra is installed, else pocketsphinx), whisper, vosk or pocketsphinx",
+        "mic's --stt: auto (default: vosk when a model is given or $AGENTPHONE_VOSK_MODEL is set, else "
+        "pocketsphinx, which loads in a fraction of whisper's time), whisper, vosk or pocketsphinx",
     )
     serve.add_argument(
         "--vosk-model", metavar="DIR", help="a Vosk model for --stt (default: $AGENTPHONE_VOSK_MODEL)"
+    )
+    serve.add_argument(
+        "--end-silence-ms",
+        type=int,
+        metavar="MS",
+        help="how long a pause ends a browser caller's turn, always, as mic's --end-silence-ms (default: "
+        "200 ms after a finished sentence with whisper and silero, else the end-of-speech detector's own)",
     )
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
 

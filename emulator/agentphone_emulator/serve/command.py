@@ -85,10 +85,13 @@ def _check_llm_flags(args: argparse.Namespace) -> None:
 
 
 def _speech_flags(args: argparse.Namespace) -> None:
-    """``--stt`` / ``--vosk-model``: checked now (a one-line error, not a refusal at the first
-    browser connection), then given to the audio route. Without them nothing of mic mode is imported."""
-    if args.stt is None and args.vosk_model is None:
+    """``--stt`` / ``--vosk-model`` / ``--end-silence-ms``: checked now (a one-line error, not a
+    refusal at the first browser connection), then given to the audio route. Without them nothing
+    of speech is imported."""
+    if args.stt is None and args.vosk_model is None and args.end_silence_ms is None:
         return
+    if args.end_silence_ms is not None and args.end_silence_ms < 100:  # as mic mode's own check
+        raise UsageError(f"--end-silence-ms must be at least 100, got {args.end_silence_ms}")
     from ..api.control_audio import configure_speech
     from ..speech.stt import BACKENDS, SttError, find_vosk_model
 
@@ -102,9 +105,9 @@ def _speech_flags(args: argparse.Namespace) -> None:
             model = str(find_vosk_model(args.vosk_model))
         except SttError as exc:
             raise UsageError(str(exc)) from None
-        configure_speech("vosk", model)
+        configure_speech("vosk", model, end_silence_ms=args.end_silence_ms)
     else:
-        configure_speech(kind)
+        configure_speech(kind, end_silence_ms=args.end_silence_ms)
 
 
 async def serve(args: argparse.Namespace) -> None:
