@@ -11,9 +11,11 @@ import asyncio
 import csv
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +25,9 @@ from aiohttp import web
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agentphone_emulator.load import shipment
 from agentphone_emulator.load.numbers import NumberPool
+from agentphone_emulator.load.shipment import ShipmentError, pack, unpack
 from agentphone_emulator.phone import normalize_e164
 from agentphone_emulator.server import Emulator
 
@@ -344,3 +348,94 @@ def test_the_sweep_drops_what_a_long_run_is_done_with_and_keeps_the_rest(
     assert sweep(vemu) == 2  # the ended call and the text (no webhook: no delivery)
     assert list(account.calls) == [live.id] and not account.messages
     live.hangup()
+
+
+def test_a_worker_with_no_copy_of_the_scenarios_plays_the_masters(
+    agent: str, scenario: Path, tmp_path: Path
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    prefix = tmp_path / "run"
+    master = _load(
+        str(scenario), "--webhook", f"{agent}/good", "--master", "--master-bind-host", "127.0.0.1",
+        "--master-port", port, "--users", "1", "--spawn-rate", "50", "--run-time", "2", "--wait", "0.1",
+        "--csv", str(prefix),
+    )  # fmt: skip
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # Another machine, as it were: its own directory, where its scenario path names nothing.
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "agentphone_emulator", "load", "scenarios/quick.yaml", "--webhook",
+         f"{agent}/good", "--worker", "--master-host", "127.0.0.1", "--master-port", port],
+        cwd=elsewhere, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        code, out, err = _finish(master)
+        worker_code, _, worker_err = _finish(worker)
+    finally:
+        for proc in (master, worker):
+            if proc.poll() is None:
+                proc.kill()
+    assert code == 0, err + out
+    assert worker_code == 0 and "Traceback" not in worker_err, worker_err
+    line = "worker: playing the master's 1 scenario file, not its own scenarios/quick.yaml"
+    assert line in worker_err.splitlines(), worker_err
+    stats = _stats(prefix)
+    assert int(stats[("CALL", "quick call / call setup")]["Request Count"]) > 0, sorted(stats)
+
+
+def test_the_scenarios_a_master_sends_arrive_whole_under_its_paths(scenario: Path, tmp_path: Path) -> None:
+    sent = pack([str(scenario)])
+    got = unpack(sent)
+    assert got.problem is None and got.files == (str(scenario),)
+    assert [item.file for item in got.loaded] == [str(scenario)] * 2  # findings name the master's file
+    assert [item.scenario.name for item in got.loaded] == ["quick call", "quick text"]
+
+
+def test_too_much_to_send_is_one_line_naming_the_limit(
+    scenario: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shipment, "MAX_SHIPMENT_BYTES", 2**20)
+    big = scenario.parent / "big.yaml"
+    big.write_text(SCENARIO.replace("name: quick", "name: big") + "#" * 2**20)
+    with pytest.raises(ShipmentError) as caught:
+        pack([str(scenario), str(big)])
+    assert str(caught.value).endswith("bytes: at most 1 MiB go to the workers"), caught.value
+    big.unlink()
+
+
+WIRE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+SHIPMENTS = st.fixed_dictionaries(
+    {"version": st.sampled_from([1, 2, "1", None]), "files": st.lists(
+        st.fixed_dictionaries({"path": st.text(max_size=20) | WIRE, "text": st.sampled_from([SCENARIO, BROKEN, ""]) | WIRE}),
+        max_size=3,
+    )}
+)  # fmt: skip
+
+
+@given(WIRE | SHIPMENTS)
+def test_whatever_a_worker_receives_is_scenarios_or_one_line(data: object) -> None:
+    try:
+        got = unpack(data)
+    except ShipmentError as exc:
+        assert str(exc) and "\n" not in str(exc)
+    else:
+        assert got.loaded and got.problem is None
+
+
+def test_a_malformed_message_is_one_line_on_the_worker_and_fails_its_setup(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env = types.SimpleNamespace()  # only its identity is used: no Locust in the test process
+    handle = shipment.receiver(env, ["mine.yaml"])  # type: ignore[arg-type]
+    handle(msg=types.SimpleNamespace(data={"version": 1, "files": [{"path": "a.yaml", "text": 7}]}))
+    err = capsys.readouterr().err
+    assert err == "agentphone-emulator: error: the master's scenarios: files[0].text is not text\n"
+    got = shipment.received_for(env)  # type: ignore[arg-type]
+    assert got is not None and got.problem is not None and not got.loaded  # its users' setup fails
+    shipment.forget(env)  # type: ignore[arg-type]

@@ -103,11 +103,11 @@ def check(args: argparse.Namespace) -> None:
         raise UsageError(f"--workers cannot be negative, got {args.workers}")
     if args.workers and (args.master or args.worker):
         raise UsageError("--workers starts local workers: it does not go with --master or --worker")
-    if not args.scenarios:
+    if not args.scenarios and not args.worker:  # a worker plays the scenarios its master sends
         raise UsageError(
             "no scenario: name scenario files or directories (agentphone-emulator load FILE --webhook URL)"
         )
-    for path in args.scenarios:
+    for path in args.scenarios if not args.worker else ():  # a worker's own: only if the master sends none
         if not os.path.exists(path):  # before the scenario language's imports: this is common
             raise UsageError(f"{path}:1:1: no such file or directory")
     if not args.webhook:

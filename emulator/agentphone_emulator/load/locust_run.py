@@ -25,6 +25,7 @@ from gevent.event import Event
 from locust import constant
 from locust import events as global_events
 from locust.env import Environment
+from locust.runners import WorkerRunner
 from locust.stats import (
     StatsCSVFileWriter,
     get_error_report_summary,
@@ -39,6 +40,7 @@ from .chart import Samples, draw, sample_forever
 from .gates import judge
 from .measurements import CALL, ERROR, SMS, TURN
 from .play import CALL_STEPS, TEXT_STEPS
+from .shipment import MESSAGE, ShipmentError, pack, receiver, send_to_workers
 from .users import (
     ScenarioUser,
     Texter,
@@ -59,6 +61,19 @@ PERCENTILES = [0.5, 0.9, 0.95, 0.99, 1.0]
 def user_classes(args: argparse.Namespace, secret: str) -> list[type[ScenarioUser]]:
     """The run's user classes, named the same in the master and every worker (Locust dispatches
     users by class name), from what the scenarios hold: callers for calls, texters for texts."""
+    files = [str(Path(p).resolve()) for p in args.scenarios]
+    attrs: dict[str, Any] = {
+        "scenario_files": files,
+        "host": args.webhook,
+        "webhook_secret": secret,
+        "wait_time": constant(args.wait),
+    }
+    if args.worker:
+        # The master decides which users this worker runs, and (usually) sends the scenarios.
+        return [
+            type("Caller", (VoiceCaller,), {**attrs, "weight": 1}),
+            type("Texters", (Texter,), {**attrs, "weight": 1}),
+        ]
     loaded, problems = load_paths(args.scenarios)
     if problems:
         raise UsageError(str(problems[0]))
@@ -67,13 +82,6 @@ def user_classes(args: argparse.Namespace, secret: str) -> list[type[ScenarioUse
     steps = [step for item in loaded for _, step in item.scenario.timeline()]
     has_calls = any(isinstance(s, CALL_STEPS) for s in steps)
     has_texts = any(isinstance(s, TEXT_STEPS) for s in steps)
-    files = [str(Path(p).resolve()) for p in args.scenarios]
-    attrs: dict[str, Any] = {
-        "scenario_files": files,
-        "host": args.webhook,
-        "webhook_secret": secret,
-        "wait_time": constant(args.wait),
-    }
     classes: list[type[ScenarioUser]] = []
     if has_calls:
         classes.append(type("Caller", (VoiceCaller,), {**attrs, "weight": 1}))
@@ -106,8 +114,13 @@ def run_load(args: argparse.Namespace) -> int:
         if args.workers or args.master:
             port = args.master_port if args.master else _free_port()
             bind = args.master_bind_host if args.master else "127.0.0.1"
+            try:
+                shipment = pack(classes[0].scenario_files)
+            except ShipmentError as exc:
+                raise UsageError(str(exc)) from None
             runner: Any = env.create_master_runner(bind, port)
             collect_from_workers(env)
+            send_to_workers(env, shipment)
             if args.workers:
                 children = [_spawn_worker(args, port, secret) for _ in range(args.workers)]
             expected = args.workers or args.expect_workers
@@ -160,7 +173,18 @@ def run_load(args: argparse.Namespace) -> int:
 
 
 def _worker(env: Environment, args: argparse.Namespace, stopping: Event) -> int:
-    runner = env.create_worker_runner(args.master_host, args.master_port)
+    receive = receiver(env, args.scenarios)
+
+    class Worker(WorkerRunner):
+        def connect_to_master(self) -> None:
+            # The handler is in place before the first message: the master sends the scenarios
+            # right after its "ack", which may come before this constructor returns.
+            if MESSAGE not in self.custom_messages:
+                self.register_message(MESSAGE, receive)
+            super().connect_to_master()
+
+    runner = Worker(env, args.master_host, args.master_port)
+    env.runner = runner
     ended = gevent.spawn(runner.greenlet.join)
 
     def quit_when_stopped() -> None:
@@ -242,12 +266,12 @@ def _wait_workers(
 
 
 def _spawn_worker(args: argparse.Namespace, port: int, secret: str) -> subprocess.Popen[bytes]:
+    # No scenario paths: the master sends its workers the scenarios (shipment.py).
     command = [
         sys.executable,
         "-m",
         "agentphone_emulator",
         "load",
-        *[str(Path(p).resolve()) for p in args.scenarios],
         "--webhook",
         args.webhook,
         "--wait",

@@ -24,6 +24,7 @@ from locust.runners import WorkerRunner
 
 from .measurements import ERROR, Measurement
 from .numbers import NumberPool
+from .shipment import forget, received_for
 from .transcripts import Kept, PlayTranscript
 from .world import LoadSetupError, LoadWorld
 
@@ -48,7 +49,9 @@ def world_for(user: ScenarioUser) -> LoadWorld:
     """The process's LoadWorld, opened by the first user to ask (the others wait, yielding)."""
     env = user.environment
     webhook = user.host or env.host or ""
-    key: WorldKey = (id(env), tuple(user.scenario_files), webhook)
+    sent = received_for(env)  # a worker plays what its master sent, if it sent anything
+    files = sent.files if sent is not None else tuple(user.scenario_files)
+    key: WorldKey = (id(env), files, webhook)
     with _opening:
         if key in _failed:
             raise LoadSetupError(_failed[key])
@@ -56,8 +59,14 @@ def world_for(user: ScenarioUser) -> LoadWorld:
             if not webhook:
                 _failed[key] = "no webhook URL: set the user's host (or --host / --webhook)"
                 raise LoadSetupError(_failed[key])
+            if sent is not None and sent.problem is not None:
+                _failed[key] = sent.problem
+                raise LoadSetupError(_failed[key])
             try:
-                _worlds[key] = LoadWorld.open(list(user.scenario_files), webhook, secret=user.webhook_secret)
+                if sent is not None:
+                    _worlds[key] = LoadWorld.start(sent.loaded, webhook, secret=user.webhook_secret)
+                else:
+                    _worlds[key] = LoadWorld.open(list(files), webhook, secret=user.webhook_secret)
             except LoadSetupError as exc:
                 _failed[key] = str(exc)
                 raise
@@ -97,6 +106,7 @@ def close_world(env: Environment) -> None:
     for key in [k for k in _failed if k[0] == id(env)]:
         _failed.pop(key)
     _pools.pop(id(env), None)
+    forget(env)
 
 
 def fire(env: Environment, measured: list[Measurement]) -> None:
@@ -194,7 +204,7 @@ class ScenarioUser(User):
             raise StopUser()
         scenes = [s for s in world.scenes if self._plays(s.loaded.scenario)]
         if not scenes:
-            fire(self.environment, [Measurement(ERROR, "setup", 0.0, failure=self._nothing())])
+            fire(self.environment, [Measurement(ERROR, "setup", 0.0, failure=self._nothing(world))])
             raise StopUser()
         scene = scenes[self._turn % len(scenes)]
         self._turn += 1
@@ -212,9 +222,10 @@ class ScenarioUser(User):
             kinds += TEXT_STEPS
         return any(isinstance(step, kinds) for _, step in scenario.timeline())
 
-    def _nothing(self) -> str:
+    def _nothing(self, world: LoadWorld) -> str:
         what = "call" if self.plays_calls else "text"
-        return f"no scenario in {', '.join(self.scenario_files)} has a {what} to play"
+        files = dict.fromkeys(scene.loaded.file for scene in world.scenes)  # a worker's: its master's
+        return f"no scenario in {', '.join(files)} has a {what} to play"
 
 
 class VoiceCaller(ScenarioUser):

@@ -74,6 +74,13 @@ class LoadWorld:
             raise LoadSetupError(str(problems[0]))
         if not loaded:
             raise LoadSetupError(f"no scenario in {', '.join(paths) or 'the paths given'}")
+        return cls.start(loaded, webhook, secret=secret)
+
+    @classmethod
+    def start(cls, loaded: list[LoadedScenario], webhook: str, *, secret: str | None = None) -> LoadWorld:
+        """The world of scenarios loaded already (a worker's, sent by its master)."""
+        if not loaded:
+            raise LoadSetupError("no scenario to play")
         secret = secret or os.environ.get(SECRET_ENV) or "whsec_" + secrets.token_hex(24)
         engine = EngineThread()
         try:
