@@ -74,11 +74,16 @@ def excused_edges(pyproject: Path) -> set[tuple[str, str]]:
     return edges
 
 
+def this_checkout_first() -> None:
+    """Import this checkout's code, not whatever copy the interpreter has installed."""
+    for folder in ("pytest_plugin", "emulator"):
+        if str(REPO / folder) not in sys.path:
+            sys.path.insert(0, str(REPO / folder))
+
+
 def package_edges() -> set[tuple[str, str]]:
     """Every import between two different top-level modules, as (importer, imported) node names."""
-    # This checkout's code, not whatever copy the interpreter has installed.
-    for folder in ("pytest_plugin", "emulator"):
-        sys.path.insert(0, str(REPO / folder))
+    this_checkout_first()
     graph = grimp.build_graph(
         PACKAGE, PLUGIN, include_external_packages=False, exclude_type_checking_imports=False, cache_dir=None
     )
@@ -107,16 +112,21 @@ def without_implied(edges: set[tuple[str, str]]) -> set[tuple[str, str]]:
     which the no-circles and layers contracts keep): with scenario -> server -> engine drawn,
     scenario -> engine adds nothing to the picture but lines."""
 
+    below: dict[str, set[str]] = {}
+    for a, b in edges:
+        below.setdefault(a, set()).add(b)
+
     def reaches(start: str, goal: str, skipping: tuple[str, str]) -> bool:
         seen, todo = {start}, [start]
         while todo:
             node = todo.pop()
-            for a, b in edges:
-                if a == node and (a, b) != skipping and b not in seen:
-                    if b == goal:
-                        return True
-                    seen.add(b)
-                    todo.append(b)
+            for b in below.get(node, set()) - seen:
+                if (node, b) == skipping:
+                    continue
+                if b == goal:
+                    return True
+                seen.add(b)
+                todo.append(b)
         return False
 
     return {edge for edge in edges if not reaches(edge[0], edge[1], skipping=edge)}
@@ -125,8 +135,10 @@ def without_implied(edges: set[tuple[str, str]]) -> set[tuple[str, str]]:
 def registered_commands() -> set[str]:
     """The nodes command_registry names by string (imported when their command runs, so grimp sees
     no import): drawn as labelled dotted arrows, or the commands would float unconnected."""
-    text = (REPO / "emulator" / PACKAGE / "command_registry.py").read_text()
-    return {node_of(module) for module in re.findall(rf'"({PACKAGE}\.[\w.]+)"', text)}
+    this_checkout_first()
+    from agentphone_emulator.command_registry import COMMANDS  # standard library only: cheap
+
+    return {node_of(module) for module in COMMANDS.values()}
 
 
 def render(
