@@ -410,11 +410,13 @@ def test_every_known_name_is_filled(variables: dict[str, str], pad: str) -> None
         ({"text": float("nan")}, "Out of range float values"),
     ],
 )
-def test_scripted_replies_that_are_not_json_are_refused_on_the_callers_line(reply: Any, why: str) -> None:
+def test_scripted_replies_that_are_not_json_are_refused_on_the_callers_line(
+    emu: Emulator, reply: Any, why: str
+) -> None:
     # Accepted, such a reply failed each of its turns with a traceback in the log.
-    with Emulator.run_in_thread() as emu:
-        with pytest.raises(TypeError) as refused:
-            emu.configure_hosted(replies={"agt_desk": ["Hello!", reply]})
-        assert str(refused.value).startswith("configure_hosted(replies={'agt_desk': [...]}): reply 1: " + why)
-        emu.configure_hosted(replies={"agt_desk": ["Hello!"]})  # the emulator goes on serving
-        assert emu.platform.voice.hosted.scripted == {"agt_desk": ["Hello!"]}
+    with pytest.raises(TypeError) as refused:
+        emu.configure_hosted(replies={"agt_desk": ["Hello!", reply]})
+    assert str(refused.value).startswith("configure_hosted(replies={'agt_desk': [...]}): reply 1: " + why)
+    assert emu.platform.voice.hosted.scripted == {}  # nothing of the refused call was kept
+    emu.configure_hosted(replies={"agt_desk": ["Hello!"]})  # the emulator goes on serving
+    assert emu.platform.voice.hosted.scripted == {"agt_desk": ["Hello!"]}
