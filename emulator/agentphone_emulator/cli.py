@@ -1,6 +1,6 @@
 """``agentphone-emulator``: the command line's top. Every command is a module of its own, listed in
 command_registry.COMMANDS (``serve`` is serve/command.py, ``trigger`` trigger.py, ``run``
-scenario/arguments.py, ``mic`` mic/arguments.py ...): this module builds the parser around them,
+scenario/arguments.py, ``mic`` mic/entry.py ...): this module builds the parser around them,
 answers ``--version`` before building it, runs the command the arguments name, and maps its errors
 to exit statuses.
 
