@@ -309,7 +309,12 @@ def slow_first_chunk_ms() -> float:
         return budget
     if raw not in _warned_about:
         _warned_about.add(raw)
-        log.warning("%s=%r is not a number of milliseconds >= 0; using 1000", SLOW_FIRST_CHUNK_ENV, raw)
+        log.warning(
+            "%s=%r is not a number of milliseconds >= 0; using %g",
+            SLOW_FIRST_CHUNK_ENV,
+            raw,
+            SLOW_FIRST_CHUNK_SECONDS * 1000,
+        )
     return SLOW_FIRST_CHUNK_SECONDS * 1000
 
 
